@@ -1,0 +1,51 @@
+"""The Celery app: the event pipeline between the command side and its consumers.
+
+Delivery is at-least-once (DESIGN.md §4): a task is acknowledged only after it ran
+(`acks_late`), a worker that dies mid-task hands its message back
+(`task_reject_on_worker_lost`), and each worker takes one message at a time so a crash
+loses at most that one to redelivery. Every consumer is therefore idempotent.
+"""
+
+import os
+
+from celery import Celery
+from kombu import Queue
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "adplatform.settings")
+
+app = Celery("adplatform")
+app.config_from_object("django.conf:settings", namespace="CELERY")
+
+# One queue per stage, so each scales on its own workers.
+QUEUES = ("intake", "projections", "notifications", "reports", "maintenance")
+
+app.conf.update(
+    task_acks_late=True,
+    task_reject_on_worker_lost=True,
+    task_acks_on_failure_or_timeout=True,
+    worker_prefetch_multiplier=1,
+    task_serializer="json",
+    accept_content=["json"],
+    result_backend=None,
+    task_ignore_result=True,
+    task_default_queue="intake",
+    task_queues=[Queue(name) for name in QUEUES],
+    task_routes={
+        "*.maintenance_*": {"queue": "maintenance"},
+        "ads_write.tasks.*": {"queue": "intake"},
+        "ads_read.tasks.*": {"queue": "projections"},
+        "notifications.tasks.*": {"queue": "notifications"},
+        "reports.tasks.*": {"queue": "reports"},
+    },
+    broker_connection_retry_on_startup=True,
+    # Publishing on the request path must fail fast when the broker is down (direct mode
+    # answers 503), not retry for minutes.
+    broker_connection_timeout=2,
+    broker_connection_max_retries=3,
+    task_publish_retry=True,
+    task_publish_retry_policy={"max_retries": 2, "interval_start": 0, "interval_step": 0.2, "interval_max": 0.5},
+    worker_cancel_long_running_tasks_on_connection_loss=True,
+    worker_send_task_events=False,
+    timezone="UTC",
+)
+app.autodiscover_tasks()

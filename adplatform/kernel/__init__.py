@@ -1,0 +1,1 @@
+"""The shared kernel: retailers and their API keys, the event envelope, ids."""

@@ -1,0 +1,48 @@
+"""The event envelope that travels the pipeline (JSON, versioned schema)."""
+
+import uuid
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+
+from .ids import new_id
+
+SCHEMA_VERSION = 1
+
+
+class InvalidEvent(ValueError):
+    pass
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat()
+
+
+@dataclass(frozen=True)
+class Event:
+    type: str  # ad.submitted, ad.validated, ad.decided, ...
+    ad_id: str
+    retailer_id: str
+    version: int  # the ad's version this event brings it to
+    data: dict
+    event_id: str = field(default_factory=lambda: str(new_id()))
+    occurred_at: str = field(default_factory=_now)
+    schema: int = SCHEMA_VERSION
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, raw) -> "Event":
+        if not isinstance(raw, dict):
+            raise InvalidEvent(f"an event must be an object, got {type(raw).__name__}")
+        if raw.get("schema") != SCHEMA_VERSION:
+            raise InvalidEvent(f"unsupported event schema {raw.get('schema')!r}")
+        try:
+            event = cls(**{k: raw[k] for k in ("type", "ad_id", "retailer_id", "version", "data", "event_id", "occurred_at", "schema")})
+            uuid.UUID(event.ad_id), uuid.UUID(event.retailer_id), uuid.UUID(event.event_id)
+            datetime.fromisoformat(event.occurred_at)
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise InvalidEvent(f"malformed event: {exc}") from exc
+        if not isinstance(event.data, dict) or not isinstance(event.version, int):
+            raise InvalidEvent("malformed event: data must be an object and version an integer")
+        return event

@@ -1,0 +1,33 @@
+from django.contrib import admin
+from django.urls import path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from ads_read.api import AdDetailApi, AdFailedListApi, AdListApi
+from ads_write.api import AdSubmitApi
+
+from . import health, problems
+
+
+class AdCollectionApi(AdListApi, AdSubmitApi):
+    """/api/v1/ads: GET lists (query side), POST submits (command side)."""
+
+
+urlpatterns = [
+    path("api/v1/ads", AdCollectionApi.as_view(), name="ads"),
+    path("api/v1/ads/failed", AdFailedListApi.as_view(), name="ads-failed"),
+    path("api/v1/ads/<str:ad_id>", AdDetailApi.as_view(), name="ad-detail"),
+    path("api/schema/", SpectacularAPIView.as_view(permission_classes=[], authentication_classes=[]), name="schema"),
+    path(
+        "api/docs/",
+        SpectacularSwaggerView.as_view(url_name="schema", permission_classes=[], authentication_classes=[]),
+        name="docs",
+    ),
+    path("healthz", health.healthz, name="healthz"),
+    path("readyz", health.readyz, name="readyz"),
+    path("admin/", admin.site.urls),
+]
+
+handler400 = problems.handler400
+handler403 = problems.handler403
+handler404 = problems.handler404
+handler500 = problems.handler500

@@ -1,0 +1,45 @@
+from django.db import models
+
+
+class AdView(models.Model):
+    """One row per ad with everything a reader shows. Written only by projections, which
+    apply a row only when its `version` is newer than the one stored."""
+
+    id = models.UUIDField(primary_key=True)
+    retailer_id = models.UUIDField()
+    retailer_name = models.CharField(max_length=200)
+    external_ref = models.CharField(max_length=64, blank=True)
+    status = models.CharField(max_length=16)
+    headline = models.CharField(max_length=90)
+    description = models.CharField(max_length=300)
+    landing_url = models.CharField(max_length=2048)
+    landing_domain = models.CharField(max_length=255)
+    display_url = models.CharField(max_length=255, blank=True)
+    country = models.CharField(max_length=2)
+    language = models.CharField(max_length=2)
+    category = models.CharField(max_length=32)
+    price_amount = models.DecimalField(max_digits=14, decimal_places=2, null=True)
+    price_currency = models.CharField(max_length=3, blank=True)
+    target_min_age = models.PositiveSmallIntegerField(null=True)
+    starts_at = models.DateTimeField(null=True)
+    ends_at = models.DateTimeField(null=True)
+    findings = models.JSONField(default=list)
+    finding_codes = models.CharField(max_length=1000, blank=True, help_text="Space-separated codes, for filtering.")
+    ruleset_version = models.CharField(max_length=32, blank=True)
+    submitted_at = models.DateTimeField()
+    reviewed_at = models.DateTimeField(null=True)
+    decided_at = models.DateTimeField(null=True)
+    decided_by = models.CharField(max_length=150, blank=True)
+    decision_reason = models.TextField(blank=True)
+    version = models.PositiveIntegerField()
+    projected_at = models.DateTimeField()
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["retailer_id", "-id"], name="adview_retailer_id"),
+            models.Index(fields=["retailer_id", "status", "-id"], name="adview_retailer_status"),
+            models.Index(fields=["retailer_id", "submitted_at"], name="adview_retailer_submitted"),
+        ]
+
+    def __str__(self):
+        return f"{self.headline} ({self.status})"

@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class AdsWriteConfig(AppConfig):
+    name = "ads_write"
+    verbose_name = "Ads (command side)"

@@ -1,0 +1,139 @@
+from django.db import models
+from django.utils import timezone
+
+from adplatform.kernel.ids import new_id
+from adplatform.kernel.models import Retailer
+
+
+class AdStatus(models.TextChoices):
+    PENDING = "pending"
+    APPROVED = "approved"
+    REJECTED = "rejected"
+    NEEDS_REVIEW = "needs_review"
+
+
+FINAL_STATUSES = (AdStatus.APPROVED, AdStatus.REJECTED, AdStatus.NEEDS_REVIEW)
+
+
+class Ad(models.Model):
+    """A submission as the retailer sent it (after basic validation), and where it stands.
+
+    `version` rises with every state change (1 submitted, 2 validated, 3 decided by staff);
+    projections copy it so the read side applies only newer states.
+    """
+
+    id = models.UUIDField(primary_key=True, default=new_id, editable=False)
+    retailer = models.ForeignKey(Retailer, on_delete=models.PROTECT, related_name="ads")
+    external_ref = models.CharField(max_length=64, blank=True)
+    headline = models.CharField(max_length=90)
+    description = models.CharField(max_length=300)
+    landing_url = models.CharField(max_length=2048)
+    display_url = models.CharField(max_length=255, blank=True)
+    country = models.CharField(max_length=2)
+    language = models.CharField(max_length=2)
+    category = models.CharField(max_length=32)
+    price_amount = models.DecimalField(max_digits=14, decimal_places=2, null=True, blank=True)
+    price_currency = models.CharField(max_length=3, blank=True)
+    target_min_age = models.PositiveSmallIntegerField(null=True, blank=True)
+    starts_at = models.DateTimeField(null=True, blank=True)
+    ends_at = models.DateTimeField(null=True, blank=True)
+    disclosure = models.CharField(max_length=500, blank=True)
+    advertiser_license = models.CharField(max_length=64, blank=True)
+    paid_for_by = models.CharField(max_length=200, blank=True)
+
+    status = models.CharField(max_length=16, choices=AdStatus.choices, default=AdStatus.PENDING)
+    version = models.PositiveIntegerField(default=1)
+    intake_event_id = models.UUIDField(unique=True, help_text="The ad.submitted event that created it.")
+    submitted_at = models.DateTimeField(default=timezone.now)
+    reviewed_at = models.DateTimeField(null=True, blank=True, help_text="When detailed validation ended.")
+    decided_at = models.DateTimeField(null=True, blank=True, help_text="When staff decided a held ad.")
+    ruleset_version = models.CharField(max_length=32, blank=True)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["status", "submitted_at"], name="ad_status_submitted"),
+            models.Index(fields=["retailer", "submitted_at"], name="ad_retailer_submitted"),
+        ]
+
+    def __str__(self):
+        return f"{self.headline} ({self.status})"
+
+
+class Verdict(models.Model):
+    """One judgement of an ad: by the rules engine after intake, or by staff on review."""
+
+    class Source(models.TextChoices):
+        ENGINE = "engine"
+        STAFF = "staff"
+
+    id = models.BigAutoField(primary_key=True)
+    ad = models.ForeignKey(Ad, on_delete=models.CASCADE, related_name="verdicts")
+    event_id = models.UUIDField(unique=True, help_text="The event this verdict answers; one verdict per event.")
+    version = models.PositiveIntegerField(help_text="The ad version this verdict produced.")
+    status = models.CharField(max_length=16, choices=AdStatus.choices)
+    source = models.CharField(max_length=8, choices=Source.choices, default=Source.ENGINE)
+    ruleset_version = models.CharField(max_length=32, blank=True)
+    reviewer = models.CharField(max_length=150, blank=True)
+    reason = models.TextField(blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["ad", "version"], name="verdict_one_per_ad_version")]
+
+    def __str__(self):
+        return f"{self.ad_id} v{self.version}: {self.status}"
+
+
+class Finding(models.Model):
+    verdict = models.ForeignKey(Verdict, on_delete=models.CASCADE, related_name="findings")
+    code = models.CharField(max_length=64, db_index=True)
+    category = models.CharField(max_length=16)
+    severity = models.CharField(max_length=8)
+    message = models.CharField(max_length=500)
+    field = models.CharField(max_length=64, blank=True)
+    evidence = models.JSONField(default=dict, blank=True)
+
+    def __str__(self):
+        return self.code
+
+    def as_dict(self) -> dict:
+        return {
+            "code": self.code,
+            "category": self.category,
+            "severity": self.severity,
+            "message": self.message,
+            "field": self.field or None,
+            "evidence": self.evidence,
+        }
+
+
+class OutboxMessage(models.Model):
+    """An event written in the same transaction as the change (cqrs mode), published after
+    commit by the relay; a periodic sweep publishes what a crash left behind."""
+
+    id = models.BigAutoField(primary_key=True)
+    event_id = models.UUIDField(unique=True)
+    task_name = models.CharField(max_length=200)
+    payload = models.JSONField()
+    created_at = models.DateTimeField(default=timezone.now)
+    published_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [
+            models.Index(
+                fields=["created_at"], name="outbox_unpublished", condition=models.Q(published_at__isnull=True)
+            )
+        ]
+
+
+class ContentFingerprint(models.Model):
+    """The normalised content hash of each ad (headline + description + landing domain), for
+    FRAUD.DUPLICATE_CONTENT across retailers within the ruleset's window."""
+
+    ad_id = models.UUIDField(primary_key=True)
+    retailer_id = models.UUIDField()
+    content_hash = models.CharField(max_length=64)
+    submitted_at = models.DateTimeField()
+
+    class Meta:
+        indexes = [models.Index(fields=["content_hash", "submitted_at"], name="fingerprint_hash_time")]

@@ -1,0 +1,326 @@
+"""Command side: accepting ads, judging them, deciding held ones.
+
+Intake modes (DESIGN.md §3), chosen by settings.AD_INTAKE_MODE:
+- sync:   store, validate in full, project, answer 201 with the final state;
+- cqrs:   store + outbox row in one transaction, publish after commit, answer 202;
+- direct: publish first (answer only once the broker has it), the consumer stores; 202.
+"""
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import Decimal
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from adplatform.kernel.auth import Caller
+from adplatform.kernel.events import Event
+from adplatform.kernel.ids import new_id
+from adplatform.problems import broker_unavailable
+from audit.services import AuditRecord, audit_record_many
+
+from .models import Ad, AdStatus, Finding, OutboxMessage, Verdict
+from .validation.engine import evaluate_many
+
+INTAKE_MODES = ("sync", "cqrs", "direct")
+PROCESS_SUBMISSIONS_TASK = "ads_write.tasks.process_submissions_task"
+PROJECT_ADS_TASK = "ads_read.tasks.project_ads_task"
+VALIDATOR_ACTOR = "system:validator"
+# Derives the ids of events that follow from another (a verdict from its intake event), so a
+# redelivered event yields the same ids and the same single audit entry.
+_DERIVED_EVENT_NAMESPACE = uuid.UUID("6f1d3c0e-2b7a-4a51-9a3e-5d2f0c1b7e11")
+
+
+@dataclass(frozen=True)
+class Accepted:
+    id: uuid.UUID
+    status: str
+    submitted_at: datetime
+
+
+class DecisionError(ValueError):
+    pass
+
+
+# --- the ad as it travels ------------------------------------------------------------------
+_DATETIME_FIELDS = ("starts_at", "ends_at")
+
+
+def ad_to_json(ad: dict) -> dict:
+    """The normalised ad (from basic validation) as JSON-safe event data."""
+    data = {k: v for k, v in ad.items() if k not in ("price", *_DATETIME_FIELDS)}
+    for name in _DATETIME_FIELDS:
+        if ad.get(name):
+            data[name] = ad[name].isoformat()
+    if ad.get("price"):
+        data["price"] = {"amount": str(ad["price"]["amount"]), "currency": ad["price"]["currency"]}
+    return data
+
+
+def _ad_model_fields(data: dict) -> dict:
+    fields = {k: v for k, v in data.items() if k not in ("price", "submitted_at", "actor", *_DATETIME_FIELDS)}
+    for name in _DATETIME_FIELDS:
+        if data.get(name):
+            fields[name] = datetime.fromisoformat(data[name])
+    if data.get("price"):
+        fields["price_amount"] = Decimal(data["price"]["amount"])
+        fields["price_currency"] = data["price"]["currency"]
+    return fields
+
+
+def derived_event_id(event_id, suffix: str) -> uuid.UUID:
+    return uuid.uuid5(_DERIVED_EVENT_NAMESPACE, f"{event_id}:{suffix}")
+
+
+def _chunks(items: list, size: int):
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+# --- intake ------------------------------------------------------------------------------
+def ads_submit(*, caller: Caller, ads: list[dict], mode: str | None = None) -> list[Accepted]:
+    """Accept ads that passed basic validation, in the configured intake mode.
+
+    Raises a 503 problem (and accepts nothing) in direct mode when the broker cannot take
+    the message."""
+    mode = mode or settings.AD_INTAKE_MODE
+    if mode not in INTAKE_MODES:
+        raise ValueError(f"AD_INTAKE_MODE must be one of {INTAKE_MODES}, not {mode!r}")
+    submitted_at = timezone.now()
+    events = [
+        Event(
+            type="ad.submitted",
+            ad_id=str(new_id()),
+            retailer_id=str(caller.retailer.id),
+            version=1,
+            occurred_at=submitted_at.isoformat(),
+            data={**ad_to_json(ad), "submitted_at": submitted_at.isoformat(), "actor": caller.actor},
+        )
+        for ad in ads
+    ]
+    if not events:
+        return []
+    if mode == "sync":
+        return _submit_sync(events)
+    if mode == "cqrs":
+        _submit_cqrs(events)
+    else:
+        _submit_direct(events)
+    # Read-your-writes: the read side answers `pending` for these ids until projected.
+    from ads_read.pending import pending_mark
+
+    pending_mark(events=events)
+    return [Accepted(id=uuid.UUID(e.ad_id), status=AdStatus.PENDING, submitted_at=submitted_at) for e in events]
+
+
+def _submit_sync(events: list[Event]) -> list[Accepted]:
+    from ads_read.projections import ads_project
+
+    ids = submissions_process(events=events)
+    ads_project(ad_ids=ids)  # the linear path fills the read table itself, inside the request
+    ads = Ad.objects.in_bulk(ids)
+    return [Accepted(id=ad_id, status=ads[ad_id].status, submitted_at=ads[ad_id].submitted_at) for ad_id in ids]
+
+
+def _submit_cqrs(events: list[Event]) -> None:
+    with transaction.atomic():
+        submissions_store(events=events)
+        outbox_ids = [
+            outbox_add(task_name=PROCESS_SUBMISSIONS_TASK, payload=[e.to_dict() for e in chunk])
+            for chunk in _chunks(events, settings.INTAKE_MESSAGE_SIZE)
+        ]
+        transaction.on_commit(lambda: outbox_publish(ids=outbox_ids), robust=True)
+
+
+def _submit_direct(events: list[Event]) -> None:
+    for chunk in _chunks(events, settings.INTAKE_MESSAGE_SIZE):
+        try:
+            publish_task(task_name=PROCESS_SUBMISSIONS_TASK, payload=[e.to_dict() for e in chunk])
+        except Exception as exc:
+            # Earlier chunks of this batch are already queued and will be processed; the
+            # client is told nothing was accepted, so a retry of the batch makes new ads.
+            # Chunking happens only for batches over INTAKE_MESSAGE_SIZE.
+            raise broker_unavailable() from exc
+
+
+def publish_task(*, task_name: str, payload) -> None:
+    """Hand one message to the broker; returns only once the broker has it."""
+    from adplatform.celery import app
+
+    app.send_task(task_name, args=[payload], retry=True)
+
+
+def submissions_store(*, events: list[Event]) -> None:
+    """Store submitted ads if absent (an upsert by id) and audit each submission once.
+    Runs on the request path (sync, cqrs) or in the consumer (direct)."""
+    Ad.objects.bulk_create(
+        [
+            Ad(
+                id=e.ad_id,
+                retailer_id=e.retailer_id,
+                intake_event_id=e.event_id,
+                submitted_at=datetime.fromisoformat(e.data["submitted_at"]),
+                **_ad_model_fields(e.data),
+            )
+            for e in events
+        ],
+        ignore_conflicts=True,
+    )
+    audit_record_many(
+        records=[
+            AuditRecord(
+                event_id=uuid.UUID(e.event_id),
+                action="ad.submitted",
+                actor=e.data.get("actor", "unknown"),
+                ad_id=uuid.UUID(e.ad_id),
+                retailer_id=uuid.UUID(e.retailer_id),
+                data={k: v for k, v in e.data.items() if k != "actor"},
+                occurred_at=datetime.fromisoformat(e.occurred_at),
+            )
+            for e in events
+        ]
+    )
+
+
+# --- the consumer ------------------------------------------------------------------------
+def submissions_process(*, events: list[Event]) -> list[uuid.UUID]:
+    """Consume intake events: store what is not stored yet, judge what is not judged yet,
+    record the verdicts. Idempotent: a redelivered or duplicated event changes nothing.
+    Returns the ids of all ads in the events, for the projection."""
+    unique = list({e.ad_id: e for e in events}.values())
+    with transaction.atomic():
+        submissions_store(events=unique)
+    ids = [uuid.UUID(e.ad_id) for e in unique]
+    unjudged = list(Ad.objects.filter(id__in=ids, version=1, status=AdStatus.PENDING).select_related("retailer"))
+    if unjudged:
+        # Judged outside any transaction: the external validator may take long.
+        verdicts = evaluate_many(unjudged)
+        ads_record_verdicts(verdicts=verdicts)
+    return ids
+
+
+def ads_record_verdicts(*, verdicts: dict) -> list[uuid.UUID]:
+    """Apply the engine's verdicts to ads still awaiting one (a revision check under a row
+    lock), with their findings and an audit entry each. Returns the ids it changed."""
+    now = timezone.now()
+    with transaction.atomic():
+        ads = list(Ad.objects.select_for_update().filter(id__in=list(verdicts), version=1).order_by("id"))
+        if not ads:
+            return []
+        rows, findings, records = [], [], []
+        for ad in ads:
+            verdict = verdicts[ad.id]
+            ad.status, ad.version, ad.reviewed_at, ad.ruleset_version = verdict.status, 2, now, verdict.ruleset_version
+            event_id = derived_event_id(ad.intake_event_id, "validated")
+            rows.append(
+                Verdict(ad=ad, event_id=event_id, version=2, status=verdict.status, ruleset_version=verdict.ruleset_version, created_at=now)
+            )
+            records.append(
+                AuditRecord(
+                    event_id=event_id,
+                    action="ad.validated",
+                    actor=VALIDATOR_ACTOR,
+                    ad_id=ad.id,
+                    retailer_id=ad.retailer_id,
+                    data={
+                        "status": verdict.status,
+                        "version": 2,
+                        "ruleset_version": verdict.ruleset_version,
+                        "findings": [f.as_dict() for f in verdict.findings],
+                    },
+                    occurred_at=now,
+                )
+            )
+        Verdict.objects.bulk_create(rows)
+        for row in rows:
+            findings += [
+                Finding(verdict=row, **{**f.as_dict(), "field": f.field or ""}) for f in verdicts[row.ad.id].findings
+            ]
+        Finding.objects.bulk_create(findings)
+        Ad.objects.bulk_update(ads, ["status", "version", "reviewed_at", "ruleset_version"])
+        audit_record_many(records=records)
+    return [ad.id for ad in ads]
+
+
+# --- staff decisions -----------------------------------------------------------------------
+def ad_decide(*, ad_id, status: str, reviewer: str, reason: str) -> Ad:
+    """A compliance officer's decision on an ad held for review: approve or reject it with
+    a written reason. Audited, and projected through the outbox like any state change."""
+    if status not in (AdStatus.APPROVED, AdStatus.REJECTED):
+        raise DecisionError("A decision is 'approved' or 'rejected'.")
+    reason = (reason or "").strip()
+    if not reason:
+        raise DecisionError("A decision needs a written reason.")
+    now = timezone.now()
+    with transaction.atomic():
+        ad = Ad.objects.select_for_update().get(id=ad_id)
+        if ad.status != AdStatus.NEEDS_REVIEW:
+            raise DecisionError(f"Only ads held for review can be decided; this one is {ad.status}.")
+        event_id = new_id()
+        ad.status, ad.version, ad.decided_at = status, ad.version + 1, now
+        ad.save(update_fields=["status", "version", "decided_at"])
+        Verdict.objects.create(
+            ad=ad,
+            event_id=event_id,
+            version=ad.version,
+            status=status,
+            source=Verdict.Source.STAFF,
+            ruleset_version=ad.ruleset_version,
+            reviewer=reviewer,
+            reason=reason,
+            created_at=now,
+        )
+        audit_record_many(
+            records=[
+                AuditRecord(
+                    event_id=event_id,
+                    action="ad.decided",
+                    actor=f"staff:{reviewer}",
+                    ad_id=ad.id,
+                    retailer_id=ad.retailer_id,
+                    data={"status": status, "version": ad.version, "reason": reason, "reviewer": reviewer},
+                    occurred_at=now,
+                )
+            ]
+        )
+        outbox_id = outbox_add(task_name=PROJECT_ADS_TASK, payload=[str(ad.id)])
+        transaction.on_commit(lambda: outbox_publish(ids=[outbox_id]), robust=True)
+    return ad
+
+
+# --- the outbox ------------------------------------------------------------------------------
+def outbox_add(*, task_name: str, payload) -> int:
+    """Record a message to publish once the surrounding transaction commits."""
+    return OutboxMessage.objects.create(event_id=new_id(), task_name=task_name, payload=payload).id
+
+
+def outbox_publish(*, ids: list[int] | None = None, older_than_seconds: int | None = None, limit: int = 500) -> int:
+    """Publish unpublished outbox rows (the given ones, or those older than a threshold) and
+    mark them published. Several relays may run at once: each row is locked with SKIP LOCKED
+    so it goes to one of them. A broker outage leaves rows for the next sweep."""
+    published = 0
+    while True:
+        with transaction.atomic():
+            rows = OutboxMessage.objects.filter(published_at__isnull=True)
+            if ids is not None:
+                rows = rows.filter(id__in=ids)
+            if older_than_seconds is not None:
+                rows = rows.filter(created_at__lt=timezone.now() - timedelta(seconds=older_than_seconds))
+            batch = list(rows.select_for_update(skip_locked=True).order_by("id")[:limit])
+            if not batch:
+                return published
+            done = []
+            try:
+                for row in batch:
+                    publish_task(task_name=row.task_name, payload=row.payload)
+                    done.append(row.id)
+            except Exception:
+                # Broker down: keep what went out marked, leave the rest to the sweep.
+                OutboxMessage.objects.filter(id__in=done).update(published_at=timezone.now())
+                return published + len(done)
+            OutboxMessage.objects.filter(id__in=done).update(published_at=timezone.now())
+            published += len(done)
+        if ids is not None:
+            return published
