@@ -32,10 +32,10 @@ app.conf.update(
     task_queues=[Queue(name) for name in QUEUES],
     task_routes={
         "*.maintenance_*": {"queue": "maintenance"},
+        "ads_read.tasks.report_*": {"queue": "reports"},
         "ads_write.tasks.*": {"queue": "intake"},
         "ads_read.tasks.*": {"queue": "projections"},
         "notifications.tasks.*": {"queue": "notifications"},
-        "reports.tasks.*": {"queue": "reports"},
     },
     broker_connection_retry_on_startup=True,
     # Publishing on the request path must fail fast when the broker is down (direct mode
@@ -48,4 +48,14 @@ app.conf.update(
     worker_send_task_events=False,
     timezone="UTC",
 )
+
+# Periodic jobs (Celery beat). Each entry names its task; the task's module says what it does.
+app.conf.beat_schedule = {
+    "outbox-sweep": {
+        "task": "ads_write.tasks.maintenance_outbox_sweep_task",
+        "schedule": 5.0,
+        "options": {"expires": 30},
+    },
+}
+
 app.autodiscover_tasks()

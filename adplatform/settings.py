@@ -196,3 +196,11 @@ PIPELINE_MAX_RETRIES = env.int("PIPELINE_MAX_RETRIES", default=16)
 INTAKE_MESSAGE_SIZE = env.int("INTAKE_MESSAGE_SIZE", default=100)
 # Serve static files (the admin's) straight from the apps, so `make run` needs no collectstatic.
 WHITENOISE_USE_FINDERS = env.bool("WHITENOISE_USE_FINDERS", default=True)
+
+# --- Audit and admin -----------------------------------------------------------------------
+
+# --- Notifications: webhooks and the daily failed-ads report --------------------------------
+
+# --- API manners: idempotency, batch, rate limits, metrics ---------------------------------
+
+# --- Fault tolerance: reconciliation, dead letters -----------------------------------------
