@@ -194,6 +194,10 @@ LOGGING = {
 PIPELINE_MAX_RETRIES = env.int("PIPELINE_MAX_RETRIES", default=16)
 # Ads per intake message: a batch is split into messages of this size so that workers share it.
 INTAKE_MESSAGE_SIZE = env.int("INTAKE_MESSAGE_SIZE", default=100)
+# Consumer batching: a worker buffers intake messages and judges them together once it has
+# this many messages or this many seconds have passed. Its prefetch must admit the buffer.
+INTAKE_BATCH_SIZE = env.int("INTAKE_BATCH_SIZE", default=50)
+INTAKE_BATCH_INTERVAL = env.float("INTAKE_BATCH_INTERVAL", default=0.1)
 # Serve static files (the admin's) straight from the apps, so `make run` needs no collectstatic.
 WHITENOISE_USE_FINDERS = env.bool("WHITENOISE_USE_FINDERS", default=True)
 

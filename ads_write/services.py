@@ -25,7 +25,7 @@ from .models import Ad, AdStatus, Finding, OutboxMessage, Verdict
 from .validation.engine import evaluate_many
 
 INTAKE_MODES = ("sync", "cqrs", "direct")
-PROCESS_SUBMISSIONS_TASK = "ads_write.tasks.process_submissions_task"
+PROCESS_SUBMISSIONS_TASK = "ads_write.tasks.process_submissions_batch_task"
 PROJECT_ADS_TASK = "ads_read.tasks.project_ads_task"
 VALIDATOR_ACTOR = "system:validator"
 # Derives the ids of events that follow from another (a verdict from its intake event), so a

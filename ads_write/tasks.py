@@ -1,6 +1,16 @@
-"""Consumers of intake events (queue `intake`): thin wrappers around services."""
+"""Consumers of intake events (queue `intake`): thin wrappers around services.
+
+Intake messages go to `process_submissions_batch_task`, which buffers them in the worker
+(celery-batches) and judges many at once: one message per ad would cap the pipeline near
+the broker's per-message cost (DESIGN.md §12). A buffer that fails is handed, message by
+message, to `process_submissions_task`, the retry lane with bounded retries and dead letters.
+"""
+
+import logging
+import os
 
 from celery import shared_task
+from celery_batches import Batches
 from django.conf import settings
 
 from adplatform.kernel.events import Event, InvalidEvent
@@ -8,25 +18,23 @@ from adplatform.kernel.pipeline import PipelineTask, PoisonMessage, dead_letter_
 
 from . import services
 
+logger = logging.getLogger(__name__)
 
-def _decode(payload) -> list[Event]:
+
+def _decode(payload, *, task_name) -> list[Event]:
     if not isinstance(payload, list):
         raise PoisonMessage(f"an intake message is a list of events, got {type(payload).__name__}")
-    events, bad = [], []
+    events = []
     for raw in payload:
         try:
             events.append(Event.from_dict(raw))
         except InvalidEvent as exc:
-            bad.append((raw, exc))
-    for raw, exc in bad:
-        # One bad event must not hold up the good ones beside it.
-        dead_letter_record(task_name=process_submissions_task.name, args=[[raw]], error=exc)
+            # One bad event must not hold up the good ones beside it.
+            dead_letter_record(task_name=task_name, args=[[raw]], error=exc)
     return events
 
 
-@shared_task(base=PipelineTask, bind=True, name="ads_write.tasks.process_submissions_task")
-def process_submissions_task(self, payload):
-    events = _decode(payload)
+def _process(events: list[Event]) -> int:
     if not events:
         return 0
     ids = services.submissions_process(events=events)
@@ -34,6 +42,43 @@ def process_submissions_task(self, payload):
     # the retry (whose other steps are no-ops by then) publishes again.
     services.publish_task(task_name=services.PROJECT_ADS_TASK, payload=[str(i) for i in ids])
     return len(ids)
+
+
+@shared_task(base=PipelineTask, bind=True, name="ads_write.tasks.process_submissions_task")
+def process_submissions_task(self, payload):
+    return _process(_decode(payload, task_name=self.name))
+
+
+@shared_task(
+    base=Batches,
+    bind=True,
+    name="ads_write.tasks.process_submissions_batch_task",
+    acks_late=True,
+    flush_every=settings.INTAKE_BATCH_SIZE,
+    flush_interval=settings.INTAKE_BATCH_INTERVAL,
+)
+def process_submissions_batch_task(self, requests):
+    """Judge the buffered intake messages together. celery-batches acknowledges every
+    message once this returns, even after an error, so on an error each message goes to the
+    retry lane before we return; if even that fails, the worker process exits without
+    returning, and the unacknowledged messages come back from the broker."""
+    events = []
+    for request in requests:
+        try:
+            events += _decode(request.args[0] if request.args else None, task_name=self.name)
+        except PoisonMessage as exc:
+            dead_letter_record(task_name=self.name, task_id=request.id, args=list(request.args), error=exc)
+    try:
+        return _process(events)
+    except Exception:
+        logger.warning("intake batch of %d messages failed; handing them to the retry lane", len(requests), exc_info=True)
+    try:
+        for request in requests:
+            process_submissions_task.apply_async(args=list(request.args), countdown=1)
+    except Exception:
+        logger.critical("could not hand a failed intake batch to the retry lane; exiting unacknowledged", exc_info=True)
+        os._exit(70)
+    return 0
 
 
 @shared_task(bind=True, name="ads_write.tasks.maintenance_outbox_sweep_task", acks_late=True)

@@ -106,12 +106,12 @@ def database_url_of(db_settings) -> str:
 class WorkerProcess:
     """A real `celery worker` subprocess against the test database and Redis."""
 
-    def __init__(self, *, env: dict, queues: str, concurrency: int, log_path: Path):
+    def __init__(self, *, env: dict, queues: str, concurrency: int, log_path: Path, prefetch: int = 50):
         self.log_path = log_path
         self.log = open(log_path, "w")
         self.process = subprocess.Popen(
             [sys.executable, "-m", "celery", "-A", "adplatform", "worker", "-Q", queues, "-c", str(concurrency),
-             "--loglevel", "INFO", "-n", f"test-{uuid.uuid4().hex[:8]}@%h", "--without-mingle", "--without-gossip"],
+             "--prefetch-multiplier", str(prefetch), "--loglevel", "INFO", "-n", f"test-{uuid.uuid4().hex[:8]}@%h", "--without-mingle", "--without-gossip"],
             cwd=ROOT, env=env, stdout=self.log, stderr=subprocess.STDOUT,
         )
 
