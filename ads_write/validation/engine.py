@@ -1,36 +1,34 @@
 """Detailed validation: runs every rule over an ad and turns the findings into a verdict.
 
-FIRST SLICE ONLY — the detailed-validation issue completes the rules (compliance, fraud,
-policy, external) and the ruleset data; the interface below is what the pipeline calls.
+The rules live by category in `compliance`, `fraud`, `policy` and `external`; their lists and
+limits in the versioned ruleset (`ruleset`, rulesets/*.json). `evaluate` is pure; the
+stateful facts (duplicates, velocity) and the external validator's answers are gathered for a
+whole batch first, by `evaluate_many`.
 """
 
-import dataclasses
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
-RULESET_VERSION = "2026-11.0"
+from . import compliance, external, fraud, policy
+from .rules import REJECT, REVIEW, AdContext, AdFacts, Finding, Rule
+from .ruleset import Ruleset, current_ruleset
+
+__all__ = [
+    "APPROVED", "NEEDS_REVIEW", "REJECTED", "REJECT", "REVIEW", "RULES", "RULESET_VERSION",
+    "AdFacts", "Finding", "Rule", "Verdict", "ad_input", "evaluate", "evaluate_many", "outcome",
+]
 
 APPROVED, REJECTED, NEEDS_REVIEW = "approved", "rejected", "needs_review"
-REJECT, REVIEW = "reject", "review"
+
+# Every rule, in the order its findings are reported.
+RULES: tuple[Rule, ...] = compliance.RULES + fraud.RULES + policy.RULES + external.RULES
 
 
-@dataclass(frozen=True)
-class Finding:
-    code: str
-    category: str  # compliance | fraud | policy | external
-    severity: str  # reject | review
-    message: str
-    field: str | None = None
-    evidence: dict = dataclasses.field(default_factory=dict)
-
-    def as_dict(self) -> dict:
-        return {
-            "code": self.code,
-            "category": self.category,
-            "severity": self.severity,
-            "message": self.message,
-            "field": self.field,
-            "evidence": self.evidence,
-        }
+def __getattr__(name: str):
+    # RULESET_VERSION is the version of the ruleset settings name, read when first asked for
+    # (the file is data, so it is not a constant of the code).
+    if name == "RULESET_VERSION":
+        return current_ruleset().version
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 @dataclass(frozen=True)
@@ -39,15 +37,12 @@ class Verdict:
     findings: tuple[Finding, ...]
     ruleset_version: str
 
-
-@dataclass(frozen=True)
-class AdFacts:
-    """What the stateful rules need to know about an ad, gathered in bulk before evaluation."""
-
-    retailer_name: str = ""
-    duplicate_elsewhere: bool = False
-    recent_submissions: int = 0
-    velocity_limit: int = 600
+    def as_dict(self) -> dict:
+        return {
+            "status": self.status,
+            "findings": [f.as_dict() for f in self.findings],
+            "ruleset_version": self.ruleset_version,
+        }
 
 
 def outcome(findings) -> str:
@@ -59,23 +54,36 @@ def outcome(findings) -> str:
     return APPROVED
 
 
-def evaluate(ad: dict, *, facts: AdFacts) -> Verdict:
-    """Judge one ad (the normalised dict of basic validation). Pure: no I/O."""
+def evaluate(ad: dict, *, facts: AdFacts, ruleset: Ruleset | None = None) -> Verdict:
+    """Judge one ad (the normalised dict of basic validation). Pure: no I/O. Every finding
+    is reported, not just the first."""
+    ruleset = ruleset or current_ruleset()
+    ctx = AdContext.build(ad, facts=facts, ruleset=ruleset)
     findings = []
-    if ad.get("category") in ("tobacco", "firearms"):
-        findings.append(
-            Finding("COMPLIANCE.PROHIBITED_CATEGORY", "compliance", REJECT, "Category is prohibited.", "category", {"category": ad["category"]})
-        )
-    headline = ad.get("headline", "")
-    if headline.count("!") > 1:
-        findings.append(Finding("POLICY.EXCESSIVE_PUNCTUATION", "policy", REJECT, "Too many exclamation marks.", "headline"))
-    return Verdict(outcome(findings), tuple(findings), RULESET_VERSION)
+    for rule in RULES:
+        findings.extend(rule.check(ctx))
+    return Verdict(outcome(findings), tuple(findings), ruleset.version)
 
 
 def evaluate_many(ads: list) -> dict:
     """Judge a batch of stored ads (ads_write.models.Ad): gather the stateful facts for all
-    of them at once, then evaluate each. Returns {ad.id: Verdict}."""
-    return {ad.id: evaluate(ad_input(ad), facts=AdFacts(retailer_name=ad.retailer.name)) for ad in ads}
+    of them at once (and the external validator's answers, when it is configured), then
+    evaluate each. Returns {ad.id: Verdict}.
+
+    Call it outside any transaction: the content fingerprints are committed before they are
+    compared, so that concurrent workers see each other's ads."""
+    from .facts import gather_facts  # needs Django's models; the pure engine does not
+
+    ruleset = current_ruleset()
+    inputs = {ad.id: ad_input(ad) for ad in ads}
+    facts = gather_facts(ads, ruleset=ruleset)
+    if external.is_configured():
+        answers = external.check_many(inputs)
+        facts = {
+            ad_id: replace(facts[ad_id], external_findings=answers[ad_id][0], external_error=answers[ad_id][1])
+            for ad_id in inputs
+        }
+    return {ad_id: evaluate(ad, facts=facts[ad_id], ruleset=ruleset) for ad_id, ad in inputs.items()}
 
 
 def ad_input(ad) -> dict:

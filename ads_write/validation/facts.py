@@ -1,0 +1,191 @@
+"""The stateful facts of the fraud rules, gathered for a whole batch of ads at once:
+
+- duplicate content across retailers (FRAUD.DUPLICATE_CONTENT): each ad's normalised content
+  hash goes into ContentFingerprint (committed before comparing, so concurrent workers see each
+  other), then one query finds the same hash from another retailer in the window before the ad;
+- velocity (FRAUD.VELOCITY): a sliding window per retailer in a Redis sorted set (member = ad
+  id, score = submitted_at), one pipeline per batch; without Redis (the embedded SQLite mode),
+  or when Redis fails, a count of the retailer's Ad rows in the window.
+
+Both read each ad's own `submitted_at`, not the clock, so a redelivered ad gets the same answer.
+"""
+
+import bisect
+import hashlib
+import logging
+import threading
+import unicodedata
+from collections import defaultdict
+from datetime import timedelta
+
+import redis
+from django.conf import settings
+from django.db import transaction
+
+from adplatform.kernel.models import Retailer
+from ads_write.models import Ad, ContentFingerprint
+
+from .domains import registrable_domain
+from .rules import AdFacts
+from .ruleset import Ruleset, current_ruleset
+
+logger = logging.getLogger(__name__)
+
+# Velocity windows are kept this long (seconds), so an ad redelivered within it counts the same.
+VELOCITY_RETENTION = 3600
+DEFAULT_KEY_PREFIX = "adp:velocity:"
+
+
+def gather_facts(ads: list[Ad], *, ruleset: Ruleset | None = None) -> dict:
+    """{ad.id: AdFacts} for a batch of stored ads: a few statements per batch, none per ad."""
+    if not ads:
+        return {}
+    ruleset = ruleset or current_ruleset()
+    retailers = retailers_of(ads)
+    duplicates = duplicate_ads(ads, window=ruleset.duplicate_window)
+    counts = recent_submissions(ads, window_seconds=int(ruleset.velocity_window.total_seconds()))
+    facts = {}
+    for ad in ads:
+        retailer = retailers.get(ad.retailer_id)
+        facts[ad.id] = AdFacts(
+            retailer_name=retailer.name if retailer else "",
+            retailer_id=ad.retailer_id,
+            duplicate_elsewhere=ad.id in duplicates,
+            recent_submissions=counts[ad.id],
+            velocity_limit=retailer.velocity_limit if retailer else None,
+        )
+    return facts
+
+
+def retailers_of(ads: list[Ad]) -> dict:
+    """{retailer id: Retailer}: those the ads carry (select_related), the rest in one query."""
+    retailers = {ad.retailer_id: ad.retailer for ad in ads if Ad.retailer.is_cached(ad)}
+    missing = {ad.retailer_id for ad in ads} - set(retailers)
+    if missing:
+        retailers.update({r.id: r for r in Retailer.objects.filter(id__in=missing).only("id", "name", "velocity_limit")})
+    return retailers
+
+
+# --- duplicate content ----------------------------------------------------------------------
+
+
+def normalise_text(text: str) -> str:
+    """Case, punctuation, symbols and runs of whitespace do not make content different."""
+    text = unicodedata.normalize("NFKC", text).casefold()
+    return " ".join("".join(ch if ch.isalnum() else " " for ch in text).split())
+
+
+def content_hash(*, headline: str, description: str, landing_url: str) -> str:
+    parts = (normalise_text(headline), normalise_text(description), registrable_domain(landing_url))
+    return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()
+
+
+def duplicate_ads(ads: list[Ad], *, window) -> set:
+    """Ids of the ads whose content another retailer submitted within `window` before them."""
+    fingerprints = [
+        ContentFingerprint(
+            ad_id=ad.id,
+            retailer_id=ad.retailer_id,
+            content_hash=content_hash(headline=ad.headline, description=ad.description, landing_url=ad.landing_url),
+            submitted_at=ad.submitted_at,
+        )
+        for ad in ads
+    ]
+    # Its own transaction, committed before the query below: two workers with the same content
+    # at once then see each other's rows (this one commits unless a caller's transaction is open).
+    with transaction.atomic():
+        ContentFingerprint.objects.bulk_create(fingerprints, ignore_conflicts=True)
+
+    earliest = min(ad.submitted_at for ad in ads) - window
+    latest = max(ad.submitted_at for ad in ads)
+    seen = defaultdict(list)  # hash -> [(retailer_id, submitted_at)]
+    rows = ContentFingerprint.objects.filter(
+        content_hash__in={f.content_hash for f in fingerprints}, submitted_at__gte=earliest, submitted_at__lte=latest
+    ).values_list("content_hash", "retailer_id", "submitted_at")
+    for digest, retailer_id, submitted_at in rows:
+        seen[digest].append((retailer_id, submitted_at))
+
+    duplicates = set()
+    for ad, fingerprint in zip(ads, fingerprints):
+        start = ad.submitted_at - window
+        if any(
+            retailer_id != ad.retailer_id and start <= submitted_at <= ad.submitted_at
+            for retailer_id, submitted_at in seen[fingerprint.content_hash]
+        ):
+            duplicates.add(ad.id)
+    return duplicates
+
+
+# --- velocity -------------------------------------------------------------------------------
+
+
+def recent_submissions(ads: list[Ad], *, window_seconds: int) -> dict:
+    """{ad.id: the retailer's submissions in (submitted_at - window, submitted_at]}, this ad included."""
+    if getattr(settings, "REDIS_URL", ""):
+        try:
+            return _count_in_redis(ads, window_seconds=window_seconds)
+        except redis.RedisError as exc:
+            logger.warning("velocity: Redis failed (%s); counting ads in the database instead", exc)
+    return _count_in_database(ads, window_seconds=window_seconds)
+
+
+_clients: dict[str, redis.Redis] = {}
+_clients_lock = threading.Lock()
+
+
+def redis_client() -> redis.Redis:
+    url = settings.REDIS_URL
+    with _clients_lock:
+        if url not in _clients:
+            _clients[url] = redis.Redis.from_url(url, socket_connect_timeout=2, socket_timeout=5)
+        return _clients[url]
+
+
+def velocity_key(retailer_id) -> str:
+    return f"{getattr(settings, 'AD_VELOCITY_KEY_PREFIX', DEFAULT_KEY_PREFIX)}{retailer_id}"
+
+
+def _count_in_redis(ads: list[Ad], *, window_seconds: int) -> dict:
+    by_retailer = defaultdict(list)
+    for ad in ads:
+        by_retailer[ad.retailer_id].append(ad)
+    pipe = redis_client().pipeline(transaction=False)
+    # Add first, then count: ads of the same batch count each other. ZADD of an ad already
+    # there (a redelivery) changes nothing.
+    for retailer_id, retailer_ads in by_retailer.items():
+        key = velocity_key(retailer_id)
+        pipe.zadd(key, {str(ad.id): ad.submitted_at.timestamp() for ad in retailer_ads})
+        newest = max(ad.submitted_at.timestamp() for ad in retailer_ads)
+        pipe.zremrangebyscore(key, "-inf", f"({newest - VELOCITY_RETENTION}")
+        pipe.expire(key, VELOCITY_RETENTION)
+    counted = []
+    for retailer_id, retailer_ads in by_retailer.items():
+        key = velocity_key(retailer_id)
+        for ad in retailer_ads:
+            moment = ad.submitted_at.timestamp()
+            pipe.zcount(key, f"({moment - window_seconds}", moment)
+            counted.append(ad.id)
+    results = pipe.execute()
+    return dict(zip(counted, results[-len(counted):]))
+
+
+def _count_in_database(ads: list[Ad], *, window_seconds: int) -> dict:
+    window = timedelta(seconds=window_seconds)
+    earliest = min(ad.submitted_at for ad in ads) - window
+    latest = max(ad.submitted_at for ad in ads)
+    rows = Ad.objects.filter(
+        retailer_id__in={ad.retailer_id for ad in ads}, submitted_at__gt=earliest, submitted_at__lte=latest
+    ).values_list("id", "retailer_id", "submitted_at")
+    # The batch's own ads count even if a caller has not stored them yet.
+    submissions = {ad_id: (retailer_id, submitted_at) for ad_id, retailer_id, submitted_at in rows}
+    submissions.update({ad.id: (ad.retailer_id, ad.submitted_at) for ad in ads})
+    times = defaultdict(list)
+    for retailer_id, submitted_at in submissions.values():
+        times[retailer_id].append(submitted_at)
+    for moments in times.values():
+        moments.sort()
+    counts = {}
+    for ad in ads:
+        moments = times[ad.retailer_id]
+        counts[ad.id] = bisect.bisect_right(moments, ad.submitted_at) - bisect.bisect_right(moments, ad.submitted_at - window)
+    return counts

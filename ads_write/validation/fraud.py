@@ -1,0 +1,215 @@
+"""Fraud rules (AD_POLICY.md, "Fraud"): where the ad sends people, implausible prices, and the
+stateful signals gathered before evaluation (duplicates across retailers, velocity)."""
+
+from .rules import REJECT, REVIEW, AdContext, Finding, Rule
+
+
+def rule_blocked_domain(ctx: AdContext) -> list[Finding]:
+    if ctx.landing is None or ctx.landing.site not in ctx.ruleset.blocked_domains:
+        return []
+    return [
+        BLOCKED_DOMAIN.finding(
+            f"The landing page is on {ctx.landing.site}, a domain blocked for malware, phishing or scams.",
+            field="landing_url",
+            evidence={"domain": ctx.landing.site},
+        )
+    ]
+
+
+def rule_url_shortener(ctx: AdContext) -> list[Finding]:
+    if ctx.landing is None or ctx.landing.site not in ctx.ruleset.url_shorteners:
+        return []
+    return [
+        URL_SHORTENER.finding(
+            f"The landing URL goes through the link shortener {ctx.landing.site}, which hides where it leads: "
+            "link to your own page directly.",
+            field="landing_url",
+            evidence={"domain": ctx.landing.site},
+        )
+    ]
+
+
+def rule_ip_host(ctx: AdContext) -> list[Finding]:
+    if ctx.landing is None or not ctx.landing.is_ip:
+        return []
+    return [
+        IP_HOST.finding(
+            f"The landing URL points at the IP address {ctx.landing.name} instead of a domain name.",
+            field="landing_url",
+            evidence={"host": ctx.landing.name},
+        )
+    ]
+
+
+def rule_domain_mismatch(ctx: AdContext) -> list[Finding]:
+    if ctx.display is None or ctx.landing is None or ctx.display.site == ctx.landing.site:
+        return []
+    return [
+        DOMAIN_MISMATCH.finding(
+            f"The ad shows {ctx.display.site} but sends people to {ctx.landing.site}: "
+            "the display URL must be on the landing page's site.",
+            field="display_url",
+            evidence={"display_domain": ctx.display.site, "landing_domain": ctx.landing.site},
+        )
+    ]
+
+
+def rule_punycode_domain(ctx: AdContext) -> list[Finding]:
+    host = ctx.landing
+    if host is None or host.is_ip:
+        return []
+    reasons = []
+    if host.has_punycode_label:
+        reasons.append("an internationalised (xn--) label")
+    scripts = host.mixed_scripts
+    if scripts:
+        reasons.append("letters of several scripts (" + ", ".join(s.title() for s in scripts) + ")")
+    if not reasons:
+        return []
+    evidence = {"host": host.name}
+    if scripts:
+        evidence["scripts"] = list(scripts)
+    return [
+        PUNYCODE_DOMAIN.finding(
+            f"The landing host {host.name} has {' and '.join(reasons)}, which can imitate another site; "
+            "it will be checked by staff.",
+            field="landing_url",
+            evidence=evidence,
+        )
+    ]
+
+
+def rule_price_floor(ctx: AdContext) -> list[Finding]:
+    floor = ctx.ruleset.price_floors.get(ctx.category)
+    price = ctx.ad.get("price")
+    if floor is None or price is None or price["amount"] >= floor:
+        return []
+    return [
+        PRICE_FLOOR.finding(
+            f"A price of {price['amount']} {price['currency']} is implausibly low for '{ctx.category}' "
+            f"(below {floor}); it will be checked by staff.",
+            field="price.amount",
+            evidence={"amount": str(price["amount"]), "currency": price["currency"], "floor": str(floor)},
+        )
+    ]
+
+
+def rule_duplicate_content(ctx: AdContext) -> list[Finding]:
+    if not ctx.facts.duplicate_elsewhere:
+        return []
+    days = ctx.ruleset.duplicate_window.days
+    domain = ctx.landing.site if ctx.landing else ""
+    return [
+        DUPLICATE_CONTENT.finding(
+            f"Another retailer submitted the same headline, description and landing domain in the last {days} days; "
+            "it will be checked by staff.",
+            evidence={"landing_domain": domain, "window_days": days},
+        )
+    ]
+
+
+def rule_velocity(ctx: AdContext) -> list[Finding]:
+    facts = ctx.facts
+    limit = ctx.ruleset.velocity_limit if facts.velocity_limit is None else facts.velocity_limit
+    if facts.recent_submissions <= limit:
+        return []
+    seconds = int(ctx.ruleset.velocity_window.total_seconds())
+    return [
+        VELOCITY.finding(
+            f"Your account submitted {facts.recent_submissions} ads in {seconds} seconds, over its limit of {limit}; "
+            "it will be checked by staff.",
+            evidence={"count": facts.recent_submissions, "limit": limit, "window_seconds": seconds},
+        )
+    ]
+
+
+# Each rule's record: code, severity, its check above (which makes findings through it) and
+# the documentation docs/rules.md is generated from.
+BLOCKED_DOMAIN = Rule(
+    code="FRAUD.BLOCKED_DOMAIN",
+    severity=REJECT,
+    check=rule_blocked_domain,
+    summary="The landing URL's registrable domain is on the blocklist (`fraud.blocked_domains`); subdomains count.",
+    example={"landing_url": "https://win.free-prizes.example/claim"},
+)
+URL_SHORTENER = Rule(
+    code="FRAUD.URL_SHORTENER",
+    severity=REJECT,
+    check=rule_url_shortener,
+    summary="The landing URL's registrable domain is a link shortener (`fraud.url_shorteners`).",
+    example={"landing_url": "https://bit.ly/3xYz12"},
+)
+IP_HOST = Rule(
+    code="FRAUD.IP_HOST",
+    severity=REJECT,
+    check=rule_ip_host,
+    summary=(
+        "The landing host is an IP address, v4 or v6 (`https://[2001:db8::1]/`), including the numeric "
+        "forms browsers read as IPv4 (`https://2130706433/`)."
+    ),
+    example={"landing_url": "https://203.0.113.7/deals"},
+)
+DOMAIN_MISMATCH = Rule(
+    code="FRAUD.DOMAIN_MISMATCH",
+    severity=REJECT,
+    check=rule_domain_mismatch,
+    summary=(
+        "`display_url` is given and its registrable domain differs from the landing URL's "
+        "(`shop.example.co.uk` matches `example.co.uk`; `a.github.io` does not match `b.github.io`)."
+    ),
+    example={"display_url": "acme-store.example/chairs"},
+)
+PUNYCODE_DOMAIN = Rule(
+    code="FRAUD.PUNYCODE_DOMAIN",
+    severity=REVIEW,
+    check=rule_punycode_domain,
+    summary=(
+        "The landing host has an `xn--` label, or mixes the letters of several scripts (Cyrillic among "
+        "Latin, say); Latin with Han, Kana or Hangul, as Japanese, Chinese and Korean names use, is not a mix."
+    ),
+    example={"landing_url": "https://xn--nmbus-store-ocb.example/chairs"},
+)
+PRICE_FLOOR = Rule(
+    code="FRAUD.PRICE_FLOOR",
+    severity=REVIEW,
+    check=rule_price_floor,
+    summary=(
+        "`price.amount` is below the category's floor (`fraud.price_floors`, any currency); "
+        "exactly the floor passes."
+    ),
+    example={"category": "electronics", "headline": "Wireless earbuds", "price": {"amount": "4.99", "currency": "EUR"}},
+)
+DUPLICATE_CONTENT = Rule(
+    code="FRAUD.DUPLICATE_CONTENT",
+    severity=REVIEW,
+    check=rule_duplicate_content,
+    summary=(
+        "Another retailer submitted the same normalised headline + description + landing registrable "
+        "domain in the `fraud.duplicate_window_days` days before this ad was submitted "
+        "(case, punctuation and whitespace ignored)."
+    ),
+    example={},
+    example_facts={"duplicate_elsewhere": True},
+)
+VELOCITY = Rule(
+    code="FRAUD.VELOCITY",
+    severity=REVIEW,
+    check=rule_velocity,
+    summary=(
+        "The retailer's submissions in the `fraud.velocity.window_seconds` seconds up to this ad "
+        "(this one included) exceed its velocity limit: the retailer's own, else `fraud.velocity.default_limit`."
+    ),
+    example={},
+    example_facts={"recent_submissions": 601},
+)
+
+RULES = (
+    BLOCKED_DOMAIN,
+    URL_SHORTENER,
+    IP_HOST,
+    DOMAIN_MISMATCH,
+    PUNYCODE_DOMAIN,
+    PRICE_FLOOR,
+    DUPLICATE_CONTENT,
+    VELOCITY,
+)

@@ -1,0 +1,34 @@
+"""Helpers for the rules tests: judge an ad given as a client would post it."""
+
+from ads_write.validation.basic import validate_basic
+from ads_write.validation.engine import AdFacts, Verdict, evaluate
+
+CLEAN = {
+    "headline": "Spring sale on garden chairs",
+    "description": "Weatherproof chairs in four colours, delivered in two days.",
+    "landing_url": "https://www.nimbus-store.example/chairs",
+    "country": "GB",
+    "language": "en",
+    "category": "home",
+}
+
+
+def payload(**fields) -> dict:
+    """The clean ad with `fields` over it; field=None drops a field."""
+    ad = {**CLEAN, **fields}
+    return {name: value for name, value in ad.items() if value is not None}
+
+
+def judge(*, retailer: str = "Nimbus", facts: dict | None = None, **fields) -> Verdict:
+    basic = validate_basic(payload(**fields))
+    assert basic.ok, basic.errors
+    return evaluate(basic.ad, facts=AdFacts(retailer_name=retailer, **(facts or {})))
+
+
+def codes(verdict: Verdict) -> set[str]:
+    return {f.code for f in verdict.findings}
+
+
+def only(verdict: Verdict, code: str) -> list:
+    """The findings of one code."""
+    return [f for f in verdict.findings if f.code == code]

@@ -1,0 +1,180 @@
+import time
+import uuid
+
+import pytest
+
+from ads_write.validation import external
+from ads_write.validation.engine import AdFacts, evaluate
+from ads_write.validation.external import CircuitBreaker, finding_from_service
+from bench import external_validator
+
+from .support import codes, judge
+
+AD = {
+    "headline": "Counterfeit designer chairs",
+    "description": "Teak chairs, delivered in two days.",
+    "landing_url": "https://www.nimbus-store.example/chairs",
+    "country": "GB",
+    "language": "en",
+    "category": "home",
+}
+
+
+@pytest.fixture
+def validator():
+    server = external_validator.start(latency_ms=0)
+    yield server
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture
+def configured(settings, validator):
+    """The engine pointed at the local validator, with quick retries for tests."""
+    settings.EXTERNAL_VALIDATOR_URL = validator.url
+    settings.EXTERNAL_VALIDATOR_TIMEOUT = 1.0
+    settings.EXTERNAL_VALIDATOR_RETRIES = 2
+    settings.EXTERNAL_VALIDATOR_BACKOFF = 0.01
+    settings.EXTERNAL_VALIDATOR_BREAKER_THRESHOLD = 100
+    settings.EXTERNAL_VALIDATOR_BREAKER_COOLDOWN = 30.0
+    external.reset()
+    yield settings
+    external.reset()
+
+
+def test_off_unless_configured(settings):
+    settings.EXTERNAL_VALIDATOR_URL = ""
+    assert not external.is_configured()
+
+
+def test_findings_of_the_service(configured):
+    findings, error = external.check({**AD, "description": "A replica of a classic."})
+    assert error == ""
+    assert [(f.code, f.category, f.severity, f.field) for f in findings] == [
+        ("EXTERNAL.COUNTERFEIT", "external", "reject", "headline"),
+        ("EXTERNAL.REPLICA", "external", "review", "description"),  # prefixed by the client
+    ]
+    assert findings[0].evidence == {"word": "counterfeit"}
+
+
+def test_clean_ad_gets_no_findings(configured):
+    assert external.check({**AD, "headline": "Teak chairs"}) == ((), "")
+
+
+def test_the_ad_is_sent_as_json_a_client_would_post(configured):
+    from datetime import datetime, timezone
+    from decimal import Decimal
+
+    ad = {**AD, "price": {"amount": Decimal("12.50"), "currency": "GBP"}, "starts_at": datetime(2030, 1, 1, tzinfo=timezone.utc)}
+    assert external.ad_json(ad).count(b'"amount":"12.50"') == 1
+    assert b'"starts_at":"2030-01-01T00:00:00+00:00"' in external.ad_json(ad)
+    assert external.check(ad)[1] == ""
+
+
+@pytest.mark.parametrize(
+    "item,expected",
+    [
+        ({"code": "FAKE", "severity": "reject", "message": "m"}, ("EXTERNAL.FAKE", "reject")),
+        ({"code": "EXTERNAL.FAKE", "severity": "review"}, ("EXTERNAL.FAKE", "review")),
+        ({"code": "FAKE", "severity": "info"}, None),  # only reject and review are taken
+        ({"code": "FAKE"}, None),
+        ({"severity": "reject"}, None),
+        ("FAKE", None),
+    ],
+)
+def test_findings_from_service_are_checked(item, expected):
+    finding = finding_from_service(item)
+    if expected is None:
+        assert finding is None
+    else:
+        assert (finding.code, finding.severity, finding.category) == (*expected, "external")
+        assert finding.message
+
+
+def test_unavailable_after_retries(configured, validator):
+    findings, error = external.check({**AD, "headline": "Chairs [external-fail]"})
+    assert findings == ()
+    assert error == "HTTP 503 (after 3 attempts)"
+    assert validator.requests == 3
+
+
+def test_unreachable_service(configured):
+    configured.EXTERNAL_VALIDATOR_URL = "http://127.0.0.1:9/validate"  # discard port: nothing listens
+    findings, error = external.check(AD)
+    assert findings == () and error.startswith("cannot reach the service")
+
+
+def test_timeout(configured, validator):
+    validator.latency = 0.5
+    configured.EXTERNAL_VALIDATOR_TIMEOUT = 0.1
+    configured.EXTERNAL_VALIDATOR_RETRIES = 1
+    assert external.check(AD)[1] == "no answer within 0.1 s (after 2 attempts)"
+
+
+def test_unavailable_means_review_never_approved():
+    verdict = judge(facts={"external_error": "HTTP 503 (after 3 attempts)"})
+    assert codes(verdict) == {"EXTERNAL.UNAVAILABLE"}
+    assert verdict.status == "needs_review"
+    assert verdict.findings[0].evidence == {"reason": "HTTP 503 (after 3 attempts)"}
+
+
+def test_service_findings_merge_with_the_rules(configured):
+    findings, _ = external.check({**AD, "headline": "Counterfeit AcmePhone cases"})
+    ad = {**AD, "headline": "Counterfeit AcmePhone cases"}
+    verdict = evaluate(ad, facts=AdFacts(retailer_name="Nimbus", external_findings=findings))
+    assert codes(verdict) == {"POLICY.TRADEMARK", "EXTERNAL.COUNTERFEIT"}
+    assert verdict.status == "rejected"
+
+
+def test_breaker_opens_and_stops_calling(configured, validator):
+    configured.EXTERNAL_VALIDATOR_BREAKER_THRESHOLD = 3
+    configured.EXTERNAL_VALIDATOR_RETRIES = 5
+    external.reset()
+    failing = {**AD, "headline": "Chairs [external-fail]"}
+    assert external.check(failing) == ((), "circuit breaker open")
+    assert validator.requests == 3  # the fourth attempt was not made
+    assert external.check(AD) == ((), "circuit breaker open")
+    assert validator.requests == 3
+    assert external.breaker().state == "open"
+
+
+def test_breaker_half_opens_after_cool_down():
+    now = [0.0]
+    breaker = CircuitBreaker(threshold=2, cooldown=10, clock=lambda: now[0])
+    assert breaker.allow()
+    breaker.record_failure()
+    assert breaker.state == "closed"
+    breaker.record_failure()
+    assert breaker.state == "open" and not breaker.allow()
+    now[0] = 9.9
+    assert not breaker.allow()
+    now[0] = 10.0
+    assert breaker.state == "half-open"
+    assert breaker.allow()  # one trial call
+    assert not breaker.allow()  # and only one
+    breaker.record_failure()  # the trial failed: open again for another cool-down
+    assert breaker.state == "open" and not breaker.allow()
+    now[0] = 20.0
+    assert breaker.allow()
+    breaker.record_success()
+    assert breaker.state == "closed" and breaker.allow() and breaker.allow()
+
+
+def test_a_success_resets_the_failure_count():
+    breaker = CircuitBreaker(threshold=2, cooldown=10)
+    breaker.record_failure()
+    breaker.record_success()
+    breaker.record_failure()
+    assert breaker.state == "closed"
+
+
+def test_batch_is_checked_concurrently(configured, validator):
+    validator.latency = 0.2
+    configured.EXTERNAL_VALIDATOR_CONCURRENCY = 32
+    ads = {uuid.uuid4(): {**AD, "headline": f"Counterfeit chairs no. {i}"} for i in range(24)}
+    started = time.monotonic()
+    answers = external.check_many(ads)
+    elapsed = time.monotonic() - started
+    assert set(answers) == set(ads)
+    assert all(error == "" and findings[0].code == "EXTERNAL.COUNTERFEIT" for findings, error in answers.values())
+    assert elapsed < 1.5, f"24 calls of 0.2 s took {elapsed:.2f} s: not concurrent"

@@ -1,0 +1,206 @@
+"""The stateful fraud facts, against the real PostgreSQL and Redis."""
+
+import uuid
+from datetime import datetime, timedelta, timezone
+
+import pytest
+import redis
+
+from ads_write.models import Ad, ContentFingerprint
+from ads_write.validation import external
+from ads_write.validation.engine import evaluate_many
+from ads_write.validation.facts import content_hash, gather_facts
+from bench import external_validator
+from tests.factories import RetailerFactory
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+T0 = datetime(2030, 3, 1, 12, 0, tzinfo=timezone.utc)
+
+
+def make_ad(retailer, *, at=T0, headline="Spring sale on garden chairs", description="Weatherproof teak chairs.",
+            landing_url="https://www.nimbus-store.example/chairs", **fields) -> Ad:
+    return Ad.objects.create(
+        retailer=retailer, headline=headline, description=description, landing_url=landing_url,
+        country="GB", language="en", category="home", intake_event_id=uuid.uuid4(), submitted_at=at, **fields,
+    )
+
+
+@pytest.fixture(autouse=True)
+def velocity_keys(settings):
+    """A key prefix of this test's own, removed afterwards."""
+    prefix = f"test:velocity:{uuid.uuid4().hex}:"
+    url = settings.REDIS_URL  # before a test changes it
+    settings.AD_VELOCITY_KEY_PREFIX = prefix
+    yield prefix
+    if url:
+        client = redis.Redis.from_url(url)
+        keys = list(client.scan_iter(match=prefix + "*"))
+        if keys:
+            client.delete(*keys)
+
+
+@pytest.fixture
+def nimbus():
+    return RetailerFactory(name="Nimbus")
+
+
+@pytest.fixture
+def orbit():
+    return RetailerFactory(name="Orbit")
+
+
+# --- duplicate content ----------------------------------------------------------------------
+
+
+def test_content_hash_ignores_case_punctuation_whitespace_and_subdomain():
+    a = content_hash(headline="Spring sale on garden chairs!", description="Weatherproof  teak chairs.",
+                     landing_url="https://www.nimbus-store.example/chairs")
+    b = content_hash(headline="spring SALE, on garden-chairs", description="weatherproof teak chairs",
+                     landing_url="https://shop.nimbus-store.example/other-page")
+    c = content_hash(headline="Spring sale on garden chairs!", description="Weatherproof  teak chairs.",
+                     landing_url="https://www.acme-store.example/chairs")
+    assert a == b != c
+
+
+def test_same_content_from_another_retailer_within_30_days(nimbus, orbit):
+    first = make_ad(nimbus, at=T0)
+    gather_facts([first])
+    later = make_ad(orbit, at=T0 + timedelta(days=29), headline="SPRING SALE on garden chairs!!")
+    facts = gather_facts([later])
+    assert facts[later.id].duplicate_elsewhere
+    # The first one stays unflagged, whenever it is (re)judged: only earlier ads count.
+    assert not gather_facts([first])[first.id].duplicate_elsewhere
+
+
+def test_window_boundary_is_30_days(nimbus, orbit):
+    gather_facts([make_ad(nimbus, at=T0)])
+    exactly = make_ad(orbit, at=T0 + timedelta(days=30))
+    assert gather_facts([exactly])[exactly.id].duplicate_elsewhere
+    too_late = make_ad(orbit, at=T0 + timedelta(days=30, seconds=1), description="Weatherproof teak chairs!")
+    assert not gather_facts([too_late])[too_late.id].duplicate_elsewhere
+
+
+def test_same_retailer_is_not_a_duplicate(nimbus):
+    gather_facts([make_ad(nimbus, at=T0)])
+    again = make_ad(nimbus, at=T0 + timedelta(days=1))
+    assert not gather_facts([again])[again.id].duplicate_elsewhere
+
+
+def test_different_landing_domain_is_not_a_duplicate(nimbus, orbit):
+    gather_facts([make_ad(nimbus, at=T0)])
+    other = make_ad(orbit, at=T0 + timedelta(hours=1), landing_url="https://www.orbit-store.example/chairs")
+    assert not gather_facts([other])[other.id].duplicate_elsewhere
+
+
+def test_duplicates_within_one_batch(nimbus, orbit):
+    a = make_ad(nimbus, at=T0)
+    b = make_ad(orbit, at=T0 + timedelta(seconds=5))
+    facts = gather_facts([a, b])
+    assert (facts[a.id].duplicate_elsewhere, facts[b.id].duplicate_elsewhere) == (False, True)
+
+
+def test_redelivery_gives_the_same_answer(nimbus, orbit):
+    a = make_ad(nimbus, at=T0)
+    b = make_ad(orbit, at=T0 + timedelta(minutes=1))
+    first = gather_facts([a, b])
+    second = gather_facts([b, a])
+    assert first == second
+    assert ContentFingerprint.objects.count() == 2
+
+
+# --- velocity -------------------------------------------------------------------------------
+
+
+def burst(retailer, count, *, start=T0, step=timedelta(seconds=1)):
+    return [make_ad(retailer, at=start + i * step, headline=f"Chairs no. {i}") for i in range(count)]
+
+
+@pytest.fixture(params=["redis", "database"])
+def store(request, settings):
+    if request.param == "database":
+        settings.REDIS_URL = ""
+    return request.param
+
+
+def test_velocity_counts_the_window_and_compares_with_the_limit(store, nimbus):
+    nimbus.velocity_limit = 3
+    nimbus.save()
+    ads = burst(nimbus, 5)
+    facts = gather_facts(ads)
+    assert [facts[ad.id].recent_submissions for ad in ads] == [1, 2, 3, 4, 5]
+    assert all(facts[ad.id].velocity_limit == 3 for ad in ads)
+
+
+def test_velocity_window_is_60_seconds(store, nimbus):
+    ads = [make_ad(nimbus, at=T0 + timedelta(seconds=s), headline=f"Chairs at {s}") for s in (0, 30, 59, 60, 61, 125)]
+    facts = gather_facts(ads)
+    # (t - 60 s, t]: the ad 60 s earlier is out, the one 59 s earlier in.
+    assert [facts[ad.id].recent_submissions for ad in ads] == [1, 2, 3, 3, 4, 1]
+
+
+def test_velocity_is_per_retailer_and_default_limit(store, nimbus, orbit):
+    ads = burst(nimbus, 2) + burst(orbit, 3)
+    facts = gather_facts(ads)
+    assert [facts[ad.id].recent_submissions for ad in ads] == [1, 2, 1, 2, 3]
+    assert facts[ads[0].id].velocity_limit is None  # the ruleset default (600) applies
+
+
+def test_velocity_redelivery_gives_the_same_answer(store, nimbus):
+    ads = burst(nimbus, 4)
+    first = gather_facts(ads)
+    assert gather_facts(ads) == first
+    assert gather_facts(ads[2:3]) == {ads[2].id: first[ads[2].id]}
+
+
+def test_velocity_over_and_at_the_limit_in_verdicts(store, nimbus):
+    nimbus.velocity_limit = 2
+    nimbus.save()
+    ads = burst(nimbus, 3)
+    verdicts = evaluate_many(ads)
+    assert [verdicts[ad.id].status for ad in ads] == ["approved", "approved", "needs_review"]
+    assert [f.code for f in verdicts[ads[2].id].findings] == ["FRAUD.VELOCITY"]
+
+
+def test_velocity_falls_back_to_the_database_when_redis_fails(settings, nimbus):
+    settings.REDIS_URL = "redis://127.0.0.1:1/0"  # nothing listens there
+    ads = burst(nimbus, 3)
+    facts = gather_facts(ads)
+    assert [facts[ad.id].recent_submissions for ad in ads] == [1, 2, 3]
+
+
+# --- the whole batch --------------------------------------------------------------------------
+
+
+def test_a_batch_costs_the_same_statements_as_one_ad(nimbus, orbit, django_assert_max_num_queries):
+    one = [make_ad(nimbus, headline="Single chair")]
+    many = burst(nimbus, 10) + burst(orbit, 10, start=T0 + timedelta(minutes=5))
+    with django_assert_max_num_queries(6) as one_queries:
+        gather_facts(one)
+    with django_assert_max_num_queries(6) as many_queries:
+        gather_facts(many)
+    assert len(many_queries.captured_queries) == len(one_queries.captured_queries)
+
+
+def test_evaluate_many_with_the_external_validator(settings, nimbus, orbit):
+    server = external_validator.start(latency_ms=50)
+    settings.EXTERNAL_VALIDATOR_URL = server.url
+    settings.EXTERNAL_VALIDATOR_BACKOFF = 0.01
+    external.reset()
+    try:
+        clean = make_ad(nimbus, headline="Teak garden chairs")
+        fake = make_ad(nimbus, headline="Counterfeit AcmePhone cases", at=T0 + timedelta(seconds=1))
+        owner = make_ad(RetailerFactory(name="Acme"), headline="AcmePhone cases", at=T0 + timedelta(seconds=2))
+        down = make_ad(orbit, headline="Chairs [external-fail]", at=T0 + timedelta(seconds=3))
+        verdicts = evaluate_many([clean, fake, owner, down])
+    finally:
+        server.shutdown()
+        server.server_close()
+        external.reset()
+    assert verdicts[clean.id].status == "approved"
+    assert {f.code for f in verdicts[fake.id].findings} == {"POLICY.TRADEMARK", "EXTERNAL.COUNTERFEIT"}
+    assert verdicts[fake.id].status == "rejected"
+    assert verdicts[owner.id].status == "approved"
+    assert [f.code for f in verdicts[down.id].findings] == ["EXTERNAL.UNAVAILABLE"]
+    assert verdicts[down.id].status == "needs_review"
+    assert {v.ruleset_version for v in verdicts.values()} == {"2026-11.0"}
