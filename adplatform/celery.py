@@ -9,6 +9,7 @@ loses at most that one to redelivery. Every consumer is therefore idempotent.
 import os
 
 from celery import Celery
+from celery.schedules import crontab
 from kombu import Queue
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "adplatform.settings")
@@ -55,6 +56,10 @@ app.conf.beat_schedule = {
         "task": "ads_write.tasks.maintenance_outbox_sweep_task",
         "schedule": 5.0,
         "options": {"expires": 30},
+    },
+    "purge-content-fingerprints": {
+        "task": "ads_write.tasks.maintenance_purge_fingerprints_task",
+        "schedule": crontab(hour=3, minute=30),
     },
 }
 

@@ -201,6 +201,21 @@ INTAKE_BATCH_INTERVAL = env.float("INTAKE_BATCH_INTERVAL", default=0.1)
 # Serve static files (the admin's) straight from the apps, so `make run` needs no collectstatic.
 WHITENOISE_USE_FINDERS = env.bool("WHITENOISE_USE_FINDERS", default=True)
 
+# --- Detailed validation -------------------------------------------------------------------
+# The ruleset file (versioned data: lists, limits); its version is stored on every verdict.
+AD_RULESET = env.path("AD_RULESET", default=BASE_DIR / "ads_write" / "validation" / "rulesets" / "2026-11.json")
+AD_VELOCITY_KEY_PREFIX = env.str("AD_VELOCITY_KEY_PREFIX", default="adp:velocity:")
+# Fingerprints for FRAUD.DUPLICATE_CONTENT are kept this many days (the rule looks back 30).
+CONTENT_FINGERPRINT_RETENTION_DAYS = env.int("CONTENT_FINGERPRINT_RETENTION_DAYS", default=31)
+# The optional external validator ("the other API"); empty URL = off.
+EXTERNAL_VALIDATOR_URL = env.str("EXTERNAL_VALIDATOR_URL", default="")
+EXTERNAL_VALIDATOR_TIMEOUT = env.float("EXTERNAL_VALIDATOR_TIMEOUT", default=2.0)
+EXTERNAL_VALIDATOR_RETRIES = env.int("EXTERNAL_VALIDATOR_RETRIES", default=2)
+EXTERNAL_VALIDATOR_BACKOFF = env.float("EXTERNAL_VALIDATOR_BACKOFF", default=0.2)
+EXTERNAL_VALIDATOR_CONCURRENCY = env.int("EXTERNAL_VALIDATOR_CONCURRENCY", default=64)
+EXTERNAL_VALIDATOR_BREAKER_THRESHOLD = env.int("EXTERNAL_VALIDATOR_BREAKER_THRESHOLD", default=5)
+EXTERNAL_VALIDATOR_BREAKER_COOLDOWN = env.float("EXTERNAL_VALIDATOR_BREAKER_COOLDOWN", default=30.0)
+
 # --- Audit and admin -----------------------------------------------------------------------
 
 # --- Notifications: webhooks and the daily failed-ads report --------------------------------

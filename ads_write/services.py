@@ -330,3 +330,13 @@ def outbox_publish(*, ids: list[int] | None = None, older_than_seconds: int | No
             published += len(done)
         if ids is not None:
             return published
+
+
+# --- housekeeping ----------------------------------------------------------------------------
+def content_fingerprints_purge(*, older_than_days: int) -> int:
+    """Delete content fingerprints that FRAUD.DUPLICATE_CONTENT no longer looks at."""
+    from .models import ContentFingerprint
+
+    cutoff = timezone.now() - timedelta(days=older_than_days)
+    deleted, _ = ContentFingerprint.objects.filter(submitted_at__lt=cutoff).delete()
+    return deleted

@@ -85,3 +85,8 @@ def process_submissions_batch_task(self, requests):
 def maintenance_outbox_sweep_task(self):
     """Publish outbox rows that the after-commit relay missed (a crash, a broker outage)."""
     return services.outbox_publish(older_than_seconds=settings.OUTBOX_SWEEP_AFTER)
+
+
+@shared_task(bind=True, name="ads_write.tasks.maintenance_purge_fingerprints_task", acks_late=True)
+def maintenance_purge_fingerprints_task(self):
+    return services.content_fingerprints_purge(older_than_days=settings.CONTENT_FINGERPRINT_RETENTION_DAYS)

@@ -30,20 +30,12 @@ from .rules import REVIEW, SEVERITIES, AdContext, Finding, Rule
 logger = logging.getLogger(__name__)
 
 PREFIX = "EXTERNAL."
-DEFAULTS = {
-    "EXTERNAL_VALIDATOR_URL": "",
-    "EXTERNAL_VALIDATOR_TIMEOUT": 2.0,  # seconds, per attempt
-    "EXTERNAL_VALIDATOR_RETRIES": 2,  # attempts after the first
-    "EXTERNAL_VALIDATOR_BACKOFF": 0.2,  # seconds before the first retry; doubles, plus jitter
-    "EXTERNAL_VALIDATOR_CONCURRENCY": 64,  # calls in flight per batch: throughput ≈ this ÷ latency
-    "EXTERNAL_VALIDATOR_BREAKER_THRESHOLD": 5,  # consecutive failed attempts that open the breaker
-    "EXTERNAL_VALIDATOR_BREAKER_COOLDOWN": 30.0,  # seconds open before one trial call
-}
 MAX_BACKOFF = 2.0
 
 
 def setting(name: str):
-    return getattr(settings, name, DEFAULTS[name])
+    # The EXTERNAL_VALIDATOR_* settings are documented in adplatform/settings.py.
+    return getattr(settings, name)
 
 
 def is_configured() -> bool:

@@ -33,7 +33,6 @@ logger = logging.getLogger(__name__)
 
 # Velocity windows are kept this long (seconds), so an ad redelivered within it counts the same.
 VELOCITY_RETENTION = 3600
-DEFAULT_KEY_PREFIX = "adp:velocity:"
 
 
 def gather_facts(ads: list[Ad], *, ruleset: Ruleset | None = None) -> dict:
@@ -121,7 +120,7 @@ def duplicate_ads(ads: list[Ad], *, window) -> set:
 
 def recent_submissions(ads: list[Ad], *, window_seconds: int) -> dict:
     """{ad.id: the retailer's submissions in (submitted_at - window, submitted_at]}, this ad included."""
-    if getattr(settings, "REDIS_URL", ""):
+    if settings.REDIS_URL:
         try:
             return _count_in_redis(ads, window_seconds=window_seconds)
         except redis.RedisError as exc:
@@ -142,7 +141,7 @@ def redis_client() -> redis.Redis:
 
 
 def velocity_key(retailer_id) -> str:
-    return f"{getattr(settings, 'AD_VELOCITY_KEY_PREFIX', DEFAULT_KEY_PREFIX)}{retailer_id}"
+    return f"{settings.AD_VELOCITY_KEY_PREFIX}{retailer_id}"
 
 
 def _count_in_redis(ads: list[Ad], *, window_seconds: int) -> dict:

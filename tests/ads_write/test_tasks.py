@@ -55,3 +55,20 @@ def test_a_poison_message_in_a_batch_is_dead_lettered_and_the_rest_pass(retailer
     assert process_submissions_batch_task.run([request("garbage"), request(good)]) == 1
     assert DeadLetter.objects.get().task_name == process_submissions_batch_task.name
     assert Ad.objects.count() == 1
+
+
+def test_old_content_fingerprints_are_purged(retailer):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from ads_write.models import ContentFingerprint
+    from ads_write.tasks import maintenance_purge_fingerprints_task
+
+    now = timezone.now()
+    for days in (1, 30, 32, 400):
+        ContentFingerprint.objects.create(
+            ad_id=uuid.uuid4(), retailer_id=retailer.id, content_hash="h" * 64, submitted_at=now - timedelta(days=days)
+        )
+    assert maintenance_purge_fingerprints_task.apply().get() == 2
+    assert sorted((now - c.submitted_at).days for c in ContentFingerprint.objects.all()) == [1, 30]
