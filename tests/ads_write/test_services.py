@@ -1,0 +1,75 @@
+"""Write-side services: intake in each mode (without workers) and staff decisions."""
+
+import pytest
+
+from adplatform.kernel.auth import Caller
+from ads_write import services
+from ads_write.models import Ad, OutboxMessage, Verdict
+from ads_write.validation.basic import validate_basic
+from audit.models import AuditEntry
+from tests.factories import ad_payload
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def submit(retailer, mode, **overrides):
+    caller = Caller(retailer=retailer, key_prefix="test")
+    return services.ads_submit(caller=caller, ads=[validate_basic(ad_payload(**overrides)).ad], mode=mode)[0]
+
+
+def test_cqrs_stores_the_ad_with_an_outbox_row_and_publishes_it(retailer):
+    accepted = submit(retailer, "cqrs")
+    ad = Ad.objects.get(id=accepted.id)
+    assert (ad.status, ad.version) == ("pending", 1)
+    row = OutboxMessage.objects.get()
+    assert row.task_name == services.PROCESS_SUBMISSIONS_TASK and row.payload[0]["ad_id"] == str(ad.id)
+    assert row.published_at is not None  # the after-commit relay ran
+    assert AuditEntry.objects.get(ad_id=ad.id).action == "ad.submitted"
+
+
+def test_direct_stores_nothing_on_the_request_path(retailer):
+    accepted = submit(retailer, "direct")
+    assert accepted.status == "pending"
+    assert not Ad.objects.exists() and not AuditEntry.objects.filter(action="ad.submitted").exists()
+
+
+def test_sync_answers_with_the_final_state(retailer):
+    accepted = submit(retailer, "sync", category="firearms")
+    assert accepted.status == "rejected"
+    assert Verdict.objects.get(ad_id=accepted.id).findings.filter(code="COMPLIANCE.PROHIBITED_CATEGORY").exists()
+
+
+@pytest.fixture
+def held_ad(retailer):
+    accepted = submit(retailer, "sync", headline="The number one trail shoe")  # POLICY.SUPERLATIVE_CLAIM: review
+    ad = Ad.objects.get(id=accepted.id)
+    assert ad.status == "needs_review", Verdict.objects.get(ad=ad).findings.values_list("code", flat=True)
+    return ad
+
+
+def test_staff_decide_a_held_ad_with_a_reason(held_ad):
+    ad = services.ad_decide(ad_id=held_ad.id, status="approved", reviewer="ines", reason="Claim substantiated by award")
+    assert (ad.status, ad.version) == ("approved", 3) and ad.decided_at
+    verdict = Verdict.objects.get(ad=ad, version=3)
+    assert (verdict.source, verdict.reviewer, verdict.reason) == ("staff", "ines", "Claim substantiated by award")
+    entry = AuditEntry.objects.get(ad_id=ad.id, action="ad.decided")
+    assert entry.actor == "staff:ines" and entry.data["reason"] == "Claim substantiated by award"
+    assert OutboxMessage.objects.filter(task_name=services.PROJECT_ADS_TASK, payload=[str(ad.id)]).exists()
+
+
+@pytest.mark.parametrize(
+    "status, reason, message",
+    [("approved", "  ", "written reason"), ("pending", "ok", "'approved' or 'rejected'"), ("needs_review", "x", "'approved' or 'rejected'")],
+)
+def test_a_decision_needs_a_final_status_and_a_reason(held_ad, status, reason, message):
+    with pytest.raises(services.DecisionError, match=message):
+        services.ad_decide(ad_id=held_ad.id, status=status, reviewer="ines", reason=reason)
+    held_ad.refresh_from_db()
+    assert held_ad.status == "needs_review"
+
+
+def test_only_held_ads_can_be_decided(held_ad):
+    services.ad_decide(ad_id=held_ad.id, status="rejected", reviewer="ines", reason="Unsubstantiated claim")
+    with pytest.raises(services.DecisionError, match="held for review"):
+        services.ad_decide(ad_id=held_ad.id, status="approved", reviewer="omar", reason="Changed my mind")
+    assert AuditEntry.objects.filter(ad_id=held_ad.id, action="ad.decided").count() == 1
