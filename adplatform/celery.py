@@ -9,7 +9,10 @@ loses at most that one to redelivery. Every consumer is therefore idempotent.
 import os
 
 from celery import Celery
+from django.conf import settings
 from kombu import Queue
+
+from notifications.schedules import daily_at
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "adplatform.settings")
 
@@ -35,6 +38,7 @@ app.conf.update(
         "ads_read.tasks.report_*": {"queue": "reports"},
         "ads_write.tasks.*": {"queue": "intake"},
         "ads_read.tasks.*": {"queue": "projections"},
+        "notifications.tasks.report_*": {"queue": "reports"},
         "notifications.tasks.*": {"queue": "notifications"},
     },
     broker_connection_retry_on_startup=True,
@@ -55,6 +59,16 @@ app.conf.beat_schedule = {
         "task": "ads_write.tasks.maintenance_outbox_sweep_task",
         "schedule": 5.0,
         "options": {"expires": 30},
+    },
+    "report-daily-failed-ads": {
+        "task": "notifications.tasks.report_daily_failed_ads_task",
+        "schedule": daily_at(settings.REPORT_DAILY_AT, zone=settings.REPORT_TIMEZONE),
+        "options": {"expires": 3600},
+    },
+    "webhook-sweep": {
+        "task": "notifications.tasks.webhook_sweep_task",
+        "schedule": 10.0,
+        "options": {"expires": 10},
     },
 }
 
