@@ -55,7 +55,7 @@ class Receiver:
         return f"http://{self.host}:{self.port}{path}"
 
 
-class _Handler(BaseHTTPRequestHandler):
+class ReceiverHandler(BaseHTTPRequestHandler):
     def do_POST(self):
         receiver = self.server.receiver
         body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
@@ -76,7 +76,7 @@ class _Handler(BaseHTTPRequestHandler):
 
 @pytest.fixture
 def receiver():
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+    server = ThreadingHTTPServer(("127.0.0.1", 0), ReceiverHandler)
     server.daemon_threads = True
     server.receiver = Receiver(host="127.0.0.1", port=server.server_address[1])
     thread = threading.Thread(target=server.serve_forever, daemon=True)

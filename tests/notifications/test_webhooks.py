@@ -113,3 +113,56 @@ def test_nothing_listening_is_a_failed_delivery(local_webhooks):
         port = probe.getsockname()[1]
     with pytest.raises(webhooks.DeliveryFailed, match="could not connect"):
         webhooks.post(url=f"http://127.0.0.1:{port}/x", body=b"{}", headers={})
+
+
+# --- https: connect to the checked address, verify the certificate for the name ----------------
+@pytest.fixture
+def tls_receiver(tmp_path, settings, receiver):
+    """The local receiver behind TLS with a certificate for `localhost` from a test CA,
+    listening on 127.0.0.1 only; records the SNI name each client sent."""
+    import ssl
+    import threading
+    from http.server import ThreadingHTTPServer
+
+    import trustme
+
+    from tests.notifications.conftest import ReceiverHandler
+
+    ca = trustme.CA()
+    ca_path = tmp_path / "ca.pem"
+    ca.cert_pem.write_to_path(str(ca_path))
+    settings.WEBHOOK_CA_BUNDLE = str(ca_path)
+    settings.WEBHOOK_ALLOW_PRIVATE_NETWORKS = True
+
+    def serve(hostname):
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        ca.issue_cert(hostname).configure_cert(context)
+        server_names = []
+        context.sni_callback = lambda sock, name, ctx: server_names.append(name)
+        server = ThreadingHTTPServer(("127.0.0.1", 0), ReceiverHandler)
+        server.receiver = receiver
+        server.socket = context.wrap_socket(server.socket, server_side=True)
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        servers.append(server)
+        return server.server_address[1], server_names
+
+    servers = []
+    yield serve
+    for server in servers:
+        server.shutdown()
+        server.server_close()
+
+
+def test_https_goes_to_the_checked_address_and_verifies_the_certificate_for_the_name(tls_receiver, receiver):
+    port, server_names = tls_receiver("localhost")
+    status, _ = webhooks.post(url=f"https://localhost:{port}/hooks", body=b'{"a":1}', headers={})
+    assert status == 200
+    assert server_names == ["localhost"]  # SNI carries the name, though the socket went to an address
+    assert receiver.requests[0].headers["Host"] == f"localhost:{port}"
+
+
+def test_https_refuses_a_certificate_for_another_name(tls_receiver, receiver):
+    port, _ = tls_receiver("hooks.other.example")
+    with pytest.raises(webhooks.DeliveryFailed, match="(?i)certificate|hostname"):
+        webhooks.post(url=f"https://localhost:{port}/hooks", body=b"{}", headers={})
+    assert receiver.requests == []
