@@ -63,7 +63,6 @@ app.conf.beat_schedule = {
     "report-daily-failed-ads": {
         "task": "notifications.tasks.report_daily_failed_ads_task",
         "schedule": daily_at(settings.REPORT_DAILY_AT, zone=settings.REPORT_TIMEZONE),
-        "options": {"expires": 3600},
     },
     "webhook-sweep": {
         "task": "notifications.tasks.webhook_sweep_task",

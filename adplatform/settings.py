@@ -208,11 +208,16 @@ EMAIL_HOST_USER = env.str("EMAIL_HOST_USER", default="")
 EMAIL_HOST_PASSWORD = env.str("EMAIL_HOST_PASSWORD", default="")
 EMAIL_USE_TLS = env.bool("EMAIL_USE_TLS", default=False)
 EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=30)
+# Where Django's file mail backend (EMAIL_BACKEND=django.core.mail.backends.filebased.EmailBackend) writes.
+EMAIL_FILE_PATH = env.str("EMAIL_FILE_PATH", default=str(DATA_DIR / "mail"))
 # When beat sends the daily failed-ads report ("HH:MM" in REPORT_TIMEZONE). Each retailer gets
 # the previous day of its own time zone.
 REPORT_DAILY_AT = env.str("REPORT_DAILY_AT", default="02:00")
 REPORT_TIMEZONE = env.str("REPORT_TIMEZONE", default="UTC")
-# A report claimed but not marked sent for this long (a worker died mid-send) may be retried.
+# One retailer's report may take this long to build and send (a million failed ads takes a
+# few minutes); a report claimed but not marked sent for REPORT_CLAIM_TIMEOUT (a worker died
+# mid-send) may be sent again. Keep time limit < claim timeout < BROKER_VISIBILITY_TIMEOUT.
+REPORT_SEND_TIME_LIMIT = env.int("REPORT_SEND_TIME_LIMIT", default=25 * 60)
 REPORT_CLAIM_TIMEOUT = env.int("REPORT_CLAIM_TIMEOUT", default=30 * 60)
 # Attachments larger than this are gzipped; past the second limit the mail carries no
 # attachment and points to the API download instead (mail servers refuse huge messages).

@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from email import encoders
 from email.mime.base import MIMEBase
-from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.core.mail import EmailMessage
@@ -51,10 +50,6 @@ class WebhookError(ValueError):
 
 class ReportError(ValueError):
     """A report that cannot be sent as asked (no contacts, a day not over yet)."""
-
-
-class ReportsIncomplete(RuntimeError):
-    """Some retailers' reports failed; the others went out. A rerun sends only the missing."""
 
 
 def _audit(*, action: str, actor: str, retailer_id, data: dict) -> None:
@@ -256,28 +251,10 @@ class ReportOutcome:
     delivery: ReportDelivery
 
 
-def report_previous_day(*, retailer: Retailer, now: datetime) -> date:
-    return now.astimezone(ZoneInfo(retailer.timezone)).date() - timedelta(days=1)
-
-
-def report_daily_failed_ads(*, now: datetime | None = None) -> list[ReportOutcome]:
-    """Beat's daily run: each retailer with report contacts gets the previous day (of its own
-    time zone), once. A retailer that fails does not stop the others; the run then raises
-    ReportsIncomplete so that the task retries, and the retry sends only what is missing."""
-    now = now or timezone.now()
-    outcomes, failed = [], []
-    for retailer in Retailer.objects.filter(is_active=True).order_by("name").iterator():
-        if not retailer.report_contacts:
-            continue
-        try:
-            day = report_previous_day(retailer=retailer, now=now)
-            outcomes.append(report_failed_ads_send(retailer=retailer, day=day, now=now))
-        except Exception as exc:
-            logger.exception("daily report for %s failed", retailer.name)
-            failed.append(f"{retailer.name}: {exc}")
-    if failed:
-        raise ReportsIncomplete(f"{len(failed)} report(s) not sent: " + "; ".join(failed))
-    return outcomes
+def report_claim_expires_in(delivery: ReportDelivery, *, now: datetime | None = None) -> float:
+    """Seconds until a claim may be taken over (the worker holding it may have died)."""
+    expires = delivery.claimed_at + timedelta(seconds=settings.REPORT_CLAIM_TIMEOUT)
+    return max((expires - (now or timezone.now())).total_seconds(), 0.0)
 
 
 def report_failed_ads_send(*, retailer: Retailer, day: date, force: bool = False, now: datetime | None = None, actor: str = "system:reports") -> ReportOutcome:

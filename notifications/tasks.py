@@ -1,11 +1,19 @@
 """Notification tasks: webhook sends (queue `notifications`) and the daily report (queue
 `reports`). Thin wrappers around the services."""
 
-from celery import shared_task
+import logging
+from datetime import date
 
+from celery import shared_task
+from django.conf import settings
+from django.core.exceptions import ValidationError
+
+from adplatform.kernel.models import Retailer
 from adplatform.kernel.pipeline import PipelineTask, PoisonMessage
 
-from . import services
+from . import selectors, services
+
+logger = logging.getLogger(__name__)
 
 # Attempts one sweep makes before it yields to the next beat tick (keeps a run well under the
 # task time limit even when many deliveries come due at once).
@@ -28,6 +36,32 @@ def webhook_sweep_task(self):
 
 @shared_task(base=PipelineTask, bind=True, name="notifications.tasks.report_daily_failed_ads_task")
 def report_daily_failed_ads_task(self):
-    """The daily failed-ads report for every retailer (beat, REPORT_DAILY_AT). A retry after a
-    partial failure sends only what is missing: each retailer and day goes out once."""
-    return len(services.report_daily_failed_ads())
+    """Beat, daily at REPORT_DAILY_AT: one send task per retailer, so that reports are built
+    in parallel on the `reports` workers and one large report does not hold up the others.
+    Running it twice is harmless: a report already sent is not sent again."""
+    due = selectors.report_daily_due()
+    for retailer, day in due:
+        report_failed_ads_send_task.delay(str(retailer.id), day.isoformat())
+    return len(due)
+
+
+@shared_task(
+    base=PipelineTask, bind=True, name="notifications.tasks.report_failed_ads_send_task",
+    time_limit=settings.REPORT_SEND_TIME_LIMIT,
+)
+def report_failed_ads_send_task(self, retailer_id, day):
+    """One retailer's report of one day, at most once. If another worker holds the claim,
+    look again when the claim would expire: that worker may have died."""
+    try:
+        retailer = Retailer.objects.get(id=retailer_id)
+        day = date.fromisoformat(day)
+    except (Retailer.DoesNotExist, ValidationError, ValueError, TypeError) as exc:
+        raise PoisonMessage(f"report_failed_ads_send_task({retailer_id!r}, {day!r}): {exc}") from exc
+    try:
+        outcome = services.report_failed_ads_send(retailer=retailer, day=day)
+    except services.ReportError as exc:  # e.g. the contacts were removed since beat's run
+        logger.warning("daily report for %s not sent: %s", retailer.name, exc)
+        return "not_sent"
+    if outcome.result == "in_progress":
+        raise self.retry(countdown=services.report_claim_expires_in(outcome.delivery) + 1)
+    return outcome.result

@@ -98,16 +98,22 @@ def local_webhooks(settings):
 
 @pytest.fixture(scope="package")
 def celery_worker(django_db_setup, tmp_path_factory):
-    """The real worker of tests/conftest.py, allowed to post webhooks to the local receiver."""
+    """The real worker of tests/conftest.py, allowed to post webhooks to the local receiver,
+    and writing its mail to files (Django's file backend) in `worker.mail_dir`."""
     import redis
     from django.conf import settings
 
     redis.Redis.from_url(settings.REDIS_URL).flushdb()
+    mail_dir = tmp_path_factory.mktemp("mail")
     worker = WorkerProcess(
-        env=worker_env(WEBHOOK_ALLOW_HTTP="true", WEBHOOK_ALLOW_PRIVATE_NETWORKS="true"),
+        env=worker_env(
+            WEBHOOK_ALLOW_HTTP="true", WEBHOOK_ALLOW_PRIVATE_NETWORKS="true",
+            EMAIL_BACKEND="django.core.mail.backends.filebased.EmailBackend", EMAIL_FILE_PATH=str(mail_dir),
+        ),
         queues="intake,projections,notifications,reports,maintenance", concurrency=2,
         log_path=tmp_path_factory.mktemp("celery") / "worker.log",
     )
+    worker.mail_dir = mail_dir
     try:
         worker.wait_ready()
         yield worker

@@ -4,6 +4,7 @@ the attachment byte for byte the API's CSV."""
 import csv
 import gzip
 import io
+import smtplib
 from datetime import date, datetime, timedelta, timezone
 
 import pytest
@@ -12,6 +13,8 @@ from django.core import mail
 from audit.models import AuditEntry
 from notifications import services
 from notifications.models import ReportDelivery
+from notifications.selectors import report_daily_due
+from notifications.tasks import report_failed_ads_send_task
 from tests.conftest import client_for
 from tests.factories import AdViewFactory, RetailerFactory
 from tests.notifications.mail_backends import FailOnceBackend
@@ -41,6 +44,18 @@ def shops(db):
     return {"nimbus": nimbus, "orbit": orbit, "zephyr": zephyr}, ads
 
 
+def run_daily(now) -> dict:
+    """What the `reports` workers do with one beat run: each due retailer's report, a failure
+    of one not stopping the others (each is its own task)."""
+    results = {}
+    for retailer, day in report_daily_due(now=now):
+        try:
+            results[retailer.name] = (day, services.report_failed_ads_send(retailer=retailer, day=day, now=now).result)
+        except smtplib.SMTPException:
+            results[retailer.name] = (day, "error")
+    return results
+
+
 def attachment_bytes(message) -> tuple[str, bytes]:
     [part] = message.attachments
     return part.get_filename(), part.get_payload(decode=True)
@@ -56,10 +71,9 @@ def api_csv(retailer, day: str) -> bytes:
 
 def test_one_mail_per_retailer_with_the_exact_csv(shops, mailoutbox):
     (retailers, ads) = shops
-    outcomes = services.report_daily_failed_ads(now=RUN_AT)
-    assert [(o.retailer, o.day, o.result) for o in outcomes] == [
-        ("Nimbus", date(2026, 11, 3), "sent"), ("Orbit", date(2026, 11, 2), "sent"), ("Zephyr", date(2026, 11, 3), "sent"),
-    ]
+    assert run_daily(RUN_AT) == {
+        "Nimbus": (date(2026, 11, 3), "sent"), "Orbit": (date(2026, 11, 2), "sent"), "Zephyr": (date(2026, 11, 3), "sent"),
+    }
     by_recipient = {tuple(m.to): m for m in mailoutbox}
     assert set(by_recipient) == {("ops@nimbus.example", "buyers@nimbus.example"), ("ads@orbit.example",), ("ads@zephyr.example",)}
 
@@ -92,10 +106,10 @@ def test_one_mail_per_retailer_with_the_exact_csv(shops, mailoutbox):
 
 
 def test_a_second_run_sends_nothing(shops, mailoutbox):
-    services.report_daily_failed_ads(now=RUN_AT)
+    run_daily(RUN_AT)
     assert len(mailoutbox) == 3
-    again = services.report_daily_failed_ads(now=RUN_AT + timedelta(minutes=5))
-    assert {o.result for o in again} == {"already_sent"}
+    again = run_daily(RUN_AT + timedelta(minutes=5))
+    assert {result for _, result in again.values()} == {"already_sent"}
     assert len(mailoutbox) == 3
     assert AuditEntry.objects.filter(action="report.sent").count() == 3
 
@@ -104,14 +118,13 @@ def test_a_run_that_fails_half_way_resumes_with_the_retailers_not_yet_sent(shops
     settings.EMAIL_BACKEND = "tests.notifications.mail_backends.FailOnceBackend"
     FailOnceBackend.fail_for, FailOnceBackend.failed = "ads@orbit.example", set()
 
-    with pytest.raises(services.ReportsIncomplete, match="Orbit"):
-        services.report_daily_failed_ads(now=RUN_AT)
+    assert run_daily(RUN_AT)["Orbit"][1] == "error"
     assert sorted(m.to[0] for m in mail.outbox) == ["ads@zephyr.example", "ops@nimbus.example"]
     orbit = ReportDelivery.objects.get(retailer__name="Orbit")
     assert orbit.status == "failed" and "SMTPServerDisconnected" in orbit.last_error
 
-    outcomes = services.report_daily_failed_ads(now=RUN_AT + timedelta(minutes=1))  # the task's retry
-    assert {o.retailer: o.result for o in outcomes} == {"Nimbus": "already_sent", "Orbit": "sent", "Zephyr": "already_sent"}
+    rerun = run_daily(RUN_AT + timedelta(minutes=1))  # the task's retry, or a second beat
+    assert {name: result for name, (_, result) in rerun.items()} == {"Nimbus": "already_sent", "Orbit": "sent", "Zephyr": "already_sent"}
     sent_to = sorted(m.to[0] for m in mail.outbox)
     assert sent_to == ["ads@orbit.example", "ads@zephyr.example", "ops@nimbus.example"]  # each exactly once
     assert ReportDelivery.objects.get(retailer__name="Orbit").attempts == 2
@@ -123,6 +136,7 @@ def test_a_claim_left_by_a_dead_worker_is_taken_over_only_after_the_timeout(shop
     ReportDelivery.objects.create(retailer=retailers["zephyr"], date=date(2026, 11, 3), status="claimed", claimed_at=claimed_at, attempts=1)
     outcome = services.report_failed_ads_send(retailer=retailers["zephyr"], day=date(2026, 11, 3), now=RUN_AT)
     assert outcome.result == "in_progress" and mailoutbox == []
+    assert services.report_claim_expires_in(outcome.delivery, now=RUN_AT) == 60  # when the task looks again
 
     later = RUN_AT + timedelta(seconds=120)  # the claim is now older than the timeout
     outcome = services.report_failed_ads_send(retailer=retailers["zephyr"], day=date(2026, 11, 3), now=later)
@@ -153,3 +167,17 @@ def test_no_report_for_a_day_not_over_or_without_contacts(shops):
     with pytest.raises(services.ReportError, match="no report contacts"):
         services.report_failed_ads_send(retailer=quiet, day=date(2026, 11, 3), now=RUN_AT)
     assert not ReportDelivery.objects.exists()
+
+
+def test_the_send_task_sends_and_shrugs_off_a_retailer_without_contacts(shops, mailoutbox):
+    retailers, _ = shops
+    assert report_failed_ads_send_task.apply(args=[str(retailers["zephyr"].id), "2026-11-03"]).get() == "sent"
+    assert report_failed_ads_send_task.apply(args=[str(retailers["zephyr"].id), "2026-11-03"]).get() == "already_sent"
+    quiet = RetailerFactory(name="Quiet")
+    assert report_failed_ads_send_task.apply(args=[str(quiet.id), "2026-11-03"]).get() == "not_sent"
+    assert len(mailoutbox) == 1
+
+
+def test_a_retailer_with_a_broken_time_zone_does_not_stop_the_run(shops):
+    RetailerFactory(name="Broken", timezone="Mars/Olympus_Mons", report_contacts=["x@broken.example"])
+    assert [r.name for r, _ in report_daily_due(now=RUN_AT)] == ["Nimbus", "Orbit", "Zephyr"]

@@ -52,6 +52,7 @@ def test_a_bad_time_fails_at_start_up(text):
     "task, queue",
     [
         ("notifications.tasks.report_daily_failed_ads_task", "reports"),
+        ("notifications.tasks.report_failed_ads_send_task", "reports"),
         ("notifications.tasks.webhook_send_task", "notifications"),
         ("notifications.tasks.webhook_sweep_task", "notifications"),
     ],
