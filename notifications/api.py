@@ -24,10 +24,14 @@ from .serializers import (
 )
 
 
+def _not_found() -> Problem:
+    return Problem(status_code=404, slug="not-found", title="Not found.", detail="No webhook endpoint with this id for your account.")
+
+
 def _endpoint_or_404(request, endpoint_id):
     endpoint = selectors.webhook_endpoint_get(retailer_id=request.user.id, endpoint_id=endpoint_id)
     if endpoint is None:
-        raise Problem(status_code=404, slug="not-found", title="Not found.", detail="No webhook endpoint with this id for your account.")
+        raise _not_found()
     return endpoint
 
 
@@ -68,7 +72,7 @@ class WebhookDeleteApi(APIView):
     @extend_schema(operation_id="webhooks_destroy", responses={204: None}, summary="Delete a webhook endpoint and its pending deliveries")
     def delete(self, request, endpoint_id):
         if not services.webhook_endpoint_delete(retailer=request.user, endpoint_id=endpoint_id, actor=request.caller.actor):
-            _endpoint_or_404(request, endpoint_id)
+            raise _not_found()
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 

@@ -13,7 +13,17 @@ def time_zone_names() -> frozenset:
     return frozenset(zoneinfo.available_timezones())  # reads the tz database: once per process
 
 
-class WebhookEndpointInputSerializer(serializers.Serializer):
+class StrictSerializer(serializers.Serializer):
+    """Refuses fields it does not know, as the ad API does: a typo must not pass silently."""
+
+    def validate(self, attrs):
+        unknown = sorted(set(self.initial_data) - set(self.fields))
+        if unknown:
+            raise serializers.ValidationError({name: "Unknown field." for name in unknown}, code="unknown_field")
+        return attrs
+
+
+class WebhookEndpointInputSerializer(StrictSerializer):
     url = serializers.URLField(max_length=2048)
     events = serializers.ListField(child=serializers.ChoiceField(choices=WEBHOOK_EVENTS), min_length=1)
 
@@ -44,7 +54,7 @@ class WebhookDeliveryFilterSerializer(serializers.Serializer):
     status = serializers.ChoiceField(choices=WebhookDelivery.Status.choices, required=False)
 
 
-class RetailerSettingsSerializer(serializers.Serializer):
+class RetailerSettingsSerializer(StrictSerializer):
     report_contacts = serializers.ListField(child=serializers.EmailField(), max_length=MAX_REPORT_CONTACTS)
     timezone = serializers.CharField(max_length=64, help_text="An IANA time zone name, e.g. Europe/Berlin.")
 

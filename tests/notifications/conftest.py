@@ -79,7 +79,7 @@ def receiver():
     server = ThreadingHTTPServer(("127.0.0.1", 0), ReceiverHandler)
     server.daemon_threads = True
     server.receiver = Receiver(host="127.0.0.1", port=server.server_address[1])
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()
     try:
         yield server.receiver

@@ -52,6 +52,7 @@ def test_another_retailers_webhook_is_not_found(api, local_webhooks, other_retai
         ({"url": "https://hooks.example.com/x", "events": ["ad.exploded"]}, 400, "events"),
         ({"url": "not a url", "events": ["ad.rejected"]}, 400, "url"),
         ({"events": ["ad.rejected"]}, 400, "url"),
+        ({"url": "https://hooks.example.com/x", "events": ["ad.rejected"], "secret": "mine"}, 400, "secret"),
     ],
 )
 def test_bad_registrations_are_problems(api, settings, payload, status, field):
@@ -108,6 +109,7 @@ def test_read_and_change_report_contacts_and_time_zone(api, retailer):
         ({"timezone": "Mars/Olympus_Mons"}, "timezone"),
         ({"timezone": "../../etc/passwd"}, "timezone"),
         ({"timezone": ""}, "timezone"),
+        ({"timezon": "Europe/Berlin"}, "timezon"),
     ],
 )
 def test_bad_settings_are_refused_per_field(api, retailer, payload, field):

@@ -142,7 +142,7 @@ def tls_receiver(tmp_path, settings, receiver):
         server = ThreadingHTTPServer(("127.0.0.1", 0), ReceiverHandler)
         server.receiver = receiver
         server.socket = context.wrap_socket(server.socket, server_side=True)
-        threading.Thread(target=server.serve_forever, daemon=True).start()
+        threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
         servers.append(server)
         return server.server_address[1], server_names
 
