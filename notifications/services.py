@@ -27,6 +27,7 @@ from adplatform.kernel.models import Retailer
 from ads_read.models import AdView
 from ads_read.reports import FailedAdsReport, day_window, report_filename
 from ads_read.serializers import AdViewSerializer
+from ads_write.models import FINAL_STATUSES
 from audit.services import AuditRecord, audit_record_many
 
 from . import webhooks
@@ -35,12 +36,11 @@ from .models import WEBHOOK_EVENTS, ReportDelivery, WebhookDelivery, WebhookEndp
 logger = logging.getLogger(__name__)
 
 WEBHOOK_SEND_TASK = "notifications.tasks.webhook_send_task"
-FINAL_STATUSES = ("approved", "rejected", "needs_review")
 # Names the event of one ad version: the same id for every endpoint and every retry.
 _EVENT_NAMESPACE = uuid.UUID("0b6c2f4e-8f0a-4d7b-9a61-3c5e2d7f9b14")
 # Deliveries claimed per transaction, and how long a claim keeps others off: longer than a
-# batch can take (each POST is bounded by the connect and read timeouts).
-CLAIM_BATCH = 10
+# batch can take (each POST is bounded by the connect timeout per address and the read timeout).
+CLAIM_BATCH = 5
 CLAIM_SECONDS = 150
 
 
