@@ -10,7 +10,10 @@ import os
 
 from celery import Celery
 from celery.schedules import crontab
+from django.conf import settings
 from kombu import Queue
+
+from notifications.schedules import daily_at
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "adplatform.settings")
 
@@ -36,6 +39,7 @@ app.conf.update(
         "ads_read.tasks.report_*": {"queue": "reports"},
         "ads_write.tasks.*": {"queue": "intake"},
         "ads_read.tasks.*": {"queue": "projections"},
+        "notifications.tasks.report_*": {"queue": "reports"},
         "notifications.tasks.*": {"queue": "notifications"},
     },
     broker_connection_retry_on_startup=True,
@@ -60,6 +64,15 @@ app.conf.beat_schedule = {
     "purge-content-fingerprints": {
         "task": "ads_write.tasks.maintenance_purge_fingerprints_task",
         "schedule": crontab(hour=3, minute=30),
+    },
+    "report-daily-failed-ads": {
+        "task": "notifications.tasks.report_daily_failed_ads_task",
+        "schedule": daily_at(settings.REPORT_DAILY_AT, zone=settings.REPORT_TIMEZONE),
+    },
+    "webhook-sweep": {
+        "task": "notifications.tasks.webhook_sweep_task",
+        "schedule": 10.0,
+        "options": {"expires": 10},
     },
 }
 

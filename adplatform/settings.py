@@ -33,6 +33,7 @@ INSTALLED_APPS = [
     "ads_write",
     "ads_read",
     "audit",
+    "notifications",
 ]
 
 MIDDLEWARE = [
@@ -219,6 +220,41 @@ EXTERNAL_VALIDATOR_BREAKER_COOLDOWN = env.float("EXTERNAL_VALIDATOR_BREAKER_COOL
 # --- Audit and admin -----------------------------------------------------------------------
 
 # --- Notifications: webhooks and the daily failed-ads report --------------------------------
+# SMTP for the report mails (used when EMAIL_BACKEND is Django's smtp backend).
+EMAIL_HOST = env.str("EMAIL_HOST", default="localhost")
+EMAIL_PORT = env.int("EMAIL_PORT", default=25)
+EMAIL_HOST_USER = env.str("EMAIL_HOST_USER", default="")
+EMAIL_HOST_PASSWORD = env.str("EMAIL_HOST_PASSWORD", default="")
+EMAIL_USE_TLS = env.bool("EMAIL_USE_TLS", default=False)
+EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=30)
+# Where Django's file mail backend (EMAIL_BACKEND=django.core.mail.backends.filebased.EmailBackend) writes.
+EMAIL_FILE_PATH = env.str("EMAIL_FILE_PATH", default=str(DATA_DIR / "mail"))
+# When beat sends the daily failed-ads report ("HH:MM" in REPORT_TIMEZONE). Each retailer gets
+# the previous day of its own time zone.
+REPORT_DAILY_AT = env.str("REPORT_DAILY_AT", default="02:00")
+REPORT_TIMEZONE = env.str("REPORT_TIMEZONE", default="UTC")
+# One retailer's report may take this long to build and send (a million failed ads takes a
+# few minutes); a report claimed but not marked sent for REPORT_CLAIM_TIMEOUT (a worker died
+# mid-send) may be sent again. Keep time limit < claim timeout < BROKER_VISIBILITY_TIMEOUT.
+REPORT_SEND_TIME_LIMIT = env.int("REPORT_SEND_TIME_LIMIT", default=25 * 60)
+REPORT_CLAIM_TIMEOUT = env.int("REPORT_CLAIM_TIMEOUT", default=30 * 60)
+# Attachments larger than this are gzipped; past the second limit the mail carries no
+# attachment and points to the API download instead (mail servers refuse huge messages).
+REPORT_GZIP_OVER_BYTES = env.int("REPORT_GZIP_OVER_BYTES", default=1024 * 1024)
+REPORT_MAX_ATTACHMENT_BYTES = env.int("REPORT_MAX_ATTACHMENT_BYTES", default=20 * 1024 * 1024)
+# Webhooks: only https, and never to loopback/private/link-local/reserved addresses, unless
+# these allow it (tests and local development).
+WEBHOOK_ALLOW_HTTP = env.bool("WEBHOOK_ALLOW_HTTP", default=False)
+WEBHOOK_ALLOW_PRIVATE_NETWORKS = env.bool("WEBHOOK_ALLOW_PRIVATE_NETWORKS", default=False)
+# Retries back off exponentially (WEBHOOK_BACKOFF_BASE doubling, capped at WEBHOOK_BACKOFF_MAX,
+# with jitter) until WEBHOOK_RETRY_WINDOW seconds after the first attempt; then the delivery fails.
+WEBHOOK_BACKOFF_BASE = env.int("WEBHOOK_BACKOFF_BASE", default=30)
+WEBHOOK_BACKOFF_MAX = env.int("WEBHOOK_BACKOFF_MAX", default=3600)
+WEBHOOK_RETRY_WINDOW = env.int("WEBHOOK_RETRY_WINDOW", default=24 * 3600)
+WEBHOOK_MAX_ENDPOINTS = env.int("WEBHOOK_MAX_ENDPOINTS", default=10)
+# Extra CA bundle for webhook TLS (empty: the system's trust store).
+WEBHOOK_CA_BUNDLE = env.str("WEBHOOK_CA_BUNDLE", default="")
+
 
 # --- API manners: idempotency, batch, rate limits, metrics ---------------------------------
 

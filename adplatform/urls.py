@@ -1,5 +1,5 @@
 from django.contrib import admin
-from django.urls import path
+from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from ads_read.api import AdDetailApi, AdFailedListApi, AdListApi
@@ -16,6 +16,7 @@ urlpatterns = [
     path("api/v1/ads", AdCollectionApi.as_view(), name="ads"),
     path("api/v1/ads/failed", AdFailedListApi.as_view(), name="ads-failed"),
     path("api/v1/ads/<str:ad_id>", AdDetailApi.as_view(), name="ad-detail"),
+    path("api/v1/", include("notifications.urls")),
     path("api/schema/", SpectacularAPIView.as_view(permission_classes=[], authentication_classes=[]), name="schema"),
     path(
         "api/docs/",

@@ -1,4 +1,6 @@
 from django.db import models
+from django.db.models import F
+from django.db.models.functions import Coalesce
 
 
 class AdView(models.Model):
@@ -39,6 +41,8 @@ class AdView(models.Model):
             models.Index(fields=["retailer_id", "-id"], name="adview_retailer_id"),
             models.Index(fields=["retailer_id", "status", "-id"], name="adview_retailer_status"),
             models.Index(fields=["retailer_id", "submitted_at"], name="adview_retailer_submitted"),
+            # The daily report: a retailer's ads by status and the time they reached it.
+            models.Index(F("retailer_id"), F("status"), Coalesce("decided_at", "reviewed_at"), name="adview_retailer_reached"),
         ]
 
     def __str__(self):

@@ -5,10 +5,11 @@ one, so duplicated or reordered deliveries leave the same state."""
 import uuid
 from urllib.parse import urlsplit
 
-from django.db import connection
+from django.db import connection, transaction
 from django.utils import timezone
 
 from ads_write.models import Ad, Verdict
+from notifications.services import webhook_deliveries_create
 
 from .models import AdView
 
@@ -52,11 +53,12 @@ def _view_row(ad: Ad, verdicts: list[Verdict], now) -> AdView:
     )
 
 
-def _upsert_newer(rows: list[AdView]) -> None:
+def _upsert_newer(rows: list[AdView]) -> set[uuid.UUID]:
     """INSERT … ON CONFLICT DO UPDATE … WHERE stored.version < new.version (PostgreSQL and
-    SQLite share the syntax)."""
+    SQLite share the syntax). Returns the ids of the rows it applied: RETURNING leaves out
+    the rows the version guard skipped."""
     if not rows:
-        return
+        return set()
     table = connection.ops.quote_name(AdView._meta.db_table)
     quote = connection.ops.quote_name
     columns = ", ".join(quote(f.column) for f in _COLUMNS)
@@ -65,11 +67,13 @@ def _upsert_newer(rows: list[AdView]) -> None:
     sql = (
         f"INSERT INTO {table} ({columns}) VALUES {', '.join([placeholders] * len(rows))} "
         f"ON CONFLICT ({quote('id')}) DO UPDATE SET {updates} "
-        f"WHERE {table}.{quote('version')} < EXCLUDED.{quote('version')}"
+        f"WHERE {table}.{quote('version')} < EXCLUDED.{quote('version')} "
+        f"RETURNING {quote('id')}"
     )
     params = [f.get_db_prep_save(getattr(row, f.attname), connection) for row in rows for f in _COLUMNS]
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
+        return {uuid.UUID(str(ad_id)) for (ad_id,) in cursor.fetchall()}
 
 
 def ads_project(*, ad_ids: list) -> int:
@@ -83,5 +87,9 @@ def ads_project(*, ad_ids: list) -> int:
         verdicts.setdefault(verdict.ad_id, []).append(verdict)
     now = timezone.now()
     rows = [_view_row(ad, verdicts.get(ad.id, []), now) for ad in sorted(ads, key=lambda a: a.id)]
-    _upsert_newer(rows)
+    with transaction.atomic():
+        applied = _upsert_newer(rows)
+        # Webhooks for the states this call made visible, in the same transaction: a state
+        # applied is announced exactly once (the delivery rows are unique per ad version).
+        webhook_deliveries_create(ads=[row for row in rows if row.id in applied])
     return len(rows)

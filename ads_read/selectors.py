@@ -5,6 +5,7 @@ import uuid
 import django_filters
 from django.conf import settings
 from django.db.models import QuerySet
+from django.db.models.functions import Coalesce
 
 from .models import AdView
 from .pending import pending_get
@@ -42,6 +43,37 @@ def ad_list(*, retailer_id, filters: dict | None = None) -> QuerySet:
 
 def ad_failed_list(*, retailer_id) -> QuerySet:
     return AdView.objects.filter(retailer_id=retailer_id, status__in=FAILED_STATUSES)
+
+
+def reached_at():
+    """When an ad reached its current state: the staff decision, else the end of detailed
+    validation. The read table's report index is on this very expression."""
+    return Coalesce("decided_at", "reviewed_at")
+
+
+REPORT_FIELDS = ("id", "status", "external_ref", "submitted_at", "reached_at", "headline", "landing_url", "findings")
+
+
+def ad_report_rejected(*, retailer_id, start, end) -> QuerySet:
+    """The retailer's ads that ended rejected in [start, end), oldest first, as tuples of
+    REPORT_FIELDS."""
+    return (
+        AdView.objects.annotate(reached_at=reached_at())
+        .filter(retailer_id=retailer_id, status="rejected", reached_at__gte=start, reached_at__lt=end)
+        .order_by("reached_at", "id")
+        .values_list(*REPORT_FIELDS)
+    )
+
+
+def ad_report_open_reviews(*, retailer_id) -> QuerySet:
+    """The retailer's ads held for review and not decided yet, oldest first, as tuples of
+    REPORT_FIELDS."""
+    return (
+        AdView.objects.annotate(reached_at=reached_at())
+        .filter(retailer_id=retailer_id, status="needs_review")
+        .order_by("reached_at", "id")
+        .values_list(*REPORT_FIELDS)
+    )
 
 
 def ad_get(*, retailer_id, ad_id) -> AdView | dict | None:

@@ -1,6 +1,9 @@
 import factory
+from django.utils import timezone
 
+from adplatform.kernel.ids import new_id
 from adplatform.kernel.models import Retailer
+from ads_read.models import AdView
 
 
 class RetailerFactory(factory.django.DjangoModelFactory):
@@ -28,3 +31,32 @@ def ad_payload(**overrides) -> dict:
     }
     payload.update(overrides)
     return {k: v for k, v in payload.items() if v is not None}
+
+
+class AdViewFactory(factory.django.DjangoModelFactory):
+    """A read-table row, for tests of the query side (reports) that need exact states and
+    times; the write side and projection are exercised by the pipeline tests."""
+
+    class Meta:
+        model = AdView
+
+    id = factory.LazyFunction(new_id)
+    retailer_id = factory.LazyAttribute(lambda v: RetailerFactory().id)
+    retailer_name = "Nimbus"
+    external_ref = factory.Sequence(lambda n: f"SKU-{n}")
+    status = "rejected"
+    headline = "Trail running shoes"
+    description = "Grippy soles and waterproof uppers for winter runs."
+    landing_url = "https://www.nimbus-store.example/shoes/trail"
+    landing_domain = "www.nimbus-store.example"
+    country = "US"
+    language = "en"
+    category = "sports"
+    findings = factory.LazyFunction(
+        lambda: [{"code": "COMPLIANCE.PROHIBITED_CATEGORY", "category": "compliance", "severity": "reject",
+                  "message": "Category is prohibited.", "field": "category", "evidence": {}}]
+    )
+    submitted_at = factory.LazyFunction(timezone.now)
+    reviewed_at = factory.LazyAttribute(lambda v: v.submitted_at)
+    version = 2
+    projected_at = factory.LazyAttribute(lambda v: v.submitted_at)

@@ -1,0 +1,117 @@
+"""The daily failed-ads CSV, built by streaming from the read side.
+
+Layout: one CSV with a header row, then one row per finding (an ad with three findings takes
+three rows; an ad without findings still takes one, with empty finding cells). Rows of ads
+that ended `rejected` during the day come first, then the ads still held for review
+(`needs_review`) at the time the report is built; the `status` column tells the two sections
+apart. Times are ISO 8601 in the retailer's time zone. `decided_at` is when the ad reached its
+status (the staff decision, else the end of detailed validation).
+
+Memory stays constant whatever the number of ads: rows come from the database in chunks
+(`.iterator(chunk_size=...)`, a server-side cursor on PostgreSQL) and leave as CSV chunks of
+about CHUNK_BYTES.
+"""
+
+import csv
+import io
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from . import selectors
+
+COLUMNS = (
+    "status",
+    "ad_id",
+    "external_ref",
+    "submitted_at",
+    "decided_at",
+    "headline",
+    "landing_url",
+    "finding_code",
+    "finding_message",
+)
+ROWS_PER_QUERY_CHUNK = 2000
+CHUNK_BYTES = 64 * 1024
+# A spreadsheet reads a cell starting with these as a formula (or, for tab and CR, may shift
+# it into one); a leading apostrophe makes it text (OWASP "CSV injection").
+_FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+
+
+def neutralise(value) -> str:
+    text = "" if value is None else str(value)
+    return "'" + text if text.startswith(_FORMULA_PREFIXES) else text
+
+
+def day_window(*, day: date, tz: str) -> tuple[datetime, datetime]:
+    """[start, end) of a calendar day in a time zone (23 or 25 hours across DST changes)."""
+    zone = ZoneInfo(tz)
+    return datetime.combine(day, time.min, tzinfo=zone), datetime.combine(day + timedelta(days=1), time.min, tzinfo=zone)
+
+
+def parse_report_date(text: str) -> date:
+    """A day given as YYYY-MM-DD; raises ValueError with a message for people."""
+    if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", text or ""):
+        raise ValueError(f"give the day as YYYY-MM-DD, e.g. 2026-11-03 (got {text!r})")
+    try:
+        return date.fromisoformat(text)
+    except ValueError as exc:
+        raise ValueError(f"{text} is not a calendar day: {exc}") from exc
+
+
+def report_filename(*, day: date) -> str:
+    return f"failed-ads-{day.isoformat()}.csv"
+
+
+@dataclass
+class FailedAdsReport:
+    """One retailer's report for one day. `chunks()` yields the CSV bytes; the counts are
+    complete once it is exhausted."""
+
+    retailer_id: object
+    day: date
+    tz: str
+    rejected: int = 0
+    needs_review: int = 0
+
+    def chunks(self) -> Iterator[bytes]:
+        self.rejected = self.needs_review = 0
+        zone = ZoneInfo(self.tz)
+        start, end = day_window(day=self.day, tz=self.tz)
+        buffer = io.StringIO()
+        writer = csv.writer(buffer, lineterminator="\r\n")
+        writer.writerow(COLUMNS)
+        sections = (
+            ("rejected", selectors.ad_report_rejected(retailer_id=self.retailer_id, start=start, end=end)),
+            ("needs_review", selectors.ad_report_open_reviews(retailer_id=self.retailer_id)),
+        )
+        for status, queryset in sections:
+            for ad_id, ad_status, external_ref, submitted_at, reached_at, headline, landing_url, findings in queryset.iterator(
+                chunk_size=ROWS_PER_QUERY_CHUNK
+            ):
+                if status == "rejected":
+                    self.rejected += 1
+                else:
+                    self.needs_review += 1
+                ad_cells = [
+                    ad_status,
+                    ad_id,
+                    external_ref,
+                    _local(submitted_at, zone),
+                    _local(reached_at, zone),
+                    headline,
+                    landing_url,
+                ]
+                for finding in findings or [{}]:
+                    writer.writerow([neutralise(v) for v in (*ad_cells, finding.get("code"), finding.get("message"))])
+                if buffer.tell() >= CHUNK_BYTES:
+                    yield buffer.getvalue().encode()
+                    buffer.seek(0)
+                    buffer.truncate()
+        yield buffer.getvalue().encode()
+
+
+def _local(value: datetime | None, zone: ZoneInfo) -> str:
+    return value.astimezone(zone).isoformat(timespec="seconds") if value else ""

@@ -1,0 +1,154 @@
+"""Notification API: webhook endpoints and their deliveries, the failed-ads CSV, and the
+retailer's notification settings. Thin views over the services and selectors."""
+
+from django.http import StreamingHttpResponse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import status
+from rest_framework.negotiation import BaseContentNegotiation
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from adplatform.problems import Problem
+from ads_read.api import AdCursorPagination
+from ads_read.reports import FailedAdsReport, parse_report_date, report_filename
+
+from . import selectors, services
+from .serializers import (
+    RetailerSettingsSerializer,
+    WebhookDeliveryFilterSerializer,
+    WebhookDeliverySerializer,
+    WebhookEndpointCreatedSerializer,
+    WebhookEndpointInputSerializer,
+    WebhookEndpointSerializer,
+)
+
+
+def _not_found() -> Problem:
+    return Problem(status_code=404, slug="not-found", title="Not found.", detail="No webhook endpoint with this id for your account.")
+
+
+def _endpoint_or_404(request, endpoint_id):
+    endpoint = selectors.webhook_endpoint_get(retailer_id=request.user.id, endpoint_id=endpoint_id)
+    if endpoint is None:
+        raise _not_found()
+    return endpoint
+
+
+class WebhookListApi(APIView):
+    @extend_schema(operation_id="webhooks_list", responses=WebhookEndpointSerializer(many=True), summary="List your webhook endpoints")
+    def get(self, request):
+        endpoints = selectors.webhook_endpoint_list(retailer_id=request.user.id)
+        return Response({"results": WebhookEndpointSerializer(endpoints, many=True).data})
+
+
+class WebhookCreateApi(APIView):
+    @extend_schema(
+        operation_id="webhooks_create",
+        request=WebhookEndpointInputSerializer,
+        responses={201: WebhookEndpointCreatedSerializer},
+        summary="Register a webhook endpoint",
+        description="The answer carries the endpoint's signing secret; it is shown only this once.",
+    )
+    def post(self, request):
+        data = WebhookEndpointInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        try:
+            endpoint = services.webhook_endpoint_create(retailer=request.user, actor=request.caller.actor, **data.validated_data)
+        except services.WebhookError as exc:
+            raise Problem(
+                status_code=422, slug="webhook-rejected", title="The webhook endpoint cannot be registered.", detail=str(exc)
+            ) from exc
+        return Response(WebhookEndpointCreatedSerializer(endpoint).data, status=status.HTTP_201_CREATED)
+
+
+class WebhookDetailApi(APIView):
+    @extend_schema(operation_id="webhooks_retrieve", responses=WebhookEndpointSerializer, summary="Read a webhook endpoint")
+    def get(self, request, endpoint_id):
+        return Response(WebhookEndpointSerializer(_endpoint_or_404(request, endpoint_id)).data)
+
+
+class WebhookDeleteApi(APIView):
+    @extend_schema(operation_id="webhooks_destroy", responses={204: None}, summary="Delete a webhook endpoint and its pending deliveries")
+    def delete(self, request, endpoint_id):
+        if not services.webhook_endpoint_delete(retailer=request.user, endpoint_id=endpoint_id, actor=request.caller.actor):
+            raise _not_found()
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class WebhookDeliveryListApi(APIView):
+    pagination_class = AdCursorPagination  # the same scheme: newest first by a rising id
+
+    @extend_schema(
+        operation_id="webhooks_deliveries_list",
+        parameters=[WebhookDeliveryFilterSerializer],
+        responses=WebhookDeliverySerializer(many=True),
+        summary="List an endpoint's deliveries, newest first (status: pending, delivered, failed)",
+    )
+    def get(self, request, endpoint_id):
+        endpoint = _endpoint_or_404(request, endpoint_id)
+        filters = WebhookDeliveryFilterSerializer(data=request.query_params)
+        filters.is_valid(raise_exception=True)
+        paginator = self.pagination_class()
+        page = paginator.paginate_queryset(
+            selectors.webhook_delivery_list(endpoint=endpoint, status=filters.validated_data.get("status")), request, view=self
+        )
+        return paginator.get_paginated_response(WebhookDeliverySerializer(page, many=True).data)
+
+
+class _FirstRenderer(BaseContentNegotiation):
+    """Success is a CSV stream whatever the client accepts; errors are problem JSON."""
+
+    def select_parser(self, request, parsers):
+        return parsers[0]
+
+    def select_renderer(self, request, renderers, format_suffix=None):
+        return renderers[0], renderers[0].media_type
+
+
+class ReportFailedAdsCsvApi(APIView):
+    content_negotiation_class = _FirstRenderer
+
+    @extend_schema(
+        operation_id="reports_failed_ads_csv",
+        parameters=[OpenApiParameter("date", OpenApiTypes.DATE, required=True, description="The day (YYYY-MM-DD) in your time zone.")],
+        responses={(200, "text/csv"): OpenApiResponse(OpenApiTypes.BINARY, description="The CSV, the same bytes as the mailed report.")},
+        summary="Download the failed-ads CSV of one day",
+    )
+    def get(self, request):
+        try:
+            day = parse_report_date(request.query_params.get("date", ""))
+        except ValueError as exc:
+            raise Problem(
+                status_code=400, slug="invalid-date", title="The date is missing or invalid.", detail=str(exc),
+                errors=[{"field": "date", "code": "invalid", "message": str(exc)}],
+            ) from exc
+        report = FailedAdsReport(retailer_id=request.user.id, day=day, tz=request.user.timezone)
+        response = StreamingHttpResponse(report.chunks(), content_type="text/csv; charset=utf-8")
+        response["Content-Disposition"] = f'attachment; filename="{report_filename(day=day)}"'
+        return response
+
+
+class RetailerSettingsDetailApi(APIView):
+    @extend_schema(operation_id="settings_retrieve", responses=RetailerSettingsSerializer, summary="Read your notification settings")
+    def get(self, request):
+        return Response(RetailerSettingsSerializer(request.user).data)
+
+
+class RetailerSettingsUpdateApi(APIView):
+    @extend_schema(
+        operation_id="settings_partial_update",
+        request=RetailerSettingsSerializer,
+        responses=RetailerSettingsSerializer,
+        summary="Change your report contacts and time zone",
+    )
+    def patch(self, request):
+        data = RetailerSettingsSerializer(data=request.data, partial=True)
+        data.is_valid(raise_exception=True)
+        retailer = services.retailer_settings_update(
+            retailer=request.user,
+            actor=request.caller.actor,
+            report_contacts=data.validated_data.get("report_contacts"),
+            timezone_name=data.validated_data.get("timezone"),
+        )
+        return Response(RetailerSettingsSerializer(retailer).data)
