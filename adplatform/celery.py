@@ -36,7 +36,6 @@ app.conf.update(
     task_queues=[Queue(name) for name in QUEUES],
     task_routes={
         "*.maintenance_*": {"queue": "maintenance"},
-        "ads_read.tasks.report_*": {"queue": "reports"},
         "ads_write.tasks.*": {"queue": "intake"},
         "ads_read.tasks.*": {"queue": "projections"},
         "notifications.tasks.report_*": {"queue": "reports"},
