@@ -35,12 +35,15 @@ migrate: setup
 seed: migrate
 	$(PY) manage.py seed_demo
 
+# Prometheus samples of earlier processes (multiprocess mode) are dropped at each start.
 run: seed
+	rm -rf $${PROMETHEUS_MULTIPROC_DIR:-.data/prometheus}
 	PORT=$(PORT) $(VENV)/bin/honcho start -f Procfile
 
 test: setup-dev
+	rm -rf .data/prometheus-test
 	DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} REDIS_URL=$${REDIS_URL:-$(TEST_REDIS_URL)} \
-	  $(VENV)/bin/pytest $(PYTEST_ARGS)
+	  PROMETHEUS_MULTIPROC_DIR=$(CURDIR)/.data/prometheus-test $(VENV)/bin/pytest $(PYTEST_ARGS)
 
 clean:
 	rm -rf .data .pytest_cache test-results

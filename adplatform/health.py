@@ -1,7 +1,15 @@
-"""Liveness and readiness probes."""
+"""Liveness and readiness probes, and the Prometheus metrics."""
 
+import hmac
+import ipaddress
+
+from django.conf import settings
 from django.db import connections
-from django.http import JsonResponse
+from django.http import HttpResponse, JsonResponse
+from prometheus_client import CONTENT_TYPE_LATEST
+
+from adplatform.kernel.metrics import metrics_exposition
+from adplatform.problems import django_problem
 
 
 def healthz(request):
@@ -33,3 +41,26 @@ def readyz(request):
     ready = not any(checks.values())
     body = {"status": "ready" if ready else "unavailable", "checks": {k: v or "ok" for k, v in checks.items()}}
     return JsonResponse(body, status=200 if ready else 503)
+
+
+def _metrics_allowed(request) -> bool:
+    token = settings.METRICS_TOKEN
+    scheme, _, offered = request.headers.get("Authorization", "").partition(" ")
+    if token and scheme.lower() == "bearer" and hmac.compare_digest(offered.strip().encode(), token.encode()):
+        return True
+    try:
+        client = ipaddress.ip_address(request.META.get("REMOTE_ADDR", ""))
+    except ValueError:
+        return False
+    return any(client in ipaddress.ip_network(network, strict=False) for network in settings.METRICS_ALLOWED_NETWORKS)
+
+
+def metrics(request):
+    """Prometheus metrics of this host, for a scraper with the token or on an allowed network.
+    Behind a reverse proxy REMOTE_ADDR is the proxy's: use the token there."""
+    if not _metrics_allowed(request):
+        if settings.METRICS_TOKEN:
+            return django_problem(request, "unauthorized", detail="Send the metrics token as a Bearer token.",
+                                  headers={"WWW-Authenticate": 'Bearer realm="metrics"'})
+        return django_problem(request, "forbidden", detail="Metrics are served to the allowed networks only.")
+    return HttpResponse(metrics_exposition(), content_type=CONTENT_TYPE_LATEST)

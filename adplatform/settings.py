@@ -5,6 +5,7 @@ server: SQLite in WAL mode and Celery's filesystem transport in `.data/`. With t
 runs on PostgreSQL and Redis.
 """
 
+import os
 from pathlib import Path
 
 import environ
@@ -28,6 +29,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "rest_framework",
     "drf_spectacular",
+    "drf_spectacular_sidecar",
     "django_filters",
     "adplatform.kernel",
     "ads_write",
@@ -38,6 +40,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "adplatform.middleware.RequestIdMiddleware",
+    "adplatform.middleware.MetricsMiddleware",
+    "adplatform.middleware.RateLimitHeadersMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -156,7 +160,10 @@ REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["adplatform.kernel.auth.ApiKeyAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["adplatform.kernel.auth.IsRetailer"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["adplatform.parsers.JSONParser"],
+    "DEFAULT_THROTTLE_CLASSES": ["adplatform.kernel.ratelimit.RetailerRateThrottle"],
+    # No OPTIONS metadata: the OpenAPI schema describes the API, and OPTIONS answers 405.
+    "DEFAULT_METADATA_CLASS": None,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "adplatform.problems.problem_exception_handler",
     "UNAUTHENTICATED_USER": None,
@@ -166,6 +173,11 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Ad intake for retailers: submit ads, read their validation state.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    # Swagger UI and Redoc from the drf-spectacular-sidecar package: the docs work offline.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums", "adplatform.openapi.add_problem_types"],
 }
 
 # --- Auth, i18n, static ----------------------------------------------------------------------
@@ -257,5 +269,24 @@ WEBHOOK_CA_BUNDLE = env.str("WEBHOOK_CA_BUNDLE", default="")
 
 
 # --- API manners: idempotency, batch, rate limits, metrics ---------------------------------
+# Ads per batch request (POST /api/v1/ads/batch); more is a 422 problem.
+API_MAX_BATCH_SIZE = env.int("API_MAX_BATCH_SIZE", default=1000)
+# Idempotency keys: the first answer is replayed for this long (s); a request still in flight
+# after IDEMPOTENCY_LOCK_TIMEOUT (s, above any request's run time) is taken to have died.
+IDEMPOTENCY_KEY_TTL = env.int("IDEMPOTENCY_KEY_TTL", default=24 * 3600)
+IDEMPOTENCY_LOCK_TIMEOUT = env.int("IDEMPOTENCY_LOCK_TIMEOUT", default=60)
+# Per-retailer quota (requests, or ads in a batch, per minute) unless the retailer has its
+# own. Needs Redis: without REDIS_URL there is no rate limit.
+RATE_LIMIT_ENABLED = env.bool("RATE_LIMIT_ENABLED", default=True)
+RATE_LIMIT_PER_MINUTE = env.int("RATE_LIMIT_PER_MINUTE", default=120_000)
+# Prometheus multiprocess mode: every process of this host (web, workers) writes its samples
+# here and /metrics adds them up. Set before prometheus_client is imported; emptied by
+# `make run` at start.
+PROMETHEUS_MULTIPROC_DIR = env.str("PROMETHEUS_MULTIPROC_DIR", default=str(DATA_DIR / "prometheus"))
+os.environ["PROMETHEUS_MULTIPROC_DIR"] = PROMETHEUS_MULTIPROC_DIR
+Path(PROMETHEUS_MULTIPROC_DIR).mkdir(parents=True, exist_ok=True)
+# Who may read /metrics: a Bearer token, and/or clients from these networks.
+METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
+METRICS_ALLOWED_NETWORKS = env.list("METRICS_ALLOWED_NETWORKS", default=["127.0.0.1/32", "::1/128"])
 
 # --- Fault tolerance: reconciliation, dead letters -----------------------------------------

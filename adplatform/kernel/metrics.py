@@ -1,0 +1,63 @@
+"""Prometheus metrics of every process, web and workers.
+
+prometheus_client runs in multiprocess mode: settings point PROMETHEUS_MULTIPROC_DIR at a
+folder of this host, each process writes its samples to files there, and /metrics (see
+adplatform/health.py) adds up the files of all processes of the host, so the workers'
+counters show on the web's /metrics. The folder is per host: scrape every host.
+"""
+
+import logging
+
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest, multiprocess
+from prometheus_client.core import GaugeMetricFamily
+
+logger = logging.getLogger(__name__)
+
+HTTP_REQUESTS = Counter(
+    "adplatform_http_requests_total", "HTTP requests answered, by route name, method and status.", ["route", "method", "status"]
+)
+HTTP_REQUEST_DURATION = Histogram(
+    "adplatform_http_request_duration_seconds",
+    "Time to answer an HTTP request, by route name and method.",
+    ["route", "method"],
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+)
+ADS_ACCEPTED = Counter("adplatform_ads_accepted_total", "Ads accepted on the request path, by intake mode.", ["mode"])
+VERDICTS = Counter("adplatform_verdicts_total", "Verdicts recorded, by the status they gave and who gave it.", ["status", "source"])
+CONSISTENCY_LAG = Histogram(
+    "adplatform_consistency_lag_seconds",
+    "From an ad's acceptance to its first final state on the read side, observed by the projection.",
+    buckets=(0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600),
+)
+
+
+class QueueDepthCollector:
+    """Messages waiting in each pipeline queue, asked of the broker at scrape time."""
+
+    def __init__(self, queues):
+        self.queues = queues
+
+    def collect(self):
+        from adplatform.celery import app
+
+        depth = GaugeMetricFamily("adplatform_queue_depth", "Messages waiting in each queue, read at scrape time.", labels=["queue"])
+        try:
+            with app.connection_for_read() as connection:
+                channel = connection.default_channel
+                for queue in self.queues:
+                    # Declaring an existing queue is a no-op that reports its length (LLEN on Redis).
+                    depth.add_metric([queue], channel.queue_declare(queue=queue).message_count)
+        except Exception:  # the broker is down: the other metrics still matter
+            logger.warning("could not read the queue depths", exc_info=True)
+            return
+        yield depth
+
+
+def metrics_exposition() -> bytes:
+    """The samples of all processes of this host, plus the queue depths, in Prometheus text."""
+    from adplatform.celery import QUEUES
+
+    registry = CollectorRegistry()
+    multiprocess.MultiProcessCollector(registry)
+    registry.register(QueueDepthCollector(QUEUES))
+    return generate_latest(registry)

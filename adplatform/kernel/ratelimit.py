@@ -1,0 +1,125 @@
+"""Per-retailer rate limits: a quota of `Retailer.rate_limit_per_minute` units (default
+settings.RATE_LIMIT_PER_MINUTE), one unit per request, one per ad in a batch.
+
+The limiter is GCRA (the generic cell rate algorithm, a token bucket kept as one timestamp)
+in a Lua script, so a check-and-take is atomic in Redis whatever the number of web
+processes, and uses Redis's clock, not the web hosts'. A full quota can be spent at once;
+it refills evenly over the minute. Without Redis (the embedded `make run` default) or with
+RATE_LIMIT_ENABLED off there is no limit; when Redis fails the limiter lets requests through
+(it protects the service and must not take it down), and logs it.
+"""
+
+import functools
+import logging
+import math
+from dataclasses import dataclass
+
+from django.conf import settings
+from rest_framework.throttling import BaseThrottle
+
+from adplatform.problems import problem
+
+from .models import Retailer
+from .redis_client import redis_client
+
+logger = logging.getLogger(__name__)
+
+WINDOW_SECONDS = 60
+_PERIOD_US = WINDOW_SECONDS * 1_000_000
+
+# KEYS[1] holds the theoretical arrival time (TAT, µs): when the bucket would be full again.
+# ARGV: limit, period (µs), cost. Returns allowed, remaining, reset (ms), retry after (ms).
+_GCRA = """
+local limit, period, cost = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
+local interval = period / limit
+local clock = redis.call('TIME')
+local now = tonumber(clock[1]) * 1000000 + tonumber(clock[2])
+local tat = math.max(tonumber(redis.call('GET', KEYS[1]) or now), now)
+local new_tat = tat + cost * interval
+local allowed = new_tat - now <= period + 1
+if allowed then
+  tat = new_tat
+  redis.call('SET', KEYS[1], string.format('%.0f', tat), 'PX', math.ceil((tat - now) / 1000) + 1)
+end
+local remaining = math.max(0, math.floor((period - (tat - now)) / interval + 1e-6))
+local retry_after = 0
+if not allowed then retry_after = new_tat - period - now end
+return {allowed and 1 or 0, remaining, math.ceil((tat - now) / 1000), math.ceil(retry_after / 1000)}
+"""
+
+
+@dataclass(frozen=True)
+class RateLimit:
+    allowed: bool
+    limit: int
+    remaining: int
+    reset: int  # seconds until the whole quota is back
+    retry_after: int  # seconds until this request would be allowed; 0 when it was
+
+    def headers(self) -> dict[str, str]:
+        """The IETF draft's RateLimit header fields, sent on every limited answer."""
+        return {
+            "RateLimit-Limit": str(self.limit),
+            "RateLimit-Remaining": str(self.remaining),
+            "RateLimit-Reset": str(self.reset),
+            "RateLimit-Policy": f"{self.limit};w={WINDOW_SECONDS}",
+        }
+
+
+def rate_limit_of(retailer: Retailer) -> int:
+    return retailer.rate_limit_per_minute or settings.RATE_LIMIT_PER_MINUTE
+
+
+def rate_limiting_on() -> bool:
+    return settings.RATE_LIMIT_ENABLED and redis_client() is not None
+
+
+@functools.cache
+def _gcra_script():
+    return redis_client().register_script(_GCRA)  # sent once, then called by its SHA
+
+
+def rate_limit_take(*, retailer: Retailer, cost: int = 1) -> RateLimit | None:
+    """Take `cost` units of the retailer's quota if they are there. None when rate limiting
+    is off or Redis failed."""
+    if not rate_limiting_on():
+        return None
+    limit = rate_limit_of(retailer)
+    try:
+        allowed, remaining, reset_ms, retry_ms = _gcra_script()(keys=[f"ratelimit:{retailer.id}"], args=[limit, _PERIOD_US, cost])
+    except Exception:
+        logger.warning("rate limiter unavailable; letting the request through", exc_info=True)
+        return None
+    return RateLimit(
+        allowed=bool(allowed),
+        limit=limit,
+        remaining=int(remaining),
+        reset=math.ceil(reset_ms / 1000),
+        retry_after=max(1, math.ceil(retry_ms / 1000)) if not allowed else 0,
+    )
+
+
+class RetailerRateThrottle(BaseThrottle):
+    """DRF throttle over `rate_limit_take`. A view may price a request with
+    `rate_limit_cost(request) -> int` (the batch view: one unit per ad). The decision is kept
+    on the request so that every answer carries the RateLimit headers (see middleware)."""
+
+    def allow_request(self, request, view):
+        if not isinstance(request.user, Retailer) or not rate_limiting_on():
+            return True
+        cost_of = getattr(view, "rate_limit_cost", None)
+        cost = cost_of(request) if cost_of else 1
+        limit = rate_limit_of(request.user)
+        if cost > limit:
+            raise problem(
+                "cost-exceeds-rate-limit",
+                detail=f"This request costs {cost} units; your quota is {limit} per {WINDOW_SECONDS} s. Send smaller batches.",
+            )
+        self.decision = rate_limit_take(retailer=request.user, cost=cost)
+        if self.decision is None:
+            return True
+        request._request.rate_limit = self.decision
+        return self.decision.allowed
+
+    def wait(self):
+        return self.decision.retry_after

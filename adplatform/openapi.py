@@ -1,0 +1,89 @@
+"""The OpenAPI schema's shared parts: the API-key security scheme, the problem-details
+responses of each operation, and the list of problem types (the `Problem` component)."""
+
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse
+from rest_framework import serializers
+
+from .problems import PROBLEM_CONTENT_TYPE, PROBLEM_TYPES
+
+
+class ApiKeyScheme(OpenApiAuthenticationExtension):
+    target_class = "adplatform.kernel.auth.ApiKeyAuthentication"
+    name = "ApiKey"
+
+    def get_security_definition(self, auto_schema):
+        return {"type": "http", "scheme": "bearer", "description": "A retailer's API key: `Authorization: Bearer adp_…`."}
+
+
+class FieldErrorSerializer(serializers.Serializer):
+    field = serializers.CharField(help_text="The field, dotted for nested ones (`price.amount`); empty for the whole body.")
+    code = serializers.CharField(help_text="A stable code, e.g. `BASIC.REQUIRED`.")
+    message = serializers.CharField()
+
+
+class ProblemSerializer(serializers.Serializer):
+    """RFC 9457 problem details. `type` is one of the stable URIs listed in the API
+    description and in `components.x-problem-types`."""
+
+    type = serializers.URLField(help_text="Identifies the kind of problem; stable (see the list in the API description).")
+    title = serializers.CharField()
+    status = serializers.IntegerField()
+    detail = serializers.CharField()
+    instance = serializers.CharField(help_text="The path of the request.")
+    request_id = serializers.CharField(required=False, help_text="The request's X-Request-ID; quote it in support requests.")
+    errors = FieldErrorSerializer(many=True, required=False, help_text="Per-field errors, for validation problems.")
+
+
+def problem_example(slug: str, *, detail: str = "", errors=None, path: str = "/api/v1/ads", **extensions) -> dict:
+    kind = PROBLEM_TYPES[slug]
+    body = {"type": kind.uri, "title": kind.title, "status": kind.status, "detail": detail or kind.title, "instance": path}
+    if errors is not None:
+        body["errors"] = errors
+    return {**body, "request_id": "5f0c3e9a6b2d4c1e8f7a9b0c1d2e3f4a", **extensions}
+
+
+def problem_responses(*slugs: str, path: str, serializer=ProblemSerializer, examples: dict | None = None) -> dict:
+    """drf-spectacular `responses` entries (application/problem+json) for the operation at
+    `path` that may answer the problem types `slugs`: one per status, listing its types, with
+    the first type as the example unless `examples` maps the status to another body."""
+    by_status: dict[int, list] = {}
+    for slug in slugs:
+        by_status.setdefault(PROBLEM_TYPES[slug].status, []).append(slug)
+    responses = {}
+    for status, kinds in sorted(by_status.items()):
+        body = (examples or {}).get(status) or problem_example(kinds[0], path=path)
+        responses[(status, PROBLEM_CONTENT_TYPE)] = OpenApiResponse(
+            response=serializer,
+            description="Problem types: " + ", ".join(f"`{slug}`" for slug in kinds),
+            examples=[OpenApiExample(body["type"].rsplit("/", 1)[-1], value=body, response_only=True, status_codes=[status])],
+        )
+    return responses
+
+
+# Every operation that needs an API key may answer these.
+AUTHENTICATED = ("unauthorized", "not-acceptable", "rate-limited")
+
+IDEMPOTENCY_KEY = OpenApiParameter(
+    "Idempotency-Key",
+    {"type": "string", "minLength": 1, "maxLength": 255, "pattern": "^[\\x20-\\x7e]+$"},
+    OpenApiParameter.HEADER,
+    description="Makes the POST safe to retry: the first answer is replayed for 24 hours (marked "
+    "`Idempotent-Replayed: true`); the same key with another body is a 422; while the first "
+    "request runs, a retry gets a 409 with `Retry-After`.",
+)
+
+
+def add_problem_types(result, generator, request, public):
+    """Postprocessing hook: list every problem type, with its meaning, in the schema."""
+    rows = "\n".join(f"| `{t.uri}` | {t.status} | {t.title} | {t.meaning} |" for t in PROBLEM_TYPES.values())
+    result["info"]["description"] = (
+        result["info"].get("description", "")
+        + "\n\nErrors are RFC 9457 problem details (`application/problem+json`). Their `type`s are stable:\n\n"
+        + "| type | status | title | meaning |\n|---|---|---|---|\n"
+        + rows
+    )
+    result.setdefault("components", {})["x-problem-types"] = [
+        {"type": t.uri, "status": t.status, "title": t.title, "meaning": t.meaning} for t in PROBLEM_TYPES.values()
+    ]
+    return result

@@ -1,0 +1,75 @@
+"""Per-retailer rate limits in Redis: 429 with Retry-After, RateLimit headers, batches by the ad."""
+
+import json
+
+import pytest
+
+from adplatform.kernel import ratelimit
+from adplatform.kernel.redis_client import redis_client
+from tests.factories import ad_payload
+
+pytestmark = pytest.mark.django_db
+
+
+def post_batch(api, size):
+    return api.generic("POST", "/api/v1/ads/batch", json.dumps({"ads": [ad_payload()] * size}), content_type="application/json")
+
+
+def test_the_request_after_the_quota_is_429_with_retry_after_and_ratelimit_headers(api, retailer):
+    retailer.rate_limit_per_minute = 3
+    retailer.save()
+    answers = [api.get("/api/v1/ads") for _ in range(4)]
+    assert [a.status_code for a in answers] == [200, 200, 200, 429]
+    assert [a["RateLimit-Remaining"] for a in answers] == ["2", "1", "0", "0"]
+    assert all(a["RateLimit-Limit"] == "3" and a["RateLimit-Policy"] == "3;w=60" for a in answers)
+    assert 1 <= int(answers[0]["RateLimit-Reset"]) <= 60
+    refused = answers[-1]
+    assert refused["Content-Type"] == "application/problem+json"
+    assert refused.json()["type"].endswith("/rate-limited")
+    assert 1 <= int(refused["Retry-After"]) <= 20  # one unit comes back every 20 s at 3 per minute
+
+
+def test_a_batch_costs_one_unit_per_ad(api, retailer, intake_mode):
+    intake_mode("cqrs")
+    retailer.rate_limit_per_minute = 10
+    retailer.save()
+    first = post_batch(api, 8)
+    assert first.status_code == 202 and first["RateLimit-Remaining"] == "2"
+    refused = post_batch(api, 3)
+    assert refused.status_code == 429 and refused["Retry-After"]
+    assert post_batch(api, 2).status_code == 202  # a refused request takes nothing
+    too_big = post_batch(api, 11)
+    assert too_big.status_code == 429 and too_big.json()["type"].endswith("/cost-exceeds-rate-limit")
+
+
+def test_the_default_quota_comes_from_settings_and_each_retailer_has_its_own(api, retailer, other_retailer, settings):
+    from tests.conftest import client_for
+
+    settings.RATE_LIMIT_PER_MINUTE = 1
+    assert api.get("/api/v1/ads").status_code == 200
+    assert api.get("/api/v1/ads").status_code == 429
+    assert client_for(other_retailer).get("/api/v1/ads").status_code == 200
+
+
+def test_switched_off_there_is_no_limit_and_no_header(api, retailer, settings):
+    settings.RATE_LIMIT_ENABLED = False
+    retailer.rate_limit_per_minute = 1
+    retailer.save()
+    answers = [api.get("/api/v1/ads") for _ in range(3)]
+    assert [a.status_code for a in answers] == [200] * 3
+    assert "RateLimit-Limit" not in answers[0]
+
+
+def test_when_redis_fails_requests_pass(api, retailer, settings):
+    retailer.rate_limit_per_minute = 1
+    retailer.save()
+    settings.REDIS_URL = "redis://127.0.0.1:1/0"  # nothing listens there
+    redis_client.cache_clear()
+    ratelimit._gcra_script.cache_clear()
+    try:
+        answers = [api.get("/api/v1/ads") for _ in range(3)]
+    finally:
+        redis_client.cache_clear()
+        ratelimit._gcra_script.cache_clear()
+    assert [a.status_code for a in answers] == [200] * 3
+    assert "RateLimit-Limit" not in answers[0]
