@@ -8,10 +8,12 @@ loses at most that one to redelivery. Every consumer is therefore idempotent.
 
 import os
 
+import msgspec
 from celery import Celery
 from celery.schedules import crontab
 from django.conf import settings
 from kombu import Queue
+from kombu.serialization import register
 
 from notifications.schedules import daily_at
 
@@ -19,6 +21,12 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "adplatform.settings")
 
 app = Celery("adplatform")
 app.config_from_object("django.conf:settings", namespace="CELERY")
+
+# Pipeline messages carry up to INTAKE_MESSAGE_SIZE ads each: msgspec encodes and decodes them
+# several times faster than the standard json (a tenth of the batch intake's time). Still JSON
+# on the wire, under its own content type, which every process that loads this app accepts.
+PIPELINE_SERIALIZER = "msgspec"
+register(PIPELINE_SERIALIZER, msgspec.json.encode, msgspec.json.decode, content_type="application/x-msgspec-json", content_encoding="binary")
 
 # One queue per stage, so each scales on its own workers.
 QUEUES = ("intake", "projections", "notifications", "reports", "maintenance")
@@ -29,7 +37,7 @@ app.conf.update(
     task_acks_on_failure_or_timeout=True,
     worker_prefetch_multiplier=1,
     task_serializer="json",
-    accept_content=["json"],
+    accept_content=["json", PIPELINE_SERIALIZER],
     result_backend=None,
     task_ignore_result=True,
     task_default_queue="intake",
@@ -72,6 +80,11 @@ app.conf.beat_schedule = {
         "task": "notifications.tasks.webhook_sweep_task",
         "schedule": 10.0,
         "options": {"expires": 10},
+    },
+    "purge-idempotency-keys": {
+        "task": "ads_write.tasks.maintenance_idempotency_purge_task",
+        "schedule": 3600.0,
+        "options": {"expires": 600},
     },
 }
 

@@ -137,3 +137,30 @@ class ContentFingerprint(models.Model):
 
     class Meta:
         indexes = [models.Index(fields=["content_hash", "submitted_at"], name="fingerprint_hash_time")]
+
+
+class IdempotencyKey(models.Model):
+    """The first answer to a retailer's POST sent with an `Idempotency-Key` header, kept for
+    settings.IDEMPOTENCY_KEY_TTL so that a retry gets that answer again instead of acting
+    twice (see idempotency.py). The unique (retailer, key) pair is the lock that lets exactly
+    one of several concurrent requests with the same key run."""
+
+    class State(models.TextChoices):
+        IN_FLIGHT = "in_flight"
+        COMPLETED = "completed"
+
+    id = models.BigAutoField(primary_key=True)
+    retailer = models.ForeignKey(Retailer, on_delete=models.CASCADE, related_name="+")
+    key = models.CharField(max_length=255)
+    fingerprint = models.CharField(max_length=64, help_text="SHA-256 of the request's method, path and body.")
+    state = models.CharField(max_length=16, choices=State.choices, default=State.IN_FLIGHT)
+    response_status = models.PositiveSmallIntegerField(null=True, blank=True)
+    response_headers = models.JSONField(default=dict, blank=True)
+    response_body = models.BinaryField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["retailer", "key"], name="idempotency_key_per_retailer")]
+
+    def __str__(self):
+        return f"{self.key} ({self.state})"

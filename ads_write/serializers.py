@@ -4,6 +4,9 @@ error codes of AD_POLICY.md."""
 
 from rest_framework import serializers
 
+from adplatform.openapi import FieldErrorSerializer, ProblemSerializer
+from ads_read.serializers import FindingSerializer
+
 from .validation.basic import TAXONOMY
 
 
@@ -34,3 +37,37 @@ class AcceptedSerializer(serializers.Serializer):
     id = serializers.UUIDField()
     status = serializers.CharField()
     submitted_at = serializers.DateTimeField()
+
+
+class DryRunSerializer(serializers.Serializer):
+    """The answer to validate_only=true: what intake would decide, with nothing stored."""
+
+    status = serializers.ChoiceField(choices=["approved", "rejected", "needs_review"], help_text="The status the ad would get.")
+    findings = FindingSerializer(many=True)
+    ruleset_version = serializers.CharField()
+
+
+class BatchInputSerializer(serializers.Serializer):
+    ads = serializers.ListField(child=AdInputSerializer(), min_length=1, max_length=1000)
+
+
+class BatchResultSerializer(serializers.Serializer):
+    """One item's result: `id` and `status` when it was accepted (or, in a dry run, `status`
+    and `findings`), `errors` when it failed basic validation."""
+
+    index = serializers.IntegerField(help_text="The item's position in `ads`, from 0.")
+    id = serializers.UUIDField(required=False)
+    status = serializers.CharField(required=False)
+    errors = FieldErrorSerializer(many=True, required=False)
+    findings = FindingSerializer(many=True, required=False)
+    ruleset_version = serializers.CharField(required=False)
+
+
+class BatchResponseSerializer(serializers.Serializer):
+    accepted_count = serializers.IntegerField(help_text="Items accepted (in a dry run: that passed basic validation).")
+    failed_count = serializers.IntegerField(help_text="Items that failed basic validation.")
+    results = BatchResultSerializer(many=True, help_text="One result per item, in the order sent.")
+
+
+class BatchProblemSerializer(ProblemSerializer):
+    results = BatchResultSerializer(many=True, required=False, help_text="batch-rejected: each item's errors.")

@@ -7,6 +7,7 @@ Intake modes (DESIGN.md §3), chosen by settings.AD_INTAKE_MODE:
 """
 
 import uuid
+from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -18,11 +19,13 @@ from django.utils import timezone
 from adplatform.kernel.auth import Caller
 from adplatform.kernel.events import Event
 from adplatform.kernel.ids import new_id
+from adplatform.kernel.metrics import ADS_ACCEPTED, VERDICTS
 from adplatform.problems import broker_unavailable
 from audit.services import AuditRecord, audit_record_many
 
 from .models import Ad, AdStatus, Finding, OutboxMessage, Verdict
-from .validation.engine import evaluate_many
+from .validation.engine import AdFacts, evaluate, evaluate_many
+from .validation.engine import Verdict as EngineVerdict
 
 INTAKE_MODES = ("sync", "cqrs", "direct")
 PROCESS_SUBMISSIONS_TASK = "ads_write.tasks.process_submissions_batch_task"
@@ -46,11 +49,12 @@ class DecisionError(ValueError):
 
 # --- the ad as it travels ------------------------------------------------------------------
 _DATETIME_FIELDS = ("starts_at", "ends_at")
+_NOT_JSON_SAFE = frozenset({"price", *_DATETIME_FIELDS})
 
 
 def ad_to_json(ad: dict) -> dict:
     """The normalised ad (from basic validation) as JSON-safe event data."""
-    data = {k: v for k, v in ad.items() if k not in ("price", *_DATETIME_FIELDS)}
+    data = {k: v for k, v in ad.items() if k not in _NOT_JSON_SAFE}
     for name in _DATETIME_FIELDS:
         if ad.get(name):
             data[name] = ad[name].isoformat()
@@ -89,21 +93,25 @@ def ads_submit(*, caller: Caller, ads: list[dict], mode: str | None = None) -> l
     if mode not in INTAKE_MODES:
         raise ValueError(f"AD_INTAKE_MODE must be one of {INTAKE_MODES}, not {mode!r}")
     submitted_at = timezone.now()
+    submitted, retailer_id, actor = submitted_at.isoformat(), str(caller.retailer.id), caller.actor
+    ids = [new_id() for _ in ads]
     events = [
         Event(
             type="ad.submitted",
-            ad_id=str(new_id()),
-            retailer_id=str(caller.retailer.id),
+            ad_id=str(ad_id),
+            retailer_id=retailer_id,
             version=1,
-            occurred_at=submitted_at.isoformat(),
-            data={**ad_to_json(ad), "submitted_at": submitted_at.isoformat(), "actor": caller.actor},
+            occurred_at=submitted,
+            data={**ad_to_json(ad), "submitted_at": submitted, "actor": actor},
         )
-        for ad in ads
+        for ad_id, ad in zip(ids, ads)
     ]
     if not events:
         return []
     if mode == "sync":
-        return _submit_sync(events)
+        accepted = _submit_sync(events)
+        ADS_ACCEPTED.labels(mode).inc(len(accepted))
+        return accepted
     if mode == "cqrs":
         _submit_cqrs(events)
     else:
@@ -112,7 +120,18 @@ def ads_submit(*, caller: Caller, ads: list[dict], mode: str | None = None) -> l
     from ads_read.pending import pending_mark
 
     pending_mark(events=events)
-    return [Accepted(id=uuid.UUID(e.ad_id), status=AdStatus.PENDING, submitted_at=submitted_at) for e in events]
+    ADS_ACCEPTED.labels(mode).inc(len(events))
+    return [Accepted(id=ad_id, status=AdStatus.PENDING, submitted_at=submitted_at) for ad_id in ids]
+
+
+def ads_validate_only(*, retailer, ads: list[dict]) -> list[EngineVerdict]:
+    """A dry run (validate_only=true): the detailed validation that intake would run, with
+    nothing stored, published or audited. The stateful facts (duplicate content across
+    retailers, submission velocity) keep their defaults: they depend on the submissions
+    around a real intake, so a dry run never gives FRAUD.DUPLICATE_CONTENT or FRAUD.VELOCITY;
+    nor does it call the external validator (EXTERNAL.*)."""
+    facts = AdFacts(retailer_name=retailer.name, retailer_id=retailer.id, velocity_limit=retailer.velocity_limit)
+    return [evaluate(ad, facts=facts) for ad in ads]
 
 
 def _submit_sync(events: list[Event]) -> list[Accepted]:
@@ -135,21 +154,33 @@ def _submit_cqrs(events: list[Event]) -> None:
 
 
 def _submit_direct(events: list[Event]) -> None:
-    for chunk in _chunks(events, settings.INTAKE_MESSAGE_SIZE):
-        try:
-            publish_task(task_name=PROCESS_SUBMISSIONS_TASK, payload=[e.to_dict() for e in chunk])
-        except Exception as exc:
-            # Earlier chunks of this batch are already queued and will be processed; the
-            # client is told nothing was accepted, so a retry of the batch makes new ads.
-            # Chunking happens only for batches over INTAKE_MESSAGE_SIZE.
-            raise broker_unavailable() from exc
+    payloads = [[e.to_dict() for e in chunk] for chunk in _chunks(events, settings.INTAKE_MESSAGE_SIZE)]
+    try:
+        publish_tasks(task_name=PROCESS_SUBMISSIONS_TASK, payloads=payloads)
+    except Exception as exc:
+        # The messages of a batch go in one pipeline, so normally none was queued; if the
+        # connection broke midway some were, and those ads will be processed although the
+        # client is told nothing was accepted (a retry of the batch makes new ads).
+        raise broker_unavailable() from exc
 
 
-def publish_task(*, task_name: str, payload) -> None:
+def publish_task(*, task_name: str, payload: list) -> None:
     """Hand one message to the broker; returns only once the broker has it."""
-    from adplatform.celery import app
+    publish_tasks(task_name=task_name, payloads=[payload])
 
-    app.send_task(task_name, args=[payload], retry=True)
+
+def publish_tasks(*, task_name: str, payloads: list[list]) -> None:
+    """Hand messages to the broker in one round trip (a kombu publish batch: one Redis
+    pipeline, one client); returns only once the broker has them all."""
+    from adplatform.celery import PIPELINE_SERIALIZER, app
+
+    with app.producer_or_acquire() as producer, producer.batch():
+        for payload in payloads:
+            # A short argsrepr: Celery's default repr of a 100-ad payload costs more than sending it.
+            app.send_task(
+                task_name, args=[payload], producer=producer, retry=True, serializer=PIPELINE_SERIALIZER,
+                argsrepr=f"[<{len(payload)} items>]",
+            )
 
 
 def submissions_store(*, events: list[Event]) -> None:
@@ -247,7 +278,13 @@ def ads_record_verdicts(*, verdicts: dict) -> list[uuid.UUID]:
         for (status, ruleset_version), ids in by_outcome.items():
             Ad.objects.filter(id__in=ids).update(status=status, version=2, reviewed_at=now, ruleset_version=ruleset_version)
         audit_record_many(records=records)
+        transaction.on_commit(lambda: _count_verdicts(rows))
     return [ad.id for ad in ads]
+
+
+def _count_verdicts(verdicts: list[Verdict]) -> None:
+    for (status, source), count in Counter((v.status, v.source) for v in verdicts).items():
+        VERDICTS.labels(status, source).inc(count)
 
 
 # --- staff decisions -----------------------------------------------------------------------
@@ -293,6 +330,7 @@ def ad_decide(*, ad_id, status: str, reviewer: str, reason: str) -> Ad:
         )
         outbox_id = outbox_add(task_name=PROJECT_ADS_TASK, payload=[str(ad.id)])
         transaction.on_commit(lambda: outbox_publish(ids=[outbox_id]), robust=True)
+        transaction.on_commit(lambda: VERDICTS.labels(status, Verdict.Source.STAFF).inc())
     return ad
 
 

@@ -16,7 +16,7 @@ from django.conf import settings
 from adplatform.kernel.events import Event, InvalidEvent
 from adplatform.kernel.pipeline import PipelineTask, PoisonMessage, dead_letter_record
 
-from . import services
+from . import idempotency, services
 
 logger = logging.getLogger(__name__)
 
@@ -90,3 +90,9 @@ def maintenance_outbox_sweep_task(self):
 @shared_task(bind=True, name="ads_write.tasks.maintenance_purge_fingerprints_task", acks_late=True)
 def maintenance_purge_fingerprints_task(self):
     return services.content_fingerprints_purge(older_than_days=settings.CONTENT_FINGERPRINT_RETENTION_DAYS)
+
+
+@shared_task(bind=True, name="ads_write.tasks.maintenance_idempotency_purge_task", acks_late=True)
+def maintenance_idempotency_purge_task(self):
+    """Delete idempotency keys older than their 24 hours."""
+    return idempotency.idempotency_keys_purge()
