@@ -2,8 +2,8 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from ads_read.api import AdDetailApi, AdFailedListApi, AdListApi
-from ads_write.api import AdSubmitApi
+from ads_read.api import AdDetailApi, AdFailedListApi, AdListApi, StatsListApi
+from ads_write.api import AdBatchSubmitApi, AdSubmitApi
 
 from . import health, problems
 
@@ -15,7 +15,9 @@ class AdCollectionApi(AdListApi, AdSubmitApi):
 urlpatterns = [
     path("api/v1/ads", AdCollectionApi.as_view(), name="ads"),
     path("api/v1/ads/failed", AdFailedListApi.as_view(), name="ads-failed"),
+    path("api/v1/ads/batch", AdBatchSubmitApi.as_view(), name="ads-batch"),
     path("api/v1/ads/<str:ad_id>", AdDetailApi.as_view(), name="ad-detail"),
+    path("api/v1/stats", StatsListApi.as_view(), name="stats"),
     path("api/v1/", include("notifications.urls")),
     path("api/schema/", SpectacularAPIView.as_view(permission_classes=[], authentication_classes=[]), name="schema"),
     path(
@@ -25,6 +27,7 @@ urlpatterns = [
     ),
     path("healthz", health.healthz, name="healthz"),
     path("readyz", health.readyz, name="readyz"),
+    path("metrics", health.metrics, name="metrics"),
     path("admin/", admin.site.urls),
 ]
 

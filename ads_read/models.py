@@ -47,3 +47,21 @@ class AdView(models.Model):
 
     def __str__(self):
         return f"{self.headline} ({self.status})"
+
+
+class RetailerDailyStats(models.Model):
+    """How many of a retailer's ads submitted on a day (UTC) are in each status now. Written
+    only by projections, which recompute the (retailer, day) pairs they touch."""
+
+    id = models.BigAutoField(primary_key=True)
+    retailer_id = models.UUIDField()
+    day = models.DateField()
+    status = models.CharField(max_length=16)
+    count = models.PositiveIntegerField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["retailer_id", "day", "status"], name="daily_stats_per_status")]
+        verbose_name_plural = "retailer daily stats"
+
+    def __str__(self):
+        return f"{self.retailer_id} {self.day} {self.status}: {self.count}"

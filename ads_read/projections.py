@@ -11,6 +11,7 @@ from django.utils import timezone
 from ads_write.models import Ad, Verdict
 from notifications.services import webhook_deliveries_create
 
+from . import stats
 from .models import AdView
 
 _COLUMNS = [f for f in AdView._meta.concrete_fields]
@@ -88,8 +89,12 @@ def ads_project(*, ad_ids: list) -> int:
     now = timezone.now()
     rows = [_view_row(ad, verdicts.get(ad.id, []), now) for ad in sorted(ads, key=lambda a: a.id)]
     with transaction.atomic():
+        already_final = stats.final_on_read_side(ids=ids)
         applied = _upsert_newer(rows)
+        applied_rows = [row for row in rows if row.id in applied]
         # Webhooks for the states this call made visible, in the same transaction: a state
         # applied is announced exactly once (the delivery rows are unique per ad version).
-        webhook_deliveries_create(ads=[row for row in rows if row.id in applied])
+        webhook_deliveries_create(ads=applied_rows)
+        stats.daily_stats_refresh(rows=applied_rows)
+    stats.consistency_lag_observe(rows=applied_rows, already_final=already_final)
     return len(rows)

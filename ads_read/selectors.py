@@ -1,28 +1,47 @@
 """Query side: read-only access to the read tables (through the replica when configured)."""
 
 import uuid
+from datetime import timezone as dt_timezone
 
 import django_filters
+from django import forms
 from django.conf import settings
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet, Sum
 from django.db.models.functions import Coalesce
 
-from .models import AdView
+from .models import AdView, RetailerDailyStats
 from .pending import pending_get
 
+STATUSES = ("pending", "approved", "rejected", "needs_review")
 FAILED_STATUSES = ("rejected",)
+
+
+class UtcDateTimeField(django_filters.fields.IsoDateTimeField):
+    """An ISO 8601 date-time, turned to UTC: Python accepts offsets up to ±24 h, PostgreSQL
+    only ±16 h, so a far-out offset would fail in the database instead of here."""
+
+    def to_python(self, value):
+        value = super().to_python(value)
+        try:
+            return value.astimezone(dt_timezone.utc) if value is not None else None
+        except OverflowError as exc:  # year 1 or 9999 moved past the calendar's end
+            raise forms.ValidationError("The date-time is out of range.", code="invalid") from exc
+
+
+class UtcDateTimeFilter(django_filters.IsoDateTimeFilter):
+    field_class = UtcDateTimeField
 
 
 class AdFilter(django_filters.FilterSet):
     status = django_filters.MultipleChoiceFilter(
-        choices=[(s, s) for s in ("pending", "approved", "rejected", "needs_review")]
+        choices=[(s, s) for s in STATUSES]
     )
     category = django_filters.CharFilter()
     country = django_filters.CharFilter()
     external_ref = django_filters.CharFilter()
     finding_code = django_filters.CharFilter(method="filter_finding_code", label="Finding code")
-    submitted_after = django_filters.IsoDateTimeFilter(field_name="submitted_at", lookup_expr="gte")
-    submitted_before = django_filters.IsoDateTimeFilter(field_name="submitted_at", lookup_expr="lt")
+    submitted_after = UtcDateTimeFilter(field_name="submitted_at", lookup_expr="gte")
+    submitted_before = UtcDateTimeFilter(field_name="submitted_at", lookup_expr="lt")
 
     class Meta:
         model = AdView
@@ -99,3 +118,15 @@ def filterset_errors(filterset):
     from rest_framework.exceptions import ValidationError
 
     return ValidationError(filterset.errors)
+
+
+def stats_daily(*, retailer_id, date_from, date_to) -> QuerySet:
+    """The retailer's ad counts per status for each day (UTC) from `date_from` to `date_to`
+    that has any ads, as dicts {day, pending, approved, rejected, needs_review, total}."""
+    per_status = {status: Sum("count", filter=Q(status=status), default=0) for status in STATUSES}
+    return (
+        RetailerDailyStats.objects.filter(retailer_id=retailer_id, day__gte=date_from, day__lte=date_to)
+        .values("day")
+        .annotate(**per_status, total=Sum("count"))
+        .filter(total__gt=0)
+    )

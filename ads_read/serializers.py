@@ -74,3 +74,12 @@ class AdViewSerializer(serializers.Serializer):
             )
             return data
         return super().to_representation(instance)
+
+
+class DailyStatsSerializer(serializers.Serializer):
+    day = serializers.DateField()
+    pending = serializers.IntegerField()
+    approved = serializers.IntegerField()
+    rejected = serializers.IntegerField()
+    needs_review = serializers.IntegerField()
+    total = serializers.IntegerField()
