@@ -1,8 +1,10 @@
 """The OpenAPI schema's shared parts: the API-key security scheme, the problem-details
-responses of each operation, and the list of problem types (the `Problem` component)."""
+responses of the operations, the Idempotency-Key header, and the list of problem types."""
+
+import re
 
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
-from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse
+from drf_spectacular.utils import OpenApiExample, OpenApiResponse
 from rest_framework import serializers
 
 from .problems import PROBLEM_CONTENT_TYPE, PROBLEM_TYPES
@@ -61,21 +63,66 @@ def problem_responses(*slugs: str, path: str, serializer=ProblemSerializer, exam
     return responses
 
 
-# Every operation that needs an API key may answer these.
-AUTHENTICATED = ("unauthorized", "not-acceptable", "rate-limited")
-
-IDEMPOTENCY_KEY = OpenApiParameter(
-    "Idempotency-Key",
-    {"type": "string", "minLength": 1, "maxLength": 255, "pattern": "^[\\x20-\\x7e]+$"},
-    OpenApiParameter.HEADER,
-    description="Makes the POST safe to retry: the first answer is replayed for 24 hours (marked "
-    "`Idempotent-Replayed: true`); the same key with another body is a 422; while the first "
-    "request runs, a retry gets a 409 with `Retry-After`.",
-)
+IDEMPOTENCY_KEY = {
+    "in": "header",
+    "name": "Idempotency-Key",
+    "schema": {"type": "string", "minLength": 1, "maxLength": 255, "pattern": "^[\\x20-\\x7e]+$"},
+    "description": "Makes the POST safe to retry: the first answer is replayed for 24 hours (marked "
+    "`Idempotent-Replayed: true`); the same key with another request is a 422; while the first request "
+    "runs, a retry gets a 409 with `Retry-After`.",
+}
 
 
-def add_problem_types(result, generator, request, public):
-    """Postprocessing hook: list every problem type, with its meaning, in the schema."""
+def implied_problem_types(method: str, operation: dict) -> list[str]:
+    """The problem types any operation of this shape can answer, whatever its view does:
+    authentication and rate limits, parameters and bodies, idempotency keys on POST."""
+    slugs = []
+    if operation.get("security"):
+        slugs += ["unauthorized", "not-acceptable", "rate-limited"]
+    locations = {parameter["in"] for parameter in operation.get("parameters", [])}
+    if "path" in locations:
+        slugs.append("not-found")
+    if "query" in locations or "requestBody" in operation:
+        slugs.append("bad-request")
+    if "requestBody" in operation:
+        slugs += ["payload-too-large", "unsupported-media-type"]
+    if method == "post":
+        slugs += ["invalid-idempotency-key", "idempotency-key-in-flight", "idempotency-key-reused"]
+    return slugs
+
+
+def _document_problems(operation: dict, slugs: list[str], path: str) -> None:
+    responses = operation["responses"]
+    for status in sorted({PROBLEM_TYPES[slug].status for slug in slugs}):
+        kinds = [slug for slug in slugs if PROBLEM_TYPES[slug].status == status]
+        response = responses.get(str(status))
+        if response is None:
+            example = problem_example(kinds[0], path=path)
+            responses[str(status)] = {
+                "description": "",
+                "content": {PROBLEM_CONTENT_TYPE: {
+                    "schema": {"$ref": "#/components/schemas/Problem"},
+                    "examples": {kinds[0]: {"value": example, "summary": kinds[0]}},
+                }},
+            }
+            response = responses[str(status)]
+        elif PROBLEM_CONTENT_TYPE not in response.get("content", {}):
+            continue  # the view answers this status otherwise; leave it as documented
+        listed = re.findall(r"`([a-z-]+)`", response["description"])
+        merged = listed + [slug for slug in kinds if slug not in listed]
+        response["description"] = "Problem types: " + ", ".join(f"`{slug}`" for slug in merged)
+
+
+def add_api_manners(result, generator, request, public):
+    """Postprocessing hook: what every operation shares, documented once. Each operation gets
+    the problem answers its shape implies (on top of those its view declares) and, for POST,
+    the Idempotency-Key header (every POST view is @idempotent); the schema lists every
+    problem type with its meaning."""
+    for path, item in result["paths"].items():
+        for method, operation in item.items():
+            if method == "post" and not any(p["name"] == "Idempotency-Key" for p in operation.get("parameters", [])):
+                operation.setdefault("parameters", []).append(IDEMPOTENCY_KEY)
+            _document_problems(operation, implied_problem_types(method, operation), path)
     rows = "\n".join(f"| `{t.uri}` | {t.status} | {t.title} | {t.meaning} |" for t in PROBLEM_TYPES.values())
     result["info"]["description"] = (
         result["info"].get("description", "")
@@ -83,7 +130,7 @@ def add_problem_types(result, generator, request, public):
         + "| type | status | title | meaning |\n|---|---|---|---|\n"
         + rows
     )
-    result.setdefault("components", {})["x-problem-types"] = [
+    result["components"]["x-problem-types"] = [
         {"type": t.uri, "status": t.status, "title": t.title, "meaning": t.meaning} for t in PROBLEM_TYPES.values()
     ]
     return result

@@ -3,6 +3,7 @@ the batch path, and strict. Any undecodable body is a 400, never a 500 (a deeply
 makes a JSON decoder raise RecursionError, which DRF's own parser lets through)."""
 
 import msgspec
+from django.conf import settings
 from rest_framework.exceptions import ParseError, UnsupportedMediaType
 from rest_framework.parsers import BaseParser
 
@@ -20,12 +21,17 @@ def decode_json(raw: bytes):
 
 
 class JSONParser(BaseParser):
-    """DRF's parser for `request.data`, on msgspec."""
+    """DRF's parser for `request.data`, on msgspec; bodies over API_MAX_BODY_BYTES are 413
+    (Django's own limit only guards `request.body`, which DRF's stream reading skips)."""
 
     media_type = JSON_MEDIA_TYPE
 
     def parse(self, stream, media_type=None, parser_context=None):
-        return decode_json(stream.read())
+        limit = settings.API_MAX_BODY_BYTES
+        raw = stream.read(limit + 1)
+        if len(raw) > limit:
+            raise body_too_large(len(raw), limit)
+        return decode_json(raw)
 
 
 def request_json(request, *, max_bytes: int):
@@ -47,4 +53,4 @@ def request_json(request, *, max_bytes: int):
 
 
 def body_too_large(size: int, max_bytes: int):
-    return problem("payload-too-large", detail=f"The body is {size} bytes; at most {max_bytes} are accepted here.")
+    return problem("payload-too-large", detail=f"The body is over {max_bytes} bytes, the most accepted here ({size} read).")

@@ -11,7 +11,6 @@ from rest_framework.pagination import CursorPagination
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from adplatform.openapi import AUTHENTICATED, problem_example, problem_responses
 from adplatform.problems import problem
 
 from . import selectors
@@ -115,7 +114,7 @@ class AdListApi(_AdListBase):
     @extend_schema(
         operation_id="ads_list",
         parameters=AD_FILTERS,
-        responses={200: AdViewSerializer(many=True), **problem_responses("bad-request", *AUTHENTICATED, path="/api/v1/ads")},
+        responses=AdViewSerializer(many=True),
         summary="List your ads, newest first",
         description="Filters combine with AND; follow `next` for the following page (cursor pagination, stable "
         "while new ads arrive). Example: `GET /api/v1/ads?status=rejected&country=US&page_size=100`.",
@@ -129,7 +128,7 @@ class AdListApi(_AdListBase):
 class AdFailedListApi(_AdListBase):
     @extend_schema(
         operation_id="ads_failed_list",
-        responses={200: AdViewSerializer(many=True), **problem_responses("bad-request", *AUTHENTICATED, path="/api/v1/ads/failed")},
+        responses=AdViewSerializer(many=True),
         summary="List your rejected ads",
         examples=[_LIST_EXAMPLE],
     )
@@ -140,14 +139,7 @@ class AdFailedListApi(_AdListBase):
 class AdDetailApi(APIView):
     @extend_schema(
         operation_id="ads_retrieve",
-        responses={
-            200: AdViewSerializer,
-            **problem_responses(
-                "not-found", *AUTHENTICATED, path="/api/v1/ads/019abc12-3456-7def-8abc-0123456789ab",
-                examples={404: problem_example("not-found", detail="No ad with this id for your account.",
-                                               path="/api/v1/ads/019abc12-3456-7def-8abc-0123456789ab")},
-            ),
-        },
+        responses=AdViewSerializer,
         summary="Read one ad: its status and findings",
         description="An accepted ad reads as `pending` at once, before its detailed validation ends. Another "
         "retailer's ad is not found.",
@@ -199,15 +191,12 @@ class StatsListApi(APIView):
             OpenApiParameter("cursor", str, description="The page cursor, from `next`."),
             OpenApiParameter("page_size", int, description=f"Days per page (default {STATS_DEFAULT_DAYS}, at most {STATS_MAX_DAYS})."),
         ],
-        responses={
-            200: inline_serializer("Stats", fields={
-                "from": serializers.DateField(),
-                "to": serializers.DateField(),
-                "results": DailyStatsSerializer(many=True),
-                "next": serializers.URLField(allow_null=True),
-            }),
-            **problem_responses("bad-request", *AUTHENTICATED, path="/api/v1/stats"),
-        },
+        responses=inline_serializer("Stats", fields={
+            "from": serializers.DateField(),
+            "to": serializers.DateField(),
+            "results": DailyStatsSerializer(many=True),
+            "next": serializers.URLField(allow_null=True),
+        }),
         examples=[OpenApiExample("Two days", response_only=True, value={
             "from": "2026-10-28", "to": "2026-11-26", "next": None, "results": [
                 {"day": "2026-11-26", "pending": 12, "approved": 930, "rejected": 41, "needs_review": 17, "total": 1000},

@@ -12,7 +12,7 @@ from rest_framework.exceptions import APIException, ValidationError
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from adplatform.openapi import AUTHENTICATED, IDEMPOTENCY_KEY, problem_example, problem_responses
+from adplatform.openapi import problem_example, problem_responses
 from adplatform.parsers import request_json
 from adplatform.problems import problem
 from ads_read.selectors import ad_get
@@ -61,10 +61,6 @@ EXAMPLE_FINDING = {
     "field": "category",
     "evidence": {"category": "tobacco"},
 }
-SUBMIT_PROBLEMS = (
-    "bad-request", "invalid-idempotency-key", "idempotency-key-in-flight", "payload-too-large",
-    "unsupported-media-type", "idempotency-key-reused", "broker-unavailable", *AUTHENTICATED,
-)
 
 
 def validate_only_requested(request) -> bool:
@@ -111,14 +107,14 @@ class AdSubmitApi(APIView):
         description="Basic validation runs at once (400 with per-field errors); detailed validation follows. "
         "In the sync intake mode the answer is 201 with the final state; otherwise 202 with status pending, "
         "and the ad reads as pending by its id straight away. `validate_only=true` is a dry run (200).",
-        parameters=[VALIDATE_ONLY, IDEMPOTENCY_KEY],
+        parameters=[VALIDATE_ONLY],
         request=AdInputSerializer,
         responses={
             200: DryRunSerializer,
             201: AdViewSerializer,
             202: AcceptedSerializer,
             **problem_responses(
-                "validation-error", *SUBMIT_PROBLEMS,
+                "validation-error", "broker-unavailable",
                 path="/api/v1/ads",
                 examples={400: problem_example("validation-error", detail="1 field error(s); nothing was accepted.", errors=[EXAMPLE_FIELD_ERROR])},
             ),
@@ -165,14 +161,14 @@ class AdBatchSubmitApi(APIView):
         "if no item passed, nothing is accepted and the answer is the 422 problem `batch-rejected` with the same "
         "results. More than 1,000 ads is the 422 problem `batch-too-large`. Each ad costs one unit of the rate "
         "limit. `validate_only=true` is a dry run for every item (200).",
-        parameters=[VALIDATE_ONLY, IDEMPOTENCY_KEY],
+        parameters=[VALIDATE_ONLY],
         request=BatchInputSerializer,
         responses={
             200: BatchResponseSerializer,
             201: BatchResponseSerializer,
             202: BatchResponseSerializer,
             **problem_responses(
-                "batch-rejected", "batch-too-large", "cost-exceeds-rate-limit", *SUBMIT_PROBLEMS,
+                "batch-rejected", "batch-too-large", "cost-exceeds-rate-limit", "broker-unavailable",
                 path="/api/v1/ads/batch", serializer=BatchProblemSerializer, examples={
                 422: problem_example("batch-rejected", path="/api/v1/ads/batch", detail="None of 1 ad(s) passed basic validation.",
                                      results=[{"index": 0, "errors": [EXAMPLE_FIELD_ERROR]}]),

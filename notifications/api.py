@@ -3,7 +3,7 @@ retailer's notification settings. Thin views over the services and selectors."""
 
 from django.http import StreamingHttpResponse
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import status
 from rest_framework.negotiation import BaseContentNegotiation
 from rest_framework.response import Response
@@ -12,6 +12,7 @@ from rest_framework.views import APIView
 from adplatform.problems import Problem
 from ads_read.api import AdCursorPagination
 from ads_read.reports import FailedAdsReport, parse_report_date, report_filename
+from ads_write.idempotency import idempotent
 
 from . import selectors, services
 from .serializers import (
@@ -36,7 +37,11 @@ def _endpoint_or_404(request, endpoint_id):
 
 
 class WebhookListApi(APIView):
-    @extend_schema(operation_id="webhooks_list", responses=WebhookEndpointSerializer(many=True), summary="List your webhook endpoints")
+    @extend_schema(
+        operation_id="webhooks_list",
+        responses=inline_serializer("WebhookEndpointList", fields={"results": WebhookEndpointSerializer(many=True)}),
+        summary="List your webhook endpoints",
+    )
     def get(self, request):
         endpoints = selectors.webhook_endpoint_list(retailer_id=request.user.id)
         return Response({"results": WebhookEndpointSerializer(endpoints, many=True).data})
@@ -50,6 +55,7 @@ class WebhookCreateApi(APIView):
         summary="Register a webhook endpoint",
         description="The answer carries the endpoint's signing secret; it is shown only this once.",
     )
+    @idempotent
     def post(self, request):
         data = WebhookEndpointInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
