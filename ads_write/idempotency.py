@@ -172,4 +172,5 @@ def idempotent(handler):
             idempotency_key_complete(record=record, response=response)
         return response
 
+    handle.idempotent = True  # every POST handler must carry this (a test walks the URLs)
     return handle

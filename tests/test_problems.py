@@ -61,6 +61,11 @@ def test_a_single_ad_over_64_kib_is_413_even_without_content_length(api):
     assert_problem(api.generic("POST", "/api/v1/ads", body, content_type="application/json"), 413, "payload-too-large")
 
 
+def test_any_json_body_over_the_limit_is_413(api):
+    body = json.dumps({"report_contacts": ["x" * (65 * 1024)]})
+    assert_problem(api.generic("PATCH", "/api/v1/settings", body, content_type="application/json"), 413, "payload-too-large")
+
+
 @pytest.mark.parametrize("path", SUBMIT_PATHS)
 @pytest.mark.parametrize("body", [b"{not json", b"[" * 60_000, b'{"a":' * 6_000 + b"1" + b"}" * 6_000, b"\xff\xfe",
                                   b'"\\ud800"', b"", b"NaN", b"1e999"])

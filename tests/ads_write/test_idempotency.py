@@ -178,3 +178,18 @@ def test_concurrent_requests_with_one_key_make_one_ad(live_server, retailer, int
     assert {a.json()["id"] for a in created} == {str(Ad.objects.get().id)}
     assert sum("Idempotent-Replayed" not in a.headers for a in created) == 1  # one ran, the rest replayed
     assert all(a.headers["Retry-After"] == "1" for a in answers if a.status_code == 409)
+
+
+def test_every_post_handler_of_the_api_is_idempotent():
+    from django.urls import URLResolver, get_resolver
+
+    def views(patterns):
+        for pattern in patterns:
+            if isinstance(pattern, URLResolver):
+                yield from views(pattern.url_patterns)
+            elif getattr(pattern.callback, "cls", None):  # a DRF view
+                yield pattern.callback.cls
+
+    posting = [view for view in views(get_resolver().url_patterns) if hasattr(view, "post")]
+    assert {view.__name__ for view in posting} >= {"AdCollectionApi", "AdBatchSubmitApi", "WebhookCollectionApi"}
+    assert all(getattr(view.post, "idempotent", False) for view in posting), [v.__name__ for v in posting]
