@@ -127,9 +127,10 @@ def _check_display_url(value: str) -> str | None:
         parts = urlsplit(candidate)
     except ValueError:
         return "is not a valid host and path"
-    if parts.scheme not in ("http", "https") or not parts.hostname or " " in value:
+    host = parts.hostname
+    if parts.scheme not in ("http", "https") or not host or " " in value:
         return "must be a host with an optional path, like example.com/shoes"
-    if not _is_hostname(parts.hostname):
+    if not _is_hostname(host):
         return "has an invalid host"
     return None
 
