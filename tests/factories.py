@@ -60,3 +60,22 @@ class AdViewFactory(factory.django.DjangoModelFactory):
     reviewed_at = factory.LazyAttribute(lambda v: v.submitted_at)
     version = 2
     projected_at = factory.LazyAttribute(lambda v: v.submitted_at)
+
+
+def mixed_batch(size: int) -> tuple[list, set]:
+    """`size` ads, every third one invalid in some way; returns them and the invalid indexes."""
+    breakers = [
+        {"headline": None},
+        {"landing_url": "http://insecure.example"},
+        {"country": "usa"},
+        {"price": {"amount": "-1", "currency": "USD"}},
+        {"unknown": "x"},
+    ]
+    ads, invalid = [], set()
+    for index in range(size):
+        overrides = {"external_ref": f"item-{index}"}
+        if index % 3 == 1:
+            overrides.update(breakers[index % len(breakers)])
+            invalid.add(index)
+        ads.append(ad_payload(**overrides))
+    return ads, invalid

@@ -10,7 +10,7 @@ from django.conf import settings
 
 from ads_write.models import Ad, OutboxMessage
 from audit.models import AuditEntry
-from tests.factories import ad_payload
+from tests.factories import ad_payload, mixed_batch
 
 pytestmark = pytest.mark.django_db
 
@@ -19,25 +19,6 @@ BATCH = "/api/v1/ads/batch"
 
 def post_batch(api, body, path=BATCH):
     return api.generic("POST", path, json.dumps(body), content_type="application/json")
-
-
-def mixed_batch(size: int) -> tuple[list, set]:
-    """`size` ads, every third one invalid in some way; returns them and the invalid indexes."""
-    breakers = [
-        {"headline": None},
-        {"landing_url": "http://insecure.example"},
-        {"country": "usa"},
-        {"price": {"amount": "-1", "currency": "USD"}},
-        {"unknown": "x"},
-    ]
-    ads, invalid = [], set()
-    for index in range(size):
-        overrides = {"external_ref": f"item-{index}"}
-        if index % 3 == 1:
-            overrides.update(breakers[index % len(breakers)])
-            invalid.add(index)
-        ads.append(ad_payload(**overrides))
-    return ads, invalid
 
 
 def test_a_thousand_mixed_ads_accept_exactly_the_valid_ones_in_order(api, intake_mode):

@@ -11,8 +11,8 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from ads_read.models import AdView
 from ads_write.models import Ad
-from tests.ads_write.test_batch import mixed_batch
 from tests.conftest import wait_for
+from tests.factories import mixed_batch
 
 pytestmark = [pytest.mark.pipeline, pytest.mark.django_db(transaction=True)]
 
