@@ -1,6 +1,6 @@
 """Query API: thin views over the selectors."""
 
-from datetime import date, timedelta
+from datetime import date
 
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
