@@ -198,6 +198,9 @@ INTAKE_MESSAGE_SIZE = env.int("INTAKE_MESSAGE_SIZE", default=100)
 WHITENOISE_USE_FINDERS = env.bool("WHITENOISE_USE_FINDERS", default=True)
 
 # --- Audit and admin -----------------------------------------------------------------------
+# The admin's "Verify chain" stops after this many seconds (web workers have a timeout) and
+# says how far it got; `manage.py verify_audit_chain` always walks the whole chain.
+AUDIT_VERIFY_ADMIN_SECONDS = env.float("AUDIT_VERIFY_ADMIN_SECONDS", default=20.0)
 
 # --- Notifications: webhooks and the daily failed-ads report --------------------------------
 

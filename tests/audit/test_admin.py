@@ -72,6 +72,13 @@ def test_verify_chain_reports_an_intact_chain(staff, ads):
     assert message.startswith("Audit chain intact: 5 entries")
 
 
+def test_verify_chain_in_the_admin_stops_when_its_time_is_up(staff, ads, settings):
+    settings.AUDIT_VERIFY_ADMIN_SECONDS = -1  # out of time after the first entry
+    response = staff.post(f"{ENTRIES}verify/")
+    (message,) = staff.get(response["Location"]).context["messages"]
+    assert message.level_tag == "warning" and "verify_audit_chain` checks all of it" in str(message)
+
+
 def test_verify_chain_names_the_altered_entry(staff, ads):
     target = AuditEntry.objects.get(ad_id=ads[1].id, action="ad.validated")
     with connection.cursor() as cursor:

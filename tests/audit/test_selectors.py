@@ -33,6 +33,16 @@ def test_an_intact_chain_verifies_across_batches():
     assert str(report).startswith("Audit chain intact: 7 entries")
 
 
+def test_a_walk_out_of_time_says_how_far_it_got():
+    entries = audit_chain(3)
+    report = audit_chain_verify(seconds=-1)  # already out of time: one entry, then stop
+    assert report.ok and not report.complete and report.entries == 1
+    assert str(report).startswith(
+        f"Audit chain intact as far as checked: 1 entries, sequences {entries[0].sequence}–{entries[0].sequence} "
+        f"of a chain that reaches {entries[-1].sequence}."
+    )
+
+
 def test_an_empty_log_is_intact():
     assert audit_chain_verify().ok and audit_chain_verify().entries == 0
 
