@@ -185,7 +185,8 @@ class HeldAdAdmin(AdAdmin):
         gone = [i for i in request.POST.getlist(helpers.ACTION_CHECKBOX_NAME) if i not in held_ids]
         if decided:
             names = ", ".join(f"“{ad.headline}”" for ad in decided)
-            self.message_user(request, f"{status.capitalize()} {len(decided)} ad(s): {names}. Reason recorded.", messages.SUCCESS)
+            message = f"{status.capitalize()} {len(decided)} ad(s): {names}. Reason recorded."
+            self.message_user(request, message, messages.SUCCESS)
         if failed:
             self.message_user(request, "Not decided: " + "; ".join(failed), messages.ERROR)
         if gone:

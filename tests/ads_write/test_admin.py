@@ -10,6 +10,7 @@ from django.contrib.auth.models import Permission
 from django.utils import timezone
 
 from ads_write.models import Ad, OutboxMessage, Verdict
+from ads_write.services import ad_decide
 from audit.models import AuditEntry
 from tests.conftest import explained
 from tests.factories import held_ad, submit_ad
@@ -142,7 +143,8 @@ def test_approving_a_held_ad_asks_for_a_reason_then_decides_through_the_service(
 @pytest.mark.django_db
 def test_rejecting_several_held_ads_at_once(staff, retailer):
     first, second = held_ad(retailer, external_ref="A"), held_ad(retailer, external_ref="B")
-    data = {"action": "reject_held", "_selected_action": [str(first.id), str(second.id)], "apply": "1", "reason": "Unproven claims."}
+    data = {"action": "reject_held", "_selected_action": [str(first.id), str(second.id)], "apply": "1",
+            "reason": "Unproven claims."}
     response = staff.post(HELD, data, follow=True)
     assert "Rejected 2 ad(s)" in response.content.decode()
     assert set(Ad.objects.filter(id__in=[first.id, second.id]).values_list("status", flat=True)) == {"rejected"}
@@ -150,8 +152,6 @@ def test_rejecting_several_held_ads_at_once(staff, retailer):
 
 @pytest.mark.django_db
 def test_an_ad_decided_meanwhile_is_reported_not_decided_twice(staff, retailer):
-    from ads_write.services import ad_decide
-
     ad = held_ad(retailer)
     ad_decide(ad_id=ad.id, status="rejected", reviewer="carol", reason="First come.")
     response = decide(staff, ad, "approve_held", apply="1", reason="Second.")
@@ -159,6 +159,21 @@ def test_an_ad_decided_meanwhile_is_reported_not_decided_twice(staff, retailer):
     messages = [str(m) for m in staff.get(response["Location"]).context["messages"]]
     assert messages == ["None of the selected ads is still held for review."]
     assert Verdict.objects.filter(ad=ad, source="staff").count() == 1
+
+
+@pytest.mark.django_db
+def test_of_several_selected_ads_those_decided_meanwhile_are_reported(staff, retailer):
+    still_held, decided = held_ad(retailer, headline="Still held"), held_ad(retailer, external_ref="B")
+    ad_decide(ad_id=decided.id, status="approved", reviewer="carol", reason="First come.")
+    data = {"action": "reject_held", "_selected_action": [str(still_held.id), str(decided.id)], "apply": "1",
+            "reason": "Unproven."}
+    messages = [str(m) for m in staff.post(HELD, data, follow=True).context["messages"]]
+    assert messages == [
+        "Rejected 1 ad(s): “Still held”. Reason recorded.",
+        "1 selected ad(s) are no longer held for review (decided meanwhile?).",
+    ]
+    decided.refresh_from_db()
+    assert decided.status == "approved"
 
 
 @pytest.mark.django_db

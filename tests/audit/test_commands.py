@@ -30,7 +30,9 @@ def test_verify_audit_chain_fails_naming_the_first_altered_entry():
     entries = audit_chain(3)
     with connection.cursor() as cursor:  # as a superuser could: replica sessions skip the triggers
         cursor.execute("SET LOCAL session_replication_role = replica")
-        cursor.execute(f"UPDATE {AuditEntry._meta.db_table} SET action = 'test.undone' WHERE sequence = %s", [entries[1].sequence])
+        cursor.execute(
+            f"UPDATE {AuditEntry._meta.db_table} SET action = 'test.undone' WHERE sequence = %s", [entries[1].sequence]
+        )
         cursor.execute("SET LOCAL session_replication_role = DEFAULT")
     with pytest.raises(CommandError, match=f"broken at sequence {entries[1].sequence}: .*altered") as failure:
         command("verify_audit_chain")
