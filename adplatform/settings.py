@@ -230,6 +230,9 @@ EXTERNAL_VALIDATOR_BREAKER_THRESHOLD = env.int("EXTERNAL_VALIDATOR_BREAKER_THRES
 EXTERNAL_VALIDATOR_BREAKER_COOLDOWN = env.float("EXTERNAL_VALIDATOR_BREAKER_COOLDOWN", default=30.0)
 
 # --- Audit and admin -----------------------------------------------------------------------
+# The admin's "Verify chain" stops after this many seconds (web workers have a timeout) and
+# says how far it got; `manage.py verify_audit_chain` always walks the whole chain.
+AUDIT_VERIFY_ADMIN_SECONDS = env.float("AUDIT_VERIFY_ADMIN_SECONDS", default=20.0)
 
 # --- Notifications: webhooks and the daily failed-ads report --------------------------------
 # SMTP for the report mails (used when EMAIL_BACKEND is Django's smtp backend).

@@ -53,10 +53,27 @@ class Ad(models.Model):
         indexes = [
             models.Index(fields=["status", "submitted_at"], name="ad_status_submitted"),
             models.Index(fields=["retailer", "submitted_at"], name="ad_retailer_submitted"),
+            # The compliance admin's filters and search (its list is newest first). On
+            # PostgreSQL, trigram indexes also back the substring search of headline and
+            # landing URL (migration 0003).
+            models.Index(fields=["submitted_at"], name="ad_submitted"),
+            models.Index(fields=["category", "submitted_at"], name="ad_category_submitted"),
+            models.Index(fields=["country", "submitted_at"], name="ad_country_submitted"),
+            models.Index(fields=["external_ref"], name="ad_external_ref"),
         ]
+        permissions = [("decide_ad", "Can decide ads held for review")]
 
     def __str__(self):
         return f"{self.headline} ({self.status})"
+
+
+class HeldAd(Ad):
+    """The manual-review queue of the admin: ads that detailed validation held for review."""
+
+    class Meta:
+        proxy = True
+        verbose_name = "ad held for review"
+        verbose_name_plural = "ads held for review"
 
 
 class Verdict(models.Model):

@@ -3,16 +3,17 @@ from django.utils import timezone
 
 
 class AuditEntry(models.Model):
-    """One command or state change. Append-only and hash-chained: `hash` covers the entry's
-    canonical form and the previous entry's hash, so any edit breaks the chain from there on."""
+    """One command or state change. Append-only (database triggers refuse UPDATE, DELETE and
+    TRUNCATE) and hash-chained: `hash` covers every other column, `prev_hash` included, so
+    any edit breaks the chain from there on (audit.chain)."""
 
     sequence = models.BigAutoField(primary_key=True)
     event_id = models.UUIDField(unique=True, help_text="The event this entry records; at most one entry per event.")
     occurred_at = models.DateTimeField()
     recorded_at = models.DateTimeField(default=timezone.now)
     actor = models.CharField(max_length=200, help_text="retailer:<id>/key:<prefix>, staff:<username> or system:<component>")
-    action = models.CharField(max_length=64, db_index=True)
-    ad_id = models.UUIDField(null=True, blank=True, db_index=True)
+    action = models.CharField(max_length=64)
+    ad_id = models.UUIDField(null=True, blank=True)
     retailer_id = models.UUIDField(null=True, blank=True, db_index=True)
     data = models.JSONField(default=dict)
     prev_hash = models.CharField(max_length=64)
@@ -21,6 +22,14 @@ class AuditEntry(models.Model):
     class Meta:
         ordering = ["sequence"]
         verbose_name_plural = "audit entries"
+        # One per admin filter and for the per-ad timeline, each ending in sequence so the
+        # filtered list comes out of the index already in order.
+        indexes = [
+            models.Index(fields=["ad_id", "sequence"], name="audit_ad_sequence"),
+            models.Index(fields=["action", "sequence"], name="audit_action_sequence"),
+            models.Index(fields=["actor", "sequence"], name="audit_actor_sequence"),
+            models.Index(fields=["occurred_at"], name="audit_occurred_at"),
+        ]
 
     def __str__(self):
         return f"#{self.sequence} {self.action}"

@@ -1,17 +1,24 @@
-"""Writing the audit log. Call inside the transaction of the change being recorded."""
+"""Writing the audit log. Call inside the transaction of the change being recorded, as late
+in it as you can: from the call until commit, every other writer of the chain waits."""
 
-import hashlib
 import json
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from django.contrib.auth import get_user_model
+from django.contrib.auth.base_user import AbstractBaseUser
+from django.contrib.auth.models import Group
+from django.contrib.auth.password_validation import validate_password
+from django.core.exceptions import ValidationError
 from django.db import connection, transaction
 from django.utils import timezone
 
+from adplatform.kernel.ids import new_id
+
+from .chain import GENESIS_HASH, canonical_json, entry_hash  # noqa: F401 (part of this module's API)
 from .models import AuditEntry
 
-GENESIS_HASH = "0" * 64
 # Any constant: the PostgreSQL advisory lock that orders writers of the chain.
 _CHAIN_LOCK_KEY = 0x0AD0_A0D1
 
@@ -27,31 +34,28 @@ class AuditRecord:
     occurred_at: datetime | None = None
 
 
-def canonical_json(value) -> str:
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
-
-
-def entry_hash(*, prev_hash: str, event_id, occurred_at: datetime, actor: str, action: str, ad_id, retailer_id, data) -> str:
-    body = canonical_json(
-        {
-            "event_id": str(event_id),
-            "occurred_at": occurred_at.isoformat(),
-            "actor": actor,
-            "action": action,
-            "ad_id": str(ad_id) if ad_id else None,
-            "retailer_id": str(retailer_id) if retailer_id else None,
-            "data": data,
-        }
-    )
-    return hashlib.sha256((prev_hash + body).encode()).hexdigest()
-
-
 def _lock_chain() -> None:
-    # Serialise chain writers until commit so each entry links to the one before it.
-    # SQLite needs nothing: its IMMEDIATE transactions already admit one writer at a time.
+    # Serialise chain writers until commit so each entry links to the one before it and
+    # sequence order is chain order. SQLite needs nothing: its IMMEDIATE transactions
+    # already admit one writer at a time.
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
             cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_CHAIN_LOCK_KEY])
+
+
+def _next_sequences(count: int, last: int | None) -> list[int]:
+    """Sequence numbers for the new entries, known before insert because each entry's hash
+    covers its own. Taken under the chain lock, so they rise in chain order; a rolled-back
+    transaction leaves a gap, which the chain does not mind (entries link by hash)."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT nextval(pg_get_serial_sequence(%s, 'sequence')) FROM generate_series(1, %s)",
+                [AuditEntry._meta.db_table, count],
+            )
+            return sorted(row[0] for row in cursor.fetchall())
+    start = (last or 0) + 1
+    return list(range(start, start + count))
 
 
 def audit_record_many(*, records: list[AuditRecord]) -> list[AuditEntry]:
@@ -62,48 +66,82 @@ def audit_record_many(*, records: list[AuditRecord]) -> list[AuditEntry]:
     if not connection.in_atomic_block:
         raise RuntimeError("audit_record_many must run inside the transaction of the change it records")
     _lock_chain()
-    unique = list({r.event_id: r for r in records}.values())
-    seen = set(AuditEntry.objects.filter(event_id__in=[r.event_id for r in unique]).values_list("event_id", flat=True))
-    fresh = [r for r in unique if r.event_id not in seen]
+    unique = list({uuid.UUID(str(r.event_id)): r for r in records}.items())
+    seen = set(AuditEntry.objects.filter(event_id__in=[event_id for event_id, _ in unique]).values_list("event_id", flat=True))
+    fresh = [(event_id, r) for event_id, r in unique if event_id not in seen]
     if not fresh:
         return []
-    last = AuditEntry.objects.order_by("-sequence").values_list("hash", flat=True).first()
-    prev_hash = last or GENESIS_HASH
+    last = AuditEntry.objects.order_by("-sequence").values_list("sequence", "hash").first()
+    last_sequence, prev_hash = last or (None, GENESIS_HASH)
     now = timezone.now()
     entries = []
-    for record in fresh:
-        data = json.loads(canonical_json(record.data))  # store exactly what was hashed
-        occurred_at = record.occurred_at or now
-        digest = entry_hash(
-            prev_hash=prev_hash,
-            event_id=record.event_id,
-            occurred_at=occurred_at,
+    for sequence, (event_id, record) in zip(_next_sequences(len(fresh), last_sequence), fresh):
+        entry = AuditEntry(
+            sequence=sequence,
+            event_id=event_id,
+            occurred_at=record.occurred_at or now,
+            recorded_at=now,
             actor=record.actor,
             action=record.action,
             ad_id=record.ad_id,
             retailer_id=record.retailer_id,
-            data=data,
+            data=json.loads(canonical_json(record.data)),  # store exactly what is hashed
+            prev_hash=prev_hash,
         )
-        entries.append(
-            AuditEntry(
-                event_id=record.event_id,
-                occurred_at=occurred_at,
-                recorded_at=now,
-                actor=record.actor,
-                action=record.action,
-                ad_id=record.ad_id,
-                retailer_id=record.retailer_id,
-                data=data,
-                prev_hash=prev_hash,
-                hash=digest,
-            )
-        )
-        prev_hash = digest
+        entry.hash = prev_hash = entry_hash(entry)
+        entries.append(entry)
     AuditEntry.objects.bulk_create(entries)
     return entries
 
 
 def audit_record(**kwargs) -> AuditEntry | None:
-    with transaction.atomic():
-        written = audit_record_many(records=[AuditRecord(**kwargs)])
+    """One record (AuditRecord's fields as keywords), by the rules of audit_record_many."""
+    written = audit_record_many(records=[AuditRecord(**kwargs)])
     return written[0] if written else None
+
+
+# --- compliance staff ----------------------------------------------------------------------
+AUDITORS_GROUP = "Auditors"  # made by migration 0004 with its permissions
+
+
+class AuditorError(ValueError):
+    pass
+
+
+def auditor_upsert(*, username: str, password: str, actor: str = "system:cli") -> tuple[AbstractBaseUser, bool]:
+    """Create an auditor (staff, not superuser, in the Auditors group) or update one: set
+    the password, make sure it is active staff in the group. Refuses to touch a superuser.
+    Returns (user, created)."""
+    username = username.strip()
+    if not username:
+        raise AuditorError("A username is required.")
+    User = get_user_model()
+    group = Group.objects.filter(name=AUDITORS_GROUP).first()
+    if group is None:
+        raise AuditorError(f"The {AUDITORS_GROUP} group is missing: run `manage.py migrate`.")
+    with transaction.atomic():
+        user = User.objects.select_for_update().filter(username=username).first()
+        created = user is None
+        if created:
+            user = User(username=username)
+        elif user.is_superuser:
+            raise AuditorError(f"{username} is a superuser; an auditor must not be one.")
+        try:
+            validate_password(password, user)
+        except ValidationError as exc:
+            raise AuditorError(" ".join(exc.messages)) from exc
+        user.set_password(password)
+        user.is_staff, user.is_active = True, True
+        user.save()
+        user.groups.add(group)
+        audit_record_many(
+            records=[
+                AuditRecord(
+                    event_id=new_id(),
+                    action="auditor.created" if created else "auditor.updated",
+                    actor=actor,
+                    data={"user_id": user.pk, "username": username, "group": AUDITORS_GROUP},
+                )
+            ]
+        )
+    return user, created

@@ -2,6 +2,7 @@
 `make test` points them at the local standard ports). With CI=true a missing service fails
 the run; elsewhere the tests that need it are skipped with the reason."""
 
+import importlib
 import os
 import subprocess
 import sys
@@ -11,13 +12,21 @@ from pathlib import Path
 
 import pytest
 import redis
+from django.apps import apps
 from django.conf import settings
+from django.contrib.auth.models import Group
+from django.db import connection
+from django.db.backends.postgresql.operations import DatabaseOperations
+from django.test import override_settings
+from django.test.utils import CaptureQueriesContext
 from rest_framework.test import APIClient
 
+from audit.services import auditor_upsert
 from tests.factories import RetailerFactory
 
 ROOT = Path(__file__).resolve().parent.parent
 IN_CI = os.environ.get("CI", "").lower() == "true"
+AUDITOR_PASSWORD = "correct-horse-battery"
 _missing: list[str] = []
 
 
@@ -60,6 +69,49 @@ def pytest_collection_modifyitems(config, items):
         for item in items:
             if "django_db" in item.keywords or "pipeline" in item.keywords or "faults" in item.keywords:
                 item.add_marker(skip)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _flush_past_the_audit_triggers():
+    """The audit table refuses TRUNCATE (audit/migrations/0003), and a transactional test
+    ends with a flush that truncates every table. The flush runs here in a replica session
+    (`session_replication_role`, a superuser's setting), where ordinary triggers do not
+    fire; the application's own roles cannot do that."""
+    sql_flush = DatabaseOperations.sql_flush
+
+    def sql_flush_as_replica(self, style, tables, **kwargs):
+        statements = sql_flush(self, style, tables, **kwargs)
+        return ["SET LOCAL session_replication_role = replica", *statements] if statements else statements
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(DatabaseOperations, "sql_flush", sql_flush_as_replica)
+        yield
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _fast_password_hashing():
+    # Django's default hasher takes a good part of a second per password, by design.
+    with override_settings(PASSWORD_HASHERS=["django.contrib.auth.hashers.MD5PasswordHasher"]):
+        yield
+
+
+@pytest.fixture
+def auditors_group(db):
+    """The Auditors group as migration audit/0004 makes it: a transactional test's flush
+    empties every table, this group with them."""
+    migration = importlib.import_module("audit.migrations.0004_auditors_group")
+    with connection.schema_editor() as schema_editor:
+        migration.create_group(apps, schema_editor)
+    return Group.objects.get(name=migration.GROUP)
+
+
+@pytest.fixture
+def auditor(auditors_group):
+    """An auditor (staff in the Auditors group) made by the service behind create_auditor;
+    its password is `auditor.raw_password`."""
+    user, _ = auditor_upsert(username="alice", password=AUDITOR_PASSWORD)
+    user.raw_password = AUDITOR_PASSWORD
+    return user
 
 
 @pytest.fixture
@@ -172,3 +224,21 @@ def wait_for(predicate, *, timeout=60, interval=0.1, what="condition"):
             return value
         time.sleep(interval)
     raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+
+
+def explained(client, url, *priced_out) -> list[str]:
+    """The plans of the SELECTs on our own tables that the admin page at url runs, with the
+    given planner methods (enable_seqscan, enable_sort, …) priced out."""
+    with CaptureQueriesContext(connection) as queries:
+        assert client.get(url).status_code == 200
+    plans = []
+    with connection.cursor() as cursor:
+        for setting in priced_out:
+            cursor.execute(f"SET LOCAL {setting} = off")
+        for query in queries:
+            if query["sql"].startswith("SELECT") and ("ads_write_" in query["sql"] or "audit_" in query["sql"]):
+                cursor.execute("EXPLAIN " + query["sql"])
+                plans.append("\n".join(row[0] for row in cursor.fetchall()))
+        for setting in priced_out:
+            cursor.execute(f"SET LOCAL {setting} = on")
+    return plans

@@ -1,9 +1,19 @@
+import uuid
+
 import factory
+from django.db import transaction
 from django.utils import timezone
 
+from adplatform.kernel.auth import Caller
+from adplatform.kernel.events import Event
 from adplatform.kernel.ids import new_id
 from adplatform.kernel.models import Retailer
 from ads_read.models import AdView
+from ads_write.models import Ad, AdStatus
+from ads_write.services import ad_to_json, ads_record_verdicts, ads_submit, submissions_store
+from ads_write.validation import engine
+from ads_write.validation.basic import validate_basic
+from audit.services import AuditRecord, audit_record_many
 
 
 class RetailerFactory(factory.django.DjangoModelFactory):
@@ -79,3 +89,44 @@ def mixed_batch(size: int) -> tuple[list, set]:
             invalid.add(index)
         ads.append(ad_payload(**overrides))
     return ads, invalid
+
+def intake_event(retailer, **overrides):
+    """The ad.submitted event the API would make for ad_payload(**overrides)."""
+    now = timezone.now().isoformat()
+    actor = Caller(retailer=retailer, key_prefix="factory").actor
+    return Event(
+        type="ad.submitted", ad_id=str(new_id()), retailer_id=str(retailer.id), version=1, occurred_at=now,
+        data={**ad_to_json(validate_basic(ad_payload(**overrides)).ad), "submitted_at": now, "actor": actor},
+    )
+
+
+def submit_ad(retailer, **overrides):
+    """An ad submitted in the sync intake mode: stored, judged, projected and audited."""
+    result = validate_basic(ad_payload(**overrides))
+    assert result.ok, result.errors
+    accepted = ads_submit(caller=Caller(retailer=retailer, key_prefix="factory"), ads=[result.ad], mode="sync")
+    return Ad.objects.get(id=accepted[0].id)
+
+
+def held_ad(retailer, code="POLICY.SUPERLATIVE_CLAIM", **overrides):
+    """An ad that detailed validation held for review: stored as the consumer stores it,
+    then given a review verdict through the service that records the engine's verdicts
+    (whatever the rules engine makes of the ad's text today)."""
+    event = intake_event(retailer, **overrides)
+    with transaction.atomic():
+        submissions_store(events=[event])
+    finding = engine.Finding(
+        code=code, category=code.split(".")[0].lower(), severity="review", message="Held for a person to look at.",
+        field="headline",
+    )
+    verdict = engine.Verdict(status=AdStatus.NEEDS_REVIEW, findings=(finding,), ruleset_version="factory")
+    ads_record_verdicts(verdicts={uuid.UUID(event.ad_id): verdict})
+    return Ad.objects.get(id=event.ad_id)
+
+
+def audit_chain(count, **fields) -> list:
+    """count entries appended to the audit chain in one transaction."""
+    with transaction.atomic():
+        return audit_record_many(
+            records=[AuditRecord(event_id=uuid.uuid4(), action="test.done", actor="system:test", **fields) for _ in range(count)]
+        )

@@ -1,14 +1,21 @@
-from django.core.management import call_command
+import secrets
+
+from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
 
 from adplatform.kernel.models import Retailer
 from adplatform.kernel.services import api_key_create, retailer_create
+from audit.services import auditor_upsert
 
 DEMO_RETAILER = "Demo Retailer"
+DEMO_AUDITOR = "auditor"
 
 
 class Command(BaseCommand):
-    help = "Create the demo retailer (once) and print a fresh API key for it."
+    help = (
+        "Create the demo retailer (once) and print a fresh API key for it; create the demo "
+        "auditor (once) and print its generated password."
+    )
 
     def handle(self, **options):
         retailer = Retailer.objects.filter(name=DEMO_RETAILER).first()
@@ -22,3 +29,16 @@ class Command(BaseCommand):
             + raw_key
             + "' -H 'Content-Type: application/json' -d @docs/example-ad.json"
         )
+        self._seed_auditor()
+
+    def _seed_auditor(self):
+        if get_user_model().objects.filter(username=DEMO_AUDITOR).exists():
+            self.stdout.write(
+                f"Auditor: {DEMO_AUDITOR} exists (password unchanged; set one with "
+                f"`manage.py create_auditor --username {DEMO_AUDITOR} --password ...`)."
+            )
+            return
+        password = secrets.token_urlsafe(12)
+        auditor_upsert(username=DEMO_AUDITOR, password=password, actor="system:seed_demo")
+        self.stdout.write(self.style.SUCCESS(f"Auditor (shown once): {DEMO_AUDITOR} / {password}"))
+        self.stdout.write("  Compliance admin: http://127.0.0.1:8000/admin/")

@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('ads_write', '0001_initial'),
+        ('ads_write', '0003_admin_search_trigram'),
         ('kernel', '0001_initial'),
     ]
 

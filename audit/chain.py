@@ -1,0 +1,65 @@
+"""The hash chain: how an audit entry is put in canonical form and hashed. Shared by the
+writer (services) and the verifier (selectors), so both hash exactly the same bytes."""
+
+import hashlib
+import json
+import math
+import uuid
+from datetime import datetime, timezone
+
+GENESIS_HASH = "0" * 64
+
+
+def _canonical_value(value):
+    """The JSON value as the database gives it back. jsonb prints an integral float such as
+    1e16 as an integer, so integral floats become ints here, before hashing, not after."""
+    if isinstance(value, dict):
+        return {str(k): _canonical_value(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_canonical_value(v) for v in value]
+    if isinstance(value, bool) or value is None or isinstance(value, (int, str)):
+        return value
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise ValueError(f"audit data cannot hold {value!r}")
+        return int(value) if value.is_integer() else value
+    if isinstance(value, datetime):
+        return utc_iso(value)
+    return str(value)  # Decimal, UUID, date: their usual text
+
+
+def canonical_json(value) -> str:
+    """Sorted keys, no whitespace, UTF-8 text: one byte string per value."""
+    return json.dumps(
+        _canonical_value(value), sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
+    )
+
+
+def utc_iso(moment: datetime) -> str:
+    # The database hands datetimes back in UTC; hashing any other offset would not verify.
+    if moment.tzinfo is None:
+        raise ValueError("audit times must be timezone-aware")
+    return moment.astimezone(timezone.utc).isoformat(timespec="microseconds")
+
+
+def _uuid_text(value) -> str | None:
+    return str(uuid.UUID(str(value))) if value else None
+
+
+def entry_hash(entry) -> str:
+    """SHA-256 of an entry's canonical form (an AuditEntry, or anything with its attributes):
+    every stored column but the hash itself, including the previous entry's hash, so
+    changing any of them, or the order of entries, breaks the chain."""
+    body = {
+        "sequence": entry.sequence,
+        "event_id": _uuid_text(entry.event_id),
+        "occurred_at": utc_iso(entry.occurred_at),
+        "recorded_at": utc_iso(entry.recorded_at),
+        "actor": entry.actor,
+        "action": entry.action,
+        "ad_id": _uuid_text(entry.ad_id),
+        "retailer_id": _uuid_text(entry.retailer_id),
+        "data": entry.data,
+        "prev_hash": entry.prev_hash,
+    }
+    return hashlib.sha256(canonical_json(body).encode()).hexdigest()

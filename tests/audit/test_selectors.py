@@ -1,0 +1,113 @@
+"""Reading the log: chain verification against tampering, the timeline, the action list,
+CSV rows."""
+
+import uuid
+
+import pytest
+from django.db import connection, transaction
+
+from audit.chain import entry_hash
+from audit.models import AuditEntry
+from audit.selectors import audit_actions, audit_chain_verify, audit_csv_rows, audit_entries_for_ad, csv_safe
+from audit.services import AuditRecord, audit_record_many
+from tests.factories import audit_chain
+
+pytestmark = pytest.mark.django_db
+TABLE = AuditEntry._meta.db_table
+
+
+def tamper(sql, params=()):
+    """Change the log as only the table's owner could: with its triggers disabled."""
+    with connection.cursor() as cursor:
+        cursor.execute(f"ALTER TABLE {TABLE} DISABLE TRIGGER USER")
+        cursor.execute(sql, params)
+        cursor.execute(f"ALTER TABLE {TABLE} ENABLE TRIGGER USER")
+
+
+def test_an_intact_chain_verifies_across_batches():
+    entries = audit_chain(7)
+    report = audit_chain_verify(batch_size=3)
+    assert report.ok and report.entries == 7
+    assert (report.first_sequence, report.last_sequence, report.head_hash) == (
+        entries[0].sequence, entries[-1].sequence, entries[-1].hash)
+    assert str(report).startswith("Audit chain intact: 7 entries")
+
+
+def test_a_walk_out_of_time_says_how_far_it_got():
+    entries = audit_chain(3)
+    report = audit_chain_verify(seconds=-1)  # already out of time: one entry, then stop
+    assert report.ok and not report.complete and report.entries == 1
+    assert str(report).startswith(
+        f"Audit chain intact as far as checked: 1 entries, sequences {entries[0].sequence}–{entries[0].sequence} "
+        f"of a chain that reaches {entries[-1].sequence}."
+    )
+
+
+def test_an_empty_log_is_intact():
+    assert audit_chain_verify().ok and audit_chain_verify().entries == 0
+
+
+def test_an_altered_entry_is_named():
+    entries = audit_chain(5, data={"status": "rejected"})
+    tamper(f"UPDATE {TABLE} SET data = %s WHERE sequence = %s", ['{"status": "approved"}', entries[2].sequence])
+    report = audit_chain_verify(batch_size=2)
+    assert not report.ok
+    assert report.broken.sequence == entries[2].sequence and "altered" in report.broken.problem
+    assert report.entries == 2
+    assert f"broken at sequence {entries[2].sequence}" in str(report)
+
+
+def test_an_entry_rewritten_with_a_fresh_hash_breaks_the_next_link():
+    entries = audit_chain(4)
+    forged = AuditEntry.objects.get(sequence=entries[1].sequence)
+    forged.actor = "staff:mallory"
+    tamper(f"UPDATE {TABLE} SET actor = %s, hash = %s WHERE sequence = %s", [forged.actor, entry_hash(forged), forged.sequence])
+    report = audit_chain_verify()
+    assert report.broken.sequence == entries[2].sequence and "prev_hash" in report.broken.problem
+
+
+def test_a_removed_entry_breaks_the_next_link():
+    entries = audit_chain(4)
+    tamper(f"DELETE FROM {TABLE} WHERE sequence = %s", [entries[1].sequence])
+    assert audit_chain_verify().broken.sequence == entries[2].sequence
+
+
+def test_removing_the_first_entry_is_caught_too():
+    entries = audit_chain(3)
+    tamper(f"DELETE FROM {TABLE} WHERE sequence = %s", [entries[0].sequence])
+    assert audit_chain_verify().broken.sequence == entries[1].sequence
+
+
+def test_an_ads_timeline_is_its_entries_in_chain_order():
+    ad_id = uuid.uuid4()
+    first = audit_chain(1, ad_id=ad_id)
+    audit_chain(2)
+    last = audit_chain(1, ad_id=ad_id)
+    assert list(audit_entries_for_ad(ad_id=ad_id)) == first + last
+
+
+def test_the_actions_are_listed_once_each_in_order():
+    with transaction.atomic():
+        audit_record_many(
+            records=[AuditRecord(event_id=uuid.uuid4(), action=a, actor="system:test") for a in "bcabca"]
+        )
+    assert audit_actions() == ["a", "b", "c"]
+
+
+@pytest.mark.parametrize(
+    "value, cell",
+    [("=HYPERLINK(1)", "'=HYPERLINK(1)"), ("+1", "'+1"), ("-2", "'-2"), ("@SUM(A1)", "'@SUM(A1)"),
+     ("\tx", "'\tx"), ("plain", "plain"), (None, ""), (42, "42"), ("a=b", "a=b")],
+)
+def test_csv_cells_never_start_a_formula(value, cell):
+    assert csv_safe(value) == cell
+
+
+def test_csv_rows_are_the_header_then_the_entries_in_sequence_order():
+    ad_id = uuid.uuid4()
+    entries = audit_chain(3, ad_id=ad_id, data={"headline": "=cmd|' /C calc'!A0"})
+    rows = list(audit_csv_rows(AuditEntry.objects.order_by("-sequence")))
+    assert rows[0][:5] == ["sequence", "occurred_at", "recorded_at", "actor", "action"]
+    assert [row[0] for row in rows[1:]] == [str(e.sequence) for e in entries]
+    assert rows[1][5] == str(ad_id) and rows[1][-1] == entries[0].hash
+    assert rows[1][8] == '{"headline":"=cmd|\' /C calc\'!A0"}'  # inside JSON, not at the start of a cell
