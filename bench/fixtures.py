@@ -36,17 +36,22 @@ def batch_body(size: int) -> str:
     return json.dumps({"ads": ads})
 
 
-def normalised_ads(count: int, *, start: int = 0) -> list[dict]:
-    """`count` ads of the mix as basic validation returns them (the input of ads_submit)."""
+def ad_payloads(count: int, *, start: int = 0) -> list[dict]:
+    """`count` ads of the mix as a client sends them, numbered from `start`."""
+    return [{**AD_MIX[i % len(AD_MIX)], "external_ref": f"bench-{i}"} for i in range(start, start + count)]
+
+
+def validated(payloads: list[dict]) -> list[dict]:
+    """The ads as basic validation returns them (the input of ads_submit)."""
     from ads_write.validation.basic import validate_basic
 
-    templates = []
-    for ad in AD_MIX:
-        result = validate_basic(ad)
+    ads = []
+    for payload in payloads:
+        result = validate_basic(payload)
         if not result.ok:
             raise ValueError(f"the bench's ad mix fails basic validation: {result.errors}")
-        templates.append(result.ad)
-    return [{**templates[i % len(templates)], "external_ref": f"bench-{i}"} for i in range(start, start + count)]
+        ads.append(result.ad)
+    return ads
 
 
 def bench_retailer(name: str = "Bench Retailer"):

@@ -11,7 +11,7 @@ reported, with the ratios to `sync` side by side with the paper's."""
 
 from .fixtures import ad_bodies, bench_retailer
 from .load import run_wrk
-from .measure import lag_stats, wait_final
+from .measure import final_count, lag_stats, wait_final
 from .report import DAY, machine_info, median, print_machine, results_write, run_dir, table
 from .stack import (
     DATABASE,
@@ -110,15 +110,15 @@ def _run_mode(args, *, mode: str, folder, env: dict, redis_url: str, validator_u
     with Stack(folder) as stack:
         base_url, _ = web_start(stack, env=mode_env, workers=args.web_workers, threads=args.web_threads, name=f"web-{mode}")
         worker_start(stack, env=mode_env, concurrency=args.worker_concurrency, name=f"worker-{mode}")
-        # Warm every gunicorn thread (imports, URLconf, API-key cache, DB connection) on reads,
-        # which leave no ads behind to skew the measured window.
-        run_wrk(label=f"warm-up {mode}", base_url=base_url, paths=["/api/v1/ads?page_size=1"], headers=auth,
-                connections=args.connections, duration=1, script_dir=folder)
-        load = run_wrk(
-            label=f"load {mode}", base_url=base_url, paths=["/api/v1/ads"], method="POST", bodies=ad_bodies(),
-            headers=auth, connections=args.connections, duration=args.duration, script_dir=folder,
-        )
-        samples = wait_final(load.ok, timeout=args.drain_timeout, desc=f"drain {mode}")
+        submit = {"paths": ["/api/v1/ads"], "method": "POST", "bodies": ad_bodies(), "headers": auth,
+                  "connections": args.connections, "script_dir": folder}
+        # Warm every process and thread up (lazy imports, broker and DB connections, the
+        # API-key cache) and let the pipeline finish the warm-up ads before measuring.
+        warm = run_wrk(label=f"warm-up {mode}", base_url=base_url, duration=1, **submit)
+        wait_final(warm.ok, timeout=args.drain_timeout, desc=f"warm-up drain {mode}")
+        before = final_count()
+        load = run_wrk(label=f"load {mode}", base_url=base_url, duration=args.duration, **submit)
+        samples = wait_final(before + load.ok, timeout=args.drain_timeout, desc=f"drain {mode}")
         lag = lag_stats(since=load.started_at, until=load.ended_at)
     seconds = load.ended_at - load.started_at
     accepted_per_s = load.ok / load.duration_s if load.duration_s else 0.0

@@ -16,7 +16,7 @@ Goals: drain >= 2,000 ads/s to the final state; lag p99 <= 2 s at 500 ads/s."""
 
 import time
 
-from .fixtures import bench_retailer, normalised_ads
+from .fixtures import ad_payloads, bench_retailer, validated
 from .measure import lag_stats, task_costs, wait_final
 from .profiling import pipeline_probe, print_profile, pyspy_profile
 from .report import machine_info, print_machine, progress, results_write, run_dir, table
@@ -71,12 +71,14 @@ def run(args) -> dict:
             steady = _steady(args, caller=caller, start_index=args.ads, already_final=drained["final"])
             steady["costs"] = task_costs(worker.log_path.read_text(errors="replace")[len(drain_log):])
 
+        # The probe measures one process alone: the worker (and any backlog) must not compete.
+        worker.stop()
         probe = {}
         if args.probe_ads > 0:
             # Batched (as preloaded) and single-ad messages (as the steady load), on fresh ads.
             for name, per_submit, start in (("batched", args.probe_ads, 10**9), ("single", 1, 2 * 10**9)):
                 print(f"probe: {args.probe_ads} ads through the consumers in this process, {name} ...", flush=True)
-                ads = normalised_ads(args.probe_ads, start=start)
+                ads = validated(ad_payloads(args.probe_ads, start=start))
                 probe[name] = pipeline_probe(caller=caller, ads=ads, ads_per_submit=per_submit)
     data = {
         "machine": machine,
@@ -93,9 +95,14 @@ def run(args) -> dict:
 
 
 def _preload(caller, count: int) -> dict:
+    """Basic validation and ads_submit of `count` ads, as batch intake does them (without
+    HTTP and JSON), timed apart."""
     from ads_write.services import ads_submit
 
-    ads = normalised_ads(count)
+    payloads = ad_payloads(count)
+    start = time.perf_counter()
+    ads = validated(payloads)
+    validation_seconds = time.perf_counter() - start
     started = time.time()
     with progress(total=count, desc=f"{'preload':<24}", unit="ad") as bar:
         for start in range(0, count, PRELOAD_CHUNK):
@@ -103,7 +110,14 @@ def _preload(caller, count: int) -> dict:
             ads_submit(caller=caller, ads=chunk, mode="direct")
             bar.update(len(chunk))
     ended = time.time()
-    return {"ads": count, "started_at": started, "ended_at": ended, "publish_ads_per_s": round(count / (ended - started), 1)}
+    return {
+        "ads": count,
+        "started_at": started,
+        "ended_at": ended,
+        "validation_us_per_ad": round(1e6 * validation_seconds / count, 1),
+        "publish_ads_per_s": round(count / (ended - started), 1),
+        "submit_us_per_ad": round(1e6 * (ended - started) / count, 1),
+    }
 
 
 def _drain_figures(args, *, ready_at: float, samples: list, drained: dict, costs: dict) -> dict:
@@ -130,7 +144,7 @@ def _steady(args, *, caller, start_index: int, already_final: int) -> dict:
     from ads_write.services import ads_submit
 
     total = int(args.rate * args.steady_duration)
-    ads = normalised_ads(total, start=start_index)
+    ads = validated(ad_payloads(total, start=start_index))
     sent = 0
     started = time.time()
     with progress(total=total, desc=f"{'steady load':<24}", unit="ad") as bar:
@@ -163,7 +177,10 @@ def _steady(args, *, caller, start_index: int, already_final: int) -> dict:
 def _print(data: dict, args) -> None:
     preload, drain, steady, probe = data["preload"], data["drain"], data["steady"], data["probe"]
     print(f"\nPipeline: {args.ads:,} ads in messages of {args.message_size}, Celery -c {args.workers}")
-    print(f"preload (ads_submit, direct): {preload['publish_ads_per_s']:,.0f} ads/s published")
+    print(
+        f"preload, in one process: basic validation {preload['validation_us_per_ad']} µs/ad, then ads_submit (direct, "
+        f"{PRELOAD_CHUNK} ads a call) {preload['submit_us_per_ad']} µs/ad = {preload['publish_ads_per_s']:,.0f} ads/s published"
+    )
     print(
         f"drain: {drain['final']:,}/{drain['ads']:,} final in {drain['seconds']} s = {drain['final_ads_per_s']:,.0f} ads/s "
         f"(verdicts alone {drain['judged_ads_per_s']} ads/s; goal >= {GOAL_DRAIN_ADS_PER_S:,}: "

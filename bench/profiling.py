@@ -76,7 +76,8 @@ def pyspy_summary(path: Path, *, top: int = 15) -> dict:
 def print_profile(profile: dict, *, what: str) -> None:
     from .report import table
 
-    print(f"\nprofile of the {what} (py-spy, {profile['samples']} samples); self time:")
+    print(f"\nprofile of the {what} (py-spy, {profile['samples']} wall-clock samples of busy threads; "
+          "time waiting on a socket counts); self time:")
     print(table(["function", "share"], [[p["function"][:110], p["share"]] for p in profile["self"]]))
     print("our code, inclusive:")
     print(table(["function", "share"], [[p["function"][:110], p["share"]] for p in profile["inclusive_own_code"]]))

@@ -11,14 +11,16 @@ from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path
 
-from tqdm import tqdm
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 DAY = 86_400
 
 
-def progress(**kwargs) -> tqdm:
-    # Shown on a terminal only (disable=None), so that logs of a run stay readable.
+def progress(**kwargs):
+    """A tqdm bar, shown on a terminal only (disable=None) so that logs of a run stay
+    readable. Imported here: the suite imports bench modules without the bench extras."""
+    from tqdm import tqdm
+
     return tqdm(leave=False, dynamic_ncols=True, disable=None, **kwargs)
 
 
