@@ -28,6 +28,10 @@ TEMPLATE_DATABASE = "adplatform_bench_template"
 ALL_QUEUES = "intake,projections,notifications,reports,maintenance"
 
 
+def say(message: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {message}", flush=True)
+
+
 class BenchError(RuntimeError):
     """A bench cannot run (a missing tool, a child that died); the message says why."""
 
@@ -113,7 +117,10 @@ def database_url(name: str) -> str:
 
 
 def _admin_connection():
-    return psycopg.connect(database_url("postgres"), autocommit=True, connect_timeout=5)
+    # Fail with a message rather than hang when another session holds what we wait for.
+    return psycopg.connect(
+        database_url("postgres"), autocommit=True, connect_timeout=5, options="-c lock_timeout=30s -c statement_timeout=120s"
+    )
 
 
 def database_exists(name: str) -> bool:
@@ -149,7 +156,9 @@ def database_migrated(name: str, *, run_dir: Path) -> None:
 def database_fresh(name: str, *, run_dir: Path) -> str:
     """An empty, migrated database `name` (dropped first if it exists), cloned from a migrated
     template database so that each mode of a run starts clean in a second. Returns its URL."""
+    say(f"database {name} (a clone of {TEMPLATE_DATABASE}) ...")
     if not database_exists(TEMPLATE_DATABASE) or manage("migrate", "--check", database=TEMPLATE_DATABASE, run_dir=run_dir).returncode:
+        say(f"migrating {TEMPLATE_DATABASE} ...")
         database_drop(TEMPLATE_DATABASE)
         database_migrated(TEMPLATE_DATABASE, run_dir=run_dir)
     database_drop(name)
@@ -216,6 +225,7 @@ def django_setup(env: dict) -> None:
 def web_start(stack: Stack, *, env: dict, workers: int, threads: int, name: str = "web") -> tuple[str, Child]:
     """gunicorn with gthread workers, as the Procfile runs it (without the access log).
     Returns its base URL (once /healthz answers) and the process."""
+    say(f"starting {name}: gunicorn {workers} × {threads} gthread ...")
     port = free_port()
     child = stack.start(
         name,
@@ -242,6 +252,7 @@ def web_start(stack: Stack, *, env: dict, workers: int, threads: int, name: str 
 def worker_start(stack: Stack, *, env: dict, concurrency: int, queues: str = ALL_QUEUES, name: str = "worker") -> Child:
     """A Celery worker (prefork, `concurrency` processes) as the Procfile runs it. INFO logs
     carry one 'succeeded in <s>' line per task: the per-stage cost is read from them."""
+    say(f"starting {name}: celery -c {concurrency} -Q {queues} ...")
     child = stack.start(
         name,
         [
