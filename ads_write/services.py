@@ -239,7 +239,13 @@ def ads_record_verdicts(*, verdicts: dict) -> list[uuid.UUID]:
                 Finding(verdict=row, **{**f.as_dict(), "field": f.field or ""}) for f in verdicts[row.ad.id].findings
             ]
         Finding.objects.bulk_create(findings)
-        Ad.objects.bulk_update(ads, ["status", "version", "reviewed_at", "ruleset_version"])
+        # One UPDATE per outcome: bulk_update builds a CASE per row and field, which cost
+        # ~0.5 ms of Python per ad, a quarter of the intake consumer (bench pipeline probe).
+        outcomes: dict[tuple, list] = {}
+        for ad in ads:
+            outcomes.setdefault((ad.status, ad.ruleset_version), []).append(ad.id)
+        for (ad_status, ruleset_version), ids in outcomes.items():
+            Ad.objects.filter(id__in=ids).update(status=ad_status, version=2, reviewed_at=now, ruleset_version=ruleset_version)
         audit_record_many(records=records)
     return [ad.id for ad in ads]
 
