@@ -35,6 +35,7 @@ def add_arguments(parser) -> None:
     parser.add_argument("--web-workers", type=int, default=5, help="gunicorn processes (default 5)")
     parser.add_argument("--web-threads", type=int, default=5, help="threads per gunicorn process (default 5)")
     parser.add_argument("--batch-size", type=int, default=1000, help="ads per batch request (default 1000)")
+    parser.add_argument("--warmup", type=float, default=3, help="seconds of warm-up before measuring (default 3)")
     parser.add_argument("--profile", type=float, default=0, help="py-spy the web server for this many seconds of each phase's first round (default off)")
     parser.add_argument("--redis-url", help="use this Redis (its intake queue is emptied) instead of starting a private redis-server")
 
@@ -77,7 +78,7 @@ def run(args) -> dict:
         # connection, the API-key cache, the DB connection) before anything is measured.
         for phase in ("ceiling", "single"):
             run_wrk(label=f"warm-up {phase}", base_url=base_url, headers=auth, connections=args.connections,
-                    duration=1, script_dir=folder, **phases[phase])
+                    duration=args.warmup, script_dir=folder, **phases[phase])
         messages_per_request = {"single": 1, "batch": math.ceil(args.batch_size / settings.INTAKE_MESSAGE_SIZE)}
         runs, profiles = [], {}
         for round_ in range(args.rounds):

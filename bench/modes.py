@@ -46,6 +46,7 @@ def add_arguments(parser) -> None:
     parser.add_argument("--latency-ms", type=float, default=PAPER_LATENCY_MS, help="external validator latency at scale 1.0 (default 864, the paper's)")
     parser.add_argument("--latency-scale", default="1.0,0.1", help="comma-separated scales of --latency-ms (default 1.0,0.1)")
     parser.add_argument("--repeat", type=int, default=1, help="run the modes this many times, interleaved; medians are reported")
+    parser.add_argument("--warmup", type=float, default=3, help="seconds of warm-up before measuring (default 3)")
     parser.add_argument("--drain-timeout", type=float, default=60, help="seconds to wait after the load for accepted ads to become final")
     parser.add_argument("--validator-cmd", help="start the external validator with this command instead ({python} {port} {latency_ms})")
     parser.add_argument("--redis-url", help="use this Redis (its db is flushed) instead of starting a private redis-server")
@@ -112,8 +113,12 @@ def _run_mode(args, *, mode: str, folder, env: dict, redis_url: str, validator_u
         worker_start(stack, env=mode_env, concurrency=args.worker_concurrency, name=f"worker-{mode}")
         submit = {"paths": ["/api/v1/ads"], "method": "POST", "bodies": ad_bodies(), "headers": auth,
                   "connections": args.connections, "script_dir": folder}
-        # Warm every process and thread up (lazy imports, broker and DB connections, the
-        # API-key cache) and let the pipeline finish the warm-up ads before measuring.
+        # Warm every process and thread up — reads load the URLconf (and with it the
+        # validation tables), DB connections and the API-key cache; one second of submits
+        # imports and connects the broker transport — and let the pipeline finish the
+        # warm-up ads before measuring.
+        run_wrk(label=f"warm-up reads {mode}", base_url=base_url, paths=["/api/v1/ads?page_size=1"], headers=auth,
+                connections=args.connections, duration=args.warmup, script_dir=folder)
         warm = run_wrk(label=f"warm-up {mode}", base_url=base_url, duration=1, **submit)
         wait_final(warm.ok, timeout=args.drain_timeout, desc=f"warm-up drain {mode}")
         before = final_count()

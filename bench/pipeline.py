@@ -16,6 +16,8 @@ Goals: drain >= 2,000 ads/s to the final state; lag p99 <= 2 s at 500 ads/s."""
 
 import time
 
+import redis
+
 from .fixtures import ad_payloads, bench_retailer, validated
 from .measure import lag_stats, task_costs, wait_final
 from .profiling import pipeline_probe, print_profile, pyspy_profile
@@ -58,6 +60,9 @@ def run(args) -> dict:
         caller = Caller(retailer=retailer, key_prefix="bench")
 
         preload = _preload(caller, args.ads)
+        # Each queued message is a Redis list element: its size per ad is the broker's memory
+        # per ad waiting (all elements counted, not sampled).
+        preload["redis_bytes_per_queued_ad"] = round(redis.Redis.from_url(redis_url).memory_usage("intake", samples=0) / args.ads)
         worker = worker_start(stack, env=env, concurrency=args.workers)
         ready_at = time.time()
         with pyspy_profile(stack, pid=worker.pid, seconds=args.profile, name="py-spy-worker") as profile:
@@ -65,6 +70,7 @@ def run(args) -> dict:
         drained = lag_stats(since=preload["started_at"], until=preload["ended_at"])
         drain_log = worker.log_path.read_text(errors="replace")
         drain = _drain_figures(args, ready_at=ready_at, samples=samples, drained=drained, costs=task_costs(drain_log))
+        drain["storage_bytes_per_ad"] = _storage_per_ad(args.ads)
 
         steady = None
         if args.rate > 0:
@@ -118,6 +124,23 @@ def _preload(caller, count: int) -> dict:
         "publish_ads_per_s": round(count / (ended - started), 1),
         "submit_us_per_ad": round(1e6 * (ended - started) / count, 1),
     }
+
+
+def _storage_per_ad(ads: int) -> dict:
+    """PostgreSQL bytes per ad (table, TOAST and indexes) after `ads` went through: what
+    the database grows by, per table."""
+    from django.db import connection
+
+    from ads_read.models import AdView
+    from ads_write.models import Ad, Finding, Verdict
+    from audit.models import AuditEntry
+
+    sizes = {}
+    with connection.cursor() as cursor:
+        for model in (Ad, Verdict, Finding, AuditEntry, AdView):
+            cursor.execute("SELECT pg_total_relation_size(%s::regclass)", [model._meta.db_table])
+            sizes[model._meta.db_table] = round(cursor.fetchone()[0] / ads)
+    return {**sizes, "total": sum(sizes.values())}
 
 
 def _drain_figures(args, *, ready_at: float, samples: list, drained: dict, costs: dict) -> dict:
@@ -185,6 +208,10 @@ def _print(data: dict, args) -> None:
         f"drain: {drain['final']:,}/{drain['ads']:,} final in {drain['seconds']} s = {drain['final_ads_per_s']:,.0f} ads/s "
         f"(verdicts alone {drain['judged_ads_per_s']} ads/s; goal >= {GOAL_DRAIN_ADS_PER_S:,}: "
         f"{'met' if drain['goal_met'] else 'MISSED'}); mix {drain['status_mix']}"
+    )
+    print(
+        f"Redis holds {preload['redis_bytes_per_queued_ad']} bytes per queued ad; PostgreSQL grows by "
+        f"{drain['storage_bytes_per_ad']['total']:,} bytes per ad: {drain['storage_bytes_per_ad']}"
     )
     print("per stage, from the worker log (time inside the task, per message and per ad):")
     print(_cost_table(drain["costs"]))

@@ -37,6 +37,7 @@ def add_arguments(parser) -> None:
     parser.add_argument("--rounds", type=int, default=3, help="rounds over the endpoints, interleaved (default 3)")
     parser.add_argument("--web-workers", type=int, default=5, help="gunicorn processes (default 5)")
     parser.add_argument("--web-threads", type=int, default=5, help="threads per gunicorn process (default 5)")
+    parser.add_argument("--warmup", type=float, default=3, help="seconds of warm-up before measuring (default 3)")
     parser.add_argument("--profile", type=float, default=0, help="py-spy the web server for this many seconds of each endpoint's first round (default off)")
     parser.add_argument("--reload", action="store_true", help="reload the rows even if the database holds as many")
     parser.add_argument("--redis-url", help="use this Redis instead of starting a private redis-server")
@@ -77,8 +78,9 @@ def run(args) -> dict:
             "list_filtered": ["/api/v1/ads?status=rejected&page_size=50"],
             "failed": ["/api/v1/ads/failed"],
         }
+        # Until every gunicorn process has loaded the URLconf, its DB connection and the key cache.
         run_wrk(label="warm-up", base_url=base_url, paths=phases["by_id"], headers=auth,
-                connections=args.connections, duration=1, script_dir=folder)
+                connections=args.connections, duration=args.warmup, script_dir=folder)
         runs, profiles = [], {}
         for round_ in range(args.rounds):
             for phase, paths in phases.items():
