@@ -3,10 +3,12 @@ and how long after they were accepted (the bench's clock and PostgreSQL's are th
 machine's)."""
 
 import re
+import threading
 import time
 from collections import defaultdict
 from datetime import datetime, timezone
 
+import psycopg
 from django.db import connection
 
 from .report import progress
@@ -122,3 +124,45 @@ def task_costs(log_text: str) -> dict:
         }
         for name, entry in totals.items()
     }
+
+
+class LockWaiters:
+    """While its block runs, samples (in a thread, on a connection of its own) how many
+    sessions of the database are active and how many of them wait on an advisory lock —
+    the audit chain's, which every audited transaction holds until it commits."""
+
+    QUERY = (
+        "SELECT count(*) FILTER (WHERE state = 'active'), "
+        "count(*) FILTER (WHERE wait_event_type = 'Lock' AND wait_event = 'advisory') "
+        "FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
+    )
+
+    def __init__(self, database_url: str, *, interval: float = 0.25):
+        self.database_url = database_url
+        self.interval = interval
+        self.samples: list[tuple[int, int]] = []
+        self._stop = threading.Event()
+
+    def _run(self):
+        with psycopg.connect(self.database_url, autocommit=True) as conn:
+            while not self._stop.wait(self.interval):
+                self.samples.append(conn.execute(self.QUERY).fetchone())
+
+    def __enter__(self):
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join()
+
+    def summary(self) -> dict:
+        if not self.samples:
+            return {"samples": 0, "active_mean": None, "advisory_waiting_mean": None, "advisory_waiting_max": None}
+        return {
+            "samples": len(self.samples),
+            "active_mean": round(sum(a for a, _ in self.samples) / len(self.samples), 2),
+            "advisory_waiting_mean": round(sum(w for _, w in self.samples) / len(self.samples), 2),
+            "advisory_waiting_max": max(w for _, w in self.samples),
+        }

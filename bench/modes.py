@@ -11,7 +11,7 @@ reported, with the ratios to `sync` side by side with the paper's."""
 
 from .fixtures import ad_bodies, bench_retailer
 from .load import run_wrk
-from .measure import final_count, lag_stats, wait_final
+from .measure import LockWaiters, final_count, lag_stats, wait_final
 from .report import DAY, machine_info, median, print_machine, results_write, run_dir, table
 from .stack import (
     DATABASE,
@@ -122,7 +122,8 @@ def _run_mode(args, *, mode: str, folder, env: dict, redis_url: str, validator_u
         warm = run_wrk(label=f"warm-up {mode}", base_url=base_url, duration=1, **submit)
         wait_final(warm.ok, timeout=args.drain_timeout, desc=f"warm-up drain {mode}")
         before = final_count()
-        load = run_wrk(label=f"load {mode}", base_url=base_url, duration=args.duration, **submit)
+        with LockWaiters(env["DATABASE_URL"]) as waiters:
+            load = run_wrk(label=f"load {mode}", base_url=base_url, duration=args.duration, **submit)
         samples = wait_final(before + load.ok, timeout=args.drain_timeout, desc=f"drain {mode}")
         lag = lag_stats(since=load.started_at, until=load.ended_at)
     seconds = load.ended_at - load.started_at
@@ -144,6 +145,7 @@ def _run_mode(args, *, mode: str, folder, env: dict, redis_url: str, validator_u
         "completed_per_s_overall": round(lag["final"] / (drained_at - load.started_at), 2) if drained_at else 0.0,
         "lag": lag,
         "drain_s": round(samples[-1][0] - load.ended_at, 1),
+        "db_sessions_during_load": waiters.summary(),
     }
 
 
@@ -180,6 +182,8 @@ def _summarise(runs: list[dict], *, modes: list[str], scales: list[float]) -> li
                     "unfinished": median(r["unfinished"] for r in mine),
                     "lag_p50_s": median(lag["p50"] for lag in lags),
                     "lag_p99_s": median(lag["p99"] for lag in lags),
+                    "chain_lock_waiters": median(r["db_sessions_during_load"]["advisory_waiting_mean"] for r in mine),
+                    "db_active_sessions": median(r["db_sessions_during_load"]["active_mean"] for r in mine),
                     "paper_per_day": PAPER[mode]["per_day"],
                     "paper_ratio": PAPER[mode]["ratio"],
                 }
@@ -198,14 +202,14 @@ def _print(summary: list[dict], *, args, validator_called: bool) -> None:
             [
                 "validator", "mode", "paper /day", "paper ×", "accepted/s", "accepted /day", "× sync",
                 "p50 ms", "p95 ms", "p99 ms", "errors", "completed/s", "compl./s overall", "unfinished",
-                "lag p50 s", "lag p99 s",
+                "lag p50 s", "lag p99 s", "DB active", "on chain lock",
             ],
             [
                 [
                     f"{r['latency_ms']:.0f} ms", r["mode"], f"{r['paper_per_day'] / 1e6:.1f} M", f"{r['paper_ratio']:.2f}",
                     r["accepted_per_s"], f"{r['accepted_per_day'] / 1e6:.2f} M", r["ratio_to_sync"], r["p50_ms"],
                     r["p95_ms"], r["p99_ms"], r["non_2xx"], r["completed_per_s"], r["completed_per_s_overall"],
-                    r["unfinished"], r["lag_p50_s"], r["lag_p99_s"],
+                    r["unfinished"], r["lag_p50_s"], r["lag_p99_s"], r["db_active_sessions"], r["chain_lock_waiters"],
                 ]
                 for r in summary
             ],
