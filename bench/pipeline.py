@@ -144,11 +144,15 @@ def _storage_per_ad(ads: int) -> dict:
 
 
 def _drain_figures(args, *, ready_at: float, samples: list, drained: dict, costs: dict) -> dict:
+    from audit.models import AuditEntry
+
     judged_at = next((t for t, judged, _ in samples if judged >= args.ads), None)
     final_at = drained["last_final_at"]
     return {
         "ads": args.ads,
         "final": drained["final"],
+        # Each ad's submission and verdict are audited: 2 entries per final ad.
+        "audit_entries_per_ad": round(AuditEntry.objects.filter(ad_id__isnull=False).count() / args.ads, 3),
         "seconds": round(final_at - ready_at, 2) if final_at else None,
         "final_ads_per_s": round(drained["final"] / (final_at - ready_at), 1) if final_at else 0.0,
         # The intake stage alone (verdicts and audit), sampled every 0.5 s.
@@ -207,7 +211,8 @@ def _print(data: dict, args) -> None:
     print(
         f"drain: {drain['final']:,}/{drain['ads']:,} final in {drain['seconds']} s = {drain['final_ads_per_s']:,.0f} ads/s "
         f"(verdicts alone {drain['judged_ads_per_s']} ads/s; goal >= {GOAL_DRAIN_ADS_PER_S:,}: "
-        f"{'met' if drain['goal_met'] else 'MISSED'}); mix {drain['status_mix']}"
+        f"{'met' if drain['goal_met'] else 'MISSED'}); mix {drain['status_mix']}; "
+        f"{drain['audit_entries_per_ad']} audit entries per ad"
     )
     print(
         f"Redis holds {preload['redis_bytes_per_queued_ad']} bytes per queued ad; PostgreSQL grows by "
