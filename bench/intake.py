@@ -20,7 +20,7 @@ from .fixtures import ad_bodies, batch_body, bench_retailer
 from .load import http, run_wrk
 from .profiling import print_profile, pyspy_profile
 from .report import machine_info, median, print_machine, results_write, run_dir, table
-from .stack import DATABASE, Stack, app_env, database_fresh, django_setup, redis_start, web_start
+from .stack import DATABASE, Stack, app_env, database_fresh, django_setup, redis_for, web_start
 
 GOAL_RATIO = 0.6
 GOAL_BATCH_ADS_PER_S = 20_000
@@ -37,13 +37,13 @@ def add_arguments(parser) -> None:
     parser.add_argument("--batch-size", type=int, default=1000, help="ads per batch request (default 1000)")
     parser.add_argument("--warmup", type=float, default=3, help="seconds of warm-up before measuring (default 3)")
     parser.add_argument("--profile", type=float, default=0, help="py-spy the web server for this many seconds of each phase's first round (default off)")
-    parser.add_argument("--redis-url", help="use this Redis (its intake queue is emptied) instead of starting a private redis-server")
+    parser.add_argument("--redis-url", help="use this Redis database (flushed at the start and the end) instead of a private redis-server")
 
 
 def run(args) -> dict:
     folder = run_dir("intake")
     with Stack(folder) as stack:
-        redis_url = args.redis_url or redis_start(stack)
+        redis_url = redis_for(stack, args.redis_url)
         env = app_env(
             run_dir=folder, database_url=database_fresh(DATABASE, run_dir=folder), redis_url=redis_url,
             AD_INTAKE_MODE="direct", DJANGO_SETTINGS_MODULE="bench.settings",

@@ -20,7 +20,7 @@ from .stack import (
     database_fresh,
     django_setup,
     redis_flush,
-    redis_start,
+    redis_for,
     validator_start,
     web_start,
     worker_start,
@@ -49,7 +49,7 @@ def add_arguments(parser) -> None:
     parser.add_argument("--warmup", type=float, default=3, help="seconds of warm-up before measuring (default 3)")
     parser.add_argument("--drain-timeout", type=float, default=60, help="seconds to wait after the load for accepted ads to become final")
     parser.add_argument("--validator-cmd", help="start the external validator with this command instead ({python} {port} {latency_ms})")
-    parser.add_argument("--redis-url", help="use this Redis (its db is flushed) instead of starting a private redis-server")
+    parser.add_argument("--redis-url", help="use this Redis database (flushed at the start and the end) instead of a private redis-server")
 
 
 def run(args) -> dict:
@@ -59,7 +59,7 @@ def run(args) -> dict:
     scales = [float(s) for s in args.latency_scale.split(",")]
     folder = run_dir("modes")
     with Stack(folder) as stack:
-        redis_url = args.redis_url or redis_start(stack)
+        redis_url = redis_for(stack, args.redis_url)
         env = app_env(run_dir=folder, database_url=database_fresh(DATABASE, run_dir=folder), redis_url=redis_url)
         django_setup(env)
         from django.conf import settings

@@ -22,7 +22,7 @@ from .fixtures import ad_payloads, bench_retailer, validated
 from .measure import lag_stats, task_costs, wait_final
 from .profiling import pipeline_probe, print_profile, pyspy_profile
 from .report import machine_info, print_machine, progress, results_write, run_dir, table
-from .stack import DATABASE, Stack, app_env, database_fresh, django_setup, redis_flush, redis_start, worker_start
+from .stack import DATABASE, Stack, app_env, database_fresh, django_setup, redis_for, worker_start
 
 GOAL_DRAIN_ADS_PER_S = 2_000
 GOAL_LAG_P99_S = 2.0
@@ -38,15 +38,13 @@ def add_arguments(parser) -> None:
     parser.add_argument("--steady-duration", type=float, default=60, help="seconds of steady load (default 60)")
     parser.add_argument("--probe-ads", type=int, default=1_000, help="ads through the in-process probe, batched and single (default 1,000; 0 skips it)")
     parser.add_argument("--profile", type=float, default=0, help="py-spy the worker for this many seconds of the drain (default off)")
-    parser.add_argument("--redis-url", help="use this Redis (its db is flushed) instead of starting a private redis-server")
+    parser.add_argument("--redis-url", help="use this Redis database (flushed at the start and the end) instead of a private redis-server")
 
 
 def run(args) -> dict:
     folder = run_dir("pipeline")
     with Stack(folder) as stack:
-        redis_url = args.redis_url or redis_start(stack)
-        if args.redis_url:
-            redis_flush(redis_url)
+        redis_url = redis_for(stack, args.redis_url)
         env = app_env(
             run_dir=folder, database_url=database_fresh(DATABASE, run_dir=folder), redis_url=redis_url,
             AD_INTAKE_MODE="direct", INTAKE_MESSAGE_SIZE=args.message_size,

@@ -19,7 +19,7 @@ from django.utils import timezone
 from .load import run_wrk
 from .profiling import print_profile, pyspy_profile
 from .report import machine_info, median, print_machine, progress, results_write, run_dir, table
-from .stack import Stack, app_env, database_exists, database_fresh, database_migrated, database_url, django_setup, redis_start, web_start
+from .stack import Stack, app_env, database_exists, database_fresh, database_migrated, database_url, django_setup, redis_for, web_start
 
 READ_DATABASE = "adplatform_bench_read"
 RETAILER_PREFIX = "Bench Read "
@@ -40,13 +40,13 @@ def add_arguments(parser) -> None:
     parser.add_argument("--warmup", type=float, default=3, help="seconds of warm-up before measuring (default 3)")
     parser.add_argument("--profile", type=float, default=0, help="py-spy the web server for this many seconds of each endpoint's first round (default off)")
     parser.add_argument("--reload", action="store_true", help="reload the rows even if the database holds as many")
-    parser.add_argument("--redis-url", help="use this Redis instead of starting a private redis-server")
+    parser.add_argument("--redis-url", help="use this Redis database (flushed at the start and the end) instead of a private redis-server")
 
 
 def run(args) -> dict:
     folder = run_dir("read")
     with Stack(folder) as stack:
-        redis_url = args.redis_url or redis_start(stack)
+        redis_url = redis_for(stack, args.redis_url)
         if args.reload or not database_exists(READ_DATABASE):
             database_fresh(READ_DATABASE, run_dir=folder)
         else:

@@ -118,11 +118,3 @@ def _cell(value) -> str:
 def median(values):
     values = [v for v in values if v is not None]
     return statistics.median(values) if values else None
-
-
-def per_day(per_second: float | None) -> float | None:
-    return per_second * DAY if per_second is not None else None
-
-
-def millions(value: float | None) -> str:
-    return "—" if value is None else f"{value / 1e6:.2f} M"

@@ -187,6 +187,16 @@ def redis_start(stack: Stack) -> str:
     return f"redis://{HOST}:{port}/0"
 
 
+def redis_for(stack: Stack, url: str | None) -> str:
+    """The bench's Redis: a private redis-server, or `url` — flushed now and again when the
+    bench ends, so give it a database of its own. Returns its URL."""
+    if not url:
+        return redis_start(stack)
+    redis_flush(url)
+    stack.callback(redis_flush, url)  # runs after the processes registered later are stopped
+    return url
+
+
 def redis_flush(url: str) -> None:
     import redis
 
