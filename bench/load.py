@@ -141,11 +141,16 @@ def run_wrk(
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.time()
     process = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    with progress(total=round(duration), desc=f"{label:<24}", unit="s") as bar:
-        while process.poll() is None:
-            time.sleep(0.25)
-            bar.n = min(round(duration), int(time.time() - started))
-            bar.refresh()
+    try:
+        with progress(total=round(duration), desc=f"{label:<24}", unit="s") as bar:
+            while process.poll() is None:
+                time.sleep(0.25)
+                bar.n = min(round(duration), int(time.time() - started))
+                bar.refresh()
+    finally:
+        if process.poll() is None:  # the bench is being stopped: so is its load
+            process.kill()
+            process.wait()
     ended = time.time()
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     output = process.stdout.read()
