@@ -7,7 +7,7 @@ PORT ?= 8000
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/adplatform
 TEST_REDIS_URL ?= redis://127.0.0.1:6379/15
 
-.PHONY: run test setup setup-dev browser migrate seed lint clean
+.PHONY: run test setup setup-dev browser migrate seed lint clean bench-setup
 
 $(VENV)/.installed: requirements.txt
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -44,6 +44,16 @@ test: setup-dev
 	rm -rf .data/prometheus-test
 	DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} REDIS_URL=$${REDIS_URL:-$(TEST_REDIS_URL)} \
 	  PROMETHEUS_MULTIPROC_DIR=$(CURDIR)/.data/prometheus-test $(VENV)/bin/pytest $(PYTEST_ARGS)
+
+# Benchmarks (bench/README.md): matplotlib, tqdm, py-spy, and Debian's wrk and redis-server.
+$(VENV)/.installed-bench: requirements-bench.txt requirements.txt $(VENV)/.installed
+	$(PIP) install --quiet --disable-pip-version-check -r requirements-bench.txt
+	touch $@
+
+bench-setup: $(VENV)/.installed-bench
+	@command -v wrk >/dev/null && command -v redis-server >/dev/null || { \
+	  if [ "$$(id -u)" = 0 ]; then (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk redis-server >/dev/null); \
+	  else echo "Install Debian's wrk and redis-server (sudo apt-get install wrk redis-server) for the benchmarks." >&2; exit 1; fi; }
 
 clean:
 	rm -rf .data .pytest_cache test-results

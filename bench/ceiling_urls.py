@@ -1,0 +1,35 @@
+"""Bench-only URLconf: the application's URLs plus `POST /bench/ceiling/ads`, which does the
+request-path work of `POST /api/v1/ads` up to the point of accepting (DRF parsing, API-key
+auth, body-size check, basic validation, the 202 body) but publishes and stores nothing.
+Single-ad intake divided by this ceiling is the share of the request budget the intake
+itself (event, publish, pending marker) leaves to the API."""
+
+from django.conf import settings
+from django.urls import path
+from django.utils import timezone
+from rest_framework import status
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from adplatform.kernel.ids import new_id
+from adplatform.urls import handler400, handler403, handler404, handler500, urlpatterns as app_urlpatterns
+from ads_write.api import basic_validation_problem, check_body_size
+from ads_write.models import AdStatus
+from ads_write.serializers import AcceptedSerializer
+from ads_write.services import Accepted
+from ads_write.validation.basic import validate_basic
+
+
+class AdSubmitCeilingApi(APIView):
+    def post(self, request):
+        check_body_size(request, settings.API_MAX_BODY_BYTES)
+        result = validate_basic(request.data)
+        if not result.ok:
+            raise basic_validation_problem(result.errors)
+        accepted = Accepted(id=new_id(), status=AdStatus.PENDING, submitted_at=timezone.now())
+        return Response(AcceptedSerializer(accepted).data, status=status.HTTP_202_ACCEPTED)
+
+
+urlpatterns = [path("bench/ceiling/ads", AdSubmitCeilingApi.as_view(), name="bench-ceiling"), *app_urlpatterns]
+
+__all__ = ["urlpatterns", "handler400", "handler403", "handler404", "handler500"]

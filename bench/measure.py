@@ -1,0 +1,168 @@
+"""What the pipeline did, read from the database: how many ads reached a final state, when,
+and how long after they were accepted (the bench's clock and PostgreSQL's are the same
+machine's)."""
+
+import re
+import threading
+import time
+from collections import defaultdict
+from datetime import datetime, timezone
+
+import psycopg
+from django.db import connection
+
+from .report import progress
+
+LAG_PERCENTILES = (0.5, 0.9, 0.99)
+
+
+def _tables():
+    from ads_read.models import AdView
+    from ads_write.models import Ad
+
+    return Ad._meta.db_table, AdView._meta.db_table
+
+
+def _at(epoch: float) -> datetime:
+    return datetime.fromtimestamp(epoch, tz=timezone.utc)
+
+
+def final_count() -> int:
+    """Ads whose final state a reader sees (their read row is no longer pending)."""
+    _, view = _tables()
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT count(*) FROM {view} WHERE status <> 'pending'")
+        return cursor.fetchone()[0]
+
+
+def judged_count() -> int:
+    """Ads with a verdict on the write side (may not be projected yet)."""
+    ad, _ = _tables()
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT count(*) FROM {ad} WHERE status <> 'pending'")
+        return cursor.fetchone()[0]
+
+
+def wait_final(target: int, *, timeout: float, desc: str, interval: float = 0.5) -> list[tuple[float, int, int]]:
+    """Poll until `target` ads are final or `timeout` passes (or nothing moved for a third of
+    it). Returns the samples (epoch, judged, final) for rates and charts."""
+    samples = []
+    start = time.time()
+    last_change, last = start, -1
+    with progress(total=target, desc=f"{desc:<24}", unit="ad") as bar:
+        while True:
+            now, judged, final = time.time(), judged_count(), final_count()
+            samples.append((now, judged, final))
+            bar.n = min(final, target)
+            bar.refresh()
+            if final != last:
+                last_change, last = now, final
+            if final >= target or now - start > timeout or now - last_change > max(10.0, timeout / 3):
+                return samples
+            time.sleep(interval)
+
+
+def lag_stats(*, since: float, until: float, window_end: float | None = None) -> dict:
+    """For the ads accepted between `since` and `until`: how many are final, how many of
+    them became final by `window_end`, the lag from acceptance to verdict and to the read
+    row (seconds, percentiles) and the final-status mix."""
+    ad, view = _tables()
+    percentiles = "ARRAY[" + ", ".join(str(p) for p in LAG_PERCENTILES) + "]"
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""
+            SELECT count(*),
+                   count(*) FILTER (WHERE v.projected_at <= %s),
+                   percentile_cont({percentiles}) WITHIN GROUP (ORDER BY extract(epoch FROM v.projected_at - v.submitted_at)),
+                   max(extract(epoch FROM v.projected_at - v.submitted_at)),
+                   percentile_cont({percentiles}) WITHIN GROUP (ORDER BY extract(epoch FROM a.reviewed_at - a.submitted_at)),
+                   min(v.projected_at), max(v.projected_at)
+            FROM {view} v JOIN {ad} a ON a.id = v.id
+            WHERE v.status <> 'pending' AND v.submitted_at >= %s AND v.submitted_at <= %s
+            """,
+            [_at(window_end or until), _at(since), _at(until)],
+        )
+        final, final_in_window, to_read, to_read_max, to_verdict, first, last = cursor.fetchone()
+        cursor.execute(
+            f"SELECT status, count(*) FROM {view} WHERE submitted_at >= %s AND submitted_at <= %s GROUP BY status",
+            [_at(since), _at(until)],
+        )
+        mix = dict(cursor.fetchall())
+
+    def named(values):
+        return {f"p{round(p * 100)}": round(v, 4) for p, v in zip(LAG_PERCENTILES, values)} if values else None
+
+    return {
+        "final": final,
+        "final_in_window": final_in_window,
+        "lag_to_read_s": {**named(to_read), "max": round(to_read_max, 4)} if to_read else None,
+        "lag_to_verdict_s": named(to_verdict),
+        "first_final_at": first.timestamp() if first else None,
+        "last_final_at": last.timestamp() if last else None,
+        "status_mix": mix,
+    }
+
+
+_TASK_LINE = re.compile(r"Task (?P<name>[\w.]+)\[[^\]]+\] succeeded in (?P<seconds>[0-9.e-]+)s: (?P<result>\d+)")
+
+
+def task_costs(log_text: str) -> dict:
+    """Per task type, from a Celery worker's INFO log: messages, their total and mean time,
+    the ads they carried (the task's return value) and the time per ad."""
+    totals = defaultdict(lambda: {"messages": 0, "seconds": 0.0, "ads": 0})
+    for match in _TASK_LINE.finditer(log_text):
+        entry = totals[match["name"].rsplit(".", 1)[-1]]
+        entry["messages"] += 1
+        entry["seconds"] += float(match["seconds"])
+        entry["ads"] += int(match["result"])
+    return {
+        name: {
+            **entry,
+            "seconds": round(entry["seconds"], 3),
+            "ms_per_message": round(1000 * entry["seconds"] / entry["messages"], 3),
+            "ms_per_ad": round(1000 * entry["seconds"] / entry["ads"], 4) if entry["ads"] else None,
+        }
+        for name, entry in totals.items()
+    }
+
+
+class LockWaiters:
+    """While its block runs, samples (in a thread, on a connection of its own) how many
+    sessions of the database are active and how many of them wait on an advisory lock —
+    the audit chain's, which every audited transaction holds until it commits."""
+
+    QUERY = (
+        "SELECT count(*) FILTER (WHERE state = 'active'), "
+        "count(*) FILTER (WHERE wait_event_type = 'Lock' AND wait_event = 'advisory') "
+        "FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
+    )
+
+    def __init__(self, database_url: str, *, interval: float = 0.25):
+        self.database_url = database_url
+        self.interval = interval
+        self.samples: list[tuple[int, int]] = []
+        self._stop = threading.Event()
+
+    def _run(self):
+        with psycopg.connect(self.database_url, autocommit=True) as conn:
+            while not self._stop.wait(self.interval):
+                self.samples.append(conn.execute(self.QUERY).fetchone())
+
+    def __enter__(self):
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join()
+
+    def summary(self) -> dict:
+        if not self.samples:
+            return {"samples": 0, "active_mean": None, "advisory_waiting_mean": None, "advisory_waiting_max": None}
+        return {
+            "samples": len(self.samples),
+            "active_mean": round(sum(a for a, _ in self.samples) / len(self.samples), 2),
+            "advisory_waiting_mean": round(sum(w for _, w in self.samples) / len(self.samples), 2),
+            "advisory_waiting_max": max(w for _, w in self.samples),
+        }

@@ -1,0 +1,72 @@
+"""The benches' in-process parts against the current code, so that a change of the services
+they drive shows here rather than in the next benchmark run (the benches themselves run on
+demand, never in the suite): the ceiling endpoint, the pipeline probe, and the parsers of
+worker logs and profiles."""
+
+import pytest
+from django.test import override_settings
+
+from adplatform.kernel.auth import Caller
+from ads_read.models import AdView
+from ads_read.pending import pending_get
+from ads_write.models import Ad
+from bench.fixtures import AD_MIX, ad_payloads, validated
+from bench.measure import task_costs
+from bench.profiling import pipeline_probe, pyspy_summary
+
+
+@pytest.mark.django_db
+@override_settings(ROOT_URLCONF="bench.ceiling_urls")
+def test_the_ceiling_endpoint_checks_an_ad_like_the_api_but_accepts_nothing(api):
+    answer = api.post("/bench/ceiling/ads", ad_payloads(1)[0], format="json")
+    assert answer.status_code == 202, answer.content
+    assert answer.json()["status"] == "pending"
+    assert pending_get(ad_id=answer.json()["id"]) is None  # not marked, so not submitted
+
+    bad = api.post("/bench/ceiling/ads", {**ad_payloads(1)[0], "country": "XX"}, format="json")
+    assert bad.status_code == 400
+    assert bad["Content-Type"] == "application/problem+json"
+    assert not Ad.objects.exists()
+
+
+@pytest.mark.django_db
+def test_the_probe_runs_the_real_consumers_and_times_every_stage_and_statement(retailer):
+    ads = validated(ad_payloads(len(AD_MIX) * 2))
+    result = pipeline_probe(caller=Caller(retailer=retailer, key_prefix="test"), ads=ads, ads_per_submit=len(ads))
+
+    assert (result["ads"], result["intake_messages"]) == (len(ads), 1)
+    assert {"submissions_store", "audit_record_many", "ads_record_verdicts", "ads_project"} <= {s["what"] for s in result["stages"]}
+    assert any(s["what"].startswith('INSERT INTO "audit_auditentry"') for s in result["intake_statements"])
+    assert any(s["what"].startswith('INSERT INTO "ads_read_adview"') for s in result["projection_statements"])
+    assert result["intake_ms_per_ad"] >= result["intake_sql_ms_per_ad"] > 0
+    # The consumers really ran: every ad has its final read row, and the mix ends as intended.
+    assert not AdView.objects.filter(status="pending").exists()
+    assert {"approved", "rejected"} <= set(AdView.objects.values_list("status", flat=True))
+    assert AdView.objects.count() == len(ads)
+
+
+def test_task_costs_are_read_from_a_celery_worker_log():
+    line = "[2026-11-26 13:18:33,469: INFO/ForkPoolWorker-1] Task {name}[2ca25824-b1f6] succeeded in {s}s: {n}\n"
+    log = (
+        line.format(name="ads_write.tasks.process_submissions_task", s="0.25", n=100) * 2
+        + line.format(name="ads_read.tasks.project_ads_task", s="0.05", n=100)
+        + "[2026-11-26 13:18:33,470: INFO/MainProcess] Task ads_read.tasks.project_ads_task[1] received\n"
+    )
+    costs = task_costs(log)
+    assert costs["process_submissions_task"] == {"messages": 2, "seconds": 0.5, "ads": 200, "ms_per_message": 250.0, "ms_per_ad": 2.5}
+    assert costs["project_ads_task"]["ms_per_ad"] == 0.5
+
+
+def test_a_pyspy_profile_is_summarised_by_self_time_and_by_our_own_code(tmp_path):
+    raw = tmp_path / "profile.txt"
+    raw.write_text(
+        "workloop (billiard/pool.py:369);ads_submit (/srv/app/ads_write/services.py:80);send (redis/connection.py:10) 3\n"
+        "workloop (billiard/pool.py:369);ads_project (/srv/app/ads_read/projections.py:75) 1\n"
+    )
+    summary = pyspy_summary(raw)
+    assert summary["samples"] == 4
+    assert summary["self"][0] == {"function": "send (redis/connection.py)", "share": 0.75}
+    assert summary["inclusive_own_code"] == [
+        {"function": "ads_submit (ads_write/services.py)", "share": 0.75},
+        {"function": "ads_project (ads_read/projections.py)", "share": 0.25},
+    ]
