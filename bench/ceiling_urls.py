@@ -13,7 +13,8 @@ from rest_framework.views import APIView
 
 from adplatform.kernel.ids import new_id
 from adplatform.urls import handler400, handler403, handler404, handler500, urlpatterns as app_urlpatterns
-from ads_write.api import basic_validation_problem, check_body_size
+from adplatform.parsers import request_json
+from ads_write.api import basic_validation_problem
 from ads_write.models import AdStatus
 from ads_write.serializers import AcceptedSerializer
 from ads_write.services import Accepted
@@ -22,8 +23,7 @@ from ads_write.validation.basic import validate_basic
 
 class AdSubmitCeilingApi(APIView):
     def post(self, request):
-        check_body_size(request, settings.API_MAX_BODY_BYTES)
-        result = validate_basic(request.data)
+        result = validate_basic(request_json(request, max_bytes=settings.API_MAX_BODY_BYTES))
         if not result.ok:
             raise basic_validation_problem(result.errors)
         accepted = Accepted(id=new_id(), status=AdStatus.PENDING, submitted_at=timezone.now())

@@ -172,7 +172,10 @@ def pipeline_probe(*, caller, ads: list[dict], ads_per_submit: int) -> dict:
     def capture(*, task_name, payload):
         published[task_name].append(payload)
 
-    with mock.patch.object(services, "publish_task", capture):
+    def capture_many(*, task_name, payloads):
+        published[task_name].extend(payloads)
+
+    with mock.patch.object(services, "publish_task", capture), mock.patch.object(services, "publish_tasks", capture_many):
         for start in range(0, len(ads), ads_per_submit):
             services.ads_submit(caller=caller, ads=ads[start : start + ads_per_submit], mode="direct")
         intake_messages = published.pop(services.PROCESS_SUBMISSIONS_TASK)
