@@ -10,12 +10,8 @@ import os
 
 import msgspec
 from celery import Celery
-from celery.schedules import crontab
-from django.conf import settings
 from kombu import Queue
 from kombu.serialization import register
-
-from notifications.schedules import daily_at
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "adplatform.settings")
 
@@ -61,31 +57,7 @@ app.conf.update(
     timezone="UTC",
 )
 
-# Periodic jobs (Celery beat). Each entry names its task; the task's module says what it does.
-app.conf.beat_schedule = {
-    "outbox-sweep": {
-        "task": "ads_write.tasks.maintenance_outbox_sweep_task",
-        "schedule": 5.0,
-        "options": {"expires": 30},
-    },
-    "purge-content-fingerprints": {
-        "task": "ads_write.tasks.maintenance_purge_fingerprints_task",
-        "schedule": crontab(hour=3, minute=30),
-    },
-    "report-daily-failed-ads": {
-        "task": "notifications.tasks.report_daily_failed_ads_task",
-        "schedule": daily_at(settings.REPORT_DAILY_AT, zone=settings.REPORT_TIMEZONE),
-    },
-    "webhook-sweep": {
-        "task": "notifications.tasks.webhook_sweep_task",
-        "schedule": 10.0,
-        "options": {"expires": 10},
-    },
-    "purge-idempotency-keys": {
-        "task": "ads_write.tasks.maintenance_idempotency_purge_task",
-        "schedule": 3600.0,
-        "options": {"expires": 600},
-    },
-}
+# Periodic jobs (Celery beat) are CELERY_BEAT_SCHEDULE in settings.py, beside the settings
+# they read: this module reads no Django setting at import (settings modules import it).
 
 app.autodiscover_tasks()

@@ -293,3 +293,35 @@ METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
 METRICS_ALLOWED_NETWORKS = env.list("METRICS_ALLOWED_NETWORKS", default=["127.0.0.1/32", "::1/128"])
 
 # --- Fault tolerance: reconciliation, dead letters -----------------------------------------
+
+# --- Celery beat ---------------------------------------------------------------------------
+from celery.schedules import crontab  # noqa: E402
+
+from notifications.schedules import daily_at  # noqa: E402
+
+# Periodic jobs (Celery beat). Each entry names its task; the task's module says what it does.
+CELERY_BEAT_SCHEDULE = {
+    "outbox-sweep": {
+        "task": "ads_write.tasks.maintenance_outbox_sweep_task",
+        "schedule": 5.0,
+        "options": {"expires": 30},
+    },
+    "purge-content-fingerprints": {
+        "task": "ads_write.tasks.maintenance_purge_fingerprints_task",
+        "schedule": crontab(hour=3, minute=30),
+    },
+    "report-daily-failed-ads": {
+        "task": "notifications.tasks.report_daily_failed_ads_task",
+        "schedule": daily_at(REPORT_DAILY_AT, zone=REPORT_TIMEZONE),
+    },
+    "webhook-sweep": {
+        "task": "notifications.tasks.webhook_sweep_task",
+        "schedule": 10.0,
+        "options": {"expires": 10},
+    },
+    "purge-idempotency-keys": {
+        "task": "ads_write.tasks.maintenance_idempotency_purge_task",
+        "schedule": 3600.0,
+        "options": {"expires": 600},
+    },
+}
