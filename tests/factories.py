@@ -1,5 +1,8 @@
 import factory
+from django.utils import timezone
 
+from adplatform.kernel.events import Event
+from adplatform.kernel.ids import new_id
 from adplatform.kernel.models import Retailer
 
 
@@ -28,3 +31,18 @@ def ad_payload(**overrides) -> dict:
     }
     payload.update(overrides)
     return {k: v for k, v in payload.items() if v is not None}
+
+
+def intake_events(retailer_id, *payloads, actor: str = "system:test") -> list[dict]:
+    """ad.submitted events (as the request path makes them) for valid ad payloads."""
+    from ads_write.services import ad_to_json
+    from ads_write.validation.basic import validate_basic
+
+    now = timezone.now().isoformat()
+    return [
+        Event(
+            type="ad.submitted", ad_id=str(new_id()), retailer_id=str(retailer_id), version=1, occurred_at=now,
+            data={**ad_to_json(validate_basic(p).ad), "submitted_at": now, "actor": actor},
+        ).to_dict()
+        for p in payloads
+    ]
