@@ -385,5 +385,3 @@ def outbox_publish(*, ids: list[int] | None = None, older_than_seconds: int | No
                 return published + len(done)
             OutboxMessage.objects.filter(id__in=done).update(published_at=timezone.now())
             published += len(done)
-        if ids is not None:
-            return published

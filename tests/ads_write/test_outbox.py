@@ -49,3 +49,11 @@ def test_the_sweep_leaves_rows_younger_than_its_threshold():
     assert outbox_publish(older_than_seconds=30) == 1
     assert OutboxMessage.objects.get(id=young).published_at is None
     assert [args for _task, args in queued_tasks(settings.REDIS_URL)] == [[[{"n": "old"}]]]
+
+
+def test_the_relay_after_commit_publishes_all_its_rows_even_beyond_one_batch():
+    redis.Redis.from_url(settings.REDIS_URL).delete("intake")
+    ids = [outbox_add(task_name=PROCESS_SUBMISSIONS_TASK, payload=[{"n": n}]) for n in range(25)]
+
+    assert outbox_publish(ids=ids, limit=10) == 25
+    assert len(queued_tasks(settings.REDIS_URL)) == 25
