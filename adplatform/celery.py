@@ -15,6 +15,7 @@ from kombu.serialization import register
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "adplatform.settings")
 
+
 app = Celery("adplatform")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 
@@ -46,12 +47,17 @@ app.conf.update(
         "notifications.tasks.*": {"queue": "notifications"},
     },
     broker_connection_retry_on_startup=True,
-    # Publishing on the request path must fail fast when the broker is down (direct mode
-    # answers 503), not retry for minutes.
-    broker_connection_timeout=2,
-    broker_connection_max_retries=3,
-    task_publish_retry=True,
-    task_publish_retry_policy={"max_retries": 2, "interval_start": 0, "interval_step": 0.2, "interval_max": 0.5},
+    # Workers and beat reconnect to the broker for as long as it takes (a limit here makes
+    # every worker exit during a broker outage longer than the retries).
+    broker_connection_max_retries=None,
+    # A publish is one attempt, bounded by the Redis timeouts in settings: when the broker is
+    # down the request path answers 503 (direct) or leaves the outbox row to the sweep (cqrs)
+    # within about REDIS_SOCKET_TIMEOUT, and a consumer retries its whole task. Retrying the
+    # publish itself only multiplies that wait when the broker hangs (measured: 2 s -> 6 s).
+    # broker_connection_timeout: CELERY_BROKER_CONNECTION_TIMEOUT in settings (REDIS_CONNECT_TIMEOUT).
+    task_publish_retry=False,
+    # Messages the worker cannot decode or route become dead letters instead of being dropped.
+    worker_consumer="adplatform.kernel.pipeline:DeadLetteringConsumer",
     worker_cancel_long_running_tasks_on_connection_loss=True,
     worker_send_task_events=False,
     timezone="UTC",

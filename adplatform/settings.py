@@ -9,6 +9,7 @@ import os
 from pathlib import Path
 
 import environ
+from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 DATA_DIR = Path(environ.Env().str("ADPLATFORM_DATA_DIR", default=str(BASE_DIR / ".data")))
@@ -102,6 +103,11 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # --- Redis, Celery -----------------------------------------------------------------------
 REDIS_URL = env.str("REDIS_URL", default="")
 BROKER_FOLDER = DATA_DIR / "broker"
+# Bounds on every Redis call (broker and cache), so that a request path that publishes
+# fails within about this long when Redis is down or hung, instead of blocking.
+REDIS_CONNECT_TIMEOUT = env.float("REDIS_CONNECT_TIMEOUT", default=2.0)
+CELERY_BROKER_CONNECTION_TIMEOUT = REDIS_CONNECT_TIMEOUT
+REDIS_SOCKET_TIMEOUT = env.float("REDIS_SOCKET_TIMEOUT", default=2.0)
 if REDIS_URL:
     CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default=REDIS_URL)
     CACHES = {
@@ -109,6 +115,8 @@ if REDIS_URL:
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": env.str("CACHE_KEY_PREFIX", default="adp"),
+            # Fail fast when Redis is down or hung (redis-py waits 5 s by default).
+            "OPTIONS": {"socket_connect_timeout": REDIS_CONNECT_TIMEOUT, "socket_timeout": REDIS_SOCKET_TIMEOUT},
         }
     }
 else:
@@ -136,8 +144,16 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
 else:
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "visibility_timeout": BROKER_VISIBILITY_TIMEOUT,
-        "socket_connect_timeout": env.float("REDIS_CONNECT_TIMEOUT", default=2.0),
-        "socket_timeout": env.float("REDIS_SOCKET_TIMEOUT", default=5.0),
+        # How often a worker looks for messages whose worker died (unacknowledged for
+        # longer than the visibility timeout) and puts them back on their queue.
+        "unacked_restore_interval": env.int("BROKER_RESTORE_INTERVAL", default=30),
+        "unacked_restore_throttle": 1,
+        "socket_connect_timeout": REDIS_CONNECT_TIMEOUT,
+        "socket_timeout": REDIS_SOCKET_TIMEOUT,
+        # A publish whose connection is refused fails at once, instead of retrying the connect
+        # for REDIS_CONNECT_TIMEOUT (measured: 2 s per request while Redis was down). Workers
+        # and beat still reconnect for as long as it takes (celery.py).
+        "max_retries": 0,
     }
 
 # Where an intake event goes on the request path (sync | cqrs | direct; DESIGN.md §3).
@@ -202,8 +218,10 @@ LOGGING = {
 }
 
 # --- Pipeline ----------------------------------------------------------------------------
-# Retries of a failing consumer before its message becomes a dead letter (backoff 1 s, 2 s,
-# 4 s … capped at 120 s: about 25 minutes of outage survived).
+# Retries of a failing consumer before its message becomes a dead letter (backoff drawn at
+# random up to 1 s, 2 s, 4 s … capped at PIPELINE_RETRY_BACKOFF_MAX: about 10 minutes on
+# average with the defaults; while the database is down no dead letter can be written, and
+# the message goes back on the queue instead: kernel/pipeline.py).
 PIPELINE_MAX_RETRIES = env.int("PIPELINE_MAX_RETRIES", default=16)
 # Ads per intake message: a batch is split into messages of this size so that workers share it.
 INTAKE_MESSAGE_SIZE = env.int("INTAKE_MESSAGE_SIZE", default=100)
@@ -293,6 +311,22 @@ METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
 METRICS_ALLOWED_NETWORKS = env.list("METRICS_ALLOWED_NETWORKS", default=["127.0.0.1/32", "::1/128"])
 
 # --- Fault tolerance: reconciliation, dead letters -----------------------------------------
+# Longest wait between two retries of a failing consumer (s). A worker holds a retry,
+# unacknowledged, until it is due and then runs it: Redis would hand it to a second worker
+# if that took longer than the visibility timeout.
+PIPELINE_RETRY_BACKOFF_MAX = env.int("PIPELINE_RETRY_BACKOFF_MAX", default=120)
+if "visibility_timeout" in CELERY_BROKER_TRANSPORT_OPTIONS and (
+    BROKER_VISIBILITY_TIMEOUT <= PIPELINE_RETRY_BACKOFF_MAX + CELERY_TASK_TIME_LIMIT
+):
+    raise ImproperlyConfigured(
+        f"BROKER_VISIBILITY_TIMEOUT ({BROKER_VISIBILITY_TIMEOUT} s) must exceed PIPELINE_RETRY_BACKOFF_MAX "
+        f"+ CELERY_TASK_TIME_LIMIT ({PIPELINE_RETRY_BACKOFF_MAX} + {CELERY_TASK_TIME_LIMIT} s), or messages are duplicated."
+    )
+# Seconds between two outbox sweeps (beat).
+OUTBOX_SWEEP_INTERVAL = env.float("OUTBOX_SWEEP_INTERVAL", default=5.0)
+# The reconciliation sweep runs every RECONCILE_PENDING_AFTER seconds (so it re-publishes a
+# stuck ad at most once per that time) and re-publishes at most this many ads per run.
+RECONCILE_BATCH_LIMIT = env.int("RECONCILE_BATCH_LIMIT", default=1000)
 
 # --- Celery beat ---------------------------------------------------------------------------
 from celery.schedules import crontab  # noqa: E402
@@ -303,8 +337,13 @@ from notifications.schedules import daily_at  # noqa: E402
 CELERY_BEAT_SCHEDULE = {
     "outbox-sweep": {
         "task": "ads_write.tasks.maintenance_outbox_sweep_task",
-        "schedule": 5.0,
+        "schedule": OUTBOX_SWEEP_INTERVAL,
         "options": {"expires": 30},
+    },
+    "reconcile-pending": {
+        "task": "ads_write.tasks.maintenance_reconcile_pending_task",
+        "schedule": float(RECONCILE_PENDING_AFTER),
+        "options": {"expires": RECONCILE_PENDING_AFTER},
     },
     "purge-content-fingerprints": {
         "task": "ads_write.tasks.maintenance_purge_fingerprints_task",

@@ -6,6 +6,7 @@ Intake modes (DESIGN.md §3), chosen by settings.AD_INTAKE_MODE:
 - direct: publish first (answer only once the broker has it), the consumer stores; 202.
 """
 
+import logging
 import uuid
 from collections import Counter
 from dataclasses import dataclass
@@ -27,10 +28,13 @@ from .models import Ad, AdStatus, Finding, OutboxMessage, Verdict
 from .validation.engine import AdFacts, evaluate, evaluate_many
 from .validation.engine import Verdict as EngineVerdict
 
+logger = logging.getLogger(__name__)
+
 INTAKE_MODES = ("sync", "cqrs", "direct")
 PROCESS_SUBMISSIONS_TASK = "ads_write.tasks.process_submissions_batch_task"
 PROJECT_ADS_TASK = "ads_read.tasks.project_ads_task"
 VALIDATOR_ACTOR = "system:validator"
+RECONCILER_ACTOR = "system:reconciler"
 # Derives the ids of events that follow from another (a verdict from its intake event), so a
 # redelivered event yields the same ids and the same single audit entry.
 _DERIVED_EVENT_NAMESPACE = uuid.UUID("6f1d3c0e-2b7a-4a51-9a3e-5d2f0c1b7e11")
@@ -50,6 +54,11 @@ class DecisionError(ValueError):
 # --- the ad as it travels ------------------------------------------------------------------
 _DATETIME_FIELDS = ("starts_at", "ends_at")
 _NOT_JSON_SAFE = frozenset({"price", *_DATETIME_FIELDS})
+# The Ad fields a submission sets (besides price), as basic validation names them.
+_SUBMITTED_FIELDS = (
+    "external_ref", "headline", "description", "landing_url", "display_url", "country", "language", "category",
+    "target_min_age", "starts_at", "ends_at", "disclosure", "advertiser_license", "paid_for_by",
+)
 
 
 def ad_to_json(ad: dict) -> dict:
@@ -165,7 +174,8 @@ def _submit_direct(events: list[Event]) -> None:
 
 
 def publish_task(*, task_name: str, payload: list) -> None:
-    """Hand one message to the broker; returns only once the broker has it."""
+    """Hand one message to the broker; returns only once the broker has it, and raises
+    within about REDIS_SOCKET_TIMEOUT when it cannot (one attempt: see celery.py)."""
     publish_tasks(task_name=task_name, payloads=[payload])
 
 
@@ -178,7 +188,7 @@ def publish_tasks(*, task_name: str, payloads: list[list]) -> None:
         for payload in payloads:
             # A short argsrepr: Celery's default repr of a 100-ad payload costs more than sending it.
             app.send_task(
-                task_name, args=[payload], producer=producer, retry=True, serializer=PIPELINE_SERIALIZER,
+                task_name, args=[payload], producer=producer, retry=False, serializer=PIPELINE_SERIALIZER,
                 argsrepr=f"[<{len(payload)} items>]",
             )
 
@@ -334,6 +344,59 @@ def ad_decide(*, ad_id, status: str, reviewer: str, reason: str) -> Ad:
     return ad
 
 
+# --- reconciliation ------------------------------------------------------------------------
+def submission_event(ad: Ad, *, actor: str) -> Event:
+    """The intake event of a stored ad, rebuilt with its original event id and time, so
+    that consumers treat it as the redelivery it is."""
+    data = {name: getattr(ad, name) for name in _SUBMITTED_FIELDS if getattr(ad, name) not in (None, "")}
+    if ad.price_amount is not None:
+        data["price"] = {"amount": ad.price_amount, "currency": ad.price_currency}
+    return Event(
+        type="ad.submitted",
+        ad_id=str(ad.id),
+        retailer_id=str(ad.retailer_id),
+        version=1,
+        event_id=str(ad.intake_event_id),
+        occurred_at=ad.submitted_at.isoformat(),
+        data={**ad_to_json(data), "submitted_at": ad.submitted_at.isoformat(), "actor": actor},
+    )
+
+
+def ads_reconcile_pending(*, older_than_seconds: int, limit: int) -> int:
+    """Re-publish the intake events of ads still pending after `older_than_seconds`, oldest
+    first and at most `limit`: their message was lost (a broker that crashed without
+    persistence) or is stuck. One message per ad, so that one bad ad does not hold up the
+    others and its dead letter is written once however often it is re-published. Counted
+    in a metric, logged and audited. Returns how many it re-published.
+
+    In direct mode an ad whose message never reached a consumer is not in the database; the
+    broker holds it (persisted, acknowledged only after processing): see the README."""
+    from adplatform.kernel.metrics import RECONCILED_ADS
+
+    cutoff = timezone.now() - timedelta(seconds=older_than_seconds)
+    ads = list(
+        Ad.objects.filter(status=AdStatus.PENDING, version=1, submitted_at__lt=cutoff).order_by("submitted_at")[:limit]
+    )
+    for ad in ads:
+        publish_task(task_name=PROCESS_SUBMISSIONS_TASK, payload=[submission_event(ad, actor=RECONCILER_ACTOR).to_dict()])
+    if not ads:
+        return 0
+    RECONCILED_ADS.inc(len(ads))
+    logger.warning("reconciliation: re-published %d ads pending for over %d s", len(ads), older_than_seconds)
+    with transaction.atomic():
+        audit_record_many(
+            records=[
+                AuditRecord(
+                    event_id=new_id(),
+                    action="ads.reconciled",
+                    actor=RECONCILER_ACTOR,
+                    data={"count": len(ads), "older_than_seconds": older_than_seconds, "ad_ids": [str(a.id) for a in ads]},
+                )
+            ]
+        )
+    return len(ads)
+
+
 # --- the outbox ------------------------------------------------------------------------------
 def outbox_add(*, task_name: str, payload) -> int:
     """Record a message to publish once the surrounding transaction commits."""
@@ -366,8 +429,6 @@ def outbox_publish(*, ids: list[int] | None = None, older_than_seconds: int | No
                 return published + len(done)
             OutboxMessage.objects.filter(id__in=done).update(published_at=timezone.now())
             published += len(done)
-        if ids is not None:
-            return published
 
 
 # --- housekeeping ----------------------------------------------------------------------------

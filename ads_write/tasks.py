@@ -21,7 +21,7 @@ from . import idempotency, services
 logger = logging.getLogger(__name__)
 
 
-def _decode(payload, *, task_name) -> list[Event]:
+def _decode(payload, *, task_id: str = "") -> list[Event]:
     if not isinstance(payload, list):
         raise PoisonMessage(f"an intake message is a list of events, got {type(payload).__name__}")
     events = []
@@ -29,8 +29,11 @@ def _decode(payload, *, task_name) -> list[Event]:
         try:
             events.append(Event.from_dict(raw))
         except InvalidEvent as exc:
-            # One bad event must not hold up the good ones beside it.
-            dead_letter_record(task_name=task_name, args=[[raw]], error=exc)
+            # One bad event must not hold up the good ones beside it: it becomes a dead letter of
+            # its own (written once, however often this message is delivered), replayable
+            # through the retry lane.
+            if not dead_letter_record(task_name=process_submissions_task.name, task_id=task_id, args=[[raw]], error=exc):
+                raise RuntimeError("could not record a dead letter for a bad event; retrying the message")
     return events
 
 
@@ -46,7 +49,7 @@ def _process(events: list[Event]) -> int:
 
 @shared_task(base=PipelineTask, bind=True, name="ads_write.tasks.process_submissions_task")
 def process_submissions_task(self, payload):
-    return _process(_decode(payload, task_name=self.name))
+    return _process(_decode(payload, task_id=self.request.id or ""))
 
 
 @shared_task(
@@ -62,13 +65,14 @@ def process_submissions_batch_task(self, requests):
     message once this returns, even after an error, so on an error each message goes to the
     retry lane before we return; if even that fails, the worker process exits without
     returning, and the unacknowledged messages come back from the broker."""
-    events = []
-    for request in requests:
-        try:
-            events += _decode(request.args[0] if request.args else None, task_name=self.name)
-        except PoisonMessage as exc:
-            dead_letter_record(task_name=self.name, task_id=request.id, args=list(request.args), error=exc)
     try:
+        events = []
+        for request in requests:
+            try:
+                events += _decode(request.args[0] if request.args else None, task_id=request.id)
+            except PoisonMessage as exc:
+                if not dead_letter_record(task_name=self.name, task_id=request.id, args=list(request.args), error=exc):
+                    raise RuntimeError("could not record a dead letter for a poison message") from exc
         return _process(events)
     except Exception:
         logger.warning("intake batch of %d messages failed; handing them to the retry lane", len(requests), exc_info=True)
@@ -96,3 +100,12 @@ def maintenance_purge_fingerprints_task(self):
 def maintenance_idempotency_purge_task(self):
     """Delete idempotency keys older than their 24 hours."""
     return idempotency.idempotency_keys_purge()
+
+
+@shared_task(bind=True, name="ads_write.tasks.maintenance_reconcile_pending_task", acks_late=True)
+def maintenance_reconcile_pending_task(self):
+    """Re-publish ads stuck in pending (their message was lost); beat runs it every
+    RECONCILE_PENDING_AFTER seconds."""
+    return services.ads_reconcile_pending(
+        older_than_seconds=settings.RECONCILE_PENDING_AFTER, limit=settings.RECONCILE_BATCH_LIMIT
+    )

@@ -2,8 +2,11 @@
 `make test` points them at the local standard ports). With CI=true a missing service fails
 the run; elsewhere the tests that need it are skipped with the reason."""
 
+import base64
 import importlib
+import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -156,16 +159,28 @@ def database_url_of(db_settings) -> str:
 
 
 class WorkerProcess:
-    """A real `celery worker` subprocess against the test database and Redis."""
+    """A real `celery worker` subprocess against the test database and Redis, in a process
+    group of its own (the main process and its pool), so that a test can kill all of it."""
 
-    def __init__(self, *, env: dict, queues: str, concurrency: int, log_path: Path, prefetch: int = 50):
+    def __init__(self, *, env: dict, queues: str, concurrency: int, log_path: Path, prefetch: int = 50, extra_args=()):
         self.log_path = log_path
         self.log = open(log_path, "w")
         self.process = subprocess.Popen(
             [sys.executable, "-m", "celery", "-A", "adplatform", "worker", "-Q", queues, "-c", str(concurrency),
-             "--prefetch-multiplier", str(prefetch), "--loglevel", "INFO", "-n", f"test-{uuid.uuid4().hex[:8]}@%h", "--without-mingle", "--without-gossip"],
-            cwd=ROOT, env=env, stdout=self.log, stderr=subprocess.STDOUT,
+             "--prefetch-multiplier", str(prefetch), "--loglevel", "INFO", "-n", f"test-{uuid.uuid4().hex[:8]}@%h",
+             "--without-mingle", "--without-gossip", *extra_args],
+            cwd=ROOT, env=env, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True,
         )
+
+    def pool_pids(self) -> list[int]:
+        """The pids of the prefork pool's processes."""
+        pid = self.process.pid
+        return [int(child) for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+
+    def kill_all(self):
+        """SIGKILL the whole worker (main process and pool) at once, as a crash would."""
+        os.killpg(self.process.pid, signal.SIGKILL)
+        self.process.wait()
 
     def wait_ready(self, timeout=60):
         deadline = time.monotonic() + timeout
@@ -183,8 +198,11 @@ class WorkerProcess:
             try:
                 self.process.wait(timeout)
             except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+                self.kill_all()
+        try:
+            os.killpg(self.process.pid, signal.SIGKILL)  # any pool process left behind
+        except ProcessLookupError:
+            pass
         self.log.close()
 
 
@@ -214,6 +232,16 @@ def celery_worker(django_db_setup, tmp_path_factory):
         yield worker
     finally:
         worker.stop()
+
+
+def queued_tasks(redis_url: str, queue: str = "intake") -> list[tuple[str, list]]:
+    """(task name, args) of every message waiting in a Celery queue on Redis, oldest first."""
+    messages = []
+    for raw in reversed(redis.Redis.from_url(redis_url).lrange(queue, 0, -1)):
+        envelope = json.loads(raw)
+        args, _kwargs, _embed = json.loads(base64.b64decode(envelope["body"]))
+        messages.append((envelope["headers"]["task"], args))
+    return messages
 
 
 def wait_for(predicate, *, timeout=60, interval=0.1, what="condition"):

@@ -130,3 +130,18 @@ def audit_chain(count, **fields) -> list:
         return audit_record_many(
             records=[AuditRecord(event_id=uuid.uuid4(), action="test.done", actor="system:test", **fields) for _ in range(count)]
         )
+
+
+def intake_events(retailer_id, *payloads, actor: str = "system:test") -> list[dict]:
+    """ad.submitted events (as the request path makes them) for valid ad payloads."""
+    from ads_write.services import ad_to_json
+    from ads_write.validation.basic import validate_basic
+
+    now = timezone.now().isoformat()
+    return [
+        Event(
+            type="ad.submitted", ad_id=str(new_id()), retailer_id=str(retailer_id), version=1, occurred_at=now,
+            data={**ad_to_json(validate_basic(p).ad), "submitted_at": now, "actor": actor},
+        ).to_dict()
+        for p in payloads
+    ]

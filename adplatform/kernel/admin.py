@@ -5,6 +5,7 @@ from django.contrib import admin
 
 from adplatform.admin_tools import ReadOnlyAdmin
 
+from .admin_actions import replay_dead_letters
 from .models import ApiKey, DeadLetter, Retailer
 
 
@@ -30,3 +31,4 @@ class ApiKeyAdmin(ReadOnlyAdmin):
 class DeadLetterAdmin(ReadOnlyAdmin):
     list_display = ("id", "created_at", "task_name", "task_id", "error", "replayed_at")
     ordering = ("-id",)
+    actions = [replay_dead_letters]

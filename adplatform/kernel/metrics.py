@@ -24,6 +24,10 @@ HTTP_REQUEST_DURATION = Histogram(
 )
 ADS_ACCEPTED = Counter("adplatform_ads_accepted_total", "Ads accepted on the request path, by intake mode.", ["mode"])
 VERDICTS = Counter("adplatform_verdicts_total", "Verdicts recorded, by the status they gave and who gave it.", ["status", "source"])
+RECONCILED_ADS = Counter(
+    "adplatform_reconciled_ads_total",
+    "Ads found still pending after RECONCILE_PENDING_AFTER seconds and re-published by the reconciliation sweep.",
+)
 CONSISTENCY_LAG = Histogram(
     "adplatform_consistency_lag_seconds",
     "From an ad's acceptance to its first final state on the read side, observed by the projection.",

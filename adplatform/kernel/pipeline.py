@@ -1,9 +1,26 @@
 """The base class of every pipeline consumer: bounded retries with capped exponential
-backoff and jitter, then a dead letter that staff can see and replay."""
+backoff and jitter, then a dead letter that staff can see and replay; and the worker's
+consumer, which dead-letters the messages it cannot decode or route (Celery would only log
+and drop them).
+
+Where Celery would otherwise lose a message, we keep it:
+- a retry that cannot be published (broker unreachable) hands the message back instead
+  of dropping it (`PipelineTask.retry`);
+- a task killed at its hard time limit is acknowledged by Celery without reaching
+  `on_failure` (its process is gone): the worker's main process dead-letters it
+  (`_dead_letter_hard_time_limit`);
+- a dead letter that cannot be written (the database is down) goes back on the queue
+  as a fresh message instead (`PipelineTask.on_failure`).
+"""
 
 import logging
+import time
 
+from billiard.exceptions import TimeLimitExceeded
 from celery import Task
+from celery.exceptions import Reject
+from celery.signals import task_failure
+from celery.worker.consumer import Consumer
 from django.conf import settings
 
 logger = logging.getLogger(__name__)
@@ -17,7 +34,6 @@ class PipelineTask(Task):
     autoretry_for = (Exception,)
     dont_autoretry_for = (PoisonMessage,)
     retry_backoff = True
-    retry_backoff_max = 120  # seconds; far below the broker's visibility timeout
     retry_jitter = True
     acks_late = True
     reject_on_worker_lost = True
@@ -26,23 +42,104 @@ class PipelineTask(Task):
     def max_retries(self):
         return settings.PIPELINE_MAX_RETRIES
 
+    @property
+    def retry_backoff_max(self):
+        return settings.PIPELINE_RETRY_BACKOFF_MAX
+
+    def retry(self, *args, countdown=None, **kwargs):
+        try:
+            return super().retry(*args, countdown=countdown, **kwargs)
+        except Reject as reject:
+            # Celery rejects the message *without* requeue when it cannot publish the retry,
+            # which drops it for good once the broker takes the reject. Wait out the backoff
+            # here and hand the message back instead, so it is delivered again.
+            logger.warning("%s: could not publish its retry (%s); requeueing the message", self.name, reject.reason)
+            time.sleep(countdown or 0)
+            raise Reject(reject.reason, requeue=True) from None
+
     def on_failure(self, exc, task_id, args, kwargs, einfo):
-        dead_letter_record(task_name=self.name, task_id=task_id, args=args, kwargs=kwargs, error=exc, traceback=str(einfo))
+        recorded = dead_letter_record(
+            task_name=self.name, task_id=task_id, args=args, kwargs=kwargs, error=exc, traceback=str(einfo)
+        )
+        if not recorded:
+            # The database is down (likely why the task gave up): no dead letter can be
+            # written, and the message is about to be acknowledged. Queue it again, after the
+            # longest backoff and with a fresh retry budget, rather than lose it.
+            try:
+                self.apply_async(args=args, kwargs=kwargs, countdown=self.retry_backoff_max)
+            except Exception:
+                logger.critical("lost %s %s args=%r: no dead letter, no requeue", self.name, task_id, args, exc_info=True)
 
 
-def dead_letter_record(*, task_name, task_id="", args=(), kwargs=None, error, traceback="") -> None:
+def dead_letter_record(*, task_name, task_id="", args=(), kwargs=None, error, traceback="") -> bool:
+    """Record a message that could not be processed, once: an open (not replayed) letter
+    with the same task and arguments is not written again (redeliveries, retries).
+    Returns False if the record could not be written."""
     from .models import DeadLetter
 
+    message = {"task_name": task_name, "args": list(args), "kwargs": dict(kwargs or {})}
     try:
-        DeadLetter.objects.create(
-            task_name=task_name,
-            task_id=task_id or "",
-            args=list(args),
-            kwargs=dict(kwargs or {}),
-            error=f"{type(error).__name__}: {error}",
-            traceback=traceback,
-        )
+        if not DeadLetter.objects.filter(**message, replayed_at__isnull=True).exists():
+            DeadLetter.objects.create(
+                **message, task_id=task_id or "", error=f"{type(error).__name__}: {error}", traceback=traceback
+            )
     except Exception:  # the database itself is down: the log is the last record
         logger.critical("could not record dead letter for %s %s args=%r", task_name, task_id, args, exc_info=True)
-    else:
-        logger.error("dead letter: %s %s: %s", task_name, task_id, error)
+        return False
+    logger.error("dead letter: %s %s: %s", task_name, task_id, error)
+    return True
+
+
+@task_failure.connect
+def _dead_letter_hard_time_limit(sender=None, task_id=None, exception=None, args=None, kwargs=None, einfo=None, **_):
+    # Sent by the worker's main process after it killed the task's process: the task's own
+    # on_failure never ran, and Celery acknowledges the message.
+    if isinstance(sender, PipelineTask) and isinstance(exception, TimeLimitExceeded):
+        dead_letter_record(
+            task_name=sender.name, task_id=task_id, args=args or (), kwargs=kwargs, error=exception, traceback=str(einfo)
+        )
+
+
+class DeadLetteringConsumer(Consumer):
+    """The worker's consumer (setting `worker_consumer`). A message it cannot decode, or
+    for a task this worker does not know, becomes a dead letter before Celery drops it.
+    An unknown task's letter keeps its arguments, so it can be replayed once a deploy
+    brings the task; an undecodable one keeps its raw body in `kwargs` for staff to read
+    (with an empty task_name: it cannot be replayed)."""
+
+    def on_decode_error(self, message, exc):
+        _dead_letter_raw(message, exc)
+        super().on_decode_error(message, exc)
+
+    def on_invalid_task(self, body, message, exc):
+        _dead_letter_raw(message, exc)
+        super().on_invalid_task(body, message, exc)
+
+    def on_unknown_message(self, body, message):
+        _dead_letter_raw(message, ValueError("not a task message"))
+        super().on_unknown_message(body, message)
+
+    def on_unknown_task(self, body, message, exc):
+        headers = message.headers or {}
+        try:
+            args, kwargs, _embed = message.decode()
+        except Exception:
+            _dead_letter_raw(message, exc)
+        else:
+            dead_letter_record(
+                task_name=str(headers.get("task", "")), task_id=str(headers.get("id", "")), args=args, kwargs=kwargs,
+                error=f"unregistered task {headers.get('task')!r}",
+            )
+        super().on_unknown_task(body, message, exc)
+
+
+def _dead_letter_raw(message, exc) -> None:
+    """The message as received, for staff to read: its body can't be turned into arguments."""
+    headers = message.headers if isinstance(message.headers, dict) else {}
+    body = message.body.decode("utf-8", "replace") if isinstance(message.body, bytes) else str(message.body)
+    dead_letter_record(
+        task_name="",
+        task_id=str(headers.get("id", "")),
+        kwargs={"task": str(headers.get("task", "")), "content_type": str(message.content_type), "body": body[:100_000]},
+        error=exc,
+    )

@@ -1,11 +1,14 @@
-"""Write-side services of the kernel: retailers and their API keys."""
+"""Write-side services of the kernel: retailers and their API keys; dead letters."""
+
+from dataclasses import dataclass, field
 
 from django.db import transaction
+from django.utils import timezone
 
 from adplatform.kernel.ids import new_id
 from audit.services import AuditRecord, audit_record_many
 
-from .models import ApiKey, Retailer, hash_api_key
+from .models import ApiKey, DeadLetter, Retailer, hash_api_key
 
 
 def retailer_create(*, name: str, email: str = "", actor: str = "system:cli") -> Retailer:
@@ -43,3 +46,50 @@ def api_key_create(*, retailer: Retailer, label: str = "", actor: str = "system:
             ]
         )
     return raw_key
+
+
+@dataclass
+class ReplayOutcome:
+    replayed: list[int] = field(default_factory=list)
+    skipped: dict[int, str] = field(default_factory=dict)  # dead letter id -> why
+
+
+def dead_letter_replay(*, ids: list[int], actor: str = "system:cli") -> ReplayOutcome:
+    """Re-publish the original task of each dead letter with its original arguments, mark
+    the letter replayed and audit it. Replaying again is harmless: every consumer is
+    idempotent. A letter whose message could not be decoded, or whose task this code does
+    not have, is skipped with the reason. Raises if the broker is unreachable (the letters
+    published before that are replayed again next time, which is harmless too)."""
+    from adplatform.celery import app
+
+    app.loader.import_default_modules()  # outside a worker the task modules are not imported yet
+    outcome = ReplayOutcome()
+    with transaction.atomic():
+        letters = list(DeadLetter.objects.select_for_update().filter(id__in=ids).order_by("id"))
+        for missing in sorted(set(ids) - {letter.id for letter in letters}):
+            outcome.skipped[missing] = "no such dead letter"
+        replayed = []
+        for letter in letters:
+            if not letter.task_name:
+                outcome.skipped[letter.id] = "the message could not be decoded; nothing to replay"
+            elif letter.task_name not in app.tasks:
+                outcome.skipped[letter.id] = f"unknown task {letter.task_name!r}"
+            else:
+                result = app.send_task(letter.task_name, args=letter.args, kwargs=letter.kwargs)
+                replayed.append((letter, result.id))
+        if not replayed:
+            return outcome
+        DeadLetter.objects.filter(id__in=[letter.id for letter, _ in replayed]).update(replayed_at=timezone.now())
+        audit_record_many(
+            records=[
+                AuditRecord(
+                    event_id=new_id(),
+                    action="dead_letter.replayed",
+                    actor=actor,
+                    data={"dead_letter_id": letter.id, "task_name": letter.task_name, "task_id": task_id},
+                )
+                for letter, task_id in replayed
+            ]
+        )
+    outcome.replayed.extend(letter.id for letter, _ in replayed)
+    return outcome

@@ -11,8 +11,8 @@ from django.conf import settings
 from adplatform.kernel.models import DeadLetter
 from ads_write.models import Ad
 from ads_write.tasks import process_submissions_batch_task
-from tests.factories import ad_payload
-from tests.pipeline.test_idempotent_consumers import intake_events
+from tests.factories import ad_payload, intake_events
+
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -35,15 +35,15 @@ def empty_queues():
 
 
 def test_buffered_messages_are_judged_together_and_projected_in_one_message(retailer):
-    messages = [intake_events(retailer, ad_payload(external_ref=f"a{i}")) for i in range(5)]
+    messages = [intake_events(retailer.id, ad_payload(external_ref=f"a{i}")) for i in range(5)]
     assert process_submissions_batch_task.run([request(m) for m in messages]) == 5
     assert Ad.objects.filter(status="approved").count() == 5
     assert queued_task_names("projections") == ["ads_read.tasks.project_ads_task"]
 
 
 def test_a_failing_batch_hands_each_message_to_the_retry_lane(retailer):
-    good = intake_events(retailer, ad_payload())
-    orphan = intake_events(retailer, ad_payload(external_ref="orphan"))
+    good = intake_events(retailer.id, ad_payload())
+    orphan = intake_events(retailer.id, ad_payload(external_ref="orphan"))
     orphan[0]["retailer_id"] = str(uuid.uuid4())  # no such retailer: the store fails
     process_submissions_batch_task.run([request(good), request(orphan)])
     assert queued_task_names() == ["ads_write.tasks.process_submissions_task"] * 2
@@ -51,7 +51,7 @@ def test_a_failing_batch_hands_each_message_to_the_retry_lane(retailer):
 
 
 def test_a_poison_message_in_a_batch_is_dead_lettered_and_the_rest_pass(retailer):
-    good = intake_events(retailer, ad_payload())
+    good = intake_events(retailer.id, ad_payload())
     assert process_submissions_batch_task.run([request("garbage"), request(good)]) == 1
     assert DeadLetter.objects.get().task_name == process_submissions_batch_task.name
     assert Ad.objects.count() == 1

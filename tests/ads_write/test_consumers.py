@@ -1,12 +1,10 @@
 """At-least-once delivery: the consumers run for real (as the worker would run them, through
 the Celery task objects) with duplicated and reordered events."""
 
-import uuid
 
 import pytest
 from django.utils import timezone
 
-from adplatform.kernel.auth import Caller
 from adplatform.kernel.events import Event
 from ads_read.models import AdView
 from ads_read.projections import ads_project
@@ -14,23 +12,10 @@ from ads_read.tasks import project_ads_task
 from ads_write import services
 from ads_write.models import Ad, Finding, Verdict
 from ads_write.tasks import process_submissions_task
-from ads_write.validation.basic import validate_basic
 from audit.models import AuditEntry
-from tests.factories import ad_payload
+from tests.factories import ad_payload, intake_events
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-def intake_events(retailer, *payloads) -> list[dict]:
-    caller = Caller(retailer=retailer, key_prefix="test")
-    now = timezone.now().isoformat()
-    return [
-        Event(
-            type="ad.submitted", ad_id=str(uuid.uuid4()), retailer_id=str(retailer.id), version=1, occurred_at=now,
-            data={**services.ad_to_json(validate_basic(p).ad), "submitted_at": now, "actor": caller.actor},
-        ).to_dict()
-        for p in payloads
-    ]
 
 
 def state():
@@ -49,7 +34,7 @@ def run(events):
 
 
 def test_the_same_intake_event_twice_leaves_one_ad_one_verdict_one_audit_entry(retailer):
-    events = intake_events(retailer, ad_payload(), ad_payload(category="tobacco", external_ref="t"))
+    events = intake_events(retailer.id, ad_payload(), ad_payload(category="tobacco", external_ref="t"))
     run(events)
     once = state()
     run(events)
@@ -60,7 +45,7 @@ def test_the_same_intake_event_twice_leaves_one_ad_one_verdict_one_audit_entry(r
 
 
 def test_redelivery_after_the_store_but_before_the_verdict_finishes_the_work(retailer):
-    events = intake_events(retailer, ad_payload())
+    events = intake_events(retailer.id, ad_payload())
     from django.db import transaction
 
     with transaction.atomic():  # a worker died right after storing the ad
@@ -72,7 +57,7 @@ def test_redelivery_after_the_store_but_before_the_verdict_finishes_the_work(ret
 
 
 def test_projections_out_of_order_keep_the_newest_state(retailer):
-    events = intake_events(retailer, ad_payload(headline="Winter boots"))
+    events = intake_events(retailer.id, ad_payload(headline="Winter boots"))
     ad_id = events[0]["ad_id"]
     process_submissions_task.apply(args=[events]).get()
     ad = Ad.objects.get(id=ad_id)
@@ -96,7 +81,7 @@ def test_projections_out_of_order_keep_the_newest_state(retailer):
 def test_a_poison_message_becomes_a_dead_letter_and_its_neighbours_pass(retailer):
     from adplatform.kernel.models import DeadLetter
 
-    good = intake_events(retailer, ad_payload())
+    good = intake_events(retailer.id, ad_payload())
     bad = {"schema": 99, "type": "ad.submitted"}
     process_submissions_task.apply(args=[[bad] + good]).get()
     assert Ad.objects.count() == 1

@@ -1,0 +1,503 @@
+"""The fault-test harness. Every scenario runs the real platform — gunicorn, Celery workers
+and beat as subprocesses — against Redis and PostgreSQL servers of its own on spare ports,
+which it kills and restarts at will; then it checks through the read API and the database
+that nothing was lost and nothing duplicated.
+
+- PostgreSQL: one cluster per session (initdb is the slow part) holding a migrated template
+  database with one retailer; each scenario works in a fresh clone of it. Run as the
+  `postgres` OS user (initdb refuses root), with fsync off (speed: a crash here is a process
+  crash, not a power cut) but synchronous_commit on: off, an immediate stop loses commits
+  the consumers were told had happened (seen here: acknowledged ads that vanished).
+- Redis: one server per scenario, with the persistence the README recommends for direct
+  mode (AOF, appendfsync always, noeviction), so a SIGKILLed Redis comes back with every
+  message it acknowledged.
+- Short timings through the settings (visibility timeout, restore interval, retry backoff,
+  sweep interval), so that redeliveries happen within seconds.
+"""
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from pathlib import Path
+
+import psycopg
+import pytest
+import redis
+import requests
+
+from tests.conftest import ROOT, WorkerProcess, queued_tasks, worker_env
+from tests.factories import ad_payload
+
+PG_BIN = Path("/usr/lib/postgresql/15/bin")
+REDIS_SERVER = "/usr/bin/redis-server"
+ALL_QUEUES = "intake,projections,notifications,reports,maintenance"
+FINAL = ("approved", "rejected", "needs_review")
+TEMPLATE_DB = "faults_template"
+RETAILER_NAME = "Fault Retailer"
+
+# Settings for every process of a scenario: redelivery within seconds.
+FAST_TIMINGS = {
+    "BROKER_VISIBILITY_TIMEOUT": "10",  # a SIGKILLed worker's messages come back after this
+    "BROKER_RESTORE_INTERVAL": "1",
+    "CELERY_TASK_TIME_LIMIT": "8",
+    "PIPELINE_RETRY_BACKOFF_MAX": "1",
+    "OUTBOX_SWEEP_AFTER": "1",
+    "OUTBOX_SWEEP_INTERVAL": "1",
+    "RECONCILE_PENDING_AFTER": "3600",  # off unless a scenario tests it: it would hide losses
+}
+
+_summary: list[tuple] = []
+
+
+def pytest_terminal_summary(terminalreporter):
+    if not _summary:
+        return
+    terminalreporter.section("fault scenarios")
+    header = ("scenario", "submitted", "final", "lost", "duplicated")
+    widths = [max(len(str(row[i])) for row in [header, *_summary]) for i in range(len(header))]
+    for row in [header, *_summary]:
+        terminalreporter.write_line("  ".join(str(cell).ljust(width) for cell, width in zip(row, widths)))
+
+
+def report(*, scenario: str, submitted: int, final: int, lost: int, duplicated: int) -> None:
+    """A row of the summary table printed at the end of the run."""
+    _summary.append((scenario, submitted, final, lost, duplicated))
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_until(predicate, *, timeout: float, what: str, interval: float = 0.25, details=lambda: ""):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}\n{details()}")
+
+
+# --- spare servers -------------------------------------------------------------------------
+def _as_postgres(*command, **kwargs):
+    """initdb refuses to run as root: as root, run the server tools as the postgres user."""
+    prefix = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
+    return subprocess.run([*prefix, *map(str, command)], check=True, **kwargs)
+
+
+class SparePostgres:
+    def __init__(self, root: Path):
+        self.root = root
+        if os.geteuid() == 0:
+            shutil.chown(root, "postgres", "postgres")
+        self.data = root / "data"
+        self.port = free_port()
+        _as_postgres(PG_BIN / "initdb", "-D", self.data, "-A", "trust", "-U", "postgres", "--no-sync", "-E", "UTF8",
+                     stdout=subprocess.DEVNULL)
+
+    def start(self):
+        options = (f"-p {self.port} -c listen_addresses=127.0.0.1 -c unix_socket_directories={self.root} "
+                   "-c fsync=off -c full_page_writes=off -c max_connections=200")
+        _as_postgres(PG_BIN / "pg_ctl", "-D", self.data, "-l", self.root / "postgres.log", "-w", "-t", "60",
+                     "-o", options, "start", stdout=subprocess.DEVNULL)
+
+    def stop(self, mode="fast"):
+        """`immediate` is a crash: every backend is killed, recovery runs on the next start."""
+        _as_postgres(PG_BIN / "pg_ctl", "-D", self.data, "-m", mode, "-w", "stop", stdout=subprocess.DEVNULL,
+                     stderr=subprocess.DEVNULL)
+
+    def url(self, dbname: str) -> str:
+        return f"postgres://postgres@127.0.0.1:{self.port}/{dbname}"
+
+    def connect(self, dbname: str = "postgres"):
+        return psycopg.connect(host="127.0.0.1", port=self.port, user="postgres", dbname=dbname, autocommit=True,
+                               connect_timeout=5)
+
+    def query(self, dbname: str, sql: str, params=()) -> list[tuple]:
+        with self.connect(dbname) as conn:
+            return conn.execute(sql, params).fetchall()
+
+    def clone(self, name: str, template: str = TEMPLATE_DB):
+        with self.connect() as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
+
+
+class SpareRedis:
+    def __init__(self, root: Path):
+        self.dir = root
+        self.port = free_port()
+        self.process = None
+
+    def start(self):
+        self.process = subprocess.Popen(
+            [REDIS_SERVER, "--port", str(self.port), "--bind", "127.0.0.1", "--dir", str(self.dir),
+             "--appendonly", "yes", "--appendfsync", "always", "--save", "", "--maxmemory-policy", "noeviction",
+             "--logfile", str(self.dir / "redis.log")],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+        )
+        wait_until(self._ping, timeout=20, what=f"redis on port {self.port}", interval=0.05)
+
+    def _ping(self) -> bool:
+        try:
+            return self.client().ping()
+        except redis.ConnectionError:
+            return False
+
+    def kill(self):
+        """SIGKILL: no shutdown, no final save; what survives is what the AOF holds."""
+        if self.process and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
+
+    def url(self, db: int = 0) -> str:
+        return f"redis://127.0.0.1:{self.port}/{db}"
+
+    def client(self, db: int = 0) -> redis.Redis:
+        return redis.Redis(port=self.port, db=db, socket_timeout=5, socket_connect_timeout=2)
+
+
+@pytest.fixture(scope="session")
+def spare_postgres():
+    """A PostgreSQL cluster for the fault scenarios, with the migrated template database
+    and its retailer's API key (the clones share both)."""
+    root = Path(tempfile.mkdtemp(prefix="adp-faults-pg-"))
+    postgres = SparePostgres(root)
+    try:
+        postgres.start()
+        with postgres.connect() as conn:
+            conn.execute(f'CREATE DATABASE "{TEMPLATE_DB}"')
+        env = worker_env(DATABASE_URL=postgres.url(TEMPLATE_DB), REDIS_URL="", ADPLATFORM_DATA_DIR=str(root / "app"))
+        manage = [sys.executable, "manage.py"]
+        subprocess.run([*manage, "migrate", "-v0"], cwd=ROOT, env=env, check=True)
+        created = subprocess.run([*manage, "create_retailer", "--name", RETAILER_NAME], cwd=ROOT, env=env, check=True,
+                                 capture_output=True, text=True)
+        postgres.api_key = created.stdout.strip().splitlines()[-1]
+        yield postgres
+    finally:
+        try:
+            postgres.stop("immediate")
+        except subprocess.CalledProcessError:
+            pass  # already down
+        shutil.rmtree(root, ignore_errors=True)
+
+
+# --- the platform's processes ---------------------------------------------------------------
+class WebServer:
+    """gunicorn as the Procfile runs it (gthread), on a spare port."""
+
+    def __init__(self, *, env: dict, log_path: Path):
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log = open(log_path, "w")
+        self.log_path = log_path
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "gunicorn", "adplatform.wsgi:application", "--bind", f"127.0.0.1:{self.port}",
+             "--worker-class", "gthread", "--workers", "2", "--threads", "8", "--graceful-timeout", "5",
+             "--timeout", "60"],
+            cwd=ROOT, env=env, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True,
+        )
+        wait_until(self._healthy, timeout=60, what="gunicorn to answer /healthz",
+                   details=lambda: self.log_path.read_text()[-3000:])
+
+    def _healthy(self) -> bool:
+        if self.process.poll() is not None:
+            raise RuntimeError(f"gunicorn exited:\n{self.log_path.read_text()[-3000:]}")
+        try:
+            return requests.get(self.url + "/healthz", timeout=2).status_code == 200
+        except requests.RequestException:
+            return False
+
+    def kill(self):
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait()
+        self.log.close()
+
+
+class Platform:
+    """One scenario's world: a database cloned from the template, a Redis, and whatever web,
+    worker and beat processes the scenario starts (all stopped at the end)."""
+
+    def __init__(self, *, postgres: SparePostgres, root: Path, name: str):
+        self.postgres = postgres
+        self.root = root
+        self.db = name
+        postgres.clone(name)
+        redis_dir = root / "redis"
+        redis_dir.mkdir()
+        self.redis = SpareRedis(redis_dir)
+        self.redis.start()
+        self.web = None
+        self.workers: list[WorkerProcess] = []
+        self._worker_count = 0
+
+    def env(self, **overrides) -> dict:
+        return worker_env(**{
+            "DATABASE_URL": self.postgres.url(self.db), "REDIS_URL": self.redis.url(),
+            "ADPLATFORM_DATA_DIR": str(self.root / "app"), **FAST_TIMINGS, **overrides,
+        })
+
+    def start_web(self, *, mode: str, **overrides) -> WebServer:
+        self.web = WebServer(env=self.env(AD_INTAKE_MODE=mode, **overrides), log_path=self.root / "web.log")
+        return self.web
+
+    def start_worker(self, *, beat: bool = False, concurrency: int = 2, queues: str = ALL_QUEUES, wait=True,
+                     extra_args=(), **overrides) -> WorkerProcess:
+        self._worker_count += 1
+        name = f"worker{self._worker_count}"
+        if beat:
+            extra_args = [*extra_args, "-B", "-s", str(self.root / f"{name}-beat-schedule")]
+        worker = WorkerProcess(env=self.env(**overrides), queues=queues, concurrency=concurrency,
+                               log_path=self.root / f"{name}.log", extra_args=extra_args)
+        self.workers.append(worker)
+        if wait:
+            worker.wait_ready()
+        return worker
+
+    def manage(self, *args: str) -> subprocess.CompletedProcess:
+        """Run a management command against this world, as an operator would."""
+        return subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env=self.env(), check=True,
+                              capture_output=True, text=True, timeout=60)
+
+    def logs(self) -> str:
+        parts = []
+        for path in sorted(self.root.glob("*.log")):
+            parts.append(f"--- {path.name} (end) ---\n{path.read_text(errors='replace')[-2500:]}")
+        return "\n".join(parts)
+
+    def query(self, sql: str, params=()) -> list[tuple]:
+        return self.postgres.query(self.db, sql, params)
+
+    def close(self):
+        """Kill everything at once: the scenario is over, nothing needs a clean exit."""
+        for worker in self.workers:
+            if worker.process.poll() is None:
+                worker.kill_all()
+            worker.stop()
+        if self.web:
+            self.web.kill()
+        self.redis.kill()
+
+    # --- publishing like the platform does, for scenarios that inject messages ---------------
+    @contextmanager
+    def broker(self):
+        """A connection to this scenario's Redis with the platform's queues declared."""
+        from kombu import Connection
+
+        from adplatform.celery import app
+
+        with Connection(self.redis.url()) as connection:
+            for queue in app.amqp.queues.values():
+                queue(connection.default_channel).declare()
+            yield connection
+
+    def publish(self, task_name: str, *args, **kwargs):
+        from adplatform.celery import app
+
+        with self.broker() as connection:
+            app.send_task(task_name, args=list(args), kwargs=kwargs, connection=connection)
+
+    def publish_raw(self, *, body: bytes, headers: dict, queue: str = "intake"):
+        """A message as a broken producer would send it (the body is not touched)."""
+        from kombu import Producer
+
+        with self.broker() as connection:
+            Producer(connection).publish(body, exchange=queue, routing_key=queue, content_type="application/json",
+                                         content_encoding="utf-8", headers=headers)
+
+    def queued_messages(self, queue: str = "intake") -> list[list]:
+        """The task arguments of every message waiting in a queue (oldest first)."""
+        return [args for _task, args in queued_tasks(self.redis.url(), queue)]
+
+
+@pytest.fixture
+def platform(spare_postgres, request):
+    root = Path(tempfile.mkdtemp(prefix=f"adp-faults-{request.node.name[:40]}-"))
+    world = Platform(postgres=spare_postgres, root=root, name=f"f_{request.node.name[:40].lower()}")
+    try:
+        yield world
+    finally:
+        world.close()
+        if getattr(request.node, "rep_call", None) is not None and request.node.rep_call.failed:
+            print(f"logs of the failed scenario kept in {root}")
+        else:
+            shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item, call):
+    report = yield
+    if report.when == "call":
+        item.rep_call = report
+    return report
+
+
+# --- clients and checks ---------------------------------------------------------------------
+class Retailer:
+    """The template's retailer talking to the web server over HTTP, from many threads."""
+
+    def __init__(self, base_url: str, key: str):
+        self.base_url = base_url
+        self.key = key
+        self._local = threading.local()
+
+    @property
+    def session(self) -> requests.Session:
+        if not hasattr(self._local, "session"):
+            self._local.session = requests.Session()
+            self._local.session.headers["Authorization"] = f"Bearer {self.key}"
+        return self._local.session
+
+    def submit(self, payload: dict) -> requests.Response:
+        # The timeout is a hang detector, not a speed assertion.
+        return self.session.post(self.base_url + "/api/v1/ads", json=payload, timeout=30)
+
+    def submit_all(self, payloads: list[dict], *, threads: int = 8, on_progress=None) -> list[requests.Response]:
+        done = 0
+        lock = threading.Lock()
+
+        def one(payload):
+            nonlocal done
+            response = self.submit(payload)
+            with lock:
+                done += 1
+                if on_progress:
+                    on_progress(done)
+            return response
+
+        with ThreadPoolExecutor(threads) as pool:
+            return list(pool.map(one, payloads))
+
+    def read_all(self) -> dict[str, str]:
+        """Every ad of the retailer through the list API: {id: status}."""
+        seen = {}
+        url = self.base_url + "/api/v1/ads?page_size=500"
+        while url:
+            page = self.session.get(url, timeout=30)
+            assert page.status_code == 200, page.text
+            body = page.json()
+            seen.update({ad["id"]: ad["status"] for ad in body["results"]})
+            url = body["next"]
+        return seen
+
+
+@pytest.fixture
+def retailer_client(spare_postgres):
+    def for_web(web: WebServer) -> Retailer:
+        return Retailer(web.url, spare_postgres.api_key)
+
+    return for_web
+
+
+def payloads(count: int, *, prefix: str) -> list[dict]:
+    """Distinct ads with a mix of outcomes (prohibited categories, shouting headlines)."""
+    ads = []
+    for i in range(count):
+        overrides = {"external_ref": f"{prefix}-{i}", "headline": f"Trail shoes model {i}"}
+        if i % 10 == 3:
+            overrides["category"] = "tobacco"
+        elif i % 10 == 7:
+            overrides["headline"] = f"Huge sale {i}!!"
+        ads.append(ad_payload(**overrides))
+    return ads
+
+
+def progress(platform: Platform) -> tuple[int, int]:
+    """(ads judged, ads projected as judged) in the database."""
+    judged = platform.query("SELECT count(*) FROM ads_write_ad WHERE status <> 'pending'")[0][0]
+    projected = platform.query("SELECT count(*) FROM ads_read_adview WHERE status <> 'pending'")[0][0]
+    return judged, projected
+
+
+def wait_all_final(platform: Platform, count: int, *, timeout: float = 120):
+    def done():
+        judged, projected = progress(platform)
+        return judged >= count and projected >= count
+
+    def details():
+        judged, projected = progress(platform)
+        intake = platform.redis.client().llen("intake") if platform.redis.process.poll() is None else "redis down"
+        return f"judged {judged}, projected {projected} of {count}; intake queue {intake}\n{platform.logs()}"
+
+    wait_until(done, timeout=timeout, what=f"{count} ads to reach a final state", interval=0.5, details=details)
+
+
+def check_nothing_lost(platform: Platform, retailer: Retailer, accepted: set[str], *, scenario: str,
+                       submitted: int) -> None:
+    """Every accepted ad is final in the read API and in the database, with exactly one
+    verdict, one submission and one validation audit entry; nothing else exists. Adds the
+    scenario's row to the summary table, then asserts."""
+    read = retailer.read_all()
+    final = {ad_id for ad_id, status in read.items() if status in FINAL}
+    stored = {str(row[0]) for row in platform.query("SELECT id FROM ads_write_ad")}
+    extra_verdicts = platform.query(
+        "SELECT ad_id, count(*) FROM ads_write_verdict GROUP BY ad_id HAVING count(*) <> 1"
+    )
+    audit_counts = platform.query(
+        "SELECT ad_id, action, count(*) FROM audit_auditentry WHERE ad_id IS NOT NULL GROUP BY ad_id, action"
+    )
+    duplicated_audit = [(str(ad), action, n) for ad, action, n in audit_counts if n != 1]
+    audited = {}
+    for ad, action, _n in audit_counts:
+        audited.setdefault(str(ad), set()).add(action)
+    missing_audit = [ad for ad in accepted if audited.get(ad) != {"ad.submitted", "ad.validated"}]
+    view_mismatch = platform.query(
+        "SELECT a.id, a.status, v.status FROM ads_write_ad a LEFT JOIN ads_read_adview v ON v.id = a.id "
+        "WHERE v.id IS NULL OR v.status <> a.status OR v.version <> a.version"
+    )
+    lost = accepted - (final & stored)
+    duplicated = len(extra_verdicts) + len(duplicated_audit) + len(stored - accepted)
+    report(scenario=scenario, submitted=submitted, final=len(final & accepted), lost=len(lost), duplicated=duplicated)
+
+    assert not lost, f"{len(lost)} accepted ads are not final (e.g. {sorted(lost)[:5]})"
+    assert stored == accepted, f"ads stored but never accepted: {sorted(stored - accepted)[:5]}"
+    assert set(read) == accepted, "the read API lists other ads than the accepted ones"
+    assert not extra_verdicts, f"ads without exactly one verdict: {extra_verdicts[:5]}"
+    assert not duplicated_audit, f"audit entries recorded more than once: {duplicated_audit[:5]}"
+    assert not missing_audit, f"ads without their two audit entries: {missing_audit[:5]}"
+    assert not view_mismatch, f"read rows that differ from the write side: {view_mismatch[:5]}"
+
+
+TIMESTAMP_TYPES = ("timestamp with time zone", "timestamp without time zone", "date")
+
+
+def columns_without_timestamps(platform, table: str) -> str:
+    rows = platform.query(
+        "SELECT column_name, data_type FROM information_schema.columns WHERE table_name = %s ORDER BY ordinal_position",
+        [table],
+    )
+    return ", ".join(f'"{name}"::text' for name, kind in rows if kind not in TIMESTAMP_TYPES)
+
+
+def snapshot(platform) -> dict:
+    """The state a delivery order could change, without timestamps and serial ids (the
+    order of inserts differs between runs by design)."""
+    return {
+        "ads": platform.query(f"SELECT {columns_without_timestamps(platform, 'ads_write_ad')} FROM ads_write_ad ORDER BY id"),
+        "verdicts": platform.query(
+            "SELECT event_id, ad_id, version, status, source, ruleset_version, reviewer, reason FROM ads_write_verdict "
+            "ORDER BY event_id"
+        ),
+        "findings": platform.query(
+            "SELECT v.event_id, f.code, f.category, f.severity, f.message, f.field, f.evidence::text "
+            "FROM ads_write_finding f JOIN ads_write_verdict v ON v.id = f.verdict_id ORDER BY 1, 2, 3, 4, 5, 6, 7"
+        ),
+        "audit": platform.query(
+            "SELECT ad_id, action, event_id, actor, data::text FROM audit_auditentry WHERE ad_id IS NOT NULL "
+            "ORDER BY ad_id, action, event_id"
+        ),
+        "read rows": platform.query(
+            f"SELECT {columns_without_timestamps(platform, 'ads_read_adview')} FROM ads_read_adview ORDER BY id"
+        ),
+    }

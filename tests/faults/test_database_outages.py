@@ -1,0 +1,63 @@
+"""PostgreSQL goes away while consumers run: a restart (they retry with backoff), and an
+outage longer than their retries (the messages go back on the queue instead of becoming
+dead letters that cannot be written)."""
+
+import time
+
+import pytest
+
+from .conftest import check_nothing_lost, payloads, progress, wait_all_final, wait_until
+
+pytestmark = pytest.mark.faults
+
+
+def dead_letters(platform) -> list[tuple]:
+    return platform.query("SELECT task_name, error FROM kernel_deadletter")
+
+
+def test_consumers_ride_out_a_database_restart(platform, retailer_client):
+    web = platform.start_web(mode="direct")
+    retailer = retailer_client(web)
+    answers = retailer.submit_all(payloads(200, prefix="pg"))  # a backlog for the consumers
+    accepted = {a.json()["id"] for a in answers}
+
+    worker = platform.start_worker()
+    wait_until(lambda: progress(platform)[0] >= 50, timeout=60, what="the consumers to get going",
+               details=platform.logs)
+    platform.postgres.stop("immediate")  # a crash: every connection is cut mid-transaction
+    time.sleep(3)
+    platform.postgres.start()
+
+    wait_all_final(platform, len(accepted))
+    check_nothing_lost(platform, retailer, accepted, scenario="postgres restarted under consumers",
+                       submitted=len(answers))
+    assert dead_letters(platform) == []
+    assert "OperationalError" in worker.log_path.read_text(), "no consumer met the restart"
+
+
+def test_a_database_outage_longer_than_the_retries_loses_nothing(platform, retailer_client):
+    web = platform.start_web(mode="direct")
+    retailer = retailer_client(web)
+    answers = retailer.submit_all(payloads(20, prefix="long"))
+    accepted = {a.json()["id"] for a in answers}
+
+    platform.postgres.stop("fast")
+    # One retry only: every message runs out of retries while the database is down, and its
+    # dead letter cannot be written either.
+    worker = platform.start_worker(PIPELINE_MAX_RETRIES="1")
+    wait_until(lambda: worker.log_path.read_text().count("could not record dead letter") >= 20, timeout=60,
+               what="the consumers to give up on their messages", details=platform.logs)
+    platform.postgres.start()
+
+    # A message that gave up in the instant the database came back has a dead letter instead
+    # (not lost either): staff replay it.
+    def settled():
+        judged, projected = progress(platform)
+        return projected + len(dead_letters(platform)) >= len(accepted) and judged == projected
+
+    wait_until(settled, timeout=90, what="every message to be processed or dead-lettered", details=platform.logs)
+    if dead_letters(platform):
+        platform.manage("replay_dead_letters", "--all")
+    wait_all_final(platform, len(accepted))
+    check_nothing_lost(platform, retailer, accepted, scenario="postgres down longer than the retries",
+                       submitted=len(answers))

@@ -1,0 +1,62 @@
+"""Workers die: SIGKILL mid-task (a pool process, a whole worker) and SIGTERM (warm
+shutdown). acks_late + reject_on_worker_lost + the visibility timeout bring every message
+back; idempotent consumers make the redelivery harmless."""
+
+import os
+import signal
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+from .conftest import check_nothing_lost, payloads, progress, wait_all_final, wait_until
+
+pytestmark = pytest.mark.faults
+
+
+def test_sigkilled_workers_lose_and_duplicate_nothing(platform, retailer_client):
+    web = platform.start_web(mode="direct")
+    steady = platform.start_worker()
+    victim = platform.start_worker()
+    retailer = retailer_client(web)
+    ads = payloads(2000, prefix="kill")
+
+    with ThreadPoolExecutor(1) as background:
+        submitting = background.submit(retailer.submit_all, ads)
+        # A pool process dies mid-task: the worker requeues its message at once.
+        wait_until(lambda: progress(platform)[0] >= 200, timeout=90, what="the workers to get going",
+                   details=platform.logs)
+        os.kill(steady.pool_pids()[0], signal.SIGKILL)
+        # A whole worker dies (main process and pool): its unacknowledged messages wait in
+        # Redis until the visibility timeout, then a live worker puts them back.
+        wait_until(lambda: progress(platform)[0] >= 600, timeout=90, what="more progress", details=platform.logs)
+        held = platform.redis.client().hlen("unacked")
+        victim.kill_all()
+        answers = submitting.result()
+    platform.start_worker()  # the replacement
+
+    assert [a.status_code for a in answers] == [202] * len(ads), {a.status_code for a in answers}
+    assert held > 0, "the killed worker held no message: the kill proved nothing"
+    accepted = {a.json()["id"] for a in answers}
+    wait_all_final(platform, len(accepted), timeout=150)
+    check_nothing_lost(platform, retailer, accepted, scenario="worker SIGKILL (pool process, whole worker)",
+                       submitted=len(ads))
+    assert "exited with 'signal 9 (SIGKILL)'" in steady.log_path.read_text()
+
+
+def test_a_sigtermed_worker_finishes_its_work_and_exits_cleanly(platform, retailer_client):
+    web = platform.start_web(mode="direct")
+    leaving = platform.start_worker()
+    retailer = retailer_client(web)
+    ads = payloads(150, prefix="term")
+
+    answers = retailer.submit_all(ads)
+    assert [a.status_code for a in answers] == [202] * len(ads)
+    wait_until(lambda: progress(platform)[0] >= 30, timeout=60, what="processing to start", details=platform.logs)
+    leaving.process.send_signal(signal.SIGTERM)  # what a deploy or `docker stop` sends
+    assert leaving.process.wait(30) == 0, "the worker did not shut down cleanly within 30 s"
+    assert "Warm shutdown" in leaving.log_path.read_text()
+    platform.start_worker()
+
+    accepted = {a.json()["id"] for a in answers}
+    wait_all_final(platform, len(accepted))
+    check_nothing_lost(platform, retailer, accepted, scenario="worker SIGTERM (warm shutdown)", submitted=len(ads))
