@@ -45,6 +45,9 @@ def pending_mark(*, events) -> None:
     try:
         if client is None:
             cache.set_many(markers, timeout=settings.PENDING_MARKER_TTL)
+        elif len(markers) == 1:  # single-ad intake: a plain SET is cheaper than a script call
+            (key, marker), = markers.items()
+            client.set(key, msgspec.json.encode(marker), ex=settings.PENDING_MARKER_TTL)
         else:
             values = [msgspec.json.encode(marker) for marker in markers.values()]
             client.eval(_MARK_MANY, len(markers), *markers, settings.PENDING_MARKER_TTL, *values)
