@@ -31,7 +31,10 @@ from .validation.engine import Verdict as EngineVerdict
 logger = logging.getLogger(__name__)
 
 INTAKE_MODES = ("sync", "cqrs", "direct")
-PROCESS_SUBMISSIONS_TASK = "ads_write.tasks.process_submissions_batch_task"
+# Intake messages go to the buffering consumer when INTAKE_BATCHING is on (see tasks.py).
+PROCESS_SUBMISSIONS_TASK = (
+    "ads_write.tasks.process_submissions_batch_task" if settings.INTAKE_BATCHING else "ads_write.tasks.process_submissions_task"
+)
 PROJECT_ADS_TASK = "ads_read.tasks.project_ads_task"
 VALIDATOR_ACTOR = "system:validator"
 RECONCILER_ACTOR = "system:reconciler"

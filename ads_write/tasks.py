@@ -1,9 +1,10 @@
 """Consumers of intake events (queue `intake`): thin wrappers around services.
 
-Intake messages go to `process_submissions_batch_task`, which buffers them in the worker
-(celery-batches) and judges many at once: one message per ad would cap the pipeline near
-the broker's per-message cost (DESIGN.md §12). A buffer that fails is handed, message by
-message, to `process_submissions_task`, the retry lane with bounded retries and dead letters.
+Intake messages go to `process_submissions_task` (bounded retries, dead letters). With
+INTAKE_BATCHING on they go to `process_submissions_batch_task` instead, which buffers them in
+the worker (celery-batches) and judges many at once: one message per ad caps the pipeline
+near the broker's per-message cost (DESIGN.md §12). A buffer that fails is handed, message
+by message, to `process_submissions_task`.
 """
 
 import logging

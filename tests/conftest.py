@@ -162,7 +162,7 @@ class WorkerProcess:
     """A real `celery worker` subprocess against the test database and Redis, in a process
     group of its own (the main process and its pool), so that a test can kill all of it."""
 
-    def __init__(self, *, env: dict, queues: str, concurrency: int, log_path: Path, prefetch: int = 50, extra_args=()):
+    def __init__(self, *, env: dict, queues: str, concurrency: int, log_path: Path, prefetch: int = 1, extra_args=()):
         self.log_path = log_path
         self.log = open(log_path, "w")
         self.process = subprocess.Popen(
