@@ -14,8 +14,12 @@ pytestmark = pytest.mark.faults
 
 
 def test_sigkilled_workers_lose_and_duplicate_nothing(platform, retailer_client):
-    web = platform.start_web(mode="direct")
-    steady = platform.start_worker()
+    # cqrs, with reconciliation on: a worker SIGKILLed between kombu's BRPOP and its write of
+    # the message to the unacknowledged set loses that one message (seen: 1 in 2,000, in 2 of
+    # 3 runs in direct mode). In cqrs mode the ad is in PostgreSQL, and reconciliation
+    # republishes it; in direct mode only the broker has it (README, "Known windows").
+    web = platform.start_web(mode="cqrs")
+    steady = platform.start_worker(beat=True, RECONCILE_PENDING_AFTER="20")
     victim = platform.start_worker()
     retailer = retailer_client(web)
     ads = payloads(2000, prefix="kill")
