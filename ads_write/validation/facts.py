@@ -13,7 +13,6 @@ Both read each ad's own `submitted_at`, not the clock, so a redelivered ad gets 
 import bisect
 import hashlib
 import logging
-import threading
 import unicodedata
 from collections import defaultdict
 from datetime import timedelta
@@ -23,6 +22,7 @@ from django.conf import settings
 from django.db import transaction
 
 from adplatform.kernel.models import Retailer
+from adplatform.kernel.redis_client import redis_client
 from ads_write.models import Ad, ContentFingerprint
 
 from .domains import registrable_domain
@@ -126,18 +126,6 @@ def recent_submissions(ads: list[Ad], *, window_seconds: int) -> dict:
         except redis.RedisError as exc:
             logger.warning("velocity: Redis failed (%s); counting ads in the database instead", exc)
     return _count_in_database(ads, window_seconds=window_seconds)
-
-
-_clients: dict[str, redis.Redis] = {}
-_clients_lock = threading.Lock()
-
-
-def redis_client() -> redis.Redis:
-    url = settings.REDIS_URL
-    with _clients_lock:
-        if url not in _clients:
-            _clients[url] = redis.Redis.from_url(url, socket_connect_timeout=2, socket_timeout=5)
-        return _clients[url]
 
 
 def velocity_key(retailer_id) -> str:
