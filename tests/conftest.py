@@ -173,7 +173,7 @@ class WorkerProcess:
         )
 
     def pool_pids(self) -> list[int]:
-        """The pids of the prefork pool's processes."""
+        """The pids of the prefork pool's processes (and of the embedded beat, with -B)."""
         pid = self.process.pid
         return [int(child) for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
 

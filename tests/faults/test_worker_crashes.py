@@ -29,7 +29,11 @@ def test_sigkilled_workers_lose_and_duplicate_nothing(platform, retailer_client)
         # A pool process dies mid-task: the worker requeues its message at once.
         wait_until(lambda: progress(platform)[0] >= 200, timeout=90, what="the workers to get going",
                    details=platform.logs)
-        os.kill(steady.pool_pids()[0], signal.SIGKILL)
+        # (The victim's, since the steady worker's children include its embedded beat.)
+        killed = victim.pool_pids()[0]
+        os.kill(killed, signal.SIGKILL)
+        wait_until(lambda: killed not in victim.pool_pids() and len(victim.pool_pids()) == 2, timeout=30,
+                   what="the worker to replace its killed pool process", details=platform.logs)
         # A whole worker dies (main process and pool): its unacknowledged messages wait in
         # Redis until the visibility timeout, then a live worker puts them back.
         wait_until(lambda: progress(platform)[0] >= 600, timeout=90, what="more progress", details=platform.logs)
@@ -44,7 +48,6 @@ def test_sigkilled_workers_lose_and_duplicate_nothing(platform, retailer_client)
     wait_all_final(platform, len(accepted), timeout=150)
     check_nothing_lost(platform, retailer, accepted, scenario="worker SIGKILL (pool process, whole worker)",
                        submitted=len(ads))
-    assert "exited with 'signal 9 (SIGKILL)'" in steady.log_path.read_text()
 
 
 def test_a_sigtermed_worker_finishes_its_work_and_exits_cleanly(platform, retailer_client):
