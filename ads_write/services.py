@@ -24,6 +24,7 @@ from adplatform.kernel.metrics import ADS_ACCEPTED, VERDICTS
 from adplatform.problems import broker_unavailable
 from audit.services import AuditRecord, audit_record_many
 
+from .journal import intake_journal_clear, intake_journal_record, intake_journal_stale, intake_journal_touch
 from .models import Ad, AdStatus, Finding, OutboxMessage, Verdict
 from .validation.engine import AdFacts, evaluate, evaluate_many
 from .validation.engine import Verdict as EngineVerdict
@@ -174,6 +175,9 @@ def _submit_direct(events: list[Event]) -> None:
         # connection broke midway some were, and those ads will be processed although the
         # client is told nothing was accepted (a retry of the batch makes new ads).
         raise broker_unavailable() from exc
+    # The broker's copy is the only one until a consumer stores the ad: journal it, so a message
+    # lost between the broker and a worker is replayed (journal.py).
+    intake_journal_record(events=events)
 
 
 def publish_task(*, task_name: str, payload: list) -> None:
@@ -372,20 +376,46 @@ def ads_reconcile_pending(*, older_than_seconds: int, limit: int) -> int:
     others and its dead letter is written once however often it is re-published. Counted
     in a metric, logged and audited. Returns how many it re-published.
 
-    In direct mode an ad whose message never reached a consumer is not in the database; the
-    broker holds it (persisted, acknowledged only after processing): see the README."""
-    from adplatform.kernel.metrics import RECONCILED_ADS
-
+    In direct mode an ad whose message never reached a consumer is not in the database:
+    `intake_journal_replay` finds those."""
     cutoff = timezone.now() - timedelta(seconds=older_than_seconds)
     ads = list(
         Ad.objects.filter(status=AdStatus.PENDING, version=1, submitted_at__lt=cutoff).order_by("submitted_at")[:limit]
     )
     for ad in ads:
         publish_task(task_name=PROCESS_SUBMISSIONS_TASK, payload=[submission_event(ad, actor=RECONCILER_ACTOR).to_dict()])
-    if not ads:
+    _reconciled(ad_ids=[str(a.id) for a in ads], older_than_seconds=older_than_seconds, source="database")
+    return len(ads)
+
+
+def intake_journal_replay(*, older_than_seconds: int, limit: int) -> int:
+    """Direct mode's backstop: re-publish journaled intake events whose ad is still not
+    stored after `older_than_seconds` (the broker lost their message), oldest first and at
+    most `limit`, one message per ad; forget those that are stored. Counted, logged and
+    audited like `ads_reconcile_pending`. Returns how many it re-published."""
+    events = intake_journal_stale(older_than_seconds=older_than_seconds, limit=limit)
+    if not events:
         return 0
-    RECONCILED_ADS.inc(len(ads))
-    logger.warning("reconciliation: re-published %d ads pending for over %d s", len(ads), older_than_seconds)
+    stored = {str(i) for i in Ad.objects.filter(id__in=[e.ad_id for e in events]).values_list("id", flat=True)}
+    intake_journal_clear(ad_ids=list(stored))
+    lost = [e for e in events if e.ad_id not in stored]
+    for event in lost:
+        publish_task(task_name=PROCESS_SUBMISSIONS_TASK, payload=[event.to_dict()])
+    # Each is replayed at most once per threshold; the consumer clears it once stored.
+    intake_journal_touch(ad_ids=[e.ad_id for e in lost])
+    _reconciled(ad_ids=[e.ad_id for e in lost], older_than_seconds=older_than_seconds, source="journal")
+    return len(lost)
+
+
+def _reconciled(*, ad_ids: list[str], older_than_seconds: int, source: str) -> None:
+    from adplatform.kernel.metrics import RECONCILED_ADS
+
+    if not ad_ids:
+        return
+    RECONCILED_ADS.inc(len(ad_ids))
+    logger.warning(
+        "reconciliation: re-published %d ads pending for over %d s (from the %s)", len(ad_ids), older_than_seconds, source
+    )
     with transaction.atomic():
         audit_record_many(
             records=[
@@ -393,11 +423,10 @@ def ads_reconcile_pending(*, older_than_seconds: int, limit: int) -> int:
                     event_id=new_id(),
                     action="ads.reconciled",
                     actor=RECONCILER_ACTOR,
-                    data={"count": len(ads), "older_than_seconds": older_than_seconds, "ad_ids": [str(a.id) for a in ads]},
+                    data={"count": len(ad_ids), "older_than_seconds": older_than_seconds, "source": source, "ad_ids": ad_ids},
                 )
             ]
         )
-    return len(ads)
 
 
 # --- the outbox ------------------------------------------------------------------------------

@@ -18,6 +18,7 @@ from adplatform.kernel.events import Event, InvalidEvent
 from adplatform.kernel.pipeline import PipelineTask, PoisonMessage, dead_letter_record
 
 from . import idempotency, services
+from .journal import intake_journal_clear
 
 logger = logging.getLogger(__name__)
 
@@ -42,6 +43,8 @@ def _process(events: list[Event]) -> int:
     if not events:
         return 0
     ids = services.submissions_process(events=events)
+    # Stored now: reconciliation of pending ads covers them from here (journal.py).
+    intake_journal_clear(ad_ids=ids)
     # Published here, not on commit: if the broker refuses, this task fails and retries, and
     # the retry (whose other steps are no-ops by then) publishes again.
     services.publish_task(task_name=services.PROJECT_ADS_TASK, payload=[str(i) for i in ids])
@@ -105,8 +108,7 @@ def maintenance_idempotency_purge_task(self):
 
 @shared_task(bind=True, name="ads_write.tasks.maintenance_reconcile_pending_task", acks_late=True)
 def maintenance_reconcile_pending_task(self):
-    """Re-publish ads stuck in pending (their message was lost); beat runs it every
-    RECONCILE_PENDING_AFTER seconds."""
-    return services.ads_reconcile_pending(
-        older_than_seconds=settings.RECONCILE_PENDING_AFTER, limit=settings.RECONCILE_BATCH_LIMIT
-    )
+    """Re-publish ads whose message was lost: direct-mode ads never stored (the intake
+    journal), then stored ads stuck in pending. Beat runs it every RECONCILE_PENDING_AFTER seconds."""
+    limits = {"older_than_seconds": settings.RECONCILE_PENDING_AFTER, "limit": settings.RECONCILE_BATCH_LIMIT}
+    return services.intake_journal_replay(**limits) + services.ads_reconcile_pending(**limits)
