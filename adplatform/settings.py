@@ -160,8 +160,11 @@ else:
 AD_INTAKE_MODE = env.str("AD_INTAKE_MODE", default="direct")
 # Seconds a client is told to wait when the broker cannot take a message.
 BROKER_RETRY_AFTER = env.int("BROKER_RETRY_AFTER", default=5)
-# How long the "accepted, still pending" marker lives for read-your-writes in async modes.
+# How long the "accepted, still pending" marker lives for read-your-writes in async modes,
+# at most (an ad never projected); once its read row is written it goes after
+# PENDING_MARKER_LINGER (longer than the read replica's lag).
 PENDING_MARKER_TTL = env.int("PENDING_MARKER_TTL", default=7 * 24 * 3600)
+PENDING_MARKER_LINGER = env.int("PENDING_MARKER_LINGER", default=300)
 # Outbox rows older than this are swept by beat when the after-commit publish missed them.
 OUTBOX_SWEEP_AFTER = env.int("OUTBOX_SWEEP_AFTER", default=5)
 # Ads still pending after this many seconds are re-published by the reconciliation sweep.

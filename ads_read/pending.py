@@ -55,6 +55,29 @@ def pending_mark(*, events) -> None:
         logger.warning("could not mark %d ads pending", len(markers), exc_info=True)
 
 
+def pending_settle(*, ad_ids) -> None:
+    """The read rows of these ads are written: their markers may go, but only after
+    PENDING_MARKER_LINGER, so that a read from a replica that lags behind still finds one.
+    This keeps Redis to the ads in flight, where PENDING_MARKER_TTL (the bound for an ad
+    never projected) would keep every accepted ad. Best effort, like marking."""
+    keys = [pending_key(ad_id) for ad_id in ad_ids]
+    if not keys:
+        return
+    linger = settings.PENDING_MARKER_LINGER
+    client = redis_client()
+    try:
+        if client is None:
+            for key in keys:
+                cache.touch(key, timeout=linger)
+            return
+        pipe = client.pipeline(transaction=False)
+        for key in keys:
+            pipe.expire(key, linger, lt=True)  # never lengthen a shorter remaining life
+        pipe.execute()
+    except Exception:
+        logger.warning("could not settle the pending markers of %d ads", len(keys), exc_info=True)
+
+
 def pending_get(*, ad_id) -> dict | None:
     client = redis_client()
     try:

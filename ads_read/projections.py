@@ -13,6 +13,7 @@ from notifications.services import webhook_deliveries_create
 
 from . import stats
 from .models import AdView
+from .pending import pending_settle
 
 _COLUMNS = [f for f in AdView._meta.concrete_fields]
 _UPDATE_COLUMNS = [f for f in _COLUMNS if not f.primary_key]
@@ -97,4 +98,5 @@ def ads_project(*, ad_ids: list) -> int:
         webhook_deliveries_create(ads=applied_rows)
         stats.daily_stats_refresh(rows=applied_rows)
     stats.consistency_lag_observe(rows=applied_rows, already_final=already_final)
+    pending_settle(ad_ids=[row.id for row in applied_rows])
     return len(rows)

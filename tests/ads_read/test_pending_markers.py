@@ -1,0 +1,56 @@
+"""Pending markers (read-your-writes in the asynchronous modes) live while the ad is in
+flight: PENDING_MARKER_TTL at most, PENDING_MARKER_LINGER once the read row is written."""
+
+import pytest
+import redis
+from django.conf import settings
+
+from adplatform.kernel.auth import Caller
+from adplatform.kernel.events import Event
+from ads_read.pending import pending_get, pending_key
+from ads_read.projections import ads_project
+from ads_read.selectors import ad_get
+from ads_write import services
+from ads_write.validation.basic import validate_basic
+from tests.conftest import queued_tasks
+from tests.factories import ad_payload
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture
+def client():
+    client = redis.Redis.from_url(settings.REDIS_URL)
+    client.delete("intake")
+    return client
+
+
+def test_a_marker_outlives_its_ad_in_flight_and_goes_soon_after_its_read_row_lands(retailer, client, settings):
+    settings.PENDING_MARKER_LINGER = 120
+    caller = Caller(retailer=retailer, key_prefix="test")
+    (accepted,) = services.ads_submit(caller=caller, ads=[validate_basic(ad_payload()).ad], mode="direct")
+    key = pending_key(accepted.id)
+
+    assert settings.PENDING_MARKER_TTL - 5 < client.ttl(key) <= settings.PENDING_MARKER_TTL
+    assert ad_get(retailer_id=retailer.id, ad_id=accepted.id)["status"] == "pending"
+
+    (message,) = queued_tasks(settings.REDIS_URL)
+    services.submissions_process(events=[Event.from_dict(e) for e in message[1][0]])
+    assert client.ttl(key) > 120  # judged, but not yet on the read side: the marker still answers
+    ads_project(ad_ids=[accepted.id])
+
+    assert 0 < client.ttl(key) <= 120
+    assert pending_get(ad_id=accepted.id) is not None  # a lagging replica still finds it
+    assert ad_get(retailer_id=retailer.id, ad_id=accepted.id).status == "approved"
+
+
+def test_settling_never_lengthens_a_marker(retailer, client, settings):
+    settings.PENDING_MARKER_TTL, settings.PENDING_MARKER_LINGER = 60, 600
+    caller = Caller(retailer=retailer, key_prefix="test")
+    (accepted,) = services.ads_submit(caller=caller, ads=[validate_basic(ad_payload()).ad], mode="direct")
+    (message,) = queued_tasks(settings.REDIS_URL)
+    services.submissions_process(events=[Event.from_dict(e) for e in message[1][0]])
+
+    ads_project(ad_ids=[accepted.id])
+
+    assert 0 < client.ttl(pending_key(accepted.id)) <= 60
