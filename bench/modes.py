@@ -49,6 +49,7 @@ def add_arguments(parser) -> None:
     parser.add_argument("--warmup", type=float, default=3, help="seconds of warm-up before measuring (default 3)")
     parser.add_argument("--drain-timeout", type=float, default=60, help="seconds to wait after the load for accepted ads to become final")
     parser.add_argument("--validator-cmd", help="start the external validator with this command instead ({python} {port} {latency_ms})")
+    parser.add_argument("--batching", action="store_true", help="INTAKE_BATCHING on: the consumer buffers intake messages and judges them together (default off, as the platform's default)")
     parser.add_argument("--redis-url", help="use this Redis database (flushed at the start and the end) instead of a private redis-server")
 
 
@@ -60,7 +61,10 @@ def run(args) -> dict:
     folder = run_dir("modes")
     with Stack(folder) as stack:
         redis_url = redis_for(stack, args.redis_url)
-        env = app_env(run_dir=folder, database_url=database_fresh(DATABASE, run_dir=folder), redis_url=redis_url)
+        env = app_env(
+            run_dir=folder, database_url=database_fresh(DATABASE, run_dir=folder), redis_url=redis_url,
+            INTAKE_BATCHING=str(args.batching).lower(),
+        )
         django_setup(env)
         from django.conf import settings
 

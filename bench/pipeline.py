@@ -39,6 +39,7 @@ def add_arguments(parser) -> None:
     parser.add_argument("--steady-duration", type=float, default=60, help="seconds of steady load (default 60)")
     parser.add_argument("--probe-ads", type=int, default=1_000, help="ads through the in-process probe, batched and single (default 1,000; 0 skips it)")
     parser.add_argument("--profile", type=float, default=0, help="py-spy the worker for this many seconds of the drain (default off)")
+    parser.add_argument("--batching", action="store_true", help="INTAKE_BATCHING on: the consumer buffers intake messages and judges them together (default off, as the platform's default)")
     parser.add_argument("--redis-url", help="use this Redis database (flushed at the start and the end) instead of a private redis-server")
 
 
@@ -48,7 +49,7 @@ def run(args) -> dict:
         redis_url = redis_for(stack, args.redis_url)
         env = app_env(
             run_dir=folder, database_url=database_fresh(DATABASE, run_dir=folder), redis_url=redis_url,
-            AD_INTAKE_MODE="direct", INTAKE_MESSAGE_SIZE=args.message_size,
+            AD_INTAKE_MODE="direct", INTAKE_MESSAGE_SIZE=args.message_size, INTAKE_BATCHING=str(args.batching).lower(),
         )
         django_setup(env)
         from adplatform.kernel.auth import Caller

@@ -261,13 +261,17 @@ def web_start(stack: Stack, *, env: dict, workers: int, threads: int, name: str 
 
 def worker_start(stack: Stack, *, env: dict, concurrency: int, queues: str = ALL_QUEUES, name: str = "worker") -> Child:
     """A Celery worker (prefork, `concurrency` processes) as the Procfile runs it. INFO logs
-    carry one 'succeeded in <s>' line per task: the per-stage cost is read from them."""
-    say(f"starting {name}: celery -c {concurrency} -Q {queues} ...")
+    carry one 'succeeded in <s>' line per task: the per-stage cost is read from them. With
+    INTAKE_BATCHING on in `env` it prefetches INTAKE_BATCH_SIZE messages per process, as the
+    README tells (WORKER_PREFETCH), so that the batching consumer can fill its buffer."""
+    batching = str(env.get("INTAKE_BATCHING", "")).lower() in ("1", "true", "yes", "on")
+    prefetch = int(env.get("INTAKE_BATCH_SIZE", 50)) if batching else 1
+    say(f"starting {name}: celery -c {concurrency} --prefetch-multiplier {prefetch} -Q {queues} ...")
     child = stack.start(
         name,
         [
             PYTHON, "-m", "celery", "-A", "adplatform", "worker", "-Q", queues, "-c", str(concurrency),
-            "--loglevel", "INFO", "-n", f"bench-{name}-{uuid.uuid4().hex[:6]}@%h",
+            "--prefetch-multiplier", str(prefetch), "--loglevel", "INFO", "-n", f"bench-{name}-{uuid.uuid4().hex[:6]}@%h",
             "--without-mingle", "--without-gossip", "--without-heartbeat",
         ],
         env={**env, "LOG_LEVEL": "INFO"},
