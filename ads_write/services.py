@@ -158,11 +158,12 @@ def _submit_sync(events: list[Event]) -> list[Accepted]:
 
 def _submit_cqrs(events: list[Event]) -> None:
     with transaction.atomic():
-        submissions_store(events=events)
         outbox_ids = [
             outbox_add(task_name=PROCESS_SUBMISSIONS_TASK, payload=[e.to_dict() for e in chunk])
             for chunk in _chunks(events, settings.INTAKE_MESSAGE_SIZE)
         ]
+        # Last, because its audit entries hold the chain lock until commit (audit/services.py).
+        submissions_store(events=events)
         transaction.on_commit(lambda: outbox_publish(ids=outbox_ids), robust=True)
 
 
