@@ -36,6 +36,9 @@ PROCESS_SUBMISSIONS_TASK = (
     "ads_write.tasks.process_submissions_batch_task" if settings.INTAKE_BATCHING else "ads_write.tasks.process_submissions_task"
 )
 PROJECT_ADS_TASK = "ads_read.tasks.project_ads_task"
+# Ad ids per projection message the read-model sweep publishes (the consumer's messages
+# carry one intake message's worth, INTAKE_MESSAGE_SIZE at most).
+PROJECTION_MESSAGE_SIZE = 100
 VALIDATOR_ACTOR = "system:validator"
 RECONCILER_ACTOR = "system:reconciler"
 # Derives the ids of events that follow from another (a verdict from its intake event), so a
@@ -386,18 +389,48 @@ def ads_reconcile_pending(*, older_than_seconds: int, limit: int) -> int:
         return 0
     RECONCILED_ADS.inc(len(ads))
     logger.warning("reconciliation: re-published %d ads pending for over %d s", len(ads), older_than_seconds)
-    with transaction.atomic():
-        audit_record_many(
-            records=[
-                AuditRecord(
-                    event_id=new_id(),
-                    action="ads.reconciled",
-                    actor=RECONCILER_ACTOR,
-                    data={"count": len(ads), "older_than_seconds": older_than_seconds, "ad_ids": [str(a.id) for a in ads]},
-                )
-            ]
-        )
+    _audit_sweep(
+        action="ads.reconciled",
+        data={"count": len(ads), "older_than_seconds": older_than_seconds, "ad_ids": [str(a.id) for a in ads]},
+    )
     return len(ads)
+
+
+def read_model_reconcile(*, lookback_seconds: int, grace_seconds: int, limit: int) -> int:
+    """Publish the projection again for ads changed between `lookback_seconds` and
+    `grace_seconds` ago whose read row is missing or older (the message was lost: a worker
+    SIGKILLed as it popped it), at most `limit`, in messages of PROJECTION_MESSAGE_SIZE ids.
+    Only the projection writes the read table; it applies only newer versions, so a message
+    published twice, or for a projection still in flight, changes nothing. Counted in a
+    metric, logged and audited. Returns how many ads it published."""
+    from adplatform.kernel.metrics import READ_MODEL_RECONCILED_ADS
+
+    from .selectors import ads_behind_read_model
+
+    now = timezone.now()
+    ids = [
+        str(ad_id)
+        for ad_id in ads_behind_read_model(
+            changed_from=now - timedelta(seconds=lookback_seconds), changed_before=now - timedelta(seconds=grace_seconds),
+            limit=limit,
+        )
+    ]
+    if not ids:
+        return 0
+    publish_tasks(task_name=PROJECT_ADS_TASK, payloads=list(_chunks(ids, PROJECTION_MESSAGE_SIZE)))
+    READ_MODEL_RECONCILED_ADS.inc(len(ids))
+    logger.warning("read-model sweep: projected %d ads whose read row was missing or older", len(ids))
+    _audit_sweep(
+        action="read_model.reconciled",
+        data={"count": len(ids), "lookback_seconds": lookback_seconds, "grace_seconds": grace_seconds, "ad_ids": ids},
+    )
+    return len(ids)
+
+
+def _audit_sweep(*, action: str, data: dict) -> None:
+    """One audit entry for a sweep's run (in a transaction of its own: nothing else changed)."""
+    with transaction.atomic():
+        audit_record_many(records=[AuditRecord(event_id=new_id(), action=action, actor=RECONCILER_ACTOR, data=data)])
 
 
 # --- the outbox ------------------------------------------------------------------------------

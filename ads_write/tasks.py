@@ -110,3 +110,14 @@ def maintenance_reconcile_pending_task(self):
     return services.ads_reconcile_pending(
         older_than_seconds=settings.RECONCILE_PENDING_AFTER, limit=settings.RECONCILE_BATCH_LIMIT
     )
+
+
+@shared_task(bind=True, name="ads_write.tasks.maintenance_read_model_reconcile_task", acks_late=True)
+def maintenance_read_model_reconcile_task(self):
+    """Project again the ads whose read row is missing or older (their projection message
+    was lost); beat runs it every READ_MODEL_SWEEP_INTERVAL seconds."""
+    return services.read_model_reconcile(
+        lookback_seconds=settings.READ_MODEL_SWEEP_LOOKBACK,
+        grace_seconds=settings.READ_MODEL_SWEEP_GRACE,
+        limit=settings.READ_MODEL_SWEEP_LIMIT,
+    )
