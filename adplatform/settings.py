@@ -164,6 +164,8 @@ BROKER_RETRY_AFTER = env.int("BROKER_RETRY_AFTER", default=5)
 PENDING_MARKER_TTL = env.int("PENDING_MARKER_TTL", default=7 * 24 * 3600)
 # Outbox rows older than this are swept by beat when the after-commit publish missed them.
 OUTBOX_SWEEP_AFTER = env.int("OUTBOX_SWEEP_AFTER", default=5)
+# Published outbox rows are kept this many days (to trace what was sent), then purged daily.
+OUTBOX_RETENTION_DAYS = env.int("OUTBOX_RETENTION_DAYS", default=7)
 # Ads still pending after this many seconds are re-published by the reconciliation sweep.
 RECONCILE_PENDING_AFTER = env.int("RECONCILE_PENDING_AFTER", default=300)
 # Body size limit for the API (bytes); larger is 413.
@@ -365,6 +367,10 @@ CELERY_BEAT_SCHEDULE = {
     "purge-content-fingerprints": {
         "task": "ads_write.tasks.maintenance_purge_fingerprints_task",
         "schedule": crontab(hour=3, minute=30),
+    },
+    "purge-outbox": {
+        "task": "ads_write.tasks.maintenance_outbox_purge_task",
+        "schedule": crontab(hour=3, minute=45),
     },
     "report-daily-failed-ads": {
         "task": "notifications.tasks.report_daily_failed_ads_task",

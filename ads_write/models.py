@@ -143,7 +143,9 @@ class OutboxMessage(models.Model):
         indexes = [
             models.Index(
                 fields=["created_at"], name="outbox_unpublished", condition=models.Q(published_at__isnull=True)
-            )
+            ),
+            # The daily purge's range: rows published before the retention cutoff.
+            models.Index(fields=["published_at"], name="outbox_published", condition=models.Q(published_at__isnull=False)),
         ]
 
 

@@ -15,6 +15,7 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from adplatform.kernel.auth import Caller
@@ -39,6 +40,8 @@ PROJECT_ADS_TASK = "ads_read.tasks.project_ads_task"
 # Ad ids per projection message the read-model sweep publishes (the consumer's messages
 # carry one intake message's worth, INTAKE_MESSAGE_SIZE at most).
 PROJECTION_MESSAGE_SIZE = 100
+# Published outbox rows deleted per statement by the daily purge.
+OUTBOX_PURGE_CHUNK = 1000
 VALIDATOR_ACTOR = "system:validator"
 RECONCILER_ACTOR = "system:reconciler"
 # Derives the ids of events that follow from another (a verdict from its intake event), so a
@@ -467,7 +470,27 @@ def outbox_publish(*, ids: list[int] | None = None, older_than_seconds: int | No
             published += len(done)
 
 
+def outbox_purge(*, older_than_days: int) -> int:
+    """Delete outbox rows published more than `older_than_days` ago, OUTBOX_PURGE_CHUNK at a
+    time. Rows never published are kept however old: the sweep still owes them to the
+    broker. Returns how many it deleted."""
+    cutoff = timezone.now() - timedelta(days=older_than_days)
+    return delete_in_chunks(OutboxMessage.objects.filter(published_at__lt=cutoff), chunk_size=OUTBOX_PURGE_CHUNK)
+
+
 # --- housekeeping ----------------------------------------------------------------------------
+def delete_in_chunks(rows: QuerySet, *, chunk_size: int) -> int:
+    """Delete the rows `chunk_size` at a time, each chunk a statement of its own (and, run
+    outside a transaction, a commit of its own), so that a large purge never holds many
+    locks or one long transaction. Returns how many it deleted."""
+    deleted = 0
+    while True:
+        ids = list(rows.values_list("pk", flat=True)[:chunk_size])
+        if not ids:
+            return deleted
+        deleted += rows.model.objects.filter(pk__in=ids).delete()[0]
+
+
 def content_fingerprints_purge(*, older_than_days: int) -> int:
     """Delete content fingerprints that FRAUD.DUPLICATE_CONTENT no longer looks at."""
     from .models import ContentFingerprint

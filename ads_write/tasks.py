@@ -92,6 +92,12 @@ def maintenance_outbox_sweep_task(self):
     return services.outbox_publish(older_than_seconds=settings.OUTBOX_SWEEP_AFTER)
 
 
+@shared_task(bind=True, name="ads_write.tasks.maintenance_outbox_purge_task", acks_late=True)
+def maintenance_outbox_purge_task(self):
+    """Delete outbox rows published more than OUTBOX_RETENTION_DAYS ago (beat, daily)."""
+    return services.outbox_purge(older_than_days=settings.OUTBOX_RETENTION_DAYS)
+
+
 @shared_task(bind=True, name="ads_write.tasks.maintenance_purge_fingerprints_task", acks_late=True)
 def maintenance_purge_fingerprints_task(self):
     return services.content_fingerprints_purge(older_than_days=settings.CONTENT_FINGERPRINT_RETENTION_DAYS)
