@@ -167,6 +167,8 @@ PENDING_MARKER_TTL = env.int("PENDING_MARKER_TTL", default=7 * 24 * 3600)
 PENDING_MARKER_LINGER = env.int("PENDING_MARKER_LINGER", default=300)
 # Outbox rows older than this are swept by beat when the after-commit publish missed them.
 OUTBOX_SWEEP_AFTER = env.int("OUTBOX_SWEEP_AFTER", default=5)
+# Published outbox rows are kept this many days (to trace what was sent), then purged daily.
+OUTBOX_RETENTION_DAYS = env.int("OUTBOX_RETENTION_DAYS", default=7)
 # Ads still pending after this many seconds are re-published by the reconciliation sweep.
 RECONCILE_PENDING_AFTER = env.int("RECONCILE_PENDING_AFTER", default=300)
 # Body size limit for the API (bytes); larger is 413.
@@ -334,6 +336,19 @@ OUTBOX_SWEEP_INTERVAL = env.float("OUTBOX_SWEEP_INTERVAL", default=5.0)
 # The reconciliation sweep runs every RECONCILE_PENDING_AFTER seconds (so it re-publishes a
 # stuck ad at most once per that time) and re-publishes at most this many ads per run.
 RECONCILE_BATCH_LIMIT = env.int("RECONCILE_BATCH_LIMIT", default=1000)
+# The read-model sweep: every READ_MODEL_SWEEP_INTERVAL seconds, ads changed between
+# LOOKBACK and GRACE seconds ago whose read row is missing or older are projected again (at
+# most LIMIT per run). GRACE leaves projections still in flight alone; LOOKBACK bounds the
+# work, so it must exceed GRACE + INTERVAL or some changes are never looked at.
+READ_MODEL_SWEEP_INTERVAL = env.int("READ_MODEL_SWEEP_INTERVAL", default=300)
+READ_MODEL_SWEEP_LOOKBACK = env.int("READ_MODEL_SWEEP_LOOKBACK", default=3600)
+READ_MODEL_SWEEP_GRACE = env.int("READ_MODEL_SWEEP_GRACE", default=60)
+READ_MODEL_SWEEP_LIMIT = env.int("READ_MODEL_SWEEP_LIMIT", default=1000)
+if READ_MODEL_SWEEP_LOOKBACK <= READ_MODEL_SWEEP_GRACE + READ_MODEL_SWEEP_INTERVAL:
+    raise ImproperlyConfigured(
+        f"READ_MODEL_SWEEP_LOOKBACK ({READ_MODEL_SWEEP_LOOKBACK} s) must exceed READ_MODEL_SWEEP_GRACE "
+        f"+ READ_MODEL_SWEEP_INTERVAL ({READ_MODEL_SWEEP_GRACE} + {READ_MODEL_SWEEP_INTERVAL} s), or changes slip past the sweep."
+    )
 
 # --- Celery beat ---------------------------------------------------------------------------
 from celery.schedules import crontab  # noqa: E402
@@ -356,6 +371,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "ads_write.tasks.maintenance_purge_fingerprints_task",
         "schedule": crontab(hour=3, minute=30),
     },
+    "purge-outbox": {
+        "task": "ads_write.tasks.maintenance_outbox_purge_task",
+        "schedule": crontab(hour=3, minute=45),
+    },
     "report-daily-failed-ads": {
         "task": "notifications.tasks.report_daily_failed_ads_task",
         "schedule": daily_at(REPORT_DAILY_AT, zone=REPORT_TIMEZONE),
@@ -364,6 +383,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "notifications.tasks.webhook_sweep_task",
         "schedule": 10.0,
         "options": {"expires": 10},
+    },
+    "read-model-sweep": {
+        "task": "ads_write.tasks.maintenance_read_model_reconcile_task",
+        "schedule": float(READ_MODEL_SWEEP_INTERVAL),
+        "options": {"expires": READ_MODEL_SWEEP_INTERVAL},
     },
     "purge-idempotency-keys": {
         "task": "ads_write.tasks.maintenance_idempotency_purge_task",

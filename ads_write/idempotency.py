@@ -32,6 +32,7 @@ from rest_framework.response import Response
 from adplatform.problems import problem
 
 from .models import IdempotencyKey
+from .services import delete_in_chunks
 
 HEADER = "Idempotency-Key"
 REPLAYED_HEADER = "Idempotent-Replayed"
@@ -118,12 +119,7 @@ def idempotency_key_release(*, record: IdempotencyKey) -> None:
 def idempotency_keys_purge() -> int:
     """Delete expired keys, a chunk at a time so that no statement holds many locks."""
     cutoff = timezone.now() - timedelta(seconds=settings.IDEMPOTENCY_KEY_TTL)
-    purged = 0
-    while True:
-        ids = list(IdempotencyKey.objects.filter(created_at__lt=cutoff).values_list("pk", flat=True)[:_PURGE_CHUNK])
-        if not ids:
-            return purged
-        purged += IdempotencyKey.objects.filter(pk__in=ids).delete()[0]
+    return delete_in_chunks(IdempotencyKey.objects.filter(created_at__lt=cutoff), chunk_size=_PURGE_CHUNK)
 
 
 def _replay(record: IdempotencyKey) -> HttpResponse:

@@ -15,6 +15,7 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from adplatform.kernel.auth import Caller
@@ -37,6 +38,11 @@ PROCESS_SUBMISSIONS_TASK = (
     "ads_write.tasks.process_submissions_batch_task" if settings.INTAKE_BATCHING else "ads_write.tasks.process_submissions_task"
 )
 PROJECT_ADS_TASK = "ads_read.tasks.project_ads_task"
+# Ad ids per projection message the read-model sweep publishes (the consumer's messages
+# carry one intake message's worth, INTAKE_MESSAGE_SIZE at most).
+PROJECTION_MESSAGE_SIZE = 100
+# Published outbox rows deleted per statement by the daily purge.
+OUTBOX_PURGE_CHUNK = 1000
 VALIDATOR_ACTOR = "system:validator"
 RECONCILER_ACTOR = "system:reconciler"
 # Derives the ids of events that follow from another (a verdict from its intake event), so a
@@ -417,17 +423,47 @@ def _reconciled(*, ad_ids: list[str], older_than_seconds: int, source: str) -> N
     logger.warning(
         "reconciliation: re-published %d ads pending for over %d s (from the %s)", len(ad_ids), older_than_seconds, source
     )
-    with transaction.atomic():
-        audit_record_many(
-            records=[
-                AuditRecord(
-                    event_id=new_id(),
-                    action="ads.reconciled",
-                    actor=RECONCILER_ACTOR,
-                    data={"count": len(ad_ids), "older_than_seconds": older_than_seconds, "source": source, "ad_ids": ad_ids},
-                )
-            ]
+    _audit_sweep(
+        action="ads.reconciled",
+        data={"count": len(ad_ids), "older_than_seconds": older_than_seconds, "source": source, "ad_ids": ad_ids},
+    )
+
+
+def read_model_reconcile(*, lookback_seconds: int, grace_seconds: int, limit: int) -> int:
+    """Publish the projection again for ads changed between `lookback_seconds` and
+    `grace_seconds` ago whose read row is missing or older (the message was lost: a worker
+    SIGKILLed as it popped it), at most `limit`, in messages of PROJECTION_MESSAGE_SIZE ids.
+    Only the projection writes the read table; it applies only newer versions, so a message
+    published twice, or for a projection still in flight, changes nothing. Counted in a
+    metric, logged and audited. Returns how many ads it published."""
+    from adplatform.kernel.metrics import READ_MODEL_RECONCILED_ADS
+
+    from .selectors import ads_behind_read_model
+
+    now = timezone.now()
+    ids = [
+        str(ad_id)
+        for ad_id in ads_behind_read_model(
+            changed_from=now - timedelta(seconds=lookback_seconds), changed_before=now - timedelta(seconds=grace_seconds),
+            limit=limit,
         )
+    ]
+    if not ids:
+        return 0
+    publish_tasks(task_name=PROJECT_ADS_TASK, payloads=list(_chunks(ids, PROJECTION_MESSAGE_SIZE)))
+    READ_MODEL_RECONCILED_ADS.inc(len(ids))
+    logger.warning("read-model sweep: projected %d ads whose read row was missing or older", len(ids))
+    _audit_sweep(
+        action="read_model.reconciled",
+        data={"count": len(ids), "lookback_seconds": lookback_seconds, "grace_seconds": grace_seconds, "ad_ids": ids},
+    )
+    return len(ids)
+
+
+def _audit_sweep(*, action: str, data: dict) -> None:
+    """One audit entry for a sweep's run (in a transaction of its own: nothing else changed)."""
+    with transaction.atomic():
+        audit_record_many(records=[AuditRecord(event_id=new_id(), action=action, actor=RECONCILER_ACTOR, data=data)])
 
 
 # --- the outbox ------------------------------------------------------------------------------
@@ -464,7 +500,27 @@ def outbox_publish(*, ids: list[int] | None = None, older_than_seconds: int | No
             published += len(done)
 
 
+def outbox_purge(*, older_than_days: int) -> int:
+    """Delete outbox rows published more than `older_than_days` ago, OUTBOX_PURGE_CHUNK at a
+    time. Rows never published are kept however old: the sweep still owes them to the
+    broker. Returns how many it deleted."""
+    cutoff = timezone.now() - timedelta(days=older_than_days)
+    return delete_in_chunks(OutboxMessage.objects.filter(published_at__lt=cutoff), chunk_size=OUTBOX_PURGE_CHUNK)
+
+
 # --- housekeeping ----------------------------------------------------------------------------
+def delete_in_chunks(rows: QuerySet, *, chunk_size: int) -> int:
+    """Delete the rows `chunk_size` at a time, each chunk a statement of its own (and, run
+    outside a transaction, a commit of its own), so that a large purge never holds many
+    locks or one long transaction. Returns how many it deleted."""
+    deleted = 0
+    while True:
+        ids = list(rows.values_list("pk", flat=True)[:chunk_size])
+        if not ids:
+            return deleted
+        deleted += rows.model.objects.filter(pk__in=ids).delete()[0]
+
+
 def content_fingerprints_purge(*, older_than_days: int) -> int:
     """Delete content fingerprints that FRAUD.DUPLICATE_CONTENT no longer looks at."""
     from .models import ContentFingerprint

@@ -95,6 +95,12 @@ def maintenance_outbox_sweep_task(self):
     return services.outbox_publish(older_than_seconds=settings.OUTBOX_SWEEP_AFTER)
 
 
+@shared_task(bind=True, name="ads_write.tasks.maintenance_outbox_purge_task", acks_late=True)
+def maintenance_outbox_purge_task(self):
+    """Delete outbox rows published more than OUTBOX_RETENTION_DAYS ago (beat, daily)."""
+    return services.outbox_purge(older_than_days=settings.OUTBOX_RETENTION_DAYS)
+
+
 @shared_task(bind=True, name="ads_write.tasks.maintenance_purge_fingerprints_task", acks_late=True)
 def maintenance_purge_fingerprints_task(self):
     return services.content_fingerprints_purge(older_than_days=settings.CONTENT_FINGERPRINT_RETENTION_DAYS)
@@ -112,3 +118,14 @@ def maintenance_reconcile_pending_task(self):
     journal), then stored ads stuck in pending. Beat runs it every RECONCILE_PENDING_AFTER seconds."""
     limits = {"older_than_seconds": settings.RECONCILE_PENDING_AFTER, "limit": settings.RECONCILE_BATCH_LIMIT}
     return services.intake_journal_replay(**limits) + services.ads_reconcile_pending(**limits)
+
+
+@shared_task(bind=True, name="ads_write.tasks.maintenance_read_model_reconcile_task", acks_late=True)
+def maintenance_read_model_reconcile_task(self):
+    """Project again the ads whose read row is missing or older (their projection message
+    was lost); beat runs it every READ_MODEL_SWEEP_INTERVAL seconds."""
+    return services.read_model_reconcile(
+        lookback_seconds=settings.READ_MODEL_SWEEP_LOOKBACK,
+        grace_seconds=settings.READ_MODEL_SWEEP_GRACE,
+        limit=settings.READ_MODEL_SWEEP_LIMIT,
+    )

@@ -18,7 +18,7 @@ import redis
 from django.apps import apps
 from django.conf import settings
 from django.contrib.auth.models import Group
-from django.db import connection
+from django.db import connection, transaction
 from django.db.backends.postgresql.operations import DatabaseOperations
 from django.test import override_settings
 from django.test.utils import CaptureQueriesContext
@@ -259,14 +259,22 @@ def explained(client, url, *priced_out) -> list[str]:
     given planner methods (enable_seqscan, enable_sort, …) priced out."""
     with CaptureQueriesContext(connection) as queries:
         assert client.get(url).status_code == 200
+    return plans_of(
+        [q["sql"] for q in queries if q["sql"].startswith("SELECT") and ("ads_write_" in q["sql"] or "audit_" in q["sql"])],
+        *priced_out,
+    )
+
+
+def plans_of(statements: list[str], *priced_out) -> list[str]:
+    """PostgreSQL's plans of these statements, with the given planner methods priced out
+    (in a transaction of their own, or SET LOCAL would do nothing in a transactional test)."""
     plans = []
-    with connection.cursor() as cursor:
+    with transaction.atomic(), connection.cursor() as cursor:
         for setting in priced_out:
             cursor.execute(f"SET LOCAL {setting} = off")
-        for query in queries:
-            if query["sql"].startswith("SELECT") and ("ads_write_" in query["sql"] or "audit_" in query["sql"]):
-                cursor.execute("EXPLAIN " + query["sql"])
-                plans.append("\n".join(row[0] for row in cursor.fetchall()))
+        for sql in statements:
+            cursor.execute("EXPLAIN " + sql)
+            plans.append("\n".join(row[0] for row in cursor.fetchall()))
         for setting in priced_out:
             cursor.execute(f"SET LOCAL {setting} = on")
     return plans

@@ -1,7 +1,10 @@
-"""Settings that would make Redis redeliver messages still being worked on refuse to load."""
+"""Settings that would break a guarantee refuse to load: Redis redelivering messages still
+being worked on, changes slipping past the read-model sweep."""
 
 import subprocess
 import sys
+
+import pytest
 
 from tests.conftest import ROOT, worker_env
 
@@ -13,9 +16,17 @@ def load_settings(**env) -> subprocess.CompletedProcess:
     )
 
 
-def test_a_visibility_timeout_shorter_than_a_retry_plus_a_task_is_refused():
-    refused = load_settings(BROKER_VISIBILITY_TIMEOUT="100", PIPELINE_RETRY_BACKOFF_MAX="60", CELERY_TASK_TIME_LIMIT="40")
+@pytest.mark.parametrize(
+    "setting, bound, others",
+    [
+        # Redis would redeliver messages still being worked on.
+        ("BROKER_VISIBILITY_TIMEOUT", 100, {"PIPELINE_RETRY_BACKOFF_MAX": "60", "CELERY_TASK_TIME_LIMIT": "40"}),
+        # Changes would slip past the read-model sweep between two runs.
+        ("READ_MODEL_SWEEP_LOOKBACK", 360, {"READ_MODEL_SWEEP_GRACE": "60", "READ_MODEL_SWEEP_INTERVAL": "300"}),
+    ],
+)
+def test_a_setting_not_above_the_sum_of_others_is_refused(setting, bound, others):
+    refused = load_settings(**{setting: str(bound)}, **others)
     assert refused.returncode != 0
-    assert "BROKER_VISIBILITY_TIMEOUT (100 s) must exceed" in refused.stderr
-    assert load_settings(BROKER_VISIBILITY_TIMEOUT="101", PIPELINE_RETRY_BACKOFF_MAX="60",
-                         CELERY_TASK_TIME_LIMIT="40").returncode == 0
+    assert f"{setting} ({bound} s) must exceed" in refused.stderr
+    assert load_settings(**{setting: str(bound + 1)}, **others).returncode == 0

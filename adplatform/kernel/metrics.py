@@ -28,6 +28,10 @@ RECONCILED_ADS = Counter(
     "adplatform_reconciled_ads_total",
     "Ads found still pending after RECONCILE_PENDING_AFTER seconds and re-published by the reconciliation sweep.",
 )
+READ_MODEL_RECONCILED_ADS = Counter(
+    "adplatform_read_model_reconciled_ads_total",
+    "Ads whose read row was missing or older than the ad, projected again by the read-model sweep.",
+)
 CONSISTENCY_LAG = Histogram(
     "adplatform_consistency_lag_seconds",
     "From an ad's acceptance to its first final state on the read side, observed by the projection.",
