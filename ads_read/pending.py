@@ -13,7 +13,7 @@ import msgspec
 from django.conf import settings
 from django.core.cache import cache
 
-from adplatform.kernel.redis_client import redis_client
+from adplatform.kernel.redis_client import execute_best_effort, redis_client
 
 logger = logging.getLogger(__name__)
 
@@ -30,9 +30,10 @@ def pending_key(ad_id) -> str:
     return f"pending-ad:{ad_id}"
 
 
-def pending_mark(*, events) -> None:
+def pending_mark(*, events, pipe=None) -> None:
     """Best effort: if Redis or the cache is down the ad is still accepted; it reads as 404
-    only until its projection lands."""
+    only until its projection lands. Given a Redis pipeline, only queues the writes on it
+    (the caller sends it, with writes of its own, in one round trip)."""
     markers = {
         pending_key(e.ad_id): {
             "retailer_id": e.retailer_id,
@@ -42,17 +43,23 @@ def pending_mark(*, events) -> None:
         for e in events
     }
     client = redis_client()
-    try:
-        if client is None:
+    if client is None:
+        try:
             cache.set_many(markers, timeout=settings.PENDING_MARKER_TTL)
-        elif len(markers) == 1:  # single-ad intake: a plain SET is cheaper than a script call
-            (key, marker), = markers.items()
-            client.set(key, msgspec.json.encode(marker), ex=settings.PENDING_MARKER_TTL)
-        else:
-            values = [msgspec.json.encode(marker) for marker in markers.values()]
-            client.eval(_MARK_MANY, len(markers), *markers, settings.PENDING_MARKER_TTL, *values)
-    except Exception:
-        logger.warning("could not mark %d ads pending", len(markers), exc_info=True)
+        except Exception:
+            logger.warning("could not mark %d ads pending", len(markers), exc_info=True)
+        return
+    own = pipe is None
+    if own:
+        pipe = client.pipeline(transaction=False)
+    if len(markers) == 1:  # single-ad intake: a plain SET is cheaper than a script call
+        (key, marker), = markers.items()
+        pipe.set(key, msgspec.json.encode(marker), ex=settings.PENDING_MARKER_TTL)
+    else:
+        values = [msgspec.json.encode(marker) for marker in markers.values()]
+        pipe.eval(_MARK_MANY, len(markers), *markers, settings.PENDING_MARKER_TTL, *values)
+    if own:
+        execute_best_effort(pipe, what=f"mark {len(markers)} ads pending")
 
 
 def pending_settle(*, ad_ids) -> None:

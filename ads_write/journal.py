@@ -23,7 +23,7 @@ import time
 import msgspec
 
 from adplatform.kernel.events import Event
-from adplatform.kernel.redis_client import redis_client
+from adplatform.kernel.redis_client import execute_best_effort, redis_client
 
 logger = logging.getLogger(__name__)
 
@@ -31,20 +31,21 @@ INDEX_KEY = "intake-journal:index"  # sorted set: ad id -> time accepted (or las
 EVENTS_KEY = "intake-journal:events"  # hash: ad id -> the intake event (JSON)
 
 
-def intake_journal_record(*, events: list[Event]) -> None:
+def intake_journal_record(*, events: list[Event], pipe=None) -> None:
     """Journal accepted events (after the broker took them). Best effort: the broker has the
-    messages, so a failure here only narrows the backstop, and is logged."""
+    messages, so a failure here only narrows the backstop, and is logged. Given a Redis
+    pipeline, only queues the writes on it (the caller sends it)."""
     client = redis_client()
     if client is None or not events:
         return
-    now = time.time()
-    try:
+    own = pipe is None
+    if own:
         pipe = client.pipeline(transaction=False)
-        pipe.zadd(INDEX_KEY, {e.ad_id: now for e in events})
-        pipe.hset(EVENTS_KEY, mapping={e.ad_id: msgspec.json.encode(e.to_dict()) for e in events})
-        pipe.execute()
-    except Exception:
-        logger.warning("could not journal %d accepted ads", len(events), exc_info=True)
+    now = time.time()
+    pipe.zadd(INDEX_KEY, {e.ad_id: now for e in events})
+    pipe.hset(EVENTS_KEY, mapping={e.ad_id: msgspec.json.encode(e.to_dict()) for e in events})
+    if own:
+        execute_best_effort(pipe, what=f"journal {len(events)} accepted ads")
 
 
 def intake_journal_clear(*, ad_ids: list) -> None:

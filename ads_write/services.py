@@ -22,7 +22,10 @@ from adplatform.kernel.auth import Caller
 from adplatform.kernel.events import Event
 from adplatform.kernel.ids import new_id
 from adplatform.kernel.metrics import ADS_ACCEPTED, VERDICTS
+from adplatform.kernel.redis_client import execute_best_effort
+from adplatform.kernel.redis_client import pipeline as redis_pipeline
 from adplatform.problems import broker_unavailable
+from ads_read.pending import pending_mark
 from audit.services import AuditRecord, audit_record_many
 
 from .journal import intake_journal_clear, intake_journal_record, intake_journal_stale, intake_journal_touch
@@ -133,12 +136,9 @@ def ads_submit(*, caller: Caller, ads: list[dict], mode: str | None = None) -> l
         return accepted
     if mode == "cqrs":
         _submit_cqrs(events)
+        pending_mark(events=events)  # read-your-writes: `pending` until the read row lands
     else:
         _submit_direct(events)
-    # Read-your-writes: the read side answers `pending` for these ids until projected.
-    from ads_read.pending import pending_mark
-
-    pending_mark(events=events)
     ADS_ACCEPTED.labels(mode).inc(len(events))
     return [Accepted(id=ad_id, status=AdStatus.PENDING, submitted_at=submitted_at) for ad_id in ids]
 
@@ -182,9 +182,14 @@ def _submit_direct(events: list[Event]) -> None:
         # connection broke midway some were, and those ads will be processed although the
         # client is told nothing was accepted (a retry of the batch makes new ads).
         raise broker_unavailable() from exc
-    # The broker's copy is the only one until a consumer stores the ad: journal it, so a message
-    # lost between the broker and a worker is replayed (journal.py).
-    intake_journal_record(events=events)
+    # The broker's copy is the only one until a consumer stores the ad: journal it, so that a
+    # message lost between the broker and a worker is replayed (journal.py). With the
+    # read-your-writes markers, in one round trip: Redis waits are most of a single-ad request.
+    pipe = redis_pipeline()
+    intake_journal_record(events=events, pipe=pipe)
+    pending_mark(events=events, pipe=pipe)
+    if pipe is not None:
+        execute_best_effort(pipe, what=f"journal and mark {len(events)} accepted ads")
 
 
 def publish_task(*, task_name: str, payload: list) -> None:

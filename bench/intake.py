@@ -122,17 +122,24 @@ def run(args) -> dict:
 
 def _pending_markers(broker, sample: int = 200) -> dict:
     """What each accepted ad leaves in Redis once its message is consumed: its read-your-
-    writes marker (size from MEMORY USAGE over a sample, and its time to live)."""
+    writes marker (size from MEMORY USAGE over a sample, and its time to live), and while in
+    flight its entry in the intake journal."""
     keys = []
     for key in broker.scan_iter(match="*pending-ad:*", count=1000):
         keys.append(key)
         if len(keys) >= sample:
             break
     if not keys:
-        return {"bytes_each": None, "ttl_s": None}
+        return {"bytes_each": None, "ttl_s": None, "journal_bytes_each": None}
+    from ads_write.journal import EVENTS_KEY, INDEX_KEY
+
+    journaled = broker.zcard(INDEX_KEY)
+    journal_bytes = sum(broker.memory_usage(k, samples=0) or 0 for k in (INDEX_KEY, EVENTS_KEY))
     return {
         "bytes_each": round(sum(broker.memory_usage(k) for k in keys) / len(keys)),
         "ttl_s": max(broker.ttl(k) for k in keys),
+        # Every ad accepted during the run is still in flight (no worker consumes here).
+        "journal_bytes_each": round(journal_bytes / journaled) if journaled else None,
     }
 
 
@@ -191,7 +198,11 @@ def _print(summary: dict, args, batch_note) -> None:
             print(f"first error in {name}: {p['first_error'][:300]}")
     markers = summary["pending_markers"]
     if markers["bytes_each"]:
-        print(f"each accepted ad leaves a pending marker of {markers['bytes_each']} bytes in Redis for {markers['ttl_s']:,} s")
+        print(
+            f"each accepted ad keeps a pending marker of {markers['bytes_each']} bytes in Redis until PENDING_MARKER_LINGER "
+            f"after its read row lands (no worker runs here: up to {markers['ttl_s']:,} s), and, in flight, "
+            f"{markers['journal_bytes_each']} bytes of intake journal"
+        )
     ratio = summary["single_to_ceiling"]
     print(f"single/ceiling = {ratio} (goal >= {GOAL_RATIO}: {'met' if summary['goal_single_to_ceiling_met'] else 'MISSED'})")
     if summary["batch_ads_per_s"] is None:
