@@ -155,6 +155,9 @@ else:
         # and beat still reconnect for as long as it takes (celery.py).
         "max_retries": 0,
     }
+    if CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
+        # kombu's Redis transport, with a Redis client reused per channel (kernel/broker.py).
+        CELERY_BROKER_TRANSPORT = "adplatform.kernel.broker:Transport"
 
 # Where an intake event goes on the request path (sync | cqrs | direct; DESIGN.md §3).
 AD_INTAKE_MODE = env.str("AD_INTAKE_MODE", default="direct")
