@@ -34,6 +34,10 @@ class AdView(models.Model):
     decided_by = models.CharField(max_length=150, blank=True)
     decision_reason = models.TextField(blank=True)
     version = models.PositiveIntegerField()
+    previous_status = models.CharField(
+        max_length=16, blank=True,
+        help_text="The status before the last change ('' for a new row): the projection counts the move.",
+    )
     projected_at = models.DateTimeField()
 
     class Meta:

@@ -55,27 +55,34 @@ def _view_row(ad: Ad, verdicts: list[Verdict], now) -> AdView:
     )
 
 
-def _upsert_newer(rows: list[AdView]) -> set[uuid.UUID]:
+def _upsert_newer(rows: list[AdView]) -> dict[uuid.UUID, str]:
     """INSERT … ON CONFLICT DO UPDATE … WHERE stored.version < new.version (PostgreSQL and
-    SQLite share the syntax). Returns the ids of the rows it applied: RETURNING leaves out
-    the rows the version guard skipped."""
+    SQLite share the syntax). Returns {id: previous status} of the rows it applied ('' for a
+    new row): RETURNING leaves out the rows the version guard skipped, and the previous
+    status is read from the row the upsert itself locked, so concurrent projections of one
+    ad each see the state the other left."""
     if not rows:
-        return set()
+        return {}
     table = connection.ops.quote_name(AdView._meta.db_table)
     quote = connection.ops.quote_name
     columns = ", ".join(quote(f.column) for f in _COLUMNS)
     placeholders = "(" + ", ".join(["%s"] * len(_COLUMNS)) + ")"
-    updates = ", ".join(f"{quote(f.column)} = EXCLUDED.{quote(f.column)}" for f in _UPDATE_COLUMNS)
+    updates = ", ".join(
+        # SET expressions see the stored row: its status becomes the previous one.
+        f"{quote(f.column)} = {table}.{quote('status')}" if f.attname == "previous_status"
+        else f"{quote(f.column)} = EXCLUDED.{quote(f.column)}"
+        for f in _UPDATE_COLUMNS
+    )
     sql = (
         f"INSERT INTO {table} ({columns}) VALUES {', '.join([placeholders] * len(rows))} "
         f"ON CONFLICT ({quote('id')}) DO UPDATE SET {updates} "
         f"WHERE {table}.{quote('version')} < EXCLUDED.{quote('version')} "
-        f"RETURNING {quote('id')}"
+        f"RETURNING {quote('id')}, {quote('previous_status')}"
     )
     params = [f.get_db_prep_save(getattr(row, f.attname), connection) for row in rows for f in _COLUMNS]
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
-        return {uuid.UUID(str(ad_id)) for (ad_id,) in cursor.fetchall()}
+        return {uuid.UUID(str(ad_id)): previous for ad_id, previous in cursor.fetchall()}
 
 
 def ads_project(*, ad_ids: list) -> int:
@@ -90,13 +97,12 @@ def ads_project(*, ad_ids: list) -> int:
     now = timezone.now()
     rows = [_view_row(ad, verdicts.get(ad.id, []), now) for ad in sorted(ads, key=lambda a: a.id)]
     with transaction.atomic():
-        already_final = stats.final_on_read_side(ids=ids)
-        applied = _upsert_newer(rows)
-        applied_rows = [row for row in rows if row.id in applied]
+        previous = _upsert_newer(rows)
+        applied_rows = [row for row in rows if row.id in previous]
         # Webhooks for the states this call made visible, in the same transaction: a state
         # applied is announced exactly once (the delivery rows are unique per ad version).
         webhook_deliveries_create(ads=applied_rows)
-        stats.daily_stats_refresh(rows=applied_rows)
-    stats.consistency_lag_observe(rows=applied_rows, already_final=already_final)
+        stats.daily_stats_apply(rows=applied_rows, previous=previous)
+    stats.consistency_lag_observe(rows=applied_rows, previous=previous)
     pending_settle(ad_ids=[row.id for row in applied_rows])
     return len(rows)
