@@ -159,7 +159,9 @@ class ContentFingerprint(models.Model):
     submitted_at = models.DateTimeField()
 
     class Meta:
-        indexes = [models.Index(fields=["content_hash", "submitted_at"], name="fingerprint_hash_time")]
+        # FRAUD.DUPLICATE_CONTENT asks, per ad, for another retailer's row of the same content
+        # in a time window: two ranges of this index (retailers below and above its own).
+        indexes = [models.Index(fields=["content_hash", "retailer_id", "submitted_at"], name="fingerprint_hash_retailer")]
 
 
 class IdempotencyKey(models.Model):

@@ -100,6 +100,34 @@ def test_duplicates_within_one_batch(nimbus, orbit):
     assert (facts[a.id].duplicate_elsewhere, facts[b.id].duplicate_elsewhere) == (False, True)
 
 
+@pytest.mark.parametrize("other_sorts", ["below", "above"])
+def test_another_retailer_is_found_among_many_rows_of_the_ads_own_retailer(other_sorts):
+    # The question is asked as two index ranges, retailers sorting below and above the ad's own.
+    ids = sorted(uuid.uuid4() for _ in range(2))
+    own_id, other_id = ids if other_sorts == "above" else ids[::-1]
+    own, other = RetailerFactory(id=own_id, name="Own"), RetailerFactory(id=other_id, name="Other")
+    gather_facts([make_ad(own, at=T0 + timedelta(minutes=n)) for n in range(20)])
+    assert not any(f.duplicate_elsewhere for f in gather_facts([make_ad(own, at=T0 + timedelta(hours=1))]).values())
+
+    gather_facts([make_ad(other, at=T0 + timedelta(hours=2))])
+    later = make_ad(own, at=T0 + timedelta(hours=3))
+    assert gather_facts([later])[later.id].duplicate_elsewhere
+
+
+def test_the_duplicate_question_is_index_ranges(nimbus):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from tests.conftest import plans_of
+
+    gather_facts([make_ad(nimbus, at=T0)])
+    with CaptureQueriesContext(connection) as queries:
+        gather_facts([make_ad(nimbus, at=T0 + timedelta(days=1))])
+    (question,) = [q["sql"] for q in queries if q["sql"].startswith("SELECT") and "EXISTS" in q["sql"]]
+    (plan,) = plans_of([question], "enable_seqscan")
+    assert plan.count("fingerprint_hash_retailer") == 2, plan
+
+
 def test_redelivery_gives_the_same_answer(nimbus, orbit):
     a = make_ad(nimbus, at=T0)
     b = make_ad(orbit, at=T0 + timedelta(minutes=1))
