@@ -5,7 +5,6 @@ from django.conf import settings
 
 from adplatform.celery import app
 from adplatform.kernel.broker import Channel
-from ads_write.services import publish_tasks
 from tests.conftest import queued_tasks
 
 
@@ -29,8 +28,10 @@ def test_a_channel_reuses_its_client_until_its_pool_is_replaced():
 
 
 def test_messages_published_through_it_arrive_in_order():
-    redis.Redis.from_url(settings.REDIS_URL).delete("intake")
-    publish_tasks(task_name="ads_write.tasks.process_submissions_task", payloads=[[{"n": 1}], [{"n": 2}]])
-    publish_tasks(task_name="ads_write.tasks.process_submissions_task", payloads=[[{"n": 3}]])
+    # A queue of its own: the package's live workers consume the platform's queues.
+    redis.Redis.from_url(settings.REDIS_URL).delete("broker-test")
+    with app.producer_or_acquire() as producer:
+        for n in (1, 2, 3):
+            app.send_task("tests.broker.nothing", args=[n], queue="broker-test", producer=producer, retry=False)
 
-    assert [args[0][0]["n"] for _task, args in queued_tasks(settings.REDIS_URL)] == [1, 2, 3]
+    assert [args[0] for _task, args in queued_tasks(settings.REDIS_URL, queue="broker-test")] == [1, 2, 3]
