@@ -43,19 +43,28 @@ def _lock_chain() -> None:
             cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_CHAIN_LOCK_KEY])
 
 
-def _next_sequences(count: int, last: int | None) -> list[int]:
-    """Sequence numbers for the new entries, known before insert because each entry's hash
-    covers its own. Taken under the chain lock, so they rise in chain order; a rolled-back
-    transaction leaves a gap, which the chain does not mind (entries link by hash)."""
+def _chain_state(*, event_ids: list[uuid.UUID], count: int) -> tuple[set, tuple | None, list[int]]:
+    """Under the chain lock, in one round trip on PostgreSQL (each one is a wait that every
+    other writer of the chain shares): which of these events are recorded already, the last
+    entry (sequence, hash), and `count` sequence numbers for new entries. Sequence numbers
+    are known before insert because each entry's hash covers its own; taken under the lock,
+    they rise in chain order. Unused ones (events already recorded) and those of a rolled-back
+    transaction leave gaps, which the chain does not mind (entries link by hash)."""
+    table = AuditEntry._meta.db_table
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
             cursor.execute(
-                "SELECT nextval(pg_get_serial_sequence(%s, 'sequence')) FROM generate_series(1, %s)",
-                [AuditEntry._meta.db_table, count],
+                f"SELECT ARRAY(SELECT event_id FROM {table} WHERE event_id = ANY(%s)), "
+                f"(SELECT ARRAY[sequence::text, hash] FROM {table} ORDER BY sequence DESC LIMIT 1), "
+                f"ARRAY(SELECT nextval(pg_get_serial_sequence(%s, 'sequence')) FROM generate_series(1, %s))",
+                [event_ids, table, count],
             )
-            return sorted(row[0] for row in cursor.fetchall())
-    start = (last or 0) + 1
-    return list(range(start, start + count))
+            seen, last, sequences = cursor.fetchone()
+        return set(seen), (int(last[0]), last[1]) if last else None, sorted(sequences)
+    seen = set(AuditEntry.objects.filter(event_id__in=event_ids).values_list("event_id", flat=True))
+    last = AuditEntry.objects.order_by("-sequence").values_list("sequence", "hash").first()
+    start = (last[0] if last else 0) + 1
+    return seen, last, list(range(start, start + count))
 
 
 def audit_record_many(*, records: list[AuditRecord]) -> list[AuditEntry]:
@@ -65,17 +74,18 @@ def audit_record_many(*, records: list[AuditRecord]) -> list[AuditEntry]:
         return []
     if not connection.in_atomic_block:
         raise RuntimeError("audit_record_many must run inside the transaction of the change it records")
-    _lock_chain()
     unique = list({uuid.UUID(str(r.event_id)): r for r in records}.items())
-    seen = set(AuditEntry.objects.filter(event_id__in=[event_id for event_id, _ in unique]).values_list("event_id", flat=True))
+    # Before the lock: what does not depend on the chain (the data as stored and hashed).
+    data = {event_id: json.loads(canonical_json(record.data)) for event_id, record in unique}
+    _lock_chain()
+    seen, last, sequences = _chain_state(event_ids=[event_id for event_id, _ in unique], count=len(unique))
     fresh = [(event_id, r) for event_id, r in unique if event_id not in seen]
     if not fresh:
         return []
-    last = AuditEntry.objects.order_by("-sequence").values_list("sequence", "hash").first()
-    last_sequence, prev_hash = last or (None, GENESIS_HASH)
+    prev_hash = last[1] if last else GENESIS_HASH
     now = timezone.now()
     entries = []
-    for sequence, (event_id, record) in zip(_next_sequences(len(fresh), last_sequence), fresh):
+    for sequence, (event_id, record) in zip(sequences, fresh):
         entry = AuditEntry(
             sequence=sequence,
             event_id=event_id,
@@ -85,7 +95,7 @@ def audit_record_many(*, records: list[AuditRecord]) -> list[AuditEntry]:
             action=record.action,
             ad_id=record.ad_id,
             retailer_id=record.retailer_id,
-            data=json.loads(canonical_json(record.data)),  # store exactly what is hashed
+            data=data[event_id],  # store exactly what is hashed
             prev_hash=prev_hash,
         )
         entry.hash = prev_hash = entry_hash(entry)
