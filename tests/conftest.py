@@ -244,14 +244,16 @@ def queued_tasks(redis_url: str, queue: str = "intake") -> list[tuple[str, list]
     return messages
 
 
-def wait_for(predicate, *, timeout=60, interval=0.1, what="condition"):
+def wait_for(predicate, *, timeout=60, interval=0.1, what="condition", details=lambda: ""):
+    """Poll until predicate() is truthy and return its value; fail naming `what`, with
+    details() (logs, say) appended."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         value = predicate()
         if value:
             return value
         time.sleep(interval)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+    raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}\n{details()}".rstrip())
 
 
 def explained(client, url, *priced_out) -> list[str]:

@@ -23,7 +23,6 @@ import subprocess
 import sys
 import tempfile
 import threading
-import time
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
@@ -33,7 +32,7 @@ import pytest
 import redis
 import requests
 
-from tests.conftest import ROOT, WorkerProcess, queued_tasks, worker_env
+from tests.conftest import ROOT, WorkerProcess, queued_tasks, wait_for, worker_env
 from tests.factories import ad_payload
 
 PG_BIN = Path("/usr/lib/postgresql/15/bin")
@@ -76,16 +75,6 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
-
-
-def wait_until(predicate, *, timeout: float, what: str, interval: float = 0.25, details=lambda: ""):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(interval)
-    raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}\n{details()}")
 
 
 # --- spare servers -------------------------------------------------------------------------
@@ -146,7 +135,7 @@ class SpareRedis:
              "--logfile", str(self.dir / "redis.log")],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
         )
-        wait_until(self._ping, timeout=20, what=f"redis on port {self.port}", interval=0.05)
+        wait_for(self._ping, timeout=20, what=f"redis on port {self.port}", interval=0.05)
 
     def _ping(self) -> bool:
         try:
@@ -207,7 +196,7 @@ class WebServer:
              "--timeout", "60"],
             cwd=ROOT, env=env, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True,
         )
-        wait_until(self._healthy, timeout=60, what="gunicorn to answer /healthz",
+        wait_for(self._healthy, timeout=60, what="gunicorn to answer /healthz",
                    details=lambda: self.log_path.read_text()[-3000:])
 
     def _healthy(self) -> bool:
@@ -430,7 +419,7 @@ def wait_all_final(platform: Platform, count: int, *, timeout: float = 120):
         intake = platform.redis.client().llen("intake") if platform.redis.process.poll() is None else "redis down"
         return f"judged {judged}, projected {projected} of {count}; intake queue {intake}\n{platform.logs()}"
 
-    wait_until(done, timeout=timeout, what=f"{count} ads to reach a final state", interval=0.5, details=details)
+    wait_for(done, timeout=timeout, what=f"{count} ads to reach a final state", interval=0.5, details=details)
 
 
 def check_nothing_lost(platform: Platform, retailer: Retailer, accepted: set[str], *, scenario: str,

@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from .conftest import SpareRedis, check_nothing_lost, payloads, progress, wait_all_final, wait_until
+from .conftest import SpareRedis, check_nothing_lost, payloads, progress, wait_all_final, wait_for
 
 pytestmark = pytest.mark.faults
 
@@ -110,7 +110,7 @@ def test_a_worker_that_cannot_publish_hands_its_messages_back(platform, retailer
         write_side.kill()
     answers = retailer.submit_all(payloads(10, prefix="nopub"))
     accepted = {a.json()["id"] for a in answers}
-    wait_until(lambda: progress(platform)[0] == len(accepted), timeout=60, what="the ads to be judged",
+    wait_for(lambda: progress(platform)[0] == len(accepted), timeout=60, what="the ads to be judged",
                details=platform.logs)
     time.sleep(2)  # rounds of failing retries
     cut_off.kill_all()

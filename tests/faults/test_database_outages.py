@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from .conftest import check_nothing_lost, payloads, progress, wait_all_final, wait_until
+from .conftest import check_nothing_lost, payloads, progress, wait_all_final, wait_for
 
 pytestmark = pytest.mark.faults
 
@@ -22,7 +22,7 @@ def test_consumers_ride_out_a_database_restart(platform, retailer_client):
     accepted = {a.json()["id"] for a in answers}
 
     worker = platform.start_worker()
-    wait_until(lambda: progress(platform)[0] >= 50, timeout=60, what="the consumers to get going",
+    wait_for(lambda: progress(platform)[0] >= 50, timeout=60, what="the consumers to get going",
                details=platform.logs)
     platform.postgres.stop("immediate")  # a crash: every connection is cut mid-transaction
     time.sleep(3)
@@ -45,7 +45,7 @@ def test_a_database_outage_longer_than_the_retries_loses_nothing(platform, retai
     # One retry only: every message runs out of retries while the database is down, and its
     # dead letter cannot be written either.
     worker = platform.start_worker(PIPELINE_MAX_RETRIES="1")
-    wait_until(lambda: worker.log_path.read_text().count("could not record dead letter") >= 20, timeout=60,
+    wait_for(lambda: worker.log_path.read_text().count("could not record dead letter") >= 20, timeout=60,
                what="the consumers to give up on their messages", details=platform.logs)
     platform.postgres.start()
 
@@ -55,7 +55,7 @@ def test_a_database_outage_longer_than_the_retries_loses_nothing(platform, retai
         judged, projected = progress(platform)
         return projected + len(dead_letters(platform)) >= len(accepted) and judged == projected
 
-    wait_until(settled, timeout=90, what="every message to be processed or dead-lettered", details=platform.logs)
+    wait_for(settled, timeout=90, what="every message to be processed or dead-lettered", details=platform.logs)
     if dead_letters(platform):
         platform.manage("replay_dead_letters", "--all")
     wait_all_final(platform, len(accepted))

@@ -9,7 +9,7 @@ from ads_write.services import PROCESS_SUBMISSIONS_TASK
 from audit.services import _CHAIN_LOCK_KEY
 from tests.factories import ad_payload, intake_events
 
-from .conftest import FINAL, check_nothing_lost, payloads, snapshot, wait_all_final, wait_until
+from .conftest import FINAL, check_nothing_lost, payloads, snapshot, wait_all_final, wait_for
 
 pytestmark = pytest.mark.faults
 
@@ -34,7 +34,7 @@ def replayed_and_done(platform, worker, letter_id: int) -> None:
         "SELECT data->>'task_id' FROM audit_auditentry WHERE action = 'dead_letter.replayed' ORDER BY sequence DESC LIMIT 1"
     )[0]
     broker = platform.redis.client()
-    wait_until(
+    wait_for(
         lambda: f"[{task_id}] succeeded" in worker.log_path.read_text()
         and broker.llen("intake") == broker.llen("projections") == broker.hlen("unacked") == 0,
         timeout=60, what=f"the replayed task {task_id} and its projection", details=platform.logs,
@@ -59,7 +59,7 @@ def test_poison_messages_become_dead_letters_and_replay_completes_them(platform,
 
     accepted = {a.json()["id"] for a in answers} | {good["ad_id"]}
     wait_all_final(platform, len(accepted))
-    wait_until(lambda: len(letters(platform)) >= 4, timeout=60, what="four dead letters", details=platform.logs)
+    wait_for(lambda: len(letters(platform)) >= 4, timeout=60, what="four dead letters", details=platform.logs)
     found = letters(platform)
     by_kind = {
         "undecodable": [i for i, l in found.items() if l["task_name"] == "" and l["kwargs"]["body"] == "{not json"],
@@ -106,7 +106,7 @@ def test_a_task_killed_at_its_hard_time_limit_becomes_a_dead_letter(platform, re
         blocker.execute("SELECT pg_advisory_lock(%s)", [_CHAIN_LOCK_KEY])
         answer = retailer.submit(ad_payload(external_ref="stalled"))
         assert answer.status_code == 202
-        found = wait_until(lambda: letters(platform), timeout=60, what="a dead letter", details=platform.logs)
+        found = wait_for(lambda: letters(platform), timeout=60, what="a dead letter", details=platform.logs)
     (letter_id, letter), = found.items()
     assert letter["task_name"] == PROCESS_SUBMISSIONS_TASK and "TimeLimitExceeded" in letter["error"]
     assert letter["args"][0][0]["ad_id"] == answer.json()["id"]

@@ -10,7 +10,7 @@ import pytest
 
 from ads_write.journal import INDEX_KEY
 
-from .conftest import check_nothing_lost, payloads, progress, wait_all_final, wait_until
+from .conftest import check_nothing_lost, payloads, progress, wait_all_final, wait_for
 
 pytestmark = pytest.mark.faults
 
@@ -38,16 +38,16 @@ def test_sigkilled_workers_lose_and_duplicate_nothing(platform, retailer_client,
     with ThreadPoolExecutor(1) as background:
         submitting = background.submit(retailer.submit_all, ads)
         # A pool process dies mid-task: the worker requeues its message at once.
-        wait_until(lambda: progress(platform)[0] >= 200, timeout=90, what="the workers to get going",
+        wait_for(lambda: progress(platform)[0] >= 200, timeout=90, what="the workers to get going",
                    details=platform.logs)
         # (The victim's, since the steady worker's children include its embedded beat.)
         killed = victim.pool_pids()[0]
         os.kill(killed, signal.SIGKILL)
-        wait_until(lambda: killed not in victim.pool_pids() and len(victim.pool_pids()) == 2, timeout=30,
+        wait_for(lambda: killed not in victim.pool_pids() and len(victim.pool_pids()) == 2, timeout=30,
                    what="the worker to replace its killed pool process", details=platform.logs)
         # A whole worker dies (main process and pool): its unacknowledged messages wait in
         # Redis until the visibility timeout, then a live worker puts them back.
-        wait_until(lambda: progress(platform)[0] >= 600, timeout=90, what="more progress", details=platform.logs)
+        wait_for(lambda: progress(platform)[0] >= 600, timeout=90, what="more progress", details=platform.logs)
         held = platform.redis.client().hlen("unacked")
         victim.kill_all()
         answers = submitting.result()
@@ -59,7 +59,7 @@ def test_sigkilled_workers_lose_and_duplicate_nothing(platform, retailer_client,
     wait_all_final(platform, len(accepted), timeout=150)
     check_nothing_lost(platform, retailer, accepted, submitted=len(ads),
                        scenario=f"worker SIGKILL (pool process, whole worker), {consumer} consumer")
-    wait_until(lambda: platform.redis.client().zcard(INDEX_KEY) == 0, timeout=30, what="the intake journal to empty")
+    wait_for(lambda: platform.redis.client().zcard(INDEX_KEY) == 0, timeout=30, what="the intake journal to empty")
 
 
 def test_a_sigtermed_worker_finishes_its_work_and_exits_cleanly(platform, retailer_client):
@@ -70,7 +70,7 @@ def test_a_sigtermed_worker_finishes_its_work_and_exits_cleanly(platform, retail
 
     answers = retailer.submit_all(ads)
     assert [a.status_code for a in answers] == [202] * len(ads)
-    wait_until(lambda: progress(platform)[0] >= 30, timeout=60, what="processing to start", details=platform.logs)
+    wait_for(lambda: progress(platform)[0] >= 30, timeout=60, what="processing to start", details=platform.logs)
     leaving.process.send_signal(signal.SIGTERM)  # what a deploy or `docker stop` sends
     assert leaving.process.wait(30) == 0, "the worker did not shut down cleanly within 30 s"
     assert "Warm shutdown" in leaving.log_path.read_text()
