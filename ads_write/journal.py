@@ -85,8 +85,3 @@ def intake_journal_touch(*, ad_ids: list) -> None:
     client = redis_client()
     if client is not None and ad_ids:
         client.zadd(INDEX_KEY, {str(ad_id): time.time() for ad_id in ad_ids}, xx=True)
-
-
-def intake_journal_size() -> int:
-    client = redis_client()
-    return client.zcard(INDEX_KEY) if client is not None else 0
