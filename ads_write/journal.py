@@ -24,6 +24,7 @@ import msgspec
 
 from adplatform.kernel.events import Event
 from adplatform.kernel.redis_client import execute_best_effort, redis_client
+from adplatform.kernel.redis_client import pipeline as redis_pipeline
 
 logger = logging.getLogger(__name__)
 
@@ -31,37 +32,28 @@ INDEX_KEY = "intake-journal:index"  # sorted set: ad id -> time accepted (or las
 EVENTS_KEY = "intake-journal:events"  # hash: ad id -> the intake event (JSON)
 
 
-def intake_journal_record(*, events: list[Event], pipe=None) -> None:
-    """Journal accepted events (after the broker took them). Best effort: the broker has the
-    messages, so a failure here only narrows the backstop, and is logged. Given a Redis
-    pipeline, only queues the writes on it (the caller sends it)."""
-    client = redis_client()
-    if client is None or not events:
+def intake_journal_record(*, events: list[Event], pipe) -> None:
+    """Journal accepted events (after the broker took them): queue the writes on `pipe`, a
+    Redis pipeline the caller sends with the pending markers (None on the embedded default,
+    which has no journal). Best effort: the broker has the messages, so a failed send only
+    narrows the backstop."""
+    if pipe is None or not events:
         return
-    own = pipe is None
-    if own:
-        pipe = client.pipeline(transaction=False)
     now = time.time()
     pipe.zadd(INDEX_KEY, {e.ad_id: now for e in events})
     pipe.hset(EVENTS_KEY, mapping={e.ad_id: msgspec.json.encode(e.to_dict()) for e in events})
-    if own:
-        execute_best_effort(pipe, what=f"journal {len(events)} accepted ads")
 
 
 def intake_journal_clear(*, ad_ids: list) -> None:
     """Forget ads that are stored (PostgreSQL has them now). Best effort: an entry left
     behind is cleared by the next replay, which finds its ad stored."""
-    client = redis_client()
-    if client is None or not ad_ids:
+    pipe = redis_pipeline()
+    if pipe is None or not ad_ids:
         return
     keys = [str(ad_id) for ad_id in ad_ids]
-    try:
-        pipe = client.pipeline(transaction=False)
-        pipe.zrem(INDEX_KEY, *keys)
-        pipe.hdel(EVENTS_KEY, *keys)
-        pipe.execute()
-    except Exception:
-        logger.warning("could not clear %d ads from the intake journal", len(keys), exc_info=True)
+    pipe.zrem(INDEX_KEY, *keys)
+    pipe.hdel(EVENTS_KEY, *keys)
+    execute_best_effort(pipe, what=f"clear {len(keys)} ads from the intake journal")
 
 
 def intake_journal_stale(*, older_than_seconds: int, limit: int) -> list[Event]:

@@ -97,14 +97,6 @@ def _is_hostname(host: str) -> bool:
     return len(host) <= 253 and "_" not in host and _HOSTNAME.fullmatch(host) is not None
 
 
-def _host_of(url: str) -> str | None:
-    try:
-        parts = urlsplit(url)
-        return parts.hostname
-    except ValueError:
-        return None
-
-
 def _check_landing_url(value: str) -> str | None:
     try:
         parts = urlsplit(value)
