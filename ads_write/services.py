@@ -250,9 +250,15 @@ def submissions_process(*, events: list[Event]) -> list[uuid.UUID]:
     record the verdicts. Idempotent: a redelivered or duplicated event changes nothing.
     Returns the ids of all ads in the events, for the projection."""
     unique = list({e.ad_id: e for e in events}.values())
-    with transaction.atomic():
-        submissions_store(events=unique)
     ids = [uuid.UUID(e.ad_id) for e in unique]
+    # An ad and its submission's audit entry commit together, so a stored ad (cqrs, a
+    # redelivery, a re-publish) needs neither again: skip them, and with them the audit
+    # chain's lock, which every writer shares.
+    stored = set(Ad.objects.filter(id__in=ids).values_list("id", flat=True))
+    missing = [e for e in unique if uuid.UUID(e.ad_id) not in stored]
+    if missing:
+        with transaction.atomic():
+            submissions_store(events=missing)
     unjudged = list(Ad.objects.filter(id__in=ids, version=1, status=AdStatus.PENDING).select_related("retailer"))
     if unjudged:
         # Judged outside any transaction: the external validator may take long.
