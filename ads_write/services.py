@@ -203,6 +203,8 @@ def publish_tasks(*, task_name: str, payloads: list[list]) -> None:
     pipeline, one client); returns only once the broker has them all."""
     from adplatform.celery import PIPELINE_SERIALIZER, app
 
+    if not payloads:
+        return
     with app.producer_or_acquire() as producer, producer.batch():
         for payload in payloads:
             # A short argsrepr: Celery's default repr of a 100-ad payload costs more than sending it.
@@ -400,8 +402,10 @@ def ads_reconcile_pending(*, older_than_seconds: int, limit: int) -> int:
     ads = list(
         Ad.objects.filter(status=AdStatus.PENDING, version=1, submitted_at__lt=cutoff).order_by("submitted_at")[:limit]
     )
-    for ad in ads:
-        publish_task(task_name=PROCESS_SUBMISSIONS_TASK, payload=[submission_event(ad, actor=RECONCILER_ACTOR).to_dict()])
+    # One message per ad, all in one round trip: the broker takes them all or none.
+    publish_tasks(
+        task_name=PROCESS_SUBMISSIONS_TASK, payloads=[[submission_event(ad, actor=RECONCILER_ACTOR).to_dict()] for ad in ads]
+    )
     _reconciled(ad_ids=[str(a.id) for a in ads], older_than_seconds=older_than_seconds, source="database")
     return len(ads)
 
@@ -417,8 +421,7 @@ def intake_journal_replay(*, older_than_seconds: int, limit: int) -> int:
     stored = {str(i) for i in Ad.objects.filter(id__in=[e.ad_id for e in events]).values_list("id", flat=True)}
     intake_journal_clear(ad_ids=list(stored))
     lost = [e for e in events if e.ad_id not in stored]
-    for event in lost:
-        publish_task(task_name=PROCESS_SUBMISSIONS_TASK, payload=[event.to_dict()])
+    publish_tasks(task_name=PROCESS_SUBMISSIONS_TASK, payloads=[[event.to_dict()] for event in lost])
     # Each is replayed at most once per threshold; the consumer clears it once stored.
     intake_journal_touch(ad_ids=[e.ad_id for e in lost])
     _reconciled(ad_ids=[e.ad_id for e in lost], older_than_seconds=older_than_seconds, source="journal")
