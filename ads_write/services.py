@@ -30,7 +30,7 @@ from audit.services import AuditRecord, audit_record_many
 
 from .journal import intake_journal_clear, intake_journal_record, intake_journal_stale, intake_journal_touch
 from .models import Ad, AdStatus, Finding, OutboxMessage, Verdict
-from .validation.engine import AdFacts, evaluate, evaluate_many
+from .validation.engine import AdFacts, ad_input, evaluate, evaluate_many
 from .validation.engine import Verdict as EngineVerdict
 
 logger = logging.getLogger(__name__)
@@ -67,11 +67,6 @@ class DecisionError(ValueError):
 # --- the ad as it travels ------------------------------------------------------------------
 _DATETIME_FIELDS = ("starts_at", "ends_at")
 _NOT_JSON_SAFE = frozenset({"price", *_DATETIME_FIELDS})
-# The Ad fields a submission sets (besides price), as basic validation names them.
-_SUBMITTED_FIELDS = (
-    "external_ref", "headline", "description", "landing_url", "display_url", "country", "language", "category",
-    "target_min_age", "starts_at", "ends_at", "disclosure", "advertiser_license", "paid_for_by",
-)
 
 
 def ad_to_json(ad: dict) -> dict:
@@ -375,9 +370,7 @@ def ad_decide(*, ad_id, status: str, reviewer: str, reason: str) -> Ad:
 def submission_event(ad: Ad, *, actor: str) -> Event:
     """The intake event of a stored ad, rebuilt with its original event id and time, so
     that consumers treat it as the redelivery it is."""
-    data = {name: getattr(ad, name) for name in _SUBMITTED_FIELDS if getattr(ad, name) not in (None, "")}
-    if ad.price_amount is not None:
-        data["price"] = {"amount": ad.price_amount, "currency": ad.price_currency}
+    data = ad_input(ad)
     return Event(
         type="ad.submitted",
         ad_id=str(ad.id),
