@@ -161,7 +161,11 @@ class ContentFingerprint(models.Model):
     class Meta:
         # FRAUD.DUPLICATE_CONTENT asks, per ad, for another retailer's row of the same content
         # in a time window: two ranges of this index (retailers below and above its own).
-        indexes = [models.Index(fields=["content_hash", "retailer_id", "submitted_at"], name="fingerprint_hash_retailer")]
+        indexes = [
+            models.Index(fields=["content_hash", "retailer_id", "submitted_at"], name="fingerprint_hash_retailer"),
+            # The daily purge of rows older than the rule's window.
+            models.Index(fields=["submitted_at"], name="fingerprint_submitted"),
+        ]
 
 
 class IdempotencyKey(models.Model):

@@ -41,11 +41,11 @@ PROCESS_SUBMISSIONS_TASK = (
     "ads_write.tasks.process_submissions_batch_task" if settings.INTAKE_BATCHING else "ads_write.tasks.process_submissions_task"
 )
 PROJECT_ADS_TASK = "ads_read.tasks.project_ads_task"
-# Ad ids per projection message the read-model sweep publishes (the consumer's messages
-# carry one intake message's worth, INTAKE_MESSAGE_SIZE at most).
+# Ad ids per projection message the read-model sweep publishes (the intake consumer's carry
+# the ads of what it judged at once: one message's, or a batching consumer's whole buffer).
 PROJECTION_MESSAGE_SIZE = 100
-# Published outbox rows deleted per statement by the daily purge.
-OUTBOX_PURGE_CHUNK = 1000
+# Rows deleted per statement by the daily purges.
+PURGE_CHUNK = 1000
 VALIDATOR_ACTOR = "system:validator"
 RECONCILER_ACTOR = "system:reconciler"
 # Derives the ids of events that follow from another (a verdict from its intake event), so a
@@ -508,11 +508,11 @@ def outbox_publish(*, ids: list[int] | None = None, older_than_seconds: int | No
 
 
 def outbox_purge(*, older_than_days: int) -> int:
-    """Delete outbox rows published more than `older_than_days` ago, OUTBOX_PURGE_CHUNK at a
+    """Delete outbox rows published more than `older_than_days` ago, PURGE_CHUNK at a
     time. Rows never published are kept however old: the sweep still owes them to the
     broker. Returns how many it deleted."""
     cutoff = timezone.now() - timedelta(days=older_than_days)
-    return delete_in_chunks(OutboxMessage.objects.filter(published_at__lt=cutoff), chunk_size=OUTBOX_PURGE_CHUNK)
+    return delete_in_chunks(OutboxMessage.objects.filter(published_at__lt=cutoff), chunk_size=PURGE_CHUNK)
 
 
 # --- housekeeping ----------------------------------------------------------------------------
@@ -533,5 +533,4 @@ def content_fingerprints_purge(*, older_than_days: int) -> int:
     from .models import ContentFingerprint
 
     cutoff = timezone.now() - timedelta(days=older_than_days)
-    deleted, _ = ContentFingerprint.objects.filter(submitted_at__lt=cutoff).delete()
-    return deleted
+    return delete_in_chunks(ContentFingerprint.objects.filter(submitted_at__lt=cutoff), chunk_size=PURGE_CHUNK)

@@ -80,7 +80,7 @@ def remaining() -> list[str]:
 
 
 def test_the_purge_deletes_rows_published_before_the_retention_in_chunks_and_never_unpublished_ones(monkeypatch):
-    monkeypatch.setattr(services, "OUTBOX_PURGE_CHUNK", 2)
+    monkeypatch.setattr(services, "PURGE_CHUNK", 2)
     outbox_rows(
         **{f"old-{n}": (9, 8) for n in range(5)},
         never_published=(30, None),  # the sweep still owes it to the broker
