@@ -218,9 +218,11 @@ def worker_env(**overrides) -> dict:
     return env
 
 
-@pytest.fixture(scope="package")
+@pytest.fixture(scope="module")
 def celery_worker(django_db_setup, tmp_path_factory):
-    """Two prefork worker processes consuming every queue, for the tests of one package.
+    """Two prefork worker processes consuming every queue, for the tests of one module
+    (package scope here, in the root conftest, would keep it for the rest of the session,
+    draining the queues that later tests read).
     Queues are emptied first: earlier tests publish messages nobody consumed."""
     redis.Redis.from_url(settings.REDIS_URL).flushdb()
     worker = WorkerProcess(
