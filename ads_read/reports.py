@@ -20,6 +20,8 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+from adplatform.csv_cells import csv_safe
+
 from . import selectors
 
 COLUMNS = (
@@ -35,16 +37,6 @@ COLUMNS = (
 )
 ROWS_PER_QUERY_CHUNK = 2000
 CHUNK_BYTES = 64 * 1024
-# A spreadsheet reads a cell starting with these as a formula (or, for tab and CR, may shift
-# it into one); a leading apostrophe makes it text (OWASP "CSV injection").
-_FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
-
-
-def neutralise(value) -> str:
-    text = "" if value is None else str(value)
-    return "'" + text if text.startswith(_FORMULA_PREFIXES) else text
-
-
 def day_window(*, day: date, tz: str) -> tuple[datetime, datetime]:
     """[start, end) of a calendar day in a time zone (23 or 25 hours across DST changes)."""
     zone = ZoneInfo(tz)
@@ -105,7 +97,7 @@ class FailedAdsReport:
                     landing_url,
                 ]
                 for finding in findings or [{}]:
-                    writer.writerow([neutralise(v) for v in (*ad_cells, finding.get("code"), finding.get("message"))])
+                    writer.writerow([csv_safe(v) for v in (*ad_cells, finding.get("code"), finding.get("message"))])
                 if buffer.tell() >= CHUNK_BYTES:
                     yield buffer.getvalue().encode()
                     buffer.seek(0)

@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from django.db import connection
 from django.db.models import QuerySet
 
+from adplatform.csv_cells import csv_safe
+
 from .chain import GENESIS_HASH, canonical_json, entry_hash
 from .models import AuditEntry
 
@@ -15,8 +17,6 @@ CSV_COLUMNS = (
     "sequence", "occurred_at", "recorded_at", "actor", "action", "ad_id", "retailer_id", "event_id", "data",
     "prev_hash", "hash",
 )
-# A spreadsheet runs a cell that starts with one of these as a formula (CSV injection).
-_FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 
 
 @dataclass(frozen=True)
@@ -130,12 +130,6 @@ def audit_actions() -> list[str]:
             """
         )
         return [row[0] for row in cursor.fetchall()]
-
-
-def csv_safe(value) -> str:
-    """A cell a spreadsheet shows as text, never runs as a formula."""
-    text = "" if value is None else str(value)
-    return "'" + text if text.startswith(_FORMULA_PREFIXES) else text
 
 
 def audit_csv_rows(queryset: QuerySet) -> Iterator[list[str]]:

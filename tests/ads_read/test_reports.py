@@ -95,9 +95,9 @@ def test_cells_cannot_become_formulas(retailer, prefix):
 
 
 def test_safe_cells_are_left_alone():
-    assert reports.neutralise("Trail shoes = fast") == "Trail shoes = fast"
-    assert reports.neutralise(None) == ""
-    assert reports.neutralise("-5 %") == "'-5 %"
+    assert reports.csv_safe("Trail shoes = fast") == "Trail shoes = fast"
+    assert reports.csv_safe(None) == ""
+    assert reports.csv_safe("-5 %") == "'-5 %"
 
 
 def test_the_csv_streams_in_chunks(retailer, monkeypatch):
