@@ -9,11 +9,13 @@ from django.conf import settings
 from django.db.models import Q, QuerySet, Sum
 from django.db.models.functions import Coalesce
 
+from ads_write.models import AdStatus
+
 from .models import AdView, RetailerDailyStats
 from .pending import pending_get
 
-STATUSES = ("pending", "approved", "rejected", "needs_review")
-FAILED_STATUSES = ("rejected",)
+STATUSES = tuple(AdStatus.values)
+FAILED_STATUSES = (AdStatus.REJECTED,)
 
 
 class UtcDateTimeField(django_filters.fields.IsoDateTimeField):

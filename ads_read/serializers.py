@@ -3,6 +3,8 @@ from datetime import timezone as dt_timezone
 
 from rest_framework import serializers
 
+from ads_write.models import AdStatus
+
 
 class FindingSerializer(serializers.Serializer):
     code = serializers.CharField()
@@ -28,7 +30,7 @@ class AdViewSerializer(serializers.Serializer):
     only id, status, external_ref and submitted_at; the rest is null."""
 
     id = serializers.UUIDField()
-    status = serializers.ChoiceField(choices=["pending", "approved", "rejected", "needs_review"])
+    status = serializers.ChoiceField(choices=AdStatus.values)
     external_ref = serializers.CharField(allow_blank=True, default="")
     headline = serializers.CharField(allow_null=True, default=None)
     description = serializers.CharField(allow_null=True, default=None)

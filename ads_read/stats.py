@@ -20,10 +20,11 @@ from django.db.models.functions import Greatest
 from django.utils import timezone
 
 from adplatform.kernel.metrics import CONSISTENCY_LAG
+from ads_write.models import AdStatus
 
 from .models import AdView, RetailerDailyStats
 
-PENDING = "pending"
+PENDING = AdStatus.PENDING
 _RETAILER = RetailerDailyStats._meta.get_field("retailer_id")
 
 
