@@ -55,7 +55,7 @@ class AdView(models.Model):
 
 class RetailerDailyStats(models.Model):
     """How many of a retailer's ads submitted on a day (UTC) are in each status now. Written
-    only by projections, which recompute the (retailer, day) pairs they touch."""
+    only by projections, which move the counts by the rows they apply (stats.py)."""
 
     id = models.BigAutoField(primary_key=True)
     retailer_id = models.UUIDField()
