@@ -165,7 +165,7 @@ AD_INTAKE_MODE = env.str("AD_INTAKE_MODE", default="direct")
 BROKER_RETRY_AFTER = env.int("BROKER_RETRY_AFTER", default=5)
 # How long the "accepted, still pending" marker lives for read-your-writes in async modes,
 # at most (an ad never projected); once its read row is written it goes after
-# PENDING_MARKER_LINGER (longer than the read replica's lag).
+# PENDING_MARKER_LINGER (a read that just missed the row still finds the marker).
 PENDING_MARKER_TTL = env.int("PENDING_MARKER_TTL", default=7 * 24 * 3600)
 PENDING_MARKER_LINGER = env.int("PENDING_MARKER_LINGER", default=300)
 # Outbox rows older than this are swept by beat when the after-commit publish missed them.

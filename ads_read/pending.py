@@ -14,6 +14,7 @@ from django.conf import settings
 from django.core.cache import cache
 
 from adplatform.kernel.redis_client import execute_best_effort, redis_client
+from adplatform.kernel.redis_client import pipeline as redis_pipeline
 
 logger = logging.getLogger(__name__)
 
@@ -42,8 +43,7 @@ def pending_mark(*, events, pipe=None) -> None:
         }
         for e in events
     }
-    client = redis_client()
-    if client is None:
+    if redis_client() is None:
         try:
             cache.set_many(markers, timeout=settings.PENDING_MARKER_TTL)
         except Exception:
@@ -51,7 +51,7 @@ def pending_mark(*, events, pipe=None) -> None:
         return
     own = pipe is None
     if own:
-        pipe = client.pipeline(transaction=False)
+        pipe = redis_pipeline()
     if len(markers) == 1:  # single-ad intake: a plain SET is cheaper than a script call
         (key, marker), = markers.items()
         pipe.set(key, msgspec.json.encode(marker), ex=settings.PENDING_MARKER_TTL)
@@ -63,26 +63,27 @@ def pending_mark(*, events, pipe=None) -> None:
 
 
 def pending_settle(*, ad_ids) -> None:
-    """The read rows of these ads are written: their markers may go, but only after
-    PENDING_MARKER_LINGER, so that a read from a replica that lags behind still finds one.
-    This keeps Redis to the ads in flight, where PENDING_MARKER_TTL (the bound for an ad
-    never projected) would keep every accepted ad. Best effort, like marking."""
+    """The read rows of these ads are written: their markers may go, after
+    PENDING_MARKER_LINGER, so that a read that looked for the row an instant before it was
+    written (ad_get reads the marker only when neither the replica nor the primary has the
+    row) still finds the marker. This keeps Redis to the ads in flight, where
+    PENDING_MARKER_TTL (the bound for an ad never projected) would keep every accepted ad.
+    Best effort, like marking."""
     keys = [pending_key(ad_id) for ad_id in ad_ids]
     if not keys:
         return
     linger = settings.PENDING_MARKER_LINGER
-    client = redis_client()
-    try:
-        if client is None:
+    pipe = redis_pipeline()
+    if pipe is None:
+        try:
             for key in keys:
                 cache.touch(key, timeout=linger)
-            return
-        pipe = client.pipeline(transaction=False)
-        for key in keys:
-            pipe.expire(key, linger, lt=True)  # never lengthen a shorter remaining life
-        pipe.execute()
-    except Exception:
-        logger.warning("could not settle the pending markers of %d ads", len(keys), exc_info=True)
+        except Exception:
+            logger.warning("could not settle the pending markers of %d ads", len(keys), exc_info=True)
+        return
+    for key in keys:
+        pipe.expire(key, linger, lt=True)  # never lengthen a shorter remaining life
+    execute_best_effort(pipe, what=f"settle the pending markers of {len(keys)} ads")
 
 
 def pending_get(*, ad_id) -> dict | None:

@@ -40,7 +40,7 @@ def test_a_marker_outlives_its_ad_in_flight_and_goes_soon_after_its_read_row_lan
     ads_project(ad_ids=[accepted.id])
 
     assert 0 < client.ttl(key) <= 120
-    assert pending_get(ad_id=accepted.id) is not None  # a lagging replica still finds it
+    assert pending_get(ad_id=accepted.id) is not None  # a read that just missed the row still finds it
     assert ad_get(retailer_id=retailer.id, ad_id=accepted.id).status == "approved"
 
 
