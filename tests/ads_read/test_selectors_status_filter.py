@@ -1,22 +1,16 @@
 """The status filter of the ad list: right rows, and a plain query the index can serve."""
 
 import pytest
-from django.utils import timezone
 
-from adplatform.kernel.ids import new_id
 from ads_read.models import AdView
 from ads_read.selectors import ad_list
+from tests.factories import AdViewFactory
 
 pytestmark = pytest.mark.django_db
 
 
 def view(retailer, status) -> AdView:
-    now = timezone.now()
-    return AdView.objects.create(
-        id=new_id(), retailer_id=retailer.id, retailer_name=retailer.name, status=status, headline="Boots",
-        description="Warm boots.", landing_url="https://nimbus.example/boots", landing_domain="nimbus.example",
-        country="US", language="en", category="apparel", submitted_at=now, version=2, projected_at=now,
-    )
+    return AdViewFactory(retailer_id=retailer.id, retailer_name=retailer.name, status=status)
 
 
 def test_filtering_by_several_statuses_returns_each_matching_ad_once(retailer, other_retailer):
