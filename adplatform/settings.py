@@ -130,8 +130,9 @@ else:
         }
     }
 
-# Longest task we run, in seconds; the broker's visibility timeout must exceed it, or Redis
-# hands an unacknowledged message to a second worker while the first still works on it.
+# Time limit of the pipeline's tasks, in seconds (the report sender has its own, below); the
+# broker's visibility timeout must exceed the longest, or Redis hands an unacknowledged
+# message to a second worker while the first still works on it.
 CELERY_TASK_TIME_LIMIT = env.int("CELERY_TASK_TIME_LIMIT", default=300)
 BROKER_VISIBILITY_TIMEOUT = env.int("BROKER_VISIBILITY_TIMEOUT", default=3600)
 if CELERY_BROKER_URL.startswith("filesystem://"):
@@ -327,12 +328,20 @@ METRICS_ALLOWED_NETWORKS = env.list("METRICS_ALLOWED_NETWORKS", default=["127.0.
 # unacknowledged, until it is due and then runs it: Redis would hand it to a second worker
 # if that took longer than the visibility timeout.
 PIPELINE_RETRY_BACKOFF_MAX = env.int("PIPELINE_RETRY_BACKOFF_MAX", default=120)
+# The longest time limit of any task: the report sender has its own (REPORT_SEND_TIME_LIMIT).
+_LONGEST_TASK = max(CELERY_TASK_TIME_LIMIT, REPORT_SEND_TIME_LIMIT)
 if "visibility_timeout" in CELERY_BROKER_TRANSPORT_OPTIONS and (
-    BROKER_VISIBILITY_TIMEOUT <= PIPELINE_RETRY_BACKOFF_MAX + CELERY_TASK_TIME_LIMIT
+    BROKER_VISIBILITY_TIMEOUT <= PIPELINE_RETRY_BACKOFF_MAX + _LONGEST_TASK
 ):
     raise ImproperlyConfigured(
         f"BROKER_VISIBILITY_TIMEOUT ({BROKER_VISIBILITY_TIMEOUT} s) must exceed PIPELINE_RETRY_BACKOFF_MAX "
-        f"+ CELERY_TASK_TIME_LIMIT ({PIPELINE_RETRY_BACKOFF_MAX} + {CELERY_TASK_TIME_LIMIT} s), or messages are duplicated."
+        f"+ the longest task time limit, CELERY_TASK_TIME_LIMIT or REPORT_SEND_TIME_LIMIT "
+        f"({PIPELINE_RETRY_BACKOFF_MAX} + {_LONGEST_TASK} s), or messages are duplicated."
+    )
+if not REPORT_SEND_TIME_LIMIT < REPORT_CLAIM_TIMEOUT:
+    raise ImproperlyConfigured(
+        f"REPORT_CLAIM_TIMEOUT ({REPORT_CLAIM_TIMEOUT} s) must exceed REPORT_SEND_TIME_LIMIT "
+        f"({REPORT_SEND_TIME_LIMIT} s), or a report still being sent is taken over and sent twice."
     )
 # Seconds between two outbox sweeps (beat).
 OUTBOX_SWEEP_INTERVAL = env.float("OUTBOX_SWEEP_INTERVAL", default=5.0)

@@ -20,7 +20,13 @@ def load_settings(**env) -> subprocess.CompletedProcess:
     "setting, bound, others",
     [
         # Redis would redeliver messages still being worked on.
-        ("BROKER_VISIBILITY_TIMEOUT", 100, {"PIPELINE_RETRY_BACKOFF_MAX": "60", "CELERY_TASK_TIME_LIMIT": "40"}),
+        ("BROKER_VISIBILITY_TIMEOUT", 100, {"PIPELINE_RETRY_BACKOFF_MAX": "60", "CELERY_TASK_TIME_LIMIT": "40",
+                                            "REPORT_SEND_TIME_LIMIT": "30", "REPORT_CLAIM_TIMEOUT": "35"}),
+        # The report sender's own limit counts too.
+        ("BROKER_VISIBILITY_TIMEOUT", 100, {"PIPELINE_RETRY_BACKOFF_MAX": "60", "CELERY_TASK_TIME_LIMIT": "10",
+                                            "REPORT_SEND_TIME_LIMIT": "40", "REPORT_CLAIM_TIMEOUT": "45"}),
+        # A report still being sent would be taken over and sent twice.
+        ("REPORT_CLAIM_TIMEOUT", 40, {"REPORT_SEND_TIME_LIMIT": "40"}),
         # Changes would slip past the read-model sweep between two runs.
         ("READ_MODEL_SWEEP_LOOKBACK", 360, {"READ_MODEL_SWEEP_GRACE": "60", "READ_MODEL_SWEEP_INTERVAL": "300"}),
     ],

@@ -47,6 +47,8 @@ FAST_TIMINGS = {
     "BROKER_VISIBILITY_TIMEOUT": "10",  # a SIGKILLed worker's messages come back after this
     "BROKER_RESTORE_INTERVAL": "1",
     "CELERY_TASK_TIME_LIMIT": "8",
+    "REPORT_SEND_TIME_LIMIT": "6",  # (under the visibility timeout too)
+    "REPORT_CLAIM_TIMEOUT": "7",
     "PIPELINE_RETRY_BACKOFF_MAX": "1",
     "OUTBOX_SWEEP_AFTER": "1",
     "OUTBOX_SWEEP_INTERVAL": "1",
