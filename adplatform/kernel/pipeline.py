@@ -128,7 +128,7 @@ class DeadLetteringConsumer(Consumer):
         else:
             dead_letter_record(
                 task_name=str(headers.get("task", "")), task_id=str(headers.get("id", "")), args=args, kwargs=kwargs,
-                error=f"unregistered task {headers.get('task')!r}",
+                error=exc,
             )
         super().on_unknown_task(body, message, exc)
 
