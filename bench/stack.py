@@ -3,7 +3,6 @@ validator. Each is a child process in its own process group, bound to 127.0.0.1,
 (the whole group) when the bench leaves its `Stack`, however it leaves."""
 
 import contextlib
-import importlib.util
 import os
 import shlex
 import shutil
@@ -287,13 +286,8 @@ def validator_start(stack: Stack, *, latency_ms: float, command: str | None = No
     port = free_port()
     if command:
         argv = shlex.split(command.format(python=PYTHON, port=port, latency_ms=latency_ms))
-    elif importlib.util.find_spec("bench.external_validator") is not None:
-        argv = [PYTHON, "-m", "bench.external_validator", "--port", str(port), "--latency-ms", str(latency_ms)]
     else:
-        raise BenchError(
-            "bench/external_validator.py is not in this tree yet: merge it, or pass "
-            "--validator-cmd '{python} path/to/validator.py --port {port} --latency-ms {latency_ms}'"
-        )
+        argv = [PYTHON, "-m", "bench.external_validator", "--port", str(port), "--latency-ms", str(latency_ms)]
     child = stack.start(f"validator-{port}", argv, env=dict(os.environ))
     wait_until(lambda: port_open(port), timeout=30, what="the external validator", child=child)
     return f"http://{HOST}:{port}/validate"
