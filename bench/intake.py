@@ -116,8 +116,10 @@ def _pending_markers(broker, sample: int = 200) -> dict:
     """What each accepted ad leaves in Redis once its message is consumed: its read-your-
     writes marker (size from MEMORY USAGE over a sample, and its time to live), and while in
     flight its entry in the intake journal."""
+    from ads_read.pending import pending_key
+
     keys = []
-    for key in broker.scan_iter(match="*pending-ad:*", count=1000):
+    for key in broker.scan_iter(match=pending_key("*"), count=1000):
         keys.append(key)
         if len(keys) >= sample:
             break
