@@ -8,8 +8,6 @@ import re
 import resource
 import subprocess
 import time
-import urllib.error
-import urllib.request
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -182,17 +180,3 @@ def run_wrk(
         wrk_cpu_s=round((after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime), 3),
     )
 
-
-def http(method: str, url: str, *, body=None, key: str | None = None, timeout: float = 60) -> tuple[int, bytes]:
-    """One request (for probes and set-up); returns (status, body) for any status."""
-    data = json.dumps(body).encode() if body is not None else None
-    request = urllib.request.Request(url, data=data, method=method)
-    if data is not None:
-        request.add_header("Content-Type", "application/json")
-    if key:
-        request.add_header("Authorization", f"Bearer {key}")
-    try:
-        with urllib.request.urlopen(request, timeout=timeout) as answer:
-            return answer.status, answer.read()
-    except urllib.error.HTTPError as error:
-        return error.code, error.read()

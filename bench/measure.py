@@ -62,9 +62,9 @@ def wait_final(target: int, *, timeout: float, desc: str, interval: float = 0.5)
             time.sleep(interval)
 
 
-def lag_stats(*, since: float, until: float, window_end: float | None = None) -> dict:
+def lag_stats(*, since: float, until: float) -> dict:
     """For the ads accepted between `since` and `until`: how many are final, how many of
-    them became final by `window_end`, the lag from acceptance to verdict and to the read
+    them became final by `until`, the lag from acceptance to verdict and to the read
     row (seconds, percentiles) and the final-status mix."""
     ad, view = _tables()
     percentiles = "ARRAY[" + ", ".join(str(p) for p in LAG_PERCENTILES) + "]"
@@ -80,7 +80,7 @@ def lag_stats(*, since: float, until: float, window_end: float | None = None) ->
             FROM {view} v JOIN {ad} a ON a.id = v.id
             WHERE v.status <> 'pending' AND v.submitted_at >= %s AND v.submitted_at <= %s
             """,
-            [_at(window_end or until), _at(since), _at(until)],
+            [_at(until), _at(since), _at(until)],
         )
         final, final_in_window, to_read, to_read_max, to_verdict, first, last = cursor.fetchone()
         cursor.execute(

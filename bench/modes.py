@@ -18,6 +18,7 @@ from .stack import (
     Stack,
     app_env,
     database_fresh,
+    database_url,
     django_setup,
     redis_flush,
     redis_for,
@@ -62,7 +63,7 @@ def run(args) -> dict:
     with Stack(folder) as stack:
         redis_url = redis_for(stack, args.redis_url)
         env = app_env(
-            run_dir=folder, database_url=database_fresh(DATABASE, run_dir=folder), redis_url=redis_url,
+            run_dir=folder, database_url=database_url(DATABASE), redis_url=redis_url,
             INTAKE_BATCHING=str(args.batching).lower(),
         )
         django_setup(env)

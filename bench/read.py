@@ -47,9 +47,8 @@ def run(args) -> dict:
     folder = run_dir("read")
     with Stack(folder) as stack:
         redis_url = redis_for(stack, args.redis_url)
-        if args.reload or not database_exists(READ_DATABASE):
-            database_fresh(READ_DATABASE, run_dir=folder)
-        else:
+        reuse = not args.reload and database_exists(READ_DATABASE)
+        if reuse:
             database_migrated(READ_DATABASE, run_dir=folder)
         env = app_env(run_dir=folder, database_url=database_url(READ_DATABASE), redis_url=redis_url)
         django_setup(env)
@@ -59,8 +58,10 @@ def run(args) -> dict:
 
         machine = machine_info(redis_url=redis_url)
         print_machine(machine)
-        retailers = _retailers()
-        if len(retailers) != args.retailers or _row_count() != args.rows:
+        if reuse:
+            retailers = _retailers()
+            reuse = len(retailers) == args.retailers and _row_count() == args.rows
+        if not reuse:
             connections.close_all()
             database_fresh(READ_DATABASE, run_dir=folder)
             retailers = _load(rows=args.rows, retailers=args.retailers)

@@ -3,7 +3,6 @@ validator. Each is a child process in its own process group, bound to 127.0.0.1,
 (the whole group) when the bench leaves its `Stack`, however it leaves."""
 
 import contextlib
-import importlib.util
 import os
 import shlex
 import shutil
@@ -25,7 +24,6 @@ PYTHON = sys.executable
 POSTGRES_URL = os.environ.get("BENCH_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432")
 DATABASE = "adplatform_bench"
 TEMPLATE_DATABASE = "adplatform_bench_template"
-ALL_QUEUES = "intake,projections,notifications,reports,maintenance"
 
 
 def say(message: str) -> None:
@@ -259,11 +257,17 @@ def web_start(stack: Stack, *, env: dict, workers: int, threads: int, name: str 
     return base_url, child
 
 
-def worker_start(stack: Stack, *, env: dict, concurrency: int, queues: str = ALL_QUEUES, name: str = "worker") -> Child:
+def worker_start(stack: Stack, *, env: dict, concurrency: int, queues: str | None = None, name: str = "worker") -> Child:
     """A Celery worker (prefork, `concurrency` processes) as the Procfile runs it. INFO logs
     carry one 'succeeded in <s>' line per task: the per-stage cost is read from them. With
     INTAKE_BATCHING on in `env` it prefetches INTAKE_BATCH_SIZE messages per process, as the
-    README tells (WORKER_PREFETCH), so that the batching consumer can fill its buffer."""
+    README tells (WORKER_PREFETCH), so that the batching consumer can fill its buffer. `queues`
+    (comma-separated) defaults to all of the app's: read from adplatform.celery here, not
+    at import, so that it is imported only after django_setup."""
+    if queues is None:
+        from adplatform.celery import QUEUES
+
+        queues = ",".join(QUEUES)
     batching = str(env.get("INTAKE_BATCHING", "")).lower() in ("1", "true", "yes", "on")
     prefetch = int(env.get("INTAKE_BATCH_SIZE", 50)) if batching else 1
     say(f"starting {name}: celery -c {concurrency} --prefetch-multiplier {prefetch} -Q {queues} ...")
@@ -287,13 +291,8 @@ def validator_start(stack: Stack, *, latency_ms: float, command: str | None = No
     port = free_port()
     if command:
         argv = shlex.split(command.format(python=PYTHON, port=port, latency_ms=latency_ms))
-    elif importlib.util.find_spec("bench.external_validator") is not None:
-        argv = [PYTHON, "-m", "bench.external_validator", "--port", str(port), "--latency-ms", str(latency_ms)]
     else:
-        raise BenchError(
-            "bench/external_validator.py is not in this tree yet: merge it, or pass "
-            "--validator-cmd '{python} path/to/validator.py --port {port} --latency-ms {latency_ms}'"
-        )
+        argv = [PYTHON, "-m", "bench.external_validator", "--port", str(port), "--latency-ms", str(latency_ms)]
     child = stack.start(f"validator-{port}", argv, env=dict(os.environ))
     wait_until(lambda: port_open(port), timeout=30, what="the external validator", child=child)
     return f"http://{HOST}:{port}/validate"
