@@ -284,11 +284,12 @@ def report_failed_ads_send(*, retailer: Retailer, day: date, force: bool = False
     except Exception as exc:
         ReportDelivery.objects.filter(id=delivery.id).update(status=ReportDelivery.Status.FAILED, last_error=f"{type(exc).__name__}: {exc}"[:2000])
         raise
+    sent = {
+        "status": ReportDelivery.Status.SENT, "sent_at": timezone.now(), "recipients": recipients, "last_error": "",
+        "rejected_count": report.rejected, "review_count": report.needs_review, "attachment_name": filename, "attachment_bytes": size,
+    }
     with transaction.atomic():
-        ReportDelivery.objects.filter(id=delivery.id).update(
-            status=ReportDelivery.Status.SENT, sent_at=timezone.now(), recipients=recipients, last_error="",
-            rejected_count=report.rejected, review_count=report.needs_review, attachment_name=filename, attachment_bytes=size,
-        )
+        ReportDelivery.objects.filter(id=delivery.id).update(**sent)
         audit_record(
             event_id=new_id(), action="report.sent", actor=actor, retailer_id=retailer.id,
             data={
@@ -296,18 +297,20 @@ def report_failed_ads_send(*, retailer: Retailer, day: date, force: bool = False
                 "needs_review": report.needs_review, "attachment": filename, "bytes": size, "forced": force,
             },
         )
-    delivery.refresh_from_db()
+    for name, value in sent.items():  # what was just written: no need to read it back
+        setattr(delivery, name, value)
     return ReportOutcome(retailer=retailer.name, day=day, result="sent", delivery=delivery)
 
 
 def _report_claim(*, retailer: Retailer, day: date, force: bool, now: datetime) -> tuple[ReportDelivery, str]:
     with transaction.atomic():
-        delivery, created = ReportDelivery.objects.get_or_create(
+        # An existing row is read once, locked; a concurrent creator's INSERT makes ours wait
+        # for its commit, then get_or_create reads (and locks) the row it made.
+        delivery, created = ReportDelivery.objects.select_for_update().get_or_create(
             retailer=retailer, date=day, defaults={"status": ReportDelivery.Status.CLAIMED, "claimed_at": now, "attempts": 1}
         )
         if created:
             return delivery, "claimed"
-        delivery = ReportDelivery.objects.select_for_update().get(id=delivery.id)
         if not force:
             if delivery.status == ReportDelivery.Status.SENT:
                 return delivery, "already_sent"
