@@ -3,18 +3,9 @@ report deliveries. Read-only: every change goes through the services, which audi
 
 from django.contrib import admin
 
+from adplatform.admin_tools import ReadOnlyAdmin
+
 from .models import ReportDelivery, WebhookDelivery, WebhookEndpoint
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(WebhookEndpoint)

@@ -9,7 +9,7 @@ from rest_framework.negotiation import BaseContentNegotiation
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from adplatform.problems import Problem
+from adplatform.problems import Problem, problem
 from ads_read.api import AdCursorPagination
 from ads_read.reports import FailedAdsReport, parse_report_date, report_filename
 from ads_write.idempotency import idempotent
@@ -26,7 +26,7 @@ from .serializers import (
 
 
 def _not_found() -> Problem:
-    return Problem(status_code=404, slug="not-found", title="Not found.", detail="No webhook endpoint with this id for your account.")
+    return problem("not-found", detail="No webhook endpoint with this id for your account.")
 
 
 def _endpoint_or_404(request, endpoint_id):
@@ -62,9 +62,7 @@ class WebhookCreateApi(APIView):
         try:
             endpoint = services.webhook_endpoint_create(retailer=request.user, actor=request.caller.actor, **data.validated_data)
         except services.WebhookError as exc:
-            raise Problem(
-                status_code=422, slug="webhook-rejected", title="The webhook endpoint cannot be registered.", detail=str(exc)
-            ) from exc
+            raise problem("webhook-rejected", detail=str(exc)) from exc
         return Response(WebhookEndpointCreatedSerializer(endpoint).data, status=status.HTTP_201_CREATED)
 
 
@@ -125,9 +123,8 @@ class ReportFailedAdsCsvApi(APIView):
         try:
             day = parse_report_date(request.query_params.get("date", ""))
         except ValueError as exc:
-            raise Problem(
-                status_code=400, slug="invalid-date", title="The date is missing or invalid.", detail=str(exc),
-                errors=[{"field": "date", "code": "invalid", "message": str(exc)}],
+            raise problem(
+                "invalid-date", detail=str(exc), errors=[{"field": "date", "code": "invalid", "message": str(exc)}]
             ) from exc
         report = FailedAdsReport(retailer_id=request.user.id, day=day, tz=request.user.timezone)
         response = StreamingHttpResponse(report.chunks(), content_type="text/csv; charset=utf-8")

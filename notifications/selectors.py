@@ -29,14 +29,17 @@ def webhook_delivery_list(*, endpoint: WebhookEndpoint, status: str | None = Non
     return deliveries
 
 
+def report_retailers() -> list[Retailer]:
+    """The retailers the failed-ads report goes to: active ones with report contacts, by name."""
+    return [retailer for retailer in Retailer.objects.filter(is_active=True).order_by("name") if retailer.report_contacts]
+
+
 def report_daily_due(*, now: datetime | None = None) -> list[tuple[Retailer, date]]:
-    """Today's run of the daily report: each active retailer with report contacts, and the
-    previous day of its own time zone (always a day that is over)."""
+    """Today's run of the daily report: each of report_retailers() with the previous day of
+    its own time zone (always a day that is over)."""
     now = now or timezone.now()
     due = []
-    for retailer in Retailer.objects.filter(is_active=True).order_by("name"):
-        if not retailer.report_contacts:
-            continue
+    for retailer in report_retailers():
         try:
             due.append((retailer, now.astimezone(ZoneInfo(retailer.timezone)).date() - timedelta(days=1)))
         except (ValueError, ZoneInfoNotFoundError):

@@ -28,7 +28,7 @@ from ads_read.models import AdView
 from ads_read.reports import FailedAdsReport, day_window, report_filename
 from ads_read.serializers import AdViewSerializer
 from ads_write.models import FINAL_STATUSES
-from audit.services import AuditRecord, audit_record_many
+from audit.services import audit_record
 
 from . import webhooks
 from .models import WEBHOOK_EVENTS, ReportDelivery, WebhookDelivery, WebhookEndpoint
@@ -52,10 +52,6 @@ class ReportError(ValueError):
     """A report that cannot be sent as asked (no contacts, a day not over yet)."""
 
 
-def _audit(*, action: str, actor: str, retailer_id, data: dict) -> None:
-    audit_record_many(records=[AuditRecord(event_id=new_id(), action=action, actor=actor, retailer_id=retailer_id, data=data)])
-
-
 # --- webhook endpoints -------------------------------------------------------------------------
 def webhook_endpoint_create(*, retailer: Retailer, url: str, events: list[str], actor: str) -> WebhookEndpoint:
     """Register an endpoint. The URL is checked now (form and every resolved address) and
@@ -75,8 +71,8 @@ def webhook_endpoint_create(*, retailer: Retailer, url: str, events: list[str], 
         endpoint = WebhookEndpoint.objects.create(
             retailer=retailer, url=url, events=sorted(set(events)), secret=f"whsec_{secrets.token_urlsafe(32)}"
         )
-        _audit(
-            action="webhook.created", actor=actor, retailer_id=retailer.id,
+        audit_record(
+            event_id=new_id(), action="webhook.created", actor=actor, retailer_id=retailer.id,
             data={"endpoint_id": str(endpoint.id), "url": url, "events": endpoint.events},
         )
     return endpoint
@@ -89,7 +85,10 @@ def webhook_endpoint_delete(*, retailer: Retailer, endpoint_id, actor: str) -> b
         endpoint = WebhookEndpoint.objects.select_for_update().filter(retailer=retailer, id=endpoint_id).first()
         if endpoint is None:
             return False
-        _audit(action="webhook.deleted", actor=actor, retailer_id=retailer.id, data={"endpoint_id": str(endpoint.id), "url": endpoint.url})
+        audit_record(
+            event_id=new_id(), action="webhook.deleted", actor=actor, retailer_id=retailer.id,
+            data={"endpoint_id": str(endpoint.id), "url": endpoint.url},
+        )
         endpoint.delete()
     return True
 
@@ -238,7 +237,7 @@ def retailer_settings_update(*, retailer: Retailer, actor: str, report_contacts:
             retailer.timezone = timezone_name
         if changes:
             retailer.save(update_fields=list(changes))
-            _audit(action="retailer.settings_updated", actor=actor, retailer_id=retailer.id, data=changes)
+            audit_record(event_id=new_id(), action="retailer.settings_updated", actor=actor, retailer_id=retailer.id, data=changes)
     return retailer
 
 
@@ -285,30 +284,33 @@ def report_failed_ads_send(*, retailer: Retailer, day: date, force: bool = False
     except Exception as exc:
         ReportDelivery.objects.filter(id=delivery.id).update(status=ReportDelivery.Status.FAILED, last_error=f"{type(exc).__name__}: {exc}"[:2000])
         raise
+    sent = {
+        "status": ReportDelivery.Status.SENT, "sent_at": timezone.now(), "recipients": recipients, "last_error": "",
+        "rejected_count": report.rejected, "review_count": report.needs_review, "attachment_name": filename, "attachment_bytes": size,
+    }
     with transaction.atomic():
-        ReportDelivery.objects.filter(id=delivery.id).update(
-            status=ReportDelivery.Status.SENT, sent_at=timezone.now(), recipients=recipients, last_error="",
-            rejected_count=report.rejected, review_count=report.needs_review, attachment_name=filename, attachment_bytes=size,
-        )
-        _audit(
-            action="report.sent", actor=actor, retailer_id=retailer.id,
+        ReportDelivery.objects.filter(id=delivery.id).update(**sent)
+        audit_record(
+            event_id=new_id(), action="report.sent", actor=actor, retailer_id=retailer.id,
             data={
                 "date": day.isoformat(), "recipients": recipients, "rejected": report.rejected,
                 "needs_review": report.needs_review, "attachment": filename, "bytes": size, "forced": force,
             },
         )
-    delivery.refresh_from_db()
+    for name, value in sent.items():  # what was just written: no need to read it back
+        setattr(delivery, name, value)
     return ReportOutcome(retailer=retailer.name, day=day, result="sent", delivery=delivery)
 
 
 def _report_claim(*, retailer: Retailer, day: date, force: bool, now: datetime) -> tuple[ReportDelivery, str]:
     with transaction.atomic():
-        delivery, created = ReportDelivery.objects.get_or_create(
+        # An existing row is read once, locked; a concurrent creator's INSERT makes ours wait
+        # for its commit, then get_or_create reads (and locks) the row it made.
+        delivery, created = ReportDelivery.objects.select_for_update().get_or_create(
             retailer=retailer, date=day, defaults={"status": ReportDelivery.Status.CLAIMED, "claimed_at": now, "attempts": 1}
         )
         if created:
             return delivery, "claimed"
-        delivery = ReportDelivery.objects.select_for_update().get(id=delivery.id)
         if not force:
             if delivery.status == ReportDelivery.Status.SENT:
                 return delivery, "already_sent"

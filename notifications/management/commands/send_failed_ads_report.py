@@ -2,6 +2,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from adplatform.kernel.models import Retailer
 from ads_read.reports import parse_report_date
+from notifications.selectors import report_retailers
 from notifications.services import ReportError, report_failed_ads_send
 
 
@@ -26,7 +27,7 @@ class Command(BaseCommand):
             if not retailers:
                 raise CommandError(f"--retailer: no retailer named {retailer!r}")
         else:
-            retailers = [r for r in Retailer.objects.filter(is_active=True).order_by("name") if r.report_contacts]
+            retailers = report_retailers()
             if not retailers:
                 raise CommandError("no active retailer has report contacts")
         problems = 0
