@@ -4,7 +4,6 @@ demand, never in the suite): the ceiling endpoint, the pipeline probe, and the p
 worker logs and profiles."""
 
 import pytest
-from django.test import override_settings
 
 from adplatform.kernel.auth import Caller
 from ads_read.models import AdView
@@ -16,8 +15,10 @@ from bench.profiling import pipeline_probe, pyspy_summary
 
 
 @pytest.mark.django_db
-@override_settings(ROOT_URLCONF="bench.ceiling_urls")
-def test_the_ceiling_endpoint_checks_an_ad_like_the_api_but_accepts_nothing(api, intake_mode):
+def test_the_ceiling_endpoint_checks_an_ad_like_the_api_but_accepts_nothing(api, settings, intake_mode):
+    # Both through pytest-django's settings fixture, which undoes them in reverse order (an
+    # override_settings decorator around it left the bench URLconf to the next tests).
+    settings.ROOT_URLCONF = "bench.ceiling_urls"
     # In cqrs mode the real endpoint both stores the ad and marks it pending during the
     # request, so each assertion below would fail if the ceiling did the intake's work.
     intake_mode("cqrs")
