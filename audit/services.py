@@ -16,7 +16,7 @@ from django.utils import timezone
 
 from adplatform.kernel.ids import new_id
 
-from .chain import GENESIS_HASH, canonical_json, entry_hash  # noqa: F401 (part of this module's API)
+from .chain import GENESIS_HASH, canonical_json, entry_hash
 from .models import AuditEntry
 
 # Any constant: the PostgreSQL advisory lock that orders writers of the chain.
