@@ -54,8 +54,10 @@ class FindingCodeFilter(InputFilter):
 class AdAdmin(ReadOnlyAdmin):
     list_display = ("headline", "status", "retailer", "category", "country", "external_ref", "submitted_at")
     list_select_related = ("retailer",)
+    # Dates: submitted, judged by detailed validation, decided by staff (each one an index).
     list_filter = (
         "status", "retailer", CategoryFilter, CountryFilter, FindingCodeFilter, ("submitted_at", DateRangeFilter),
+        ("reviewed_at", DateRangeFilter), ("decided_at", DateRangeFilter),
     )
     search_fields = ("id", "external_ref", "headline", "landing_url")
     search_help_text = "An ad id, an external ref, or part of the headline or landing URL (e.g. its domain)."

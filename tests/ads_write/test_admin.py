@@ -59,6 +59,11 @@ def test_the_ads_list_filters_on_each_criterion(staff, ads, other_retailer):
     assert listed(staff, ADS, f"submitted_at__from={today}&submitted_at__to={today}") == {a.id for a in ads.values()}
     assert listed(staff, ADS, f"submitted_at__to={today - timedelta(days=1)}") == set()
     assert listed(staff, ADS, "status__exact=rejected&country=FR") == set()
+    assert listed(staff, ADS, f"reviewed_at__from={today}") == {a.id for a in ads.values()}
+    assert listed(staff, ADS, f"reviewed_at__to={today - timedelta(days=1)}") == set()
+    assert listed(staff, ADS, f"decided_at__from={today}") == set()  # nobody decided anything yet
+    ad_decide(ad_id=ads["held"].id, status="approved", reviewer="carol", reason="Proof supplied.")
+    assert listed(staff, ADS, f"decided_at__from={today}&decided_at__to={today}") == held
 
 
 @pytest.mark.django_db
@@ -199,6 +204,8 @@ def test_staff_who_may_only_view_cannot_decide(client, retailer):
         (ADS + "?retailer__id__exact={retailer}", "ad_retailer_submitted"),
         (ADS + "?finding_code=COMPLIANCE.PROHIBITED_CATEGORY", "ads_write_finding_code"),
         (ADS + "?submitted_at__from=2026-01-01&submitted_at__to=2026-12-31", "ad_submitted"),
+        (ADS + "?reviewed_at__from=2026-01-01&reviewed_at__to=2026-01-31", "ad_reviewed"),
+        (ADS + "?decided_at__from=2026-01-01&decided_at__to=2026-01-31", "ad_decided"),
         (ADS + "?q={ad}", "ads_write_ad_pkey"),
         (ADS + "?q=SHOE-1", "ad_external_ref"),
         (ADS + "?q=running", "ad_headline_trgm"),
