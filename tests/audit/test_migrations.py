@@ -71,3 +71,12 @@ def test_sqlite_default_gets_the_triggers_the_group_and_a_verifiable_chain(tmp_p
             db.execute(sql)
     groups = db.execute("SELECT g.name FROM auth_group g JOIN auth_user_groups ug ON ug.group_id = g.id").fetchall()
     assert groups == [("Auditors",)]
+
+
+def test_the_auditors_group_may_view_and_decide_held_ads_and_nothing_more(auditors_group):
+    granted = {(p.content_type.app_label, p.codename) for p in auditors_group.permissions.select_related("content_type")}
+    assert granted == {
+        ("ads_write", "view_ad"), ("ads_write", "view_heldad"), ("ads_write", "view_verdict"),
+        ("ads_write", "view_finding"), ("audit", "view_auditentry"), ("kernel", "view_deadletter"),
+        ("kernel", "view_retailer"), ("ads_write", "decide_ad"),
+    }
