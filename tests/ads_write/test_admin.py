@@ -7,6 +7,8 @@ from datetime import timedelta
 import pytest
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Permission
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from ads_write.models import Ad, OutboxMessage, Verdict
@@ -227,3 +229,21 @@ def test_the_unfiltered_list_is_read_in_order_off_an_index(staff, ads):
     plans = explained(staff, ADS, "enable_seqscan", "enable_sort")
     page = plans[-1]  # the count, then the page
     assert "Index Scan Backward using ad_submitted" in page and "Seq Scan" not in page, page
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("url", [ADS, HELD, "/admin/ads_write/verdict/", "/admin/ads_write/finding/"])
+def test_a_list_page_costs_the_same_queries_however_many_rows_it_shows(staff, retailer, url):
+    """Each row's relations come with the page (list_select_related, prefetches), not one
+    query per row."""
+    def queries() -> int:
+        with CaptureQueriesContext(connection) as captured:
+            assert staff.get(url).status_code == 200
+        return len(captured)
+
+    held_ad(retailer, external_ref="H-0")
+    one = queries()
+    for n in range(1, 6):
+        held_ad(retailer, external_ref=f"H-{n}")
+        submit_ad(retailer, external_ref=f"S-{n}", category="tobacco")
+    assert queries() == one
