@@ -24,7 +24,10 @@ def test_cqrs_stores_the_ad_with_an_outbox_row_and_publishes_it(retailer):
     row = OutboxMessage.objects.get()
     assert row.task_name == services.PROCESS_SUBMISSIONS_TASK and row.payload[0]["ad_id"] == str(ad.id)
     assert row.published_at is not None  # the after-commit relay ran
-    assert AuditEntry.objects.get(ad_id=ad.id).action == "ad.submitted"
+    entry = AuditEntry.objects.get(ad_id=ad.id)
+    assert (entry.action, entry.actor, entry.retailer_id) == ("ad.submitted", f"retailer:{retailer.id}/key:test", retailer.id)
+    assert entry.data["headline"] == ad.headline and entry.data["landing_url"] == ad.landing_url  # the snapshot
+    assert "actor" not in entry.data
 
 
 def test_direct_stores_nothing_on_the_request_path(retailer):
