@@ -2,7 +2,8 @@
 
 PostgreSQL: statement-level triggers refuse UPDATE, DELETE and TRUNCATE for every role but
 a superuser who sets `session_replication_role = replica` (the test suite's flush does; the
-application's roles are not superusers). SQLite (the embedded development default): row
+application's roles are not superusers) and the table's owner, who may disable or drop them:
+the application should not run as the role that owns the tables. SQLite (the embedded development default): row
 triggers refuse UPDATE and DELETE; it has no TRUNCATE.
 
 SQLite drops a table's triggers when a migration rebuilds the table (most AlterField and
