@@ -16,7 +16,7 @@ from .models import AuditEntry
 BATCH_SIZE = 2000
 CSV_COLUMNS = (
     "sequence", "occurred_at", "recorded_at", "actor", "action", "ad_id", "retailer_id", "event_id", "data",
-    "prev_hash", "hash",
+    "chain", "prev_hash", "hash",
 )
 
 
@@ -165,7 +165,7 @@ def audit_csv_rows(queryset: QuerySet) -> Iterator[list[str]]:
             for value in (
                 entry.sequence, entry.occurred_at.isoformat(), entry.recorded_at.isoformat(), entry.actor,
                 entry.action, entry.ad_id, entry.retailer_id, entry.event_id, canonical_json(entry.data),
-                entry.prev_hash, entry.hash,
+                entry.chain, entry.prev_hash, entry.hash,
             )
         ]
 
