@@ -261,6 +261,11 @@ EXTERNAL_VALIDATOR_BREAKER_THRESHOLD = env.int("EXTERNAL_VALIDATOR_BREAKER_THRES
 EXTERNAL_VALIDATOR_BREAKER_COOLDOWN = env.float("EXTERNAL_VALIDATOR_BREAKER_COOLDOWN", default=30.0)
 
 # --- Audit and admin -----------------------------------------------------------------------
+# The audit log is this many hash chains, each with its own lock: writers wait only for
+# writers of the same chain. Changing it is safe (each entry keeps its chain's number).
+AUDIT_CHAINS = env.int("AUDIT_CHAINS", default=16)
+if not 1 <= AUDIT_CHAINS <= 32767:
+    raise ImproperlyConfigured(f"AUDIT_CHAINS ({AUDIT_CHAINS}) must be between 1 and 32767.")
 # The admin's "Verify chain" stops after this many seconds (web workers have a timeout) and
 # says how far it got; `manage.py verify_audit_chain` always walks the whole chain.
 AUDIT_VERIFY_ADMIN_SECONDS = env.float("AUDIT_VERIFY_ADMIN_SECONDS", default=20.0)

@@ -55,7 +55,7 @@ class AuditEntryAdmin(ReadOnlyAdmin):
     ordering = ("-sequence",)
     fields = (
         "sequence", "event_id", "occurred_at", "recorded_at", "actor", "action", "ad_link", "retailer_id", "data_json",
-        "prev_hash", "hash",
+        "chain", "prev_hash", "hash",
     )
     readonly_fields = fields
     change_list_template = "admin/audit/auditentry/change_list.html"

@@ -62,4 +62,7 @@ def entry_hash(entry) -> str:
         "data": entry.data,
         "prev_hash": entry.prev_hash,
     }
+    if entry.chain:
+        # Chain 0 leaves the key out, so entries written before the log had chains still verify.
+        body["chain"] = entry.chain
     return hashlib.sha256(canonical_json(body).encode()).hexdigest()

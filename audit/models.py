@@ -5,7 +5,10 @@ from django.utils import timezone
 class AuditEntry(models.Model):
     """One command or state change. Append-only (database triggers refuse UPDATE, DELETE and
     TRUNCATE) and hash-chained: `hash` covers every other column, `prev_hash` included, so
-    any edit breaks the chain from there on (audit.chain)."""
+    any edit breaks the chain from there on (audit.chain).
+
+    The log is several chains (`chain`), each with its own lock, so writers of different
+    chains do not wait for each other; each chain links its own entries in sequence order."""
 
     sequence = models.BigAutoField(primary_key=True)
     event_id = models.UUIDField(unique=True, help_text="The event this entry records; at most one entry per event.")
@@ -16,6 +19,7 @@ class AuditEntry(models.Model):
     ad_id = models.UUIDField(null=True, blank=True)
     retailer_id = models.UUIDField(null=True, blank=True, db_index=True)
     data = models.JSONField(default=dict)
+    chain = models.PositiveSmallIntegerField(default=0, db_default=0, help_text="The chain this entry links into.")
     prev_hash = models.CharField(max_length=64)
     hash = models.CharField(max_length=64)
 
@@ -29,6 +33,8 @@ class AuditEntry(models.Model):
             models.Index(fields=["action", "sequence"], name="audit_action_sequence"),
             models.Index(fields=["actor", "sequence"], name="audit_actor_sequence"),
             models.Index(fields=["occurred_at"], name="audit_occurred_at"),
+            # Each chain's head (the writer) and its entries in order (the verifier).
+            models.Index(fields=["chain", "sequence"], name="audit_chain_sequence"),
         ]
 
     def __str__(self):

@@ -1,5 +1,6 @@
 """Reading the audit log: an ad's timeline, chain verification, CSV export."""
 
+import hashlib
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -15,12 +16,13 @@ from .models import AuditEntry
 BATCH_SIZE = 2000
 CSV_COLUMNS = (
     "sequence", "occurred_at", "recorded_at", "actor", "action", "ad_id", "retailer_id", "event_id", "data",
-    "prev_hash", "hash",
+    "chain", "prev_hash", "hash",
 )
 
 
 @dataclass(frozen=True)
 class ChainBreak:
+    chain: int
     sequence: int
     problem: str
 
@@ -28,10 +30,9 @@ class ChainBreak:
 @dataclass(frozen=True)
 class ChainReport:
     entries: int
-    first_sequence: int | None
-    last_sequence: int | None
-    head_hash: str
-    head_sequence: int | None = None  # the chain's last entry when the walk began
+    chains: int  # the chains in the log when the walk began
+    heads: dict[int, tuple[int, str]]  # per chain walked: its last verified entry (sequence, hash)
+    complete: bool  # every chain walked up to its last entry as of the start
     broken: ChainBreak | None = None
 
     @property
@@ -39,27 +40,29 @@ class ChainReport:
         return self.broken is None
 
     @property
-    def complete(self) -> bool:
-        return self.last_sequence == self.head_sequence
+    def head_hash(self) -> str:
+        """One hash over every chain's head: record it, and a later walk that reports the same
+        heads (or longer chains) shows that nothing before them was cut off."""
+        return hashlib.sha256(canonical_json({str(c): h for c, (_, h) in sorted(self.heads.items())}).encode()).hexdigest()
 
     def __str__(self) -> str:
         if self.broken:
             return (
-                f"Audit chain broken at sequence {self.broken.sequence}: {self.broken.problem} "
+                f"Audit chain {self.broken.chain} broken at sequence {self.broken.sequence}: {self.broken.problem} "
                 f"({self.entries} entries before it verified)."
             )
-        if not self.entries:
-            return "Audit chain intact: no entries yet."
+        if not self.chains:
+            return "Audit log intact: no entries yet."
         if not self.complete:
             return (
-                f"Audit chain intact as far as checked: {self.entries} entries, sequences {self.first_sequence}–"
-                f"{self.last_sequence} of a chain that reaches {self.head_sequence}. The time allowed ran out: "
-                f"`manage.py verify_audit_chain` checks all of it."
+                f"Audit log intact as far as checked: {self.entries} entries in {len(self.heads)} of "
+                f"{_chains(self.chains)}. The time allowed ran out: `manage.py verify_audit_chain` checks all of it."
             )
-        return (
-            f"Audit chain intact: {self.entries} entries, sequences {self.first_sequence}–{self.last_sequence}, "
-            f"head hash {self.head_hash}."
-        )
+        return f"Audit log intact: {self.entries} entries in {_chains(self.chains)}, heads hash {self.head_hash}."
+
+
+def _chains(count: int) -> str:
+    return f"{count} chain" if count == 1 else f"{count} chains"
 
 
 def _in_sequence_order(queryset: QuerySet, *, batch_size: int = BATCH_SIZE) -> Iterator[AuditEntry]:
@@ -74,38 +77,58 @@ def _in_sequence_order(queryset: QuerySet, *, batch_size: int = BATCH_SIZE) -> I
         after = batch[-1].sequence
 
 
+def _chain_heads() -> dict[int, int]:
+    """Each chain's last sequence, one index probe per chain (a loose index scan)."""
+    table = connection.ops.quote_name(AuditEntry._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""
+            WITH RECURSIVE chains(chain) AS (
+                SELECT MIN(chain) FROM {table}
+                UNION ALL
+                SELECT (SELECT MIN(chain) FROM {table} WHERE chain > chains.chain)
+                FROM chains WHERE chains.chain IS NOT NULL
+            )
+            SELECT chain, (SELECT MAX(sequence) FROM {table} WHERE chain = chains.chain)
+            FROM chains WHERE chain IS NOT NULL
+            """
+        )
+        return dict(cursor.fetchall())
+
+
 def audit_chain_verify(*, batch_size: int = BATCH_SIZE, seconds: float | None = None) -> ChainReport:
-    """Walk the chain in sequence order up to the head at the start, re-hashing each entry
-    and checking its link to the one before; stop at the first bad entry, or when the
+    """Walk each chain in sequence order up to its last entry at the start, re-hashing each
+    entry and checking its link to the one before; stop at the first bad entry, or when the
     given seconds are up (the report then says how far it got).
 
-    Entries are written in sequence order under the chain lock, so the walk never meets an
-    entry committed after a later one. Deleting entries at the very end of the chain leaves
-    a valid chain: compare the head hash reported here with one recorded earlier."""
+    A chain's entries are written in sequence order under its lock, so the walk never meets
+    an entry committed after a later one. Deleting entries at the very end of a chain leaves
+    a valid chain: compare the heads hash reported here with one recorded earlier."""
     deadline = time.monotonic() + seconds if seconds is not None else None
-    head = AuditEntry.objects.order_by("-sequence").values_list("sequence", flat=True).first()
-    prev_hash, count, first, last = GENESIS_HASH, 0, None, None
-    if head is None:
-        return ChainReport(entries=0, first_sequence=None, last_sequence=None, head_hash=GENESIS_HASH)
-    for entry in _in_sequence_order(AuditEntry.objects.filter(sequence__lte=head), batch_size=batch_size):
-        problem = None
-        if entry.prev_hash != prev_hash:
-            problem = (
-                f"its prev_hash {entry.prev_hash[:16]}… is not the hash of the entry before it "
-                f"({prev_hash[:16]}…): an entry before it was removed, inserted or rewritten"
-            )
-        elif entry_hash(entry) != entry.hash:
-            problem = "its content does not match its hash: the entry was altered"
-        if problem:
-            return ChainReport(
-                entries=count, first_sequence=first, last_sequence=last, head_hash=prev_hash, head_sequence=head,
-                broken=ChainBreak(sequence=entry.sequence, problem=problem),
-            )
-        first = entry.sequence if first is None else first
-        last, prev_hash, count = entry.sequence, entry.hash, count + 1
-        if deadline is not None and time.monotonic() > deadline:
-            break
-    return ChainReport(entries=count, first_sequence=first, last_sequence=last, head_hash=prev_hash, head_sequence=head)
+    last_of = _chain_heads()
+    heads, count = {}, 0
+    for chain, last in sorted(last_of.items()):
+        prev_hash = GENESIS_HASH
+        entries = AuditEntry.objects.filter(chain=chain, sequence__lte=last)
+        for entry in _in_sequence_order(entries, batch_size=batch_size):
+            problem = None
+            if entry.prev_hash != prev_hash:
+                problem = (
+                    f"its prev_hash {entry.prev_hash[:16]}… is not the hash of the entry before it in the chain "
+                    f"({prev_hash[:16]}…): an entry before it was removed, inserted or rewritten"
+                )
+            elif entry_hash(entry) != entry.hash:
+                problem = "its content does not match its hash: the entry was altered"
+            if problem:
+                return ChainReport(
+                    entries=count, chains=len(last_of), heads=heads, complete=False,
+                    broken=ChainBreak(chain=chain, sequence=entry.sequence, problem=problem),
+                )
+            prev_hash, count = entry.hash, count + 1
+            heads[chain] = (entry.sequence, prev_hash)
+            if deadline is not None and time.monotonic() > deadline:
+                return ChainReport(entries=count, chains=len(last_of), heads=heads, complete=False)
+    return ChainReport(entries=count, chains=len(last_of), heads=heads, complete=True)
 
 
 def audit_entries_for_ad(*, ad_id) -> QuerySet:
@@ -142,7 +165,7 @@ def audit_csv_rows(queryset: QuerySet) -> Iterator[list[str]]:
             for value in (
                 entry.sequence, entry.occurred_at.isoformat(), entry.recorded_at.isoformat(), entry.actor,
                 entry.action, entry.ad_id, entry.retailer_id, entry.event_id, canonical_json(entry.data),
-                entry.prev_hash, entry.hash,
+                entry.chain, entry.prev_hash, entry.hash,
             )
         ]
 

@@ -1,11 +1,12 @@
 """Writing the audit log. Call inside the transaction of the change being recorded, as late
-in it as you can: from the call until commit, every other writer of the chain waits."""
+in it as you can: from the call until commit, every other writer of the same chain waits."""
 
 import json
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.contrib.auth.models import Group
@@ -19,8 +20,8 @@ from adplatform.kernel.ids import new_id
 from .chain import GENESIS_HASH, canonical_json, entry_hash
 from .models import AuditEntry
 
-# Any constant: the PostgreSQL advisory lock that orders writers of the chain.
-_CHAIN_LOCK_KEY = 0x0AD0_A0D1
+# Any constant: with a chain's number, the PostgreSQL advisory lock that orders its writers.
+CHAIN_LOCK_KEY = 0x0AD0_A0D1
 
 
 @dataclass(frozen=True)
@@ -34,42 +35,53 @@ class AuditRecord:
     occurred_at: datetime | None = None
 
 
-def _lock_chain() -> None:
-    # Serialise chain writers until commit so each entry links to the one before it and
-    # sequence order is chain order. SQLite needs nothing: its IMMEDIATE transactions
+def _chain_for(event_id: uuid.UUID) -> int:
+    # Spread over the chains by the (random) low bits of the first event's id. The chain
+    # needs no relation to the ad: an ad's later entries come from later transactions, so
+    # their sequence numbers rise whatever chains they are in.
+    return event_id.int % settings.AUDIT_CHAINS
+
+
+def _lock_chain(chain: int) -> None:
+    # Serialise the chain's writers until commit so each entry links to the one before it
+    # and sequence order is chain order. SQLite needs nothing: its IMMEDIATE transactions
     # already admit one writer at a time.
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_CHAIN_LOCK_KEY])
+            cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [CHAIN_LOCK_KEY, chain])
 
 
-def _chain_state(*, event_ids: list[uuid.UUID], count: int) -> tuple[set, tuple | None, list[int]]:
-    """Under the chain lock, in one round trip on PostgreSQL (each one is a wait that every
-    other writer of the chain shares): which of these events are recorded already, the last
-    entry (sequence, hash), and `count` sequence numbers for new entries. Sequence numbers
-    are known before insert because each entry's hash covers its own; taken under the lock,
-    they rise in chain order. Unused ones (events already recorded) and those of a rolled-back
-    transaction leave gaps, which the chain does not mind (entries link by hash)."""
+def _chain_state(*, chain: int, event_ids: list[uuid.UUID], count: int) -> tuple[set, tuple | None, list[int]]:
+    """Under the chain's lock, in one round trip on PostgreSQL (each one is a wait that every
+    other writer of the chain shares): which of these events are recorded already, the
+    chain's last entry (sequence, hash), and `count` sequence numbers for new entries.
+    Sequence numbers are known before insert because each entry's hash covers its own;
+    taken under the lock, they rise in chain order. Unused ones (events already recorded)
+    and those of a rolled-back transaction leave gaps, which the chain does not mind
+    (entries link by hash)."""
     table = AuditEntry._meta.db_table
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
             cursor.execute(
                 f"SELECT ARRAY(SELECT event_id FROM {table} WHERE event_id = ANY(%s)), "
-                f"(SELECT ARRAY[sequence::text, hash] FROM {table} ORDER BY sequence DESC LIMIT 1), "
+                f"(SELECT ARRAY[sequence::text, hash] FROM {table} WHERE chain = %s ORDER BY sequence DESC LIMIT 1), "
                 f"ARRAY(SELECT nextval(pg_get_serial_sequence(%s, 'sequence')) FROM generate_series(1, %s))",
-                [event_ids, table, count],
+                [event_ids, chain, table, count],
             )
             seen, last, sequences = cursor.fetchone()
         return set(seen), (int(last[0]), last[1]) if last else None, sorted(sequences)
     seen = set(AuditEntry.objects.filter(event_id__in=event_ids).values_list("event_id", flat=True))
-    last = AuditEntry.objects.order_by("-sequence").values_list("sequence", "hash").first()
-    start = (last[0] if last else 0) + 1
+    last = AuditEntry.objects.filter(chain=chain).order_by("-sequence").values_list("sequence", "hash").first()
+    start = (AuditEntry.objects.order_by("-sequence").values_list("sequence", flat=True).first() or 0) + 1
     return seen, last, list(range(start, start + count))
 
 
 def audit_record_many(*, records: list[AuditRecord]) -> list[AuditEntry]:
-    """Append records to the chain, skipping any whose event is already recorded (so
-    redelivered events leave one entry). Returns the entries written."""
+    """Append records to one of the chains, skipping any whose event is already recorded
+    (so redelivered events leave one entry). Returns the entries written.
+
+    Call it once per transaction: two calls may take two chains' locks, in an order that
+    another transaction could take the other way round (PostgreSQL would then abort one)."""
     if not records:
         return []
     if not connection.in_atomic_block:
@@ -77,8 +89,9 @@ def audit_record_many(*, records: list[AuditRecord]) -> list[AuditEntry]:
     unique = list({uuid.UUID(str(r.event_id)): r for r in records}.items())
     # Before the lock: what does not depend on the chain (the data as stored and hashed).
     data = {event_id: json.loads(canonical_json(record.data)) for event_id, record in unique}
-    _lock_chain()
-    seen, last, sequences = _chain_state(event_ids=[event_id for event_id, _ in unique], count=len(unique))
+    chain = _chain_for(unique[0][0])
+    _lock_chain(chain)
+    seen, last, sequences = _chain_state(chain=chain, event_ids=[event_id for event_id, _ in unique], count=len(unique))
     fresh = [(event_id, r) for event_id, r in unique if event_id not in seen]
     if not fresh:
         return []
@@ -96,6 +109,7 @@ def audit_record_many(*, records: list[AuditRecord]) -> list[AuditEntry]:
             ad_id=record.ad_id,
             retailer_id=record.retailer_id,
             data=data[event_id],  # store exactly what is hashed
+            chain=chain,
             prev_hash=prev_hash,
         )
         entry.hash = prev_hash = entry_hash(entry)

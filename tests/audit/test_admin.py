@@ -69,7 +69,7 @@ def test_an_entry_is_read_only_for_everyone(staff, ads, admin_client):
 def test_verify_chain_reports_an_intact_chain(staff, ads):
     assert staff.get(f"{ENTRIES}verify/").status_code == 405  # reading the whole log takes a POST
     (message,) = messages_after(staff, staff.post(f"{ENTRIES}verify/"))
-    assert message.startswith("Audit chain intact: 5 entries")
+    assert message.startswith("Audit log intact: 5 entries in ")
 
 
 def test_verify_chain_in_the_admin_stops_when_its_time_is_up(staff, ads, settings):
@@ -86,7 +86,8 @@ def test_verify_chain_names_the_altered_entry(staff, ads):
         cursor.execute(f"UPDATE {AuditEntry._meta.db_table} SET data = '{{}}' WHERE sequence = %s", [target.sequence])
         cursor.execute("SET LOCAL session_replication_role = DEFAULT")
     (message,) = messages_after(staff, staff.post(f"{ENTRIES}verify/"))
-    assert message.startswith(f"Audit chain broken at sequence {target.sequence}: its content does not match")
+    assert message.startswith(
+        f"Audit chain {target.chain} broken at sequence {target.sequence}: its content does not match")
 
 
 def exported(client, query="") -> list[list[str]]:

@@ -26,25 +26,35 @@ def tamper(sql, params=()):
 
 def test_an_intact_chain_verifies_across_batches():
     entries = audit_chain(7)
+    others = audit_chain(2)
     report = audit_chain_verify(batch_size=3)
-    assert report.ok and report.entries == 7
-    assert (report.first_sequence, report.last_sequence, report.head_hash) == (
-        entries[0].sequence, entries[-1].sequence, entries[-1].hash)
-    assert str(report).startswith("Audit chain intact: 7 entries")
+    assert report.ok and report.complete and report.entries == 9
+    heads = {entries[-1].chain: (entries[-1].sequence, entries[-1].hash), others[-1].chain: (others[-1].sequence, others[-1].hash)}
+    assert report.heads == heads and report.chains == len(heads)
+    assert str(report) == f"Audit log intact: 9 entries in {len(heads)} chains, heads hash {report.head_hash}."
+    assert len(heads) == 2 or entries[0].chain == others[0].chain
+
+
+def test_the_heads_hash_changes_when_a_chain_loses_its_last_entries():
+    audit_chain(3)
+    before = audit_chain_verify()
+    tamper(f"DELETE FROM {TABLE} WHERE sequence = (SELECT MAX(sequence) FROM {TABLE})")
+    after = audit_chain_verify()
+    assert after.ok and after.entries == 2  # a shorter chain is still a valid chain...
+    assert after.head_hash != before.head_hash  # ...but not the one recorded before
 
 
 def test_a_walk_out_of_time_says_how_far_it_got():
     entries = audit_chain(3)
     report = audit_chain_verify(seconds=-1)  # already out of time: one entry, then stop
     assert report.ok and not report.complete and report.entries == 1
-    assert str(report).startswith(
-        f"Audit chain intact as far as checked: 1 entries, sequences {entries[0].sequence}–{entries[0].sequence} "
-        f"of a chain that reaches {entries[-1].sequence}."
-    )
+    assert report.heads == {entries[0].chain: (entries[0].sequence, entries[0].hash)}
+    assert str(report).startswith("Audit log intact as far as checked: 1 entries in 1 of 1 chain.")
 
 
 def test_an_empty_log_is_intact():
-    assert audit_chain_verify().ok and audit_chain_verify().entries == 0
+    report = audit_chain_verify()
+    assert report.ok and report.entries == 0 and str(report) == "Audit log intact: no entries yet."
 
 
 def test_an_altered_entry_is_named():
@@ -54,7 +64,7 @@ def test_an_altered_entry_is_named():
     assert not report.ok
     assert report.broken.sequence == entries[2].sequence and "altered" in report.broken.problem
     assert report.entries == 2
-    assert f"broken at sequence {entries[2].sequence}" in str(report)
+    assert f"Audit chain {entries[2].chain} broken at sequence {entries[2].sequence}" in str(report)
 
 
 def test_an_entry_rewritten_with_a_fresh_hash_breaks_the_next_link():
@@ -109,5 +119,5 @@ def test_csv_rows_are_the_header_then_the_entries_in_sequence_order():
     rows = list(audit_csv_rows(AuditEntry.objects.order_by("-sequence")))
     assert rows[0][:5] == ["sequence", "occurred_at", "recorded_at", "actor", "action"]
     assert [row[0] for row in rows[1:]] == [str(e.sequence) for e in entries]
-    assert rows[1][5] == str(ad_id) and rows[1][-1] == entries[0].hash
+    assert rows[1][5] == str(ad_id) and rows[1][-3:] == [str(entries[0].chain), entries[0].prev_hash, entries[0].hash]
     assert rows[1][8] == '{"headline":"=cmd|\' /C calc\'!A0"}'  # inside JSON, not at the start of a cell

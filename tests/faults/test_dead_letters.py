@@ -3,10 +3,11 @@ the queue keeps flowing; replaying a letter once its cause is fixed completes it
 replaying it again changes nothing."""
 
 import pytest
+from django.conf import settings
 
 from adplatform.kernel.ids import new_id
 from ads_write.services import PROCESS_SUBMISSIONS_TASK
-from audit.services import _CHAIN_LOCK_KEY
+from audit.services import CHAIN_LOCK_KEY
 from tests.factories import ad_payload, intake_events
 
 from .conftest import FINAL, check_nothing_lost, payloads, snapshot, wait_all_final, wait_for
@@ -101,9 +102,11 @@ def test_a_task_killed_at_its_hard_time_limit_becomes_a_dead_letter(platform, re
     worker = platform.start_worker(CELERY_TASK_TIME_LIMIT="3")
     retailer = retailer_client(web)
 
-    # Every consumer appends to the audit chain under this lock: holding it stalls them.
+    # Every consumer appends to an audit chain under its lock: holding them all stalls them.
     with platform.postgres.connect(platform.db) as blocker:
-        blocker.execute("SELECT pg_advisory_lock(%s)", [_CHAIN_LOCK_KEY])
+        blocker.execute(
+            "SELECT pg_advisory_lock(%s, chain) FROM generate_series(0, %s - 1) chain", [CHAIN_LOCK_KEY, settings.AUDIT_CHAINS]
+        )
         answer = retailer.submit(ad_payload(external_ref="stalled"))
         assert answer.status_code == 202
         found = wait_for(lambda: letters(platform), timeout=60, what="a dead letter", details=platform.logs)

@@ -5,8 +5,8 @@ from audit.selectors import BATCH_SIZE, audit_chain_verify
 
 class Command(BaseCommand):
     help = (
-        "Verify the audit log's hash chain in sequence order; exit non-zero naming the first bad "
-        "entry. Record the printed head hash: a later run can only show the chain intact up to it."
+        "Verify each of the audit log's hash chains in sequence order; exit non-zero naming the first "
+        "bad entry. Record the printed heads hash: a later run can only show the chains intact up to it."
     )
 
     def add_arguments(self, parser):
