@@ -37,7 +37,9 @@ def test_rejected_ads_of_the_day_and_open_reviews_one_row_per_finding(retailer, 
     decided = AdViewFactory(  # held on the 1st, rejected by staff on the 3rd: counts on the 3rd
         retailer_id=retailer.id, reviewed_at=NOON - timedelta(days=2), decided_at=NOON + timedelta(hours=11), findings=[]
     )
-    held = AdViewFactory(retailer_id=retailer.id, status="needs_review", reviewed_at=NOON - timedelta(days=5))
+    held = AdViewFactory(retailer_id=retailer.id, status="needs_review", reviewed_at=NOON - timedelta(hours=3))
+    AdViewFactory(retailer_id=retailer.id, status="needs_review", reviewed_at=NOON - timedelta(days=5))  # that day's report
+    AdViewFactory(retailer_id=retailer.id, status="needs_review", reviewed_at=NOON + timedelta(hours=12))  # the next day's
     AdViewFactory(retailer_id=retailer.id, reviewed_at=NOON - timedelta(days=1))  # the day before
     AdViewFactory(retailer_id=retailer.id, reviewed_at=NOON + timedelta(hours=12))  # midnight: the next day
     AdViewFactory(retailer_id=retailer.id, status="approved", reviewed_at=NOON, findings=[])

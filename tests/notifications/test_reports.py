@@ -36,7 +36,8 @@ def shops(db):
     RetailerFactory(name="Quiet", report_contacts=[])  # no contacts: no report
     ads = {
         "nimbus": AdViewFactory(retailer_id=nimbus.id, reviewed_at=NOV_3, headline="=SUM(A1:A9)", external_ref="@ref"),
-        "nimbus_held": AdViewFactory(retailer_id=nimbus.id, status="needs_review", reviewed_at=NOV_2),
+        "nimbus_held": AdViewFactory(retailer_id=nimbus.id, status="needs_review", reviewed_at=NOV_3),
+        "nimbus_held_before": AdViewFactory(retailer_id=nimbus.id, status="needs_review", reviewed_at=NOV_2),  # the 2nd's
         "orbit": AdViewFactory(retailer_id=orbit.id, reviewed_at=NOV_2),
         "orbit_later": AdViewFactory(retailer_id=orbit.id, reviewed_at=NOV_3),  # the 3rd: tomorrow's report
         "zephyr": AdViewFactory(retailer_id=zephyr.id, reviewed_at=NOV_3),
