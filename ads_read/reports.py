@@ -2,9 +2,9 @@
 
 Layout: one CSV with a header row, then one row per finding (an ad with three findings takes
 three rows; an ad without findings still takes one, with empty finding cells). Rows of ads
-that ended `rejected` during the day come first, then the ads still held for review
-(`needs_review`) at the time the report is built; the `status` column tells the two sections
-apart. Times are ISO 8601 in the retailer's time zone. `decided_at` is when the ad reached its
+that ended `rejected` during the day come first, then the ads held for review (`needs_review`)
+during the day and still open when the report is built; the `status` column tells the two
+sections apart. Both are the day's: a report of an old day does not list today's holds. Times are ISO 8601 in the retailer's time zone. `decided_at` is when the ad reached its
 status (the staff decision, else the end of detailed validation).
 
 Memory stays constant whatever the number of ads: rows come from the database in chunks
@@ -77,7 +77,7 @@ class FailedAdsReport:
         writer.writerow(COLUMNS)
         sections = (
             ("rejected", selectors.ad_report_rejected(retailer_id=self.retailer_id, start=start, end=end)),
-            ("needs_review", selectors.ad_report_open_reviews(retailer_id=self.retailer_id)),
+            ("needs_review", selectors.ad_report_open_reviews(retailer_id=self.retailer_id, start=start, end=end)),
         )
         for status, queryset in sections:
             for ad_id, ad_status, external_ref, submitted_at, reached_at, headline, landing_url, findings in queryset.iterator(

@@ -88,12 +88,12 @@ def ad_report_rejected(*, retailer_id, start, end) -> QuerySet:
     )
 
 
-def ad_report_open_reviews(*, retailer_id) -> QuerySet:
-    """The retailer's ads held for review and not decided yet, oldest first, as tuples of
-    REPORT_FIELDS."""
+def ad_report_open_reviews(*, retailer_id, start, end) -> QuerySet:
+    """The retailer's ads held for review in [start, end) and not decided yet, oldest
+    first, as tuples of REPORT_FIELDS."""
     return (
         AdView.objects.annotate(reached_at=reached_at())
-        .filter(retailer_id=retailer_id, status="needs_review")
+        .filter(retailer_id=retailer_id, status="needs_review", reached_at__gte=start, reached_at__lt=end)
         .order_by("reached_at", "id")
         .values_list(*REPORT_FIELDS)
     )

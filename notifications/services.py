@@ -359,7 +359,7 @@ def _report_body(*, retailer: Retailer, report: FailedAdsReport, filename: str, 
         f"Failed-ads report for {retailer.name}, {report.day.isoformat()} ({report.tz}).",
         "",
         f"Ads rejected during the day: {report.rejected}",
-        f"Ads held for review, still open: {report.needs_review}",
+        f"Ads held for review during the day, still open: {report.needs_review}",
         "",
     ]
     if attached:

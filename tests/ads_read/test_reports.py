@@ -6,8 +6,10 @@ import io
 from datetime import date, datetime, timedelta, timezone
 
 import pytest
+from django.db import connections
 
 from ads_read import reports
+from ads_read.models import AdView
 from ads_read.reports import COLUMNS, FailedAdsReport, day_window, parse_report_date
 from tests.conftest import client_for
 from tests.factories import AdViewFactory, RetailerFactory
@@ -37,7 +39,9 @@ def test_rejected_ads_of_the_day_and_open_reviews_one_row_per_finding(retailer, 
     decided = AdViewFactory(  # held on the 1st, rejected by staff on the 3rd: counts on the 3rd
         retailer_id=retailer.id, reviewed_at=NOON - timedelta(days=2), decided_at=NOON + timedelta(hours=11), findings=[]
     )
-    held = AdViewFactory(retailer_id=retailer.id, status="needs_review", reviewed_at=NOON - timedelta(days=5))
+    held = AdViewFactory(retailer_id=retailer.id, status="needs_review", reviewed_at=NOON - timedelta(hours=3))
+    AdViewFactory(retailer_id=retailer.id, status="needs_review", reviewed_at=NOON - timedelta(days=5))  # that day's report
+    AdViewFactory(retailer_id=retailer.id, status="needs_review", reviewed_at=NOON + timedelta(hours=12))  # the next day's
     AdViewFactory(retailer_id=retailer.id, reviewed_at=NOON - timedelta(days=1))  # the day before
     AdViewFactory(retailer_id=retailer.id, reviewed_at=NOON + timedelta(hours=12))  # midnight: the next day
     AdViewFactory(retailer_id=retailer.id, status="approved", reviewed_at=NOON, findings=[])
@@ -108,6 +112,26 @@ def test_the_csv_streams_in_chunks(retailer, monkeypatch):
     chunks = list(report.chunks())
     assert len(chunks) > 5 and all(len(c) < 600 for c in chunks)
     assert {r["ad_id"] for r in parse(b"".join(chunks))} == ids and report.rejected == 20
+
+
+def test_both_sections_are_read_through_a_server_side_cursor(retailer, monkeypatch):
+    """Constant memory: the rows come from a PostgreSQL cursor ROWS_PER_QUERY_CHUNK at a time,
+    never as one result set; a cursor is open while each section's chunks stream out."""
+    monkeypatch.setattr(reports, "CHUNK_BYTES", 200)
+    monkeypatch.setattr(reports, "ROWS_PER_QUERY_CHUNK", 3)
+    for i in range(10):
+        AdViewFactory(retailer_id=retailer.id, reviewed_at=NOON + timedelta(seconds=i))
+        AdViewFactory(retailer_id=retailer.id, status="needs_review", reviewed_at=NOON + timedelta(seconds=i))
+    connection = connections[AdView.objects.all().db]
+    if connection.vendor != "postgresql":
+        pytest.skip("server-side cursors are PostgreSQL's")
+    open_while = set()
+    for chunk in FailedAdsReport(retailer_id=retailer.id, day=DAY, tz="UTC").chunks():
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT count(*) FROM pg_cursors WHERE name LIKE '_django_curs_%%'")
+            if cursor.fetchone()[0]:
+                open_while |= {row.split(b",", 1)[0].decode() for row in chunk.split(b"\r\n") if row}
+    assert open_while == {"status", "rejected", "needs_review"}  # the header, then both sections
 
 
 @pytest.mark.parametrize("text", ["", "2026-11-3", "20261103", "2026-13-01", "2026-02-30", "yesterday"])

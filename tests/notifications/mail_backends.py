@@ -1,9 +1,11 @@
-"""A test mail backend: Django's locmem backend, except that the first message to one
-address fails the way a dropped SMTP connection does."""
+"""Test mail backends: one whose first message to an address fails the way a dropped SMTP
+connection does, and one whose process dies while sending to an address."""
 
+import os
+import signal
 import smtplib
 
-from django.core.mail.backends import locmem
+from django.core.mail.backends import filebased, locmem
 
 
 class FailOnceBackend(locmem.EmailBackend):
@@ -15,4 +17,15 @@ class FailOnceBackend(locmem.EmailBackend):
             if self.fail_for in message.to and self.fail_for not in FailOnceBackend.failed:
                 FailOnceBackend.failed.add(self.fail_for)
                 raise smtplib.SMTPServerDisconnected("Connection unexpectedly closed")
+        return super().send_messages(messages)
+
+
+class CrashingFileBackend(filebased.EmailBackend):
+    """Django's file backend, except that the process is SIGKILLed (no except, no finally
+    runs: a crash) when a message is for the address in $CRASH_FOR."""
+
+    def send_messages(self, messages):
+        crash_for = os.environ.get("CRASH_FOR")
+        if crash_for and any(crash_for in message.to for message in messages):
+            os.kill(os.getpid(), signal.SIGKILL)
         return super().send_messages(messages)

@@ -4,18 +4,23 @@ the attachment byte for byte the API's CSV."""
 import csv
 import gzip
 import io
+import signal
 import smtplib
+import subprocess
+import sys
+import time
 from datetime import date, datetime, timedelta, timezone
 
 import pytest
 from django.core import mail
+from django.utils import timezone as django_timezone
 
 from audit.models import AuditEntry
 from notifications import services
 from notifications.models import ReportDelivery
 from notifications.selectors import report_daily_due
 from notifications.tasks import report_failed_ads_send_task
-from tests.conftest import client_for
+from tests.conftest import ROOT, client_for, worker_env
 from tests.factories import AdViewFactory, RetailerFactory
 from tests.notifications.mail_backends import FailOnceBackend
 
@@ -36,7 +41,8 @@ def shops(db):
     RetailerFactory(name="Quiet", report_contacts=[])  # no contacts: no report
     ads = {
         "nimbus": AdViewFactory(retailer_id=nimbus.id, reviewed_at=NOV_3, headline="=SUM(A1:A9)", external_ref="@ref"),
-        "nimbus_held": AdViewFactory(retailer_id=nimbus.id, status="needs_review", reviewed_at=NOV_2),
+        "nimbus_held": AdViewFactory(retailer_id=nimbus.id, status="needs_review", reviewed_at=NOV_3),
+        "nimbus_held_before": AdViewFactory(retailer_id=nimbus.id, status="needs_review", reviewed_at=NOV_2),  # the 2nd's
         "orbit": AdViewFactory(retailer_id=orbit.id, reviewed_at=NOV_2),
         "orbit_later": AdViewFactory(retailer_id=orbit.id, reviewed_at=NOV_3),  # the 3rd: tomorrow's report
         "zephyr": AdViewFactory(retailer_id=zephyr.id, reviewed_at=NOV_3),
@@ -128,6 +134,55 @@ def test_a_run_that_fails_half_way_resumes_with_the_retailers_not_yet_sent(shops
     sent_to = sorted(m.to[0] for m in mail.outbox)
     assert sent_to == ["ads@orbit.example", "ads@zephyr.example", "ops@nimbus.example"]  # each exactly once
     assert ReportDelivery.objects.get(retailer__name="Orbit").attempts == 2
+
+
+@pytest.mark.django_db(transaction=True)  # the runs are other processes: they must see the rows
+def test_a_run_killed_half_way_then_rerun_sends_each_retailer_exactly_once(shops, tmp_path):
+    """A real crash: `send_failed_ads_report` is SIGKILLed while it mails Orbit (after
+    Nimbus, before Zephyr). The rerun sends Zephyr and leaves Orbit's fresh claim alone; once
+    the claim has expired, the next run sends Orbit. Every retailer gets one mail."""
+    mail_dir = tmp_path / "mail"
+
+    def run(**env):
+        return subprocess.run(
+            [sys.executable, "manage.py", "send_failed_ads_report", "--date", "2026-11-03"],
+            cwd=ROOT, capture_output=True, text=True, timeout=60,
+            env=worker_env(
+                EMAIL_BACKEND="tests.notifications.mail_backends.CrashingFileBackend", EMAIL_FILE_PATH=str(mail_dir),
+                REPORT_SEND_TIME_LIMIT="1", REPORT_CLAIM_TIMEOUT="3", **env,
+            ),
+        )
+
+    def mailed_to() -> list[str]:
+        return sorted(
+            line.split(": ", 1)[1] for path in mail_dir.iterdir() for line in path.read_text().splitlines() if line.startswith("To: ")
+        )
+
+    def states() -> dict:
+        return dict(ReportDelivery.objects.values_list("retailer__name", "status"))
+
+    for retailer in shops[0].values():  # one day, the 3rd, that is over for everyone
+        retailer.timezone = "UTC"
+        retailer.save()
+    crashed = run(CRASH_FOR="ads@orbit.example")
+    assert crashed.returncode == -signal.SIGKILL, crashed.stderr
+    assert mailed_to() == ["ops@nimbus.example, buyers@nimbus.example"]
+    assert states() == {"Nimbus": "sent", "Orbit": "claimed"}  # Zephyr never reached
+
+    rerun = run()
+    assert rerun.returncode == 0, rerun.stderr
+    assert "Nimbus: already sent" in rerun.stdout and "Orbit: another worker is sending it" in rerun.stdout
+    assert mailed_to() == ["ads@zephyr.example", "ops@nimbus.example, buyers@nimbus.example"]
+
+    claimed_at = ReportDelivery.objects.get(retailer__name="Orbit").claimed_at
+    time.sleep(max((claimed_at + timedelta(seconds=3.1) - django_timezone.now()).total_seconds(), 0))
+    last = run()
+    assert last.returncode == 0, last.stderr
+    assert "Orbit: sent to ads@orbit.example" in last.stdout and last.stdout.count("already sent") == 2
+    assert mailed_to() == ["ads@orbit.example", "ads@zephyr.example", "ops@nimbus.example, buyers@nimbus.example"]
+    assert states() == {"Nimbus": "sent", "Orbit": "sent", "Zephyr": "sent"}
+    assert ReportDelivery.objects.get(retailer__name="Orbit").attempts == 2
+    assert AuditEntry.objects.filter(action="report.sent").count() == 3
 
 
 def test_a_claim_left_by_a_dead_worker_is_taken_over_only_after_the_timeout(shops, mailoutbox, settings):
