@@ -3,7 +3,7 @@ retailer's notification settings. Thin views over the services and selectors."""
 
 from django.http import StreamingHttpResponse
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.negotiation import BaseContentNegotiation
 from rest_framework.response import Response
@@ -25,6 +25,12 @@ from .serializers import (
 )
 
 
+class WebhookEndpointCursorPagination(AdCursorPagination):
+    """In the order registered: the ids are time-ordered (UUIDv7)."""
+
+    ordering = "id"
+
+
 def _not_found() -> Problem:
     return problem("not-found", detail="No webhook endpoint with this id for your account.")
 
@@ -37,14 +43,17 @@ def _endpoint_or_404(request, endpoint_id):
 
 
 class WebhookListApi(APIView):
+    pagination_class = WebhookEndpointCursorPagination  # every list pages the same way, however short
+
     @extend_schema(
         operation_id="webhooks_list",
-        responses=inline_serializer("WebhookEndpointList", fields={"results": WebhookEndpointSerializer(many=True)}),
-        summary="List your webhook endpoints",
+        responses=WebhookEndpointSerializer(many=True),
+        summary="List your webhook endpoints, in the order registered",
     )
     def get(self, request):
-        endpoints = selectors.webhook_endpoint_list(retailer_id=request.user.id)
-        return Response({"results": WebhookEndpointSerializer(endpoints, many=True).data})
+        paginator = self.pagination_class()
+        page = paginator.paginate_queryset(selectors.webhook_endpoint_list(retailer_id=request.user.id), request, view=self)
+        return paginator.get_paginated_response(WebhookEndpointSerializer(page, many=True).data)
 
 
 class WebhookCreateApi(APIView):
