@@ -38,9 +38,12 @@ def _check_broker() -> str | None:
 
 def readyz(request):
     checks = {"database": _check_database(), "broker": _check_broker()}
-    ready = not any(checks.values())
-    body = {"status": "ready" if ready else "unavailable", "checks": {k: v or "ok" for k, v in checks.items()}}
-    return JsonResponse(body, status=200 if ready else 503)
+    report = {k: v or "ok" for k, v in checks.items()}
+    if not any(checks.values()):
+        return JsonResponse({"status": "ready", "checks": report})
+    # A 503 like every other error: problem details, with the checks that failed.
+    failed = ", ".join(name for name, error in checks.items() if error)
+    return django_problem(request, "unavailable", detail=f"Not ready: {failed}.", checks=report)
 
 
 def _metrics_allowed(request) -> bool:

@@ -184,10 +184,12 @@ def _flatten(detail, prefix=""):
     return errors
 
 
-def django_problem(request, slug: str, *, detail: str = "", headers=None) -> JsonResponse:
+def django_problem(request, slug: str, *, detail: str = "", headers=None, **extensions) -> JsonResponse:
     """A problem answered outside DRF (URL resolution, middleware, plain Django views)."""
     kind = PROBLEM_TYPES[slug]
-    body = problem_body(status_code=kind.status, slug=slug, title=kind.title, detail=detail or kind.title, request=request)
+    body = problem_body(
+        status_code=kind.status, slug=slug, title=kind.title, detail=detail or kind.title, request=request, extensions=extensions
+    )
     return JsonResponse(body, status=kind.status, content_type=PROBLEM_CONTENT_TYPE, headers=headers)
 
 

@@ -15,6 +15,7 @@ from rest_framework.views import APIView
 from adplatform.openapi import problem_example, problem_responses
 from adplatform.parsers import request_json
 from adplatform.problems import problem
+from ads_read.api import EXAMPLE_AD_VIEW
 from ads_read.selectors import ad_get
 from ads_read.serializers import AdViewSerializer
 
@@ -123,6 +124,7 @@ class AdSubmitApi(APIView):
             OpenApiExample("An ad", value=EXAMPLE_AD, request_only=True),
             OpenApiExample("Accepted", value={"id": EXAMPLE_ID, "status": "pending", "submitted_at": "2026-11-26T10:00:00Z"},
                            response_only=True, status_codes=[202]),
+            OpenApiExample("Judged (sync intake mode)", value=EXAMPLE_AD_VIEW, response_only=True, status_codes=[201]),
             OpenApiExample("Dry run", value={"status": "rejected", "findings": [EXAMPLE_FINDING], "ruleset_version": "2026-11.0"},
                            response_only=True, status_codes=[200]),
         ],
@@ -182,6 +184,12 @@ class AdBatchSubmitApi(APIView):
                 value={"accepted_count": 1, "failed_count": 1, "results": [
                     {"index": 0, "id": EXAMPLE_ID, "status": "pending"}, {"index": 1, "errors": [EXAMPLE_FIELD_ERROR]}]},
                 response_only=True, status_codes=[202],
+            ),
+            OpenApiExample(
+                "Judged (sync intake mode)",
+                value={"accepted_count": 1, "failed_count": 1, "results": [
+                    {"index": 0, "id": EXAMPLE_ID, "status": "approved"}, {"index": 1, "errors": [EXAMPLE_FIELD_ERROR]}]},
+                response_only=True, status_codes=[201],
             ),
             OpenApiExample(
                 "Dry run",

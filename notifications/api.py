@@ -3,7 +3,7 @@ retailer's notification settings. Thin views over the services and selectors."""
 
 from django.http import StreamingHttpResponse
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.negotiation import BaseContentNegotiation
 from rest_framework.response import Response
@@ -25,6 +25,42 @@ from .serializers import (
 )
 
 
+EXAMPLE_ENDPOINT = {
+    "id": "019abc20-1111-7def-8abc-0123456789ab",
+    "url": "https://hooks.nimbus-store.example/adplatform",
+    "events": ["ad.decided", "ad.rejected"],
+    "created_at": "2026-11-26T09:00:00Z",
+}
+EXAMPLE_DELIVERY = {
+    "id": 4711,
+    "event_id": "019abc12-9999-7def-8abc-0123456789ab",
+    "event_type": "ad.rejected",
+    "ad_id": "019abc12-3456-7def-8abc-0123456789ab",
+    "version": 2,
+    "status": "pending",
+    "attempts": 2,
+    "next_attempt_at": "2026-11-26T10:01:30Z",
+    "first_attempt_at": "2026-11-26T10:00:01Z",
+    "last_attempt_at": "2026-11-26T10:00:31Z",
+    "last_status_code": 503,
+    "last_error": "HTTP 503",
+    "delivered_at": None,
+    "created_at": "2026-11-26T10:00:01Z",
+}
+EXAMPLE_SETTINGS = {"report_contacts": ["ads@nimbus-store.example"], "timezone": "Europe/Berlin"}
+EXAMPLE_CSV = (
+    "status,ad_id,external_ref,submitted_at,decided_at,headline,landing_url,finding_code,finding_message\r\n"
+    "rejected,019abc12-3456-7def-8abc-0123456789ab,SKU-1042-winter,2026-11-25T11:00:00+01:00,2026-11-25T11:00:01+01:00,"
+    "Fine cigars,https://www.nimbus-store.example/cigars,COMPLIANCE.PROHIBITED_CATEGORY,Category is prohibited.\r\n"
+)
+
+
+class WebhookEndpointCursorPagination(AdCursorPagination):
+    """In the order registered: the ids are time-ordered (UUIDv7)."""
+
+    ordering = "id"
+
+
 def _not_found() -> Problem:
     return problem("not-found", detail="No webhook endpoint with this id for your account.")
 
@@ -37,14 +73,18 @@ def _endpoint_or_404(request, endpoint_id):
 
 
 class WebhookListApi(APIView):
+    pagination_class = WebhookEndpointCursorPagination  # every list pages the same way, however short
+
     @extend_schema(
         operation_id="webhooks_list",
-        responses=inline_serializer("WebhookEndpointList", fields={"results": WebhookEndpointSerializer(many=True)}),
-        summary="List your webhook endpoints",
+        responses=WebhookEndpointSerializer(many=True),
+        summary="List your webhook endpoints, in the order registered",
+        examples=[OpenApiExample("A page", value=EXAMPLE_ENDPOINT, response_only=True)],
     )
     def get(self, request):
-        endpoints = selectors.webhook_endpoint_list(retailer_id=request.user.id)
-        return Response({"results": WebhookEndpointSerializer(endpoints, many=True).data})
+        paginator = self.pagination_class()
+        page = paginator.paginate_queryset(selectors.webhook_endpoint_list(retailer_id=request.user.id), request, view=self)
+        return paginator.get_paginated_response(WebhookEndpointSerializer(page, many=True).data)
 
 
 class WebhookCreateApi(APIView):
@@ -54,6 +94,12 @@ class WebhookCreateApi(APIView):
         responses={201: WebhookEndpointCreatedSerializer},
         summary="Register a webhook endpoint",
         description="The answer carries the endpoint's signing secret; it is shown only this once.",
+        examples=[
+            OpenApiExample("An endpoint", value={"url": EXAMPLE_ENDPOINT["url"], "events": EXAMPLE_ENDPOINT["events"]},
+                           request_only=True),
+            OpenApiExample("Registered", value={**EXAMPLE_ENDPOINT, "secret": "whsec_3q2-7wE9xKfV0aLmN4pR8sTuYb1cDg6h"},
+                           response_only=True, status_codes=[201]),
+        ],
     )
     @idempotent
     def post(self, request):
@@ -67,7 +113,8 @@ class WebhookCreateApi(APIView):
 
 
 class WebhookDetailApi(APIView):
-    @extend_schema(operation_id="webhooks_retrieve", responses=WebhookEndpointSerializer, summary="Read a webhook endpoint")
+    @extend_schema(operation_id="webhooks_retrieve", responses=WebhookEndpointSerializer, summary="Read a webhook endpoint",
+                   examples=[OpenApiExample("An endpoint", value=EXAMPLE_ENDPOINT, response_only=True)])
     def get(self, request, endpoint_id):
         return Response(WebhookEndpointSerializer(_endpoint_or_404(request, endpoint_id)).data)
 
@@ -88,6 +135,7 @@ class WebhookDeliveryListApi(APIView):
         parameters=[WebhookDeliveryFilterSerializer],
         responses=WebhookDeliverySerializer(many=True),
         summary="List an endpoint's deliveries, newest first (status: pending, delivered, failed)",
+        examples=[OpenApiExample("A page", value=EXAMPLE_DELIVERY, response_only=True)],
     )
     def get(self, request, endpoint_id):
         endpoint = _endpoint_or_404(request, endpoint_id)
@@ -118,6 +166,7 @@ class ReportFailedAdsCsvApi(APIView):
         parameters=[OpenApiParameter("date", OpenApiTypes.DATE, required=True, description="The day (YYYY-MM-DD) in your time zone.")],
         responses={(200, "text/csv"): OpenApiResponse(OpenApiTypes.BINARY, description="The CSV, the same bytes as the mailed report.")},
         summary="Download the failed-ads CSV of one day",
+        examples=[OpenApiExample("One rejected ad", value=EXAMPLE_CSV, response_only=True, media_type="text/csv")],
     )
     def get(self, request):
         try:
@@ -133,7 +182,8 @@ class ReportFailedAdsCsvApi(APIView):
 
 
 class RetailerSettingsDetailApi(APIView):
-    @extend_schema(operation_id="settings_retrieve", responses=RetailerSettingsSerializer, summary="Read your notification settings")
+    @extend_schema(operation_id="settings_retrieve", responses=RetailerSettingsSerializer, summary="Read your notification settings",
+                   examples=[OpenApiExample("Settings", value=EXAMPLE_SETTINGS, response_only=True)])
     def get(self, request):
         return Response(RetailerSettingsSerializer(request.user).data)
 
@@ -144,6 +194,10 @@ class RetailerSettingsUpdateApi(APIView):
         request=RetailerSettingsSerializer,
         responses=RetailerSettingsSerializer,
         summary="Change your report contacts and time zone",
+        examples=[
+            OpenApiExample("New contacts", value={"report_contacts": EXAMPLE_SETTINGS["report_contacts"]}, request_only=True),
+            OpenApiExample("Settings", value=EXAMPLE_SETTINGS, response_only=True),
+        ],
     )
     def patch(self, request):
         data = RetailerSettingsSerializer(data=request.data, partial=True)

@@ -105,3 +105,15 @@ def test_fuzzed_bodies_never_get_a_server_error(api, intake_mode, body, path):
 def test_fuzzed_bytes_never_get_a_server_error(api, raw):
     response = api.generic("POST", "/api/v1/ads?validate_only=true", raw, content_type="application/json")
     assert response.status_code in (200, 400), response.content[:300]
+
+
+def test_a_fault_on_our_side_is_a_500_problem_with_the_request_id(api, monkeypatch):
+    from ads_read import selectors
+
+    def broken(**kwargs):
+        raise RuntimeError("a bug, not bad input")
+
+    monkeypatch.setattr(selectors, "ad_list", broken)
+    api.raise_request_exception = False  # answer as the server would, instead of raising in the test
+    problem = assert_problem(api.get("/api/v1/ads", HTTP_X_REQUEST_ID="trace-500"), 500, "internal")
+    assert problem["request_id"] == "trace-500" and "a bug" not in problem["detail"]  # no internals leak

@@ -7,10 +7,14 @@ import uuid
 import pytest
 import redis
 from django.conf import settings
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
+from ads_read.tasks import project_ads_task
 from ads_write.models import Ad, OutboxMessage
+from ads_write.tasks import process_submissions_task
 from audit.models import AuditEntry
-from tests.factories import ad_payload, mixed_batch
+from tests.factories import ad_payload, intake_events, mixed_batch
 
 pytestmark = pytest.mark.django_db
 
@@ -58,6 +62,36 @@ def test_in_direct_mode_the_batch_goes_to_the_broker_in_messages_and_reads_as_pe
     for ad_id in accepted[:3] + accepted[-3:]:
         read = api.get(f"/api/v1/ads/{ad_id}")
         assert read.status_code == 200 and read.json()["status"] == "pending"
+
+
+def statements(run) -> int:
+    with CaptureQueriesContext(connection) as queries:
+        run()
+    return len(queries)
+
+
+def test_a_batch_costs_statements_per_message_not_per_ad(api, retailer, intake_mode):
+    intake_mode("cqrs")  # the mode that stores on the request path
+
+    def submit(size):
+        ads = [ad_payload(external_ref=f"{size}-{i}") for i in range(size)]
+        return lambda: post_batch(api, {"ads": ads})
+
+    statements(submit(1))  # warm: the API key lookup is cached after the first request
+    one, many = statements(submit(1)), statements(submit(250))
+    messages = math.ceil(250 / settings.INTAKE_MESSAGE_SIZE)
+    assert many <= one + (messages - 1)  # one outbox row per message; ads, audit entries in bulk
+
+    # The consumers: an intake message and its projection cost as much for 100 ads as for one.
+    retailer.velocity_limit = 10_000
+    retailer.save()
+
+    def consume(size):
+        events = intake_events(retailer.id, *[ad_payload(headline=f"Trail shoes {size} {i}") for i in range(size)])
+        return (statements(lambda: process_submissions_task.apply(args=[events]).get()),
+                statements(lambda: project_ads_task.apply(args=[[e["ad_id"] for e in events]]).get()))
+
+    assert consume(settings.INTAKE_MESSAGE_SIZE) == consume(1)
 
 
 def test_in_sync_mode_the_answer_is_201_with_final_statuses(api, intake_mode):

@@ -16,8 +16,10 @@ def test_register_list_read_and_delete_a_webhook(api, local_webhooks, retailer, 
     assert body["events"] == ["ad.decided", "ad.rejected"] and body["secret"].startswith("whsec_")
     assert WebhookEndpoint.objects.get(id=body["id"]).secret == body["secret"]  # kept, to sign with
 
-    listed = api.get("/api/v1/webhooks").json()["results"]
+    page = api.get("/api/v1/webhooks").json()
+    listed = page["results"]
     assert [e["id"] for e in listed] == [body["id"]] and "secret" not in listed[0]  # shown once only
+    assert page["next"] is None  # cursor pages, like every list
     detail = api.get(f"/api/v1/webhooks/{body['id']}").json()
     assert detail["url"] == receiver.url() and "secret" not in detail
     assert api.get(f"/api/v1/webhooks/{body['id']}/deliveries").json() == {"results": [], "next": None}
@@ -73,6 +75,14 @@ def test_the_number_of_endpoints_is_limited(api, local_webhooks, receiver):
     answers = [api.post("/api/v1/webhooks", {"url": receiver.url(f"/{i}"), "events": ["ad.approved"]}, format="json") for i in range(3)]
     assert [a.status_code for a in answers] == [201, 201, 422]
     assert "at most 2" in answers[2].json()["detail"]
+
+
+def test_endpoints_are_listed_in_the_order_registered_on_cursor_pages(api, local_webhooks, receiver):
+    ids = [api.post("/api/v1/webhooks", {"url": receiver.url(f"/{i}"), "events": ["ad.approved"]}, format="json").json()["id"]
+           for i in range(3)]
+    first = api.get("/api/v1/webhooks", {"page_size": 2}).json()
+    second = api.get(first["next"]).json()
+    assert [e["id"] for e in first["results"] + second["results"]] == ids and second["next"] is None
 
 
 def test_deliveries_list_filters_by_status(api, local_webhooks, receiver):
