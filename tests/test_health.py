@@ -1,4 +1,14 @@
+import json
+import subprocess
+import sys
+
 import pytest
+
+from tests.conftest import ROOT, worker_env
+
+DEAD_REDIS = "redis://127.0.0.1:1/0"
+DEAD_DATABASE = "postgres://postgres@127.0.0.1:1/adplatform"
+READYZ = "import django; django.setup(); from django.test import Client; r = Client().get('/readyz'); print(r.status_code, r.content.decode())"
 
 
 def test_healthz(client):
@@ -10,3 +20,15 @@ def test_readyz_checks_database_and_broker(client):
     response = client.get("/readyz")
     assert response.status_code == 200
     assert response.json()["checks"] == {"database": "ok", "broker": "ok"}
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("down", [{"REDIS_URL": DEAD_REDIS}, {"REDIS_URL": DEAD_REDIS, "DATABASE_URL": DEAD_DATABASE}])
+def test_readyz_is_503_naming_what_is_unreachable(down):
+    # A process of its own, configured against a Redis (and a PostgreSQL) that nobody serves.
+    done = subprocess.run([sys.executable, "-c", READYZ], cwd=ROOT, env=worker_env(**down), capture_output=True, text=True, timeout=60)
+    status, _, body = done.stdout.strip().partition(" ")
+    assert status == "503", done.stdout + done.stderr
+    checks = json.loads(body)["checks"]
+    assert checks["broker"] != "ok"
+    assert (checks["database"] == "ok") == ("DATABASE_URL" not in down)
