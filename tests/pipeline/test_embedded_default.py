@@ -97,7 +97,9 @@ def test_make_run_default_judges_ads_with_no_server_at_all(embedded):
     for folder in ("messages", "control"):
         (embedded.data / "broker" / folder).mkdir(parents=True)
     embedded.manage("migrate", "--noinput")
-    demo_key = re.search(r"API key: (\S+)", embedded.manage("seed_demo")).group(1)
+    seeded = embedded.manage("seed_demo")
+    demo_key = re.search(r"API key: (\S+)", seeded).group(1)
+    assert f"curl -X POST {embedded.url}/api/v1/ads" in seeded  # where this run serves (PORT)
     # A new user's own retailer: its key alone on the last line.
     key = embedded.manage("create_retailer", "--name", "New User", "--email", "ads@new-user.example").splitlines()[-1]
     embedded.start()
