@@ -1,6 +1,7 @@
 """The submit API on the request path: auth, basic validation, problem details."""
 
 import json
+import uuid
 
 import pytest
 import redis
@@ -60,6 +61,16 @@ def test_a_body_that_is_not_an_ad_object_is_400_and_creates_nothing(api, body):
     assert response.status_code == 400 and response["Content-Type"] == "application/problem+json"
     assert response.json()["errors"]
     assert_nothing_created(queued_before=queued_before, markers_before=markers_before)
+
+
+@pytest.mark.parametrize("mode, code, status", [("sync", 201, "approved"), ("cqrs", 202, "pending"), ("direct", 202, "pending")])
+def test_an_accepted_ad_is_answered_with_its_time_ordered_id_and_status(api, intake_mode, mode, code, status):
+    intake_mode(mode)
+    answers = [api.post("/api/v1/ads", ad_payload(external_ref=f"ref-{n}"), format="json") for n in range(3)]
+    assert [(a.status_code, a.json()["status"]) for a in answers] == [(code, status)] * 3
+    ids = [uuid.UUID(a.json()["id"]) for a in answers]
+    assert {i.version for i in ids} == {7} and ids == sorted(ids)  # UUIDv7: in the order made
+    assert all(a["Location"] == f"/api/v1/ads/{i}" for a, i in zip(answers, ids))
 
 
 def test_unauthenticated_is_401_with_www_authenticate(client):
