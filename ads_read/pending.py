@@ -32,8 +32,9 @@ def pending_key(ad_id) -> str:
 
 
 def pending_mark(*, events, pipe=None) -> None:
-    """Best effort: if Redis or the cache is down the ad is still accepted; it reads as 404
-    only until its projection lands. Given a Redis pipeline, only queues the writes on it
+    """Best effort: if Redis or the cache is down the ad is still accepted; once stored it
+    reads as pending from its row (ad_get), and in direct mode as 404 only until the
+    consumer stores it. Given a Redis pipeline, only queues the writes on it
     (the caller sends it, with writes of its own, in one round trip)."""
     markers = {
         pending_key(e.ad_id): {

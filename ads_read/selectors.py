@@ -9,7 +9,7 @@ from django.conf import settings
 from django.db.models import Q, QuerySet, Sum
 from django.db.models.functions import Coalesce
 
-from ads_write.models import AdStatus
+from ads_write.models import Ad, AdStatus
 
 from .models import AdView, RetailerDailyStats
 from .pending import pending_get
@@ -101,7 +101,8 @@ def ad_report_open_reviews(*, retailer_id, start, end) -> QuerySet:
 
 def ad_get(*, retailer_id, ad_id) -> AdView | dict | None:
     """One of the retailer's ads: its read row, or — accepted but not yet projected — a
-    pending stand-in; None if the retailer has no such ad (another's ad is None too)."""
+    pending stand-in (from its marker, else from the write side's row); None if the
+    retailer has no such ad (another's ad is None too)."""
     try:
         ad_id = uuid.UUID(str(ad_id))
     except ValueError:
@@ -115,6 +116,11 @@ def ad_get(*, retailer_id, ad_id) -> AdView | dict | None:
     marker = pending_get(ad_id=ad_id)
     if marker and marker.get("retailer_id") == str(retailer_id):
         return {"id": ad_id, "status": "pending", **marker}
+    # No marker (marking is best effort: Redis was down as a cqrs ad was accepted), yet the
+    # write side has the ad: still pending to the reader, never a bare 404.
+    stored = Ad.objects.filter(id=ad_id, retailer_id=retailer_id).values("submitted_at", "external_ref").first()
+    if stored:
+        return {"id": ad_id, "status": "pending", **stored, "submitted_at": stored["submitted_at"].isoformat()}
     return None
 
 

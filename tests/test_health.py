@@ -1,4 +1,14 @@
+import json
+import subprocess
+import sys
+
 import pytest
+
+from tests.conftest import ROOT, worker_env
+
+DEAD_REDIS = "redis://127.0.0.1:1/0"
+DEAD_DATABASE = "postgres://postgres@127.0.0.1:1/adplatform"
+READYZ = "import django; django.setup(); from django.test import Client; r = Client().get('/readyz'); print(r.status_code, r.content.decode())"
 
 
 def test_healthz(client):
@@ -24,3 +34,14 @@ def test_readyz_without_a_broker_is_a_503_problem_naming_it(client, monkeypatch)
     assert problem["request_id"] == response["X-Request-ID"]
     assert problem["checks"]["database"] == "ok" and problem["checks"]["broker"] != "ok"
     assert "broker" in problem["detail"]
+
+
+@pytest.mark.parametrize("down", [{"REDIS_URL": DEAD_REDIS}, {"REDIS_URL": DEAD_REDIS, "DATABASE_URL": DEAD_DATABASE}])
+def test_readyz_is_503_naming_what_is_unreachable(down):
+    # A process of its own, configured against a Redis (and a PostgreSQL) that nobody serves.
+    done = subprocess.run([sys.executable, "-c", READYZ], cwd=ROOT, env=worker_env(**down), capture_output=True, text=True, timeout=60)
+    status, _, body = done.stdout.strip().partition(" ")
+    assert status == "503", done.stdout + done.stderr
+    checks = json.loads(body)["checks"]
+    assert checks["broker"] != "ok"
+    assert (checks["database"] == "ok") == ("DATABASE_URL" not in down)

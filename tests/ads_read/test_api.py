@@ -1,13 +1,15 @@
-"""The query API's tenancy: a retailer reads only its own ads; anything else is a 404."""
+"""The query API: tenancy (a retailer reads only its own ads; anything else is a 404), and the
+list's filters."""
 
 import json
+from datetime import timedelta
 
 import pytest
 from django.utils import timezone
 
 from adplatform.kernel.ids import new_id
 from tests.conftest import client_for
-from tests.factories import ad_payload
+from tests.factories import AdViewFactory, ad_payload
 
 pytestmark = pytest.mark.django_db
 
@@ -40,3 +42,37 @@ def test_a_retailer_gets_404_for_every_read_of_another_retailers_ads(retailer, o
     assert mine.get("/api/v1/ads/failed").json()["results"] == []
     assert mine.get("/api/v1/stats").json()["results"] == []
     assert [ad["id"] for ad in theirs.get("/api/v1/ads/failed").json()["results"]] == [their_final[1]]
+
+
+def test_the_list_filters_combine_and_a_bad_filter_or_cursor_is_400(retailer, other_retailer):
+    now = timezone.now()
+
+    def view(ref, hours_ago, **fields):
+        return AdViewFactory(retailer_id=retailer.id, retailer_name=retailer.name, external_ref=ref,
+                             submitted_at=now - timedelta(hours=hours_ago), **fields)
+
+    view("a", 3, country="US", category="sports", status="approved", findings=[])
+    view("b", 2, country="DE", category="sports", status="rejected")
+    view("c", 1, country="US", category="home", status="needs_review")
+    AdViewFactory(retailer_id=other_retailer.id, country="US", category="sports")  # not the caller's
+    api = client_for(retailer)
+
+    def refs(path="/api/v1/ads", **params):
+        response = api.get(path, params)
+        assert response.status_code == 200, response.content
+        return [ad["external_ref"] for ad in response.json()["results"]]
+
+    assert refs() == ["c", "b", "a"]  # newest first
+    assert refs(country="US") == ["c", "a"]
+    assert refs(category="sports") == ["b", "a"]
+    assert refs(country="US", category="sports") == ["a"]
+    assert refs(external_ref="b") == ["b"]
+    assert refs(status=["approved", "needs_review"]) == ["c", "a"]
+    assert refs(submitted_after=(now - timedelta(minutes=150)).isoformat()) == ["c", "b"]
+    assert refs(submitted_before=(now - timedelta(minutes=150)).isoformat()) == ["a"]
+    assert refs("/api/v1/ads/failed") == ["b"]
+
+    for params in ({"status": "lost"}, {"submitted_after": "yesterday"}, {"cursor": "not-a-cursor"}):
+        response = api.get("/api/v1/ads", params)
+        assert response.status_code == 400, params
+        assert response["Content-Type"] == "application/problem+json"

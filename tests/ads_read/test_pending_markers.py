@@ -54,3 +54,21 @@ def test_settling_never_lengthens_a_marker(retailer, client, settings):
     ads_project(ad_ids=[accepted.id])
 
     assert 0 < client.ttl(pending_key(accepted.id)) <= 60
+
+
+def test_an_accepted_ad_without_its_marker_still_reads_pending_never_404(retailer, other_retailer, client, intake_mode):
+    from tests.conftest import client_for
+
+    intake_mode("cqrs")
+    mine = client_for(retailer)
+    answer = mine.post("/api/v1/ads", ad_payload(external_ref="unmarked"), format="json")
+    assert answer.status_code == 202
+    ad_id = answer.json()["id"]
+    # Marking is best effort: Redis down at that moment (cqrs still accepts: the outbox has it).
+    client.delete(pending_key(ad_id))
+
+    read = mine.get(f"/api/v1/ads/{ad_id}")
+    assert read.status_code == 200, read.content
+    assert (read.json()["status"], read.json()["external_ref"]) == ("pending", "unmarked")
+    assert read.json()["submitted_at"] == answer.json()["submitted_at"]
+    assert client_for(other_retailer).get(f"/api/v1/ads/{ad_id}").status_code == 404

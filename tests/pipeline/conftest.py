@@ -20,6 +20,11 @@ class LiveApi:
     def get(self, path, **kwargs):
         return self.session.get(self.base_url + path, timeout=30, **kwargs)
 
+    def close(self):
+        # The live server's thread for a kept-alive connection holds a database session
+        # until the client hangs up, and the test database cannot be dropped while it does.
+        self.session.close()
+
     def wait_final(self, ad_id, timeout=60) -> dict:
         def final():
             response = self.get(f"/api/v1/ads/{ad_id}")
@@ -31,7 +36,21 @@ class LiveApi:
 
 
 @pytest.fixture
-def live_api(live_server, retailer, celery_worker):
+def live_api_for(live_server, celery_worker):
+    """live_api_for(retailer): a LiveApi with a new key of that retailer, closed after the test."""
     from adplatform.kernel.services import api_key_create
 
-    return LiveApi(live_server.url, api_key_create(retailer=retailer))
+    clients = []
+
+    def make(retailer) -> LiveApi:
+        clients.append(LiveApi(live_server.url, api_key_create(retailer=retailer)))
+        return clients[-1]
+
+    yield make
+    for client in clients:
+        client.close()
+
+
+@pytest.fixture
+def live_api(live_api_for, retailer):
+    return live_api_for(retailer)

@@ -9,21 +9,15 @@ from pathlib import Path
 import pytest
 
 from tests.factories import RetailerFactory
-from tests.pipeline.conftest import LiveApi
 
 pytestmark = [pytest.mark.pipeline, pytest.mark.django_db(transaction=True)]
 
 CORPUS = json.loads((Path(__file__).parent.parent / "data" / "ad_corpus.json").read_text())
 
 
-def test_the_corpus_ends_as_labelled(live_server, celery_worker, intake_mode):
-    from adplatform.kernel.services import api_key_create
-
+def test_the_corpus_ends_as_labelled(live_api_for, intake_mode):
     intake_mode("direct")
-    clients = {
-        name: LiveApi(live_server.url, api_key_create(retailer=RetailerFactory(name=name)))
-        for name in sorted({item["retailer"] for item in CORPUS})
-    }
+    clients = {name: live_api_for(RetailerFactory(name=name)) for name in sorted({item["retailer"] for item in CORPUS})}
 
     def submit(item):
         response = clients[item["retailer"]].post("/api/v1/ads", item["ad"])

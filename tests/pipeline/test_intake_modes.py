@@ -66,13 +66,10 @@ def test_lists_and_failed_ads_come_from_the_read_side(live_api, intake_mode):
     assert len(by_code["results"]) == 2
 
 
-def test_a_retailer_never_sees_another_retailers_ads(live_api, live_server, other_retailer, intake_mode):
-    from adplatform.kernel.services import api_key_create
-    from tests.pipeline.conftest import LiveApi
-
+def test_a_retailer_never_sees_another_retailers_ads(live_api, live_api_for, other_retailer, intake_mode):
     intake_mode("direct")
     ad_id = live_api.post("/api/v1/ads", CLEAN).json()["id"]
-    other = LiveApi(live_server.url, api_key_create(retailer=other_retailer))
+    other = live_api_for(other_retailer)
     assert other.get(f"/api/v1/ads/{ad_id}").status_code == 404  # even while pending
     live_api.wait_final(ad_id)
     assert other.get(f"/api/v1/ads/{ad_id}").status_code == 404

@@ -1,3 +1,4 @@
+import os
 import secrets
 
 from django.contrib.auth import get_user_model
@@ -25,11 +26,16 @@ class Command(BaseCommand):
         self.stdout.write(self.style.SUCCESS(f"Demo retailer: {retailer.name}"))
         self.stdout.write(f"  API key: {raw_key}")
         self.stdout.write(
-            "  Try: curl -X POST http://127.0.0.1:8000/api/v1/ads -H 'Authorization: Bearer "
+            f"  Try: curl -X POST {self.base_url}/api/v1/ads -H 'Authorization: Bearer "
             + raw_key
             + "' -H 'Content-Type: application/json' -d @docs/example-ad.json"
         )
         self._seed_auditor()
+
+    @property
+    def base_url(self) -> str:
+        # Where `make run` serves (the Procfile's web binds PORT, 8000 by default).
+        return f"http://127.0.0.1:{os.environ.get('PORT') or 8000}"
 
     def _seed_auditor(self):
         if get_user_model().objects.filter(username=DEMO_AUDITOR).exists():
@@ -41,4 +47,4 @@ class Command(BaseCommand):
         password = secrets.token_urlsafe(12)
         auditor_upsert(username=DEMO_AUDITOR, password=password, actor="system:seed_demo")
         self.stdout.write(self.style.SUCCESS(f"Auditor (shown once): {DEMO_AUDITOR} / {password}"))
-        self.stdout.write("  Compliance admin: http://127.0.0.1:8000/admin/")
+        self.stdout.write(f"  Compliance admin: {self.base_url}/admin/")

@@ -1,0 +1,137 @@
+"""`make run` with no DATABASE_URL or REDIS_URL, as a new user meets it: the Makefile's
+steps (broker folders, migrate, the demo retailer), `create_retailer`, then the Procfile
+under honcho — gunicorn, the Celery workers and beat as real, separate processes on SQLite
+(WAL) and the filesystem broker, not eager mode — and ads submitted over HTTP read back
+judged. No PostgreSQL or Redis is involved."""
+
+import json
+import os
+import re
+import socket
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import requests
+
+from tests.conftest import ROOT, wait_for
+from tests.factories import ad_payload
+
+pytestmark = pytest.mark.pipeline
+
+BIN = Path(sys.executable).parent
+# What would point the processes at servers, or at the test run's own folders.
+SERVER_SETTINGS = ("DATABASE_URL", "READ_DATABASE_URL", "REDIS_URL", "CELERY_BROKER_URL", "PROMETHEUS_MULTIPROC_DIR",
+                   "AD_INTAKE_MODE")
+FINAL = {"approved", "rejected", "needs_review"}
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class EmbeddedPlatform:
+    def __init__(self, tmp_path: Path):
+        self.data = tmp_path / "data"
+        self.port = free_port()
+        self.env = {name: value for name, value in os.environ.items() if name not in SERVER_SETTINGS}
+        self.env.update(ADPLATFORM_DATA_DIR=str(self.data), PORT=str(self.port), DJANGO_SETTINGS_MODULE="adplatform.settings")
+        self.log_path = tmp_path / "honcho.log"
+        self.honcho = None
+
+    def manage(self, *args) -> str:
+        done = subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env=self.env, capture_output=True, text=True,
+                              timeout=120)
+        assert done.returncode == 0, done.stdout + done.stderr
+        return done.stdout
+
+    def start(self):
+        """`make run`'s last step: every process of the Procfile, under honcho."""
+        self.log = open(self.log_path, "w")
+        self.honcho = subprocess.Popen([str(BIN / "honcho"), "start", "-f", "Procfile"], cwd=ROOT, env=self.env,
+                                       stdout=self.log, stderr=subprocess.STDOUT)
+        wait_for(self.healthy, timeout=120, interval=0.5, what="the web process to answer /healthz", details=self.logs)
+
+    def healthy(self) -> bool:
+        if self.honcho.poll() is not None:
+            raise AssertionError(f"honcho exited early:\n{self.logs()}")
+        try:
+            return requests.get(f"{self.url}/healthz", timeout=2).status_code == 200
+        except requests.RequestException:  # not listening yet, or its workers still starting
+            return False
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def logs(self) -> str:
+        return self.log_path.read_text()[-5000:]
+
+    def stop(self):
+        if self.honcho is None:
+            return
+        self.honcho.terminate()  # honcho stops every process it started (SIGKILL after 5 s)
+        try:
+            self.honcho.wait(60)
+        except subprocess.TimeoutExpired:
+            self.honcho.kill()
+            self.honcho.wait()
+        self.log.close()
+
+
+@pytest.fixture
+def embedded(tmp_path):
+    platform = EmbeddedPlatform(tmp_path)
+    try:
+        yield platform
+    finally:
+        platform.stop()
+
+
+def test_make_run_default_judges_ads_with_no_server_at_all(embedded):
+    # The Makefile's `migrate` and `seed` steps.
+    for folder in ("messages", "control"):
+        (embedded.data / "broker" / folder).mkdir(parents=True)
+    embedded.manage("migrate", "--noinput")
+    seeded = embedded.manage("seed_demo")
+    demo_key = re.search(r"API key: (\S+)", seeded).group(1)
+    assert f"curl -X POST {embedded.url}/api/v1/ads" in seeded  # where this run serves (PORT)
+    # A new user's own retailer: its key alone on the last line.
+    key = embedded.manage("create_retailer", "--name", "New User", "--email", "ads@new-user.example").splitlines()[-1]
+    embedded.start()
+
+    with requests.Session() as demo:
+        demo.headers["Authorization"] = f"Bearer {demo_key}"
+        assert demo.get(f"{embedded.url}/api/v1/ads", timeout=10).status_code == 200
+    with requests.Session() as user:
+        user.headers["Authorization"] = f"Bearer {key}"
+        example = json.loads((ROOT / "docs" / "example-ad.json").read_text())
+        answers = [user.post(f"{embedded.url}/api/v1/ads", json=body, timeout=30)
+                   for body in (example, ad_payload(external_ref="cigars", category="tobacco", headline="Fine cigars"))]
+        assert [a.status_code for a in answers] == [202, 202], [a.text for a in answers]  # direct mode, the default
+        assert {a.json()["status"] for a in answers} == {"pending"}
+        ids = [a.json()["id"] for a in answers]
+        for ad_id in ids:  # read-your-writes: never a bare 404
+            assert user.get(f"{embedded.url}/api/v1/ads/{ad_id}", timeout=10).status_code == 200
+
+        def final(ad_id):
+            ad = user.get(f"{embedded.url}/api/v1/ads/{ad_id}", timeout=10).json()
+            return ad if ad["status"] in FINAL else None
+
+        example_ad, cigars = (wait_for(lambda: final(ad_id), timeout=60, interval=0.3, what=f"ad {ad_id} judged",
+                                       details=embedded.logs) for ad_id in ids)
+    assert (example_ad["status"], example_ad["findings"]) == ("approved", [])
+    assert cigars["status"] == "rejected"
+    assert "COMPLIANCE.PROHIBITED_CATEGORY" in {f["code"] for f in cigars["findings"]}
+
+    # Judged and projected by the worker processes, through the broker folder.
+    logs = embedded.log_path.read_text()
+    assert re.search(r"worker\.1 .*process_submissions_task\[.*\] succeeded", logs), logs[-5000:]
+    assert re.search(r"worker\.1 .*project_ads_task\[.*\] succeeded", logs), logs[-5000:]
+    assert "beat.1" in logs
+    with sqlite3.connect(embedded.data / "adplatform.sqlite3") as db:
+        assert db.execute("PRAGMA journal_mode").fetchone() == ("wal",)
