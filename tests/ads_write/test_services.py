@@ -58,12 +58,17 @@ def test_staff_decide_a_held_ad_with_a_reason(held_ad):
 
 
 @pytest.mark.parametrize(
-    "status, reason, message",
-    [("approved", "  ", "written reason"), ("pending", "ok", "'approved' or 'rejected'"), ("needs_review", "x", "'approved' or 'rejected'")],
+    "status, reason, reviewer, message",
+    [
+        ("approved", "  ", "ines", "written reason"),
+        ("pending", "ok", "ines", "'approved' or 'rejected'"),
+        ("needs_review", "x", "ines", "'approved' or 'rejected'"),
+        ("approved", "Checked", " ", "reviewer"),
+    ],
 )
-def test_a_decision_needs_a_final_status_and_a_reason(held_ad, status, reason, message):
+def test_a_decision_needs_a_final_status_a_reason_and_a_reviewer(held_ad, status, reason, reviewer, message):
     with pytest.raises(services.DecisionError, match=message):
-        services.ad_decide(ad_id=held_ad.id, status=status, reviewer="ines", reason=reason)
+        services.ad_decide(ad_id=held_ad.id, status=status, reviewer=reviewer, reason=reason)
     held_ad.refresh_from_db()
     assert held_ad.status == "needs_review"
 
