@@ -6,6 +6,7 @@ from adplatform.kernel.auth import Caller
 from ads_write import services
 from ads_write.models import Ad, OutboxMessage, Verdict
 from ads_write.validation.basic import validate_basic
+from ads_write.validation.ruleset import current_ruleset
 from audit.models import AuditEntry
 from tests.factories import ad_payload
 
@@ -36,7 +37,10 @@ def test_direct_stores_nothing_on_the_request_path(retailer):
 def test_sync_answers_with_the_final_state(retailer):
     accepted = submit(retailer, "sync", category="firearms")
     assert accepted.status == "rejected"
-    assert Verdict.objects.get(ad_id=accepted.id).findings.filter(code="COMPLIANCE.PROHIBITED_CATEGORY").exists()
+    verdict = Verdict.objects.get(ad_id=accepted.id)
+    assert verdict.findings.filter(code="COMPLIANCE.PROHIBITED_CATEGORY").exists()
+    # The ruleset that judged it is on the record, on the verdict and the ad.
+    assert verdict.ruleset_version == Ad.objects.get(id=accepted.id).ruleset_version == current_ruleset().version
 
 
 @pytest.fixture
@@ -52,6 +56,7 @@ def test_staff_decide_a_held_ad_with_a_reason(held_ad):
     assert (ad.status, ad.version) == ("approved", 3) and ad.decided_at
     verdict = Verdict.objects.get(ad=ad, version=3)
     assert (verdict.source, verdict.reviewer, verdict.reason) == ("staff", "ines", "Claim substantiated by award")
+    assert verdict.ruleset_version == current_ruleset().version  # the ruleset whose findings were reviewed
     entry = AuditEntry.objects.get(ad_id=ad.id, action="ad.decided")
     assert entry.actor == "staff:ines" and entry.data["reason"] == "Claim substantiated by award"
     assert OutboxMessage.objects.filter(task_name=services.PROJECT_ADS_TASK, payload=[str(ad.id)]).exists()
