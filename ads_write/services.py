@@ -328,6 +328,10 @@ def ad_decide(*, ad_id, status: str, reviewer: str, reason: str) -> Ad:
     reason = (reason or "").strip()
     if not reason:
         raise DecisionError("A decision needs a written reason.")
+    # The record must say who decided (AD_POLICY.md, "Manual review").
+    reviewer = (reviewer or "").strip()
+    if not reviewer:
+        raise DecisionError("A decision needs the reviewer who made it.")
     now = timezone.now()
     with transaction.atomic():
         ad = Ad.objects.select_for_update().get(id=ad_id)

@@ -6,6 +6,7 @@ from adplatform.kernel.auth import Caller
 from ads_write import services
 from ads_write.models import Ad, OutboxMessage, Verdict
 from ads_write.validation.basic import validate_basic
+from ads_write.validation.ruleset import current_ruleset
 from audit.models import AuditEntry
 from tests.factories import ad_payload
 
@@ -39,7 +40,10 @@ def test_direct_stores_nothing_on_the_request_path(retailer):
 def test_sync_answers_with_the_final_state(retailer):
     accepted = submit(retailer, "sync", category="firearms")
     assert accepted.status == "rejected"
-    assert Verdict.objects.get(ad_id=accepted.id).findings.filter(code="COMPLIANCE.PROHIBITED_CATEGORY").exists()
+    verdict = Verdict.objects.get(ad_id=accepted.id)
+    assert verdict.findings.filter(code="COMPLIANCE.PROHIBITED_CATEGORY").exists()
+    # The ruleset that judged it is on the record, on the verdict and the ad.
+    assert verdict.ruleset_version == Ad.objects.get(id=accepted.id).ruleset_version == current_ruleset().version
 
 
 @pytest.fixture
@@ -55,18 +59,24 @@ def test_staff_decide_a_held_ad_with_a_reason(held_ad):
     assert (ad.status, ad.version) == ("approved", 3) and ad.decided_at
     verdict = Verdict.objects.get(ad=ad, version=3)
     assert (verdict.source, verdict.reviewer, verdict.reason) == ("staff", "ines", "Claim substantiated by award")
+    assert verdict.ruleset_version == current_ruleset().version  # the ruleset whose findings were reviewed
     entry = AuditEntry.objects.get(ad_id=ad.id, action="ad.decided")
     assert entry.actor == "staff:ines" and entry.data["reason"] == "Claim substantiated by award"
     assert OutboxMessage.objects.filter(task_name=services.PROJECT_ADS_TASK, payload=[str(ad.id)]).exists()
 
 
 @pytest.mark.parametrize(
-    "status, reason, message",
-    [("approved", "  ", "written reason"), ("pending", "ok", "'approved' or 'rejected'"), ("needs_review", "x", "'approved' or 'rejected'")],
+    "status, reason, reviewer, message",
+    [
+        ("approved", "  ", "ines", "written reason"),
+        ("pending", "ok", "ines", "'approved' or 'rejected'"),
+        ("needs_review", "x", "ines", "'approved' or 'rejected'"),
+        ("approved", "Checked", " ", "reviewer"),
+    ],
 )
-def test_a_decision_needs_a_final_status_and_a_reason(held_ad, status, reason, message):
+def test_a_decision_needs_a_final_status_a_reason_and_a_reviewer(held_ad, status, reason, reviewer, message):
     with pytest.raises(services.DecisionError, match=message):
-        services.ad_decide(ad_id=held_ad.id, status=status, reviewer="ines", reason=reason)
+        services.ad_decide(ad_id=held_ad.id, status=status, reviewer=reviewer, reason=reason)
     held_ad.refresh_from_db()
     assert held_ad.status == "needs_review"
 

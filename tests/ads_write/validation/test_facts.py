@@ -1,10 +1,12 @@
 """The stateful fraud facts, against the real PostgreSQL and Redis."""
 
+import threading
 import uuid
 from datetime import datetime, timedelta, timezone
 
 import pytest
 import redis
+from django.db import connection
 
 from ads_write.models import Ad, ContentFingerprint
 from ads_write.validation import external
@@ -115,7 +117,6 @@ def test_another_retailer_is_found_among_many_rows_of_the_ads_own_retailer(other
 
 
 def test_the_duplicate_question_is_index_ranges(nimbus):
-    from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
     from tests.conftest import plans_of
@@ -126,6 +127,37 @@ def test_the_duplicate_question_is_index_ranges(nimbus):
     (question,) = [q["sql"] for q in queries if q["sql"].startswith("SELECT") and "EXISTS" in q["sql"]]
     (plan,) = plans_of([question], "enable_seqscan")
     assert plan.count("fingerprint_hash_retailer") == 2, plan
+
+
+def test_concurrent_workers_see_each_others_fingerprints():
+    """Workers (threads with their own PostgreSQL connections, released together) judge the
+    same content from different retailers at the same moment. Each commits its fingerprint
+    before it compares, so of any two at most one can miss the other: at most one of them all
+    is left unflagged. (Inserting and comparing in one transaction would let every one miss.)"""
+    workers, rounds = 6, 4
+    retailers = [RetailerFactory(name=f"Retailer {n}") for n in range(workers)]
+    for round_ in range(rounds):
+        ads = [make_ad(r, at=T0 + timedelta(hours=round_), headline=f"Same chairs, round {round_}") for r in retailers]
+        start = threading.Barrier(workers)
+        flagged, errors = {}, []
+
+        def judge(ad):
+            try:
+                start.wait()
+                flagged[ad.id] = gather_facts([ad])[ad.id].duplicate_elsewhere
+            except Exception as exc:  # reported by the main thread
+                errors.append(exc)
+            finally:
+                connection.close()
+
+        threads = [threading.Thread(target=judge, args=(ad,)) for ad in ads]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert not errors
+        assert len(flagged) == workers
+        assert sum(not hit for hit in flagged.values()) <= 1, flagged
 
 
 def test_redelivery_gives_the_same_answer(nimbus, orbit):
