@@ -509,6 +509,10 @@ def outbox_publish(*, ids: list[int] | None = None, older_than_seconds: int | No
                 return published + len(done)
             OutboxMessage.objects.filter(id__in=done).update(published_at=timezone.now())
             published += len(done)
+        if len(batch) < limit:
+            # Nothing more was there to take: another round would be one more transaction
+            # per cqrs request (publish on commit) only to find no rows.
+            return published
 
 
 def outbox_purge(*, older_than_days: int) -> int:

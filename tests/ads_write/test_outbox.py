@@ -64,6 +64,14 @@ def test_the_relay_after_commit_publishes_all_its_rows_even_beyond_one_batch():
     assert len(queued_tasks(settings.REDIS_URL)) == 25
 
 
+def test_the_relay_after_commit_takes_its_rows_in_one_round(django_assert_num_queries):
+    # A cqrs request publishes its own row on commit: one SELECT … FOR UPDATE and one UPDATE
+    # (and the transaction's savepoint pair in the test's transaction), no second look.
+    row_id = outbox_add(task_name=PROCESS_SUBMISSIONS_TASK, payload=[{"n": 1}])
+    with django_assert_num_queries(4):
+        assert outbox_publish(ids=[row_id]) == 1
+
+
 def outbox_rows(**ages) -> None:
     """One outbox row per name: (created, published) days ago, published None for never."""
     now = timezone.now()
