@@ -1,7 +1,9 @@
 """The stateful fraud facts, against the real PostgreSQL and Redis."""
 
+import random
 import threading
 import uuid
+from collections import Counter
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -65,13 +67,33 @@ def test_content_hash_ignores_case_punctuation_whitespace_and_subdomain():
     assert a == b != c
 
 
-def test_same_content_from_another_retailer_within_30_days(nimbus, orbit):
+def test_in_order_judging_flags_only_the_later_ad(nimbus, orbit):
     first = make_ad(nimbus, at=T0)
-    gather_facts([first])
+    assert not gather_facts([first])[first.id].duplicate_elsewhere
     later = make_ad(orbit, at=T0 + timedelta(days=29), headline="SPRING SALE on garden chairs!!")
-    facts = gather_facts([later])
-    assert facts[later.id].duplicate_elsewhere
-    # The first one stays unflagged, whenever it is (re)judged: only earlier ads count.
+    assert gather_facts([later])[later.id].duplicate_elsewhere
+
+
+def test_out_of_order_judging_flags_the_earlier_ad_instead(nimbus, orbit):
+    # The later ad, judged first, has nothing before it; the earlier one, judged second, takes
+    # the flag: the pair is caught once whatever order the workers judge it in.
+    first = make_ad(nimbus, at=T0)
+    later = make_ad(orbit, at=T0 + timedelta(days=29), headline="SPRING SALE on garden chairs!!")
+    assert not gather_facts([later])[later.id].duplicate_elsewhere
+    assert gather_facts([first])[first.id].duplicate_elsewhere
+
+
+@pytest.mark.parametrize("gap, flagged", [(timedelta(days=30), True), (timedelta(days=30, seconds=1), False)])
+def test_out_of_order_window_boundary_is_30_days(nimbus, orbit, gap, flagged):
+    first = make_ad(nimbus, at=T0)
+    later = make_ad(orbit, at=T0 + gap)
+    gather_facts([later])
+    assert gather_facts([first])[first.id].duplicate_elsewhere is flagged
+
+
+def test_a_later_ad_of_the_same_retailer_judged_first_is_not_a_duplicate(nimbus):
+    first = make_ad(nimbus, at=T0)
+    gather_facts([make_ad(nimbus, at=T0 + timedelta(days=1))])
     assert not gather_facts([first])[first.id].duplicate_elsewhere
 
 
@@ -95,10 +117,12 @@ def test_different_landing_domain_is_not_a_duplicate(nimbus, orbit):
     assert not gather_facts([other])[other.id].duplicate_elsewhere
 
 
-def test_duplicates_within_one_batch(nimbus, orbit):
+@pytest.mark.parametrize("order", ["in order", "reversed"])
+def test_duplicates_within_one_batch_flag_only_the_later_ad(nimbus, orbit, order):
+    # A batch is judged at once, its order known: the earlier ad does not count its later peer.
     a = make_ad(nimbus, at=T0)
     b = make_ad(orbit, at=T0 + timedelta(seconds=5))
-    facts = gather_facts([a, b])
+    facts = gather_facts([a, b] if order == "in order" else [b, a])
     assert (facts[a.id].duplicate_elsewhere, facts[b.id].duplicate_elsewhere) == (False, True)
 
 
@@ -127,37 +151,54 @@ def test_the_duplicate_question_is_index_ranges(nimbus):
     (question,) = [q["sql"] for q in queries if q["sql"].startswith("SELECT") and "EXISTS" in q["sql"]]
     (plan,) = plans_of([question], "enable_seqscan")
     assert plan.count("fingerprint_hash_retailer") == 2, plan
+    # Both ends of the window (before and after the ad) bound each index range; whether a row
+    # after the ad is a batch peer is a filter on the rows found there.
+    ranges = [line for line in plan.splitlines() if "Index Cond" in line and "content_hash" in line]
+    assert len(ranges) == 2, plan
+    assert all("submitted_at >=" in r and "submitted_at <=" in r and "ad_id" not in r for r in ranges), plan
 
 
-def test_concurrent_workers_see_each_others_fingerprints():
-    """Workers (threads with their own PostgreSQL connections, released together) judge the
-    same content from different retailers at the same moment. Each commits its fingerprint
-    before it compares, so of any two at most one can miss the other: at most one of them all
-    is left unflagged. (Inserting and comparing in one transaction would let every one miss.)"""
-    workers, rounds = 6, 4
+def test_concurrent_workers_leave_exactly_the_first_judged_ad_of_a_content_unflagged():
+    """Workers (threads with their own PostgreSQL connections, released together) each judge a
+    batch of their own retailer's ads, with the same contents as every other worker's, submitted
+    in an order that has nothing to do with the judging's. Under a content's lock one worker's
+    insert-and-ask wholly precedes the next's: the first to take it sees no other retailer's ad,
+    every later one sees an earlier-judged one (submitted before or after its own). So of each
+    content exactly one ad is left unflagged: no pair missed, none flagged twice."""
+    workers, rounds, contents = 6, 4, 3
     retailers = [RetailerFactory(name=f"Retailer {n}") for n in range(workers)]
     for round_ in range(rounds):
-        ads = [make_ad(r, at=T0 + timedelta(hours=round_), headline=f"Same chairs, round {round_}") for r in retailers]
+        shuffle = random.Random(round_)
+        batches = []
+        for retailer in retailers:
+            batch = [
+                make_ad(retailer, at=T0 + timedelta(hours=round_, seconds=shuffle.randrange(workers)),
+                        headline=f"Same chairs, round {round_}, content {c}")
+                for c in range(contents)
+            ]
+            shuffle.shuffle(batch)  # the lock order must not depend on the batch's
+            batches.append(batch)
         start = threading.Barrier(workers)
         flagged, errors = {}, []
 
-        def judge(ad):
+        def judge(batch):
             try:
                 start.wait()
-                flagged[ad.id] = gather_facts([ad])[ad.id].duplicate_elsewhere
-            except Exception as exc:  # reported by the main thread
+                flagged.update({ad_id: f.duplicate_elsewhere for ad_id, f in gather_facts(batch).items()})
+            except Exception as exc:  # reported by the main thread (a deadlock, say)
                 errors.append(exc)
             finally:
                 connection.close()
 
-        threads = [threading.Thread(target=judge, args=(ad,)) for ad in ads]
+        threads = [threading.Thread(target=judge, args=(batch,)) for batch in batches]
         for thread in threads:
             thread.start()
         for thread in threads:
             thread.join()
         assert not errors
-        assert len(flagged) == workers
-        assert sum(not hit for hit in flagged.values()) <= 1, flagged
+        assert len(flagged) == workers * contents
+        unflagged = Counter(ad.headline for batch in batches for ad in batch if not flagged[ad.id])
+        assert unflagged == {f"Same chairs, round {round_}, content {c}": 1 for c in range(contents)}, flagged
 
 
 def test_redelivery_gives_the_same_answer(nimbus, orbit):
