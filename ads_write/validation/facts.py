@@ -12,8 +12,11 @@
   the policy. An ad judged again after its first judging's facts were gathered (a worker that
   died before recording the verdict) may then be flagged with its pair: review, not a miss;
 - velocity (FRAUD.VELOCITY): a sliding window per retailer in a Redis sorted set (member = ad
-  id, score = submitted_at), one pipeline per batch; without Redis (the embedded SQLite mode),
-  or when Redis fails, a count of the retailer's Ad rows in the window.
+  id, score = submitted_at). Intake records each accepted ad there (`velocity_record`, in the
+  request's own round trip to Redis), so an ad judged before its retailer's earlier submissions
+  still counts them; the worker records its batch again, the backstop for a failed write at
+  intake, and counts, one pipeline per batch. Without Redis (the embedded SQLite mode), or when
+  Redis fails, a count of the retailer's Ad rows in the window.
 
 Both read each ad's own `submitted_at`, not the clock, so a redelivered ad gets the same answer
 (but for the duplicate case above).
@@ -174,28 +177,30 @@ def velocity_key(retailer_id) -> str:
     return f"{settings.AD_VELOCITY_KEY_PREFIX}{retailer_id}"
 
 
-def _count_in_redis(ads: list[Ad], *, window_seconds: int) -> dict:
-    by_retailer = defaultdict(list)
-    for ad in ads:
-        by_retailer[ad.retailer_id].append(ad)
-    pipe = redis_client().pipeline(transaction=False)
-    # Add first, then count: ads of the same batch count each other. ZADD of an ad already
-    # there (a redelivery) changes nothing.
-    for retailer_id, retailer_ads in by_retailer.items():
+def velocity_record(*, submissions, pipe) -> None:
+    """Queue on `pipe` (a Redis pipeline the caller sends) the writes that put submissions in
+    their retailers' windows: `submissions` are (retailer id, ad id, submitted_at as a POSIX
+    timestamp). ZADD of an ad already there (recorded at intake, or redelivered) changes nothing."""
+    by_retailer = defaultdict(dict)
+    for retailer_id, ad_id, moment in submissions:
+        by_retailer[str(retailer_id)][str(ad_id)] = moment
+    for retailer_id, members in by_retailer.items():
         key = velocity_key(retailer_id)
-        pipe.zadd(key, {str(ad.id): ad.submitted_at.timestamp() for ad in retailer_ads})
-        newest = max(ad.submitted_at.timestamp() for ad in retailer_ads)
-        pipe.zremrangebyscore(key, "-inf", f"({newest - VELOCITY_RETENTION}")
+        pipe.zadd(key, members)
+        pipe.zremrangebyscore(key, "-inf", f"({max(members.values()) - VELOCITY_RETENTION}")
         pipe.expire(key, VELOCITY_RETENTION)
-    counted = []
-    for retailer_id, retailer_ads in by_retailer.items():
-        key = velocity_key(retailer_id)
-        for ad in retailer_ads:
-            moment = ad.submitted_at.timestamp()
-            pipe.zcount(key, f"({moment - window_seconds}", moment)
-            counted.append(ad.id)
+
+
+def _count_in_redis(ads: list[Ad], *, window_seconds: int) -> dict:
+    pipe = redis_client().pipeline(transaction=False)
+    # Add first, then count: ads of the same batch count each other. Intake has added them
+    # already unless its best-effort write failed: this is the backstop.
+    velocity_record(submissions=[(ad.retailer_id, ad.id, ad.submitted_at.timestamp()) for ad in ads], pipe=pipe)
+    for ad in ads:
+        moment = ad.submitted_at.timestamp()
+        pipe.zcount(velocity_key(ad.retailer_id), f"({moment - window_seconds}", moment)
     results = pipe.execute()
-    return dict(zip(counted, results[-len(counted):]))
+    return dict(zip([ad.id for ad in ads], results[-len(ads):]))
 
 
 def _count_in_database(ads: list[Ad], *, window_seconds: int) -> dict:

@@ -8,14 +8,16 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 import redis
+from django.conf import settings
 from django.db import connection
 
 from ads_write.models import Ad, ContentFingerprint
 from ads_write.validation import external
 from ads_write.validation.engine import evaluate_many
-from ads_write.validation.facts import content_hash, gather_facts
+from ads_write.validation.facts import content_hash, gather_facts, velocity_key
 from bench import external_validator
-from tests.factories import RetailerFactory
+from tests.conftest import client_for
+from tests.factories import RetailerFactory, ad_payload
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -268,6 +270,45 @@ def test_velocity_falls_back_to_the_database_when_redis_fails(settings, nimbus):
     ads = burst(nimbus, 3)
     facts = gather_facts(ads)
     assert [facts[ad.id].recent_submissions for ad in ads] == [1, 2, 3]
+
+
+def velocity_window(retailer) -> dict:
+    client = redis.Redis.from_url(settings.REDIS_URL)
+    return {member.decode(): score for member, score in client.zrange(velocity_key(retailer.id), 0, -1, withscores=True)}
+
+
+@pytest.mark.parametrize("mode", ["cqrs", "direct"])
+def test_ads_accepted_over_the_api_are_in_the_velocity_window_before_any_worker_judges_them(intake_mode, nimbus, mode):
+    intake_mode(mode)
+    api = client_for(nimbus)
+    singles = [api.post("/api/v1/ads", ad_payload(external_ref=f"ref-{n}"), format="json").json() for n in range(2)]
+    batch = api.post("/api/v1/ads/batch", {"ads": [ad_payload(external_ref=f"batch-{n}") for n in range(3)]}, format="json")
+    assert batch.status_code == 202
+    window = velocity_window(nimbus)
+    assert set(window) == {a["id"] for a in singles} | {r["id"] for r in batch.json()["results"]}
+    for answer in singles:  # scored by the ad's submitted_at, as the worker scores it
+        assert window[answer["id"]] == datetime.fromisoformat(answer["submitted_at"].replace("Z", "+00:00")).timestamp()
+    assert not Ad.objects.exclude(status="pending").exists()  # no worker ran
+
+
+def test_without_redis_intake_records_nothing_and_still_accepts(intake_mode, settings, nimbus):
+    intake_mode("cqrs")
+    url, settings.REDIS_URL = settings.REDIS_URL, ""  # the embedded default (the broker is set at start-up)
+    assert client_for(nimbus).post("/api/v1/ads", ad_payload(), format="json").status_code == 202
+    settings.REDIS_URL = url
+    assert velocity_window(nimbus) == {}
+
+
+def test_judging_later_ads_first_counts_the_earlier_ones_recorded_at_intake(intake_mode, nimbus):
+    intake_mode("cqrs")  # stores the ads, so the test can judge them as a worker would
+    api = client_for(nimbus)
+    for n in range(10):
+        assert api.post("/api/v1/ads", ad_payload(external_ref=f"ref-{n}"), format="json").status_code == 202
+    ads = list(Ad.objects.filter(retailer=nimbus).order_by("submitted_at"))
+    later = gather_facts(ads[5:])  # a worker takes ads 6-10 before 1-5
+    assert [later[ad.id].recent_submissions for ad in ads[5:]] == [6, 7, 8, 9, 10]
+    earlier = gather_facts(ads[:5])
+    assert [earlier[ad.id].recent_submissions for ad in ads[:5]] == [1, 2, 3, 4, 5]
 
 
 # --- the whole batch --------------------------------------------------------------------------
