@@ -177,17 +177,22 @@ def velocity_key(retailer_id) -> str:
     return f"{settings.AD_VELOCITY_KEY_PREFIX}{retailer_id}"
 
 
-def velocity_record(*, submissions, pipe) -> None:
+def velocity_record(*, submissions, pipe, trim: bool = False) -> None:
     """Queue on `pipe` (a Redis pipeline the caller sends) the writes that put submissions in
     their retailers' windows: `submissions` are (retailer id, ad id, submitted_at as a POSIX
-    timestamp). ZADD of an ad already there (recorded at intake, or redelivered) changes nothing."""
+    timestamp). ZADD of an ad already there (recorded at intake, or redelivered) changes nothing.
+
+    Only the worker trims (`trim`), behind the ads it judges: trimming at intake, relative to
+    the newest submission, would drop what a worker judging a backlog over VELOCITY_RETENTION
+    old still has to count."""
     by_retailer = defaultdict(dict)
     for retailer_id, ad_id, moment in submissions:
         by_retailer[str(retailer_id)][str(ad_id)] = moment
     for retailer_id, members in by_retailer.items():
         key = velocity_key(retailer_id)
         pipe.zadd(key, members)
-        pipe.zremrangebyscore(key, "-inf", f"({max(members.values()) - VELOCITY_RETENTION}")
+        if trim:
+            pipe.zremrangebyscore(key, "-inf", f"({max(members.values()) - VELOCITY_RETENTION}")
         pipe.expire(key, VELOCITY_RETENTION)
 
 
@@ -195,7 +200,7 @@ def _count_in_redis(ads: list[Ad], *, window_seconds: int) -> dict:
     pipe = redis_client().pipeline(transaction=False)
     # Add first, then count: ads of the same batch count each other. Intake has added them
     # already unless its best-effort write failed: this is the backstop.
-    velocity_record(submissions=[(ad.retailer_id, ad.id, ad.submitted_at.timestamp()) for ad in ads], pipe=pipe)
+    velocity_record(submissions=[(ad.retailer_id, ad.id, ad.submitted_at.timestamp()) for ad in ads], pipe=pipe, trim=True)
     for ad in ads:
         moment = ad.submitted_at.timestamp()
         pipe.zcount(velocity_key(ad.retailer_id), f"({moment - window_seconds}", moment)

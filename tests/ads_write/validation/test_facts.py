@@ -291,6 +291,15 @@ def test_ads_accepted_over_the_api_are_in_the_velocity_window_before_any_worker_
     assert not Ad.objects.exclude(status="pending").exists()  # no worker ran
 
 
+def test_intake_leaves_the_trimming_to_the_worker(intake_mode, nimbus):
+    # A backlog: an ad submitted two hours ago, still to be judged, must keep its window.
+    old = (datetime.now(tz=timezone.utc) - timedelta(hours=2)).timestamp()
+    redis.Redis.from_url(settings.REDIS_URL).zadd(velocity_key(nimbus.id), {"backlog-ad": old})
+    intake_mode("direct")
+    assert client_for(nimbus).post("/api/v1/ads", ad_payload(), format="json").status_code == 202
+    assert velocity_window(nimbus)["backlog-ad"] == old
+
+
 def test_without_redis_intake_records_nothing_and_still_accepts(intake_mode, settings, nimbus):
     intake_mode("cqrs")
     url, settings.REDIS_URL = settings.REDIS_URL, ""  # the embedded default (the broker is set at start-up)
