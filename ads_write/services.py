@@ -32,6 +32,7 @@ from .journal import intake_journal_clear, intake_journal_record, intake_journal
 from .models import Ad, AdStatus, Finding, OutboxMessage, Verdict
 from .validation.engine import AdFacts, ad_input, evaluate, evaluate_many
 from .validation.engine import Verdict as EngineVerdict
+from .validation.facts import velocity_record
 
 logger = logging.getLogger(__name__)
 
@@ -131,7 +132,13 @@ def ads_submit(*, caller: Caller, ads: list[dict], mode: str | None = None) -> l
         return accepted
     if mode == "cqrs":
         _submit_cqrs(events)
-        pending_mark(events=events)  # read-your-writes: `pending` until the read row lands
+        # Read-your-writes (`pending` until the read row lands) and the velocity window, in one
+        # round trip. Best effort: the ad's row and the worker's own velocity write back them up.
+        pipe = redis_pipeline()
+        pending_mark(events=events, pipe=pipe)
+        _velocity_record(events=events, pipe=pipe)
+        if pipe is not None:
+            execute_best_effort(pipe, what=f"mark {len(events)} accepted ads")
     else:
         _submit_direct(events)
     ADS_ACCEPTED.labels(mode).inc(len(events))
@@ -179,12 +186,23 @@ def _submit_direct(events: list[Event]) -> None:
         raise broker_unavailable() from exc
     # The broker's copy is the only one until a consumer stores the ad: journal it, so that a
     # message lost between the broker and a worker is replayed (journal.py). With the
-    # read-your-writes markers, in one round trip: Redis waits are most of a single-ad request.
+    # read-your-writes markers and the velocity window, in one round trip: Redis waits are
+    # most of a single-ad request.
     pipe = redis_pipeline()
     intake_journal_record(events=events, pipe=pipe)
     pending_mark(events=events, pipe=pipe)
+    _velocity_record(events=events, pipe=pipe)
     if pipe is not None:
         execute_best_effort(pipe, what=f"journal and mark {len(events)} accepted ads")
+
+
+def _velocity_record(*, events: list[Event], pipe) -> None:
+    # Count the ads in their retailer's velocity window at intake, not only when a worker
+    # judges them: workers judge out of order, and an ad judged before its retailer's earlier
+    # submissions would count without them (facts.py). Sync mode judges inline, in order.
+    if pipe is not None:
+        submissions = [(e.retailer_id, e.ad_id, datetime.fromisoformat(e.data["submitted_at"]).timestamp()) for e in events]
+        velocity_record(submissions=submissions, pipe=pipe)
 
 
 def publish_task(*, task_name: str, payload: list) -> None:

@@ -1,13 +1,25 @@
 """The stateful facts of the fraud rules, gathered for a whole batch of ads at once:
 
 - duplicate content across retailers (FRAUD.DUPLICATE_CONTENT): each ad's normalised content
-  hash goes into ContentFingerprint (committed before comparing, so concurrent workers see each
-  other), then one query finds the same hash from another retailer in the window before the ad;
+  hash goes into ContentFingerprint, and one query asks for the same hash from another
+  retailer. Workers judge ads out of submission order, so a pair is flagged once, on the ad
+  judged second, whichever of the two that is. The batch takes PostgreSQL advisory locks on its
+  contents (a few buckets of the hash) and inserts and asks in one transaction under them: of
+  two ads with the same content, one's insert-and-ask wholly precedes the other's, so the one
+  judged second sees the first. It is flagged if the other retailer's ad is in the window
+  before it (the policy), or in the window after it and not of its own batch (that later ad was
+  judged first and could not see it). Within a batch the order is known: peers count only by
+  the policy. An ad judged again after its first judging's facts were gathered (a worker that
+  died before recording the verdict) may then be flagged with its pair: review, not a miss;
 - velocity (FRAUD.VELOCITY): a sliding window per retailer in a Redis sorted set (member = ad
-  id, score = submitted_at), one pipeline per batch; without Redis (the embedded SQLite mode),
-  or when Redis fails, a count of the retailer's Ad rows in the window.
+  id, score = submitted_at). Intake records each accepted ad there (`velocity_record`, in the
+  request's own round trip to Redis), so an ad judged before its retailer's earlier submissions
+  still counts them; the worker records its batch again, the backstop for a failed write at
+  intake, and counts, one pipeline per batch. Without Redis (the embedded SQLite mode), or when
+  Redis fails, a count of the retailer's Ad rows in the window.
 
-Both read each ad's own `submitted_at`, not the clock, so a redelivered ad gets the same answer.
+Both read each ad's own `submitted_at`, not the clock, so a redelivered ad gets the same answer
+(but for the duplicate case above).
 """
 
 import bisect
@@ -19,8 +31,8 @@ from datetime import timedelta
 
 import redis
 from django.conf import settings
-from django.db import transaction
-from django.db.models import Exists, OuterRef
+from django.db import connection, transaction
+from django.db.models import Exists, OuterRef, Q
 
 from adplatform.kernel.models import Retailer
 from adplatform.kernel.redis_client import redis_client
@@ -80,8 +92,31 @@ def content_hash(*, headline: str, description: str, landing_url: str) -> str:
     return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()
 
 
+# With a bucket of the content hash, the PostgreSQL advisory lock that orders the fingerprinting
+# of the same content (any constant but audit's chain lock key, 0x0AD0A0D1).
+FINGERPRINT_LOCK_KEY = 0x0AD0_F1D0
+# Contents share this many locks, so that a big batch holds a few hundred at most: PostgreSQL's
+# lock table is shared by every session.
+FINGERPRINT_LOCK_BUCKETS = 256
+
+
+def fingerprint_lock_bucket(digest: str) -> int:
+    return int(digest[:8], 16) % FINGERPRINT_LOCK_BUCKETS
+
+
+def _lock_contents(digests) -> None:
+    # One statement, buckets in ascending order: two batches sharing buckets wait for each other
+    # rather than deadlock. Held until commit. SQLite needs none: its transactions are serial.
+    if connection.vendor != "postgresql":
+        return
+    buckets = sorted({fingerprint_lock_bucket(d) for d in digests})
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_xact_lock(%s, b) FROM unnest(%s::int[]) b", [FINGERPRINT_LOCK_KEY, buckets])
+
+
 def duplicate_ads(ads: list[Ad], *, window) -> set:
-    """Ids of the ads whose content another retailer submitted within `window` before them."""
+    """Ids of the ads whose content another retailer submitted within `window` before them, or
+    within `window` after them when that later ad was judged first (outside this batch)."""
     fingerprints = [
         ContentFingerprint(
             ad_id=ad.id,
@@ -91,31 +126,38 @@ def duplicate_ads(ads: list[Ad], *, window) -> set:
         )
         for ad in ads
     ]
-    # Its own transaction, committed before the query below: two workers with the same content
-    # at once then see each other's rows (this one commits unless a caller's transaction is open).
-    with transaction.atomic():
-        ContentFingerprint.objects.bulk_create(fingerprints, ignore_conflicts=True)
+    batch = [ad.id for ad in ads]
 
     # Per ad, one EXISTS on the (content_hash, retailer_id, submitted_at) index for the
     # retailers sorting below its own and one for those above: "another retailer" as two index
     # ranges, each stopping at its first match. (Fetching every fingerprint of the content in
     # the window cost time in proportion to them: one retailer repeating one text 30,000 times
-    # made each ad cost milliseconds.)
+    # made each ad cost milliseconds.) The range runs to `window` after the ad; a row after it
+    # counts only from outside the batch (a later ad judged before this one).
     def other_retailers(lookup: str):
         return Exists(
             ContentFingerprint.objects.filter(
+                Q(submitted_at__lte=OuterRef("submitted_at")) | ~Q(ad_id__in=batch),
                 content_hash=OuterRef("content_hash"),
                 submitted_at__gte=OuterRef("submitted_at") - window,
-                submitted_at__lte=OuterRef("submitted_at"),
+                submitted_at__lte=OuterRef("submitted_at") + window,
                 **{f"retailer_id__{lookup}": OuterRef("retailer_id")},
             )
         )
 
-    return set(
-        ContentFingerprint.objects.filter(ad_id__in=[ad.id for ad in ads])
-        .filter(other_retailers("lt") | other_retailers("gt"))
-        .values_list("ad_id", flat=True)
-    )
+    # Insert and ask in one transaction under the contents' locks: of two ads with the same
+    # content, one's insert-and-ask wholly precedes the other's, so the one judged second sees
+    # the first (each statement reads what was committed when it began: READ COMMITTED, the
+    # default), and the pair is flagged once. Without the lock two workers at once would flag
+    # both (committing before asking) or neither (asking before committing).
+    with transaction.atomic():
+        _lock_contents(fp.content_hash for fp in fingerprints)
+        ContentFingerprint.objects.bulk_create(fingerprints, ignore_conflicts=True)
+        return set(
+            ContentFingerprint.objects.filter(ad_id__in=batch)
+            .filter(other_retailers("lt") | other_retailers("gt"))
+            .values_list("ad_id", flat=True)
+        )
 
 
 # --- velocity -------------------------------------------------------------------------------
@@ -135,28 +177,35 @@ def velocity_key(retailer_id) -> str:
     return f"{settings.AD_VELOCITY_KEY_PREFIX}{retailer_id}"
 
 
-def _count_in_redis(ads: list[Ad], *, window_seconds: int) -> dict:
-    by_retailer = defaultdict(list)
-    for ad in ads:
-        by_retailer[ad.retailer_id].append(ad)
-    pipe = redis_client().pipeline(transaction=False)
-    # Add first, then count: ads of the same batch count each other. ZADD of an ad already
-    # there (a redelivery) changes nothing.
-    for retailer_id, retailer_ads in by_retailer.items():
+def velocity_record(*, submissions, pipe, trim: bool = False) -> None:
+    """Queue on `pipe` (a Redis pipeline the caller sends) the writes that put submissions in
+    their retailers' windows: `submissions` are (retailer id, ad id, submitted_at as a POSIX
+    timestamp). ZADD of an ad already there (recorded at intake, or redelivered) changes nothing.
+
+    Only the worker trims (`trim`), behind the ads it judges: trimming at intake, relative to
+    the newest submission, would drop what a worker judging a backlog over VELOCITY_RETENTION
+    old still has to count."""
+    by_retailer = defaultdict(dict)
+    for retailer_id, ad_id, moment in submissions:
+        by_retailer[str(retailer_id)][str(ad_id)] = moment
+    for retailer_id, members in by_retailer.items():
         key = velocity_key(retailer_id)
-        pipe.zadd(key, {str(ad.id): ad.submitted_at.timestamp() for ad in retailer_ads})
-        newest = max(ad.submitted_at.timestamp() for ad in retailer_ads)
-        pipe.zremrangebyscore(key, "-inf", f"({newest - VELOCITY_RETENTION}")
+        pipe.zadd(key, members)
+        if trim:
+            pipe.zremrangebyscore(key, "-inf", f"({max(members.values()) - VELOCITY_RETENTION}")
         pipe.expire(key, VELOCITY_RETENTION)
-    counted = []
-    for retailer_id, retailer_ads in by_retailer.items():
-        key = velocity_key(retailer_id)
-        for ad in retailer_ads:
-            moment = ad.submitted_at.timestamp()
-            pipe.zcount(key, f"({moment - window_seconds}", moment)
-            counted.append(ad.id)
+
+
+def _count_in_redis(ads: list[Ad], *, window_seconds: int) -> dict:
+    pipe = redis_client().pipeline(transaction=False)
+    # Add first, then count: ads of the same batch count each other. Intake has added them
+    # already unless its best-effort write failed: this is the backstop.
+    velocity_record(submissions=[(ad.retailer_id, ad.id, ad.submitted_at.timestamp()) for ad in ads], pipe=pipe, trim=True)
+    for ad in ads:
+        moment = ad.submitted_at.timestamp()
+        pipe.zcount(velocity_key(ad.retailer_id), f"({moment - window_seconds}", moment)
     results = pipe.execute()
-    return dict(zip(counted, results[-len(counted):]))
+    return dict(zip([ad.id for ad in ads], results[-len(ads):]))
 
 
 def _count_in_database(ads: list[Ad], *, window_seconds: int) -> dict:

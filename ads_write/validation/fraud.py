@@ -101,7 +101,7 @@ def rule_duplicate_content(ctx: AdContext) -> list[Finding]:
     domain = ctx.landing.site if ctx.landing else ""
     return [
         DUPLICATE_CONTENT.finding(
-            f"Another retailer submitted the same headline, description and landing domain in the last {days} days; "
+            f"Another retailer submitted the same headline, description and landing domain within {days} days of this ad; "
             "it will be checked by staff.",
             evidence={"landing_domain": domain, "window_days": days},
         )
@@ -186,7 +186,9 @@ DUPLICATE_CONTENT = Rule(
     summary=(
         "Another retailer submitted the same normalised headline + description + landing registrable "
         "domain in the `fraud.duplicate_window_days` days before this ad was submitted "
-        "(case, punctuation and whitespace ignored)."
+        "(case, punctuation and whitespace ignored). Workers judge ads out of submission order, so each "
+        "such pair is flagged once, on the ad judged second: the later ad, or the earlier one when the "
+        "later was judged first."
     ),
     example={},
     example_facts={"duplicate_elsewhere": True},

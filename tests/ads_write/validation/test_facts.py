@@ -1,19 +1,23 @@
 """The stateful fraud facts, against the real PostgreSQL and Redis."""
 
+import random
 import threading
 import uuid
+from collections import Counter
 from datetime import datetime, timedelta, timezone
 
 import pytest
 import redis
+from django.conf import settings
 from django.db import connection
 
 from ads_write.models import Ad, ContentFingerprint
 from ads_write.validation import external
 from ads_write.validation.engine import evaluate_many
-from ads_write.validation.facts import content_hash, gather_facts
+from ads_write.validation.facts import content_hash, gather_facts, velocity_key
 from bench import external_validator
-from tests.factories import RetailerFactory
+from tests.conftest import client_for
+from tests.factories import RetailerFactory, ad_payload
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -65,13 +69,33 @@ def test_content_hash_ignores_case_punctuation_whitespace_and_subdomain():
     assert a == b != c
 
 
-def test_same_content_from_another_retailer_within_30_days(nimbus, orbit):
+def test_in_order_judging_flags_only_the_later_ad(nimbus, orbit):
     first = make_ad(nimbus, at=T0)
-    gather_facts([first])
+    assert not gather_facts([first])[first.id].duplicate_elsewhere
     later = make_ad(orbit, at=T0 + timedelta(days=29), headline="SPRING SALE on garden chairs!!")
-    facts = gather_facts([later])
-    assert facts[later.id].duplicate_elsewhere
-    # The first one stays unflagged, whenever it is (re)judged: only earlier ads count.
+    assert gather_facts([later])[later.id].duplicate_elsewhere
+
+
+def test_out_of_order_judging_flags_the_earlier_ad_instead(nimbus, orbit):
+    # The later ad, judged first, has nothing before it; the earlier one, judged second, takes
+    # the flag: the pair is caught once whatever order the workers judge it in.
+    first = make_ad(nimbus, at=T0)
+    later = make_ad(orbit, at=T0 + timedelta(days=29), headline="SPRING SALE on garden chairs!!")
+    assert not gather_facts([later])[later.id].duplicate_elsewhere
+    assert gather_facts([first])[first.id].duplicate_elsewhere
+
+
+@pytest.mark.parametrize("gap, flagged", [(timedelta(days=30), True), (timedelta(days=30, seconds=1), False)])
+def test_out_of_order_window_boundary_is_30_days(nimbus, orbit, gap, flagged):
+    first = make_ad(nimbus, at=T0)
+    later = make_ad(orbit, at=T0 + gap)
+    gather_facts([later])
+    assert gather_facts([first])[first.id].duplicate_elsewhere is flagged
+
+
+def test_a_later_ad_of_the_same_retailer_judged_first_is_not_a_duplicate(nimbus):
+    first = make_ad(nimbus, at=T0)
+    gather_facts([make_ad(nimbus, at=T0 + timedelta(days=1))])
     assert not gather_facts([first])[first.id].duplicate_elsewhere
 
 
@@ -95,10 +119,12 @@ def test_different_landing_domain_is_not_a_duplicate(nimbus, orbit):
     assert not gather_facts([other])[other.id].duplicate_elsewhere
 
 
-def test_duplicates_within_one_batch(nimbus, orbit):
+@pytest.mark.parametrize("order", ["in order", "reversed"])
+def test_duplicates_within_one_batch_flag_only_the_later_ad(nimbus, orbit, order):
+    # A batch is judged at once, its order known: the earlier ad does not count its later peer.
     a = make_ad(nimbus, at=T0)
     b = make_ad(orbit, at=T0 + timedelta(seconds=5))
-    facts = gather_facts([a, b])
+    facts = gather_facts([a, b] if order == "in order" else [b, a])
     assert (facts[a.id].duplicate_elsewhere, facts[b.id].duplicate_elsewhere) == (False, True)
 
 
@@ -127,37 +153,54 @@ def test_the_duplicate_question_is_index_ranges(nimbus):
     (question,) = [q["sql"] for q in queries if q["sql"].startswith("SELECT") and "EXISTS" in q["sql"]]
     (plan,) = plans_of([question], "enable_seqscan")
     assert plan.count("fingerprint_hash_retailer") == 2, plan
+    # Both ends of the window (before and after the ad) bound each index range; whether a row
+    # after the ad is a batch peer is a filter on the rows found there.
+    ranges = [line for line in plan.splitlines() if "Index Cond" in line and "content_hash" in line]
+    assert len(ranges) == 2, plan
+    assert all("submitted_at >=" in r and "submitted_at <=" in r and "ad_id" not in r for r in ranges), plan
 
 
-def test_concurrent_workers_see_each_others_fingerprints():
-    """Workers (threads with their own PostgreSQL connections, released together) judge the
-    same content from different retailers at the same moment. Each commits its fingerprint
-    before it compares, so of any two at most one can miss the other: at most one of them all
-    is left unflagged. (Inserting and comparing in one transaction would let every one miss.)"""
-    workers, rounds = 6, 4
+def test_concurrent_workers_leave_exactly_the_first_judged_ad_of_a_content_unflagged():
+    """Workers (threads with their own PostgreSQL connections, released together) each judge a
+    batch of their own retailer's ads, with the same contents as every other worker's, submitted
+    in an order that has nothing to do with the judging's. Under a content's lock one worker's
+    insert-and-ask wholly precedes the next's: the first to take it sees no other retailer's ad,
+    every later one sees an earlier-judged one (submitted before or after its own). So of each
+    content exactly one ad is left unflagged: no pair missed, none flagged twice."""
+    workers, rounds, contents = 6, 4, 3
     retailers = [RetailerFactory(name=f"Retailer {n}") for n in range(workers)]
     for round_ in range(rounds):
-        ads = [make_ad(r, at=T0 + timedelta(hours=round_), headline=f"Same chairs, round {round_}") for r in retailers]
+        shuffle = random.Random(round_)
+        batches = []
+        for retailer in retailers:
+            batch = [
+                make_ad(retailer, at=T0 + timedelta(hours=round_, seconds=shuffle.randrange(workers)),
+                        headline=f"Same chairs, round {round_}, content {c}")
+                for c in range(contents)
+            ]
+            shuffle.shuffle(batch)  # the lock order must not depend on the batch's
+            batches.append(batch)
         start = threading.Barrier(workers)
         flagged, errors = {}, []
 
-        def judge(ad):
+        def judge(batch):
             try:
                 start.wait()
-                flagged[ad.id] = gather_facts([ad])[ad.id].duplicate_elsewhere
-            except Exception as exc:  # reported by the main thread
+                flagged.update({ad_id: f.duplicate_elsewhere for ad_id, f in gather_facts(batch).items()})
+            except Exception as exc:  # reported by the main thread (a deadlock, say)
                 errors.append(exc)
             finally:
                 connection.close()
 
-        threads = [threading.Thread(target=judge, args=(ad,)) for ad in ads]
+        threads = [threading.Thread(target=judge, args=(batch,)) for batch in batches]
         for thread in threads:
             thread.start()
         for thread in threads:
             thread.join()
         assert not errors
-        assert len(flagged) == workers
-        assert sum(not hit for hit in flagged.values()) <= 1, flagged
+        assert len(flagged) == workers * contents
+        unflagged = Counter(ad.headline for batch in batches for ad in batch if not flagged[ad.id])
+        assert unflagged == {f"Same chairs, round {round_}, content {c}": 1 for c in range(contents)}, flagged
 
 
 def test_redelivery_gives_the_same_answer(nimbus, orbit):
@@ -227,6 +270,54 @@ def test_velocity_falls_back_to_the_database_when_redis_fails(settings, nimbus):
     ads = burst(nimbus, 3)
     facts = gather_facts(ads)
     assert [facts[ad.id].recent_submissions for ad in ads] == [1, 2, 3]
+
+
+def velocity_window(retailer) -> dict:
+    client = redis.Redis.from_url(settings.REDIS_URL)
+    return {member.decode(): score for member, score in client.zrange(velocity_key(retailer.id), 0, -1, withscores=True)}
+
+
+@pytest.mark.parametrize("mode", ["cqrs", "direct"])
+def test_ads_accepted_over_the_api_are_in_the_velocity_window_before_any_worker_judges_them(intake_mode, nimbus, mode):
+    intake_mode(mode)
+    api = client_for(nimbus)
+    singles = [api.post("/api/v1/ads", ad_payload(external_ref=f"ref-{n}"), format="json").json() for n in range(2)]
+    batch = api.post("/api/v1/ads/batch", {"ads": [ad_payload(external_ref=f"batch-{n}") for n in range(3)]}, format="json")
+    assert batch.status_code == 202
+    window = velocity_window(nimbus)
+    assert set(window) == {a["id"] for a in singles} | {r["id"] for r in batch.json()["results"]}
+    for answer in singles:  # scored by the ad's submitted_at, as the worker scores it
+        assert window[answer["id"]] == datetime.fromisoformat(answer["submitted_at"].replace("Z", "+00:00")).timestamp()
+    assert not Ad.objects.exclude(status="pending").exists()  # no worker ran
+
+
+def test_intake_leaves_the_trimming_to_the_worker(intake_mode, nimbus):
+    # A backlog: an ad submitted two hours ago, still to be judged, must keep its window.
+    old = (datetime.now(tz=timezone.utc) - timedelta(hours=2)).timestamp()
+    redis.Redis.from_url(settings.REDIS_URL).zadd(velocity_key(nimbus.id), {"backlog-ad": old})
+    intake_mode("direct")
+    assert client_for(nimbus).post("/api/v1/ads", ad_payload(), format="json").status_code == 202
+    assert velocity_window(nimbus)["backlog-ad"] == old
+
+
+def test_without_redis_intake_records_nothing_and_still_accepts(intake_mode, settings, nimbus):
+    intake_mode("cqrs")
+    url, settings.REDIS_URL = settings.REDIS_URL, ""  # the embedded default (the broker is set at start-up)
+    assert client_for(nimbus).post("/api/v1/ads", ad_payload(), format="json").status_code == 202
+    settings.REDIS_URL = url
+    assert velocity_window(nimbus) == {}
+
+
+def test_judging_later_ads_first_counts_the_earlier_ones_recorded_at_intake(intake_mode, nimbus):
+    intake_mode("cqrs")  # stores the ads, so the test can judge them as a worker would
+    api = client_for(nimbus)
+    for n in range(10):
+        assert api.post("/api/v1/ads", ad_payload(external_ref=f"ref-{n}"), format="json").status_code == 202
+    ads = list(Ad.objects.filter(retailer=nimbus).order_by("submitted_at"))
+    later = gather_facts(ads[5:])  # a worker takes ads 6-10 before 1-5
+    assert [later[ad.id].recent_submissions for ad in ads[5:]] == [6, 7, 8, 9, 10]
+    earlier = gather_facts(ads[:5])
+    assert [earlier[ad.id].recent_submissions for ad in ads[:5]] == [1, 2, 3, 4, 5]
 
 
 # --- the whole batch --------------------------------------------------------------------------
