@@ -88,3 +88,15 @@ def test_the_rules_engine_bench_times_every_rule_and_no_external_call():
     fired = {f.code for ad, facts in work for f in engine.evaluate(ad, facts=facts, ruleset=ruleset).findings}
     assert all(not facts.external_findings and not facts.external_error for _, facts in work)
     assert fired == {rule.code for rule in engine.RULES if not rule.code.startswith("EXTERNAL.")}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_admin_scale_seed_writes_a_chain_that_verifies():
+    # bench/admin_scale.py writes its audit entries with COPY, hashing them itself: they must
+    # verify as the platform's own do (it broke once when entries gained their chain).
+    from audit.selectors import audit_chain_verify
+    from bench import admin_scale
+
+    admin_scale.seed(40)
+    report = audit_chain_verify()
+    assert report.ok and report.complete and report.entries == 40, str(report)
