@@ -77,23 +77,32 @@ def _in_sequence_order(queryset: QuerySet, *, batch_size: int = BATCH_SIZE) -> I
         after = batch[-1].sequence
 
 
-def _chain_heads() -> dict[int, int]:
-    """Each chain's last sequence, one index probe per chain (a loose index scan)."""
+def _distinct(column: str) -> list:
+    """The distinct values of a column that leads an index, read by hopping along the index
+    one value at a time (a loose index scan) instead of scanning millions of rows."""
     table = connection.ops.quote_name(AuditEntry._meta.db_table)
     with connection.cursor() as cursor:
         cursor.execute(
             f"""
-            WITH RECURSIVE chains(chain) AS (
-                SELECT MIN(chain) FROM {table}
+            WITH RECURSIVE found(value) AS (
+                SELECT MIN({column}) FROM {table}
                 UNION ALL
-                SELECT (SELECT MIN(chain) FROM {table} WHERE chain > chains.chain)
-                FROM chains WHERE chains.chain IS NOT NULL
+                SELECT (SELECT MIN({column}) FROM {table} WHERE {column} > found.value)
+                FROM found WHERE found.value IS NOT NULL
             )
-            SELECT chain, (SELECT MAX(sequence) FROM {table} WHERE chain = chains.chain)
-            FROM chains WHERE chain IS NOT NULL
+            SELECT value FROM found WHERE value IS NOT NULL
             """
         )
-        return dict(cursor.fetchall())
+        return [row[0] for row in cursor.fetchall()]
+
+
+def _chain_heads() -> dict[int, int]:
+    """Each chain's last sequence: the chains by a loose index scan, then one probe each of
+    the (chain, sequence) index."""
+    return {
+        chain: AuditEntry.objects.filter(chain=chain).order_by("-sequence").values_list("sequence", flat=True).first()
+        for chain in _distinct("chain")
+    }
 
 
 def audit_chain_verify(*, batch_size: int = BATCH_SIZE, seconds: float | None = None) -> ChainReport:
@@ -137,22 +146,8 @@ def audit_entries_for_ad(*, ad_id) -> QuerySet:
 
 
 def audit_actions() -> list[str]:
-    """The distinct actions in the log, read by hopping along the (action, sequence) index
-    one value at a time (a loose index scan) instead of scanning millions of rows."""
-    table = connection.ops.quote_name(AuditEntry._meta.db_table)
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"""
-            WITH RECURSIVE actions(action) AS (
-                SELECT MIN(action) FROM {table}
-                UNION ALL
-                SELECT (SELECT MIN(action) FROM {table} WHERE action > actions.action)
-                FROM actions WHERE actions.action IS NOT NULL
-            )
-            SELECT action FROM actions WHERE action IS NOT NULL
-            """
-        )
-        return [row[0] for row in cursor.fetchall()]
+    """The distinct actions in the log, off the (action, sequence) index."""
+    return _distinct("action")
 
 
 def audit_csv_rows(queryset: QuerySet) -> Iterator[list[str]]:
