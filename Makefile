@@ -29,7 +29,6 @@ browser:
 	  else echo "Install Debian's chromium (sudo apt-get install chromium) for the browser tests." >&2; exit 1; fi; }
 
 migrate: setup
-	mkdir -p .data/broker/messages .data/broker/control
 	$(PY) manage.py migrate --noinput
 
 seed: migrate
@@ -37,7 +36,7 @@ seed: migrate
 
 # Prometheus samples of earlier processes (multiprocess mode) are dropped at each start.
 run: seed
-	rm -rf $${PROMETHEUS_MULTIPROC_DIR:-.data/prometheus}
+	rm -rf $${PROMETHEUS_MULTIPROC_DIR:-$${ADPLATFORM_DATA_DIR:-.data}/prometheus}
 	PORT=$(PORT) $(VENV)/bin/honcho start -f Procfile
 
 test: setup-dev

@@ -12,10 +12,11 @@ import environ
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
-DATA_DIR = Path(environ.Env().str("ADPLATFORM_DATA_DIR", default=str(BASE_DIR / ".data")))
 
 env = environ.Env()
-environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
+# The process environment wins over the file (ADPLATFORM_ENV_FILE: another file than .env).
+environ.Env.read_env(os.environ.get("ADPLATFORM_ENV_FILE", BASE_DIR / ".env"), overwrite=False)
+DATA_DIR = Path(env.str("ADPLATFORM_DATA_DIR", default=str(BASE_DIR / ".data")))
 
 DEBUG = env.bool("DEBUG", default=False)
 SECRET_KEY = env.str("SECRET_KEY", default="dev-only-insecure-key-change-me")
@@ -91,7 +92,10 @@ def _database(url):
     return config
 
 
-DATABASE_URL = env.str("DATABASE_URL", default=f"sqlite:///{DATA_DIR / 'adplatform.sqlite3'}")
+DATABASE_URL = env.str("DATABASE_URL", default="")
+if not DATABASE_URL:  # the embedded default: SQLite in the data folder
+    DATA_DIR.mkdir(parents=True, exist_ok=True)
+    DATABASE_URL = f"sqlite:///{DATA_DIR / 'adplatform.sqlite3'}"
 DATABASES = {"default": _database(DATABASE_URL)}
 READ_DATABASE_URL = env.str("READ_DATABASE_URL", default="")
 if READ_DATABASE_URL:
@@ -136,6 +140,8 @@ else:
 CELERY_TASK_TIME_LIMIT = env.int("CELERY_TASK_TIME_LIMIT", default=300)
 BROKER_VISIBILITY_TIMEOUT = env.int("BROKER_VISIBILITY_TIMEOUT", default=3600)
 if CELERY_BROKER_URL.startswith("filesystem://"):
+    for folder in ("messages", "control"):  # kombu's folder transport expects them to exist
+        (BROKER_FOLDER / folder).mkdir(parents=True, exist_ok=True)
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(BROKER_FOLDER / "messages"),
         "data_folder_out": str(BROKER_FOLDER / "messages"),

@@ -1,5 +1,5 @@
 """`make run` with no DATABASE_URL or REDIS_URL, as a new user meets it: the Makefile's
-steps (broker folders, migrate, the demo retailer), `create_retailer`, then the Procfile
+steps (migrate, the demo retailer), `create_retailer`, then the Procfile
 under honcho — gunicorn, the Celery workers and beat as real, separate processes on SQLite
 (WAL) and the filesystem broker, not eager mode — and ads submitted over HTTP read back
 judged. No PostgreSQL or Redis is involved."""
@@ -93,9 +93,8 @@ def embedded(tmp_path):
 
 
 def test_make_run_default_judges_ads_with_no_server_at_all(embedded):
-    # The Makefile's `migrate` and `seed` steps.
-    for folder in ("messages", "control"):
-        (embedded.data / "broker" / folder).mkdir(parents=True)
+    # The Makefile's `migrate` and `seed` steps, in an empty data folder: settings make the
+    # broker's folders.
     embedded.manage("migrate", "--noinput")
     seeded = embedded.manage("seed_demo")
     demo_key = re.search(r"API key: (\S+)", seeded).group(1)
