@@ -89,30 +89,30 @@ def process_submissions_batch_task(self, requests):
     return 0
 
 
-@shared_task(bind=True, name="ads_write.tasks.maintenance_outbox_sweep_task", acks_late=True)
+@shared_task(bind=True, name="ads_write.tasks.maintenance_outbox_sweep_task")
 def maintenance_outbox_sweep_task(self):
     """Publish outbox rows that the after-commit relay missed (a crash, a broker outage)."""
     return services.outbox_publish(older_than_seconds=settings.OUTBOX_SWEEP_AFTER)
 
 
-@shared_task(bind=True, name="ads_write.tasks.maintenance_outbox_purge_task", acks_late=True)
+@shared_task(bind=True, name="ads_write.tasks.maintenance_outbox_purge_task")
 def maintenance_outbox_purge_task(self):
     """Delete outbox rows published more than OUTBOX_RETENTION_DAYS ago (beat, daily)."""
     return services.outbox_purge(older_than_days=settings.OUTBOX_RETENTION_DAYS)
 
 
-@shared_task(bind=True, name="ads_write.tasks.maintenance_purge_fingerprints_task", acks_late=True)
+@shared_task(bind=True, name="ads_write.tasks.maintenance_purge_fingerprints_task")
 def maintenance_purge_fingerprints_task(self):
     return services.content_fingerprints_purge(older_than_days=settings.CONTENT_FINGERPRINT_RETENTION_DAYS)
 
 
-@shared_task(bind=True, name="ads_write.tasks.maintenance_idempotency_purge_task", acks_late=True)
+@shared_task(bind=True, name="ads_write.tasks.maintenance_idempotency_purge_task")
 def maintenance_idempotency_purge_task(self):
     """Delete idempotency keys older than their 24 hours."""
     return idempotency.idempotency_keys_purge()
 
 
-@shared_task(bind=True, name="ads_write.tasks.maintenance_reconcile_pending_task", acks_late=True)
+@shared_task(bind=True, name="ads_write.tasks.maintenance_reconcile_pending_task")
 def maintenance_reconcile_pending_task(self):
     """Re-publish ads whose message was lost: direct-mode ads never stored (the intake
     journal), then stored ads stuck in pending. Beat runs it every RECONCILE_PENDING_AFTER seconds."""
@@ -120,7 +120,7 @@ def maintenance_reconcile_pending_task(self):
     return services.intake_journal_replay(**limits) + services.ads_reconcile_pending(**limits)
 
 
-@shared_task(bind=True, name="ads_write.tasks.maintenance_read_model_reconcile_task", acks_late=True)
+@shared_task(bind=True, name="ads_write.tasks.maintenance_read_model_reconcile_task")
 def maintenance_read_model_reconcile_task(self):
     """Project again the ads whose read row is missing or older (their projection message
     was lost); beat runs it every READ_MODEL_SWEEP_INTERVAL seconds."""

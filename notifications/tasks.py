@@ -28,7 +28,7 @@ def webhook_send_task(self, event_ids):
     return services.webhook_deliveries_send(event_ids=event_ids)
 
 
-@shared_task(bind=True, name="notifications.tasks.webhook_sweep_task", acks_late=True)
+@shared_task(bind=True, name="notifications.tasks.webhook_sweep_task")
 def webhook_sweep_task(self):
     """Send every due delivery: retries whose time has come, and sends whose task was lost."""
     return services.webhook_deliveries_send(limit=SWEEP_LIMIT)
