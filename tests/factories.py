@@ -90,14 +90,18 @@ def mixed_batch(size: int) -> tuple[list, set]:
         ads.append(ad_payload(**overrides))
     return ads, invalid
 
+def submitted_event(retailer_id, payload: dict, *, actor: str, at: str) -> Event:
+    """The ad.submitted event the request path makes for a valid ad payload."""
+    return Event(
+        type="ad.submitted", ad_id=str(new_id()), retailer_id=str(retailer_id), version=1, occurred_at=at,
+        data={**ad_to_json(validate_basic(payload).ad), "submitted_at": at, "actor": actor},
+    )
+
+
 def intake_event(retailer, **overrides):
     """The ad.submitted event the API would make for ad_payload(**overrides)."""
-    now = timezone.now().isoformat()
     actor = Caller(retailer=retailer, key_prefix="factory").actor
-    return Event(
-        type="ad.submitted", ad_id=str(new_id()), retailer_id=str(retailer.id), version=1, occurred_at=now,
-        data={**ad_to_json(validate_basic(ad_payload(**overrides)).ad), "submitted_at": now, "actor": actor},
-    )
+    return submitted_event(retailer.id, ad_payload(**overrides), actor=actor, at=timezone.now().isoformat())
 
 
 def submit_ad(retailer, **overrides):
@@ -133,15 +137,6 @@ def audit_chain(count, **fields) -> list:
 
 
 def intake_events(retailer_id, *payloads, actor: str = "system:test") -> list[dict]:
-    """ad.submitted events (as the request path makes them) for valid ad payloads."""
-    from ads_write.services import ad_to_json
-    from ads_write.validation.basic import validate_basic
-
+    """ad.submitted events (as the request path makes them, as dicts) for valid ad payloads."""
     now = timezone.now().isoformat()
-    return [
-        Event(
-            type="ad.submitted", ad_id=str(new_id()), retailer_id=str(retailer_id), version=1, occurred_at=now,
-            data={**ad_to_json(validate_basic(p).ad), "submitted_at": now, "actor": actor},
-        ).to_dict()
-        for p in payloads
-    ]
+    return [submitted_event(retailer_id, payload, actor=actor, at=now).to_dict() for payload in payloads]
