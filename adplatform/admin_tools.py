@@ -6,9 +6,11 @@ import uuid
 from datetime import date, datetime, time, timedelta
 
 from django.contrib import admin
+from django.contrib.admin import helpers
 from django.contrib.admin.options import IncorrectLookupParameters
 from django.core.paginator import Paginator
 from django.db import connections
+from django.template.response import TemplateResponse
 from django.utils import timezone
 from django.utils.functional import cached_property
 
@@ -69,6 +71,22 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+
+def action_form_page(modeladmin, request, *, template: str, title: str, form, selected: list, **context):
+    """The intermediate page of an admin action that asks for input first (a template
+    extending admin/action_form.html): posted back, it carries the selection, the action and
+    `apply`, so the action sees the answer in request.POST."""
+    return TemplateResponse(request, template, {
+        **modeladmin.admin_site.each_context(request),
+        "title": title,
+        "opts": modeladmin.model._meta,
+        "form": form,
+        "selected": selected,
+        "action": request.POST.get("action", ""),
+        "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+        **context,
+    })
 
 
 def parse_uuid(value) -> uuid.UUID | None:

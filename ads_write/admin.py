@@ -9,9 +9,8 @@ from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
 from django.db.models import Exists, OuterRef, Prefetch, Q
-from django.template.response import TemplateResponse
 
-from adplatform.admin_tools import DateRangeFilter, InputFilter, ReadOnlyAdmin, parse_uuid
+from adplatform.admin_tools import DateRangeFilter, InputFilter, ReadOnlyAdmin, action_form_page, parse_uuid
 from audit.selectors import audit_entries_for_ad
 
 from .models import Ad, AdStatus, Finding, HeldAd, Verdict
@@ -162,17 +161,10 @@ class HeldAdAdmin(AdAdmin):
         if form.is_valid():
             self._apply(request, ads, status, form.cleaned_data["reason"])
             return None  # back to the queue, with the messages
-        context = {
-            **self.admin_site.each_context(request),
-            "title": f"{'Approve' if status == AdStatus.APPROVED else 'Reject'} ads held for review",
-            "opts": self.model._meta,
-            "ads": ads,
-            "status": status,
-            "form": form,
-            "action": request.POST.get("action", ""),
-            "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
-        }
-        return TemplateResponse(request, "admin/ads_write/heldad/decide.html", context)
+        return action_form_page(
+            self, request, template="admin/ads_write/heldad/decide.html", form=form, selected=[ad.pk for ad in ads],
+            title=f"{'Approve' if status == AdStatus.APPROVED else 'Reject'} ads held for review", ads=ads, status=status,
+        )
 
     def _apply(self, request, ads, status, reason):
         reviewer = request.user.get_username()

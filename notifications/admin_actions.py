@@ -5,8 +5,8 @@ import re
 
 from django import forms
 from django.contrib import admin, messages
-from django.contrib.admin import helpers
-from django.template.response import TemplateResponse
+
+from adplatform.admin_tools import action_form_page
 
 from .serializers import MAX_REPORT_CONTACTS, RetailerSettingsSerializer
 from .services import retailer_settings_update
@@ -57,13 +57,7 @@ def change_report_settings(modeladmin, request, queryset):
         contacts = ", ".join(retailer.report_contacts) or "nobody (no daily report)"
         modeladmin.message_user(request, f"{retailer.name}: reports go to {contacts}, days in {retailer.timezone}.", messages.SUCCESS)
         return None
-    context = {
-        **modeladmin.admin_site.each_context(request),
-        "title": f"Report settings of {retailer.name}",
-        "opts": modeladmin.model._meta,
-        "retailer": retailer,
-        "form": form,
-        "action": request.POST.get("action", ""),
-        "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
-    }
-    return TemplateResponse(request, "admin/notifications/report_settings.html", context)
+    return action_form_page(
+        modeladmin, request, template="admin/notifications/report_settings.html", form=form, selected=[retailer.pk],
+        title=f"Report settings of {retailer.name}", retailer=retailer,
+    )
