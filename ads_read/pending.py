@@ -44,15 +44,15 @@ def pending_mark(*, events, pipe=None) -> None:
         }
         for e in events
     }
-    if redis_client() is None:
+    own = pipe is None
+    if own:
+        pipe = redis_pipeline()
+    if pipe is None:
         try:
             cache.set_many(markers, timeout=settings.PENDING_MARKER_TTL)
         except Exception:
             logger.warning("could not mark %d ads pending", len(markers), exc_info=True)
         return
-    own = pipe is None
-    if own:
-        pipe = redis_pipeline()
     if len(markers) == 1:  # single-ad intake: a plain SET is cheaper than a script call
         (key, marker), = markers.items()
         pipe.set(key, msgspec.json.encode(marker), ex=settings.PENDING_MARKER_TTL)

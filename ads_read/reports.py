@@ -37,6 +37,8 @@ COLUMNS = (
 )
 ROWS_PER_QUERY_CHUNK = 2000
 CHUNK_BYTES = 64 * 1024
+
+
 def day_window(*, day: date, tz: str) -> tuple[datetime, datetime]:
     """[start, end) of a calendar day in a time zone (23 or 25 hours across DST changes)."""
     zone = ZoneInfo(tz)

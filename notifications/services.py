@@ -26,7 +26,7 @@ from adplatform.kernel.ids import new_id
 from adplatform.kernel.models import Retailer
 from ads_read.models import AdView
 from ads_read.reports import FailedAdsReport, day_window, report_filename
-from ads_read.serializers import AdViewSerializer
+from ads_read.serializers import ad_document
 from ads_write.models import FINAL_STATUSES
 from audit.services import audit_record
 
@@ -124,7 +124,7 @@ def webhook_deliveries_create(*, ads: list[AdView]) -> int:
         event_id = uuid.uuid5(_EVENT_NAMESPACE, f"{ad.id}:{ad.version}")
         event_type = event_type_of(ad)
         body = json.dumps(
-            {"event_id": str(event_id), "type": event_type, "created_at": now.isoformat(), "ad": AdViewSerializer(ad).data},
+            {"event_id": str(event_id), "type": event_type, "created_at": now.isoformat(), "ad": ad_document(ad)},
             cls=JSONEncoder, separators=(",", ":"), ensure_ascii=False,
         )
         rows += [
