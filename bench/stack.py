@@ -15,6 +15,7 @@ import urllib.request
 import uuid
 from pathlib import Path
 
+import environ
 import psycopg
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -268,7 +269,8 @@ def worker_start(stack: Stack, *, env: dict, concurrency: int, queues: str | Non
         from adplatform.celery import QUEUES
 
         queues = ",".join(QUEUES)
-    batching = str(env.get("INTAKE_BATCHING", "")).lower() in ("1", "true", "yes", "on")
+    # Parsed as the settings parse them (django-environ), so the worker and its flag agree.
+    batching = environ.Env.parse_value(env.get("INTAKE_BATCHING", "false"), bool)
     prefetch = int(env.get("INTAKE_BATCH_SIZE", 50)) if batching else 1
     say(f"starting {name}: celery -c {concurrency} --prefetch-multiplier {prefetch} -Q {queues} ...")
     child = stack.start(

@@ -7,6 +7,7 @@ import importlib
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -244,6 +245,13 @@ def queued_tasks(redis_url: str, queue: str = "intake") -> list[tuple[str, list]
         args, _kwargs, _embed = json.loads(base64.b64decode(envelope["body"]))
         messages.append((envelope["headers"]["task"], args))
     return messages
+
+
+def free_port() -> int:
+    """A TCP port nothing listens on now, for a server a test starts."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
 
 
 def wait_for(predicate, *, timeout=60, interval=0.1, what="condition", details=lambda: ""):

@@ -26,7 +26,7 @@ def test_readyz_checks_database_and_broker(client):
 def test_readyz_without_a_broker_is_a_503_problem_naming_it(client, monkeypatch):
     from adplatform.celery import app
 
-    monkeypatch.setattr(app.conf, "broker_write_url", "redis://127.0.0.1:1/0")  # nothing listens there
+    monkeypatch.setattr(app.conf, "broker_write_url", DEAD_REDIS)  # nothing listens there
     response = client.get("/readyz")
     assert response.status_code == 503 and response["Content-Type"] == "application/problem+json"
     problem = response.json()

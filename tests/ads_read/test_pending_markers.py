@@ -12,39 +12,39 @@ from ads_read.projections import ads_project
 from ads_read.selectors import ad_get
 from ads_write import services
 from ads_write.validation.basic import validate_basic
-from tests.conftest import queued_tasks
+from tests.conftest import client_for, queued_tasks
 from tests.factories import ad_payload
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
 @pytest.fixture
-def client():
-    client = redis.Redis.from_url(settings.REDIS_URL)
-    client.delete("intake")
-    return client
+def broker():
+    broker = redis.Redis.from_url(settings.REDIS_URL)
+    broker.delete("intake")
+    return broker
 
 
-def test_a_marker_outlives_its_ad_in_flight_and_goes_soon_after_its_read_row_lands(retailer, client, settings):
+def test_a_marker_outlives_its_ad_in_flight_and_goes_soon_after_its_read_row_lands(retailer, broker, settings):
     settings.PENDING_MARKER_LINGER = 120
     caller = Caller(retailer=retailer, key_prefix="test")
     (accepted,) = services.ads_submit(caller=caller, ads=[validate_basic(ad_payload()).ad], mode="direct")
     key = pending_key(accepted.id)
 
-    assert settings.PENDING_MARKER_TTL - 5 < client.ttl(key) <= settings.PENDING_MARKER_TTL
+    assert settings.PENDING_MARKER_TTL - 5 < broker.ttl(key) <= settings.PENDING_MARKER_TTL
     assert ad_get(retailer_id=retailer.id, ad_id=accepted.id)["status"] == "pending"
 
     (message,) = queued_tasks(settings.REDIS_URL)
     services.submissions_process(events=[Event.from_dict(e) for e in message[1][0]])
-    assert client.ttl(key) > 120  # judged, but not yet on the read side: the marker still answers
+    assert broker.ttl(key) > 120  # judged, but not yet on the read side: the marker still answers
     ads_project(ad_ids=[accepted.id])
 
-    assert 0 < client.ttl(key) <= 120
+    assert 0 < broker.ttl(key) <= 120
     assert pending_get(ad_id=accepted.id) is not None  # a read that just missed the row still finds it
     assert ad_get(retailer_id=retailer.id, ad_id=accepted.id).status == "approved"
 
 
-def test_settling_never_lengthens_a_marker(retailer, client, settings):
+def test_settling_never_lengthens_a_marker(retailer, broker, settings):
     settings.PENDING_MARKER_TTL, settings.PENDING_MARKER_LINGER = 60, 600
     caller = Caller(retailer=retailer, key_prefix="test")
     (accepted,) = services.ads_submit(caller=caller, ads=[validate_basic(ad_payload()).ad], mode="direct")
@@ -53,19 +53,17 @@ def test_settling_never_lengthens_a_marker(retailer, client, settings):
 
     ads_project(ad_ids=[accepted.id])
 
-    assert 0 < client.ttl(pending_key(accepted.id)) <= 60
+    assert 0 < broker.ttl(pending_key(accepted.id)) <= 60
 
 
-def test_an_accepted_ad_without_its_marker_still_reads_pending_never_404(retailer, other_retailer, client, intake_mode):
-    from tests.conftest import client_for
-
+def test_an_accepted_ad_without_its_marker_still_reads_pending_never_404(retailer, other_retailer, broker, intake_mode):
     intake_mode("cqrs")
     mine = client_for(retailer)
     answer = mine.post("/api/v1/ads", ad_payload(external_ref="unmarked"), format="json")
     assert answer.status_code == 202
     ad_id = answer.json()["id"]
     # Marking is best effort: Redis down at that moment (cqrs still accepts: the outbox has it).
-    client.delete(pending_key(ad_id))
+    broker.delete(pending_key(ad_id))
 
     read = mine.get(f"/api/v1/ads/{ad_id}")
     assert read.status_code == 200, read.content

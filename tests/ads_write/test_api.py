@@ -7,6 +7,7 @@ import pytest
 import redis
 from django.conf import settings
 
+from ads_read.pending import pending_key
 from ads_write.models import Ad, OutboxMessage
 from audit.models import AuditEntry
 from tests.ads_write.test_basic_validation import BASIC_RULE_CASES
@@ -20,7 +21,7 @@ def queue_length(name="intake") -> int:
 
 
 def pending_markers() -> int:
-    return sum(1 for _ in redis.Redis.from_url(settings.REDIS_URL).scan_iter("pending-ad:*"))
+    return sum(1 for _ in redis.Redis.from_url(settings.REDIS_URL).scan_iter(pending_key("*")))
 
 
 # Every basic rule of AD_POLICY.md (one bad ad each), and more values clients get wrong.

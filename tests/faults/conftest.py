@@ -18,7 +18,6 @@ that nothing was lost and nothing duplicated.
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -32,7 +31,7 @@ import pytest
 import redis
 import requests
 
-from tests.conftest import ROOT, WorkerProcess, queued_tasks, wait_for, worker_env
+from tests.conftest import ROOT, WorkerProcess, free_port, queued_tasks, wait_for, worker_env
 from tests.factories import ad_payload
 
 PG_BIN = Path("/usr/lib/postgresql/15/bin")
@@ -71,12 +70,6 @@ def pytest_terminal_summary(terminalreporter):
 def report(*, scenario: str, submitted: int, final: int, lost: int, duplicated: int) -> None:
     """A row of the summary table printed at the end of the run."""
     _summary.append((scenario, submitted, final, lost, duplicated))
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 # --- spare servers -------------------------------------------------------------------------

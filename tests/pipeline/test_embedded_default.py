@@ -7,7 +7,6 @@ judged. No PostgreSQL or Redis is involved."""
 import json
 import os
 import re
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -16,7 +15,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.conftest import ROOT, wait_for
+from tests.conftest import ROOT, free_port, wait_for
 from tests.factories import ad_payload
 
 pytestmark = pytest.mark.pipeline
@@ -26,12 +25,6 @@ BIN = Path(sys.executable).parent
 SERVER_SETTINGS = ("DATABASE_URL", "READ_DATABASE_URL", "REDIS_URL", "CELERY_BROKER_URL", "PROMETHEUS_MULTIPROC_DIR",
                    "AD_INTAKE_MODE")
 FINAL = {"approved", "rejected", "needs_review"}
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 class EmbeddedPlatform:
