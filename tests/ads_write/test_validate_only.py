@@ -8,6 +8,7 @@ from django.conf import settings
 
 from ads_write.models import Ad, IdempotencyKey, OutboxMessage
 from ads_read.models import AdView
+from ads_read.pending import pending_key
 from audit.models import AuditEntry
 from tests.conftest import client_for
 from tests.factories import RetailerFactory, ad_payload
@@ -29,7 +30,7 @@ def kept() -> tuple:
         AdView.objects.count(),
         IdempotencyKey.objects.count(),
         broker.llen("intake"),
-        len(broker.keys("pending-ad:*")),
+        len(broker.keys(pending_key("*"))),
     )
 
 
