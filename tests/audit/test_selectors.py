@@ -4,6 +4,7 @@ CSV rows."""
 import uuid
 
 import pytest
+from django.conf import settings
 from django.db import connection, transaction
 
 from audit.chain import entry_hash
@@ -24,9 +25,21 @@ def tamper(sql, params=()):
         cursor.execute(f"ALTER TABLE {TABLE} ENABLE TRIGGER USER")
 
 
+def chain_of_two_in(chain: int) -> list[AuditEntry]:
+    """Two entries in one call, put in the given chain by its first event's id."""
+    first = uuid.uuid4()
+    first = uuid.UUID(int=first.int - first.int % settings.AUDIT_CHAINS + chain)
+    with transaction.atomic():
+        return audit_record_many(records=[
+            AuditRecord(event_id=event_id, action="test.done", actor="system:test") for event_id in (first, uuid.uuid4())
+        ])
+
+
 def test_an_intact_chain_verifies_across_batches():
     entries = audit_chain(7)
-    others = audit_chain(2)
+    # Another chain for sure: two random ones would share a chain one time in AUDIT_CHAINS.
+    others = chain_of_two_in((entries[0].chain + 1) % settings.AUDIT_CHAINS)
+    assert others[0].chain != entries[0].chain
     report = audit_chain_verify(batch_size=3)
     assert report.ok and report.complete and report.entries == 9
     heads = {entries[-1].chain: (entries[-1].sequence, entries[-1].hash), others[-1].chain: (others[-1].sequence, others[-1].hash)}
