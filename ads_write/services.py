@@ -132,15 +132,9 @@ def ads_submit(*, caller: Caller, ads: list[dict], mode: str | None = None) -> l
         return accepted
     if mode == "cqrs":
         _submit_cqrs(events)
-        # Read-your-writes (`pending` until the read row lands) and the velocity window, in one
-        # round trip. Best effort: the ad's row and the worker's own velocity write back them up.
-        pipe = redis_pipeline()
-        pending_mark(events=events, pipe=pipe)
-        _velocity_record(events=events, pipe=pipe)
-        if pipe is not None:
-            execute_best_effort(pipe, what=f"mark {len(events)} accepted ads")
     else:
         _submit_direct(events)
+    _mark_accepted(events=events, journal=mode == "direct")
     ADS_ACCEPTED.labels(mode).inc(len(events))
     return [Accepted(id=ad_id, status=AdStatus.PENDING, submitted_at=submitted_at) for ad_id in ids]
 
@@ -184,16 +178,22 @@ def _submit_direct(events: list[Event]) -> None:
         # connection broke midway some were, and those ads will be processed although the
         # client is told nothing was accepted (a retry of the batch makes new ads).
         raise broker_unavailable() from exc
-    # The broker's copy is the only one until a consumer stores the ad: journal it, so that a
-    # message lost between the broker and a worker is replayed (journal.py). With the
-    # read-your-writes markers and the velocity window, in one round trip: Redis waits are
-    # most of a single-ad request.
+
+
+def _mark_accepted(*, events: list[Event], journal: bool) -> None:
+    # Read-your-writes (`pending` until the read row lands), the velocity window and, in
+    # direct mode, the intake journal, in one round trip: Redis waits are most of a
+    # single-ad request. Best effort: the ad's row (or the broker's copy) and the worker's
+    # own velocity write back them up.
     pipe = redis_pipeline()
-    intake_journal_record(events=events, pipe=pipe)
+    if journal:
+        # The broker's copy is the only one until a consumer stores the ad: journal it, so
+        # that a message lost between the broker and a worker is replayed (journal.py).
+        intake_journal_record(events=events, pipe=pipe)
     pending_mark(events=events, pipe=pipe)
     _velocity_record(events=events, pipe=pipe)
     if pipe is not None:
-        execute_best_effort(pipe, what=f"journal and mark {len(events)} accepted ads")
+        execute_best_effort(pipe, what=f"mark {len(events)} accepted ads")
 
 
 def _velocity_record(*, events: list[Event], pipe) -> None:
