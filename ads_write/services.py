@@ -21,7 +21,7 @@ from django.utils import timezone
 from adplatform.kernel.auth import Caller
 from adplatform.kernel.events import Event
 from adplatform.kernel.ids import new_id
-from adplatform.kernel.metrics import ADS_ACCEPTED, VERDICTS
+from adplatform.kernel.metrics import ADS_ACCEPTED, READ_MODEL_RECONCILED_ADS, RECONCILED_ADS, VERDICTS
 from adplatform.kernel.redis_client import execute_best_effort
 from adplatform.kernel.redis_client import pipeline as redis_pipeline
 from adplatform.problems import broker_unavailable
@@ -30,6 +30,7 @@ from audit.services import AuditRecord, audit_record_many
 
 from .journal import intake_journal_clear, intake_journal_record, intake_journal_stale, intake_journal_touch
 from .models import Ad, AdStatus, Finding, OutboxMessage, Verdict
+from .selectors import ads_behind_read_model
 from .validation.engine import AdFacts, ad_input, evaluate, evaluate_many
 from .validation.engine import Verdict as EngineVerdict
 from .validation.facts import velocity_record
@@ -444,8 +445,6 @@ def intake_journal_replay(*, older_than_seconds: int, limit: int) -> int:
 
 
 def _reconciled(*, ad_ids: list[str], older_than_seconds: int, source: str) -> None:
-    from adplatform.kernel.metrics import RECONCILED_ADS
-
     if not ad_ids:
         return
     RECONCILED_ADS.inc(len(ad_ids))
@@ -465,10 +464,6 @@ def read_model_reconcile(*, lookback_seconds: int, grace_seconds: int, limit: in
     Only the projection writes the read table; it applies only newer versions, so a message
     published twice, or for a projection still in flight, changes nothing. Counted in a
     metric, logged and audited. Returns how many ads it published."""
-    from adplatform.kernel.metrics import READ_MODEL_RECONCILED_ADS
-
-    from .selectors import ads_behind_read_model
-
     now = timezone.now()
     ids = [
         str(ad_id)
