@@ -270,12 +270,14 @@ def submissions_process(*, events: list[Event]) -> list[uuid.UUID]:
     # An ad and its submission's audit entry commit together, so a stored ad (cqrs, a
     # redelivery, a re-publish) needs neither again: skip them, and with them the audit
     # chain's lock, which every writer shares.
-    stored = set(Ad.objects.filter(id__in=ids).values_list("id", flat=True))
-    missing = [e for e in unique if uuid.UUID(e.ad_id) not in stored]
+    # The stored ads are read once, for this and for judging: a cqrs message costs one query.
+    ads = Ad.objects.select_related("retailer").in_bulk(ids)
+    missing = [e for e in unique if uuid.UUID(e.ad_id) not in ads]
     if missing:
         with transaction.atomic():
             submissions_store(events=missing)
-    unjudged = list(Ad.objects.filter(id__in=ids, version=1, status=AdStatus.PENDING).select_related("retailer"))
+        ads |= Ad.objects.select_related("retailer").in_bulk([uuid.UUID(e.ad_id) for e in missing])
+    unjudged = [ad for ad in ads.values() if ad.version == 1 and ad.status == AdStatus.PENDING]
     if unjudged:
         # Judged outside any transaction: the external validator may take long.
         verdicts = evaluate_many(unjudged)
