@@ -21,7 +21,7 @@ from django.utils import timezone
 from adplatform.kernel.auth import Caller
 from adplatform.kernel.events import Event
 from adplatform.kernel.ids import new_id
-from adplatform.kernel.metrics import ADS_ACCEPTED, VERDICTS
+from adplatform.kernel.metrics import ADS_ACCEPTED, READ_MODEL_RECONCILED_ADS, RECONCILED_ADS, VERDICTS
 from adplatform.kernel.redis_client import execute_best_effort
 from adplatform.kernel.redis_client import pipeline as redis_pipeline
 from adplatform.problems import broker_unavailable
@@ -30,6 +30,7 @@ from audit.services import AuditRecord, audit_record_many
 
 from .journal import intake_journal_clear, intake_journal_record, intake_journal_stale, intake_journal_touch
 from .models import Ad, AdStatus, Finding, OutboxMessage, Verdict
+from .selectors import ads_behind_read_model
 from .validation.engine import AdFacts, ad_input, evaluate, evaluate_many
 from .validation.engine import Verdict as EngineVerdict
 from .validation.facts import velocity_record
@@ -132,15 +133,9 @@ def ads_submit(*, caller: Caller, ads: list[dict], mode: str | None = None) -> l
         return accepted
     if mode == "cqrs":
         _submit_cqrs(events)
-        # Read-your-writes (`pending` until the read row lands) and the velocity window, in one
-        # round trip. Best effort: the ad's row and the worker's own velocity write back them up.
-        pipe = redis_pipeline()
-        pending_mark(events=events, pipe=pipe)
-        _velocity_record(events=events, pipe=pipe)
-        if pipe is not None:
-            execute_best_effort(pipe, what=f"mark {len(events)} accepted ads")
     else:
         _submit_direct(events)
+    _mark_accepted(events=events, journal=mode == "direct")
     ADS_ACCEPTED.labels(mode).inc(len(events))
     return [Accepted(id=ad_id, status=AdStatus.PENDING, submitted_at=submitted_at) for ad_id in ids]
 
@@ -184,16 +179,22 @@ def _submit_direct(events: list[Event]) -> None:
         # connection broke midway some were, and those ads will be processed although the
         # client is told nothing was accepted (a retry of the batch makes new ads).
         raise broker_unavailable() from exc
-    # The broker's copy is the only one until a consumer stores the ad: journal it, so that a
-    # message lost between the broker and a worker is replayed (journal.py). With the
-    # read-your-writes markers and the velocity window, in one round trip: Redis waits are
-    # most of a single-ad request.
+
+
+def _mark_accepted(*, events: list[Event], journal: bool) -> None:
+    # Read-your-writes (`pending` until the read row lands), the velocity window and, in
+    # direct mode, the intake journal, in one round trip: Redis waits are most of a
+    # single-ad request. Best effort: the ad's row (or the broker's copy) and the worker's
+    # own velocity write back them up.
     pipe = redis_pipeline()
-    intake_journal_record(events=events, pipe=pipe)
+    if journal:
+        # The broker's copy is the only one until a consumer stores the ad: journal it, so
+        # that a message lost between the broker and a worker is replayed (journal.py).
+        intake_journal_record(events=events, pipe=pipe)
     pending_mark(events=events, pipe=pipe)
     _velocity_record(events=events, pipe=pipe)
     if pipe is not None:
-        execute_best_effort(pipe, what=f"journal and mark {len(events)} accepted ads")
+        execute_best_effort(pipe, what=f"mark {len(events)} accepted ads")
 
 
 def _velocity_record(*, events: list[Event], pipe) -> None:
@@ -269,12 +270,14 @@ def submissions_process(*, events: list[Event]) -> list[uuid.UUID]:
     # An ad and its submission's audit entry commit together, so a stored ad (cqrs, a
     # redelivery, a re-publish) needs neither again: skip them, and with them the audit
     # chain's lock, which every writer shares.
-    stored = set(Ad.objects.filter(id__in=ids).values_list("id", flat=True))
-    missing = [e for e in unique if uuid.UUID(e.ad_id) not in stored]
+    # The stored ads are read once, for this and for judging: a cqrs message costs one query.
+    ads = Ad.objects.select_related("retailer").in_bulk(ids)
+    missing = [e for e in unique if uuid.UUID(e.ad_id) not in ads]
     if missing:
         with transaction.atomic():
             submissions_store(events=missing)
-    unjudged = list(Ad.objects.filter(id__in=ids, version=1, status=AdStatus.PENDING).select_related("retailer"))
+        ads |= Ad.objects.select_related("retailer").in_bulk([uuid.UUID(e.ad_id) for e in missing])
+    unjudged = [ad for ad in ads.values() if ad.version == 1 and ad.status == AdStatus.PENDING]
     if unjudged:
         # Judged outside any transaction: the external validator may take long.
         verdicts = evaluate_many(unjudged)
@@ -444,8 +447,6 @@ def intake_journal_replay(*, older_than_seconds: int, limit: int) -> int:
 
 
 def _reconciled(*, ad_ids: list[str], older_than_seconds: int, source: str) -> None:
-    from adplatform.kernel.metrics import RECONCILED_ADS
-
     if not ad_ids:
         return
     RECONCILED_ADS.inc(len(ad_ids))
@@ -465,10 +466,6 @@ def read_model_reconcile(*, lookback_seconds: int, grace_seconds: int, limit: in
     Only the projection writes the read table; it applies only newer versions, so a message
     published twice, or for a projection still in flight, changes nothing. Counted in a
     metric, logged and audited. Returns how many ads it published."""
-    from adplatform.kernel.metrics import READ_MODEL_RECONCILED_ADS
-
-    from .selectors import ads_behind_read_model
-
     now = timezone.now()
     ids = [
         str(ad_id)

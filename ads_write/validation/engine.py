@@ -70,8 +70,9 @@ def evaluate_many(ads: list) -> dict:
     of them at once (and the external validator's answers, when it is configured), then
     evaluate each. Returns {ad.id: Verdict}.
 
-    Call it outside any transaction: the content fingerprints are committed before they are
-    compared, so that concurrent workers see each other's ads."""
+    Call it outside any transaction: the content fingerprints are inserted and compared in a
+    transaction of their own, which must commit (releasing its advisory locks) for the next
+    worker with the same content to see them (facts.duplicate_ads)."""
     from .facts import gather_facts  # needs Django's models; the pure engine does not
 
     ruleset = current_ruleset()
