@@ -115,14 +115,7 @@ def ads_submit(*, caller: Caller, ads: list[dict], mode: str | None = None) -> l
     submitted, retailer_id, actor = submitted_at.isoformat(), str(caller.retailer.id), caller.actor
     ids = [new_id() for _ in ads]
     events = [
-        Event(
-            type="ad.submitted",
-            ad_id=str(ad_id),
-            retailer_id=retailer_id,
-            version=1,
-            occurred_at=submitted,
-            data={**ad_to_json(ad), "submitted_at": submitted, "actor": actor},
-        )
+        submitted_event(ad_id=ad_id, retailer_id=retailer_id, ad=ad, actor=actor, at=submitted)
         for ad_id, ad in zip(ids, ads)
     ]
     if not events:
@@ -392,18 +385,26 @@ def ad_decide(*, ad_id, status: str, reviewer: str, reason: str) -> Ad:
 
 
 # --- reconciliation ------------------------------------------------------------------------
+def submitted_event(*, ad_id, retailer_id, ad: dict, actor: str, at: str, event_id=None) -> Event:
+    """The ad.submitted event of an ad that passed basic validation, accepted at `at` (ISO
+    time): what intake publishes, and (with its original event id) what a replay rebuilds."""
+    return Event(
+        type="ad.submitted",
+        ad_id=str(ad_id),
+        retailer_id=str(retailer_id),
+        version=1,
+        occurred_at=at,
+        data={**ad_to_json(ad), "submitted_at": at, "actor": actor},
+        **({"event_id": str(event_id)} if event_id else {}),
+    )
+
+
 def submission_event(ad: Ad, *, actor: str) -> Event:
     """The intake event of a stored ad, rebuilt with its original event id and time, so
     that consumers treat it as the redelivery it is."""
-    data = ad_input(ad)
-    return Event(
-        type="ad.submitted",
-        ad_id=str(ad.id),
-        retailer_id=str(ad.retailer_id),
-        version=1,
-        event_id=str(ad.intake_event_id),
-        occurred_at=ad.submitted_at.isoformat(),
-        data={**ad_to_json(data), "submitted_at": ad.submitted_at.isoformat(), "actor": actor},
+    return submitted_event(
+        ad_id=ad.id, retailer_id=ad.retailer_id, ad=ad_input(ad), actor=actor, at=ad.submitted_at.isoformat(),
+        event_id=ad.intake_event_id,
     )
 
 

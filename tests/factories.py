@@ -5,12 +5,11 @@ from django.db import transaction
 from django.utils import timezone
 
 from adplatform.kernel.auth import Caller
-from adplatform.kernel.events import Event
 from adplatform.kernel.ids import new_id
 from adplatform.kernel.models import Retailer
 from ads_read.models import AdView
 from ads_write.models import Ad, AdStatus
-from ads_write.services import ad_to_json, ads_record_verdicts, ads_submit, submissions_store
+from ads_write.services import ads_record_verdicts, ads_submit, submissions_store, submitted_event
 from ads_write.validation import engine
 from ads_write.validation.basic import validate_basic
 from audit.services import AuditRecord, audit_record_many
@@ -90,18 +89,11 @@ def mixed_batch(size: int) -> tuple[list, set]:
         ads.append(ad_payload(**overrides))
     return ads, invalid
 
-def submitted_event(retailer_id, payload: dict, *, actor: str, at: str) -> Event:
-    """The ad.submitted event the request path makes for a valid ad payload."""
-    return Event(
-        type="ad.submitted", ad_id=str(new_id()), retailer_id=str(retailer_id), version=1, occurred_at=at,
-        data={**ad_to_json(validate_basic(payload).ad), "submitted_at": at, "actor": actor},
-    )
-
-
 def intake_event(retailer, **overrides):
     """The ad.submitted event the API would make for ad_payload(**overrides)."""
     actor = Caller(retailer=retailer, key_prefix="factory").actor
-    return submitted_event(retailer.id, ad_payload(**overrides), actor=actor, at=timezone.now().isoformat())
+    ad = validate_basic(ad_payload(**overrides)).ad
+    return submitted_event(ad_id=new_id(), retailer_id=retailer.id, ad=ad, actor=actor, at=timezone.now().isoformat())
 
 
 def submit_ad(retailer, **overrides):
@@ -139,4 +131,7 @@ def audit_chain(count, **fields) -> list:
 def intake_events(retailer_id, *payloads, actor: str = "system:test") -> list[dict]:
     """ad.submitted events (as the request path makes them, as dicts) for valid ad payloads."""
     now = timezone.now().isoformat()
-    return [submitted_event(retailer_id, payload, actor=actor, at=now).to_dict() for payload in payloads]
+    return [
+        submitted_event(ad_id=new_id(), retailer_id=retailer_id, ad=validate_basic(payload).ad, actor=actor, at=now).to_dict()
+        for payload in payloads
+    ]
