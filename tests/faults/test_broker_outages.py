@@ -6,6 +6,7 @@ data (reconciliation re-publishes what was stuck), or cannot be written to by a 
 import time
 
 import pytest
+from celery import Celery
 
 from .conftest import SpareRedis, check_nothing_lost, payloads, progress, wait_all_final, wait_for
 
@@ -113,10 +114,14 @@ def test_a_worker_that_cannot_publish_hands_its_messages_back(platform, retailer
     wait_for(lambda: progress(platform)[0] == len(accepted), timeout=60, what="the ads to be judged",
                details=platform.logs)
     time.sleep(2)  # rounds of failing retries
-    # A warm shutdown, not a kill: kombu moves a message between the queue and its unacked
-    # set in two steps (README, "Nothing lost"), and a kill landing between them would lose
-    # one here for a reason that is not this test's.
-    cut_off.stop()
+    # Kombu moves a message between the queue and its unacked set in two steps (README,
+    # "Nothing lost"): a kill landing between them would lose one for a reason that is not
+    # this test's. So the worker first stops taking messages (a control message it reads on
+    # its working connection), hands back the ones it holds, and is killed once still.
+    with Celery(broker=platform.redis.url()) as control:
+        control.control.cancel_consumer("intake", reply=False)
+    time.sleep(3)  # longer than a retry's backoff here: every held message is handed back
+    cut_off.kill_all()
     assert progress(platform)[1] == 0
     broker = platform.redis.client()
     # Each message is queued or held unacknowledged (back after the visibility timeout):
