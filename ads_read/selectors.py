@@ -1,11 +1,13 @@
 """Query side: read-only access to the read tables (through the replica when configured)."""
 
+import functools
 import uuid
 from datetime import timezone as dt_timezone
 
 import django_filters
 from django import forms
 from django.conf import settings
+from django.db import connections, router
 from django.db.models import Q, QuerySet, Sum
 from django.db.models.functions import Coalesce
 
@@ -107,10 +109,10 @@ def ad_get(*, retailer_id, ad_id) -> AdView | dict | None:
         ad_id = uuid.UUID(str(ad_id))
     except ValueError:
         return None
-    row = AdView.objects.filter(id=ad_id, retailer_id=retailer_id).first()
+    row = ad_view_by_id(using=router.db_for_read(AdView) or "default", ad_id=ad_id, retailer_id=retailer_id)
     if row is None and "replica" in settings.DATABASES:
         # The replica may lag the primary: read-your-writes falls back to the primary.
-        row = AdView.objects.using("default").filter(id=ad_id, retailer_id=retailer_id).first()
+        row = ad_view_by_id(using="default", ad_id=ad_id, retailer_id=retailer_id)
     if row is not None:
         return row
     marker = pending_get(ad_id=ad_id)
@@ -122,6 +124,51 @@ def ad_get(*, retailer_id, ad_id) -> AdView | dict | None:
     if stored:
         return {"id": ad_id, "status": "pending", **stored, "submitted_at": stored["submitted_at"].isoformat()}
     return None
+
+
+def ad_view_by_id(*, using: str, ad_id: uuid.UUID, retailer_id) -> AdView | None:
+    """The read row of one of the retailer's ads, from database `using`.
+
+    The API's hottest read. The ORM compiled its 30-column SELECT anew on every call, which
+    cost four times what running it did (~0.9 ms against ~0.2 ms of CPU a read); so the
+    statement is compiled once per connection and reused with new parameters, and its rows
+    go through the same converters and `from_db` as the ORM's (bench/README.md, read)."""
+    connection = connections[using]
+    statement = _ad_view_by_id_statement(connection)
+    params = [statement.id_field.get_db_prep_value(ad_id, connection),
+              statement.retailer_field.get_db_prep_value(retailer_id, connection)]
+    with connection.cursor() as cursor:
+        cursor.execute(statement.sql, params)
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    values = list(row)
+    for position, converters, expression in statement.converters:
+        for converter in converters:
+            values[position] = converter(values[position], expression, connection)
+    return AdView.from_db(using, statement.attnames, values)
+
+
+class _Statement:
+    def __init__(self, connection):
+        # Two filter() calls, so the parameters come in this order: id, then retailer_id.
+        query = AdView.objects.filter(id=uuid.UUID(int=0)).filter(retailer_id=uuid.UUID(int=0)).query
+        compiler = query.get_compiler(connection=connection)
+        self.sql, params = compiler.as_sql()
+        if len(params) != 2:
+            raise AssertionError(f"expected the by-id statement to take 2 parameters, not {len(params)}")
+        columns = [column for column, _, _ in compiler.select]
+        self.attnames = [column.target.attname for column in columns]
+        self.converters = [(position, converters, expression)
+                           for position, (converters, expression) in compiler.get_converters(columns).items()]
+        self.id_field = AdView._meta.pk
+        self.retailer_field = AdView._meta.get_field("retailer_id")
+
+
+@functools.lru_cache(maxsize=256)
+def _ad_view_by_id_statement(connection) -> _Statement:
+    # Keyed by the connection wrapper (one per thread and alias): the converters are bound to it.
+    return _Statement(connection)
 
 
 def filterset_errors(filterset):

@@ -1,0 +1,78 @@
+"""The read by id: a statement compiled once, giving the same row the ORM gives."""
+
+import threading
+import uuid
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+from django.db import connection, connections
+from django.test.utils import CaptureQueriesContext
+
+from ads_read.models import AdView
+from ads_read.selectors import ad_get, ad_view_by_id
+from tests.factories import AdViewFactory
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+FIELDS = [f.attname for f in AdView._meta.concrete_fields]
+
+
+@pytest.fixture
+def decided(retailer) -> AdView:
+    """A row with every column set, nulls nowhere: each converter has a value to convert."""
+    view = AdViewFactory(
+        retailer_id=retailer.id, retailer_name=retailer.name, status="approved",
+        display_url="nimbus-store.example/shoes", price_amount=Decimal("89.90"), price_currency="EUR",
+        target_min_age=18, finding_codes=" COMPLIANCE.PROHIBITED_CATEGORY ", ruleset_version="2026-11.0",
+        decided_by="auditor", decision_reason="Checked by hand.", previous_status="needs_review",
+    )
+    AdView.objects.filter(id=view.id).update(
+        starts_at=view.submitted_at, ends_at=view.submitted_at + timedelta(days=7),
+        decided_at=view.submitted_at + timedelta(hours=1),
+    )
+    return AdView.objects.get(id=view.id)
+
+
+def test_it_reads_the_row_the_orm_reads_column_for_column(decided, retailer):
+    row = ad_view_by_id(using="default", ad_id=decided.id, retailer_id=retailer.id)
+
+    assert [getattr(row, name) for name in FIELDS] == [getattr(decided, name) for name in FIELDS]
+    assert isinstance(row.findings, list) and row.findings[0]["code"] == "COMPLIANCE.PROHIBITED_CATEGORY"
+    assert isinstance(row.id, uuid.UUID) and row.price_amount == Decimal("89.90") and row.ends_at.tzinfo is not None
+    assert row._state.db == "default" and not row._state.adding  # a saved instance, as the ORM gives it
+
+
+def test_another_retailers_ad_and_an_unknown_id_read_as_none(decided, other_retailer, retailer):
+    assert ad_view_by_id(using="default", ad_id=decided.id, retailer_id=other_retailer.id) is None
+    assert ad_view_by_id(using="default", ad_id=uuid.uuid4(), retailer_id=retailer.id) is None
+    assert ad_get(retailer_id=other_retailer.id, ad_id=decided.id) is None
+
+
+def test_the_statement_is_reused_with_new_parameters(retailer):
+    first, second = AdViewFactory(retailer_id=retailer.id), AdViewFactory(retailer_id=retailer.id)
+    ad_view_by_id(using="default", ad_id=first.id, retailer_id=retailer.id)  # compiled here
+
+    with CaptureQueriesContext(connection) as queries:
+        row = ad_view_by_id(using="default", ad_id=second.id, retailer_id=retailer.id)
+
+    assert row.id == second.id and row.external_ref == second.external_ref
+    assert len(queries) == 1
+    assert second.id.hex in queries[0]["sql"].replace("-", "")
+
+
+def test_each_thread_reads_through_its_own_connection(decided, retailer):
+    ad_view_by_id(using="default", ad_id=decided.id, retailer_id=retailer.id)
+    seen = {}
+
+    def read():
+        try:
+            seen["row"] = ad_view_by_id(using="default", ad_id=decided.id, retailer_id=retailer.id)
+        finally:
+            connections.close_all()
+
+    reader = threading.Thread(target=read)
+    reader.start()
+    reader.join(timeout=30)
+
+    assert [getattr(seen["row"], name) for name in FIELDS] == [getattr(decided, name) for name in FIELDS]
