@@ -23,7 +23,8 @@ app.config_from_object("django.conf:settings", namespace="CELERY")
 # several times faster than the standard json (a tenth of the batch intake's time). Still JSON
 # on the wire, under its own content type, which every process that loads this app accepts.
 PIPELINE_SERIALIZER = "msgspec"
-register(PIPELINE_SERIALIZER, msgspec.json.encode, msgspec.json.decode, content_type="application/x-msgspec-json", content_encoding="binary")
+PIPELINE_CONTENT_TYPE = "application/x-msgspec-json"
+register(PIPELINE_SERIALIZER, msgspec.json.encode, msgspec.json.decode, content_type=PIPELINE_CONTENT_TYPE, content_encoding="binary")
 
 # One queue per stage, so each scales on its own workers.
 QUEUES = ("intake", "projections", "notifications", "reports", "maintenance")

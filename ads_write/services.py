@@ -19,6 +19,7 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from adplatform.kernel.auth import Caller
+from adplatform.kernel.broker import broker_pipeline, task_messages_push
 from adplatform.kernel.events import Event
 from adplatform.kernel.ids import new_id
 from adplatform.kernel.metrics import ADS_ACCEPTED, READ_MODEL_RECONCILED_ADS, RECONCILED_ADS, VERDICTS
@@ -126,9 +127,9 @@ def ads_submit(*, caller: Caller, ads: list[dict], mode: str | None = None) -> l
         return accepted
     if mode == "cqrs":
         _submit_cqrs(events)
+        _mark_accepted(events=events, journal=False)
     else:
         _submit_direct(events)
-    _mark_accepted(events=events, journal=mode == "direct")
     ADS_ACCEPTED.labels(mode).inc(len(events))
     return [Accepted(id=ad_id, status=AdStatus.PENDING, submitted_at=submitted_at) for ad_id in ids]
 
@@ -165,28 +166,45 @@ def _submit_cqrs(events: list[Event]) -> None:
 
 def _submit_direct(events: list[Event]) -> None:
     payloads = [[e.to_dict() for e in chunk] for chunk in _chunks(events, settings.INTAKE_MESSAGE_SIZE)]
+    pipe = broker_pipeline()
+    if pipe is None:  # a broker apart from the markers' Redis: two round trips
+        try:
+            publish_tasks(task_name=PROCESS_SUBMISSIONS_TASK, payloads=payloads)
+        except Exception as exc:
+            raise broker_unavailable() from exc
+        _mark_accepted(events=events, journal=True)
+        return
+    # The messages first, then the marker, velocity and journal writes, in one round trip.
+    messages = task_messages_push(pipe=pipe, task_name=PROCESS_SUBMISSIONS_TASK, payloads=payloads)
+    _mark_accepted(events=events, journal=True, pipe=pipe)
     try:
-        publish_tasks(task_name=PROCESS_SUBMISSIONS_TASK, payloads=payloads)
+        results = pipe.execute(raise_on_error=False)
     except Exception as exc:
-        # The messages of a batch go in one pipeline, so normally none was queued; if the
-        # connection broke midway some were, and those ads will be processed although the
-        # client is told nothing was accepted (a retry of the batch makes new ads).
+        # The pipeline broke midway: some messages may be queued, and those ads will be
+        # processed although the client is told nothing was accepted (a retry makes new ads).
         raise broker_unavailable() from exc
+    refused = next((r for r in results[:messages] if isinstance(r, Exception)), None)
+    if refused is not None:
+        raise broker_unavailable() from refused
+    if any(isinstance(r, Exception) for r in results[messages:]):
+        logger.warning("could not mark %d accepted ads: %s", len(events), [r for r in results[messages:] if isinstance(r, Exception)])
 
 
-def _mark_accepted(*, events: list[Event], journal: bool) -> None:
+def _mark_accepted(*, events: list[Event], journal: bool, pipe=None) -> None:
     # Read-your-writes (`pending` until the read row lands), the velocity window and, in
     # direct mode, the intake journal, in one round trip: Redis waits are most of a
     # single-ad request. Best effort: the ad's row (or the broker's copy) and the worker's
-    # own velocity write back them up.
-    pipe = redis_pipeline()
+    # own velocity write back them up. Given a pipeline, only queues the writes on it.
+    own = pipe is None
+    if own:
+        pipe = redis_pipeline()
     if journal:
         # The broker's copy is the only one until a consumer stores the ad: journal it, so
         # that a message lost between the broker and a worker is replayed (journal.py).
         intake_journal_record(events=events, pipe=pipe)
     pending_mark(events=events, pipe=pipe)
     _velocity_record(events=events, pipe=pipe)
-    if pipe is not None:
+    if own and pipe is not None:
         execute_best_effort(pipe, what=f"mark {len(events)} accepted ads")
 
 
@@ -206,13 +224,18 @@ def publish_task(*, task_name: str, payload: list) -> None:
 
 
 def publish_tasks(*, task_name: str, payloads: list[list]) -> None:
-    """Hand messages to the broker in one round trip (a kombu publish batch: one Redis
-    pipeline, one client); returns only once the broker has them all."""
+    """Hand messages to the broker in one round trip (one Redis pipeline); returns only once
+    the broker has them all."""
     from adplatform.celery import PIPELINE_SERIALIZER, app
 
     if not payloads:
         return
-    with app.producer_or_acquire() as producer, producer.batch():
+    pipe = broker_pipeline()
+    if pipe is not None:
+        task_messages_push(pipe=pipe, task_name=task_name, payloads=payloads)
+        pipe.execute()
+        return
+    with app.producer_or_acquire() as producer, producer.batch():  # kombu's publish batch: one pipeline
         for payload in payloads:
             # A short argsrepr: Celery's default repr of a 100-ad payload costs more than sending it.
             app.send_task(

@@ -1,10 +1,14 @@
 """The broker transport: kombu's Redis transport, reusing one synchronous client per channel."""
 
+import base64
+import json
+
+import msgspec
 import redis
 from django.conf import settings
 
-from adplatform.celery import app
-from adplatform.kernel.broker import Channel
+from adplatform.celery import PIPELINE_SERIALIZER, app
+from adplatform.kernel.broker import Channel, _task_message, broker_pipeline, task_messages_push
 from tests.conftest import queued_tasks
 
 
@@ -35,3 +39,52 @@ def test_messages_published_through_it_arrive_in_order():
             app.send_task("tests.broker.nothing", args=[n], queue="broker-test", producer=producer, retry=False)
 
     assert [args[0] for _task, args in queued_tasks(settings.REDIS_URL, queue="broker-test")] == [1, 2, 3]
+
+
+def _entries(queue: str) -> list[dict]:
+    return [json.loads(raw) for raw in reversed(redis.Redis.from_url(settings.REDIS_URL).lrange(queue, 0, -1))]
+
+
+def test_a_task_message_pushed_on_our_pipeline_is_the_entry_kombu_pushes():
+    client = redis.Redis.from_url(settings.REDIS_URL)
+    client.delete("broker-test")
+    payload = [{"ad_id": "01a2199a-6ef2-7260-90f7-a7bb23306688", "n": 1}]
+    with app.producer_or_acquire() as producer:
+        app.send_task("tests.broker.nothing", args=[payload], queue="broker-test", producer=producer, retry=False,
+                      serializer=PIPELINE_SERIALIZER, argsrepr="[<1 items>]")
+    pipe = client.pipeline(transaction=False)
+    pipe.lpush("broker-test", _task_message(task_name="tests.broker.nothing", payload=payload, queue="broker-test"))
+    pipe.execute()
+
+    kombus, ours = _entries("broker-test")
+    per_message = {"id", "root_id", "correlation_id", "delivery_tag"}
+    for entry in (kombus, ours):
+        assert entry["headers"]["root_id"] == entry["headers"]["id"] == entry["properties"]["correlation_id"]
+        entry["body"] = msgspec.json.decode(base64.b64decode(entry.pop("body")))
+        for part in ("headers", "properties"):
+            entry[part] = {k: v for k, v in entry[part].items() if k not in per_message}
+    kombus["properties"].pop("argsrepr")  # send_task also copies argsrepr into the properties; nothing reads it there
+    assert ours == kombus
+    assert [args for _task, args in queued_tasks(settings.REDIS_URL, queue="broker-test")] == [[payload], [payload]]
+
+
+def test_messages_take_the_queue_celery_routes_their_task_to():
+    client = redis.Redis.from_url(settings.REDIS_URL)
+    client.delete("projections")
+    pipe = broker_pipeline()
+    assert task_messages_push(pipe=pipe, task_name="ads_read.tasks.project_ads_task", payloads=[["a"], ["b"]]) == 2
+    assert pipe.execute() == [1, 2]
+
+    assert queued_tasks(settings.REDIS_URL, queue="projections") == [("ads_read.tasks.project_ads_task", [["a"]]),
+                                                                     ("ads_read.tasks.project_ads_task", [["b"]])]
+    client.delete("projections")
+
+
+def test_with_a_broker_of_its_own_there_is_no_shared_pipeline(settings, monkeypatch):
+    assert broker_pipeline() is not None
+    monkeypatch.setattr(app.conf, "broker_write_url", settings.REDIS_URL.replace("127.0.0.1", "localhost"))
+    assert broker_pipeline() is None
+    monkeypatch.setattr(app.conf, "broker_write_url", None)
+    assert broker_pipeline() is not None
+    settings.REDIS_URL = ""
+    assert broker_pipeline() is None
