@@ -175,7 +175,9 @@ def pipeline_probe(*, caller, ads: list[dict], ads_per_submit: int) -> dict:
     def capture_many(*, task_name, payloads):
         published[task_name].extend(payloads)
 
-    with mock.patch.object(services, "publish_task", capture), mock.patch.object(services, "publish_tasks", capture_many):
+    # No shared broker pipeline: every message then goes through publish_tasks, captured here.
+    with mock.patch.object(services, "publish_task", capture), mock.patch.object(services, "publish_tasks", capture_many), \
+            mock.patch.object(services, "broker_pipeline", lambda: None):
         for start in range(0, len(ads), ads_per_submit):
             services.ads_submit(caller=caller, ads=ads[start : start + ads_per_submit], mode="direct")
         intake_messages = published.pop(services.PROCESS_SUBMISSIONS_TASK)
