@@ -50,6 +50,12 @@ def _upsert_newer(rows: list[AdView]) -> dict[uuid.UUID, str]:
     ad each see the state the other left."""
     if not rows:
         return {}
+    # The staged rows' table lives until commit: a transaction, if the caller has none.
+    with transaction.atomic(savepoint=False):
+        return _upsert(rows)
+
+
+def _upsert(rows: list[AdView]) -> dict[uuid.UUID, str]:
     table = connection.ops.quote_name(AdView._meta.db_table)
     quote = connection.ops.quote_name
     columns = ", ".join(quote(f.column) for f in _COLUMNS)
