@@ -1,0 +1,61 @@
+"""kernel/bulk.py against the real PostgreSQL: rows copied in as given, conflicts skipped or
+refused as bulk_create would, and the staging table of the read model's upsert."""
+
+import uuid
+
+import pytest
+from django.db import IntegrityError, connection, transaction
+from django.utils import timezone
+
+from adplatform.kernel.bulk import rows_insert, rows_stage
+from ads_write.models import OutboxMessage
+
+pytestmark = pytest.mark.django_db
+COLUMNS = ["event_id", "task_name", "payload", "created_at"]
+
+
+def row(event_id=None, *, payload=None) -> tuple:
+    return (event_id or uuid.uuid4(), "test.task", payload if payload is not None else {"n": 1}, timezone.now())
+
+
+def test_rows_land_as_given_json_included():
+    first, second = row(payload={"ads": ["a", "ü"], "price": 9.5, "none": None}), row(payload=[1, 2])
+    rows_insert(model=OutboxMessage, columns=COLUMNS, rows=[first, second])
+    stored = {m.event_id: m for m in OutboxMessage.objects.all()}
+    assert stored[first[0]].payload == {"ads": ["a", "ü"], "price": 9.5, "none": None}
+    assert stored[second[0]].payload == [1, 2]
+    assert stored[first[0]].created_at == first[3] and stored[first[0]].published_at is None
+
+
+def test_conflicting_rows_are_skipped_and_the_others_stored():
+    kept = row(payload={"first": True})
+    rows_insert(model=OutboxMessage, columns=COLUMNS, rows=[kept])
+    fresh = row()
+    with transaction.atomic():
+        rows_insert(model=OutboxMessage, columns=COLUMNS, rows=[row(kept[0], payload={"first": False}), fresh], ignore_conflicts=True)
+    assert OutboxMessage.objects.count() == 2
+    assert OutboxMessage.objects.get(event_id=kept[0]).payload == {"first": True}
+
+
+def test_a_conflict_without_ignore_conflicts_is_an_integrity_error_that_leaves_the_transaction_usable():
+    taken = row()
+    rows_insert(model=OutboxMessage, columns=COLUMNS, rows=[taken])
+    with pytest.raises(IntegrityError):
+        with transaction.atomic():
+            rows_insert(model=OutboxMessage, columns=COLUMNS, rows=[row(), row(taken[0])])
+    assert OutboxMessage.objects.count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_staged_rows_live_until_commit_only_inside_a_transaction():
+    with pytest.raises(RuntimeError):
+        rows_stage(model=OutboxMessage, columns=COLUMNS, rows=[row()])
+    with transaction.atomic():
+        staged = rows_stage(model=OutboxMessage, columns=COLUMNS, rows=[row(), row()])
+        with connection.cursor() as cursor:
+            cursor.execute(f"SELECT count(*) FROM {staged}")
+            assert cursor.fetchone() == (2,)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT to_regclass(%s)", [staged])
+        assert cursor.fetchone() == (None,)
+    assert not OutboxMessage.objects.exists()
