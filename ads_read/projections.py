@@ -8,7 +8,7 @@ from urllib.parse import urlsplit
 from django.db import connection, transaction
 from django.utils import timezone
 
-from adplatform.kernel.bulk import rows_stage
+from adplatform.kernel.bulk import COPY_MIN_ROWS, rows_stage
 from ads_write.models import Ad, Finding, Verdict
 from notifications.services import webhook_deliveries_create
 
@@ -18,9 +18,6 @@ from .pending import pending_settle
 
 _COLUMNS = [f for f in AdView._meta.concrete_fields]
 _UPDATE_COLUMNS = [f for f in _COLUMNS if not f.primary_key]
-# From this many rows on, staging them by COPY costs less than a VALUES list whose every value
-# psycopg escapes in Python; below, the temporary table's catalog work (~2 ms) costs more.
-_STAGE_MIN_ROWS = 20
 # What the read row copies from the ad as it is.
 _AD_COLUMNS = (
     "id", "retailer_id", "external_ref", "status", "headline", "description", "landing_url", "display_url", "country",
@@ -62,9 +59,9 @@ def _upsert(rows: list[AdView]) -> dict[uuid.UUID, str]:
     table = connection.ops.quote_name(AdView._meta.db_table)
     quote = connection.ops.quote_name
     columns = ", ".join(quote(f.column) for f in _COLUMNS)
-    if connection.vendor == "postgresql" and len(rows) >= _STAGE_MIN_ROWS:
-        # The rows go in by COPY (adplatform/kernel/bulk.py), in id order: concurrent
-        # projections lock the rows they share in the same order.
+    if connection.vendor == "postgresql" and len(rows) >= COPY_MIN_ROWS:
+        # Many rows go in by COPY (adplatform/kernel/bulk.py), in id order: concurrent
+        # projections lock the rows they share in the same order. A few, as a VALUES list.
         staged = rows_stage(
             model=AdView, columns=[f.attname for f in _COLUMNS], rows=[tuple(getattr(row, f.attname) for f in _COLUMNS) for row in rows]
         )

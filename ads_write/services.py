@@ -279,13 +279,12 @@ def submissions_process(*, events: list[Event]) -> list[uuid.UUID]:
     # redelivery, a re-publish) needs neither again: skip them, and with them the audit
     # chain's lock, which every writer shares.
     # The stored ads are read once, for this and for judging: a cqrs message costs one query.
-    # Without their retailers: a batch has few, which the facts read once each (facts.py).
-    ads = Ad.objects.in_bulk(ids)
+    ads = Ad.objects.select_related("retailer").in_bulk(ids)
     missing = [e for e in unique if uuid.UUID(e.ad_id) not in ads]
     if missing:
         with transaction.atomic():
             submissions_store(events=missing)
-        ads |= Ad.objects.in_bulk([uuid.UUID(e.ad_id) for e in missing])
+        ads |= Ad.objects.select_related("retailer").in_bulk([uuid.UUID(e.ad_id) for e in missing])
     unjudged = [ad for ad in ads.values() if ad.version == 1 and ad.status == AdStatus.PENDING]
     if unjudged:
         # Judged outside any transaction: the external validator may take long.

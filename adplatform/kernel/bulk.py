@@ -8,7 +8,8 @@ model instances another tenth, measured in `bench pipeline`.) COPY cannot skip c
 `rows_insert(ignore_conflicts=True)` falls back to `bulk_create` when one occurs, and
 `rows_stage` copies into a temporary table for a statement that handles them (an upsert).
 
-Elsewhere (SQLite, the embedded default) the rows become model instances and `bulk_create`.
+Elsewhere (SQLite, the embedded default), and for a few rows, they become model instances
+and `bulk_create`.
 """
 
 import itertools
@@ -18,6 +19,10 @@ from django.db import IntegrityError, connection, models, transaction
 
 # Temporary tables are named apart, so that two calls in one transaction never meet.
 _temporary_names = itertools.count()
+# COPY pays from about this many rows on. Below, one INSERT costs less than COPY's own round
+# trip plus its savepoint (or a temporary table's catalog work): the single-ad messages of
+# the plain consumer kept their cost this way (bench pipeline's probe, single).
+COPY_MIN_ROWS = 20
 
 
 def rows_insert(*, model: type[models.Model], columns: list[str], rows: list[tuple], ignore_conflicts: bool = False) -> None:
@@ -26,7 +31,7 @@ def rows_insert(*, model: type[models.Model], columns: list[str], rows: list[tup
     collide with a unique constraint are skipped, as `bulk_create(ignore_conflicts=True)`."""
     if not rows:
         return
-    if connection.vendor != "postgresql":
+    if connection.vendor != "postgresql" or len(rows) < COPY_MIN_ROWS:
         _bulk_create(model=model, columns=columns, rows=rows, ignore_conflicts=ignore_conflicts)
         return
     if not ignore_conflicts:
@@ -50,7 +55,7 @@ def rows_stage(*, model: type[models.Model], columns: list[str], rows: list[tupl
     """PostgreSQL only, inside a transaction: COPY `rows` (as for rows_insert) into a new
     temporary table with those columns of the model's table, dropped at commit, for a
     statement that moves them on (the read model's upsert). Returns the table's quoted
-    name. Its catalog work (~1–2 ms) pays off only past a few dozen rows."""
+    name. Its catalog work (~1–2 ms) pays off only from COPY_MIN_ROWS rows on."""
     if not connection.in_atomic_block:
         raise RuntimeError("rows_stage must run inside a transaction: its table is dropped at commit")
     name = f"copy_{model._meta.db_table}_{next(_temporary_names)}"
