@@ -8,7 +8,8 @@ from urllib.parse import urlsplit
 from django.db import connection, transaction
 from django.utils import timezone
 
-from ads_write.models import Ad, Verdict
+from adplatform.kernel.bulk import COPY_MIN_ROWS, rows_stage
+from ads_write.models import Ad, Finding, Verdict
 from notifications.services import webhook_deliveries_create
 
 from . import stats
@@ -17,40 +18,26 @@ from .pending import pending_settle
 
 _COLUMNS = [f for f in AdView._meta.concrete_fields]
 _UPDATE_COLUMNS = [f for f in _COLUMNS if not f.primary_key]
+# What the read row copies from the ad as it is.
+_AD_COLUMNS = (
+    "id", "retailer_id", "external_ref", "status", "headline", "description", "landing_url", "display_url", "country",
+    "language", "category", "price_amount", "price_currency", "target_min_age", "starts_at", "ends_at",
+    "ruleset_version", "submitted_at", "reviewed_at", "decided_at", "version",
+)
 
 
-def _view_row(ad: Ad, verdicts: list[Verdict], now) -> AdView:
-    engine = next((v for v in verdicts if v.source == Verdict.Source.ENGINE), None)
-    staff = next((v for v in reversed(verdicts) if v.source == Verdict.Source.STAFF), None)
-    findings = [f.as_dict() for f in engine.findings.all()] if engine else []
+def _view_row(ad: dict, verdicts: list[dict], findings: dict, now) -> AdView:
+    engine = next((v for v in verdicts if v["source"] == Verdict.Source.ENGINE), None)
+    staff = next((v for v in reversed(verdicts) if v["source"] == Verdict.Source.STAFF), None)
+    found = findings.get(engine["id"], []) if engine else []
     return AdView(
-        id=ad.id,
-        retailer_id=ad.retailer_id,
-        retailer_name=ad.retailer.name,
-        external_ref=ad.external_ref,
-        status=ad.status,
-        headline=ad.headline,
-        description=ad.description,
-        landing_url=ad.landing_url,
-        landing_domain=(urlsplit(ad.landing_url).hostname or "")[:255],
-        display_url=ad.display_url,
-        country=ad.country,
-        language=ad.language,
-        category=ad.category,
-        price_amount=ad.price_amount,
-        price_currency=ad.price_currency,
-        target_min_age=ad.target_min_age,
-        starts_at=ad.starts_at,
-        ends_at=ad.ends_at,
-        findings=findings,
-        finding_codes=(" " + " ".join(sorted({f["code"] for f in findings})) + " ") if findings else "",
-        ruleset_version=ad.ruleset_version,
-        submitted_at=ad.submitted_at,
-        reviewed_at=ad.reviewed_at,
-        decided_at=ad.decided_at,
-        decided_by=staff.reviewer if staff else "",
-        decision_reason=staff.reason if staff else "",
-        version=ad.version,
+        **{name: ad[name] for name in _AD_COLUMNS},
+        retailer_name=ad["retailer__name"],
+        landing_domain=(urlsplit(ad["landing_url"]).hostname or "")[:255],
+        findings=found,
+        finding_codes=(" " + " ".join(sorted({f["code"] for f in found})) + " ") if found else "",
+        decided_by=staff["reviewer"] if staff else "",
+        decision_reason=staff["reason"] if staff else "",
         projected_at=now,
     )
 
@@ -63,10 +50,26 @@ def _upsert_newer(rows: list[AdView]) -> dict[uuid.UUID, str]:
     ad each see the state the other left."""
     if not rows:
         return {}
+    # The staged rows' table lives until commit: a transaction, if the caller has none.
+    with transaction.atomic(savepoint=False):
+        return _upsert(rows)
+
+
+def _upsert(rows: list[AdView]) -> dict[uuid.UUID, str]:
     table = connection.ops.quote_name(AdView._meta.db_table)
     quote = connection.ops.quote_name
     columns = ", ".join(quote(f.column) for f in _COLUMNS)
-    placeholders = "(" + ", ".join(["%s"] * len(_COLUMNS)) + ")"
+    if connection.vendor == "postgresql" and len(rows) >= COPY_MIN_ROWS:
+        # Many rows go in by COPY (adplatform/kernel/bulk.py), in id order: concurrent
+        # projections lock the rows they share in the same order. A few, as a VALUES list.
+        staged = rows_stage(
+            model=AdView, columns=[f.attname for f in _COLUMNS], rows=[tuple(getattr(row, f.attname) for f in _COLUMNS) for row in rows]
+        )
+        source, params = f"SELECT {columns} FROM {staged} ORDER BY {quote('id')}", []
+    else:
+        placeholders = "(" + ", ".join(["%s"] * len(_COLUMNS)) + ")"
+        source = f"VALUES {', '.join([placeholders] * len(rows))}"
+        params = [f.get_db_prep_save(getattr(row, f.attname), connection) for row in rows for f in _COLUMNS]
     updates = ", ".join(
         # SET expressions see the stored row: its status becomes the previous one.
         f"{quote(f.column)} = {table}.{quote('status')}" if f.attname == "previous_status"
@@ -74,12 +77,11 @@ def _upsert_newer(rows: list[AdView]) -> dict[uuid.UUID, str]:
         for f in _UPDATE_COLUMNS
     )
     sql = (
-        f"INSERT INTO {table} ({columns}) VALUES {', '.join([placeholders] * len(rows))} "
+        f"INSERT INTO {table} ({columns}) {source} "
         f"ON CONFLICT ({quote('id')}) DO UPDATE SET {updates} "
         f"WHERE {table}.{quote('version')} < EXCLUDED.{quote('version')} "
         f"RETURNING {quote('id')}, {quote('previous_status')}"
     )
-    params = [f.get_db_prep_save(getattr(row, f.attname), connection) for row in rows for f in _COLUMNS]
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         return {uuid.UUID(str(ad_id)): previous for ad_id, previous in cursor.fetchall()}
@@ -88,14 +90,24 @@ def _upsert_newer(rows: list[AdView]) -> dict[uuid.UUID, str]:
 def ads_project(*, ad_ids: list) -> int:
     """Project the given ads into the read table. Returns how many ads it read."""
     ids = [uuid.UUID(str(i)) for i in ad_ids]
-    ads = list(Ad.objects.filter(id__in=ids).select_related("retailer"))
+    # Plain values, not model instances: a batch is hundreds of ads.
+    ads = list(Ad.objects.filter(id__in=ids).values(*_AD_COLUMNS, "retailer__name"))
     if not ads:
         return 0
     verdicts: dict = {}
-    for verdict in Verdict.objects.filter(ad_id__in=[a.id for a in ads]).prefetch_related("findings").order_by("version"):
-        verdicts.setdefault(verdict.ad_id, []).append(verdict)
+    for verdict in (
+        Verdict.objects.filter(ad_id__in=[a["id"] for a in ads]).order_by("version").values("id", "ad_id", "source", "reviewer", "reason")
+    ):
+        verdicts.setdefault(verdict["ad_id"], []).append(verdict)
+    engine_ids = [v["id"] for vs in verdicts.values() for v in vs if v["source"] == Verdict.Source.ENGINE]
+    findings: dict = {}
+    for verdict_id, *finding in (
+        Finding.objects.filter(verdict_id__in=engine_ids).order_by("id")
+        .values_list("verdict_id", "code", "category", "severity", "message", "field", "evidence")
+    ):
+        findings.setdefault(verdict_id, []).append(_finding_dict(*finding))
     now = timezone.now()
-    rows = [_view_row(ad, verdicts.get(ad.id, []), now) for ad in sorted(ads, key=lambda a: a.id)]
+    rows = [_view_row(ad, verdicts.get(ad["id"], []), findings, now) for ad in sorted(ads, key=lambda a: a["id"])]
     with transaction.atomic():
         previous = _upsert_newer(rows)
         applied_rows = [row for row in rows if row.id in previous]
@@ -106,3 +118,8 @@ def ads_project(*, ad_ids: list) -> int:
     stats.consistency_lag_observe(rows=applied_rows, previous=previous)
     pending_settle(ad_ids=[row.id for row in applied_rows])
     return len(rows)
+
+
+def _finding_dict(code, category, severity, message, field, evidence) -> dict:
+    # As Finding.as_dict gives it.
+    return {"code": code, "category": category, "severity": severity, "message": message, "field": field or None, "evidence": evidence}

@@ -20,6 +20,7 @@ from django.utils import timezone
 
 from adplatform.kernel.auth import Caller
 from adplatform.kernel.broker import broker_pipeline, task_messages_push
+from adplatform.kernel.bulk import rows_insert
 from adplatform.kernel.events import Event
 from adplatform.kernel.ids import new_id
 from adplatform.kernel.metrics import ADS_ACCEPTED, READ_MODEL_RECONCILED_ADS, RECONCILED_ADS, VERDICTS
@@ -92,6 +93,25 @@ def _ad_model_fields(data: dict) -> dict:
         fields["price_amount"] = Decimal(data["price"]["amount"])
         fields["price_currency"] = data["price"]["currency"]
     return fields
+
+
+_AD_FIELDS = Ad._meta.concrete_fields
+
+
+def _ad_row(event: Event, *, defaults: dict) -> tuple:
+    fields = _ad_model_fields(event.data)
+    unknown = fields.keys() - defaults.keys()
+    if unknown:
+        raise ValueError(f"ad.submitted event {event.event_id} has fields an ad does not: {sorted(unknown)}")
+    values = {
+        **defaults,
+        "id": event.ad_id,
+        "retailer_id": event.retailer_id,
+        "intake_event_id": event.event_id,
+        "submitted_at": datetime.fromisoformat(event.data["submitted_at"]),
+        **fields,
+    }
+    return tuple(values[f.attname] for f in _AD_FIELDS)
 
 
 def derived_event_id(event_id, suffix: str) -> uuid.UUID:
@@ -247,17 +267,12 @@ def publish_tasks(*, task_name: str, payloads: list[list]) -> None:
 def submissions_store(*, events: list[Event]) -> None:
     """Store submitted ads if absent (an upsert by id) and audit each submission once.
     Runs on the request path (sync, cqrs) or in the consumer (direct)."""
-    Ad.objects.bulk_create(
-        [
-            Ad(
-                id=e.ad_id,
-                retailer_id=e.retailer_id,
-                intake_event_id=e.event_id,
-                submitted_at=datetime.fromisoformat(e.data["submitted_at"]),
-                **_ad_model_fields(e.data),
-            )
-            for e in events
-        ],
+    # Rows, not Ad instances: the consumer stores thousands a second (kernel/bulk.py).
+    defaults = {f.attname: f.get_default() for f in _AD_FIELDS}
+    rows_insert(
+        model=Ad,
+        columns=[f.attname for f in _AD_FIELDS],
+        rows=[_ad_row(e, defaults=defaults) for e in events],
         ignore_conflicts=True,
     )
     audit_record_many(
@@ -306,24 +321,25 @@ def ads_record_verdicts(*, verdicts: dict) -> list[uuid.UUID]:
     lock), with their findings and an audit entry each. Returns the ids it changed."""
     now = timezone.now()
     with transaction.atomic():
-        ads = list(Ad.objects.select_for_update().filter(id__in=list(verdicts), version=1).order_by("id"))
+        # Only the columns this needs, not Ad instances: a batch is hundreds of ads.
+        ads = list(
+            Ad.objects.select_for_update().filter(id__in=list(verdicts), version=1).order_by("id")
+            .values_list("id", "retailer_id", "intake_event_id")
+        )
         if not ads:
             return []
-        rows, findings, records = [], [], []
-        for ad in ads:
-            verdict = verdicts[ad.id]
-            ad.status, ad.version, ad.reviewed_at, ad.ruleset_version = verdict.status, 2, now, verdict.ruleset_version
-            event_id = derived_event_id(ad.intake_event_id, "validated")
-            rows.append(
-                Verdict(ad=ad, event_id=event_id, version=2, status=verdict.status, ruleset_version=verdict.ruleset_version, created_at=now)
-            )
+        rows, records, by_outcome = [], [], {}
+        for ad_id, retailer_id, intake_event_id in ads:
+            verdict = verdicts[ad_id]
+            event_id = derived_event_id(intake_event_id, "validated")
+            rows.append((ad_id, event_id, 2, verdict.status, Verdict.Source.ENGINE, verdict.ruleset_version, "", "", now))
             records.append(
                 AuditRecord(
                     event_id=event_id,
                     action="ad.validated",
                     actor=VALIDATOR_ACTOR,
-                    ad_id=ad.id,
-                    retailer_id=ad.retailer_id,
+                    ad_id=ad_id,
+                    retailer_id=retailer_id,
                     data={
                         "status": verdict.status,
                         "version": 2,
@@ -333,26 +349,32 @@ def ads_record_verdicts(*, verdicts: dict) -> list[uuid.UUID]:
                     occurred_at=now,
                 )
             )
-        Verdict.objects.bulk_create(rows)
-        for row in rows:
-            findings += [
-                Finding(verdict=row, **{**f.as_dict(), "field": f.field or ""}) for f in verdicts[row.ad.id].findings
-            ]
-        Finding.objects.bulk_create(findings)
+            by_outcome.setdefault((verdict.status, verdict.ruleset_version), []).append(ad_id)
+        rows_insert(model=Verdict, columns=_VERDICT_COLUMNS, rows=rows)
+        # The findings point at their verdict's id, which the database chose.
+        verdict_ids = dict(Verdict.objects.filter(event_id__in=[row[1] for row in rows]).values_list("ad_id", "id"))
+        findings = [
+            (verdict_ids[ad_id], f.code, f.category, f.severity, f.message, f.field or "", f.evidence)
+            for ad_id, *_ in ads
+            for f in verdicts[ad_id].findings
+        ]
+        rows_insert(model=Finding, columns=_FINDING_COLUMNS, rows=findings)
         # One UPDATE per outcome rather than bulk_update's per-row CASE, which costs more
         # than the rest of the batch together.
-        by_outcome: dict[tuple, list] = {}
-        for ad in ads:
-            by_outcome.setdefault((ad.status, ad.ruleset_version), []).append(ad.id)
         for (status, ruleset_version), ids in by_outcome.items():
             Ad.objects.filter(id__in=ids).update(status=status, version=2, reviewed_at=now, ruleset_version=ruleset_version)
         audit_record_many(records=records)
-        transaction.on_commit(lambda: _count_verdicts(rows))
-    return [ad.id for ad in ads]
+        counts = Counter((row[3], Verdict.Source.ENGINE) for row in rows)
+        transaction.on_commit(lambda: _count_verdicts(counts))
+    return [ad_id for ad_id, *_ in ads]
 
 
-def _count_verdicts(verdicts: list[Verdict]) -> None:
-    for (status, source), count in Counter((v.status, v.source) for v in verdicts).items():
+_VERDICT_COLUMNS = ["ad_id", "event_id", "version", "status", "source", "ruleset_version", "reviewer", "reason", "created_at"]
+_FINDING_COLUMNS = ["verdict_id", "code", "category", "severity", "message", "field", "evidence"]
+
+
+def _count_verdicts(counts: Counter) -> None:
+    for (status, source), count in counts.items():
         VERDICTS.labels(status, source).inc(count)
 
 

@@ -15,6 +15,7 @@ from django.core.exceptions import ValidationError
 from django.db import connection, transaction
 from django.utils import timezone
 
+from adplatform.kernel.bulk import rows_insert
 from adplatform.kernel.ids import new_id
 
 from .chain import GENESIS_HASH, canonical_json, entry_hash
@@ -22,6 +23,7 @@ from .models import AuditEntry
 
 # Any constant: with a chain's number, the PostgreSQL advisory lock that orders its writers.
 CHAIN_LOCK_KEY = 0x0AD0_A0D1
+_COLUMNS = [f.attname for f in AuditEntry._meta.concrete_fields]
 
 
 @dataclass(frozen=True)
@@ -114,7 +116,7 @@ def audit_record_many(*, records: list[AuditRecord]) -> list[AuditEntry]:
         )
         entry.hash = prev_hash = entry_hash(entry)
         entries.append(entry)
-    AuditEntry.objects.bulk_create(entries)
+    rows_insert(model=AuditEntry, columns=_COLUMNS, rows=[tuple(getattr(e, name) for name in _COLUMNS) for e in entries])
     return entries
 
 

@@ -107,6 +107,7 @@ STAGES = (
 def _shape(sql: str) -> str:
     """A statement with its literal lists collapsed, to group the same statement."""
     sql = re.sub(r"\s+", " ", sql)
+    sql = re.sub(r'"copy_(\w+?)_\d+"', r'"copy_\1"', sql)  # kernel/bulk.py's temporary tables
     sql = re.sub(r"\((%s, )*%s\)(, \((%s, )*%s\))+", "(…), …", sql)
     sql = re.sub(r"(%s, )+%s", "…", sql)
     return sql[:140]
@@ -114,21 +115,37 @@ def _shape(sql: str) -> str:
 
 @contextmanager
 def statements_timed():
-    """Time every SQL statement on the default connection, grouped by shape."""
+    """Time every SQL statement on the default connection, grouped by shape, and every
+    COPY of kernel/bulk.py (which does not pass through Django's execute)."""
     from django.db import connection
 
+    from adplatform.kernel import bulk
+
     stats = defaultdict(lambda: {"count": 0, "seconds": 0.0})
+
+    def record(shape, start):
+        entry = stats[shape]
+        entry["count"] += 1
+        entry["seconds"] += time.perf_counter() - start
 
     def timed(execute, sql, params, many, context):
         start = time.perf_counter()
         try:
             return execute(sql, params, many, context)
         finally:
-            entry = stats[_shape(sql)]
-            entry["count"] += 1
-            entry["seconds"] += time.perf_counter() - start
+            record(_shape(sql), start)
 
-    with connection.execute_wrapper(timed):
+    copy = bulk._copy
+
+    def copy_timed(*, model, table, **kwargs):
+        start = time.perf_counter()
+        try:
+            return copy(model=model, table=table, **kwargs)
+        finally:
+            # Staged copies go to a temporary table named apart per call: group them by model.
+            record(f"COPY {model._meta.db_table}" + ("" if table == model._meta.db_table else " (staged)"), start)
+
+    with connection.execute_wrapper(timed), mock.patch.object(bulk, "_copy", copy_timed):
         yield stats
 
 

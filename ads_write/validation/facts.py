@@ -34,6 +34,7 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import Exists, OuterRef, Q
 
+from adplatform.kernel.bulk import rows_insert
 from adplatform.kernel.models import Retailer
 from adplatform.kernel.redis_client import redis_client
 from ads_write.models import Ad, ContentFingerprint
@@ -118,12 +119,7 @@ def duplicate_ads(ads: list[Ad], *, window) -> set:
     """Ids of the ads whose content another retailer submitted within `window` before them, or
     within `window` after them when that later ad was judged first (outside this batch)."""
     fingerprints = [
-        ContentFingerprint(
-            ad_id=ad.id,
-            retailer_id=ad.retailer_id,
-            content_hash=content_hash(headline=ad.headline, description=ad.description, landing_url=ad.landing_url),
-            submitted_at=ad.submitted_at,
-        )
+        (ad.id, ad.retailer_id, content_hash(headline=ad.headline, description=ad.description, landing_url=ad.landing_url), ad.submitted_at)
         for ad in ads
     ]
     batch = [ad.id for ad in ads]
@@ -151,8 +147,11 @@ def duplicate_ads(ads: list[Ad], *, window) -> set:
     # default), and the pair is flagged once. Without the lock two workers at once would flag
     # both (committing before asking) or neither (asking before committing).
     with transaction.atomic():
-        _lock_contents(fp.content_hash for fp in fingerprints)
-        ContentFingerprint.objects.bulk_create(fingerprints, ignore_conflicts=True)
+        _lock_contents(digest for _, _, digest, _ in fingerprints)
+        rows_insert(
+            model=ContentFingerprint, columns=["ad_id", "retailer_id", "content_hash", "submitted_at"], rows=fingerprints,
+            ignore_conflicts=True,
+        )
         return set(
             ContentFingerprint.objects.filter(ad_id__in=batch)
             .filter(other_retailers("lt") | other_retailers("gt"))

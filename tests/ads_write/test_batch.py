@@ -91,7 +91,10 @@ def test_a_batch_costs_statements_per_message_not_per_ad(api, retailer, intake_m
         return (statements(lambda: process_submissions_task.apply(args=[events]).get()),
                 statements(lambda: project_ads_task.apply(args=[[e["ad_id"] for e in events]]).get()))
 
-    assert consume(settings.INTAKE_MESSAGE_SIZE) == consume(1)
+    (intake_many, projection_many), (intake_one, projection_one) = consume(settings.INTAKE_MESSAGE_SIZE), consume(1)
+    # Many rows go by COPY (adplatform/kernel/bulk.py), which Django does not count, and the
+    # read model's are upserted from a staging table: one statement more.
+    assert intake_many <= intake_one and projection_many == projection_one + 1
 
 
 def test_in_sync_mode_the_answer_is_201_with_final_statuses(api, intake_mode):

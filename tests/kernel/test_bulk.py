@@ -1,0 +1,76 @@
+"""kernel/bulk.py against the real PostgreSQL: rows copied in as given, conflicts skipped or
+refused as bulk_create would, and the staging table of the read model's upsert. Batches
+have COPY_MIN_ROWS rows, so that they go by COPY."""
+
+import uuid
+
+import pytest
+from django.db import IntegrityError, connection, transaction
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+
+from adplatform.kernel.bulk import COPY_MIN_ROWS, rows_insert, rows_stage
+from ads_write.models import OutboxMessage
+
+pytestmark = pytest.mark.django_db
+COLUMNS = ["event_id", "task_name", "payload", "created_at"]
+
+
+def row(event_id=None, *, payload=None) -> tuple:
+    return (event_id or uuid.uuid4(), "test.task", payload if payload is not None else {"n": 1}, timezone.now())
+
+
+def others(count=COPY_MIN_ROWS - 1) -> list[tuple]:
+    return [row() for _ in range(count)]
+
+
+def test_rows_land_as_given_json_included():
+    first, second = row(payload={"ads": ["a", "ü"], "price": 9.5, "none": None}), row(payload=[1, 2])
+    rows_insert(model=OutboxMessage, columns=COLUMNS, rows=[first, second, *others(COPY_MIN_ROWS - 2)])
+    stored = {m.event_id: m for m in OutboxMessage.objects.all()}
+    assert stored[first[0]].payload == {"ads": ["a", "ü"], "price": 9.5, "none": None}
+    assert stored[second[0]].payload == [1, 2]
+    assert stored[first[0]].created_at == first[3] and stored[first[0]].published_at is None
+
+
+def test_many_rows_go_by_copy_and_a_few_by_one_insert():
+    with CaptureQueriesContext(connection) as many:
+        rows_insert(model=OutboxMessage, columns=COLUMNS, rows=others(COPY_MIN_ROWS))
+    with CaptureQueriesContext(connection) as few:
+        rows_insert(model=OutboxMessage, columns=COLUMNS, rows=others(COPY_MIN_ROWS - 1))
+    assert [q["sql"].split()[0] for q in many.captured_queries] == []  # COPY bypasses Django's cursor.execute
+    assert [q["sql"].split()[0] for q in few.captured_queries] == ["INSERT"]
+    assert OutboxMessage.objects.count() == 2 * COPY_MIN_ROWS - 1
+
+
+def test_conflicting_rows_are_skipped_and_the_others_stored():
+    kept = row(payload={"first": True})
+    rows_insert(model=OutboxMessage, columns=COLUMNS, rows=[kept, *others()])
+    with transaction.atomic():
+        rows_insert(model=OutboxMessage, columns=COLUMNS, rows=[row(kept[0], payload={"first": False}), *others()], ignore_conflicts=True)
+    assert OutboxMessage.objects.count() == 2 * COPY_MIN_ROWS - 1
+    assert OutboxMessage.objects.get(event_id=kept[0]).payload == {"first": True}
+
+
+def test_a_conflict_without_ignore_conflicts_is_an_integrity_error_that_leaves_the_transaction_usable():
+    taken = row()
+    rows_insert(model=OutboxMessage, columns=COLUMNS, rows=[taken])
+    with pytest.raises(IntegrityError):
+        with transaction.atomic():
+            rows_insert(model=OutboxMessage, columns=COLUMNS, rows=[*others(), row(taken[0])])
+    assert OutboxMessage.objects.count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_staged_rows_live_until_commit_only_inside_a_transaction():
+    with pytest.raises(RuntimeError):
+        rows_stage(model=OutboxMessage, columns=COLUMNS, rows=[row()])
+    with transaction.atomic():
+        staged = rows_stage(model=OutboxMessage, columns=COLUMNS, rows=[row(), row()])
+        with connection.cursor() as cursor:
+            cursor.execute(f"SELECT count(*) FROM {staged}")
+            assert cursor.fetchone() == (2,)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT to_regclass(%s)", [staged])
+        assert cursor.fetchone() == (None,)
+    assert not OutboxMessage.objects.exists()
