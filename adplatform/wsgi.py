@@ -1,6 +1,15 @@
+import gc
 import os
 
 from django.core.wsgi import get_wsgi_application
+from django.urls import get_resolver
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "adplatform.settings")
 application = get_wsgi_application()
+
+# Load the URLconf (and with it every view, serializer and schema) now, then take all that is
+# loaded out of the garbage collector's full passes: those walked the ~180,000 objects of the
+# loaded app every few thousand requests, stalling all of a worker's threads for ~90 ms (the
+# read bench's p99). Frozen, a full pass takes ~10 ms, and a request ~5 % less CPU.
+get_resolver().url_patterns
+gc.freeze()
