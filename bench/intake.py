@@ -19,7 +19,7 @@ from .fixtures import ad_bodies, batch_body, bench_retailer
 from .load import run_wrk
 from .profiling import print_profile, pyspy_profile
 from .report import machine_info, median, print_machine, results_write, run_dir, table
-from .stack import DATABASE, Stack, app_env, database_fresh, django_setup, redis_for, web_start
+from .stack import DATABASE, Stack, database_drop, app_env, database_fresh, django_setup, redis_for, web_start
 
 GOAL_RATIO = 0.6
 GOAL_BATCH_ADS_PER_S = 20_000
@@ -43,6 +43,7 @@ def run(args) -> dict:
     folder = run_dir("intake")
     with Stack(folder) as stack:
         redis_url = redis_for(stack, args.redis_url)
+        stack.callback(database_drop, DATABASE)  # after every child has stopped (last out)
         env = app_env(
             run_dir=folder, database_url=database_fresh(DATABASE, run_dir=folder), redis_url=redis_url,
             AD_INTAKE_MODE="direct", DJANGO_SETTINGS_MODULE="bench.settings",

@@ -17,6 +17,7 @@ from .stack import (
     DATABASE,
     Stack,
     app_env,
+    database_drop,
     database_fresh,
     database_url,
     django_setup,
@@ -62,6 +63,7 @@ def run(args) -> dict:
     folder = run_dir("modes")
     with Stack(folder) as stack:
         redis_url = redis_for(stack, args.redis_url)
+        stack.callback(database_drop, DATABASE)  # after every child has stopped (last out)
         env = app_env(
             run_dir=folder, database_url=database_url(DATABASE), redis_url=redis_url,
             INTAKE_BATCHING=str(args.batching).lower(),

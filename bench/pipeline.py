@@ -22,7 +22,7 @@ from .fixtures import ad_payloads, bench_retailer, validated
 from .measure import lag_stats, task_costs, wait_final
 from .profiling import pipeline_probe, print_profile, pyspy_profile
 from .report import machine_info, print_machine, progress, results_write, run_dir, table
-from .stack import DATABASE, Stack, app_env, database_fresh, django_setup, redis_for, worker_start
+from .stack import DATABASE, Stack, database_drop, app_env, database_fresh, django_setup, redis_for, worker_start
 
 GOAL_DRAIN_ADS_PER_S = 2_000
 GOAL_LAG_P99_S = 2.0
@@ -47,6 +47,7 @@ def run(args) -> dict:
     folder = run_dir("pipeline")
     with Stack(folder) as stack:
         redis_url = redis_for(stack, args.redis_url)
+        stack.callback(database_drop, DATABASE)  # after every child has stopped (last out)
         env = app_env(
             run_dir=folder, database_url=database_fresh(DATABASE, run_dir=folder), redis_url=redis_url,
             AD_INTAKE_MODE="direct", INTAKE_MESSAGE_SIZE=args.message_size, INTAKE_BATCHING=str(args.batching).lower(),

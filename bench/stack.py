@@ -23,7 +23,9 @@ HOST = "127.0.0.1"
 PYTHON = sys.executable
 # The PostgreSQL server (without a database name) the benches create their databases on.
 POSTGRES_URL = os.environ.get("BENCH_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432")
-DATABASE = "adplatform_bench"
+# Each run its own database, dropped when it ends: two benches at once must not drop and
+# recreate each other's (one did, and the other's API key vanished: every request a 401).
+DATABASE = f"adplatform_bench_{os.getpid()}"
 TEMPLATE_DATABASE = "adplatform_bench_template"
 
 
