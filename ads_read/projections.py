@@ -9,7 +9,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from adplatform.kernel.bulk import COPY_MIN_ROWS, rows_stage
-from ads_write.models import Ad, Finding, Verdict
+from ads_write.models import Ad, Finding, Verdict, finding_document
 from notifications.services import webhook_deliveries_create
 
 from . import stats
@@ -101,11 +101,8 @@ def ads_project(*, ad_ids: list) -> int:
         verdicts.setdefault(verdict["ad_id"], []).append(verdict)
     engine_ids = [v["id"] for vs in verdicts.values() for v in vs if v["source"] == Verdict.Source.ENGINE]
     findings: dict = {}
-    for verdict_id, *finding in (
-        Finding.objects.filter(verdict_id__in=engine_ids).order_by("id")
-        .values_list("verdict_id", "code", "category", "severity", "message", "field", "evidence")
-    ):
-        findings.setdefault(verdict_id, []).append(_finding_dict(*finding))
+    for finding in Finding.objects.filter(verdict_id__in=engine_ids).order_by("id").values("verdict_id", *Finding.DOCUMENT_FIELDS):
+        findings.setdefault(finding.pop("verdict_id"), []).append(finding_document(**finding))
     now = timezone.now()
     rows = [_view_row(ad, verdicts.get(ad["id"], []), findings, now) for ad in sorted(ads, key=lambda a: a["id"])]
     with transaction.atomic():
@@ -118,8 +115,3 @@ def ads_project(*, ad_ids: list) -> int:
     stats.consistency_lag_observe(rows=applied_rows, previous=previous)
     pending_settle(ad_ids=[row.id for row in applied_rows])
     return len(rows)
-
-
-def _finding_dict(code, category, severity, message, field, evidence) -> dict:
-    # As Finding.as_dict gives it.
-    return {"code": code, "category": category, "severity": severity, "message": message, "field": field or None, "evidence": evidence}

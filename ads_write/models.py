@@ -114,18 +114,20 @@ class Finding(models.Model):
     field = models.CharField(max_length=64, blank=True)
     evidence = models.JSONField(default=dict, blank=True)
 
+    # The columns of a finding as readers see it (as_dict, finding_document).
+    DOCUMENT_FIELDS = ("code", "category", "severity", "message", "field", "evidence")
+
     def __str__(self):
         return self.code
 
     def as_dict(self) -> dict:
-        return {
-            "code": self.code,
-            "category": self.category,
-            "severity": self.severity,
-            "message": self.message,
-            "field": self.field or None,
-            "evidence": self.evidence,
-        }
+        return finding_document(**{name: getattr(self, name) for name in self.DOCUMENT_FIELDS})
+
+
+def finding_document(*, code, category, severity, message, field, evidence) -> dict:
+    """A stored finding as the API, the audit log and the read model show it: a finding on
+    no particular field has a null field (stored blank)."""
+    return {"code": code, "category": category, "severity": severity, "message": message, "field": field or None, "evidence": evidence}
 
 
 class OutboxMessage(models.Model):
