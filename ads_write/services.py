@@ -206,8 +206,9 @@ def _submit_direct(events: list[Event]) -> None:
     refused = next((r for r in results[:messages] if isinstance(r, Exception)), None)
     if refused is not None:
         raise broker_unavailable() from refused
-    if any(isinstance(r, Exception) for r in results[messages:]):
-        logger.warning("could not mark %d accepted ads: %s", len(events), [r for r in results[messages:] if isinstance(r, Exception)])
+    failed = [r for r in results[messages:] if isinstance(r, Exception)]
+    if failed:
+        logger.warning("could not mark %d accepted ads: %s", len(events), failed)
 
 
 def _mark_accepted(*, events: list[Event], journal: bool, pipe=None) -> None:
@@ -351,14 +352,7 @@ def ads_record_verdicts(*, verdicts: dict) -> list[uuid.UUID]:
             )
             by_outcome.setdefault((verdict.status, verdict.ruleset_version), []).append(ad_id)
         rows_insert(model=Verdict, columns=_VERDICT_COLUMNS, rows=rows)
-        # The findings point at their verdict's id, which the database chose.
-        verdict_ids = dict(Verdict.objects.filter(event_id__in=[row[1] for row in rows]).values_list("ad_id", "id"))
-        findings = [
-            (verdict_ids[ad_id], f.code, f.category, f.severity, f.message, f.field or "", f.evidence)
-            for ad_id, *_ in ads
-            for f in verdicts[ad_id].findings
-        ]
-        rows_insert(model=Finding, columns=_FINDING_COLUMNS, rows=findings)
+        _findings_insert(verdicts=verdicts, events={row[0]: row[1] for row in rows if verdicts[row[0]].findings})
         # One UPDATE per outcome rather than bulk_update's per-row CASE, which costs more
         # than the rest of the batch together.
         for (status, ruleset_version), ids in by_outcome.items():
@@ -369,8 +363,22 @@ def ads_record_verdicts(*, verdicts: dict) -> list[uuid.UUID]:
     return [ad_id for ad_id, *_ in ads]
 
 
+def _findings_insert(*, verdicts: dict, events: dict) -> None:
+    """Store the findings of the verdicts just written, those of the ads in `events` (ad id
+    -> its verdict's event id): a clean batch reads nothing back."""
+    if not events:
+        return
+    # The findings point at their verdict's id, which the database chose.
+    verdict_ids = dict(Verdict.objects.filter(event_id__in=list(events.values())).values_list("ad_id", "id"))
+    rows_insert(model=Finding, columns=_FINDING_COLUMNS, rows=[
+        (verdict_ids[ad_id], f.code, f.category, f.severity, f.message, f.field or "", f.evidence)
+        for ad_id in events
+        for f in verdicts[ad_id].findings
+    ])
+
+
 _VERDICT_COLUMNS = ["ad_id", "event_id", "version", "status", "source", "ruleset_version", "reviewer", "reason", "created_at"]
-_FINDING_COLUMNS = ["verdict_id", "code", "category", "severity", "message", "field", "evidence"]
+_FINDING_COLUMNS = ["verdict_id", *Finding.DOCUMENT_FIELDS]
 
 
 def _count_verdicts(counts: Counter) -> None:

@@ -85,3 +85,28 @@ def test_a_poison_message_becomes_a_dead_letter_and_its_neighbours_pass(retailer
     assert DeadLetter.objects.count() == 1
     process_submissions_task.apply(args=["not a list"])
     assert DeadLetter.objects.count() == 2
+
+
+def test_findings_land_on_their_own_verdicts_and_a_clean_batch_reads_no_verdict_back(retailer):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from adplatform.kernel.bulk import COPY_MIN_ROWS
+
+    retailer.velocity_limit = 10_000
+    retailer.save()
+    # Enough ads to go by COPY; every third one in a prohibited category.
+    payloads = [ad_payload(external_ref=f"m{i}", **({"category": "tobacco"} if i % 3 == 0 else {})) for i in range(COPY_MIN_ROWS + 1)]
+    run(intake_events(retailer.id, *payloads))
+    by_ref = {ad.external_ref: ad for ad in Ad.objects.all()}
+    for ref, ad in by_ref.items():
+        codes = [f.code for f in Finding.objects.filter(verdict__ad=ad)]
+        assert codes == (["COMPLIANCE.PROHIBITED_CATEGORY"] if int(ref[1:]) % 3 == 0 else []), ref
+    view = AdView.objects.get(external_ref="m0")
+    assert view.findings == [Finding.objects.get(verdict__ad=by_ref["m0"]).as_dict()]
+
+    clean = intake_events(retailer.id, *[ad_payload(external_ref=f"c{i}") for i in range(COPY_MIN_ROWS)])
+    with CaptureQueriesContext(connection) as queries:
+        process_submissions_task.apply(args=[clean]).get()
+    assert not Finding.objects.filter(verdict__ad__external_ref__startswith="c").exists()
+    assert not any('FROM "ads_write_verdict"' in q["sql"] for q in queries.captured_queries)
