@@ -88,6 +88,23 @@ def lag_stats(*, since: float, until: float) -> dict:
             [_at(since), _at(until)],
         )
         mix = dict(cursor.fetchall())
+        # Lag by the 5 s window of acceptance: a stall shows as a window whose lag jumps.
+        cursor.execute(
+            f"""
+            SELECT floor(extract(epoch FROM v.submitted_at - %s) / 5) * 5 AS window,
+                   count(*),
+                   percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM v.projected_at - v.submitted_at)),
+                   max(extract(epoch FROM v.projected_at - v.submitted_at))
+            FROM {view} v
+            WHERE v.status <> 'pending' AND v.submitted_at >= %s AND v.submitted_at <= %s
+            GROUP BY 1 ORDER BY 1
+            """,
+            [_at(since), _at(since), _at(until)],
+        )
+        timeline = [
+            {"from_s": int(window), "ads": count, "lag_p50_s": round(p50, 3), "lag_max_s": round(worst, 3)}
+            for window, count, p50, worst in cursor.fetchall()
+        ]
 
     def named(values):
         return {f"p{round(p * 100)}": round(v, 4) for p, v in zip(LAG_PERCENTILES, values)} if values else None
@@ -100,7 +117,31 @@ def lag_stats(*, since: float, until: float) -> dict:
         "first_final_at": first.timestamp() if first else None,
         "last_final_at": last.timestamp() if last else None,
         "status_mix": mix,
+        "lag_timeline": timeline,
     }
+
+
+def server_housekeeping() -> dict:
+    """PostgreSQL's own background work so far: checkpoints, and autovacuum and autoanalyze
+    runs on our tables. Two snapshots bracket a phase, to tell a stall of ours from the
+    server's."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT checkpoints_timed + checkpoints_req, buffers_checkpoint FROM pg_stat_bgwriter")
+        checkpoints, buffers = cursor.fetchone()
+        cursor.execute(
+            "SELECT coalesce(sum(autovacuum_count), 0), coalesce(sum(autoanalyze_count), 0) FROM pg_stat_user_tables"
+        )
+        autovacuums, autoanalyzes = cursor.fetchone()
+    return {
+        "checkpoints": checkpoints,
+        "checkpoint_buffers": buffers,
+        "autovacuums": int(autovacuums),
+        "autoanalyzes": int(autoanalyzes),
+    }
+
+
+def housekeeping_between(before: dict, after: dict) -> dict:
+    return {key: after[key] - before[key] for key in before}
 
 
 _TASK_LINE = re.compile(r"Task (?P<name>[\w.]+)\[[^\]]+\] succeeded in (?P<seconds>[0-9.e-]+)s: (?P<result>\d+)")

@@ -19,7 +19,7 @@ import time
 import redis
 
 from .fixtures import ad_payloads, bench_retailer, validated
-from .measure import lag_stats, task_costs, wait_final
+from .measure import housekeeping_between, lag_stats, server_housekeeping, task_costs, wait_final
 from .profiling import pipeline_probe, print_profile, pyspy_profile
 from .report import machine_info, print_machine, progress, results_write, run_dir, table
 from .stack import DATABASE, Stack, database_drop, app_env, database_fresh, django_setup, redis_for, worker_start
@@ -39,6 +39,7 @@ def add_arguments(parser) -> None:
     parser.add_argument("--steady-duration", type=float, default=60, help="seconds of steady load (default 60)")
     parser.add_argument("--probe-ads", type=int, default=1_000, help="ads through the in-process probe, batched and single (default 1,000; 0 skips it)")
     parser.add_argument("--profile", type=float, default=0, help="py-spy the worker for this many seconds of the drain (default off)")
+    parser.add_argument("--profile-steady", type=float, default=0, help="py-spy the worker for this many seconds of the steady load (default off)")
     parser.add_argument("--batching", action="store_true", help="INTAKE_BATCHING on: the consumer buffers intake messages and judges them together (default off, as the platform's default)")
     parser.add_argument("--redis-url", help="use this Redis database (flushed at the start and the end) instead of a private redis-server")
 
@@ -75,7 +76,8 @@ def run(args) -> dict:
 
         steady = None
         if args.rate > 0:
-            steady = _steady(args, caller=caller, start_index=args.ads, already_final=drained["final"])
+            with pyspy_profile(stack, pid=worker.pid, seconds=args.profile_steady, name="py-spy-worker-steady") as steady_profile:
+                steady = _steady(args, caller=caller, start_index=args.ads, already_final=drained["final"])
             steady["costs"] = task_costs(worker.log_path.read_text(errors="replace")[len(drain_log):])
 
         # The probe measures one process alone: the worker (and any backlog) must not compete.
@@ -95,6 +97,7 @@ def run(args) -> dict:
         "steady": steady,
         "probe": probe,
         "worker_profile": profile or None,
+        "worker_profile_steady": (steady_profile or None) if steady else None,
     }
     _print(data, args)
     print(f"\nresults: {results_write(folder, data)}")
@@ -174,6 +177,7 @@ def _steady(args, *, caller, start_index: int, already_final: int) -> dict:
     total = int(args.rate * args.steady_duration)
     ads = validated(ad_payloads(total, start=start_index))
     sent = 0
+    housekeeping = server_housekeeping()
     started = time.time()
     with progress(total=total, desc=f"{'steady load':<24}", unit="ad") as bar:
         while sent < total:
@@ -186,6 +190,7 @@ def _steady(args, *, caller, start_index: int, already_final: int) -> dict:
             time.sleep(max(0.0, sent / args.rate - (time.time() - started)))
     ended = time.time()
     wait_final(already_final + total, timeout=max(60.0, args.steady_duration), desc="steady drain")
+    housekeeping = housekeeping_between(housekeeping, server_housekeeping())
     lag = lag_stats(since=started, until=ended)
     offered = total / (ended - started)
     p99 = (lag["lag_to_read_s"] or {}).get("p99")
@@ -197,6 +202,8 @@ def _steady(args, *, caller, start_index: int, already_final: int) -> dict:
         "final": lag["final"],
         "lag_to_read_s": lag["lag_to_read_s"],
         "lag_to_verdict_s": lag["lag_to_verdict_s"],
+        "lag_timeline": lag["lag_timeline"],
+        "server_housekeeping": housekeeping,
         "goal_lag_p99_s": GOAL_LAG_P99_S,
         # The goal is set at 500 ads/s; below that rate there is nothing to judge.
         "goal_met": None if offered < 0.95 * GOAL_LAG_RATE else p99 is not None and p99 <= GOAL_LAG_P99_S and lag["final"] == total,
@@ -232,6 +239,10 @@ def _print(data: dict, args) -> None:
             f"{ {True: 'met', False: 'MISSED', None: 'not judged at this rate'}[steady['goal_met']] })"
         )
         print(_cost_table(steady["costs"]))
+        print(f"PostgreSQL during the steady phase: {steady['server_housekeeping']}")
+        print("lag by 5 s window of acceptance:")
+        print(table(["from s", "ads", "lag p50 s", "lag max s"],
+                    [[w["from_s"], w["ads"], w["lag_p50_s"], w["lag_max_s"]] for w in steady["lag_timeline"]]))
     for name, result in (probe or {}).items():
         print(
             f"\nprobe, {name} ({result['ads']:,} ads in {result['intake_messages']:,} messages, in this process, one at a "
@@ -244,6 +255,8 @@ def _print(data: dict, args) -> None:
                         [[s["what"][:100], s["count"], s["ms_per_ad"]] for s in result[title][:12]]))
     if data["worker_profile"]:
         print_profile(data["worker_profile"], what="Celery worker, drain")
+    if data["worker_profile_steady"]:
+        print_profile(data["worker_profile_steady"], what="Celery worker, steady load")
 
 
 def _cost_table(costs: dict) -> str:
