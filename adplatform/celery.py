@@ -10,6 +10,8 @@ import os
 
 import msgspec
 from celery import Celery
+from celery.signals import task_postrun, task_prerun
+from django.db import close_old_connections
 from kombu import Queue
 from kombu.serialization import register
 
@@ -68,3 +70,13 @@ app.conf.update(
 # they read: this module reads no Django setting at import (settings modules import it).
 
 app.autodiscover_tasks()
+
+
+@task_prerun.connect
+@task_postrun.connect
+def _recycle_database_connections(sender=None, **kwargs):
+    """Around each task, what Django does around each request: close a connection that broke
+    or is older than CONN_MAX_AGE, keep the rest (CELERY_DB_REUSE_MAX in settings). Not for a
+    task applied eagerly in a caller's transaction, which closing would end."""
+    if sender is not None and not getattr(sender.request, "is_eager", False):
+        close_old_connections()
