@@ -8,6 +8,8 @@ import time
 from collections import defaultdict
 from datetime import datetime, timezone
 
+import os
+
 import psycopg
 from django.db import connection
 
@@ -142,6 +144,52 @@ def server_housekeeping() -> dict:
 
 def housekeeping_between(before: dict, after: dict) -> dict:
     return {key: after[key] - before[key] for key in before}
+
+
+PARTS = ("publisher", "worker main", "worker pool", "postgresql", "redis")
+
+
+def cpu_snapshot(*, worker_pid: int) -> dict:
+    """CPU seconds used so far by each process of the stack, from /proc: this process (the
+    publisher), the Celery worker's main process and its pool, PostgreSQL's processes and
+    Redis; and the whole machine's. Two snapshots bracket a phase (`cpu_between`)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    processes = {}
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry.name}/stat") as file:
+                stat = file.read()
+        except OSError:
+            continue
+        pid = int(entry.name)
+        command, fields = stat[stat.index("(") + 1 : stat.rindex(")")], stat[stat.rindex(")") + 2 :].split()
+        parent = int(fields[1])
+        part = (
+            "publisher" if pid == os.getpid()
+            else "worker main" if pid == worker_pid
+            else "worker pool" if parent == worker_pid
+            else "postgresql" if command == "postgres"
+            else "redis" if command.startswith("redis-server")
+            else None
+        )
+        if part:
+            processes[pid] = (part, (int(fields[11]) + int(fields[12])) / tick)
+    with open("/proc/stat") as machine:
+        user, nice, system, _idle, _iowait, irq, softirq, steal = (int(v) for v in machine.readline().split()[1:9])
+    return {"processes": processes, "machine": (user + nice + system + irq + softirq + steal) / tick}
+
+
+def cpu_between(before: dict, after: dict, *, ads: int) -> dict:
+    """CPU milliseconds per ad of each part between two snapshots. A process that ended in
+    between took its CPU with it: the parts are lower bounds, the machine's is whole."""
+    used = dict.fromkeys(PARTS, 0.0)
+    for pid, (part, seconds) in after["processes"].items():
+        earlier = before["processes"].get(pid)
+        used[part] += seconds - (earlier[1] if earlier and earlier[0] == part else 0.0)
+    used["machine"] = after["machine"] - before["machine"]
+    return {part: round(1000 * seconds / ads, 3) for part, seconds in used.items()}
 
 
 _TASK_LINE = re.compile(r"Task (?P<name>[\w.]+)\[[^\]]+\] succeeded in (?P<seconds>[0-9.e-]+)s: (?P<result>\d+)")

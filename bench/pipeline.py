@@ -19,7 +19,7 @@ import time
 import redis
 
 from .fixtures import ad_payloads, bench_retailer, validated
-from .measure import housekeeping_between, lag_stats, server_housekeeping, task_costs, wait_final
+from .measure import cpu_between, cpu_snapshot, housekeeping_between, lag_stats, server_housekeeping, task_costs, wait_final
 from .profiling import pipeline_probe, print_profile, pyspy_profile
 from .report import machine_info, print_machine, progress, results_write, run_dir, table
 from .stack import DATABASE, Stack, database_drop, app_env, database_fresh, django_setup, redis_for, worker_start
@@ -67,17 +67,22 @@ def run(args) -> dict:
         preload["redis_bytes_per_queued_ad"] = round(redis.Redis.from_url(redis_url).memory_usage("intake", samples=0) / args.ads)
         worker = worker_start(stack, env=env, concurrency=args.workers)
         ready_at = time.time()
+        cpu = cpu_snapshot(worker_pid=worker.pid)
         with pyspy_profile(stack, pid=worker.pid, seconds=args.profile, name="py-spy-worker") as profile:
             samples = wait_final(args.ads, timeout=args.drain_timeout, desc="drain")
+        drain_cpu = cpu_between(cpu, cpu_snapshot(worker_pid=worker.pid), ads=args.ads)
         drained = lag_stats(since=preload["started_at"], until=preload["ended_at"])
         drain_log = worker.log_path.read_text(errors="replace")
         drain = _drain_figures(args, ready_at=ready_at, samples=samples, drained=drained, costs=task_costs(drain_log))
         drain["storage_bytes_per_ad"] = _storage_per_ad(args.ads)
+        drain["cpu_ms_per_ad"] = drain_cpu
 
         steady = None
         if args.rate > 0:
             with pyspy_profile(stack, pid=worker.pid, seconds=args.profile_steady, name="py-spy-worker-steady") as steady_profile:
+                cpu = cpu_snapshot(worker_pid=worker.pid)
                 steady = _steady(args, caller=caller, start_index=args.ads, already_final=drained["final"])
+                steady["cpu_ms_per_ad"] = cpu_between(cpu, cpu_snapshot(worker_pid=worker.pid), ads=steady["ads"])
             steady["costs"] = task_costs(worker.log_path.read_text(errors="replace")[len(drain_log):])
 
         # The probe measures one process alone: the worker (and any backlog) must not compete.
@@ -227,6 +232,7 @@ def _print(data: dict, args) -> None:
         f"Redis holds {preload['redis_bytes_per_queued_ad']} bytes per queued ad; PostgreSQL grows by "
         f"{drain['storage_bytes_per_ad']['total']:,} bytes per ad: {drain['storage_bytes_per_ad']}"
     )
+    print(f"CPU ms per ad in the drain, by part (the worker's start included): {drain['cpu_ms_per_ad']}")
     print("per stage, from the worker log (time inside the task, per message and per ad):")
     print(_cost_table(drain["costs"]))
     if steady:
@@ -240,6 +246,7 @@ def _print(data: dict, args) -> None:
         )
         print(_cost_table(steady["costs"]))
         print(f"PostgreSQL during the steady phase: {steady['server_housekeeping']}")
+        print(f"CPU ms per ad in the steady phase, by part (publisher = this process): {steady['cpu_ms_per_ad']}")
         print("lag by 5 s window of acceptance:")
         print(table(["from s", "ads", "lag p50 s", "lag max s"],
                     [[w["from_s"], w["ads"], w["lag_p50_s"], w["lag_max_s"]] for w in steady["lag_timeline"]]))

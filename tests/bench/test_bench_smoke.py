@@ -3,6 +3,11 @@ they drive shows here rather than in the next benchmark run (the benches themsel
 demand, never in the suite): the ceiling endpoint, the pipeline probe, the parsers of
 worker logs and profiles, and the rules engine bench's workload."""
 
+import os
+import signal
+import subprocess
+import sys
+
 import pytest
 
 from adplatform.kernel.auth import Caller
@@ -10,7 +15,7 @@ from ads_read.models import AdView
 from ads_read.pending import pending_get
 from ads_write.models import Ad
 from bench.fixtures import AD_MIX, ad_payloads, validated
-from bench.measure import task_costs
+from bench.measure import cpu_between, cpu_snapshot, task_costs
 from bench.profiling import pipeline_probe, pyspy_summary
 
 
@@ -59,6 +64,29 @@ def test_task_costs_are_read_from_a_celery_worker_log():
     costs = task_costs(log)
     assert costs["process_submissions_task"] == {"messages": 2, "seconds": 0.5, "ads": 200, "ms_per_message": 250.0, "ms_per_ad": 2.5}
     assert costs["project_ads_task"]["ms_per_ad"] == 0.5
+
+
+BURN = "import time\nend = time.process_time() + 0.3\nwhile time.process_time() < end: pass\nprint('burned', flush=True)\ntime.sleep(60)"
+
+
+def test_cpu_per_ad_is_split_by_part_of_the_stack():
+    # A parent standing for the Celery worker's main process, its child for a pool process
+    # that burns 0.3 s of CPU, says so, and waits to be killed (an ended process's CPU is lost).
+    worker = subprocess.Popen(
+        [sys.executable, "-c", f"import subprocess, sys, time; subprocess.Popen([sys.executable, '-c', {BURN!r}]); time.sleep(60)"],
+        stdout=subprocess.PIPE, text=True, start_new_session=True,
+    )
+    try:
+        before = cpu_snapshot(worker_pid=worker.pid)
+        assert worker.stdout.readline() == "burned\n"
+        after = cpu_snapshot(worker_pid=worker.pid)
+    finally:
+        os.killpg(worker.pid, signal.SIGKILL)
+        worker.wait()
+    used = cpu_between(before, after, ads=10)
+    assert set(used) == {"publisher", "worker main", "worker pool", "postgresql", "redis", "machine"}
+    assert 25 <= used["worker pool"] <= 40  # 0.3 s over 10 ads, within the clock's ticks
+    assert used["worker main"] < 5 and used["machine"] >= used["worker pool"]
 
 
 def test_a_pyspy_profile_is_summarised_by_self_time_and_by_our_own_code(tmp_path):
