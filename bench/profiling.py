@@ -107,6 +107,9 @@ STAGES = (
 def _shape(sql: str) -> str:
     """A statement with its literal lists collapsed, to group the same statement."""
     sql = re.sub(r"\s+", " ", sql)
+    copy = re.match(r'COPY "(copy_)?(\w+?)(_\d+)?" ', sql)
+    if copy:  # by table; kernel/bulk.py's staged copies go to temporary tables named apart
+        return f"COPY {copy[2]}" + (" (staged)" if copy[1] else "")
     sql = re.sub(r'"copy_(\w+?)_\d+"', r'"copy_\1"', sql)  # kernel/bulk.py's temporary tables
     sql = re.sub(r"\((%s, )*%s\)(, \((%s, )*%s\))+", "(…), …", sql)
     sql = re.sub(r"(%s, )+%s", "…", sql)
@@ -115,37 +118,22 @@ def _shape(sql: str) -> str:
 
 @contextmanager
 def statements_timed():
-    """Time every SQL statement on the default connection, grouped by shape, and every
-    COPY of kernel/bulk.py (which does not pass through Django's execute)."""
+    """Time every SQL statement on the default connection, grouped by shape (kernel/bulk.py's
+    COPYs included: they pass through the execute wrappers too)."""
     from django.db import connection
 
-    from adplatform.kernel import bulk
-
     stats = defaultdict(lambda: {"count": 0, "seconds": 0.0})
-
-    def record(shape, start):
-        entry = stats[shape]
-        entry["count"] += 1
-        entry["seconds"] += time.perf_counter() - start
 
     def timed(execute, sql, params, many, context):
         start = time.perf_counter()
         try:
             return execute(sql, params, many, context)
         finally:
-            record(_shape(sql), start)
+            entry = stats[_shape(sql)]
+            entry["count"] += 1
+            entry["seconds"] += time.perf_counter() - start
 
-    copy = bulk._copy
-
-    def copy_timed(*, model, table, **kwargs):
-        start = time.perf_counter()
-        try:
-            return copy(model=model, table=table, **kwargs)
-        finally:
-            # Staged copies go to a temporary table named apart per call: group them by model.
-            record(f"COPY {model._meta.db_table}" + ("" if table == model._meta.db_table else " (staged)"), start)
-
-    with connection.execute_wrapper(timed), mock.patch.object(bulk, "_copy", copy_timed):
+    with connection.execute_wrapper(timed):
         yield stats
 
 

@@ -12,6 +12,8 @@ Elsewhere (SQLite, the embedded default), and for a few rows, they become model 
 and `bulk_create`.
 """
 
+import contextlib
+import functools
 import itertools
 import json
 
@@ -76,12 +78,28 @@ def _copy(*, model: type[models.Model], table: str, columns: list[str], rows: li
     json_positions = [i for i, name in enumerate(columns) if isinstance(model._meta.get_field(name), models.JSONField)]
     if json_positions:
         rows = [_json_dumped(row, json_positions) for row in rows]
-    # Django's error wrapper, as around its own statements: a conflict is an IntegrityError.
-    with connection.cursor() as cursor, connection.wrap_database_errors, cursor.cursor.copy(
-        f"COPY {connection.ops.quote_name(table)} ({_column_list(model, columns)}) FROM STDIN"
-    ) as copy:
-        for row in rows:
-            copy.write_row(row)
+    sql = f"COPY {connection.ops.quote_name(table)} ({_column_list(model, columns)}) FROM STDIN"
+
+    def copy_rows(sql, params, many, context):
+        # Django's error wrapper, as around its own statements: a conflict is an IntegrityError.
+        with connection.wrap_database_errors, context["cursor"].cursor.copy(sql) as copy:
+            for row in rows:
+                copy.write_row(row)
+
+    with connection.cursor() as cursor:
+        _as_a_statement(cursor, sql, copy_rows)
+
+
+def _as_a_statement(cursor, sql: str, executor) -> None:
+    """Run `executor` as Django runs a statement: through the connection's execute wrappers
+    (`connection.execute_wrapper`) and, when queries are logged (DEBUG, tests'
+    CaptureQueriesContext), into its query log. So a COPY is counted, timed and seen like
+    any other statement, though psycopg's copy() does not go through cursor.execute."""
+    for wrapper in reversed(connection.execute_wrappers):
+        executor = functools.partial(wrapper, executor)
+    logged = cursor.debug_sql(sql) if connection.queries_logged else contextlib.nullcontext()
+    with logged:
+        executor(sql, None, False, {"connection": connection, "cursor": cursor})
 
 
 def _json_dumped(row: tuple, positions: list[int]) -> tuple:

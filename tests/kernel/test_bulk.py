@@ -38,9 +38,22 @@ def test_many_rows_go_by_copy_and_a_few_by_one_insert():
         rows_insert(model=OutboxMessage, columns=COLUMNS, rows=others(COPY_MIN_ROWS))
     with CaptureQueriesContext(connection) as few:
         rows_insert(model=OutboxMessage, columns=COLUMNS, rows=others(COPY_MIN_ROWS - 1))
-    assert [q["sql"].split()[0] for q in many.captured_queries] == []  # COPY bypasses Django's cursor.execute
+    assert [q["sql"].split()[:2] for q in many.captured_queries] == [["COPY", '"ads_write_outboxmessage"']]
     assert [q["sql"].split()[0] for q in few.captured_queries] == ["INSERT"]
     assert OutboxMessage.objects.count() == 2 * COPY_MIN_ROWS - 1
+
+
+def test_a_copy_passes_through_the_connections_execute_wrappers():
+    seen = []
+
+    def wrapper(execute, sql, params, many, context):
+        seen.append(sql.split()[0])
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(wrapper):
+        rows_insert(model=OutboxMessage, columns=COLUMNS, rows=others(COPY_MIN_ROWS))
+    assert seen == ["COPY"]
+    assert OutboxMessage.objects.count() == COPY_MIN_ROWS
 
 
 def test_conflicting_rows_are_skipped_and_the_others_stored():

@@ -332,9 +332,10 @@ def test_a_batch_costs_the_same_statements_as_one_ad(nimbus, orbit, django_asser
     with django_assert_max_num_queries(7) as many_queries:
         gather_facts(many)
     # From COPY_MIN_ROWS rows on, the fingerprints go by COPY under a savepoint (kernel/bulk.py):
-    # the savepoint's two statements instead of one INSERT, whatever the batch's size.
+    # a savepoint, the COPY and its release instead of one INSERT, whatever the batch's size.
     assert len(many) >= COPY_MIN_ROWS
-    assert len(many_queries.captured_queries) == len(one_queries.captured_queries) + 1
+    assert len(many_queries.captured_queries) == len(one_queries.captured_queries) + 2
+    assert [q["sql"].split()[0] for q in many_queries.captured_queries].count("COPY") == 1
 
 
 def test_evaluate_many_with_the_external_validator(settings, nimbus, orbit):
