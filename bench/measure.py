@@ -152,7 +152,7 @@ PARTS = ("publisher", "worker main", "worker pool", "postgresql", "redis")
 def cpu_snapshot(*, worker_pid: int) -> dict:
     """CPU seconds used so far by each process of the stack, from /proc: this process (the
     publisher), the Celery worker's main process and its pool, PostgreSQL's processes and
-    Redis; and the whole machine's. Two snapshots bracket a phase (`cpu_between`)."""
+    Redis; the whole machine's, and what the hypervisor stole. Two snapshots bracket a phase (`cpu_between`)."""
     tick = os.sysconf("SC_CLK_TCK")
     processes = {}
     for entry in os.scandir("/proc"):
@@ -178,7 +178,8 @@ def cpu_snapshot(*, worker_pid: int) -> dict:
             processes[pid] = (part, (int(fields[11]) + int(fields[12])) / tick)
     with open("/proc/stat") as machine:
         user, nice, system, _idle, _iowait, irq, softirq, steal = (int(v) for v in machine.readline().split()[1:9])
-    return {"processes": processes, "machine": (user + nice + system + irq + softirq + steal) / tick}
+    # Steal is CPU the hypervisor gave to other guests: not ours, but what a noisy run lacked.
+    return {"processes": processes, "machine": (user + nice + system + irq + softirq) / tick, "stolen": steal / tick}
 
 
 def cpu_between(before: dict, after: dict, *, ads: int) -> dict:
@@ -189,6 +190,7 @@ def cpu_between(before: dict, after: dict, *, ads: int) -> dict:
         earlier = before["processes"].get(pid)
         used[part] += seconds - (earlier[1] if earlier and earlier[0] == part else 0.0)
     used["machine"] = after["machine"] - before["machine"]
+    used["stolen"] = after["stolen"] - before["stolen"]
     return {part: round(1000 * seconds / ads, 3) for part, seconds in used.items()}
 
 
