@@ -58,8 +58,7 @@ class AdFilter(django_filters.FilterSet):
 
 
 # The columns an ad's API document reads (ads_read.serializers.ad_document): lists fetch
-# only these, not the projection's bookkeeping (retailer, filter and audit columns), which
-# spares converting 6 of 31 columns on every row of a page.
+# only these, not the projection's own (retailer, filter and bookkeeping columns).
 DOCUMENT_FIELDS = (
     "id", "status", "external_ref", "headline", "description", "landing_url", "display_url", "country", "language",
     "category", "price_amount", "price_currency", "target_min_age", "starts_at", "ends_at", "findings",
