@@ -14,7 +14,7 @@ from django.db.models.functions import Coalesce
 from ads_write.models import Ad, AdStatus
 
 from .models import AdView, RetailerDailyStats
-from .pending import pending_get
+from .pending import PendingAd, pending_get
 
 STATUSES = tuple(AdStatus.values)
 FAILED_STATUSES = (AdStatus.REJECTED,)
@@ -57,8 +57,8 @@ class AdFilter(django_filters.FilterSet):
         return queryset.filter(finding_codes__contains=f" {value.strip()} ")
 
 
-# The columns an ad's API document reads (ads_read.serializers.ad_document): lists fetch
-# only these, not the projection's own (retailer, filter and bookkeeping columns).
+# The columns an ad's API document reads (ads_read.serializers.ad_document). Lists fetch
+# them as dicts, not AdView instances: building 50 instances cost ~0.5 ms of a page's ~3 ms.
 DOCUMENT_FIELDS = (
     "id", "status", "external_ref", "headline", "description", "landing_url", "display_url", "country", "language",
     "category", "price_amount", "price_currency", "target_min_age", "starts_at", "ends_at", "findings",
@@ -67,8 +67,9 @@ DOCUMENT_FIELDS = (
 
 
 def ad_list(*, retailer_id, filters: dict | None = None) -> QuerySet:
-    """The retailer's ads, filtered. Raises django_filters' ValidationError on bad filters."""
-    queryset = AdView.objects.filter(retailer_id=retailer_id).only(*DOCUMENT_FIELDS)
+    """The retailer's ads, filtered, as dicts of DOCUMENT_FIELDS. Raises django_filters'
+    ValidationError on bad filters."""
+    queryset = AdView.objects.filter(retailer_id=retailer_id).values(*DOCUMENT_FIELDS)
     filters = filters or {}
     if not any(name in filters for name in AdFilter.base_filters):
         return queryset  # nothing to filter on: no FilterSet and its form (~0.4 ms a request)
@@ -79,7 +80,8 @@ def ad_list(*, retailer_id, filters: dict | None = None) -> QuerySet:
 
 
 def ad_failed_list(*, retailer_id) -> QuerySet:
-    return AdView.objects.filter(retailer_id=retailer_id, status__in=FAILED_STATUSES).only(*DOCUMENT_FIELDS)
+    """The retailer's rejected ads, as dicts of DOCUMENT_FIELDS."""
+    return AdView.objects.filter(retailer_id=retailer_id, status__in=FAILED_STATUSES).values(*DOCUMENT_FIELDS)
 
 
 def reached_at():
@@ -113,7 +115,7 @@ def ad_report_open_reviews(*, retailer_id, start, end) -> QuerySet:
     )
 
 
-def ad_get(*, retailer_id, ad_id) -> AdView | dict | None:
+def ad_get(*, retailer_id, ad_id) -> AdView | PendingAd | None:
     """One of the retailer's ads: its read row, or — accepted but not yet projected — a
     pending stand-in (from its marker, else from the write side's row); None if the
     retailer has no such ad (another's ad is None too)."""
@@ -129,12 +131,12 @@ def ad_get(*, retailer_id, ad_id) -> AdView | dict | None:
         return row
     marker = pending_get(ad_id=ad_id)
     if marker and marker.get("retailer_id") == str(retailer_id):
-        return {"id": ad_id, "status": "pending", **marker}
+        return PendingAd({"id": ad_id, "status": "pending", **marker})
     # No marker (marking is best effort: Redis was down as a cqrs ad was accepted), yet the
     # write side has the ad: still pending to the reader, never a bare 404.
     stored = Ad.objects.filter(id=ad_id, retailer_id=retailer_id).values("submitted_at", "external_ref").first()
     if stored:
-        return {"id": ad_id, "status": "pending", **stored, "submitted_at": stored["submitted_at"].isoformat()}
+        return PendingAd({"id": ad_id, "status": "pending", **stored, "submitted_at": stored["submitted_at"].isoformat()})
     return None
 
 

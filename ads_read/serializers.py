@@ -5,6 +5,8 @@ from rest_framework import serializers
 
 from ads_write.models import AdStatus
 
+from .pending import PendingAd
+
 
 class FindingSerializer(serializers.Serializer):
     code = serializers.CharField()
@@ -64,9 +66,10 @@ class AdViewSerializer(serializers.Serializer):
 
 
 def ad_document(ad) -> dict:
-    """The API representation of a read row, or of a pending stand-in (a dict: accepted,
-    not yet projected, with only id, external_ref and submitted_at)."""
-    if isinstance(ad, dict):
+    """The API representation of a read row — an AdView, or a dict of its DOCUMENT_FIELDS
+    as the lists read them — or of a PendingAd (accepted, not yet projected: only id,
+    external_ref and submitted_at are known)."""
+    if isinstance(ad, PendingAd):
         document = dict.fromkeys(AdViewSerializer._declared_fields)
         document.update(
             id=str(ad["id"]),
@@ -77,28 +80,29 @@ def ad_document(ad) -> dict:
             version=0,
         )
         return document
+    row = ad if isinstance(ad, dict) else ad.__dict__  # an instance's field values, by attname
     return {
-        "id": str(ad.id),
-        "status": ad.status,
-        "external_ref": ad.external_ref,
-        "headline": ad.headline,
-        "description": ad.description,
-        "landing_url": ad.landing_url,
-        "display_url": ad.display_url,
-        "country": ad.country,
-        "language": ad.language,
-        "category": ad.category,
-        "price": {"amount": str(ad.price_amount), "currency": ad.price_currency} if ad.price_amount is not None else None,
-        "target_min_age": ad.target_min_age,
-        "starts_at": _datetime(ad.starts_at),
-        "ends_at": _datetime(ad.ends_at),
-        "findings": [{key: finding.get(key) for key in FINDING_KEYS} for finding in ad.findings],
-        "ruleset_version": ad.ruleset_version,
-        "submitted_at": _datetime(ad.submitted_at),
-        "reviewed_at": _datetime(ad.reviewed_at),
-        "decided_at": _datetime(ad.decided_at),
-        "decision": {"by": ad.decided_by, "reason": ad.decision_reason} if ad.decided_by else None,
-        "version": ad.version,
+        "id": str(row["id"]),
+        "status": row["status"],
+        "external_ref": row["external_ref"],
+        "headline": row["headline"],
+        "description": row["description"],
+        "landing_url": row["landing_url"],
+        "display_url": row["display_url"],
+        "country": row["country"],
+        "language": row["language"],
+        "category": row["category"],
+        "price": {"amount": str(row["price_amount"]), "currency": row["price_currency"]} if row["price_amount"] is not None else None,
+        "target_min_age": row["target_min_age"],
+        "starts_at": _datetime(row["starts_at"]),
+        "ends_at": _datetime(row["ends_at"]),
+        "findings": [{key: finding.get(key) for key in FINDING_KEYS} for finding in row["findings"]],
+        "ruleset_version": row["ruleset_version"],
+        "submitted_at": _datetime(row["submitted_at"]),
+        "reviewed_at": _datetime(row["reviewed_at"]),
+        "decided_at": _datetime(row["decided_at"]),
+        "decision": {"by": row["decided_by"], "reason": row["decision_reason"]} if row["decided_by"] else None,
+        "version": row["version"],
     }
 
 

@@ -59,7 +59,7 @@ def test_a_list_page_reads_only_the_documents_columns_in_one_select(api, retaile
         page = api.get(path, {"page_size": 10, **params})
     assert page.status_code == 200
     selects = [q["sql"] for q in queries.captured_queries if "ads_read_adview" in q["sql"]]
-    assert len(selects) == 1, selects  # no deferred column fetched row by row
+    assert len(selects) == 1, selects  # the page in one statement, nothing fetched row by row
     selected = selects[0].split(" FROM ")[0]
     assert selected.count('"ads_read_adview".') == len(DOCUMENT_FIELDS)
     assert "projected_at" not in selected and "finding_codes" not in selected

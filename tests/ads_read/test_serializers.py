@@ -9,6 +9,7 @@ import pytest
 from rest_framework import serializers
 
 from ads_read.models import AdView
+from ads_read.pending import PendingAd
 from ads_read.serializers import AdViewSerializer, ad_document
 from tests.factories import AdViewFactory
 
@@ -70,7 +71,7 @@ def test_a_pending_stand_in_has_every_field_and_only_what_is_known():
     marker = {"id": "019abc12-3456-7def-8abc-0123456789ab", "retailer_id": "r", "external_ref": "SKU-9",
               "submitted_at": "2026-11-26T10:00:00.500000+00:00"}
 
-    document = ad_document(marker)
+    document = ad_document(PendingAd(marker))
 
     assert list(document) == list(AdViewSerializer._declared_fields)
     assert document["submitted_at"] == "2026-11-26T10:00:00.500000Z"
