@@ -13,7 +13,6 @@ and `bulk_create`.
 """
 
 import contextlib
-import functools
 import itertools
 import json
 
@@ -86,20 +85,13 @@ def _copy(*, model: type[models.Model], table: str, columns: list[str], rows: li
             for row in rows:
                 copy.write_row(row)
 
+    # As Django runs a statement (CursorDebugWrapper.execute, CursorWrapper.execute): through
+    # the connection's execute wrappers and, when queries are logged (DEBUG, tests'
+    # CaptureQueriesContext), into its query log. So a COPY is counted, timed and seen like
+    # any statement, though psycopg's copy() does not go through cursor.execute.
     with connection.cursor() as cursor:
-        _as_a_statement(cursor, sql, copy_rows)
-
-
-def _as_a_statement(cursor, sql: str, executor) -> None:
-    """Run `executor` as Django runs a statement: through the connection's execute wrappers
-    (`connection.execute_wrapper`) and, when queries are logged (DEBUG, tests'
-    CaptureQueriesContext), into its query log. So a COPY is counted, timed and seen like
-    any other statement, though psycopg's copy() does not go through cursor.execute."""
-    for wrapper in reversed(connection.execute_wrappers):
-        executor = functools.partial(wrapper, executor)
-    logged = cursor.debug_sql(sql) if connection.queries_logged else contextlib.nullcontext()
-    with logged:
-        executor(sql, None, False, {"connection": connection, "cursor": cursor})
+        with cursor.debug_sql(sql) if connection.queries_logged else contextlib.nullcontext():
+            cursor._execute_with_wrappers(sql, None, False, executor=copy_rows)
 
 
 def _json_dumped(row: tuple, positions: list[int]) -> tuple:
