@@ -23,6 +23,7 @@ class PendingAd(dict):
     """An accepted ad without a read row yet, as a reader sees it: its id, status "pending",
     external_ref and submitted_at (ISO text), from its marker or from the write side's row."""
 
+
 # KEYS: the markers' keys; ARGV[1]: their time to live (s), ARGV[2…]: their values.
 _MARK_MANY = """
 for i, key in ipairs(KEYS) do
