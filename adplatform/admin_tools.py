@@ -42,7 +42,9 @@ class LargeTablePaginator(Paginator):
         if queryset.query.where or connection.vendor != "postgresql":
             return 0
         with connection.cursor() as cursor:
-            cursor.execute("SELECT reltuples::bigint FROM pg_class WHERE oid = %s::regclass", [queryset.model._meta.db_table])
+            cursor.execute(
+                "SELECT reltuples::bigint FROM pg_class WHERE oid = %s::regclass", [queryset.model._meta.db_table]
+            )
             row = cursor.fetchone()
         return row[0] if row else 0
 
@@ -77,16 +79,20 @@ def action_form_page(modeladmin, request, *, template: str, title: str, form, se
     """The intermediate page of an admin action that asks for input first (a template
     extending admin/action_form.html): posted back, it carries the selection, the action and
     `apply`, so the action sees the answer in request.POST."""
-    return TemplateResponse(request, template, {
-        **modeladmin.admin_site.each_context(request),
-        "title": title,
-        "opts": modeladmin.model._meta,
-        "form": form,
-        "selected": selected,
-        "action": request.POST.get("action", ""),
-        "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
-        **context,
-    })
+    return TemplateResponse(
+        request,
+        template,
+        {
+            **modeladmin.admin_site.each_context(request),
+            "title": title,
+            "opts": modeladmin.model._meta,
+            "form": form,
+            "selected": selected,
+            "action": request.POST.get("action", ""),
+            "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+            **context,
+        },
+    )
 
 
 def parse_uuid(value) -> uuid.UUID | None:

@@ -26,7 +26,13 @@ app.config_from_object("django.conf:settings", namespace="CELERY")
 # on the wire, under its own content type, which every process that loads this app accepts.
 PIPELINE_SERIALIZER = "msgspec"
 PIPELINE_CONTENT_TYPE = "application/x-msgspec-json"
-register(PIPELINE_SERIALIZER, msgspec.json.encode, msgspec.json.decode, content_type=PIPELINE_CONTENT_TYPE, content_encoding="binary")
+register(
+    PIPELINE_SERIALIZER,
+    msgspec.json.encode,
+    msgspec.json.decode,
+    content_type=PIPELINE_CONTENT_TYPE,
+    content_encoding="binary",
+)
 
 # One queue per stage, so each scales on its own workers.
 QUEUES = ("intake", "projections", "notifications", "reports", "maintenance")

@@ -63,7 +63,11 @@ def metrics(request):
     Behind a reverse proxy REMOTE_ADDR is the proxy's: use the token there."""
     if not _metrics_allowed(request):
         if settings.METRICS_TOKEN:
-            return django_problem(request, "unauthorized", detail="Send the metrics token as a Bearer token.",
-                                  headers={"WWW-Authenticate": 'Bearer realm="metrics"'})
+            return django_problem(
+                request,
+                "unauthorized",
+                detail="Send the metrics token as a Bearer token.",
+                headers={"WWW-Authenticate": 'Bearer realm="metrics"'},
+            )
         return django_problem(request, "forbidden", detail="Metrics are served to the allowed networks only.")
     return HttpResponse(metrics_exposition(), content_type=CONTENT_TYPE_LATEST)

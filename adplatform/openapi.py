@@ -15,11 +15,17 @@ class ApiKeyScheme(OpenApiAuthenticationExtension):
     name = "ApiKey"
 
     def get_security_definition(self, auto_schema):
-        return {"type": "http", "scheme": "bearer", "description": "A retailer's API key: `Authorization: Bearer adp_…`."}
+        return {
+            "type": "http",
+            "scheme": "bearer",
+            "description": "A retailer's API key: `Authorization: Bearer adp_…`.",
+        }
 
 
 class FieldErrorSerializer(serializers.Serializer):
-    field = serializers.CharField(help_text="The field, dotted for nested ones (`price.amount`); empty for the whole body.")
+    field = serializers.CharField(
+        help_text="The field, dotted for nested ones (`price.amount`); empty for the whole body."
+    )
     code = serializers.CharField(help_text="A stable code, e.g. `BASIC.REQUIRED`.")
     message = serializers.CharField()
 
@@ -28,18 +34,28 @@ class ProblemSerializer(serializers.Serializer):
     """RFC 9457 problem details. `type` is one of the stable URIs listed in the API
     description and in `components.x-problem-types`."""
 
-    type = serializers.URLField(help_text="Identifies the kind of problem; stable (see the list in the API description).")
+    type = serializers.URLField(
+        help_text="Identifies the kind of problem; stable (see the list in the API description)."
+    )
     title = serializers.CharField()
     status = serializers.IntegerField()
     detail = serializers.CharField()
     instance = serializers.CharField(help_text="The path of the request.")
-    request_id = serializers.CharField(required=False, help_text="The request's X-Request-ID; quote it in support requests.")
+    request_id = serializers.CharField(
+        required=False, help_text="The request's X-Request-ID; quote it in support requests."
+    )
     errors = FieldErrorSerializer(many=True, required=False, help_text="Per-field errors, for validation problems.")
 
 
 def problem_example(slug: str, *, detail: str = "", errors=None, path: str = "/api/v1/ads", **extensions) -> dict:
     kind = PROBLEM_TYPES[slug]
-    body = {"type": kind.uri, "title": kind.title, "status": kind.status, "detail": detail or kind.title, "instance": path}
+    body = {
+        "type": kind.uri,
+        "title": kind.title,
+        "status": kind.status,
+        "detail": detail or kind.title,
+        "instance": path,
+    }
     if errors is not None:
         body["errors"] = errors
     return {**body, "request_id": "5f0c3e9a6b2d4c1e8f7a9b0c1d2e3f4a", **extensions}
@@ -58,7 +74,9 @@ def problem_responses(*slugs: str, path: str, serializer=ProblemSerializer, exam
         responses[(status, PROBLEM_CONTENT_TYPE)] = OpenApiResponse(
             response=serializer,
             description="Problem types: " + ", ".join(f"`{slug}`" for slug in kinds),
-            examples=[OpenApiExample(body["type"].rsplit("/", 1)[-1], value=body, response_only=True, status_codes=[status])],
+            examples=[
+                OpenApiExample(body["type"].rsplit("/", 1)[-1], value=body, response_only=True, status_codes=[status])
+            ],
         )
     return responses
 
@@ -100,10 +118,12 @@ def _document_problems(operation: dict, slugs: list[str], path: str) -> None:
             example = problem_example(kinds[0], path=path)
             responses[str(status)] = {
                 "description": "",
-                "content": {PROBLEM_CONTENT_TYPE: {
-                    "schema": {"$ref": "#/components/schemas/Problem"},
-                    "examples": {kinds[0]: {"value": example, "summary": kinds[0]}},
-                }},
+                "content": {
+                    PROBLEM_CONTENT_TYPE: {
+                        "schema": {"$ref": "#/components/schemas/Problem"},
+                        "examples": {kinds[0]: {"value": example, "summary": kinds[0]}},
+                    }
+                },
             }
             response = responses[str(status)]
         elif PROBLEM_CONTENT_TYPE not in response.get("content", {}):

@@ -53,4 +53,6 @@ def request_json(request, *, max_bytes: int):
 
 
 def body_too_large(size: int, max_bytes: int):
-    return problem("payload-too-large", detail=f"The body is over {max_bytes} bytes, the most accepted here ({size} read).")
+    return problem(
+        "payload-too-large", detail=f"The body is over {max_bytes} bytes, the most accepted here ({size} read)."
+    )

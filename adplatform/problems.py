@@ -34,43 +34,109 @@ class ProblemType:
 PROBLEM_TYPES = {
     t.slug: t
     for t in (
-        ProblemType("bad-request", 400, "The request is malformed.",
-                    "The body is not valid JSON, or a query parameter is invalid; `errors` names each field."),
-        ProblemType("validation-error", 400, "The ad failed basic validation.",
-                    "Nothing was accepted; `errors` lists every field error with a stable `BASIC.*` code."),
+        ProblemType(
+            "bad-request",
+            400,
+            "The request is malformed.",
+            "The body is not valid JSON, or a query parameter is invalid; `errors` names each field.",
+        ),
+        ProblemType(
+            "validation-error",
+            400,
+            "The ad failed basic validation.",
+            "Nothing was accepted; `errors` lists every field error with a stable `BASIC.*` code.",
+        ),
         ProblemType("invalid-date", 400, "The date is missing or invalid.", "Send the day as YYYY-MM-DD."),
-        ProblemType("invalid-idempotency-key", 400, "The Idempotency-Key header is invalid.",
-                    "Send 1 to 255 printable ASCII characters, e.g. a UUID."),
-        ProblemType("unauthorized", 401, "Authentication is required.",
-                    "Send `Authorization: Bearer <API key>` with a key that is valid and not revoked."),
-        ProblemType("forbidden", 403, "You may not do this.", "The credentials are valid but do not allow this request."),
-        ProblemType("not-found", 404, "Not found.",
-                    "No such URL, or no such resource for your account (another retailer's ads are not found either)."),
-        ProblemType("method-not-allowed", 405, "Method not allowed.", "The `Allow` header lists the methods of this URL."),
-        ProblemType("not-acceptable", 406, "Not acceptable.", "The API answers in JSON only; accept `application/json`."),
+        ProblemType(
+            "invalid-idempotency-key",
+            400,
+            "The Idempotency-Key header is invalid.",
+            "Send 1 to 255 printable ASCII characters, e.g. a UUID.",
+        ),
+        ProblemType(
+            "unauthorized",
+            401,
+            "Authentication is required.",
+            "Send `Authorization: Bearer <API key>` with a key that is valid and not revoked.",
+        ),
+        ProblemType(
+            "forbidden", 403, "You may not do this.", "The credentials are valid but do not allow this request."
+        ),
+        ProblemType(
+            "not-found",
+            404,
+            "Not found.",
+            "No such URL, or no such resource for your account (another retailer's ads are not found either).",
+        ),
+        ProblemType(
+            "method-not-allowed", 405, "Method not allowed.", "The `Allow` header lists the methods of this URL."
+        ),
+        ProblemType(
+            "not-acceptable", 406, "Not acceptable.", "The API answers in JSON only; accept `application/json`."
+        ),
         ProblemType("conflict", 409, "Conflict.", "The request conflicts with the current state of the resource."),
-        ProblemType("idempotency-key-in-flight", 409, "A request with this Idempotency-Key is still in progress.",
-                    "Retry after the seconds in `Retry-After`: you will then get the first request's answer."),
-        ProblemType("payload-too-large", 413, "The request body is too large.",
-                    "A single ad is at most 64 KiB, a batch at most 16 MiB (see `detail`)."),
-        ProblemType("unsupported-media-type", 415, "Send JSON (Content-Type: application/json).",
-                    "Bodies must be JSON with `Content-Type: application/json`."),
-        ProblemType("idempotency-key-reused", 422, "This Idempotency-Key was used with another request.",
-                    "A key identifies one request (method, path and body) for 24 hours; use a new key for a new request."),
-        ProblemType("webhook-rejected", 422, "The webhook endpoint cannot be registered.",
-                    "The URL is not allowed (scheme, private address) or you have the most endpoints already; see `detail`."),
-        ProblemType("batch-too-large", 422, "The batch has too many ads.",
-                    "Send at most 1,000 ads per batch; split larger ones."),
-        ProblemType("batch-rejected", 422, "No ad in the batch passed basic validation.",
-                    "Nothing was accepted; `results` holds the errors of each item, in order."),
-        ProblemType("rate-limited", 429, "Too many requests.",
-                    "Your per-minute quota is used up; retry after the seconds in `Retry-After` "
-                    "(`RateLimit-*` headers show the quota on every answer)."),
-        ProblemType("cost-exceeds-rate-limit", 429, "The request costs more than your whole per-minute quota.",
-                    "A batch costs one unit per ad; send smaller batches than `RateLimit-Limit`."),
+        ProblemType(
+            "idempotency-key-in-flight",
+            409,
+            "A request with this Idempotency-Key is still in progress.",
+            "Retry after the seconds in `Retry-After`: you will then get the first request's answer.",
+        ),
+        ProblemType(
+            "payload-too-large",
+            413,
+            "The request body is too large.",
+            "A single ad is at most 64 KiB, a batch at most 16 MiB (see `detail`).",
+        ),
+        ProblemType(
+            "unsupported-media-type",
+            415,
+            "Send JSON (Content-Type: application/json).",
+            "Bodies must be JSON with `Content-Type: application/json`.",
+        ),
+        ProblemType(
+            "idempotency-key-reused",
+            422,
+            "This Idempotency-Key was used with another request.",
+            "A key identifies one request (method, path and body) for 24 hours; use a new key for a new request.",
+        ),
+        ProblemType(
+            "webhook-rejected",
+            422,
+            "The webhook endpoint cannot be registered.",
+            "The URL is not allowed (scheme, private address) or you have the most endpoints already; see `detail`.",
+        ),
+        ProblemType(
+            "batch-too-large",
+            422,
+            "The batch has too many ads.",
+            "Send at most 1,000 ads per batch; split larger ones.",
+        ),
+        ProblemType(
+            "batch-rejected",
+            422,
+            "No ad in the batch passed basic validation.",
+            "Nothing was accepted; `results` holds the errors of each item, in order.",
+        ),
+        ProblemType(
+            "rate-limited",
+            429,
+            "Too many requests.",
+            "Your per-minute quota is used up; retry after the seconds in `Retry-After` "
+            "(`RateLimit-*` headers show the quota on every answer).",
+        ),
+        ProblemType(
+            "cost-exceeds-rate-limit",
+            429,
+            "The request costs more than your whole per-minute quota.",
+            "A batch costs one unit per ad; send smaller batches than `RateLimit-Limit`.",
+        ),
         ProblemType("internal", 500, "Internal error.", "A fault on our side; quote `request_id` when you report it."),
-        ProblemType("broker-unavailable", 503, "The event broker is unavailable.",
-                    "Nothing was accepted; retry after the seconds in `Retry-After`."),
+        ProblemType(
+            "broker-unavailable",
+            503,
+            "The event broker is unavailable.",
+            "Nothing was accepted; retry after the seconds in `Retry-After`.",
+        ),
         ProblemType("unavailable", 503, "The service is unavailable; try again later.", "Retry after `Retry-After`."),
     )
 }
@@ -95,7 +161,9 @@ DEFAULT_TYPES = {
 class Problem(exceptions.APIException):
     """An API error with its own problem type; raise it from services or views."""
 
-    def __init__(self, *, status_code: int, slug: str, title: str, detail: str = "", errors=None, headers=None, extensions=None):
+    def __init__(
+        self, *, status_code: int, slug: str, title: str, detail: str = "", errors=None, headers=None, extensions=None
+    ):
         self.status_code = status_code
         self.slug = slug
         self.title = title
@@ -108,10 +176,20 @@ class Problem(exceptions.APIException):
 def problem(slug: str, *, detail: str = "", errors=None, headers=None, **extensions) -> Problem:
     """The Problem of a registered type: `raise problem("payload-too-large", detail=...)`."""
     kind = PROBLEM_TYPES[slug]
-    return Problem(status_code=kind.status, slug=slug, title=kind.title, detail=detail, errors=errors, headers=headers, extensions=extensions)
+    return Problem(
+        status_code=kind.status,
+        slug=slug,
+        title=kind.title,
+        detail=detail,
+        errors=errors,
+        headers=headers,
+        extensions=extensions,
+    )
 
 
-def problem_body(*, status_code: int, slug: str, title: str, detail: str, request=None, errors=None, extensions=None) -> dict:
+def problem_body(
+    *, status_code: int, slug: str, title: str, detail: str, request=None, errors=None, extensions=None
+) -> dict:
     body = {
         "type": PROBLEM_BASE + slug,
         "title": title,
@@ -128,9 +206,25 @@ def problem_body(*, status_code: int, slug: str, title: str, detail: str, reques
     return body
 
 
-def problem_response(*, status_code: int, slug: str, title: str, detail: str = "", request=None, errors=None, headers=None, extensions=None) -> Response:
+def problem_response(
+    *,
+    status_code: int,
+    slug: str,
+    title: str,
+    detail: str = "",
+    request=None,
+    errors=None,
+    headers=None,
+    extensions=None,
+) -> Response:
     body = problem_body(
-        status_code=status_code, slug=slug, title=title, detail=detail or title, request=request, errors=errors, extensions=extensions
+        status_code=status_code,
+        slug=slug,
+        title=title,
+        detail=detail or title,
+        request=request,
+        errors=errors,
+        extensions=extensions,
     )
     return Response(body, status=status_code, headers=headers, content_type=PROBLEM_CONTENT_TYPE)
 
@@ -142,7 +236,9 @@ def problem_exception_handler(exc, context):
 
     request = context.get("request")
     if isinstance(exc, RequestDataTooBig):
-        exc = problem("payload-too-large", detail=f"At most {settings.DATA_UPLOAD_MAX_MEMORY_SIZE} bytes are read from a body.")
+        exc = problem(
+            "payload-too-large", detail=f"At most {settings.DATA_UPLOAD_MAX_MEMORY_SIZE} bytes are read from a body."
+        )
     response = exception_handler(exc, context)
     if response is None:
         return None  # an unexpected error: Django's 500 handler answers (see handler500)
@@ -188,7 +284,12 @@ def django_problem(request, slug: str, *, detail: str = "", headers=None, **exte
     """A problem answered outside DRF (URL resolution, middleware, plain Django views)."""
     kind = PROBLEM_TYPES[slug]
     body = problem_body(
-        status_code=kind.status, slug=slug, title=kind.title, detail=detail or kind.title, request=request, extensions=extensions
+        status_code=kind.status,
+        slug=slug,
+        title=kind.title,
+        detail=detail or kind.title,
+        request=request,
+        extensions=extensions,
     )
     return JsonResponse(body, status=kind.status, content_type=PROBLEM_CONTENT_TYPE, headers=headers)
 

@@ -34,10 +34,16 @@ EXAMPLE_AD_VIEW = {
     "target_min_age": None,
     "starts_at": None,
     "ends_at": None,
-    "findings": [{
-        "code": "COMPLIANCE.PROHIBITED_CATEGORY", "category": "compliance", "severity": "reject",
-        "message": "Category is prohibited.", "field": "category", "evidence": {"category": "tobacco"},
-    }],
+    "findings": [
+        {
+            "code": "COMPLIANCE.PROHIBITED_CATEGORY",
+            "category": "compliance",
+            "severity": "reject",
+            "message": "Category is prohibited.",
+            "field": "category",
+            "evidence": {"category": "tobacco"},
+        }
+    ],
     "ruleset_version": "2026-11.0",
     "submitted_at": "2026-11-26T10:00:00Z",
     "reviewed_at": "2026-11-26T10:00:01Z",
@@ -46,8 +52,12 @@ EXAMPLE_AD_VIEW = {
     "version": 2,
 }
 AD_FILTERS = [
-    OpenApiParameter("status", {"type": "array", "items": {"type": "string", "enum": list(selectors.STATUSES)}},
-                     explode=True, description="One or more statuses (repeat the parameter)."),
+    OpenApiParameter(
+        "status",
+        {"type": "array", "items": {"type": "string", "enum": list(selectors.STATUSES)}},
+        explode=True,
+        description="One or more statuses (repeat the parameter).",
+    ),
     OpenApiParameter("category", str, description="A taxonomy code, e.g. `sports`."),
     OpenApiParameter("country", str, description="ISO 3166-1 alpha-2, e.g. `US`."),
     OpenApiParameter("external_ref", str, description="Your own reference of the ad."),
@@ -80,8 +90,12 @@ class AdCursorPagination(CursorPagination):
             "required": ["results", "next"],
             "properties": {
                 "results": schema,
-                "next": {"type": "string", "format": "uri", "nullable": True,
-                         "example": "http://127.0.0.1:8000/api/v1/ads?cursor=cD0wMTlhYmMxMg%3D%3D"},
+                "next": {
+                    "type": "string",
+                    "format": "uri",
+                    "nullable": True,
+                    "example": "http://127.0.0.1:8000/api/v1/ads?cursor=cD0wMTlhYmMxMg%3D%3D",
+                },
             },
         }
 
@@ -189,28 +203,59 @@ class StatsListApi(APIView):
             OpenApiParameter("from", OpenApiTypes.DATE, description="First day (default: 29 days before `to`)."),
             OpenApiParameter("to", OpenApiTypes.DATE, description="Last day (default: today, UTC)."),
             OpenApiParameter("cursor", str, description="The page cursor, from `next`."),
-            OpenApiParameter("page_size", int, description=f"Days per page (default {STATS_DEFAULT_DAYS}, at most {STATS_MAX_DAYS})."),
+            OpenApiParameter(
+                "page_size", int, description=f"Days per page (default {STATS_DEFAULT_DAYS}, at most {STATS_MAX_DAYS})."
+            ),
         ],
-        responses=inline_serializer("Stats", fields={
-            "from": serializers.DateField(),
-            "to": serializers.DateField(),
-            "results": DailyStatsSerializer(many=True),
-            "next": serializers.URLField(allow_null=True),
-        }),
-        examples=[OpenApiExample("Two days", response_only=True, value={
-            "from": "2026-10-28", "to": "2026-11-26", "next": None, "results": [
-                {"day": "2026-11-26", "pending": 12, "approved": 930, "rejected": 41, "needs_review": 17, "total": 1000},
-                {"day": "2026-11-25", "pending": 0, "approved": 450, "rejected": 30, "needs_review": 20, "total": 500},
-            ]})],
+        responses=inline_serializer(
+            "Stats",
+            fields={
+                "from": serializers.DateField(),
+                "to": serializers.DateField(),
+                "results": DailyStatsSerializer(many=True),
+                "next": serializers.URLField(allow_null=True),
+            },
+        ),
+        examples=[
+            OpenApiExample(
+                "Two days",
+                response_only=True,
+                value={
+                    "from": "2026-10-28",
+                    "to": "2026-11-26",
+                    "next": None,
+                    "results": [
+                        {
+                            "day": "2026-11-26",
+                            "pending": 12,
+                            "approved": 930,
+                            "rejected": 41,
+                            "needs_review": 17,
+                            "total": 1000,
+                        },
+                        {
+                            "day": "2026-11-25",
+                            "pending": 0,
+                            "approved": 450,
+                            "rejected": 30,
+                            "needs_review": 20,
+                            "total": 500,
+                        },
+                    ],
+                },
+            )
+        ],
     )
     def get(self, request):
         date_from, date_to = stats_range(request.query_params)
         queryset = selectors.stats_daily(retailer_id=request.user.id, date_from=date_from, date_to=date_to)
         paginator = self.pagination_class()
         page = paginator.paginate_queryset(queryset, request, view=self)
-        return Response({
-            "from": date_from.isoformat(),
-            "to": date_to.isoformat(),
-            "results": DailyStatsSerializer(page, many=True).data,
-            "next": paginator.get_next_link(),
-        })
+        return Response(
+            {
+                "from": date_from.isoformat(),
+                "to": date_to.isoformat(),
+                "results": DailyStatsSerializer(page, many=True).data,
+                "next": paginator.get_next_link(),
+            }
+        )

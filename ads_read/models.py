@@ -35,7 +35,8 @@ class AdView(models.Model):
     decision_reason = models.TextField(blank=True)
     version = models.PositiveIntegerField()
     previous_status = models.CharField(
-        max_length=16, blank=True,
+        max_length=16,
+        blank=True,
         help_text="The status before the last change ('' for a new row): the projection counts the move.",
     )
     projected_at = models.DateTimeField()
@@ -46,7 +47,9 @@ class AdView(models.Model):
             models.Index(fields=["retailer_id", "status", "-id"], name="adview_retailer_status"),
             models.Index(fields=["retailer_id", "submitted_at"], name="adview_retailer_submitted"),
             # The daily report: a retailer's ads by status and the time they reached it.
-            models.Index(F("retailer_id"), F("status"), Coalesce("decided_at", "reviewed_at"), name="adview_retailer_reached"),
+            models.Index(
+                F("retailer_id"), F("status"), Coalesce("decided_at", "reviewed_at"), name="adview_retailer_reached"
+            ),
         ]
 
     def __str__(self):

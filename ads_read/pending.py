@@ -60,7 +60,7 @@ def pending_mark(*, events, pipe=None) -> None:
             logger.warning("could not mark %d ads pending", len(markers), exc_info=True)
         return
     if len(markers) == 1:  # single-ad intake: a plain SET is cheaper than a script call
-        (key, marker), = markers.items()
+        ((key, marker),) = markers.items()
         pipe.set(key, msgspec.json.encode(marker), ex=settings.PENDING_MARKER_TTL)
     else:
         values = [msgspec.json.encode(marker) for marker in markers.values()]

@@ -20,9 +20,27 @@ _COLUMNS = [f for f in AdView._meta.concrete_fields]
 _UPDATE_COLUMNS = [f for f in _COLUMNS if not f.primary_key]
 # What the read row copies from the ad as it is.
 _AD_COLUMNS = (
-    "id", "retailer_id", "external_ref", "status", "headline", "description", "landing_url", "display_url", "country",
-    "language", "category", "price_amount", "price_currency", "target_min_age", "starts_at", "ends_at",
-    "ruleset_version", "submitted_at", "reviewed_at", "decided_at", "version",
+    "id",
+    "retailer_id",
+    "external_ref",
+    "status",
+    "headline",
+    "description",
+    "landing_url",
+    "display_url",
+    "country",
+    "language",
+    "category",
+    "price_amount",
+    "price_currency",
+    "target_min_age",
+    "starts_at",
+    "ends_at",
+    "ruleset_version",
+    "submitted_at",
+    "reviewed_at",
+    "decided_at",
+    "version",
 )
 
 
@@ -63,7 +81,9 @@ def _upsert(rows: list[AdView]) -> dict[uuid.UUID, str]:
         # Many rows go in by COPY (adplatform/kernel/bulk.py), in id order: concurrent
         # projections lock the rows they share in the same order. A few, as a VALUES list.
         staged = rows_stage(
-            model=AdView, columns=[f.attname for f in _COLUMNS], rows=[tuple(getattr(row, f.attname) for f in _COLUMNS) for row in rows]
+            model=AdView,
+            columns=[f.attname for f in _COLUMNS],
+            rows=[tuple(getattr(row, f.attname) for f in _COLUMNS) for row in rows],
         )
         source, params = f"SELECT {columns} FROM {staged} ORDER BY {quote('id')}", []
     else:
@@ -72,7 +92,8 @@ def _upsert(rows: list[AdView]) -> dict[uuid.UUID, str]:
         params = [f.get_db_prep_save(getattr(row, f.attname), connection) for row in rows for f in _COLUMNS]
     updates = ", ".join(
         # SET expressions see the stored row: its status becomes the previous one.
-        f"{quote(f.column)} = {table}.{quote('status')}" if f.attname == "previous_status"
+        f"{quote(f.column)} = {table}.{quote('status')}"
+        if f.attname == "previous_status"
         else f"{quote(f.column)} = EXCLUDED.{quote(f.column)}"
         for f in _UPDATE_COLUMNS
     )
@@ -96,12 +117,16 @@ def ads_project(*, ad_ids: list) -> int:
         return 0
     verdicts: dict = {}
     for verdict in (
-        Verdict.objects.filter(ad_id__in=[a["id"] for a in ads]).order_by("version").values("id", "ad_id", "source", "reviewer", "reason")
+        Verdict.objects.filter(ad_id__in=[a["id"] for a in ads])
+        .order_by("version")
+        .values("id", "ad_id", "source", "reviewer", "reason")
     ):
         verdicts.setdefault(verdict["ad_id"], []).append(verdict)
     engine_ids = [v["id"] for vs in verdicts.values() for v in vs if v["source"] == Verdict.Source.ENGINE]
     findings: dict = {}
-    for finding in Finding.objects.filter(verdict_id__in=engine_ids).order_by("id").values("verdict_id", *Finding.DOCUMENT_FIELDS):
+    for finding in (
+        Finding.objects.filter(verdict_id__in=engine_ids).order_by("id").values("verdict_id", *Finding.DOCUMENT_FIELDS)
+    ):
         findings.setdefault(finding.pop("verdict_id"), []).append(finding_document(**finding))
     now = timezone.now()
     rows = [_view_row(ad, verdicts.get(ad["id"], []), findings, now) for ad in sorted(ads, key=lambda a: a["id"])]

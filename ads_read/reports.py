@@ -42,7 +42,9 @@ CHUNK_BYTES = 64 * 1024
 def day_window(*, day: date, tz: str) -> tuple[datetime, datetime]:
     """[start, end) of a calendar day in a time zone (23 or 25 hours across DST changes)."""
     zone = ZoneInfo(tz)
-    return datetime.combine(day, time.min, tzinfo=zone), datetime.combine(day + timedelta(days=1), time.min, tzinfo=zone)
+    return datetime.combine(day, time.min, tzinfo=zone), datetime.combine(
+        day + timedelta(days=1), time.min, tzinfo=zone
+    )
 
 
 def parse_report_date(text: str) -> date:
@@ -82,9 +84,16 @@ class FailedAdsReport:
             ("needs_review", selectors.ad_report_open_reviews(retailer_id=self.retailer_id, start=start, end=end)),
         )
         for status, queryset in sections:
-            for ad_id, ad_status, external_ref, submitted_at, reached_at, headline, landing_url, findings in queryset.iterator(
-                chunk_size=ROWS_PER_QUERY_CHUNK
-            ):
+            for (
+                ad_id,
+                ad_status,
+                external_ref,
+                submitted_at,
+                reached_at,
+                headline,
+                landing_url,
+                findings,
+            ) in queryset.iterator(chunk_size=ROWS_PER_QUERY_CHUNK):
                 if status == "rejected":
                     self.rejected += 1
                 else:

@@ -39,9 +39,7 @@ class UtcDateTimeFilter(django_filters.IsoDateTimeFilter):
 class AdFilter(django_filters.FilterSet):
     # distinct=False: each row has one status, and SELECT DISTINCT kept PostgreSQL off the
     # (retailer_id, status, -id) index (24 ms instead of 0.06 ms a page at 100k rows).
-    status = django_filters.MultipleChoiceFilter(
-        choices=[(s, s) for s in STATUSES], distinct=False
-    )
+    status = django_filters.MultipleChoiceFilter(choices=[(s, s) for s in STATUSES], distinct=False)
     category = django_filters.CharFilter()
     country = django_filters.CharFilter()
     external_ref = django_filters.CharFilter()
@@ -60,9 +58,29 @@ class AdFilter(django_filters.FilterSet):
 # The columns an ad's API document reads (ads_read.serializers.ad_document). Lists fetch
 # them as dicts, not AdView instances: building 50 instances cost ~0.5 ms of a page's ~3 ms.
 DOCUMENT_FIELDS = (
-    "id", "status", "external_ref", "headline", "description", "landing_url", "display_url", "country", "language",
-    "category", "price_amount", "price_currency", "target_min_age", "starts_at", "ends_at", "findings",
-    "ruleset_version", "submitted_at", "reviewed_at", "decided_at", "decided_by", "decision_reason", "version",
+    "id",
+    "status",
+    "external_ref",
+    "headline",
+    "description",
+    "landing_url",
+    "display_url",
+    "country",
+    "language",
+    "category",
+    "price_amount",
+    "price_currency",
+    "target_min_age",
+    "starts_at",
+    "ends_at",
+    "findings",
+    "ruleset_version",
+    "submitted_at",
+    "reviewed_at",
+    "decided_at",
+    "decided_by",
+    "decision_reason",
+    "version",
 )
 
 
@@ -136,7 +154,9 @@ def ad_get(*, retailer_id, ad_id) -> AdView | PendingAd | None:
     # write side has the ad: still pending to the reader, never a bare 404.
     stored = Ad.objects.filter(id=ad_id, retailer_id=retailer_id).values("submitted_at", "external_ref").first()
     if stored:
-        return PendingAd({"id": ad_id, "status": "pending", **stored, "submitted_at": stored["submitted_at"].isoformat()})
+        return PendingAd(
+            {"id": ad_id, "status": "pending", **stored, "submitted_at": stored["submitted_at"].isoformat()}
+        )
     return None
 
 
@@ -149,8 +169,10 @@ def ad_view_by_id(*, using: str, ad_id: uuid.UUID, retailer_id) -> AdView | None
     go through the same converters and `from_db` as the ORM's (bench/README.md, read)."""
     connection = connections[using]
     statement = _ad_view_by_id_statement(connection)
-    params = [statement.id_field.get_db_prep_value(ad_id, connection),
-              statement.retailer_field.get_db_prep_value(retailer_id, connection)]
+    params = [
+        statement.id_field.get_db_prep_value(ad_id, connection),
+        statement.retailer_field.get_db_prep_value(retailer_id, connection),
+    ]
     with connection.cursor() as cursor:
         cursor.execute(statement.sql, params)
         row = cursor.fetchone()
@@ -173,8 +195,10 @@ class _Statement:
             raise AssertionError(f"expected the by-id statement to take 2 parameters, not {len(params)}")
         columns = [column for column, _, _ in compiler.select]
         self.attnames = [column.target.attname for column in columns]
-        self.converters = [(position, converters, expression)
-                           for position, (converters, expression) in compiler.get_converters(columns).items()]
+        self.converters = [
+            (position, converters, expression)
+            for position, (converters, expression) in compiler.get_converters(columns).items()
+        ]
         self.id_field = AdView._meta.pk
         self.retailer_field = AdView._meta.get_field("retailer_id")
 

@@ -92,7 +92,9 @@ def ad_document(ad) -> dict:
         "country": row["country"],
         "language": row["language"],
         "category": row["category"],
-        "price": {"amount": str(row["price_amount"]), "currency": row["price_currency"]} if row["price_amount"] is not None else None,
+        "price": {"amount": str(row["price_amount"]), "currency": row["price_currency"]}
+        if row["price_amount"] is not None
+        else None,
         "target_min_age": row["target_min_age"],
         "starts_at": _datetime(row["starts_at"]),
         "ends_at": _datetime(row["ends_at"]),

@@ -55,22 +55,58 @@ class AdAdmin(ReadOnlyAdmin):
     list_select_related = ("retailer",)
     # Dates: submitted, judged by detailed validation, decided by staff (each one an index).
     list_filter = (
-        "status", "retailer", CategoryFilter, CountryFilter, FindingCodeFilter, ("submitted_at", DateRangeFilter),
-        ("reviewed_at", DateRangeFilter), ("decided_at", DateRangeFilter),
+        "status",
+        "retailer",
+        CategoryFilter,
+        CountryFilter,
+        FindingCodeFilter,
+        ("submitted_at", DateRangeFilter),
+        ("reviewed_at", DateRangeFilter),
+        ("decided_at", DateRangeFilter),
     )
     search_fields = ("id", "external_ref", "headline", "landing_url")
     search_help_text = "An ad id, an external ref, or part of the headline or landing URL (e.g. its domain)."
     ordering = ("-submitted_at", "-id")
     readonly_fields = ("id", "price")
     fieldsets = (
-        ("Ad", {"fields": (
-            "id", "retailer", "external_ref", "headline", "description", "landing_url", "display_url", "country",
-            "language", "category", "price", "target_min_age", "starts_at", "ends_at", "disclosure",
-            "advertiser_license", "paid_for_by",
-        )}),
-        ("State", {"fields": (
-            "status", "version", "submitted_at", "reviewed_at", "decided_at", "ruleset_version", "intake_event_id",
-        )}),
+        (
+            "Ad",
+            {
+                "fields": (
+                    "id",
+                    "retailer",
+                    "external_ref",
+                    "headline",
+                    "description",
+                    "landing_url",
+                    "display_url",
+                    "country",
+                    "language",
+                    "category",
+                    "price",
+                    "target_min_age",
+                    "starts_at",
+                    "ends_at",
+                    "disclosure",
+                    "advertiser_license",
+                    "paid_for_by",
+                )
+            },
+        ),
+        (
+            "State",
+            {
+                "fields": (
+                    "status",
+                    "version",
+                    "submitted_at",
+                    "reviewed_at",
+                    "decided_at",
+                    "ruleset_version",
+                    "intake_event_id",
+                )
+            },
+        ),
     )
     change_form_template = "admin/ads_write/ad/change_form.html"
 
@@ -88,7 +124,9 @@ class AdAdmin(ReadOnlyAdmin):
         ad_id = parse_uuid(term)
         if ad_id:
             return queryset.filter(id=ad_id), False
-        return queryset.filter(Q(external_ref=term) | Q(headline__icontains=term) | Q(landing_url__icontains=term)), False
+        return queryset.filter(
+            Q(external_ref=term) | Q(headline__icontains=term) | Q(landing_url__icontains=term)
+        ), False
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
         ad_id = parse_uuid(object_id)
@@ -107,7 +145,8 @@ class AdAdmin(ReadOnlyAdmin):
 
 class DecisionForm(forms.Form):
     reason = forms.CharField(
-        widget=forms.Textarea(attrs={"rows": 4, "cols": 80}), max_length=2000,
+        widget=forms.Textarea(attrs={"rows": 4, "cols": 80}),
+        max_length=2000,
         help_text="Recorded with the decision in the audit log and shown on the ad.",
     )
 
@@ -124,7 +163,8 @@ class HeldAdAdmin(AdAdmin):
     def get_queryset(self, request):
         engine_verdicts = Verdict.objects.filter(source=Verdict.Source.ENGINE).prefetch_related("findings")
         return (
-            super().get_queryset(request)
+            super()
+            .get_queryset(request)
             .filter(status=AdStatus.NEEDS_REVIEW)
             .prefetch_related(Prefetch("verdicts", queryset=engine_verdicts))
         )
@@ -162,8 +202,14 @@ class HeldAdAdmin(AdAdmin):
             self._apply(request, ads, status, form.cleaned_data["reason"])
             return None  # back to the queue, with the messages
         return action_form_page(
-            self, request, template="admin/ads_write/heldad/decide.html", form=form, selected=[ad.pk for ad in ads],
-            title=f"{'Approve' if status == AdStatus.APPROVED else 'Reject'} ads held for review", ads=ads, status=status,
+            self,
+            request,
+            template="admin/ads_write/heldad/decide.html",
+            form=form,
+            selected=[ad.pk for ad in ads],
+            title=f"{'Approve' if status == AdStatus.APPROVED else 'Reject'} ads held for review",
+            ads=ads,
+            status=status,
         )
 
     def _apply(self, request, ads, status, reason):
@@ -185,7 +231,9 @@ class HeldAdAdmin(AdAdmin):
             self.message_user(request, "Not decided: " + "; ".join(failed), messages.ERROR)
         if gone:
             self.message_user(
-                request, f"{len(gone)} selected ad(s) are no longer held for review (decided meanwhile?).", messages.WARNING
+                request,
+                f"{len(gone)} selected ad(s) are no longer held for review (decided meanwhile?).",
+                messages.WARNING,
             )
 
 

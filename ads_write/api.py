@@ -53,7 +53,11 @@ EXAMPLE_AD = {
     "price": {"amount": "89.90", "currency": "USD"},
 }
 EXAMPLE_ID = "019abc12-3456-7def-8abc-0123456789ab"
-EXAMPLE_FIELD_ERROR = {"field": "landing_url", "code": "BASIC.INVALID_URL", "message": "landing_url must be an absolute https:// URL."}
+EXAMPLE_FIELD_ERROR = {
+    "field": "landing_url",
+    "code": "BASIC.INVALID_URL",
+    "message": "landing_url must be an absolute https:// URL.",
+}
 EXAMPLE_FINDING = {
     "code": "COMPLIANCE.PROHIBITED_CATEGORY",
     "category": "compliance",
@@ -73,7 +77,9 @@ def validate_only_requested(request) -> bool:
 
 def basic_validation_problem(errors):
     return problem(
-        "validation-error", detail=f"{len(errors)} field error(s); nothing was accepted.", errors=[e.as_dict() for e in errors]
+        "validation-error",
+        detail=f"{len(errors)} field error(s); nothing was accepted.",
+        errors=[e.as_dict() for e in errors],
     )
 
 
@@ -83,7 +89,11 @@ def json_response(body, *, status_code: int) -> HttpResponse:
 
 
 def _bad_batch(code: str, message: str):
-    return problem("bad-request", detail="The body must be {\"ads\": [ad, ...]}.", errors=[{"field": "ads", "code": code, "message": message}])
+    return problem(
+        "bad-request",
+        detail='The body must be {"ads": [ad, ...]}.',
+        errors=[{"field": "ads", "code": code, "message": message}],
+    )
 
 
 def batch_items(request) -> list:
@@ -115,18 +125,33 @@ class AdSubmitApi(APIView):
             201: AdViewSerializer,
             202: AcceptedSerializer,
             **problem_responses(
-                "validation-error", "broker-unavailable",
+                "validation-error",
+                "broker-unavailable",
                 path="/api/v1/ads",
-                examples={400: problem_example("validation-error", detail="1 field error(s); nothing was accepted.", errors=[EXAMPLE_FIELD_ERROR])},
+                examples={
+                    400: problem_example(
+                        "validation-error",
+                        detail="1 field error(s); nothing was accepted.",
+                        errors=[EXAMPLE_FIELD_ERROR],
+                    )
+                },
             ),
         },
         examples=[
             OpenApiExample("An ad", value=EXAMPLE_AD, request_only=True),
-            OpenApiExample("Accepted", value={"id": EXAMPLE_ID, "status": "pending", "submitted_at": "2026-11-26T10:00:00Z"},
-                           response_only=True, status_codes=[202]),
+            OpenApiExample(
+                "Accepted",
+                value={"id": EXAMPLE_ID, "status": "pending", "submitted_at": "2026-11-26T10:00:00Z"},
+                response_only=True,
+                status_codes=[202],
+            ),
             OpenApiExample("Judged (sync intake mode)", value=EXAMPLE_AD_VIEW, response_only=True, status_codes=[201]),
-            OpenApiExample("Dry run", value={"status": "rejected", "findings": [EXAMPLE_FINDING], "ruleset_version": "2026-11.0"},
-                           response_only=True, status_codes=[200]),
+            OpenApiExample(
+                "Dry run",
+                value={"status": "rejected", "findings": [EXAMPLE_FINDING], "ruleset_version": "2026-11.0"},
+                response_only=True,
+                status_codes=[200],
+            ),
         ],
     )
     @idempotent
@@ -170,33 +195,66 @@ class AdBatchSubmitApi(APIView):
             201: BatchResponseSerializer,
             202: BatchResponseSerializer,
             **problem_responses(
-                "batch-rejected", "batch-too-large", "cost-exceeds-rate-limit", "broker-unavailable",
-                path="/api/v1/ads/batch", serializer=BatchProblemSerializer, examples={
-                422: problem_example("batch-rejected", path="/api/v1/ads/batch", detail="None of 1 ad(s) passed basic validation.",
-                                     results=[{"index": 0, "errors": [EXAMPLE_FIELD_ERROR]}]),
-            }),
+                "batch-rejected",
+                "batch-too-large",
+                "cost-exceeds-rate-limit",
+                "broker-unavailable",
+                path="/api/v1/ads/batch",
+                serializer=BatchProblemSerializer,
+                examples={
+                    422: problem_example(
+                        "batch-rejected",
+                        path="/api/v1/ads/batch",
+                        detail="None of 1 ad(s) passed basic validation.",
+                        results=[{"index": 0, "errors": [EXAMPLE_FIELD_ERROR]}],
+                    ),
+                },
+            ),
         },
         examples=[
-            OpenApiExample("Two ads", value={"ads": [EXAMPLE_AD, {**EXAMPLE_AD, "landing_url": "http://insecure.example"}]},
-                           request_only=True),
+            OpenApiExample(
+                "Two ads",
+                value={"ads": [EXAMPLE_AD, {**EXAMPLE_AD, "landing_url": "http://insecure.example"}]},
+                request_only=True,
+            ),
             OpenApiExample(
                 "One accepted, one failed",
-                value={"accepted_count": 1, "failed_count": 1, "results": [
-                    {"index": 0, "id": EXAMPLE_ID, "status": "pending"}, {"index": 1, "errors": [EXAMPLE_FIELD_ERROR]}]},
-                response_only=True, status_codes=[202],
+                value={
+                    "accepted_count": 1,
+                    "failed_count": 1,
+                    "results": [
+                        {"index": 0, "id": EXAMPLE_ID, "status": "pending"},
+                        {"index": 1, "errors": [EXAMPLE_FIELD_ERROR]},
+                    ],
+                },
+                response_only=True,
+                status_codes=[202],
             ),
             OpenApiExample(
                 "Judged (sync intake mode)",
-                value={"accepted_count": 1, "failed_count": 1, "results": [
-                    {"index": 0, "id": EXAMPLE_ID, "status": "approved"}, {"index": 1, "errors": [EXAMPLE_FIELD_ERROR]}]},
-                response_only=True, status_codes=[201],
+                value={
+                    "accepted_count": 1,
+                    "failed_count": 1,
+                    "results": [
+                        {"index": 0, "id": EXAMPLE_ID, "status": "approved"},
+                        {"index": 1, "errors": [EXAMPLE_FIELD_ERROR]},
+                    ],
+                },
+                response_only=True,
+                status_codes=[201],
             ),
             OpenApiExample(
                 "Dry run",
-                value={"accepted_count": 1, "failed_count": 1, "results": [
-                    {"index": 0, "status": "approved", "findings": [], "ruleset_version": "2026-11.0"},
-                    {"index": 1, "errors": [EXAMPLE_FIELD_ERROR]}]},
-                response_only=True, status_codes=[200],
+                value={
+                    "accepted_count": 1,
+                    "failed_count": 1,
+                    "results": [
+                        {"index": 0, "status": "approved", "findings": [], "ruleset_version": "2026-11.0"},
+                        {"index": 1, "errors": [EXAMPLE_FIELD_ERROR]},
+                    ],
+                },
+                response_only=True,
+                status_codes=[200],
             ),
         ],
     )
@@ -220,7 +278,9 @@ class AdBatchSubmitApi(APIView):
                 results[index].update(verdict.as_dict())
             return json_response(_batch_body(results, len(valid)), status_code=status.HTTP_200_OK)
         if not valid:
-            raise problem("batch-rejected", detail=f"None of {len(items)} ad(s) passed basic validation.", results=results)
+            raise problem(
+                "batch-rejected", detail=f"None of {len(items)} ad(s) passed basic validation.", results=results
+            )
         for (index, _), accepted in zip(valid, ads_submit(caller=request.caller, ads=ads)):
             results[index].update(id=str(accepted.id), status=accepted.status)
         code = status.HTTP_201_CREATED if settings.AD_INTAKE_MODE == "sync" else status.HTTP_202_ACCEPTED

@@ -56,7 +56,9 @@ def idempotency_key_claim(*, retailer_id, key: str, fingerprint: str) -> Idempot
         now = timezone.now()
         try:
             with transaction.atomic():
-                return IdempotencyKey.objects.create(retailer_id=retailer_id, key=key, fingerprint=fingerprint, created_at=now)
+                return IdempotencyKey.objects.create(
+                    retailer_id=retailer_id, key=key, fingerprint=fingerprint, created_at=now
+                )
         except IntegrityError:
             pass
         record = IdempotencyKey.objects.filter(retailer_id=retailer_id, key=key).first()
@@ -103,7 +105,9 @@ def _take_over(record: IdempotencyKey, *, fingerprint: str, now) -> IdempotencyK
 
 def idempotency_key_complete(*, record: IdempotencyKey, response: HttpResponse) -> None:
     """Store the answer of the request that holds the claim."""
-    IdempotencyKey.objects.filter(pk=record.pk, created_at=record.created_at, state=IdempotencyKey.State.IN_FLIGHT).update(
+    IdempotencyKey.objects.filter(
+        pk=record.pk, created_at=record.created_at, state=IdempotencyKey.State.IN_FLIGHT
+    ).update(
         state=IdempotencyKey.State.COMPLETED,
         response_status=response.status_code,
         response_headers={name: response[name] for name in _STORED_HEADERS if name in response},
@@ -113,7 +117,9 @@ def idempotency_key_complete(*, record: IdempotencyKey, response: HttpResponse) 
 
 def idempotency_key_release(*, record: IdempotencyKey) -> None:
     """Drop a claim whose request failed on our side, so that a retry runs."""
-    IdempotencyKey.objects.filter(pk=record.pk, created_at=record.created_at, state=IdempotencyKey.State.IN_FLIGHT).delete()
+    IdempotencyKey.objects.filter(
+        pk=record.pk, created_at=record.created_at, state=IdempotencyKey.State.IN_FLIGHT
+    ).delete()
 
 
 def idempotency_keys_purge() -> int:
@@ -132,8 +138,11 @@ def _rendered(response) -> HttpResponse:
     """The answer as bytes, to store and send the same bytes (views may answer bytes already)."""
     if not isinstance(response, Response):
         return response
-    rendered = HttpResponse(JSONRenderer().render(response.data), status=response.status_code,
-                            content_type=response.content_type or "application/json")
+    rendered = HttpResponse(
+        JSONRenderer().render(response.data),
+        status=response.status_code,
+        content_type=response.content_type or "application/json",
+    )
     for name, value in response.items():
         if name != "Content-Type":  # DRF sets it only when it renders
             rendered[name] = value
@@ -149,7 +158,9 @@ def idempotent(handler):
         if key is None:
             return handler(view, request, *args, **kwargs)
         if not _VALID_KEY.match(key):
-            raise problem("invalid-idempotency-key", detail="An Idempotency-Key is 1 to 255 printable ASCII characters.")
+            raise problem(
+                "invalid-idempotency-key", detail="An Idempotency-Key is 1 to 255 printable ASCII characters."
+            )
         record = idempotency_key_claim(retailer_id=request.user.id, key=key, fingerprint=request_fingerprint(request))
         if record.state == IdempotencyKey.State.COMPLETED:
             return _replay(record)

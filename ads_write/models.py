@@ -127,7 +127,14 @@ class Finding(models.Model):
 def finding_document(*, code, category, severity, message, field, evidence) -> dict:
     """A stored finding as the API, the audit log and the read model show it: a finding on
     no particular field has a null field (stored blank)."""
-    return {"code": code, "category": category, "severity": severity, "message": message, "field": field or None, "evidence": evidence}
+    return {
+        "code": code,
+        "category": category,
+        "severity": severity,
+        "message": message,
+        "field": field or None,
+        "evidence": evidence,
+    }
 
 
 class OutboxMessage(models.Model):
@@ -147,7 +154,9 @@ class OutboxMessage(models.Model):
                 fields=["created_at"], name="outbox_unpublished", condition=models.Q(published_at__isnull=True)
             ),
             # The daily purge's range: rows published before the retention cutoff.
-            models.Index(fields=["published_at"], name="outbox_published", condition=models.Q(published_at__isnull=False)),
+            models.Index(
+                fields=["published_at"], name="outbox_published", condition=models.Q(published_at__isnull=False)
+            ),
         ]
 
 

@@ -31,5 +31,8 @@ def ads_behind_read_model(*, changed_from: datetime, changed_before: datetime, l
     # from the marker), and reconciliation of pending ads looks after it.
     last_change = Coalesce("decided_at", "reviewed_at", "submitted_at")
     return list(
-        Ad.objects.filter(in_window, version__gt=1).filter(~Exists(current)).order_by(last_change).values_list("id", flat=True)[:limit]
+        Ad.objects.filter(in_window, version__gt=1)
+        .filter(~Exists(current))
+        .order_by(last_change)
+        .values_list("id", flat=True)[:limit]
     )

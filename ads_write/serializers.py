@@ -11,7 +11,7 @@ from .validation.basic import TAXONOMY
 
 
 class PriceInputSerializer(serializers.Serializer):
-    amount = serializers.CharField(help_text="Decimal string > 0 with at most 2 places, e.g. \"19.99\".")
+    amount = serializers.CharField(help_text='Decimal string > 0 with at most 2 places, e.g. "19.99".')
     currency = serializers.CharField(help_text="ISO 4217 code, e.g. USD.")
 
 
@@ -42,7 +42,9 @@ class AcceptedSerializer(serializers.Serializer):
 class DryRunSerializer(serializers.Serializer):
     """The answer to validate_only=true: what intake would decide, with nothing stored."""
 
-    status = serializers.ChoiceField(choices=["approved", "rejected", "needs_review"], help_text="The status the ad would get.")
+    status = serializers.ChoiceField(
+        choices=["approved", "rejected", "needs_review"], help_text="The status the ad would get."
+    )
     findings = FindingSerializer(many=True)
     ruleset_version = serializers.CharField()
 

@@ -42,7 +42,9 @@ logger = logging.getLogger(__name__)
 INTAKE_MODES = ("sync", "cqrs", "direct")
 # Intake messages go to the buffering consumer when INTAKE_BATCHING is on (see tasks.py).
 PROCESS_SUBMISSIONS_TASK = (
-    "ads_write.tasks.process_submissions_batch_task" if settings.INTAKE_BATCHING else "ads_write.tasks.process_submissions_task"
+    "ads_write.tasks.process_submissions_batch_task"
+    if settings.INTAKE_BATCHING
+    else "ads_write.tasks.process_submissions_task"
 )
 PROJECT_ADS_TASK = "ads_read.tasks.project_ads_task"
 # Ad ids per projection message the read-model sweep publishes (the intake consumer's carry
@@ -234,7 +236,9 @@ def _velocity_record(*, events: list[Event], pipe) -> None:
     # judges them: workers judge out of order, and an ad judged before its retailer's earlier
     # submissions would count without them (facts.py). Sync mode judges inline, in order.
     if pipe is not None:
-        submissions = [(e.retailer_id, e.ad_id, datetime.fromisoformat(e.data["submitted_at"]).timestamp()) for e in events]
+        submissions = [
+            (e.retailer_id, e.ad_id, datetime.fromisoformat(e.data["submitted_at"]).timestamp()) for e in events
+        ]
         velocity_record(submissions=submissions, pipe=pipe)
 
 
@@ -260,7 +264,11 @@ def publish_tasks(*, task_name: str, payloads: list[list]) -> None:
         for payload in payloads:
             # A short argsrepr: Celery's default repr of a 100-ad payload costs more than sending it.
             app.send_task(
-                task_name, args=[payload], producer=producer, retry=False, serializer=PIPELINE_SERIALIZER,
+                task_name,
+                args=[payload],
+                producer=producer,
+                retry=False,
+                serializer=PIPELINE_SERIALIZER,
                 argsrepr=f"[<{len(payload)} items>]",
             )
 
@@ -324,7 +332,9 @@ def ads_record_verdicts(*, verdicts: dict) -> list[uuid.UUID]:
     with transaction.atomic():
         # Only the columns this needs, not Ad instances: a batch is hundreds of ads.
         ads = list(
-            Ad.objects.select_for_update().filter(id__in=list(verdicts), version=1).order_by("id")
+            Ad.objects.select_for_update()
+            .filter(id__in=list(verdicts), version=1)
+            .order_by("id")
             .values_list("id", "retailer_id", "intake_event_id")
         )
         if not ads:
@@ -333,7 +343,9 @@ def ads_record_verdicts(*, verdicts: dict) -> list[uuid.UUID]:
         for ad_id, retailer_id, intake_event_id in ads:
             verdict = verdicts[ad_id]
             event_id = derived_event_id(intake_event_id, "validated")
-            rows.append((ad_id, event_id, 2, verdict.status, Verdict.Source.ENGINE, verdict.ruleset_version, "", "", now))
+            rows.append(
+                (ad_id, event_id, 2, verdict.status, Verdict.Source.ENGINE, verdict.ruleset_version, "", "", now)
+            )
             records.append(
                 AuditRecord(
                     event_id=event_id,
@@ -356,7 +368,9 @@ def ads_record_verdicts(*, verdicts: dict) -> list[uuid.UUID]:
         # One UPDATE per outcome rather than bulk_update's per-row CASE, which costs more
         # than the rest of the batch together.
         for (status, ruleset_version), ids in by_outcome.items():
-            Ad.objects.filter(id__in=ids).update(status=status, version=2, reviewed_at=now, ruleset_version=ruleset_version)
+            Ad.objects.filter(id__in=ids).update(
+                status=status, version=2, reviewed_at=now, ruleset_version=ruleset_version
+            )
         audit_record_many(records=records)
         counts = Counter((row[3], Verdict.Source.ENGINE) for row in rows)
         transaction.on_commit(lambda: _count_verdicts(counts))
@@ -370,14 +384,28 @@ def _findings_insert(*, verdicts: dict, events: dict) -> None:
         return
     # The findings point at their verdict's id, which the database chose.
     verdict_ids = dict(Verdict.objects.filter(event_id__in=list(events.values())).values_list("ad_id", "id"))
-    rows_insert(model=Finding, columns=_FINDING_COLUMNS, rows=[
-        (verdict_ids[ad_id], f.code, f.category, f.severity, f.message, f.field or "", f.evidence)
-        for ad_id in events
-        for f in verdicts[ad_id].findings
-    ])
+    rows_insert(
+        model=Finding,
+        columns=_FINDING_COLUMNS,
+        rows=[
+            (verdict_ids[ad_id], f.code, f.category, f.severity, f.message, f.field or "", f.evidence)
+            for ad_id in events
+            for f in verdicts[ad_id].findings
+        ],
+    )
 
 
-_VERDICT_COLUMNS = ["ad_id", "event_id", "version", "status", "source", "ruleset_version", "reviewer", "reason", "created_at"]
+_VERDICT_COLUMNS = [
+    "ad_id",
+    "event_id",
+    "version",
+    "status",
+    "source",
+    "ruleset_version",
+    "reviewer",
+    "reason",
+    "created_at",
+]
 _FINDING_COLUMNS = ["verdict_id", *Finding.DOCUMENT_FIELDS]
 
 
@@ -456,7 +484,11 @@ def submission_event(ad: Ad, *, actor: str) -> Event:
     """The intake event of a stored ad, rebuilt with its original event id and time, so
     that consumers treat it as the redelivery it is."""
     return submitted_event(
-        ad_id=ad.id, retailer_id=ad.retailer_id, ad=ad_input(ad), actor=actor, at=ad.submitted_at.isoformat(),
+        ad_id=ad.id,
+        retailer_id=ad.retailer_id,
+        ad=ad_input(ad),
+        actor=actor,
+        at=ad.submitted_at.isoformat(),
         event_id=ad.intake_event_id,
     )
 
@@ -476,7 +508,8 @@ def ads_reconcile_pending(*, older_than_seconds: int, limit: int) -> int:
     )
     # One message per ad, all in one round trip: the broker takes them all or none.
     publish_tasks(
-        task_name=PROCESS_SUBMISSIONS_TASK, payloads=[[submission_event(ad, actor=RECONCILER_ACTOR).to_dict()] for ad in ads]
+        task_name=PROCESS_SUBMISSIONS_TASK,
+        payloads=[[submission_event(ad, actor=RECONCILER_ACTOR).to_dict()] for ad in ads],
     )
     _reconciled(ad_ids=[str(a.id) for a in ads], older_than_seconds=older_than_seconds, source="database")
     return len(ads)
@@ -505,7 +538,10 @@ def _reconciled(*, ad_ids: list[str], older_than_seconds: int, source: str) -> N
         return
     RECONCILED_ADS.inc(len(ad_ids))
     logger.warning(
-        "reconciliation: re-published %d ads pending for over %d s (from the %s)", len(ad_ids), older_than_seconds, source
+        "reconciliation: re-published %d ads pending for over %d s (from the %s)",
+        len(ad_ids),
+        older_than_seconds,
+        source,
     )
     _audit_sweep(
         action="ads.reconciled",
@@ -524,7 +560,8 @@ def read_model_reconcile(*, lookback_seconds: int, grace_seconds: int, limit: in
     ids = [
         str(ad_id)
         for ad_id in ads_behind_read_model(
-            changed_from=now - timedelta(seconds=lookback_seconds), changed_before=now - timedelta(seconds=grace_seconds),
+            changed_from=now - timedelta(seconds=lookback_seconds),
+            changed_before=now - timedelta(seconds=grace_seconds),
             limit=limit,
         )
     ]

@@ -34,7 +34,9 @@ def _decode(payload, *, task_id: str = "") -> list[Event]:
             # One bad event must not hold up the good ones beside it: it becomes a dead letter of
             # its own (written once, however often this message is delivered), replayable
             # through the retry lane.
-            if not dead_letter_record(task_name=process_submissions_task.name, task_id=task_id, args=[[raw]], error=exc):
+            if not dead_letter_record(
+                task_name=process_submissions_task.name, task_id=task_id, args=[[raw]], error=exc
+            ):
                 raise RuntimeError("could not record a dead letter for a bad event; retrying the message")
     return events
 
@@ -79,7 +81,9 @@ def process_submissions_batch_task(self, requests):
                     raise RuntimeError("could not record a dead letter for a poison message") from exc
         return _process(events)
     except Exception:
-        logger.warning("intake batch of %d messages failed; handing them to the retry lane", len(requests), exc_info=True)
+        logger.warning(
+            "intake batch of %d messages failed; handing them to the retry lane", len(requests), exc_info=True
+        )
     try:
         for request in requests:
             process_submissions_task.apply_async(args=list(request.args), countdown=1)

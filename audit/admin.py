@@ -54,8 +54,18 @@ class AuditEntryAdmin(ReadOnlyAdmin):
     search_help_text = "An ad id: all of that ad's entries."
     ordering = ("-sequence",)
     fields = (
-        "sequence", "event_id", "occurred_at", "recorded_at", "actor", "action", "ad_link", "retailer_id", "data_json",
-        "chain", "prev_hash", "hash",
+        "sequence",
+        "event_id",
+        "occurred_at",
+        "recorded_at",
+        "actor",
+        "action",
+        "ad_link",
+        "retailer_id",
+        "data_json",
+        "chain",
+        "prev_hash",
+        "hash",
     )
     readonly_fields = fields
     change_list_template = "admin/audit/auditentry/change_list.html"

@@ -14,7 +14,9 @@ class AuditEntry(models.Model):
     event_id = models.UUIDField(unique=True, help_text="The event this entry records; at most one entry per event.")
     occurred_at = models.DateTimeField()
     recorded_at = models.DateTimeField(default=timezone.now)
-    actor = models.CharField(max_length=200, help_text="retailer:<id>/key:<prefix>, staff:<username> or system:<component>")
+    actor = models.CharField(
+        max_length=200, help_text="retailer:<id>/key:<prefix>, staff:<username> or system:<component>"
+    )
     action = models.CharField(max_length=64)
     ad_id = models.UUIDField(null=True, blank=True)
     retailer_id = models.UUIDField(null=True, blank=True, db_index=True)

@@ -15,8 +15,18 @@ from .models import AuditEntry
 
 BATCH_SIZE = 2000
 CSV_COLUMNS = (
-    "sequence", "occurred_at", "recorded_at", "actor", "action", "ad_id", "retailer_id", "event_id", "data",
-    "chain", "prev_hash", "hash",
+    "sequence",
+    "occurred_at",
+    "recorded_at",
+    "actor",
+    "action",
+    "ad_id",
+    "retailer_id",
+    "event_id",
+    "data",
+    "chain",
+    "prev_hash",
+    "hash",
 )
 
 
@@ -43,7 +53,9 @@ class ChainReport:
     def head_hash(self) -> str:
         """One hash over every chain's head: record it, and a later walk that reports the same
         heads (or longer chains) shows that nothing before them was cut off."""
-        return hashlib.sha256(canonical_json({str(c): h for c, (_, h) in sorted(self.heads.items())}).encode()).hexdigest()
+        return hashlib.sha256(
+            canonical_json({str(c): h for c, (_, h) in sorted(self.heads.items())}).encode()
+        ).hexdigest()
 
     def __str__(self) -> str:
         if self.broken:
@@ -130,7 +142,10 @@ def audit_chain_verify(*, batch_size: int = BATCH_SIZE, seconds: float | None = 
                 problem = "its content does not match its hash: the entry was altered"
             if problem:
                 return ChainReport(
-                    entries=count, chains=len(last_of), heads=heads, complete=False,
+                    entries=count,
+                    chains=len(last_of),
+                    heads=heads,
+                    complete=False,
                     broken=ChainBreak(chain=chain, sequence=entry.sequence, problem=problem),
                 )
             prev_hash, count = entry.hash, count + 1
@@ -158,9 +173,17 @@ def audit_csv_rows(queryset: QuerySet) -> Iterator[list[str]]:
         yield [
             csv_safe(value)
             for value in (
-                entry.sequence, entry.occurred_at.isoformat(), entry.recorded_at.isoformat(), entry.actor,
-                entry.action, entry.ad_id, entry.retailer_id, entry.event_id, canonical_json(entry.data),
-                entry.chain, entry.prev_hash, entry.hash,
+                entry.sequence,
+                entry.occurred_at.isoformat(),
+                entry.recorded_at.isoformat(),
+                entry.actor,
+                entry.action,
+                entry.ad_id,
+                entry.retailer_id,
+                entry.event_id,
+                canonical_json(entry.data),
+                entry.chain,
+                entry.prev_hash,
+                entry.hash,
             )
         ]
-

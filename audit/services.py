@@ -116,7 +116,9 @@ def audit_record_many(*, records: list[AuditRecord]) -> list[AuditEntry]:
         )
         entry.hash = prev_hash = entry_hash(entry)
         entries.append(entry)
-    rows_insert(model=AuditEntry, columns=_COLUMNS, rows=[tuple(getattr(e, name) for name in _COLUMNS) for e in entries])
+    rows_insert(
+        model=AuditEntry, columns=_COLUMNS, rows=[tuple(getattr(e, name) for name in _COLUMNS) for e in entries]
+    )
     return entries
 
 

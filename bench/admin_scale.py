@@ -95,27 +95,52 @@ def seed_chain() -> float:
     started = time.perf_counter()
     prev_hash, sequence, now = GENESIS_HASH, 0, timezone.now()
     # One chain (0) of a million entries: the longest walk the verifier can meet.
-    columns = "sequence, event_id, occurred_at, recorded_at, actor, action, ad_id, retailer_id, data, chain, prev_hash, hash"
+    columns = (
+        "sequence, event_id, occurred_at, recorded_at, actor, action, ad_id, retailer_id, data, chain, prev_hash, hash"
+    )
     # A second connection reads the ads while this one is busy with the COPY.
     reader_connection = connections.create_connection("default")
     reader_connection.ensure_connection()
-    with reader_connection.connection.transaction(), reader_connection.connection.cursor(name="ads") as reader, \
-            connection.cursor() as writer:
+    with (
+        reader_connection.connection.transaction(),
+        reader_connection.connection.cursor(name="ads") as reader,
+        connection.cursor() as writer,
+    ):
         reader.execute("SELECT id, retailer_id, submitted_at, headline FROM ads_write_ad ORDER BY submitted_at, id")
         with writer.copy(f"COPY audit_auditentry ({columns}) FROM STDIN") as copy:
             while rows := reader.fetchmany(10_000):
                 for ad_id, retailer_id, submitted_at, headline in rows:
                     sequence += 1
                     entry = SimpleNamespace(
-                        sequence=sequence, event_id=ad_id, occurred_at=submitted_at, recorded_at=now,
-                        actor=f"retailer:{retailer_id}/key:scale", action="ad.submitted", ad_id=ad_id,
-                        retailer_id=retailer_id, data={"headline": headline}, chain=0, prev_hash=prev_hash,
+                        sequence=sequence,
+                        event_id=ad_id,
+                        occurred_at=submitted_at,
+                        recorded_at=now,
+                        actor=f"retailer:{retailer_id}/key:scale",
+                        action="ad.submitted",
+                        ad_id=ad_id,
+                        retailer_id=retailer_id,
+                        data={"headline": headline},
+                        chain=0,
+                        prev_hash=prev_hash,
                     )
                     entry.hash = entry_hash(entry)
-                    copy.write_row([
-                        sequence, ad_id, submitted_at, now, entry.actor, entry.action, ad_id, retailer_id,
-                        canonical_json(entry.data), 0, prev_hash, entry.hash,
-                    ])
+                    copy.write_row(
+                        [
+                            sequence,
+                            ad_id,
+                            submitted_at,
+                            now,
+                            entry.actor,
+                            entry.action,
+                            ad_id,
+                            retailer_id,
+                            canonical_json(entry.data),
+                            0,
+                            prev_hash,
+                            entry.hash,
+                        ]
+                    )
                     prev_hash = entry.hash
     reader_connection.close()
     sql("SELECT setval(pg_get_serial_sequence('audit_auditentry', 'sequence'), %s)", [sequence])
@@ -136,7 +161,8 @@ def timed(client, url, runs=3) -> float:
 
 def measure() -> None:
     user = get_user_model().objects.filter(username="scale-admin").first() or get_user_model().objects.create_superuser(
-        "scale-admin", password="scale-admin-password")
+        "scale-admin", password="scale-admin-password"
+    )
     client = Client()
     client.force_login(user)
     waiting = Ad.objects.filter(status="needs_review").order_by("submitted_at")
@@ -152,9 +178,12 @@ def measure() -> None:
         "ads, category=tobacco": ads + "?category=tobacco",
         "ads, country=SG": ads + "?country=SG",
         "ads, finding code": ads + "?finding_code=POLICY.SUPERLATIVE_CLAIM",
-        "ads, submitted one day": ads + f"?submitted_at__from={ad.submitted_at.date()}&submitted_at__to={ad.submitted_at.date()}",
-        "ads, reviewed one day": ads + f"?reviewed_at__from={ad.submitted_at.date()}&reviewed_at__to={ad.submitted_at.date()}",
-        "ads, decided one day": ads + f"?decided_at__from={ad.submitted_at.date()}&decided_at__to={ad.submitted_at.date()}",
+        "ads, submitted one day": ads
+        + f"?submitted_at__from={ad.submitted_at.date()}&submitted_at__to={ad.submitted_at.date()}",
+        "ads, reviewed one day": ads
+        + f"?reviewed_at__from={ad.submitted_at.date()}&reviewed_at__to={ad.submitted_at.date()}",
+        "ads, decided one day": ads
+        + f"?decided_at__from={ad.submitted_at.date()}&decided_at__to={ad.submitted_at.date()}",
         "ads, search id": ads + f"?q={ad.id}",
         "ads, search external ref": ads + f"?q={ad.external_ref}",
         "ads, search headline words": ads + f"?q={ad.headline.split()[-1][:10]}",
@@ -176,7 +205,9 @@ def measure() -> None:
     started = time.perf_counter()
     report = audit_chain_verify()
     seconds = time.perf_counter() - started
-    print(f"verify chain: {report.entries:,} entries in {seconds:.1f} s ({report.entries / seconds:,.0f}/s), ok={report.ok}")
+    print(
+        f"verify chain: {report.entries:,} entries in {seconds:.1f} s ({report.entries / seconds:,.0f}/s), ok={report.ok}"
+    )
 
 
 def main():

@@ -113,10 +113,14 @@ class ValidatorServer(ThreadingHTTPServer):
         return f"http://{host}:{port}/validate"
 
 
-def start(*, host: str = "127.0.0.1", port: int = 0, latency_ms: float = 0.0, fail_rate: float = 0.0) -> ValidatorServer:
+def start(
+    *, host: str = "127.0.0.1", port: int = 0, latency_ms: float = 0.0, fail_rate: float = 0.0
+) -> ValidatorServer:
     """Serve in a background thread (port 0: any free port); stop with server.shutdown()."""
     server = ValidatorServer((host, port), latency_ms=latency_ms, fail_rate=fail_rate)
-    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, name="external-validator", daemon=True).start()
+    threading.Thread(
+        target=server.serve_forever, kwargs={"poll_interval": 0.05}, name="external-validator", daemon=True
+    ).start()
     return server
 
 
@@ -128,7 +132,9 @@ def main(argv=None) -> None:
     parser.add_argument("--fail-rate", type=float, default=0.0, help="share of requests answered 503 (0..1)")
     args = parser.parse_args(argv)
     server = ValidatorServer((args.host, args.port), latency_ms=args.latency_ms, fail_rate=args.fail_rate)
-    print(f"external validator on {server.url} (latency {args.latency_ms:g} ms, fail rate {args.fail_rate:g})", flush=True)
+    print(
+        f"external validator on {server.url} (latency {args.latency_ms:g} ms, fail rate {args.fail_rate:g})", flush=True
+    )
     try:
         server.serve_forever()
     except KeyboardInterrupt:

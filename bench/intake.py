@@ -30,13 +30,23 @@ def add_arguments(parser) -> None:
     parser.add_argument("--duration", type=float, default=10, help="seconds per phase and round (default 10)")
     parser.add_argument("--rounds", type=int, default=3, help="rounds of all phases, interleaved (default 3)")
     parser.add_argument("--connections", type=int, default=25, help="concurrent requests (default 25)")
-    parser.add_argument("--batch-connections", type=int, default=None, help="concurrent batch requests (default: --connections)")
+    parser.add_argument(
+        "--batch-connections", type=int, default=None, help="concurrent batch requests (default: --connections)"
+    )
     parser.add_argument("--web-workers", type=int, default=5, help="gunicorn processes (default 5)")
     parser.add_argument("--web-threads", type=int, default=5, help="threads per gunicorn process (default 5)")
     parser.add_argument("--batch-size", type=int, default=1000, help="ads per batch request (default 1000)")
     parser.add_argument("--warmup", type=float, default=3, help="seconds of warm-up before measuring (default 3)")
-    parser.add_argument("--profile", type=float, default=0, help="py-spy the web server for this many seconds of each phase's first round (default off)")
-    parser.add_argument("--redis-url", help="use this Redis database (flushed at the start and the end) instead of a private redis-server")
+    parser.add_argument(
+        "--profile",
+        type=float,
+        default=0,
+        help="py-spy the web server for this many seconds of each phase's first round (default off)",
+    )
+    parser.add_argument(
+        "--redis-url",
+        help="use this Redis database (flushed at the start and the end) instead of a private redis-server",
+    )
 
 
 def run(args) -> dict:
@@ -45,8 +55,11 @@ def run(args) -> dict:
         redis_url = redis_for(stack, args.redis_url)
         stack.callback(database_drop, DATABASE)  # after every child has stopped (last out)
         env = app_env(
-            run_dir=folder, database_url=database_fresh(DATABASE, run_dir=folder), redis_url=redis_url,
-            AD_INTAKE_MODE="direct", DJANGO_SETTINGS_MODULE="bench.settings",
+            run_dir=folder,
+            database_url=database_fresh(DATABASE, run_dir=folder),
+            redis_url=redis_url,
+            AD_INTAKE_MODE="direct",
+            DJANGO_SETTINGS_MODULE="bench.settings",
         )
         django_setup(env)
         from django.conf import settings
@@ -64,15 +77,24 @@ def run(args) -> dict:
             "ceiling": {"paths": ["/bench/ceiling/ads"], "method": "POST", "bodies": ad_bodies()},
             "single": {"paths": ["/api/v1/ads"], "method": "POST", "bodies": ad_bodies()},
             "batch": {
-                "paths": ["/api/v1/ads/batch"], "method": "POST", "bodies": [batch_body(args.batch_size)],
+                "paths": ["/api/v1/ads/batch"],
+                "method": "POST",
+                "bodies": [batch_body(args.batch_size)],
                 "connections": args.batch_connections or args.connections,
             },
         }
         # Warm every process and thread up on both write paths (lazy imports, the broker
         # connection, the API-key cache, the DB connection) before anything is measured.
         for phase in ("ceiling", "single"):
-            run_wrk(label=f"warm-up {phase}", base_url=base_url, headers=auth, connections=args.connections,
-                    duration=args.warmup, script_dir=folder, **phases[phase])
+            run_wrk(
+                label=f"warm-up {phase}",
+                base_url=base_url,
+                headers=auth,
+                connections=args.connections,
+                duration=args.warmup,
+                script_dir=folder,
+                **phases[phase],
+            )
         messages_per_request = {"single": 1, "batch": math.ceil(args.batch_size / settings.INTAKE_MESSAGE_SIZE)}
         runs, profiles = [], {}
         for round_ in range(args.rounds):
@@ -81,9 +103,13 @@ def run(args) -> dict:
                 seconds = min(args.profile, args.duration) if round_ == 0 and phase != "trivial" else 0
                 with pyspy_profile(stack, pid=web.pid, seconds=seconds, name=f"py-spy-{phase}") as profile:
                     load = run_wrk(
-                        label=f"{phase} {round_ + 1}/{args.rounds}", base_url=base_url, headers=auth,
-                        connections=spec.get("connections", args.connections), duration=args.duration,
-                        script_dir=folder, **{k: v for k, v in spec.items() if k != "connections"},
+                        label=f"{phase} {round_ + 1}/{args.rounds}",
+                        base_url=base_url,
+                        headers=auth,
+                        connections=spec.get("connections", args.connections),
+                        duration=args.duration,
+                        script_dir=folder,
+                        **{k: v for k, v in spec.items() if k != "connections"},
                     )
                 if profile:
                     profiles[phase] = profile
@@ -97,7 +123,9 @@ def run(args) -> dict:
                         "load": load.as_dict(),
                         "ads_per_s": round(ads / load.duration_s, 1) if phase in messages_per_request else None,
                         "messages_queued": queued,
-                        "messages_expected": load.ok * messages_per_request[phase] if phase in messages_per_request else None,
+                        "messages_expected": load.ok * messages_per_request[phase]
+                        if phase in messages_per_request
+                        else None,
                         "wrk_cpu_share": round(load.wrk_cpu_s / load.duration_s, 3),
                     }
                 )
@@ -107,7 +135,11 @@ def run(args) -> dict:
     for phase, profile in profiles.items():
         print_profile(profile, what=f"web server, {phase} phase")
     data = {
-        "machine": machine, "config": vars(args), "summary": summary, "runs": runs, "web_profiles": profiles,
+        "machine": machine,
+        "config": vars(args),
+        "summary": summary,
+        "runs": runs,
+        "web_profiles": profiles,
     }
     print(f"\nresults: {results_write(folder, data)}")
     return data
@@ -154,7 +186,8 @@ def _summarise(runs: list[dict], args) -> dict:
             # wrk does not count answers still in flight when it stops: those ads were
             # published too, so the queue may hold up to --connections requests' more.
             "all_published": all(r["messages_queued"] >= r["messages_expected"] for r in mine)
-            if mine[0]["messages_expected"] is not None else None,
+            if mine[0]["messages_expected"] is not None
+            else None,
         }
     # The ratio per round (both measured minutes apart at most), then the median.
     by_round = {}
@@ -176,14 +209,25 @@ def _summarise(runs: list[dict], args) -> dict:
 
 
 def _print(summary: dict, args) -> None:
-    print(f"\nIntake (direct mode), {args.connections} connections, gunicorn {args.web_workers}×{args.web_threads} gthread, "
-          f"{args.duration:.0f} s × {args.rounds} rounds, medians")
+    print(
+        f"\nIntake (direct mode), {args.connections} connections, gunicorn {args.web_workers}×{args.web_threads} gthread, "
+        f"{args.duration:.0f} s × {args.rounds} rounds, medians"
+    )
     print(
         table(
             ["phase", "req/s", "ads/s", "p50 ms", "p95 ms", "p99 ms", "errors", "wrk CPU share", "all published"],
             [
-                [name, p["requests_per_s"], p["ads_per_s"], p["p50_ms"], p["p95_ms"], p["p99_ms"], p["errors"],
-                 p["wrk_cpu_share"], p["all_published"]]
+                [
+                    name,
+                    p["requests_per_s"],
+                    p["ads_per_s"],
+                    p["p50_ms"],
+                    p["p95_ms"],
+                    p["p99_ms"],
+                    p["errors"],
+                    p["wrk_cpu_share"],
+                    p["all_published"],
+                ]
                 for name, p in summary["phases"].items()
             ],
         )
@@ -199,7 +243,11 @@ def _print(summary: dict, args) -> None:
             f"{markers['journal_bytes_each']} bytes of intake journal"
         )
     ratio = summary["single_to_ceiling"]
-    print(f"single/ceiling = {ratio} (goal >= {GOAL_RATIO}: {'met' if summary['goal_single_to_ceiling_met'] else 'MISSED'})")
+    print(
+        f"single/ceiling = {ratio} (goal >= {GOAL_RATIO}: {'met' if summary['goal_single_to_ceiling_met'] else 'MISSED'})"
+    )
     if summary["batch_ads_per_s"] is not None:  # None only with --rounds 0
-        print(f"batch = {summary['batch_ads_per_s']:,.0f} ads/s (goal >= {GOAL_BATCH_ADS_PER_S:,}: "
-              f"{'met' if summary['goal_batch_met'] else 'MISSED'})")
+        print(
+            f"batch = {summary['batch_ads_per_s']:,.0f} ads/s (goal >= {GOAL_BATCH_ADS_PER_S:,}: "
+            f"{'met' if summary['goal_batch_met'] else 'MISSED'})"
+        )

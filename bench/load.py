@@ -133,8 +133,18 @@ def run_wrk(
         }
     )
     argv = [
-        wrk, "-t", str(min(threads, connections)), "-c", str(connections), "-d", f"{max(1, round(duration))}s",
-        "--timeout", f"{round(timeout)}s", "-s", str(script), base_url,
+        wrk,
+        "-t",
+        str(min(threads, connections)),
+        "-c",
+        str(connections),
+        "-d",
+        f"{max(1, round(duration))}s",
+        "--timeout",
+        f"{round(timeout)}s",
+        "-s",
+        str(script),
+        base_url,
     ]
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.time()
@@ -156,7 +166,9 @@ def run_wrk(
     if process.returncode or figures is None:
         raise RuntimeError(f"wrk failed ({process.returncode}):\n{output[-3000:]}")
     raw = json.loads(figures)
-    first_bad = next((line[len("BENCH_FIRST_BAD ") :] for line in output.splitlines() if line.startswith("BENCH_FIRST_BAD ")), "")
+    first_bad = next(
+        (line[len("BENCH_FIRST_BAD ") :] for line in output.splitlines() if line.startswith("BENCH_FIRST_BAD ")), ""
+    )
     seconds = raw["duration_us"] / 1e6
     return LoadResult(
         label=label,
@@ -179,4 +191,3 @@ def run_wrk(
         ended_at=ended,
         wrk_cpu_s=round((after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime), 3),
     )
-

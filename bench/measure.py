@@ -167,11 +167,16 @@ def cpu_snapshot(*, worker_pid: int) -> dict:
         command, fields = stat[stat.index("(") + 1 : stat.rindex(")")], stat[stat.rindex(")") + 2 :].split()
         parent = int(fields[1])
         part = (
-            "publisher" if pid == os.getpid()
-            else "worker main" if pid == worker_pid
-            else "worker pool" if parent == worker_pid
-            else "postgresql" if command == "postgres"
-            else "redis" if command.startswith("redis-server")
+            "publisher"
+            if pid == os.getpid()
+            else "worker main"
+            if pid == worker_pid
+            else "worker pool"
+            if parent == worker_pid
+            else "postgresql"
+            if command == "postgres"
+            else "redis"
+            if command.startswith("redis-server")
             else None
         )
         if part:

@@ -45,14 +45,37 @@ def add_arguments(parser) -> None:
     parser.add_argument("--web-threads", type=int, default=5, help="threads per gunicorn process (default 5)")
     parser.add_argument("--worker-concurrency", type=int, default=2, help="Celery prefork processes (default 2)")
     parser.add_argument("--modes", default=",".join(MODES), help="comma-separated, default sync,cqrs,direct")
-    parser.add_argument("--latency-ms", type=float, default=PAPER_LATENCY_MS, help="external validator latency at scale 1.0 (default 864, the paper's)")
-    parser.add_argument("--latency-scale", default="1.0,0.1", help="comma-separated scales of --latency-ms (default 1.0,0.1)")
-    parser.add_argument("--repeat", type=int, default=1, help="run the modes this many times, interleaved; medians are reported")
+    parser.add_argument(
+        "--latency-ms",
+        type=float,
+        default=PAPER_LATENCY_MS,
+        help="external validator latency at scale 1.0 (default 864, the paper's)",
+    )
+    parser.add_argument(
+        "--latency-scale", default="1.0,0.1", help="comma-separated scales of --latency-ms (default 1.0,0.1)"
+    )
+    parser.add_argument(
+        "--repeat", type=int, default=1, help="run the modes this many times, interleaved; medians are reported"
+    )
     parser.add_argument("--warmup", type=float, default=3, help="seconds of warm-up before measuring (default 3)")
-    parser.add_argument("--drain-timeout", type=float, default=60, help="seconds to wait after the load for accepted ads to become final")
-    parser.add_argument("--validator-cmd", help="start the external validator with this command instead ({python} {port} {latency_ms})")
-    parser.add_argument("--batching", action="store_true", help="INTAKE_BATCHING on: the consumer buffers intake messages and judges them together (default off, as the platform's default)")
-    parser.add_argument("--redis-url", help="use this Redis database (flushed at the start and the end) instead of a private redis-server")
+    parser.add_argument(
+        "--drain-timeout",
+        type=float,
+        default=60,
+        help="seconds to wait after the load for accepted ads to become final",
+    )
+    parser.add_argument(
+        "--validator-cmd", help="start the external validator with this command instead ({python} {port} {latency_ms})"
+    )
+    parser.add_argument(
+        "--batching",
+        action="store_true",
+        help="INTAKE_BATCHING on: the consumer buffers intake messages and judges them together (default off, as the platform's default)",
+    )
+    parser.add_argument(
+        "--redis-url",
+        help="use this Redis database (flushed at the start and the end) instead of a private redis-server",
+    )
 
 
 def run(args) -> dict:
@@ -65,7 +88,9 @@ def run(args) -> dict:
         redis_url = redis_for(stack, args.redis_url)
         stack.callback(database_drop, DATABASE)  # after every child has stopped (last out)
         env = app_env(
-            run_dir=folder, database_url=database_url(DATABASE), redis_url=redis_url,
+            run_dir=folder,
+            database_url=database_url(DATABASE),
+            redis_url=redis_url,
             INTAKE_BATCHING=str(args.batching).lower(),
         )
         django_setup(env)
@@ -79,8 +104,18 @@ def run(args) -> dict:
                 for repeat in range(args.repeat):
                     for mode in modes:
                         print(f"--- {mode}, validator {latency_ms:.0f} ms, run {repeat + 1}/{args.repeat}", flush=True)
-                        figures = _run_mode(args, mode=mode, folder=folder, env=env, redis_url=redis_url, validator_url=validator_url)
-                        runs.append({"mode": mode, "latency_scale": scale, "latency_ms": latency_ms, "repeat": repeat, **figures})
+                        figures = _run_mode(
+                            args, mode=mode, folder=folder, env=env, redis_url=redis_url, validator_url=validator_url
+                        )
+                        runs.append(
+                            {
+                                "mode": mode,
+                                "latency_scale": scale,
+                                "latency_ms": latency_ms,
+                                "repeat": repeat,
+                                **figures,
+                            }
+                        )
     summary = _summarise(runs, modes=modes, scales=scales)
     _print(summary, args=args)
     data = {
@@ -107,16 +142,31 @@ def _run_mode(args, *, mode: str, folder, env: dict, redis_url: str, validator_u
     mode_env = {**env, "AD_INTAKE_MODE": mode, "EXTERNAL_VALIDATOR_URL": validator_url}
     auth = {"Authorization": f"Bearer {key}"}
     with Stack(folder) as stack:
-        base_url, _ = web_start(stack, env=mode_env, workers=args.web_workers, threads=args.web_threads, name=f"web-{mode}")
+        base_url, _ = web_start(
+            stack, env=mode_env, workers=args.web_workers, threads=args.web_threads, name=f"web-{mode}"
+        )
         worker_start(stack, env=mode_env, concurrency=args.worker_concurrency, name=f"worker-{mode}")
-        submit = {"paths": ["/api/v1/ads"], "method": "POST", "bodies": ad_bodies(), "headers": auth,
-                  "connections": args.connections, "script_dir": folder}
+        submit = {
+            "paths": ["/api/v1/ads"],
+            "method": "POST",
+            "bodies": ad_bodies(),
+            "headers": auth,
+            "connections": args.connections,
+            "script_dir": folder,
+        }
         # Warm every process and thread up — reads load the URLconf (and with it the
         # validation tables), DB connections and the API-key cache; one second of submits
         # imports and connects the broker transport — and let the pipeline finish the
         # warm-up ads before measuring.
-        run_wrk(label=f"warm-up reads {mode}", base_url=base_url, paths=["/api/v1/ads?page_size=1"], headers=auth,
-                connections=args.connections, duration=args.warmup, script_dir=folder)
+        run_wrk(
+            label=f"warm-up reads {mode}",
+            base_url=base_url,
+            paths=["/api/v1/ads?page_size=1"],
+            headers=auth,
+            connections=args.connections,
+            duration=args.warmup,
+            script_dir=folder,
+        )
         warm = run_wrk(label=f"warm-up {mode}", base_url=base_url, duration=1, **submit)
         wait_final(warm.ok, timeout=args.drain_timeout, desc=f"warm-up drain {mode}")
         before = final_count()
@@ -159,7 +209,10 @@ def _summarise(runs: list[dict], *, modes: list[str], scales: list[float]) -> li
                 r["accepted_per_s"] / s["accepted_per_s"]
                 for r in mine
                 for s in runs
-                if s["mode"] == "sync" and s["latency_scale"] == scale and s["repeat"] == r["repeat"] and s["accepted_per_s"]
+                if s["mode"] == "sync"
+                and s["latency_scale"] == scale
+                and s["repeat"] == r["repeat"]
+                and s["accepted_per_s"]
             ]
             lags = [r["lag"]["lag_to_read_s"] for r in mine if r["lag"]["lag_to_read_s"]]
             rows.append(
@@ -174,7 +227,9 @@ def _summarise(runs: list[dict], *, modes: list[str], scales: list[float]) -> li
                     "p50_ms": median(r["load"]["p50_ms"] for r in mine),
                     "p95_ms": median(r["load"]["p95_ms"] for r in mine),
                     "p99_ms": median(r["load"]["p99_ms"] for r in mine),
-                    "non_2xx": sum(r["load"]["non_2xx"] + r["load"]["socket_errors"] + r["load"]["timeouts"] for r in mine),
+                    "non_2xx": sum(
+                        r["load"]["non_2xx"] + r["load"]["socket_errors"] + r["load"]["timeouts"] for r in mine
+                    ),
                     "completed_per_s": median(r["completed_per_s"] for r in mine),
                     "completed_per_s_overall": median(r["completed_per_s_overall"] for r in mine),
                     "unfinished": median(r["unfinished"] for r in mine),
@@ -198,16 +253,45 @@ def _print(summary: list[dict], *, args) -> None:
     print(
         table(
             [
-                "validator", "mode", "paper /day", "paper ×", "accepted/s", "accepted /day", "× sync",
-                "p50 ms", "p95 ms", "p99 ms", "errors", "completed/s", "compl./s overall", "unfinished",
-                "lag p50 s", "lag p99 s", "DB active", "on chain lock",
+                "validator",
+                "mode",
+                "paper /day",
+                "paper ×",
+                "accepted/s",
+                "accepted /day",
+                "× sync",
+                "p50 ms",
+                "p95 ms",
+                "p99 ms",
+                "errors",
+                "completed/s",
+                "compl./s overall",
+                "unfinished",
+                "lag p50 s",
+                "lag p99 s",
+                "DB active",
+                "on chain lock",
             ],
             [
                 [
-                    f"{r['latency_ms']:.0f} ms", r["mode"], f"{r['paper_per_day'] / 1e6:.1f} M", f"{r['paper_ratio']:.2f}",
-                    r["accepted_per_s"], f"{r['accepted_per_day'] / 1e6:.2f} M", r["ratio_to_sync"], r["p50_ms"],
-                    r["p95_ms"], r["p99_ms"], r["non_2xx"], r["completed_per_s"], r["completed_per_s_overall"],
-                    r["unfinished"], r["lag_p50_s"], r["lag_p99_s"], r["db_active_sessions"], r["chain_lock_waiters"],
+                    f"{r['latency_ms']:.0f} ms",
+                    r["mode"],
+                    f"{r['paper_per_day'] / 1e6:.1f} M",
+                    f"{r['paper_ratio']:.2f}",
+                    r["accepted_per_s"],
+                    f"{r['accepted_per_day'] / 1e6:.2f} M",
+                    r["ratio_to_sync"],
+                    r["p50_ms"],
+                    r["p95_ms"],
+                    r["p99_ms"],
+                    r["non_2xx"],
+                    r["completed_per_s"],
+                    r["completed_per_s_overall"],
+                    r["unfinished"],
+                    r["lag_p50_s"],
+                    r["lag_p99_s"],
+                    r["db_active_sessions"],
+                    r["chain_lock_waiters"],
                 ]
                 for r in summary
             ],

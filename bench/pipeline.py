@@ -19,7 +19,15 @@ import time
 import redis
 
 from .fixtures import ad_payloads, bench_retailer, validated
-from .measure import cpu_between, cpu_snapshot, housekeeping_between, lag_stats, server_housekeeping, task_costs, wait_final
+from .measure import (
+    cpu_between,
+    cpu_snapshot,
+    housekeeping_between,
+    lag_stats,
+    server_housekeeping,
+    task_costs,
+    wait_final,
+)
 from .profiling import pipeline_probe, print_profile, pyspy_profile
 from .report import machine_info, print_machine, progress, results_write, run_dir, table
 from .stack import DATABASE, Stack, database_drop, app_env, database_fresh, django_setup, redis_for, worker_start
@@ -33,15 +41,41 @@ PRELOAD_CHUNK = 1_000  # ads per ads_submit call while preloading (split into me
 def add_arguments(parser) -> None:
     parser.add_argument("--ads", type=int, default=100_000, help="ads to preload and drain (default 100,000)")
     parser.add_argument("--workers", type=int, default=2, help="Celery worker processes (default 2)")
-    parser.add_argument("--message-size", type=int, default=100, help="ads per intake message while preloading (INTAKE_MESSAGE_SIZE, default 100)")
+    parser.add_argument(
+        "--message-size",
+        type=int,
+        default=100,
+        help="ads per intake message while preloading (INTAKE_MESSAGE_SIZE, default 100)",
+    )
     parser.add_argument("--drain-timeout", type=float, default=900, help="seconds allowed for the drain (default 900)")
-    parser.add_argument("--rate", type=float, default=500, help="offered ads/s in the steady phase (default 500; 0 skips it)")
+    parser.add_argument(
+        "--rate", type=float, default=500, help="offered ads/s in the steady phase (default 500; 0 skips it)"
+    )
     parser.add_argument("--steady-duration", type=float, default=60, help="seconds of steady load (default 60)")
-    parser.add_argument("--probe-ads", type=int, default=1_000, help="ads through the in-process probe, batched and single (default 1,000; 0 skips it)")
-    parser.add_argument("--profile", type=float, default=0, help="py-spy the worker for this many seconds of the drain (default off)")
-    parser.add_argument("--profile-steady", type=float, default=0, help="py-spy the worker for this many seconds of the steady load (default off)")
-    parser.add_argument("--batching", action="store_true", help="INTAKE_BATCHING on: the consumer buffers intake messages and judges them together (default off, as the platform's default)")
-    parser.add_argument("--redis-url", help="use this Redis database (flushed at the start and the end) instead of a private redis-server")
+    parser.add_argument(
+        "--probe-ads",
+        type=int,
+        default=1_000,
+        help="ads through the in-process probe, batched and single (default 1,000; 0 skips it)",
+    )
+    parser.add_argument(
+        "--profile", type=float, default=0, help="py-spy the worker for this many seconds of the drain (default off)"
+    )
+    parser.add_argument(
+        "--profile-steady",
+        type=float,
+        default=0,
+        help="py-spy the worker for this many seconds of the steady load (default off)",
+    )
+    parser.add_argument(
+        "--batching",
+        action="store_true",
+        help="INTAKE_BATCHING on: the consumer buffers intake messages and judges them together (default off, as the platform's default)",
+    )
+    parser.add_argument(
+        "--redis-url",
+        help="use this Redis database (flushed at the start and the end) instead of a private redis-server",
+    )
 
 
 def run(args) -> dict:
@@ -50,8 +84,12 @@ def run(args) -> dict:
         redis_url = redis_for(stack, args.redis_url)
         stack.callback(database_drop, DATABASE)  # after every child has stopped (last out)
         env = app_env(
-            run_dir=folder, database_url=database_fresh(DATABASE, run_dir=folder), redis_url=redis_url,
-            AD_INTAKE_MODE="direct", INTAKE_MESSAGE_SIZE=args.message_size, INTAKE_BATCHING=str(args.batching).lower(),
+            run_dir=folder,
+            database_url=database_fresh(DATABASE, run_dir=folder),
+            redis_url=redis_url,
+            AD_INTAKE_MODE="direct",
+            INTAKE_MESSAGE_SIZE=args.message_size,
+            INTAKE_BATCHING=str(args.batching).lower(),
         )
         django_setup(env)
         from adplatform.kernel.auth import Caller
@@ -64,7 +102,9 @@ def run(args) -> dict:
         preload = _preload(caller, args.ads)
         # Each queued message is a Redis list element: its size per ad is the broker's memory
         # per ad waiting (all elements counted, not sampled).
-        preload["redis_bytes_per_queued_ad"] = round(redis.Redis.from_url(redis_url).memory_usage("intake", samples=0) / args.ads)
+        preload["redis_bytes_per_queued_ad"] = round(
+            redis.Redis.from_url(redis_url).memory_usage("intake", samples=0) / args.ads
+        )
         worker = worker_start(stack, env=env, concurrency=args.workers)
         ready_at = time.time()
         cpu = cpu_snapshot(worker_pid=worker.pid)
@@ -79,11 +119,13 @@ def run(args) -> dict:
 
         steady = None
         if args.rate > 0:
-            with pyspy_profile(stack, pid=worker.pid, seconds=args.profile_steady, name="py-spy-worker-steady") as steady_profile:
+            with pyspy_profile(
+                stack, pid=worker.pid, seconds=args.profile_steady, name="py-spy-worker-steady"
+            ) as steady_profile:
                 cpu = cpu_snapshot(worker_pid=worker.pid)
                 steady = _steady(args, caller=caller, start_index=args.ads, already_final=drained["final"])
                 steady["cpu_ms_per_ad"] = cpu_between(cpu, cpu_snapshot(worker_pid=worker.pid), ads=steady["ads"])
-            steady["costs"] = task_costs(worker.log_path.read_text(errors="replace")[len(drain_log):])
+            steady["costs"] = task_costs(worker.log_path.read_text(errors="replace")[len(drain_log) :])
 
         # The probe measures one process alone: the worker (and any backlog) must not compete.
         worker.stop()
@@ -211,7 +253,9 @@ def _steady(args, *, caller, start_index: int, already_final: int) -> dict:
         "server_housekeeping": housekeeping,
         "goal_lag_p99_s": GOAL_LAG_P99_S,
         # The goal is set at 500 ads/s; below that rate there is nothing to judge.
-        "goal_met": None if offered < 0.95 * GOAL_LAG_RATE else p99 is not None and p99 <= GOAL_LAG_P99_S and lag["final"] == total,
+        "goal_met": None
+        if offered < 0.95 * GOAL_LAG_RATE
+        else p99 is not None and p99 <= GOAL_LAG_P99_S and lag["final"] == total,
     }
 
 
@@ -248,18 +292,31 @@ def _print(data: dict, args) -> None:
         print(f"PostgreSQL during the steady phase: {steady['server_housekeeping']}")
         print(f"CPU ms per ad in the steady phase, by part (publisher = this process): {steady['cpu_ms_per_ad']}")
         print("lag by 5 s window of acceptance:")
-        print(table(["from s", "ads", "lag p50 s", "lag max s"],
-                    [[w["from_s"], w["ads"], w["lag_p50_s"], w["lag_max_s"]] for w in steady["lag_timeline"]]))
+        print(
+            table(
+                ["from s", "ads", "lag p50 s", "lag max s"],
+                [[w["from_s"], w["ads"], w["lag_p50_s"], w["lag_max_s"]] for w in steady["lag_timeline"]],
+            )
+        )
     for name, result in (probe or {}).items():
         print(
             f"\nprobe, {name} ({result['ads']:,} ads in {result['intake_messages']:,} messages, in this process, one at a "
             f"time): intake consumer {result['intake_ms_per_ad']} ms/ad (SQL {result['intake_sql_ms_per_ad']}), "
             f"projection {result['projection_ms_per_ad']} ms/ad (SQL {result['projection_sql_ms_per_ad']})"
         )
-        print(table(["stage (inclusive)", "calls", "ms/ad"], [[s["what"], s["calls"], s["ms_per_ad"]] for s in result["stages"]]))
+        print(
+            table(
+                ["stage (inclusive)", "calls", "ms/ad"],
+                [[s["what"], s["calls"], s["ms_per_ad"]] for s in result["stages"]],
+            )
+        )
         for title in ("intake_statements", "projection_statements"):
-            print(table([title.replace("_", " "), "count", "ms/ad"],
-                        [[s["what"][:100], s["count"], s["ms_per_ad"]] for s in result[title][:12]]))
+            print(
+                table(
+                    [title.replace("_", " "), "count", "ms/ad"],
+                    [[s["what"][:100], s["count"], s["ms_per_ad"]] for s in result[title][:12]],
+                )
+            )
     if data["worker_profile"]:
         print_profile(data["worker_profile"], what="Celery worker, drain")
     if data["worker_profile_steady"]:
@@ -269,5 +326,8 @@ def _print(data: dict, args) -> None:
 def _cost_table(costs: dict) -> str:
     return table(
         ["task", "messages", "ads", "s in task", "ms/message", "ms/ad"],
-        [[name, c["messages"], c["ads"], c["seconds"], c["ms_per_message"], c["ms_per_ad"]] for name, c in costs.items()],
+        [
+            [name, c["messages"], c["ads"], c["seconds"], c["ms_per_message"], c["ms_per_ad"]]
+            for name, c in costs.items()
+        ],
     )

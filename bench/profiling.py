@@ -28,8 +28,22 @@ def pyspy_start(stack: Stack, *, pid: int, seconds: float, name: str) -> tuple[C
     output = stack.run_dir / f"{name}.txt"
     child = stack.start(
         name,
-        [pyspy, "record", "--pid", str(pid), "--subprocesses", "--duration", str(max(1, round(seconds))),
-         "--rate", "100", "--format", "raw", "--output", str(output), "--nonblocking"],
+        [
+            pyspy,
+            "record",
+            "--pid",
+            str(pid),
+            "--subprocesses",
+            "--duration",
+            str(max(1, round(seconds))),
+            "--rate",
+            "100",
+            "--format",
+            "raw",
+            "--output",
+            str(output),
+            "--nonblocking",
+        ],
         env={},
     )
     return child, output
@@ -76,8 +90,10 @@ def pyspy_summary(path: Path, *, top: int = 15) -> dict:
 def print_profile(profile: dict, *, what: str) -> None:
     from .report import table
 
-    print(f"\nprofile of the {what} (py-spy, {profile['samples']} wall-clock samples of busy threads; "
-          "time waiting on a socket counts); self time:")
+    print(
+        f"\nprofile of the {what} (py-spy, {profile['samples']} wall-clock samples of busy threads; "
+        "time waiting on a socket counts); self time:"
+    )
     print(table(["function", "share"], [[p["function"][:110], p["share"]] for p in profile["self"]]))
     print("our code, inclusive:")
     print(table(["function", "share"], [[p["function"][:110], p["share"]] for p in profile["inclusive_own_code"]]))
@@ -159,7 +175,9 @@ def stages_timed():
         for module_name, attribute in STAGES:
             module = importlib.import_module(module_name)
             if hasattr(module, attribute):
-                patches.enter_context(mock.patch.object(module, attribute, timing(attribute, getattr(module, attribute))))
+                patches.enter_context(
+                    mock.patch.object(module, attribute, timing(attribute, getattr(module, attribute)))
+                )
         yield stats
 
 
@@ -181,8 +199,11 @@ def pipeline_probe(*, caller, ads: list[dict], ads_per_submit: int) -> dict:
         published[task_name].extend(payloads)
 
     # No shared broker pipeline: every message then goes through publish_tasks, captured here.
-    with mock.patch.object(services, "publish_task", capture), mock.patch.object(services, "publish_tasks", capture_many), \
-            mock.patch.object(services, "broker_pipeline", lambda: None):
+    with (
+        mock.patch.object(services, "publish_task", capture),
+        mock.patch.object(services, "publish_tasks", capture_many),
+        mock.patch.object(services, "broker_pipeline", lambda: None),
+    ):
         for start in range(0, len(ads), ads_per_submit):
             services.ads_submit(caller=caller, ads=ads[start : start + ads_per_submit], mode="direct")
         intake_messages = published.pop(services.PROCESS_SUBMISSIONS_TASK)
@@ -202,7 +223,11 @@ def pipeline_probe(*, caller, ads: list[dict], ads_per_submit: int) -> dict:
 
     def per_ad(stats):
         rows = [
-            {"what": name, **{k: v for k, v in entry.items() if k != "seconds"}, "ms_per_ad": round(1000 * entry["seconds"] / count, 4)}
+            {
+                "what": name,
+                **{k: v for k, v in entry.items() if k != "seconds"},
+                "ms_per_ad": round(1000 * entry["seconds"] / count, 4),
+            }
             for name, entry in stats.items()
         ]
         return sorted(rows, key=lambda r: -r["ms_per_ad"])

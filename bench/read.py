@@ -19,7 +19,17 @@ from django.utils import timezone
 from .load import run_wrk
 from .profiling import print_profile, pyspy_profile
 from .report import machine_info, median, print_machine, progress, results_write, run_dir, table
-from .stack import Stack, app_env, database_exists, database_fresh, database_migrated, database_url, django_setup, redis_for, web_start
+from .stack import (
+    Stack,
+    app_env,
+    database_exists,
+    database_fresh,
+    database_migrated,
+    database_url,
+    django_setup,
+    redis_for,
+    web_start,
+)
 
 READ_DATABASE = "adplatform_bench_read"
 RETAILER_PREFIX = "Bench Read "
@@ -38,9 +48,17 @@ def add_arguments(parser) -> None:
     parser.add_argument("--web-workers", type=int, default=5, help="gunicorn processes (default 5)")
     parser.add_argument("--web-threads", type=int, default=5, help="threads per gunicorn process (default 5)")
     parser.add_argument("--warmup", type=float, default=3, help="seconds of warm-up before measuring (default 3)")
-    parser.add_argument("--profile", type=float, default=0, help="py-spy the web server for this many seconds of each endpoint's first round (default off)")
+    parser.add_argument(
+        "--profile",
+        type=float,
+        default=0,
+        help="py-spy the web server for this many seconds of each endpoint's first round (default off)",
+    )
     parser.add_argument("--reload", action="store_true", help="reload the rows even if the database holds as many")
-    parser.add_argument("--redis-url", help="use this Redis database (flushed at the start and the end) instead of a private redis-server")
+    parser.add_argument(
+        "--redis-url",
+        help="use this Redis database (flushed at the start and the end) instead of a private redis-server",
+    )
 
 
 def run(args) -> dict:
@@ -80,15 +98,29 @@ def run(args) -> dict:
             "failed": ["/api/v1/ads/failed"],
         }
         # Until every gunicorn process has loaded the URLconf, its DB connection and the key cache.
-        run_wrk(label="warm-up", base_url=base_url, paths=phases["by_id"], headers=auth,
-                connections=args.connections, duration=args.warmup, script_dir=folder)
+        run_wrk(
+            label="warm-up",
+            base_url=base_url,
+            paths=phases["by_id"],
+            headers=auth,
+            connections=args.connections,
+            duration=args.warmup,
+            script_dir=folder,
+        )
         runs, profiles = [], {}
         for round_ in range(args.rounds):
             for phase, paths in phases.items():
                 seconds = min(args.profile, args.duration) if round_ == 0 else 0
                 with pyspy_profile(stack, pid=web.pid, seconds=seconds, name=f"py-spy-{phase}") as profile:
-                    load = run_wrk(label=f"{phase} {round_ + 1}/{args.rounds}", base_url=base_url, paths=paths, headers=auth,
-                                   connections=args.connections, duration=args.duration, script_dir=folder)
+                    load = run_wrk(
+                        label=f"{phase} {round_ + 1}/{args.rounds}",
+                        base_url=base_url,
+                        paths=paths,
+                        headers=auth,
+                        connections=args.connections,
+                        duration=args.duration,
+                        script_dir=folder,
+                    )
                 runs.append({"phase": phase, "round": round_, "load": load.as_dict()})
                 if profile:
                     profiles[phase] = profile
@@ -123,23 +155,57 @@ def _id_sample(retailer_id) -> list[str]:
 def _templates() -> list[dict]:
     """Read rows of the three final states (approved, rejected, held), as projections write them."""
     base = {
-        "external_ref": "", "status": "approved", "headline": "Trail running shoes for winter",
+        "external_ref": "",
+        "status": "approved",
+        "headline": "Trail running shoes for winter",
         "description": "Grippy soles and waterproof uppers for cold, wet runs.",
-        "landing_url": "https://www.nimbus-store.example/shoes/trail", "landing_domain": "www.nimbus-store.example",
-        "display_url": "nimbus-store.example/shoes", "country": "US", "language": "en", "category": "sports",
-        "price_amount": "89.90", "price_currency": "USD", "findings": [], "finding_codes": "",
-        "ruleset_version": "2026-11.0", "version": 2, "decided_by": "", "decision_reason": "",
+        "landing_url": "https://www.nimbus-store.example/shoes/trail",
+        "landing_domain": "www.nimbus-store.example",
+        "display_url": "nimbus-store.example/shoes",
+        "country": "US",
+        "language": "en",
+        "category": "sports",
+        "price_amount": "89.90",
+        "price_currency": "USD",
+        "findings": [],
+        "finding_codes": "",
+        "ruleset_version": "2026-11.0",
+        "version": 2,
+        "decided_by": "",
+        "decision_reason": "",
     }
-    rejected = {"code": "POLICY.EXCESSIVE_PUNCTUATION", "category": "policy", "severity": "reject",
-                "message": "Too many exclamation marks.", "field": "headline", "evidence": {}}
-    review = {"code": "POLICY.SUPERLATIVE_CLAIM", "category": "policy", "severity": "review",
-              "message": "Unsupported superlative claim.", "field": "description", "evidence": {"term": "guaranteed"}}
-    return [base] * 7 + [
-        {**base, "status": "rejected", "headline": "Winter sale on running shoes!!", "findings": [rejected],
-         "finding_codes": " POLICY.EXCESSIVE_PUNCTUATION "},
-    ] * 2 + [
-        {**base, "status": "needs_review", "findings": [review], "finding_codes": " POLICY.SUPERLATIVE_CLAIM "},
-    ]
+    rejected = {
+        "code": "POLICY.EXCESSIVE_PUNCTUATION",
+        "category": "policy",
+        "severity": "reject",
+        "message": "Too many exclamation marks.",
+        "field": "headline",
+        "evidence": {},
+    }
+    review = {
+        "code": "POLICY.SUPERLATIVE_CLAIM",
+        "category": "policy",
+        "severity": "review",
+        "message": "Unsupported superlative claim.",
+        "field": "description",
+        "evidence": {"term": "guaranteed"},
+    }
+    return (
+        [base] * 7
+        + [
+            {
+                **base,
+                "status": "rejected",
+                "headline": "Winter sale on running shoes!!",
+                "findings": [rejected],
+                "finding_codes": " POLICY.EXCESSIVE_PUNCTUATION ",
+            },
+        ]
+        * 2
+        + [
+            {**base, "status": "needs_review", "findings": [review], "finding_codes": " POLICY.SUPERLATIVE_CLAIM "},
+        ]
+    )
 
 
 def _load(*, rows: int, retailers: int):
@@ -203,14 +269,28 @@ def _summarise(runs: list[dict]) -> dict:
 
 
 def _print(summary: dict, args) -> None:
-    print(f"\nReads over {args.rows:,} rows, {args.connections} connections, gunicorn {args.web_workers}×{args.web_threads} "
-          f"gthread, {args.duration:.0f} s × {args.rounds} rounds, medians "
-          f"(goal >= {GOAL_REQUESTS_PER_S:,} req/s, p99 <= {GOAL_P99_MS} ms)")
-    print(table(
-        ["endpoint", "req/s", "p50 ms", "p95 ms", "p99 ms", "errors", "goal"],
-        [[name, s["requests_per_s"], s["p50_ms"], s["p95_ms"], s["p99_ms"], s["errors"], "met" if s["goal_met"] else "MISSED"]
-         for name, s in summary.items()],
-    ))
+    print(
+        f"\nReads over {args.rows:,} rows, {args.connections} connections, gunicorn {args.web_workers}×{args.web_threads} "
+        f"gthread, {args.duration:.0f} s × {args.rounds} rounds, medians "
+        f"(goal >= {GOAL_REQUESTS_PER_S:,} req/s, p99 <= {GOAL_P99_MS} ms)"
+    )
+    print(
+        table(
+            ["endpoint", "req/s", "p50 ms", "p95 ms", "p99 ms", "errors", "goal"],
+            [
+                [
+                    name,
+                    s["requests_per_s"],
+                    s["p50_ms"],
+                    s["p95_ms"],
+                    s["p99_ms"],
+                    s["errors"],
+                    "met" if s["goal_met"] else "MISSED",
+                ]
+                for name, s in summary.items()
+            ],
+        )
+    )
     for name, s in summary.items():
         if s["first_error"]:
             print(f"first error in {name}: {s['first_error'][:300]}")

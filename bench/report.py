@@ -57,7 +57,9 @@ def machine_info(*, redis_url: str | None = None) -> dict:
         "psycopg": version("psycopg"),
         "postgresql": postgres_version(),
         "redis": redis_version(redis_url) if redis_url else None,
-        "wrk": subprocess.run([wrk, "-v"], capture_output=True, text=True).stdout.split("[")[0].strip() if wrk else None,
+        "wrk": subprocess.run([wrk, "-v"], capture_output=True, text=True).stdout.split("[")[0].strip()
+        if wrk
+        else None,
     }
     return info
 

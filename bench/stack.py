@@ -68,7 +68,12 @@ class Child:
         self.log_path = log_dir / f"{name}.log"
         self._log = open(self.log_path, "wb")
         self.process = subprocess.Popen(
-            argv, cwd=ROOT, env=env, stdin=subprocess.DEVNULL, stdout=self._log, stderr=subprocess.STDOUT,
+            argv,
+            cwd=ROOT,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
             start_new_session=True,
         )
 
@@ -120,7 +125,10 @@ def database_url(name: str) -> str:
 def _admin_connection():
     # Fail with a message rather than hang when another session holds what we wait for.
     return psycopg.connect(
-        database_url("postgres"), autocommit=True, connect_timeout=5, options="-c lock_timeout=30s -c statement_timeout=120s"
+        database_url("postgres"),
+        autocommit=True,
+        connect_timeout=5,
+        options="-c lock_timeout=30s -c statement_timeout=120s",
     )
 
 
@@ -158,7 +166,10 @@ def database_fresh(name: str, *, run_dir: Path) -> str:
     """An empty, migrated database `name` (dropped first if it exists), cloned from a migrated
     template database so that each mode of a run starts clean in a second. Returns its URL."""
     say(f"database {name} (a clone of {TEMPLATE_DATABASE}) ...")
-    if not database_exists(TEMPLATE_DATABASE) or manage("migrate", "--check", database=TEMPLATE_DATABASE, run_dir=run_dir).returncode:
+    if (
+        not database_exists(TEMPLATE_DATABASE)
+        or manage("migrate", "--check", database=TEMPLATE_DATABASE, run_dir=run_dir).returncode
+    ):
         say(f"migrating {TEMPLATE_DATABASE} ...")
         database_drop(TEMPLATE_DATABASE)
         database_migrated(TEMPLATE_DATABASE, run_dir=run_dir)
@@ -181,7 +192,19 @@ def redis_start(stack: Stack) -> str:
     port = free_port()
     child = stack.start(
         "redis",
-        ["redis-server", "--port", str(port), "--bind", HOST, "--save", "", "--appendonly", "no", "--dir", str(stack.run_dir)],
+        [
+            "redis-server",
+            "--port",
+            str(port),
+            "--bind",
+            HOST,
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            str(stack.run_dir),
+        ],
         env=dict(os.environ),
     )
     wait_until(lambda: port_open(port), timeout=20, what="redis-server", child=child)
@@ -222,7 +245,12 @@ def base_env(run_dir: Path) -> dict:
 
 def app_env(*, run_dir: Path, database_url: str, redis_url: str, **settings) -> dict:
     """Environment of the web and worker processes (and of the bench's own Django)."""
-    return {**base_env(run_dir), "DATABASE_URL": database_url, "REDIS_URL": redis_url, **{k: str(v) for k, v in settings.items()}}
+    return {
+        **base_env(run_dir),
+        "DATABASE_URL": database_url,
+        "REDIS_URL": redis_url,
+        **{k: str(v) for k, v in settings.items()},
+    }
 
 
 def django_setup(env: dict) -> None:
@@ -241,9 +269,24 @@ def web_start(stack: Stack, *, env: dict, workers: int, threads: int, name: str 
     child = stack.start(
         name,
         [
-            PYTHON, "-m", "gunicorn", "adplatform.wsgi:application", "--bind", f"{HOST}:{port}",
-            "--worker-class", "gthread", "--workers", str(workers), "--threads", str(threads),
-            "--backlog", "2048", "--timeout", "120", "--graceful-timeout", "5",
+            PYTHON,
+            "-m",
+            "gunicorn",
+            "adplatform.wsgi:application",
+            "--bind",
+            f"{HOST}:{port}",
+            "--worker-class",
+            "gthread",
+            "--workers",
+            str(workers),
+            "--threads",
+            str(threads),
+            "--backlog",
+            "2048",
+            "--timeout",
+            "120",
+            "--graceful-timeout",
+            "5",
         ],
         env=env,
     )
@@ -260,7 +303,9 @@ def web_start(stack: Stack, *, env: dict, workers: int, threads: int, name: str 
     return base_url, child
 
 
-def worker_start(stack: Stack, *, env: dict, concurrency: int, queues: str | None = None, name: str = "worker") -> Child:
+def worker_start(
+    stack: Stack, *, env: dict, concurrency: int, queues: str | None = None, name: str = "worker"
+) -> Child:
     """A Celery worker (prefork, `concurrency` processes) as the Procfile runs it. INFO logs
     carry one 'succeeded in <s>' line per task: the per-stage cost is read from them. With
     INTAKE_BATCHING on in `env` it prefetches INTAKE_BATCH_SIZE messages per process, as the
@@ -278,9 +323,25 @@ def worker_start(stack: Stack, *, env: dict, concurrency: int, queues: str | Non
     child = stack.start(
         name,
         [
-            PYTHON, "-m", "celery", "-A", "adplatform", "worker", "-Q", queues, "-c", str(concurrency),
-            "--prefetch-multiplier", str(prefetch), "--loglevel", "INFO", "-n", f"bench-{name}-{uuid.uuid4().hex[:6]}@%h",
-            "--without-mingle", "--without-gossip", "--without-heartbeat",
+            PYTHON,
+            "-m",
+            "celery",
+            "-A",
+            "adplatform",
+            "worker",
+            "-Q",
+            queues,
+            "-c",
+            str(concurrency),
+            "--prefetch-multiplier",
+            str(prefetch),
+            "--loglevel",
+            "INFO",
+            "-n",
+            f"bench-{name}-{uuid.uuid4().hex[:6]}@%h",
+            "--without-mingle",
+            "--without-gossip",
+            "--without-heartbeat",
         ],
         env={**env, "LOG_LEVEL": "INFO"},
     )

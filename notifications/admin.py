@@ -18,7 +18,17 @@ class WebhookEndpointAdmin(ReadOnlyAdmin):
 
 @admin.register(WebhookDelivery)
 class WebhookDeliveryAdmin(ReadOnlyAdmin):
-    list_display = ["event_type", "ad_id", "version", "endpoint", "status", "attempts", "last_status_code", "next_attempt_at", "created_at"]
+    list_display = [
+        "event_type",
+        "ad_id",
+        "version",
+        "endpoint",
+        "status",
+        "attempts",
+        "last_status_code",
+        "next_attempt_at",
+        "created_at",
+    ]
     list_filter = ["status", "event_type"]
     list_select_related = ["endpoint__retailer"]
     search_fields = ["=ad_id", "=event_id", "endpoint__url", "endpoint__retailer__name"]

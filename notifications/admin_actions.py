@@ -14,10 +14,13 @@ from .services import retailer_settings_update
 
 class ReportSettingsForm(forms.Form):
     report_contacts = forms.CharField(
-        widget=forms.Textarea(attrs={"rows": 5, "cols": 60}), required=False,
+        widget=forms.Textarea(attrs={"rows": 5, "cols": 60}),
+        required=False,
         help_text=f"One e-mail address a line, at most {MAX_REPORT_CONTACTS}. None: no daily report.",
     )
-    timezone = forms.CharField(max_length=64, help_text="An IANA time zone name, e.g. Europe/Berlin. The report covers its days.")
+    timezone = forms.CharField(
+        max_length=64, help_text="An IANA time zone name, e.g. Europe/Berlin. The report covers its days."
+    )
 
     def clean(self):
         # The API's own rules (addresses, limit, duplicates, zone names): one place decides.
@@ -38,11 +41,15 @@ def change_report_settings(modeladmin, request, queryset):
     # Checked here, not with permissions=["change"]: the Retailer admin is read-only, so its
     # has_change_permission() is False for everybody.
     if not request.user.has_perm("kernel.change_retailer"):
-        modeladmin.message_user(request, "Changing report settings needs the “Can change retailer” permission.", messages.ERROR)
+        modeladmin.message_user(
+            request, "Changing report settings needs the “Can change retailer” permission.", messages.ERROR
+        )
         return None
     retailers = list(queryset[:2])
     if len(retailers) != 1:
-        modeladmin.message_user(request, "Select one retailer: report contacts are each retailer's own.", messages.ERROR)
+        modeladmin.message_user(
+            request, "Select one retailer: report contacts are each retailer's own.", messages.ERROR
+        )
         return None
     [retailer] = retailers
     form = ReportSettingsForm(
@@ -51,13 +58,22 @@ def change_report_settings(modeladmin, request, queryset):
     )
     if form.is_valid():
         retailer = retailer_settings_update(
-            retailer=retailer, actor=f"staff:{request.user.get_username()}",
-            report_contacts=form.cleaned_data["report_contacts"], timezone_name=form.cleaned_data["timezone"],
+            retailer=retailer,
+            actor=f"staff:{request.user.get_username()}",
+            report_contacts=form.cleaned_data["report_contacts"],
+            timezone_name=form.cleaned_data["timezone"],
         )
         contacts = ", ".join(retailer.report_contacts) or "nobody (no daily report)"
-        modeladmin.message_user(request, f"{retailer.name}: reports go to {contacts}, days in {retailer.timezone}.", messages.SUCCESS)
+        modeladmin.message_user(
+            request, f"{retailer.name}: reports go to {contacts}, days in {retailer.timezone}.", messages.SUCCESS
+        )
         return None
     return action_form_page(
-        modeladmin, request, template="admin/notifications/report_settings.html", form=form, selected=[retailer.pk],
-        title=f"Report settings of {retailer.name}", retailer=retailer,
+        modeladmin,
+        request,
+        template="admin/notifications/report_settings.html",
+        form=form,
+        selected=[retailer.pk],
+        title=f"Report settings of {retailer.name}",
+        retailer=retailer,
     )

@@ -83,7 +83,9 @@ class WebhookListApi(APIView):
     )
     def get(self, request):
         paginator = self.pagination_class()
-        page = paginator.paginate_queryset(selectors.webhook_endpoint_list(retailer_id=request.user.id), request, view=self)
+        page = paginator.paginate_queryset(
+            selectors.webhook_endpoint_list(retailer_id=request.user.id), request, view=self
+        )
         return paginator.get_paginated_response(WebhookEndpointSerializer(page, many=True).data)
 
 
@@ -95,10 +97,17 @@ class WebhookCreateApi(APIView):
         summary="Register a webhook endpoint",
         description="The answer carries the endpoint's signing secret; it is shown only this once.",
         examples=[
-            OpenApiExample("An endpoint", value={"url": EXAMPLE_ENDPOINT["url"], "events": EXAMPLE_ENDPOINT["events"]},
-                           request_only=True),
-            OpenApiExample("Registered", value={**EXAMPLE_ENDPOINT, "secret": "whsec_3q2-7wE9xKfV0aLmN4pR8sTuYb1cDg6h"},
-                           response_only=True, status_codes=[201]),
+            OpenApiExample(
+                "An endpoint",
+                value={"url": EXAMPLE_ENDPOINT["url"], "events": EXAMPLE_ENDPOINT["events"]},
+                request_only=True,
+            ),
+            OpenApiExample(
+                "Registered",
+                value={**EXAMPLE_ENDPOINT, "secret": "whsec_3q2-7wE9xKfV0aLmN4pR8sTuYb1cDg6h"},
+                response_only=True,
+                status_codes=[201],
+            ),
         ],
     )
     @idempotent
@@ -106,23 +115,35 @@ class WebhookCreateApi(APIView):
         data = WebhookEndpointInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         try:
-            endpoint = services.webhook_endpoint_create(retailer=request.user, actor=request.caller.actor, **data.validated_data)
+            endpoint = services.webhook_endpoint_create(
+                retailer=request.user, actor=request.caller.actor, **data.validated_data
+            )
         except services.WebhookError as exc:
             raise problem("webhook-rejected", detail=str(exc)) from exc
         return Response(WebhookEndpointCreatedSerializer(endpoint).data, status=status.HTTP_201_CREATED)
 
 
 class WebhookDetailApi(APIView):
-    @extend_schema(operation_id="webhooks_retrieve", responses=WebhookEndpointSerializer, summary="Read a webhook endpoint",
-                   examples=[OpenApiExample("An endpoint", value=EXAMPLE_ENDPOINT, response_only=True)])
+    @extend_schema(
+        operation_id="webhooks_retrieve",
+        responses=WebhookEndpointSerializer,
+        summary="Read a webhook endpoint",
+        examples=[OpenApiExample("An endpoint", value=EXAMPLE_ENDPOINT, response_only=True)],
+    )
     def get(self, request, endpoint_id):
         return Response(WebhookEndpointSerializer(_endpoint_or_404(request, endpoint_id)).data)
 
 
 class WebhookDeleteApi(APIView):
-    @extend_schema(operation_id="webhooks_destroy", responses={204: None}, summary="Delete a webhook endpoint and its pending deliveries")
+    @extend_schema(
+        operation_id="webhooks_destroy",
+        responses={204: None},
+        summary="Delete a webhook endpoint and its pending deliveries",
+    )
     def delete(self, request, endpoint_id):
-        if not services.webhook_endpoint_delete(retailer=request.user, endpoint_id=endpoint_id, actor=request.caller.actor):
+        if not services.webhook_endpoint_delete(
+            retailer=request.user, endpoint_id=endpoint_id, actor=request.caller.actor
+        ):
             raise _not_found()
         return Response(status=status.HTTP_204_NO_CONTENT)
 
@@ -143,7 +164,9 @@ class WebhookDeliveryListApi(APIView):
         filters.is_valid(raise_exception=True)
         paginator = self.pagination_class()
         page = paginator.paginate_queryset(
-            selectors.webhook_delivery_list(endpoint=endpoint, status=filters.validated_data.get("status")), request, view=self
+            selectors.webhook_delivery_list(endpoint=endpoint, status=filters.validated_data.get("status")),
+            request,
+            view=self,
         )
         return paginator.get_paginated_response(WebhookDeliverySerializer(page, many=True).data)
 
@@ -163,8 +186,16 @@ class ReportFailedAdsCsvApi(APIView):
 
     @extend_schema(
         operation_id="reports_failed_ads_csv",
-        parameters=[OpenApiParameter("date", OpenApiTypes.DATE, required=True, description="The day (YYYY-MM-DD) in your time zone.")],
-        responses={(200, "text/csv"): OpenApiResponse(OpenApiTypes.BINARY, description="The CSV, the same bytes as the mailed report.")},
+        parameters=[
+            OpenApiParameter(
+                "date", OpenApiTypes.DATE, required=True, description="The day (YYYY-MM-DD) in your time zone."
+            )
+        ],
+        responses={
+            (200, "text/csv"): OpenApiResponse(
+                OpenApiTypes.BINARY, description="The CSV, the same bytes as the mailed report."
+            )
+        },
         summary="Download the failed-ads CSV of one day",
         examples=[OpenApiExample("One rejected ad", value=EXAMPLE_CSV, response_only=True, media_type="text/csv")],
     )
@@ -182,8 +213,12 @@ class ReportFailedAdsCsvApi(APIView):
 
 
 class RetailerSettingsDetailApi(APIView):
-    @extend_schema(operation_id="settings_retrieve", responses=RetailerSettingsSerializer, summary="Read your notification settings",
-                   examples=[OpenApiExample("Settings", value=EXAMPLE_SETTINGS, response_only=True)])
+    @extend_schema(
+        operation_id="settings_retrieve",
+        responses=RetailerSettingsSerializer,
+        summary="Read your notification settings",
+        examples=[OpenApiExample("Settings", value=EXAMPLE_SETTINGS, response_only=True)],
+    )
     def get(self, request):
         return Response(RetailerSettingsSerializer(request.user).data)
 
@@ -195,7 +230,9 @@ class RetailerSettingsUpdateApi(APIView):
         responses=RetailerSettingsSerializer,
         summary="Change your report contacts and time zone",
         examples=[
-            OpenApiExample("New contacts", value={"report_contacts": EXAMPLE_SETTINGS["report_contacts"]}, request_only=True),
+            OpenApiExample(
+                "New contacts", value={"report_contacts": EXAMPLE_SETTINGS["report_contacts"]}, request_only=True
+            ),
             OpenApiExample("Settings", value=EXAMPLE_SETTINGS, response_only=True),
         ],
     )

@@ -10,7 +10,9 @@ class ZonedCrontab(crontab):
     """A crontab evaluated in `zone` rather than the Celery app's time zone, so the report
     can run at 02:00 Europe/Berlin while the rest of the pipeline stays in UTC."""
 
-    def __init__(self, minute="*", hour="*", day_of_week="*", day_of_month="*", month_of_year="*", *, zone: str = "UTC"):
+    def __init__(
+        self, minute="*", hour="*", day_of_week="*", day_of_month="*", month_of_year="*", *, zone: str = "UTC"
+    ):
         ZoneInfo(zone)  # fail at start-up on a bad name, not at the first tick
         self.zone = zone
         super().__init__(minute, hour, day_of_week, day_of_month, month_of_year)
@@ -25,7 +27,13 @@ class ZonedCrontab(crontab):
 
     # Beat pickles its schedule; crontab's own pickling would drop the zone.
     def __reduce__(self):
-        fields = (self._orig_minute, self._orig_hour, self._orig_day_of_week, self._orig_day_of_month, self._orig_month_of_year)
+        fields = (
+            self._orig_minute,
+            self._orig_hour,
+            self._orig_day_of_week,
+            self._orig_day_of_month,
+            self._orig_month_of_year,
+        )
         return self.__class__, fields, {"zone": self.zone}
 
     def __setstate__(self, state):

@@ -31,7 +31,9 @@ def webhook_delivery_list(*, endpoint: WebhookEndpoint, status: str | None = Non
 
 def report_retailers() -> list[Retailer]:
     """The retailers the failed-ads report goes to: active ones with report contacts, by name."""
-    return [retailer for retailer in Retailer.objects.filter(is_active=True).order_by("name") if retailer.report_contacts]
+    return [
+        retailer for retailer in Retailer.objects.filter(is_active=True).order_by("name") if retailer.report_contacts
+    ]
 
 
 def report_daily_due(*, now: datetime | None = None) -> list[tuple[Retailer, date]]:

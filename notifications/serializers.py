@@ -45,8 +45,20 @@ class WebhookDeliverySerializer(serializers.ModelSerializer):
     class Meta:
         model = WebhookDelivery
         fields = [
-            "id", "event_id", "event_type", "ad_id", "version", "status", "attempts", "next_attempt_at",
-            "first_attempt_at", "last_attempt_at", "last_status_code", "last_error", "delivered_at", "created_at",
+            "id",
+            "event_id",
+            "event_type",
+            "ad_id",
+            "version",
+            "status",
+            "attempts",
+            "next_attempt_at",
+            "first_attempt_at",
+            "last_attempt_at",
+            "last_status_code",
+            "last_error",
+            "delivered_at",
+            "created_at",
         ]
 
 
@@ -68,5 +80,7 @@ class RetailerSettingsSerializer(StrictSerializer):
 
     def validate_timezone(self, value):
         if value not in time_zone_names():
-            raise serializers.ValidationError("Not an IANA time zone name (e.g. UTC, Europe/Berlin, America/New_York).", code="invalid_timezone")
+            raise serializers.ValidationError(
+                "Not an IANA time zone name (e.g. UTC, Europe/Berlin, America/New_York).", code="invalid_timezone"
+            )
         return value

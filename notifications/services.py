@@ -58,7 +58,10 @@ def webhook_endpoint_create(*, retailer: Retailer, url: str, events: list[str], 
     again at each send, since DNS can change in between."""
     unknown = sorted(set(events) - set(WEBHOOK_EVENTS))
     if not events or unknown:
-        raise WebhookError(f"events must be a non-empty subset of {', '.join(WEBHOOK_EVENTS)}" + (f"; unknown: {', '.join(unknown)}" if unknown else ""))
+        raise WebhookError(
+            f"events must be a non-empty subset of {', '.join(WEBHOOK_EVENTS)}"
+            + (f"; unknown: {', '.join(unknown)}" if unknown else "")
+        )
     try:
         webhooks.resolve_checked(webhooks.url_check(url))
     except webhooks.UnsafeTarget as exc:
@@ -72,7 +75,10 @@ def webhook_endpoint_create(*, retailer: Retailer, url: str, events: list[str], 
             retailer=retailer, url=url, events=sorted(set(events)), secret=f"whsec_{secrets.token_urlsafe(32)}"
         )
         audit_record(
-            event_id=new_id(), action="webhook.created", actor=actor, retailer_id=retailer.id,
+            event_id=new_id(),
+            action="webhook.created",
+            actor=actor,
+            retailer_id=retailer.id,
             data={"endpoint_id": str(endpoint.id), "url": url, "events": endpoint.events},
         )
     return endpoint
@@ -86,7 +92,10 @@ def webhook_endpoint_delete(*, retailer: Retailer, endpoint_id, actor: str) -> b
         if endpoint is None:
             return False
         audit_record(
-            event_id=new_id(), action="webhook.deleted", actor=actor, retailer_id=retailer.id,
+            event_id=new_id(),
+            action="webhook.deleted",
+            actor=actor,
+            retailer_id=retailer.id,
             data={"endpoint_id": str(endpoint.id), "url": endpoint.url},
         )
         endpoint.delete()
@@ -125,12 +134,20 @@ def webhook_deliveries_create(*, ads: list[AdView]) -> int:
         event_type = event_type_of(ad)
         body = json.dumps(
             {"event_id": str(event_id), "type": event_type, "created_at": now.isoformat(), "ad": ad_document(ad)},
-            cls=JSONEncoder, separators=(",", ":"), ensure_ascii=False,
+            cls=JSONEncoder,
+            separators=(",", ":"),
+            ensure_ascii=False,
         )
         rows += [
             WebhookDelivery(
-                endpoint=endpoint, event_id=event_id, event_type=event_type, ad_id=ad.id, version=ad.version,
-                body=body, next_attempt_at=now, created_at=now,
+                endpoint=endpoint,
+                event_id=event_id,
+                event_type=event_type,
+                ad_id=ad.id,
+                version=ad.version,
+                body=body,
+                next_attempt_at=now,
+                created_at=now,
             )
             for endpoint in targets
         ]
@@ -157,7 +174,9 @@ def webhook_backoff(attempts: int) -> timedelta:
     return timedelta(seconds=nominal * random.uniform(0.75, 1.25))
 
 
-def webhook_deliveries_send(*, event_ids: list | None = None, now: datetime | None = None, limit: int | None = None) -> int:
+def webhook_deliveries_send(
+    *, event_ids: list | None = None, now: datetime | None = None, limit: int | None = None
+) -> int:
     """Send due deliveries (of the given events, or all): claim a batch with SKIP LOCKED so
     concurrent workers take different rows, push its retry time past the claim so nobody
     else sends it meanwhile, commit, then POST each and record the outcome. A worker that
@@ -172,7 +191,9 @@ def webhook_deliveries_send(*, event_ids: list | None = None, now: datetime | No
                 due = due.filter(event_id__in=event_ids)
             size = CLAIM_BATCH if limit is None else min(CLAIM_BATCH, limit - attempted)
             batch = list(
-                due.select_for_update(skip_locked=True, of=("self",)).select_related("endpoint").order_by("next_attempt_at")[:size]
+                due.select_for_update(skip_locked=True, of=("self",))
+                .select_related("endpoint")
+                .order_by("next_attempt_at")[:size]
             )
             if not batch:
                 return attempted
@@ -193,7 +214,9 @@ def _attempt(delivery: WebhookDelivery, *, now: datetime) -> None:
         "User-Agent": "adplatform-webhooks/1",
         webhooks.EVENT_ID_HEADER: str(delivery.event_id),
         webhooks.EVENT_TYPE_HEADER: delivery.event_type,
-        webhooks.SIGNATURE_HEADER: webhooks.signature_header(secret=delivery.endpoint.secret, timestamp=timestamp, body=body),
+        webhooks.SIGNATURE_HEADER: webhooks.signature_header(
+            secret=delivery.endpoint.secret, timestamp=timestamp, body=body
+        ),
     }
     status_code, error = None, ""
     try:
@@ -220,11 +243,19 @@ def _attempt(delivery: WebhookDelivery, *, now: datetime) -> None:
         outcome.update(next_attempt_at=min(now + webhook_backoff(delivery.attempts + 1), deadline))
     WebhookDelivery.objects.filter(id=delivery.id, status=WebhookDelivery.Status.PENDING).update(**outcome)
     if error:
-        logger.info("webhook %s to %s failed (attempt %d): %s", delivery.event_id, delivery.endpoint.url, delivery.attempts + 1, error)
+        logger.info(
+            "webhook %s to %s failed (attempt %d): %s",
+            delivery.event_id,
+            delivery.endpoint.url,
+            delivery.attempts + 1,
+            error,
+        )
 
 
 # --- notification settings -------------------------------------------------------------------
-def retailer_settings_update(*, retailer: Retailer, actor: str, report_contacts: list[str] | None = None, timezone_name: str | None = None) -> Retailer:
+def retailer_settings_update(
+    *, retailer: Retailer, actor: str, report_contacts: list[str] | None = None, timezone_name: str | None = None
+) -> Retailer:
     """Change where and when the retailer's reports go (already validated by the caller)."""
     with transaction.atomic():
         retailer = Retailer.objects.select_for_update().get(id=retailer.id)
@@ -237,7 +268,13 @@ def retailer_settings_update(*, retailer: Retailer, actor: str, report_contacts:
             retailer.timezone = timezone_name
         if changes:
             retailer.save(update_fields=list(changes))
-            audit_record(event_id=new_id(), action="retailer.settings_updated", actor=actor, retailer_id=retailer.id, data=changes)
+            audit_record(
+                event_id=new_id(),
+                action="retailer.settings_updated",
+                actor=actor,
+                retailer_id=retailer.id,
+                data=changes,
+            )
     return retailer
 
 
@@ -256,7 +293,9 @@ def report_claim_expires_in(delivery: ReportDelivery, *, now: datetime | None = 
     return max((expires - (now or timezone.now())).total_seconds(), 0.0)
 
 
-def report_failed_ads_send(*, retailer: Retailer, day: date, force: bool = False, now: datetime | None = None, actor: str = "system:reports") -> ReportOutcome:
+def report_failed_ads_send(
+    *, retailer: Retailer, day: date, force: bool = False, now: datetime | None = None, actor: str = "system:reports"
+) -> ReportOutcome:
     """Send one retailer's report for one day, at most once (unless force): claim the
     delivery row, build and mail the CSV, mark it sent with its audit entry. SMTP cannot be
     exactly-once: a crash between the send and the mark resends after REPORT_CLAIM_TIMEOUT."""
@@ -274,7 +313,12 @@ def report_failed_ads_send(*, retailer: Retailer, day: date, force: bool = False
         with _spooled(report) as (filename, content_type, spool, size):
             message = EmailMessage(
                 subject=f"Failed ads on {day.isoformat()}: {report.rejected} rejected, {report.needs_review} awaiting review",
-                body=_report_body(retailer=retailer, report=report, filename=filename, attached=size <= settings.REPORT_MAX_ATTACHMENT_BYTES),
+                body=_report_body(
+                    retailer=retailer,
+                    report=report,
+                    filename=filename,
+                    attached=size <= settings.REPORT_MAX_ATTACHMENT_BYTES,
+                ),
                 from_email=settings.DEFAULT_FROM_EMAIL,
                 to=recipients,
             )
@@ -282,19 +326,35 @@ def report_failed_ads_send(*, retailer: Retailer, day: date, force: bool = False
                 message.attach(_attachment(spool.read(), filename=filename, content_type=content_type))
             message.send()
     except Exception as exc:
-        ReportDelivery.objects.filter(id=delivery.id).update(status=ReportDelivery.Status.FAILED, last_error=f"{type(exc).__name__}: {exc}"[:2000])
+        ReportDelivery.objects.filter(id=delivery.id).update(
+            status=ReportDelivery.Status.FAILED, last_error=f"{type(exc).__name__}: {exc}"[:2000]
+        )
         raise
     sent = {
-        "status": ReportDelivery.Status.SENT, "sent_at": timezone.now(), "recipients": recipients, "last_error": "",
-        "rejected_count": report.rejected, "review_count": report.needs_review, "attachment_name": filename, "attachment_bytes": size,
+        "status": ReportDelivery.Status.SENT,
+        "sent_at": timezone.now(),
+        "recipients": recipients,
+        "last_error": "",
+        "rejected_count": report.rejected,
+        "review_count": report.needs_review,
+        "attachment_name": filename,
+        "attachment_bytes": size,
     }
     with transaction.atomic():
         ReportDelivery.objects.filter(id=delivery.id).update(**sent)
         audit_record(
-            event_id=new_id(), action="report.sent", actor=actor, retailer_id=retailer.id,
+            event_id=new_id(),
+            action="report.sent",
+            actor=actor,
+            retailer_id=retailer.id,
             data={
-                "date": day.isoformat(), "recipients": recipients, "rejected": report.rejected,
-                "needs_review": report.needs_review, "attachment": filename, "bytes": size, "forced": force,
+                "date": day.isoformat(),
+                "recipients": recipients,
+                "rejected": report.rejected,
+                "needs_review": report.needs_review,
+                "attachment": filename,
+                "bytes": size,
+                "forced": force,
             },
         )
     for name, value in sent.items():  # what was just written: no need to read it back
@@ -307,7 +367,9 @@ def _report_claim(*, retailer: Retailer, day: date, force: bool, now: datetime) 
         # An existing row is read once, locked; a concurrent creator's INSERT makes ours wait
         # for its commit, then get_or_create reads (and locks) the row it made.
         delivery, created = ReportDelivery.objects.select_for_update().get_or_create(
-            retailer=retailer, date=day, defaults={"status": ReportDelivery.Status.CLAIMED, "claimed_at": now, "attempts": 1}
+            retailer=retailer,
+            date=day,
+            defaults={"status": ReportDelivery.Status.CLAIMED, "claimed_at": now, "attempts": 1},
         )
         if created:
             return delivery, "claimed"
@@ -317,7 +379,11 @@ def _report_claim(*, retailer: Retailer, day: date, force: bool, now: datetime) 
             stale = now - timedelta(seconds=settings.REPORT_CLAIM_TIMEOUT)
             if delivery.status == ReportDelivery.Status.CLAIMED and delivery.claimed_at > stale:
                 return delivery, "in_progress"
-        delivery.status, delivery.claimed_at, delivery.attempts = ReportDelivery.Status.CLAIMED, now, delivery.attempts + 1
+        delivery.status, delivery.claimed_at, delivery.attempts = (
+            ReportDelivery.Status.CLAIMED,
+            now,
+            delivery.attempts + 1,
+        )
         delivery.save(update_fields=["status", "claimed_at", "attempts"])
     return delivery, "claimed"
 

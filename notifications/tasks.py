@@ -46,7 +46,9 @@ def report_daily_failed_ads_task(self):
 
 
 @shared_task(
-    base=PipelineTask, bind=True, name="notifications.tasks.report_failed_ads_send_task",
+    base=PipelineTask,
+    bind=True,
+    name="notifications.tasks.report_failed_ads_send_task",
     time_limit=settings.REPORT_SEND_TIME_LIMIT,
 )
 def report_failed_ads_send_task(self, retailer_id, day):

@@ -112,8 +112,14 @@ def post(*, url: str, body: bytes, headers: dict) -> tuple[int, str]:
         pool = _pool(parts, address, port)
         try:
             response = pool.urlopen(
-                "POST", path, body=body, headers={**headers, "Host": host_header},
-                redirect=False, retries=False, preload_content=False, assert_same_host=False,
+                "POST",
+                path,
+                body=body,
+                headers={**headers, "Host": host_header},
+                redirect=False,
+                retries=False,
+                preload_content=False,
+                assert_same_host=False,
             )
         except urllib3.exceptions.NewConnectionError as exc:
             errors.append(f"{address}: {exc}")
@@ -137,8 +143,14 @@ def _pool(parts, address: str, port: int):
     timeout = urllib3.Timeout(connect=CONNECT_TIMEOUT, read=READ_TIMEOUT)
     if parts.scheme == "https":
         return urllib3.HTTPSConnectionPool(
-            host=address, port=port, timeout=timeout, maxsize=1, retries=False,
-            server_hostname=parts.hostname, assert_hostname=parts.hostname, cert_reqs="CERT_REQUIRED",
+            host=address,
+            port=port,
+            timeout=timeout,
+            maxsize=1,
+            retries=False,
+            server_hostname=parts.hostname,
+            assert_hostname=parts.hostname,
+            cert_reqs="CERT_REQUIRED",
             ca_certs=settings.WEBHOOK_CA_BUNDLE or None,
         )
     return urllib3.HTTPConnectionPool(host=address, port=port, timeout=timeout, maxsize=1, retries=False)

@@ -44,8 +44,12 @@ def _check_services() -> list[str]:
 
         try:
             psycopg.connect(
-                host=db["HOST"], port=db["PORT"] or 5432, user=db["USER"], password=db["PASSWORD"] or None,
-                dbname="postgres", connect_timeout=3,
+                host=db["HOST"],
+                port=db["PORT"] or 5432,
+                user=db["USER"],
+                password=db["PASSWORD"] or None,
+                dbname="postgres",
+                connect_timeout=3,
             ).close()
         except Exception as exc:
             problems.append(f"PostgreSQL at {db['HOST']}:{db['PORT']} is unreachable: {exc}")
@@ -167,10 +171,32 @@ class WorkerProcess:
         self.log_path = log_path
         self.log = open(log_path, "w")
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "adplatform", "worker", "-Q", queues, "-c", str(concurrency),
-             "--prefetch-multiplier", str(prefetch), "--loglevel", "INFO", "-n", f"test-{uuid.uuid4().hex[:8]}@%h",
-             "--without-mingle", "--without-gossip", *extra_args],
-            cwd=ROOT, env=env, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True,
+            [
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "adplatform",
+                "worker",
+                "-Q",
+                queues,
+                "-c",
+                str(concurrency),
+                "--prefetch-multiplier",
+                str(prefetch),
+                "--loglevel",
+                "INFO",
+                "-n",
+                f"test-{uuid.uuid4().hex[:8]}@%h",
+                "--without-mingle",
+                "--without-gossip",
+                *extra_args,
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
 
     def pool_pids(self) -> list[int]:
@@ -227,7 +253,9 @@ def celery_worker(django_db_setup, tmp_path_factory):
     Queues are emptied first: earlier tests publish messages nobody consumed."""
     redis.Redis.from_url(settings.REDIS_URL).flushdb()
     worker = WorkerProcess(
-        env=worker_env(), queues="intake,projections,notifications,reports,maintenance", concurrency=2,
+        env=worker_env(),
+        queues="intake,projections,notifications,reports,maintenance",
+        concurrency=2,
         log_path=tmp_path_factory.mktemp("celery") / "worker.log",
     )
     try:
@@ -272,7 +300,11 @@ def explained(client, url, *priced_out) -> list[str]:
     with CaptureQueriesContext(connection) as queries:
         assert client.get(url).status_code == 200
     return plans_of(
-        [q["sql"] for q in queries if q["sql"].startswith("SELECT") and ("ads_write_" in q["sql"] or "audit_" in q["sql"])],
+        [
+            q["sql"]
+            for q in queries
+            if q["sql"].startswith("SELECT") and ("ads_write_" in q["sql"] or "audit_" in q["sql"])
+        ],
         *priced_out,
     )
 

@@ -62,8 +62,16 @@ class AdViewFactory(factory.django.DjangoModelFactory):
     language = "en"
     category = "sports"
     findings = factory.LazyFunction(
-        lambda: [{"code": "COMPLIANCE.PROHIBITED_CATEGORY", "category": "compliance", "severity": "reject",
-                  "message": "Category is prohibited.", "field": "category", "evidence": {}}]
+        lambda: [
+            {
+                "code": "COMPLIANCE.PROHIBITED_CATEGORY",
+                "category": "compliance",
+                "severity": "reject",
+                "message": "Category is prohibited.",
+                "field": "category",
+                "evidence": {},
+            }
+        ]
     )
     submitted_at = factory.LazyFunction(timezone.now)
     reviewed_at = factory.LazyAttribute(lambda v: v.submitted_at)
@@ -89,6 +97,7 @@ def mixed_batch(size: int) -> tuple[list, set]:
         ads.append(ad_payload(**overrides))
     return ads, invalid
 
+
 def intake_event(retailer, **overrides):
     """The ad.submitted event the API would make for ad_payload(**overrides)."""
     actor = Caller(retailer=retailer, key_prefix="factory").actor
@@ -112,7 +121,10 @@ def held_ad(retailer, code="POLICY.SUPERLATIVE_CLAIM", **overrides):
     with transaction.atomic():
         submissions_store(events=[event])
     finding = engine.Finding(
-        code=code, category=code.split(".")[0].lower(), severity="review", message="Held for a person to look at.",
+        code=code,
+        category=code.split(".")[0].lower(),
+        severity="review",
+        message="Held for a person to look at.",
         field="headline",
     )
     verdict = engine.Verdict(status=AdStatus.NEEDS_REVIEW, findings=(finding,), ruleset_version="factory")
@@ -124,7 +136,10 @@ def audit_chain(count, **fields) -> list:
     """count entries appended to the audit chain in one transaction."""
     with transaction.atomic():
         return audit_record_many(
-            records=[AuditRecord(event_id=uuid.uuid4(), action="test.done", actor="system:test", **fields) for _ in range(count)]
+            records=[
+                AuditRecord(event_id=uuid.uuid4(), action="test.done", actor="system:test", **fields)
+                for _ in range(count)
+            ]
         )
 
 
@@ -132,6 +147,8 @@ def intake_events(retailer_id, *payloads, actor: str = "system:test") -> list[di
     """ad.submitted events (as the request path makes them, as dicts) for valid ad payloads."""
     now = timezone.now().isoformat()
     return [
-        submitted_event(ad_id=new_id(), retailer_id=retailer_id, ad=validate_basic(payload).ad, actor=actor, at=now).to_dict()
+        submitted_event(
+            ad_id=new_id(), retailer_id=retailer_id, ad=validate_basic(payload).ad, actor=actor, at=now
+        ).to_dict()
         for payload in payloads
     ]

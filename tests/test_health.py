@@ -39,7 +39,9 @@ def test_readyz_without_a_broker_is_a_503_problem_naming_it(client, monkeypatch)
 @pytest.mark.parametrize("down", [{"REDIS_URL": DEAD_REDIS}, {"REDIS_URL": DEAD_REDIS, "DATABASE_URL": DEAD_DATABASE}])
 def test_readyz_is_503_naming_what_is_unreachable(down):
     # A process of its own, configured against a Redis (and a PostgreSQL) that nobody serves.
-    done = subprocess.run([sys.executable, "-c", READYZ], cwd=ROOT, env=worker_env(**down), capture_output=True, text=True, timeout=60)
+    done = subprocess.run(
+        [sys.executable, "-c", READYZ], cwd=ROOT, env=worker_env(**down), capture_output=True, text=True, timeout=60
+    )
     status, _, body = done.stdout.strip().partition(" ")
     assert status == "503", done.stdout + done.stderr
     checks = json.loads(body)["checks"]

@@ -50,15 +50,25 @@ def test_counters_move_after_a_submission(client, api, intake_mode):
     before = scrape(client)
     assert api.post("/api/v1/ads", ad_payload(), format="json").status_code == 202
     batch = {"ads": [ad_payload(), ad_payload(), ad_payload(headline=None)]}
-    assert api.generic("POST", "/api/v1/ads/batch", json.dumps(batch), content_type="application/json").status_code == 202
+    assert (
+        api.generic("POST", "/api/v1/ads/batch", json.dumps(batch), content_type="application/json").status_code == 202
+    )
     after = scrape(client)
 
     accepted = "adplatform_ads_accepted_total"
     assert value(after, accepted, mode="direct") - value(before, accepted, mode="direct") == 3
     requests = "adplatform_http_requests_total"
-    assert value(after, requests, route="ads", method="POST", status="202") - value(before, requests, route="ads", method="POST", status="202") == 1
+    assert (
+        value(after, requests, route="ads", method="POST", status="202")
+        - value(before, requests, route="ads", method="POST", status="202")
+        == 1
+    )
     duration = "adplatform_http_request_duration_seconds_count"
-    assert value(after, duration, route="ads-batch", method="POST") - value(before, duration, route="ads-batch", method="POST") == 1
+    assert (
+        value(after, duration, route="ads-batch", method="POST")
+        - value(before, duration, route="ads-batch", method="POST")
+        == 1
+    )
     assert value(after, "adplatform_queue_depth", queue="intake") >= 2  # two intake messages wait, no worker runs
     assert ("adplatform_queue_depth", (("queue", "projections"),)) in after
 

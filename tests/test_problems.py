@@ -40,8 +40,10 @@ def test_an_unknown_or_invalid_ad_id_is_404(api):
     assert_problem(api.get("/api/v1/ads/019abc12-3456-7def-8abc-0123456789ab"), 404, "not-found")
 
 
-@pytest.mark.parametrize("method, path", [("get", "/api/v1/ads/batch"), ("delete", "/api/v1/ads"), ("put", "/api/v1/stats"),
-                                          ("options", "/api/v1/ads")])
+@pytest.mark.parametrize(
+    "method, path",
+    [("get", "/api/v1/ads/batch"), ("delete", "/api/v1/ads"), ("put", "/api/v1/stats"), ("options", "/api/v1/ads")],
+)
 def test_a_wrong_method_is_405_with_allow(api, method, path):
     response = getattr(api, method)(path)
     assert_problem(response, 405, "method-not-allowed")
@@ -52,7 +54,11 @@ def test_a_wrong_method_is_405_with_allow(api, method, path):
 def test_no_credentials_is_401_and_non_json_is_415(client, api, path):
     response = assert_problem(client.post(path, {}, content_type="application/json"), 401, "unauthorized")
     assert response["detail"]
-    assert_problem(api.generic("POST", path, "headline=x", content_type="application/x-www-form-urlencoded"), 415, "unsupported-media-type")
+    assert_problem(
+        api.generic("POST", path, "headline=x", content_type="application/x-www-form-urlencoded"),
+        415,
+        "unsupported-media-type",
+    )
     assert_problem(api.generic("POST", path, "<ad/>", content_type="text/xml"), 415, "unsupported-media-type")
 
 
@@ -63,12 +69,25 @@ def test_a_single_ad_over_64_kib_is_413_even_without_content_length(api):
 
 def test_any_json_body_over_the_limit_is_413(api):
     body = json.dumps({"report_contacts": ["x" * (65 * 1024)]})
-    assert_problem(api.generic("PATCH", "/api/v1/settings", body, content_type="application/json"), 413, "payload-too-large")
+    assert_problem(
+        api.generic("PATCH", "/api/v1/settings", body, content_type="application/json"), 413, "payload-too-large"
+    )
 
 
 @pytest.mark.parametrize("path", SUBMIT_PATHS)
-@pytest.mark.parametrize("body", [b"{not json", b"[" * 60_000, b'{"a":' * 6_000 + b"1" + b"}" * 6_000, b"\xff\xfe",
-                                  b'"\\ud800"', b"", b"NaN", b"1e999"])
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"{not json",
+        b"[" * 60_000,
+        b'{"a":' * 6_000 + b"1" + b"}" * 6_000,
+        b"\xff\xfe",
+        b'"\\ud800"',
+        b"",
+        b"NaN",
+        b"1e999",
+    ],
+)
 def test_undecodable_bodies_are_400_not_500(api, path, body):
     assert_problem(api.generic("POST", path, body, content_type="application/json"), 400, "bad-request")
 
@@ -90,7 +109,10 @@ AD_LIKE = st.dictionaries(AD_FIELDS, JSON, max_size=10).map(lambda overrides: {*
 
 
 @hypothesis_settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(body=st.one_of(JSON, AD_LIKE, st.lists(AD_LIKE, max_size=3).map(lambda ads: {"ads": ads})), path=st.sampled_from(SUBMIT_PATHS))
+@given(
+    body=st.one_of(JSON, AD_LIKE, st.lists(AD_LIKE, max_size=3).map(lambda ads: {"ads": ads})),
+    path=st.sampled_from(SUBMIT_PATHS),
+)
 def test_fuzzed_bodies_never_get_a_server_error(api, intake_mode, body, path):
     intake_mode("cqrs")
     response = api.generic("POST", path, json.dumps(body), content_type="application/json")

@@ -26,7 +26,13 @@ def test_read_database_url_adds_the_replica_alias_that_tests_mirror_onto_default
     env = worker_env(READ_DATABASE_URL="postgres://reader@replica.internal:5433/adplatform")
     done = subprocess.run([sys.executable, "-c", show], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
     databases = json.loads(done.stdout)
-    assert (databases["replica"]["HOST"], databases["replica"]["PORT"], databases["replica"]["USER"]) == ("replica.internal", 5433, "reader")
+    assert (databases["replica"]["HOST"], databases["replica"]["PORT"], databases["replica"]["USER"]) == (
+        "replica.internal",
+        5433,
+        "reader",
+    )
     assert databases["replica"]["TEST"] == {"MIRROR": "default"}
-    done = subprocess.run([sys.executable, "-c", show], cwd=ROOT, env=worker_env(), capture_output=True, text=True, timeout=60)
+    done = subprocess.run(
+        [sys.executable, "-c", show], cwd=ROOT, env=worker_env(), capture_output=True, text=True, timeout=60
+    )
     assert "replica" not in json.loads(done.stdout)

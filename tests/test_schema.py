@@ -37,7 +37,9 @@ def test_every_operation_has_request_and_response_examples(openapi):
     operations = [(path, method, op) for path, item in openapi["paths"].items() for method, op in item.items()]
     assert len(operations) >= 14
     for path, method, operation in operations:
-        success = [body for status, body in operation["responses"].items() if status.startswith("2") and "content" in body]
+        success = [
+            body for status, body in operation["responses"].items() if status.startswith("2") and "content" in body
+        ]
         assert success or method == "delete", (path, method)  # a 204 has no body to show
         assert all(content.get("examples") for body in success for content in body["content"].values()), (path, method)
         for content in operation.get("requestBody", {}).get("content", {}).values():
@@ -53,7 +55,9 @@ def test_every_operation_documents_its_problem_answers(openapi):
             if "{" in path:
                 assert "`not-found`" in responses["404"]["description"], (path, method)
             if method == "post":
-                assert any(p["name"] == "Idempotency-Key" and p["in"] == "header" for p in operation["parameters"]), path
+                assert any(p["name"] == "Idempotency-Key" and p["in"] == "header" for p in operation["parameters"]), (
+                    path
+                )
                 assert "`idempotency-key-reused`" in responses["422"]["description"], path
                 assert "`idempotency-key-in-flight`" in responses["409"]["description"], path
             for status, body in responses.items():
@@ -61,7 +65,11 @@ def test_every_operation_documents_its_problem_answers(openapi):
                     content = body["content"][PROBLEM_CONTENT_TYPE]
                     assert content["schema"]["$ref"].startswith("#/components/schemas/") and content["examples"]
                     slugs = re.findall(r"`([a-z-]+)`", body["description"])
-                    assert slugs and all(PROBLEM_TYPES[slug].status == int(status) for slug in slugs), (path, method, status)
+                    assert slugs and all(PROBLEM_TYPES[slug].status == int(status) for slug in slugs), (
+                        path,
+                        method,
+                        status,
+                    )
     batch = openapi["paths"]["/api/v1/ads/batch"]["post"]["responses"]["422"]["description"]
     assert all(f"`{slug}`" in batch for slug in ("batch-rejected", "batch-too-large", "idempotency-key-reused"))
 
@@ -72,7 +80,9 @@ def test_the_problem_types_are_listed_in_the_schema(openapi):
     assert all(t["status"] and t["title"] and t["meaning"] for t in listed.values())
     assert all(kind.uri in openapi["info"]["description"] for kind in PROBLEM_TYPES.values())
     assert openapi["components"]["securitySchemes"]["ApiKey"] == {
-        "type": "http", "scheme": "bearer", "description": "A retailer's API key: `Authorization: Bearer adp_…`.",
+        "type": "http",
+        "scheme": "bearer",
+        "description": "A retailer's API key: `Authorization: Bearer adp_…`.",
     }
 
 
@@ -104,7 +114,9 @@ def test_the_live_api_keeps_to_its_schema(live_server, retailer, intake_mode):
     headers = {"Authorization": f"Bearer {api_key_create(retailer=retailer)}"}
     schema = schemathesis.openapi.from_url(f"{live_server.url}/api/schema/?format=json")
     # Registering a webhook resolves its host name (DNS): tests reach no network, so not that one.
-    operations = [op for op in (result.ok() for result in schema.get_all_operations()) if op.label != "POST /api/v1/webhooks"]
+    operations = [
+        op for op in (result.ok() for result in schema.get_all_operations()) if op.label != "POST /api/v1/webhooks"
+    ]
     assert len(operations) >= 12
 
     for operation in operations:

@@ -12,7 +12,11 @@ from tests.conftest import ROOT, worker_env
 def load_settings(**env) -> subprocess.CompletedProcess:
     return subprocess.run(
         [sys.executable, "-c", "from django.conf import settings; settings.INSTALLED_APPS"],
-        cwd=ROOT, env=worker_env(**env), capture_output=True, text=True, timeout=60,
+        cwd=ROOT,
+        env=worker_env(**env),
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
 
 
@@ -20,11 +24,27 @@ def load_settings(**env) -> subprocess.CompletedProcess:
     "setting, bound, others",
     [
         # Redis would redeliver messages still being worked on.
-        ("BROKER_VISIBILITY_TIMEOUT", 100, {"PIPELINE_RETRY_BACKOFF_MAX": "60", "CELERY_TASK_TIME_LIMIT": "40",
-                                            "REPORT_SEND_TIME_LIMIT": "30", "REPORT_CLAIM_TIMEOUT": "35"}),
+        (
+            "BROKER_VISIBILITY_TIMEOUT",
+            100,
+            {
+                "PIPELINE_RETRY_BACKOFF_MAX": "60",
+                "CELERY_TASK_TIME_LIMIT": "40",
+                "REPORT_SEND_TIME_LIMIT": "30",
+                "REPORT_CLAIM_TIMEOUT": "35",
+            },
+        ),
         # The report sender's own limit counts too.
-        ("BROKER_VISIBILITY_TIMEOUT", 100, {"PIPELINE_RETRY_BACKOFF_MAX": "60", "CELERY_TASK_TIME_LIMIT": "10",
-                                            "REPORT_SEND_TIME_LIMIT": "40", "REPORT_CLAIM_TIMEOUT": "45"}),
+        (
+            "BROKER_VISIBILITY_TIMEOUT",
+            100,
+            {
+                "PIPELINE_RETRY_BACKOFF_MAX": "60",
+                "CELERY_TASK_TIME_LIMIT": "10",
+                "REPORT_SEND_TIME_LIMIT": "40",
+                "REPORT_CLAIM_TIMEOUT": "45",
+            },
+        ),
         # A report still being sent would be taken over and sent twice.
         ("REPORT_CLAIM_TIMEOUT", 40, {"REPORT_SEND_TIME_LIMIT": "40"}),
         # Changes would slip past the read-model sweep between two runs.
@@ -49,7 +69,11 @@ def test_the_env_file_is_read_before_the_data_folder_is_chosen(tmp_path):
         env.pop(name, None)
     done = subprocess.run(
         [sys.executable, "-c", "from django.conf import settings as s; print(s.DATABASES['default']['NAME'], s.DEBUG)"],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=60,
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.split() == [str(data / "adplatform.sqlite3"), "True"]

@@ -89,21 +89,29 @@ def _task_message(*, task_name: str, payload: list, queue: str) -> bytes:
 
     task_id = str(uuid.uuid4())
     headers, properties, body, _ = app.amqp.create_task_message(
-        task_id, task_name, [payload], {}, root_id=task_id, reply_to=app.thread_oid,
+        task_id,
+        task_name,
+        [payload],
+        {},
+        root_id=task_id,
+        reply_to=app.thread_oid,
         # A short argsrepr: the default repr of a 100-ad payload costs more than sending it.
-        argsrepr=f"[<{len(payload)} items>]", kwargsrepr="{}",
+        argsrepr=f"[<{len(payload)} items>]",
+        kwargsrepr="{}",
     )
-    return msgspec.json.encode({
-        "body": base64.b64encode(msgspec.json.encode(body)).decode(),
-        "content-encoding": "binary",
-        "content-type": PIPELINE_CONTENT_TYPE,
-        "headers": headers,
-        "properties": {
-            **properties,
-            "delivery_mode": _PERSISTENT,
-            "delivery_info": {"exchange": "", "routing_key": queue},
-            "priority": 0,
-            "body_encoding": "base64",
-            "delivery_tag": str(uuid.uuid4()),
-        },
-    })
+    return msgspec.json.encode(
+        {
+            "body": base64.b64encode(msgspec.json.encode(body)).decode(),
+            "content-encoding": "binary",
+            "content-type": PIPELINE_CONTENT_TYPE,
+            "headers": headers,
+            "properties": {
+                **properties,
+                "delivery_mode": _PERSISTENT,
+                "delivery_info": {"exchange": "", "routing_key": queue},
+                "priority": 0,
+                "body_encoding": "base64",
+                "delivery_tag": str(uuid.uuid4()),
+            },
+        }
+    )

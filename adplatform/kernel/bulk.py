@@ -26,7 +26,9 @@ _temporary_names = itertools.count()
 COPY_MIN_ROWS = 20
 
 
-def rows_insert(*, model: type[models.Model], columns: list[str], rows: list[tuple], ignore_conflicts: bool = False) -> None:
+def rows_insert(
+    *, model: type[models.Model], columns: list[str], rows: list[tuple], ignore_conflicts: bool = False
+) -> None:
     """Insert `rows` (tuples in the order of `columns`, the fields' attnames) into the
     model's table; JSON fields take Python values. With `ignore_conflicts`, rows that
     collide with a unique constraint are skipped, as `bulk_create(ignore_conflicts=True)`."""

@@ -48,7 +48,12 @@ class Event:
         if raw.get("schema") != SCHEMA_VERSION:
             raise InvalidEvent(f"unsupported event schema {raw.get('schema')!r}")
         try:
-            event = cls(**{k: raw[k] for k in ("type", "ad_id", "retailer_id", "version", "data", "event_id", "occurred_at", "schema")})
+            event = cls(
+                **{
+                    k: raw[k]
+                    for k in ("type", "ad_id", "retailer_id", "version", "data", "event_id", "occurred_at", "schema")
+                }
+            )
             uuid.UUID(event.ad_id), uuid.UUID(event.retailer_id), uuid.UUID(event.event_id)
             datetime.fromisoformat(event.occurred_at)
         except (KeyError, TypeError, ValueError, AttributeError) as exc:

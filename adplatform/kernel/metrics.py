@@ -14,7 +14,9 @@ from prometheus_client.core import GaugeMetricFamily
 logger = logging.getLogger(__name__)
 
 HTTP_REQUESTS = Counter(
-    "adplatform_http_requests_total", "HTTP requests answered, by route name, method and status.", ["route", "method", "status"]
+    "adplatform_http_requests_total",
+    "HTTP requests answered, by route name, method and status.",
+    ["route", "method", "status"],
 )
 HTTP_REQUEST_DURATION = Histogram(
     "adplatform_http_request_duration_seconds",
@@ -23,7 +25,9 @@ HTTP_REQUEST_DURATION = Histogram(
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
 )
 ADS_ACCEPTED = Counter("adplatform_ads_accepted_total", "Ads accepted on the request path, by intake mode.", ["mode"])
-VERDICTS = Counter("adplatform_verdicts_total", "Verdicts recorded, by the status they gave and who gave it.", ["status", "source"])
+VERDICTS = Counter(
+    "adplatform_verdicts_total", "Verdicts recorded, by the status they gave and who gave it.", ["status", "source"]
+)
 RECONCILED_ADS = Counter(
     "adplatform_reconciled_ads_total",
     "Ads found still pending after RECONCILE_PENDING_AFTER seconds and re-published by the reconciliation sweep.",
@@ -48,7 +52,9 @@ class QueueDepthCollector:
     def collect(self):
         from adplatform.celery import app
 
-        depth = GaugeMetricFamily("adplatform_queue_depth", "Messages waiting in each queue, read at scrape time.", labels=["queue"])
+        depth = GaugeMetricFamily(
+            "adplatform_queue_depth", "Messages waiting in each queue, read at scrape time.", labels=["queue"]
+        )
         try:
             with app.connection_for_read() as connection:
                 channel = connection.default_channel

@@ -18,10 +18,16 @@ class Retailer(models.Model):
     id = models.UUIDField(primary_key=True, default=new_id, editable=False)
     name = models.CharField(max_length=200, unique=True)
     email = models.EmailField(blank=True)
-    report_contacts = models.JSONField(default=list, blank=True, help_text="E-mail addresses for the daily failed-ads report.")
+    report_contacts = models.JSONField(
+        default=list, blank=True, help_text="E-mail addresses for the daily failed-ads report."
+    )
     timezone = models.CharField(max_length=64, default="UTC")
-    velocity_limit = models.PositiveIntegerField(null=True, blank=True, help_text="Submissions per 60 s before FRAUD.VELOCITY; empty = ruleset default.")
-    rate_limit_per_minute = models.PositiveIntegerField(null=True, blank=True, help_text="API requests per minute; empty = settings default.")
+    velocity_limit = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Submissions per 60 s before FRAUD.VELOCITY; empty = ruleset default."
+    )
+    rate_limit_per_minute = models.PositiveIntegerField(
+        null=True, blank=True, help_text="API requests per minute; empty = settings default."
+    )
     is_active = models.BooleanField(default=True)
     created_at = models.DateTimeField(default=django_timezone.now, editable=False)
 

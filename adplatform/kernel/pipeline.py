@@ -68,7 +68,9 @@ class PipelineTask(Task):
             try:
                 self.apply_async(args=args, kwargs=kwargs, countdown=self.retry_backoff_max)
             except Exception:
-                logger.critical("lost %s %s args=%r: no dead letter, no requeue", self.name, task_id, args, exc_info=True)
+                logger.critical(
+                    "lost %s %s args=%r: no dead letter, no requeue", self.name, task_id, args, exc_info=True
+                )
 
 
 def dead_letter_record(*, task_name, task_id="", args=(), kwargs=None, error, traceback="") -> bool:
@@ -96,7 +98,12 @@ def _dead_letter_hard_time_limit(sender=None, task_id=None, exception=None, args
     # on_failure never ran, and Celery acknowledges the message.
     if isinstance(sender, PipelineTask) and isinstance(exception, TimeLimitExceeded):
         dead_letter_record(
-            task_name=sender.name, task_id=task_id, args=args or (), kwargs=kwargs, error=exception, traceback=str(einfo)
+            task_name=sender.name,
+            task_id=task_id,
+            args=args or (),
+            kwargs=kwargs,
+            error=exception,
+            traceback=str(einfo),
         )
 
 
@@ -127,7 +134,10 @@ class DeadLetteringConsumer(Consumer):
             _dead_letter_raw(message, exc)
         else:
             dead_letter_record(
-                task_name=str(headers.get("task", "")), task_id=str(headers.get("id", "")), args=args, kwargs=kwargs,
+                task_name=str(headers.get("task", "")),
+                task_id=str(headers.get("id", "")),
+                args=args,
+                kwargs=kwargs,
                 error=exc,
             )
         super().on_unknown_task(body, message, exc)
@@ -140,6 +150,10 @@ def _dead_letter_raw(message, exc) -> None:
     dead_letter_record(
         task_name="",
         task_id=str(headers.get("id", "")),
-        kwargs={"task": str(headers.get("task", "")), "content_type": str(message.content_type), "body": body[:100_000]},
+        kwargs={
+            "task": str(headers.get("task", "")),
+            "content_type": str(message.content_type),
+            "body": body[:100_000],
+        },
         error=exc,
     )

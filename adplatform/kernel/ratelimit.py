@@ -86,7 +86,9 @@ def rate_limit_take(*, retailer: Retailer, cost: int = 1) -> RateLimit | None:
         return None
     limit = rate_limit_of(retailer)
     try:
-        allowed, remaining, reset_ms, retry_ms = _gcra_script()(keys=[f"ratelimit:{retailer.id}"], args=[limit, _PERIOD_US, cost])
+        allowed, remaining, reset_ms, retry_ms = _gcra_script()(
+            keys=[f"ratelimit:{retailer.id}"], args=[limit, _PERIOD_US, cost]
+        )
     except Exception:
         logger.warning("rate limiter unavailable; letting the request through", exc_info=True)
         return None

@@ -41,7 +41,12 @@ def rule_min_age(ctx: AdContext) -> list[Finding]:
         MIN_AGE.finding(
             f"Ads in the category '{ctx.category}' in {ctx.country} must target people aged {required} or over, but {problem}.",
             field="target_min_age",
-            evidence={"category": ctx.category, "country": ctx.country, "required_age": required, "target_min_age": target},
+            evidence={
+                "category": ctx.category,
+                "country": ctx.country,
+                "required_age": required,
+                "target_min_age": target,
+            },
         )
     ]
 
@@ -157,7 +162,11 @@ FINANCE_DISCLOSURE = Rule(
         "(`compliance.finance_disclosure.terms`, whole words) and `disclosure` does not contain the word "
         "APR (case-insensitive)."
     ),
-    example={"category": "finance", "headline": "Car loans at 3.9%", "description": "Decide in minutes, borrow up to 25,000."},
+    example={
+        "category": "finance",
+        "headline": "Car loans at 3.9%",
+        "description": "Decide in minutes, borrow up to 25,000.",
+    },
 )
 POLITICAL_SPONSOR = Rule(
     code="COMPLIANCE.POLITICAL_SPONSOR",

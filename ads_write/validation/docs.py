@@ -27,7 +27,12 @@ CLEAN_AD = {
     "language": "en",
     "category": "home",
 }
-CATEGORY_TITLES = {"compliance": "Compliance", "fraud": "Fraud", "policy": "Company ad policy", "external": "External validation"}
+CATEGORY_TITLES = {
+    "compliance": "Compliance",
+    "fraud": "Fraud",
+    "policy": "Company ad policy",
+    "external": "External validation",
+}
 
 
 def example_findings(rule: Rule) -> list:

@@ -13,8 +13,21 @@ from .rules import REJECT, REVIEW, AdContext, AdFacts, Finding, Rule
 from .ruleset import Ruleset, current_ruleset
 
 __all__ = [
-    "APPROVED", "NEEDS_REVIEW", "REJECTED", "REJECT", "REVIEW", "RULES", "RULESET_VERSION",
-    "AdFacts", "Finding", "Rule", "Verdict", "ad_input", "evaluate", "evaluate_many", "outcome",
+    "APPROVED",
+    "NEEDS_REVIEW",
+    "REJECTED",
+    "REJECT",
+    "REVIEW",
+    "RULES",
+    "RULESET_VERSION",
+    "AdFacts",
+    "Finding",
+    "Rule",
+    "Verdict",
+    "ad_input",
+    "evaluate",
+    "evaluate_many",
+    "outcome",
 ]
 
 APPROVED, REJECTED, NEEDS_REVIEW = "approved", "rejected", "needs_review"
@@ -92,8 +105,20 @@ def ad_input(ad) -> dict:
     data = {
         name: getattr(ad, name)
         for name in (
-            "external_ref", "headline", "description", "landing_url", "display_url", "country", "language",
-            "category", "target_min_age", "starts_at", "ends_at", "disclosure", "advertiser_license", "paid_for_by",
+            "external_ref",
+            "headline",
+            "description",
+            "landing_url",
+            "display_url",
+            "country",
+            "language",
+            "category",
+            "target_min_age",
+            "starts_at",
+            "ends_at",
+            "disclosure",
+            "advertiser_license",
+            "paid_for_by",
         )
         if getattr(ad, name) not in (None, "")
     }

@@ -247,7 +247,7 @@ FROM_SERVICE = Rule(
     summary=(
         "Findings of the external validator, when `EXTERNAL_VALIDATOR_URL` is set: codes as the service "
         "names them, prefixed `EXTERNAL.`; severity as it says (reject or review; anything else is ignored). "
-        "The local validator of `bench/external_validator.py` flags the word \"counterfeit\" as "
+        'The local validator of `bench/external_validator.py` flags the word "counterfeit" as '
         "`EXTERNAL.COUNTERFEIT` (reject)."
     ),
     example={"headline": "Counterfeit designer chairs"},

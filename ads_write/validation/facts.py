@@ -75,7 +75,9 @@ def retailers_of(ads: list[Ad]) -> dict:
     retailers = {ad.retailer_id: ad.retailer for ad in ads if Ad.retailer.is_cached(ad)}
     missing = {ad.retailer_id for ad in ads} - set(retailers)
     if missing:
-        retailers.update({r.id: r for r in Retailer.objects.filter(id__in=missing).only("id", "name", "velocity_limit")})
+        retailers.update(
+            {r.id: r for r in Retailer.objects.filter(id__in=missing).only("id", "name", "velocity_limit")}
+        )
     return retailers
 
 
@@ -119,7 +121,12 @@ def duplicate_ads(ads: list[Ad], *, window) -> set:
     """Ids of the ads whose content another retailer submitted within `window` before them, or
     within `window` after them when that later ad was judged first (outside this batch)."""
     fingerprints = [
-        (ad.id, ad.retailer_id, content_hash(headline=ad.headline, description=ad.description, landing_url=ad.landing_url), ad.submitted_at)
+        (
+            ad.id,
+            ad.retailer_id,
+            content_hash(headline=ad.headline, description=ad.description, landing_url=ad.landing_url),
+            ad.submitted_at,
+        )
         for ad in ads
     ]
     batch = [ad.id for ad in ads]
@@ -149,7 +156,9 @@ def duplicate_ads(ads: list[Ad], *, window) -> set:
     with transaction.atomic():
         _lock_contents(digest for _, _, digest, _ in fingerprints)
         rows_insert(
-            model=ContentFingerprint, columns=["ad_id", "retailer_id", "content_hash", "submitted_at"], rows=fingerprints,
+            model=ContentFingerprint,
+            columns=["ad_id", "retailer_id", "content_hash", "submitted_at"],
+            rows=fingerprints,
             ignore_conflicts=True,
         )
         return set(
@@ -199,12 +208,14 @@ def _count_in_redis(ads: list[Ad], *, window_seconds: int) -> dict:
     pipe = redis_client().pipeline(transaction=False)
     # Add first, then count: ads of the same batch count each other. Intake has added them
     # already unless its best-effort write failed: this is the backstop.
-    velocity_record(submissions=[(ad.retailer_id, ad.id, ad.submitted_at.timestamp()) for ad in ads], pipe=pipe, trim=True)
+    velocity_record(
+        submissions=[(ad.retailer_id, ad.id, ad.submitted_at.timestamp()) for ad in ads], pipe=pipe, trim=True
+    )
     for ad in ads:
         moment = ad.submitted_at.timestamp()
         pipe.zcount(velocity_key(ad.retailer_id), f"({moment - window_seconds}", moment)
     results = pipe.execute()
-    return dict(zip([ad.id for ad in ads], results[-len(ads):]))
+    return dict(zip([ad.id for ad in ads], results[-len(ads) :]))
 
 
 def _count_in_database(ads: list[Ad], *, window_seconds: int) -> dict:
@@ -225,5 +236,7 @@ def _count_in_database(ads: list[Ad], *, window_seconds: int) -> dict:
     counts = {}
     for ad in ads:
         moments = times[ad.retailer_id]
-        counts[ad.id] = bisect.bisect_right(moments, ad.submitted_at) - bisect.bisect_right(moments, ad.submitted_at - window)
+        counts[ad.id] = bisect.bisect_right(moments, ad.submitted_at) - bisect.bisect_right(
+            moments, ad.submitted_at - window
+        )
     return counts

@@ -174,8 +174,7 @@ PRICE_FLOOR = Rule(
     severity=REVIEW,
     check=rule_price_floor,
     summary=(
-        "`price.amount` is below the category's floor (`fraud.price_floors`, any currency); "
-        "exactly the floor passes."
+        "`price.amount` is below the category's floor (`fraud.price_floors`, any currency); exactly the floor passes."
     ),
     example={"category": "electronics", "headline": "Wireless earbuds", "price": {"amount": "4.99", "currency": "EUR"}},
 )

@@ -169,7 +169,7 @@ MISLEADING_FREE = Rule(
     code="POLICY.MISLEADING_FREE",
     severity=REJECT,
     check=rule_misleading_free,
-    summary="A word of `policy.free_words` (\"free\", whole word) is in the headline or description and `price.amount` > 0.",
+    summary='A word of `policy.free_words` ("free", whole word) is in the headline or description and `price.amount` > 0.',
     example={"headline": "Free garden chairs", "price": {"amount": "49.00", "currency": "GBP"}},
 )
 PHONE_NUMBER = Rule(

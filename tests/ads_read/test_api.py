@@ -17,10 +17,14 @@ pytestmark = pytest.mark.django_db
 def test_a_retailer_gets_404_for_every_read_of_another_retailers_ads(retailer, other_retailer, intake_mode):
     mine, theirs = client_for(retailer), client_for(other_retailer)
     intake_mode("sync")  # judged and projected inside the request
-    their_final = [theirs.post("/api/v1/ads", ad_payload(category=c, external_ref=ref), format="json").json()["id"]
-                   for c, ref in (("sports", "shoes"), ("tobacco", "cigars"))]
+    their_final = [
+        theirs.post("/api/v1/ads", ad_payload(category=c, external_ref=ref), format="json").json()["id"]
+        for c, ref in (("sports", "shoes"), ("tobacco", "cigars"))
+    ]
     intake_mode("direct")  # accepted, still pending (only a marker on the read side)
-    batch = theirs.generic("POST", "/api/v1/ads/batch", json.dumps({"ads": [ad_payload()]}), content_type="application/json")
+    batch = theirs.generic(
+        "POST", "/api/v1/ads/batch", json.dumps({"ads": [ad_payload()]}), content_type="application/json"
+    )
     their_pending = [batch.json()["results"][0]["id"]]
     guesses = [str(new_id()) for _ in range(20)]
 
@@ -48,8 +52,13 @@ def test_the_list_filters_combine_and_a_bad_filter_or_cursor_is_400(retailer, ot
     now = timezone.now()
 
     def view(ref, hours_ago, **fields):
-        return AdViewFactory(retailer_id=retailer.id, retailer_name=retailer.name, external_ref=ref,
-                             submitted_at=now - timedelta(hours=hours_ago), **fields)
+        return AdViewFactory(
+            retailer_id=retailer.id,
+            retailer_name=retailer.name,
+            external_ref=ref,
+            submitted_at=now - timedelta(hours=hours_ago),
+            **fields,
+        )
 
     view("a", 3, country="US", category="sports", status="approved", findings=[])
     view("b", 2, country="DE", category="sports", status="rejected")

@@ -42,14 +42,27 @@ def test_ads_inserted_while_paging_neither_repeat_nor_hide_the_ones_already_ther
     assert not set(seen) & set(arrived)  # newer than the first page: the client starts over to see them
 
 
-@pytest.mark.parametrize("path, params", [
-    ("/api/v1/ads", {}), ("/api/v1/ads", {"status": "rejected"}), ("/api/v1/ads/failed", {}),
-])
+@pytest.mark.parametrize(
+    "path, params",
+    [
+        ("/api/v1/ads", {}),
+        ("/api/v1/ads", {"status": "rejected"}),
+        ("/api/v1/ads/failed", {}),
+    ],
+)
 def test_a_list_page_reads_only_the_documents_columns_in_one_select(api, retailer, path, params):
     now = timezone.now()
     AdViewFactory(  # every column of the document set, so a field read from a deferred column shows
-        retailer_id=retailer.id, price_amount="19.90", price_currency="EUR", target_min_age=18, display_url="nimbus.example",
-        starts_at=now, ends_at=now + timedelta(days=7), decided_at=now, decided_by="staff:ana", decision_reason="Checked.",
+        retailer_id=retailer.id,
+        price_amount="19.90",
+        price_currency="EUR",
+        target_min_age=18,
+        display_url="nimbus.example",
+        starts_at=now,
+        ends_at=now + timedelta(days=7),
+        decided_at=now,
+        decided_by="staff:ana",
+        decision_reason="Checked.",
         ruleset_version="2026-11.0",
     )
     AdViewFactory.create_batch(4, retailer_id=retailer.id)

@@ -19,8 +19,22 @@ pytestmark = pytest.mark.django_db
 DAY = date(2026, 11, 3)
 NOON = datetime(2026, 11, 3, 12, 0, tzinfo=timezone.utc)
 TWO_FINDINGS = [
-    {"code": "POLICY.EXCESSIVE_PUNCTUATION", "category": "policy", "severity": "reject", "message": "Too many !", "field": "headline", "evidence": {}},
-    {"code": "FRAUD.BLOCKED_DOMAIN", "category": "fraud", "severity": "reject", "message": "=blocked domain", "field": "landing_url", "evidence": {}},
+    {
+        "code": "POLICY.EXCESSIVE_PUNCTUATION",
+        "category": "policy",
+        "severity": "reject",
+        "message": "Too many !",
+        "field": "headline",
+        "evidence": {},
+    },
+    {
+        "code": "FRAUD.BLOCKED_DOMAIN",
+        "category": "fraud",
+        "severity": "reject",
+        "message": "=blocked domain",
+        "field": "landing_url",
+        "evidence": {},
+    },
 ]
 
 
@@ -37,11 +51,18 @@ def test_rejected_ads_of_the_day_and_open_reviews_one_row_per_finding(retailer, 
     two = AdViewFactory(retailer_id=retailer.id, reviewed_at=NOON, findings=TWO_FINDINGS)
     one = AdViewFactory(retailer_id=retailer.id, reviewed_at=NOON - timedelta(hours=11, minutes=59))
     decided = AdViewFactory(  # held on the 1st, rejected by staff on the 3rd: counts on the 3rd
-        retailer_id=retailer.id, reviewed_at=NOON - timedelta(days=2), decided_at=NOON + timedelta(hours=11), findings=[]
+        retailer_id=retailer.id,
+        reviewed_at=NOON - timedelta(days=2),
+        decided_at=NOON + timedelta(hours=11),
+        findings=[],
     )
     held = AdViewFactory(retailer_id=retailer.id, status="needs_review", reviewed_at=NOON - timedelta(hours=3))
-    AdViewFactory(retailer_id=retailer.id, status="needs_review", reviewed_at=NOON - timedelta(days=5))  # that day's report
-    AdViewFactory(retailer_id=retailer.id, status="needs_review", reviewed_at=NOON + timedelta(hours=12))  # the next day's
+    AdViewFactory(
+        retailer_id=retailer.id, status="needs_review", reviewed_at=NOON - timedelta(days=5)
+    )  # that day's report
+    AdViewFactory(
+        retailer_id=retailer.id, status="needs_review", reviewed_at=NOON + timedelta(hours=12)
+    )  # the next day's
     AdViewFactory(retailer_id=retailer.id, reviewed_at=NOON - timedelta(days=1))  # the day before
     AdViewFactory(retailer_id=retailer.id, reviewed_at=NOON + timedelta(hours=12))  # midnight: the next day
     AdViewFactory(retailer_id=retailer.id, status="approved", reviewed_at=NOON, findings=[])
@@ -70,7 +91,9 @@ def test_rejected_ads_of_the_day_and_open_reviews_one_row_per_finding(retailer, 
 def test_the_day_is_the_retailers_own(db):
     berlin = RetailerFactory(name="Berlin Shop", timezone="Europe/Berlin")
     late_evening = AdViewFactory(retailer_id=berlin.id, reviewed_at=datetime(2026, 11, 2, 23, 30, tzinfo=timezone.utc))
-    AdViewFactory(retailer_id=berlin.id, reviewed_at=datetime(2026, 11, 3, 23, 30, tzinfo=timezone.utc))  # the 4th there
+    AdViewFactory(
+        retailer_id=berlin.id, reviewed_at=datetime(2026, 11, 3, 23, 30, tzinfo=timezone.utc)
+    )  # the 4th there
     rows = parse(build(berlin)[0])
     assert [r["ad_id"] for r in rows] == [str(late_evening.id)]
     assert rows[0]["decided_at"] == "2026-11-03T00:30:00+01:00"  # shown in the retailer's time
@@ -86,10 +109,14 @@ def test_days_across_a_clock_change_are_23_or_25_hours():
 
 @pytest.mark.parametrize("prefix", ["=", "+", "-", "@", "\t", "\r"])
 def test_cells_cannot_become_formulas(retailer, prefix):
-    nasty = f"{prefix}HYPERLINK(\"https://evil.example\",\"click\")"
+    nasty = f'{prefix}HYPERLINK("https://evil.example","click")'
     ad = AdViewFactory(
-        retailer_id=retailer.id, reviewed_at=NOON, headline=nasty, external_ref=f"{prefix}1",
-        landing_url=f"{prefix}https://x.example", findings=[{**TWO_FINDINGS[0], "code": f"{prefix}CODE", "message": nasty}],
+        retailer_id=retailer.id,
+        reviewed_at=NOON,
+        headline=nasty,
+        external_ref=f"{prefix}1",
+        landing_url=f"{prefix}https://x.example",
+        findings=[{**TWO_FINDINGS[0], "code": f"{prefix}CODE", "message": nasty}],
     )
     [row] = parse(build(retailer)[0])
     assert row["ad_id"] == str(ad.id)
@@ -168,5 +195,7 @@ def test_the_api_needs_a_key(client):
 
 def test_another_retailers_key_gets_its_own_empty_report(other_retailer, retailer):
     AdViewFactory(retailer_id=retailer.id, reviewed_at=NOON)
-    body = b"".join(client_for(other_retailer).get("/api/v1/reports/failed-ads.csv", {"date": "2026-11-03"}).streaming_content)
+    body = b"".join(
+        client_for(other_retailer).get("/api/v1/reports/failed-ads.csv", {"date": "2026-11-03"}).streaming_content
+    )
     assert parse(body) == []

@@ -22,13 +22,22 @@ FIELDS = [f.attname for f in AdView._meta.concrete_fields]
 def decided(retailer) -> AdView:
     """A row with every column set, nulls nowhere: each converter has a value to convert."""
     view = AdViewFactory(
-        retailer_id=retailer.id, retailer_name=retailer.name, status="approved",
-        display_url="nimbus-store.example/shoes", price_amount=Decimal("89.90"), price_currency="EUR",
-        target_min_age=18, finding_codes=" COMPLIANCE.PROHIBITED_CATEGORY ", ruleset_version="2026-11.0",
-        decided_by="auditor", decision_reason="Checked by hand.", previous_status="needs_review",
+        retailer_id=retailer.id,
+        retailer_name=retailer.name,
+        status="approved",
+        display_url="nimbus-store.example/shoes",
+        price_amount=Decimal("89.90"),
+        price_currency="EUR",
+        target_min_age=18,
+        finding_codes=" COMPLIANCE.PROHIBITED_CATEGORY ",
+        ruleset_version="2026-11.0",
+        decided_by="auditor",
+        decision_reason="Checked by hand.",
+        previous_status="needs_review",
     )
     AdView.objects.filter(id=view.id).update(
-        starts_at=view.submitted_at, ends_at=view.submitted_at + timedelta(days=7),
+        starts_at=view.submitted_at,
+        ends_at=view.submitted_at + timedelta(days=7),
         decided_at=view.submitted_at + timedelta(hours=1),
     )
     return AdView.objects.get(id=view.id)

@@ -23,7 +23,9 @@ def rendered_by_drf(row: AdView) -> dict:
     """What DRF's declared fields make of the row, field by field."""
     serializer = AdViewSerializer()
     return {
-        field.field_name: None if field.get_attribute(row) is None else field.to_representation(field.get_attribute(row))
+        field.field_name: None
+        if field.get_attribute(row) is None
+        else field.to_representation(field.get_attribute(row))
         for field in serializer.fields.values()
         if field.field_name not in METHOD_FIELDS
     }
@@ -40,8 +42,16 @@ def rendered_by_drf(row: AdView) -> dict:
             "starts_at": datetime(2026, 12, 1, 8, 30, 0, 123456, tzinfo=dt_timezone.utc),
             "ends_at": datetime(2026, 12, 24, 23, 59, 59, tzinfo=dt_timezone(timedelta(hours=2))),
             "decided_at": datetime(2026, 11, 26, 10, 0, tzinfo=dt_timezone.utc),
-            "findings": [{"code": "POLICY.CLAIM", "category": "policy", "severity": "review", "message": "A claim.",
-                          "field": None, "evidence": {"words": ["guaranteed"], "count": 1}}],
+            "findings": [
+                {
+                    "code": "POLICY.CLAIM",
+                    "category": "policy",
+                    "severity": "review",
+                    "message": "A claim.",
+                    "field": None,
+                    "evidence": {"words": ["guaranteed"], "count": 1},
+                }
+            ],
         },
         {"status": "approved", "findings": [], "reviewed_at": None, "ruleset_version": "2026-11.0", "version": 3},
     ],
@@ -68,14 +78,22 @@ def test_price_and_decision_are_objects_or_null():
 
 
 def test_a_pending_stand_in_has_every_field_and_only_what_is_known():
-    marker = {"id": "019abc12-3456-7def-8abc-0123456789ab", "retailer_id": "r", "external_ref": "SKU-9",
-              "submitted_at": "2026-11-26T10:00:00.500000+00:00"}
+    marker = {
+        "id": "019abc12-3456-7def-8abc-0123456789ab",
+        "retailer_id": "r",
+        "external_ref": "SKU-9",
+        "submitted_at": "2026-11-26T10:00:00.500000+00:00",
+    }
 
     document = ad_document(PendingAd(marker))
 
     assert list(document) == list(AdViewSerializer._declared_fields)
     assert document["submitted_at"] == "2026-11-26T10:00:00.500000Z"
     assert {k: v for k, v in document.items() if v is not None} == {
-        "id": marker["id"], "status": "pending", "external_ref": "SKU-9",
-        "submitted_at": "2026-11-26T10:00:00.500000Z", "findings": [], "version": 0,
+        "id": marker["id"],
+        "status": "pending",
+        "external_ref": "SKU-9",
+        "submitted_at": "2026-11-26T10:00:00.500000Z",
+        "findings": [],
+        "version": 0,
     }

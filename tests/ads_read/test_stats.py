@@ -23,8 +23,14 @@ def intake_events(retailer, *payloads, days_ago=0) -> list[Event]:
     submitted = (timezone.now() - timedelta(days=days_ago)).isoformat()
     actor = Caller(retailer=retailer, key_prefix="test").actor
     return [
-        Event(type="ad.submitted", ad_id=str(services.new_id()), retailer_id=str(retailer.id), version=1, occurred_at=submitted,
-              data={**services.ad_to_json(validate_basic(p).ad), "submitted_at": submitted, "actor": actor})
+        Event(
+            type="ad.submitted",
+            ad_id=str(services.new_id()),
+            retailer_id=str(retailer.id),
+            version=1,
+            occurred_at=submitted,
+            data={**services.ad_to_json(validate_basic(p).ad), "submitted_at": submitted, "actor": actor},
+        )
         for p in payloads
     ]
 
@@ -43,7 +49,9 @@ def counts(retailer, day=None) -> dict:
 
 
 def test_the_projection_moves_the_counts_of_the_days_it_touches(retailer):
-    events = intake_events(retailer, ad_payload(), ad_payload(category="tobacco"), ad_payload(headline="Guaranteed comfort"))
+    events = intake_events(
+        retailer, ad_payload(), ad_payload(category="tobacco"), ad_payload(headline="Guaranteed comfort")
+    )
     ids = store(events)
     ads_project(ad_ids=ids)
     assert counts(retailer) == {"pending": 3}
@@ -80,7 +88,14 @@ def test_the_stats_api_gives_the_callers_days_newest_first_with_cursor_pages(ret
         (today.isoformat(), 2, 2),
         ((today - timedelta(days=3)).isoformat(), 1, 1),
     ]
-    assert body["results"][0] == {"day": today.isoformat(), "pending": 2, "approved": 0, "rejected": 0, "needs_review": 0, "total": 2}
+    assert body["results"][0] == {
+        "day": today.isoformat(),
+        "pending": 2,
+        "approved": 0,
+        "rejected": 0,
+        "needs_review": 0,
+        "total": 2,
+    }
 
     first = api.get("/api/v1/stats", {"page_size": 1, "from": (today - timedelta(days=60)).isoformat()}).json()
     days = [d["day"] for d in first["results"]]
@@ -88,14 +103,28 @@ def test_the_stats_api_gives_the_callers_days_newest_first_with_cursor_pages(ret
     while page["next"]:
         page = api.get(page["next"]).json()
         days += [d["day"] for d in page["results"]]
-    assert days == [today.isoformat(), (today - timedelta(days=3)).isoformat(), (today - timedelta(days=45)).isoformat()]
+    assert days == [
+        today.isoformat(),
+        (today - timedelta(days=3)).isoformat(),
+        (today - timedelta(days=45)).isoformat(),
+    ]
 
-    only = api.get("/api/v1/stats", {"from": (today - timedelta(days=3)).isoformat(), "to": (today - timedelta(days=1)).isoformat()})
+    only = api.get(
+        "/api/v1/stats",
+        {"from": (today - timedelta(days=3)).isoformat(), "to": (today - timedelta(days=1)).isoformat()},
+    )
     assert [d["day"] for d in only.json()["results"]] == [(today - timedelta(days=3)).isoformat()]
 
 
-@pytest.mark.parametrize("params", [{"from": "yesterday"}, {"to": "2026-13-01"}, {"from": "2026-11-02", "to": "2026-11-01"},
-                                    {"from": "2024-01-01", "to": "2026-01-01"}])
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"from": "yesterday"},
+        {"to": "2026-13-01"},
+        {"from": "2026-11-02", "to": "2026-11-01"},
+        {"from": "2024-01-01", "to": "2026-01-01"},
+    ],
+)
 def test_bad_stats_ranges_are_400(api, params):
     response = api.get("/api/v1/stats", params)
     assert response.status_code == 400

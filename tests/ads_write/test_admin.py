@@ -27,10 +27,17 @@ def ads(retailer, other_retailer):
     return {
         "sports": submit_ad(retailer, external_ref="SHOE-1"),
         "tobacco": submit_ad(
-            other_retailer, category="tobacco", country="DE", headline="Fine cigars", external_ref="CIG-9",
-            landing_url="https://www.cigar-house.example/cuba", display_url=None,
+            other_retailer,
+            category="tobacco",
+            country="DE",
+            headline="Fine cigars",
+            external_ref="CIG-9",
+            landing_url="https://www.cigar-house.example/cuba",
+            display_url=None,
         ),
-        "held": held_ad(retailer, country="FR", category="home", headline="Lamps guaranteed to glow", external_ref="LAMP-2"),
+        "held": held_ad(
+            retailer, country="FR", category="home", headline="Lamps guaranteed to glow", external_ref="LAMP-2"
+        ),
     }
 
 
@@ -141,17 +148,27 @@ def test_approving_a_held_ad_asks_for_a_reason_then_decides_through_the_service(
     ad.refresh_from_db()
     assert (ad.status, ad.version) == ("approved", 3) and ad.decided_at
     verdict = Verdict.objects.get(ad=ad, version=3)
-    assert (verdict.source, verdict.reviewer, verdict.reason) == ("staff", "alice", "Claim checked with the retailer's proof.")
+    assert (verdict.source, verdict.reviewer, verdict.reason) == (
+        "staff",
+        "alice",
+        "Claim checked with the retailer's proof.",
+    )
     entry = AuditEntry.objects.get(ad_id=ad.id, action="ad.decided")
-    assert entry.actor == "staff:alice" and entry.data["reason"] == verdict.reason and entry.data["status"] == "approved"
+    assert (
+        entry.actor == "staff:alice" and entry.data["reason"] == verdict.reason and entry.data["status"] == "approved"
+    )
     assert OutboxMessage.objects.filter(payload=[str(ad.id)]).exists()  # the projection is on its way
 
 
 @pytest.mark.django_db
 def test_rejecting_several_held_ads_at_once(staff, retailer):
     first, second = held_ad(retailer, external_ref="A"), held_ad(retailer, external_ref="B")
-    data = {"action": "reject_held", "_selected_action": [str(first.id), str(second.id)], "apply": "1",
-            "reason": "Unproven claims."}
+    data = {
+        "action": "reject_held",
+        "_selected_action": [str(first.id), str(second.id)],
+        "apply": "1",
+        "reason": "Unproven claims.",
+    }
     response = staff.post(HELD, data, follow=True)
     assert "Rejected 2 ad(s)" in response.content.decode()
     assert set(Ad.objects.filter(id__in=[first.id, second.id]).values_list("status", flat=True)) == {"rejected"}
@@ -172,8 +189,12 @@ def test_an_ad_decided_meanwhile_is_reported_not_decided_twice(staff, retailer):
 def test_of_several_selected_ads_those_decided_meanwhile_are_reported(staff, retailer):
     still_held, decided = held_ad(retailer, headline="Still held"), held_ad(retailer, external_ref="B")
     ad_decide(ad_id=decided.id, status="approved", reviewer="carol", reason="First come.")
-    data = {"action": "reject_held", "_selected_action": [str(still_held.id), str(decided.id)], "apply": "1",
-            "reason": "Unproven."}
+    data = {
+        "action": "reject_held",
+        "_selected_action": [str(still_held.id), str(decided.id)],
+        "apply": "1",
+        "reason": "Unproven.",
+    }
     messages = [str(m) for m in staff.post(HELD, data, follow=True).context["messages"]]
     assert messages == [
         "Rejected 1 ad(s): “Still held”. Reason recorded.",
@@ -236,6 +257,7 @@ def test_the_unfiltered_list_is_read_in_order_off_an_index(staff, ads):
 def test_a_list_page_costs_the_same_queries_however_many_rows_it_shows(staff, retailer, url):
     """Each row's relations come with the page (list_select_related, prefetches), not one
     query per row."""
+
     def queries() -> int:
         with CaptureQueriesContext(connection) as captured:
             assert staff.get(url).status_code == 200

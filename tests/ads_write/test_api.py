@@ -64,7 +64,9 @@ def test_a_body_that_is_not_an_ad_object_is_400_and_creates_nothing(api, body):
     assert_nothing_created(queued_before=queued_before, markers_before=markers_before)
 
 
-@pytest.mark.parametrize("mode, code, status", [("sync", 201, "approved"), ("cqrs", 202, "pending"), ("direct", 202, "pending")])
+@pytest.mark.parametrize(
+    "mode, code, status", [("sync", 201, "approved"), ("cqrs", 202, "pending"), ("direct", 202, "pending")]
+)
 def test_an_accepted_ad_is_answered_with_its_time_ordered_id_and_status(api, intake_mode, mode, code, status):
     intake_mode(mode)
     answers = [api.post("/api/v1/ads", ad_payload(external_ref=f"ref-{n}"), format="json") for n in range(3)]

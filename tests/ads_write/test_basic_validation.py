@@ -16,7 +16,9 @@ def codes(payload):
 
 
 def test_a_valid_ad_is_normalised():
-    result = validate_basic(ad_payload(headline="  Trail shoes  ", price={"amount": "10.5", "currency": "EUR"}), now=NOW)
+    result = validate_basic(
+        ad_payload(headline="  Trail shoes  ", price={"amount": "10.5", "currency": "EUR"}), now=NOW
+    )
     assert result.ok, result.errors
     assert result.ad["headline"] == "Trail shoes"
     assert result.ad["price"] == {"amount": Decimal("10.50"), "currency": "EUR"}
@@ -77,8 +79,13 @@ def test_each_basic_rule_has_its_code(overrides, expected):
 
 def test_boundaries_are_inclusive():
     ok = ad_payload(
-        headline="h" * 90, description="d" * 300, external_ref="r" * 64, target_min_age=13,
-        price={"amount": "0.01", "currency": "JPY"}, starts_at="2030-01-01T00:00:00Z", ends_at="2030-01-01T00:00:01Z",
+        headline="h" * 90,
+        description="d" * 300,
+        external_ref="r" * 64,
+        target_min_age=13,
+        price={"amount": "0.01", "currency": "JPY"},
+        starts_at="2030-01-01T00:00:00Z",
+        ends_at="2030-01-01T00:00:01Z",
     )
     assert validate_basic(ok, now=NOW).ok
     assert validate_basic(ad_payload(target_min_age=99), now=NOW).ok
@@ -86,7 +93,15 @@ def test_boundaries_are_inclusive():
 
 def test_all_errors_are_reported_at_once():
     found = codes({"headline": "", "landing_url": "ftp://x", "country": "usa", "extra": 1})
-    assert {f for f, _ in found} >= {"headline", "description", "landing_url", "country", "language", "category", "extra"}
+    assert {f for f, _ in found} >= {
+        "headline",
+        "description",
+        "landing_url",
+        "country",
+        "language",
+        "category",
+        "extra",
+    }
 
 
 @pytest.mark.parametrize("payload", [None, [], "ad", 3, [ad_payload()]])

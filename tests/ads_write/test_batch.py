@@ -90,8 +90,10 @@ def test_a_batch_costs_statements_per_message_not_per_ad(api, retailer, intake_m
 
     def consume(size):
         events = intake_events(retailer.id, *[ad_payload(headline=f"Trail shoes {size} {i}") for i in range(size)])
-        return (statements(lambda: process_submissions_task.apply(args=[events]).get()),
-                statements(lambda: project_ads_task.apply(args=[[e["ad_id"] for e in events]]).get()))
+        return (
+            statements(lambda: process_submissions_task.apply(args=[events]).get()),
+            statements(lambda: project_ads_task.apply(args=[[e["ad_id"] for e in events]]).get()),
+        )
 
     (intake_many, projection_many), (intake_one, projection_one) = consume(settings.INTAKE_MESSAGE_SIZE), consume(1)
     # Many rows go by COPY (adplatform/kernel/bulk.py): the ads and their fingerprints each under
@@ -102,7 +104,11 @@ def test_a_batch_costs_statements_per_message_not_per_ad(api, retailer, intake_m
 
 def test_in_sync_mode_the_answer_is_201_with_final_statuses(api, intake_mode):
     intake_mode("sync")
-    ads = [ad_payload(external_ref="ok"), ad_payload(external_ref="cigars", category="tobacco"), ad_payload(headline="")]
+    ads = [
+        ad_payload(external_ref="ok"),
+        ad_payload(external_ref="cigars", category="tobacco"),
+        ad_payload(headline=""),
+    ]
     response = post_batch(api, {"ads": ads})
     assert response.status_code == 201
     results = response.json()["results"]
@@ -130,7 +136,9 @@ def test_more_than_1000_ads_is_a_422_problem(api, intake_mode):
     assert not Ad.objects.exists()
 
 
-@pytest.mark.parametrize("body", [[ad_payload()], {"ads": []}, {"ads": ad_payload()}, {"ads": [ad_payload()], "extra": 1}, {}])
+@pytest.mark.parametrize(
+    "body", [[ad_payload()], {"ads": []}, {"ads": ad_payload()}, {"ads": [ad_payload()], "extra": 1}, {}]
+)
 def test_a_body_that_is_not_a_batch_is_400(api, body):
     response = post_batch(api, body)
     assert response.status_code == 400

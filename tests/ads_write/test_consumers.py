@@ -1,7 +1,6 @@
 """At-least-once delivery: the consumers run for real (as the worker would run them, through
 the Celery task objects) with duplicated and reordered events."""
 
-
 import pytest
 
 from adplatform.kernel.events import Event
@@ -72,7 +71,12 @@ def test_projections_out_of_order_keep_the_newest_state(retailer):
     stale.version, stale.status, stale.decided_by, stale.decision_reason = 2, "approved", "", ""
     _upsert_newer([stale])
     view = AdView.objects.get(id=ad_id)
-    assert (view.version, view.status, view.decided_by, view.decision_reason) == (3, "rejected", "ines", "Misleading claim")
+    assert (view.version, view.status, view.decided_by, view.decision_reason) == (
+        3,
+        "rejected",
+        "ines",
+        "Misleading claim",
+    )
 
 
 def test_a_poison_message_becomes_a_dead_letter_and_its_neighbours_pass(retailer):
@@ -96,7 +100,10 @@ def test_findings_land_on_their_own_verdicts_and_a_clean_batch_reads_no_verdict_
     retailer.velocity_limit = 10_000
     retailer.save()
     # Enough ads to go by COPY; every third one in a prohibited category.
-    payloads = [ad_payload(external_ref=f"m{i}", **({"category": "tobacco"} if i % 3 == 0 else {})) for i in range(COPY_MIN_ROWS + 1)]
+    payloads = [
+        ad_payload(external_ref=f"m{i}", **({"category": "tobacco"} if i % 3 == 0 else {}))
+        for i in range(COPY_MIN_ROWS + 1)
+    ]
     run(intake_events(retailer.id, *payloads))
     by_ref = {ad.external_ref: ad for ad in Ad.objects.all()}
     for ref, ad in by_ref.items():

@@ -27,7 +27,9 @@ def reconciled_total() -> float:
 def stored(events: list[dict], *, minutes_ago: int) -> None:
     with transaction.atomic():
         submissions_store(events=[Event.from_dict(e) for e in events])
-    Ad.objects.filter(id__in=[e["ad_id"] for e in events]).update(submitted_at=timezone.now() - timedelta(minutes=minutes_ago))
+    Ad.objects.filter(id__in=[e["ad_id"] for e in events]).update(
+        submitted_at=timezone.now() - timedelta(minutes=minutes_ago)
+    )
 
 
 def test_stuck_ads_are_republished_oldest_first_with_their_original_events(retailer):

@@ -26,7 +26,11 @@ def test_cqrs_stores_the_ad_with_an_outbox_row_and_publishes_it(retailer):
     assert row.task_name == services.PROCESS_SUBMISSIONS_TASK and row.payload[0]["ad_id"] == str(ad.id)
     assert row.published_at is not None  # the after-commit relay ran
     entry = AuditEntry.objects.get(ad_id=ad.id)
-    assert (entry.action, entry.actor, entry.retailer_id) == ("ad.submitted", f"retailer:{retailer.id}/key:test", retailer.id)
+    assert (entry.action, entry.actor, entry.retailer_id) == (
+        "ad.submitted",
+        f"retailer:{retailer.id}/key:test",
+        retailer.id,
+    )
     assert entry.data["headline"] == ad.headline and entry.data["landing_url"] == ad.landing_url  # the snapshot
     assert "actor" not in entry.data
 

@@ -19,8 +19,16 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 def request(payload) -> SimpleRequest:
     return SimpleRequest(
-        id=str(uuid.uuid4()), name=process_submissions_batch_task.name, args=(payload,), kwargs={},
-        delivery_info={}, hostname="test", ignore_result=True, reply_to=None, correlation_id=None, request_dict={},
+        id=str(uuid.uuid4()),
+        name=process_submissions_batch_task.name,
+        args=(payload,),
+        kwargs={},
+        delivery_info={},
+        hostname="test",
+        ignore_result=True,
+        reply_to=None,
+        correlation_id=None,
+        request_dict={},
     )
 
 

@@ -50,7 +50,9 @@ def test_create_auditor_creates_then_updates_an_audited_staff_user(auditors_grou
     assert not user.has_perm("ads_write.change_ad") and not user.has_perm("kernel.view_apikey")
     entries = AuditEntry.objects.filter(action__startswith="auditor.").order_by("sequence")
     assert [(e.action, e.actor, e.data["username"]) for e in entries] == [
-        ("auditor.created", "system:cli", "carol"), ("auditor.updated", "system:cli", "carol")]
+        ("auditor.created", "system:cli", "carol"),
+        ("auditor.updated", "system:cli", "carol"),
+    ]
     assert not any("password" in str(e.data) for e in entries)
 
 

@@ -52,7 +52,9 @@ def test_sqlite_default_gets_the_triggers_the_group_and_a_verifiable_chain(tmp_p
     """`make run`'s embedded default: migrate, seed (a retailer, a key, an auditor: all
     audited), verify; then SQLite refuses UPDATE and DELETE on the log."""
     env = {
-        **os.environ, "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}", "ADPLATFORM_DATA_DIR": str(tmp_path),
+        **os.environ,
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}",
+        "ADPLATFORM_DATA_DIR": str(tmp_path),
         "DJANGO_SETTINGS_MODULE": "adplatform.settings",
     }
     env.pop("REDIS_URL", None)
@@ -74,9 +76,16 @@ def test_sqlite_default_gets_the_triggers_the_group_and_a_verifiable_chain(tmp_p
 
 
 def test_the_auditors_group_may_view_and_decide_held_ads_and_nothing_more(auditors_group):
-    granted = {(p.content_type.app_label, p.codename) for p in auditors_group.permissions.select_related("content_type")}
+    granted = {
+        (p.content_type.app_label, p.codename) for p in auditors_group.permissions.select_related("content_type")
+    }
     assert granted == {
-        ("ads_write", "view_ad"), ("ads_write", "view_heldad"), ("ads_write", "view_verdict"),
-        ("ads_write", "view_finding"), ("audit", "view_auditentry"), ("kernel", "view_deadletter"),
-        ("kernel", "view_retailer"), ("ads_write", "decide_ad"),
+        ("ads_write", "view_ad"),
+        ("ads_write", "view_heldad"),
+        ("ads_write", "view_verdict"),
+        ("ads_write", "view_finding"),
+        ("audit", "view_auditentry"),
+        ("kernel", "view_deadletter"),
+        ("kernel", "view_retailer"),
+        ("ads_write", "decide_ad"),
     }

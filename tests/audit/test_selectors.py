@@ -30,9 +30,12 @@ def chain_of_two_in(chain: int) -> list[AuditEntry]:
     first = uuid.uuid4()
     first = uuid.UUID(int=first.int - first.int % settings.AUDIT_CHAINS + chain)
     with transaction.atomic():
-        return audit_record_many(records=[
-            AuditRecord(event_id=event_id, action="test.done", actor="system:test") for event_id in (first, uuid.uuid4())
-        ])
+        return audit_record_many(
+            records=[
+                AuditRecord(event_id=event_id, action="test.done", actor="system:test")
+                for event_id in (first, uuid.uuid4())
+            ]
+        )
 
 
 def test_an_intact_chain_verifies_across_batches():
@@ -42,7 +45,10 @@ def test_an_intact_chain_verifies_across_batches():
     assert others[0].chain != entries[0].chain
     report = audit_chain_verify(batch_size=3)
     assert report.ok and report.complete and report.entries == 9
-    heads = {entries[-1].chain: (entries[-1].sequence, entries[-1].hash), others[-1].chain: (others[-1].sequence, others[-1].hash)}
+    heads = {
+        entries[-1].chain: (entries[-1].sequence, entries[-1].hash),
+        others[-1].chain: (others[-1].sequence, others[-1].hash),
+    }
     assert report.heads == heads and report.chains == len(heads)
     assert str(report) == f"Audit log intact: 9 entries in {len(heads)} chains, heads hash {report.head_hash}."
     assert len(heads) == 2 or entries[0].chain == others[0].chain
@@ -84,7 +90,10 @@ def test_an_entry_rewritten_with_a_fresh_hash_breaks_the_next_link():
     entries = audit_chain(4)
     forged = AuditEntry.objects.get(sequence=entries[1].sequence)
     forged.actor = "staff:mallory"
-    tamper(f"UPDATE {TABLE} SET actor = %s, hash = %s WHERE sequence = %s", [forged.actor, entry_hash(forged), forged.sequence])
+    tamper(
+        f"UPDATE {TABLE} SET actor = %s, hash = %s WHERE sequence = %s",
+        [forged.actor, entry_hash(forged), forged.sequence],
+    )
     report = audit_chain_verify()
     assert report.broken.sequence == entries[2].sequence and "prev_hash" in report.broken.problem
 
@@ -111,16 +120,23 @@ def test_an_ads_timeline_is_its_entries_in_chain_order():
 
 def test_the_actions_are_listed_once_each_in_order():
     with transaction.atomic():
-        audit_record_many(
-            records=[AuditRecord(event_id=uuid.uuid4(), action=a, actor="system:test") for a in "bcabca"]
-        )
+        audit_record_many(records=[AuditRecord(event_id=uuid.uuid4(), action=a, actor="system:test") for a in "bcabca"])
     assert audit_actions() == ["a", "b", "c"]
 
 
 @pytest.mark.parametrize(
     "value, cell",
-    [("=HYPERLINK(1)", "'=HYPERLINK(1)"), ("+1", "'+1"), ("-2", "'-2"), ("@SUM(A1)", "'@SUM(A1)"),
-     ("\tx", "'\tx"), ("plain", "plain"), (None, ""), (42, "42"), ("a=b", "a=b")],
+    [
+        ("=HYPERLINK(1)", "'=HYPERLINK(1)"),
+        ("+1", "'+1"),
+        ("-2", "'-2"),
+        ("@SUM(A1)", "'@SUM(A1)"),
+        ("\tx", "'\tx"),
+        ("plain", "plain"),
+        (None, ""),
+        (42, "42"),
+        ("a=b", "a=b"),
+    ],
 )
 def test_csv_cells_never_start_a_formula(value, cell):
     assert csv_safe(value) == cell

@@ -48,7 +48,11 @@ def test_each_chain_links_its_own_entries():
     one, two, three, four = AuditEntry.objects.order_by("sequence")
     assert [e.chain for e in (one, two, three, four)] == [1, 2, 2, 1]
     assert (one.prev_hash, two.prev_hash, three.prev_hash, four.prev_hash) == (
-        GENESIS_HASH, GENESIS_HASH, two.hash, one.hash)
+        GENESIS_HASH,
+        GENESIS_HASH,
+        two.hash,
+        one.hash,
+    )
     report = audit_chain_verify()
     assert report.ok and report.complete and (report.entries, report.chains) == (4, 2)
     assert report.heads == {1: (four.sequence, four.hash), 2: (three.sequence, three.hash)}
@@ -57,11 +61,17 @@ def test_each_chain_links_its_own_entries():
 def test_chain_zero_hashes_as_before_the_log_had_chains():
     # A known answer from the hash of the single-chain log: entries written then must verify.
     entry = AuditEntry(
-        sequence=42, event_id=uuid.UUID("0193a5b0-0000-7000-8000-000000000001"),
+        sequence=42,
+        event_id=uuid.UUID("0193a5b0-0000-7000-8000-000000000001"),
         occurred_at=datetime(2026, 11, 26, 12, 0, tzinfo=timezone.utc),
-        recorded_at=datetime(2026, 11, 26, 12, 0, 1, tzinfo=timezone.utc), actor="system:test",
-        action="ad.submitted", ad_id=uuid.UUID("0193a5b0-0000-7000-8000-000000000002"), retailer_id=None,
-        data={"headline": "Hi", "price": "9.90"}, chain=0, prev_hash=GENESIS_HASH,
+        recorded_at=datetime(2026, 11, 26, 12, 0, 1, tzinfo=timezone.utc),
+        actor="system:test",
+        action="ad.submitted",
+        ad_id=uuid.UUID("0193a5b0-0000-7000-8000-000000000002"),
+        retailer_id=None,
+        data={"headline": "Hi", "price": "9.90"},
+        chain=0,
+        prev_hash=GENESIS_HASH,
     )
     assert entry_hash(entry) == "e522dfd363f6a119f7c9c30ab5cab2d7d72ec574cb8ed5396b733d6e862bdc8a"
     entry.chain = 1
@@ -73,10 +83,16 @@ def test_the_hash_covers_every_column():
     (entry,) = write(record(ad_id=uuid.uuid4(), retailer_id=uuid.uuid4(), data={"status": "approved"}))
     original = entry_hash(entry)
     for name, value in [
-        ("sequence", entry.sequence + 1), ("event_id", uuid.uuid4()), ("actor", "staff:mallory"),
-        ("action", "ad.deleted"), ("ad_id", uuid.uuid4()), ("retailer_id", None), ("data", {"status": "rejected"}),
+        ("sequence", entry.sequence + 1),
+        ("event_id", uuid.uuid4()),
+        ("actor", "staff:mallory"),
+        ("action", "ad.deleted"),
+        ("ad_id", uuid.uuid4()),
+        ("retailer_id", None),
+        ("data", {"status": "rejected"}),
         ("occurred_at", entry.occurred_at + timedelta(microseconds=1)),
-        ("recorded_at", entry.recorded_at - timedelta(seconds=1)), ("prev_hash", "f" * 64),
+        ("recorded_at", entry.recorded_at - timedelta(seconds=1)),
+        ("prev_hash", "f" * 64),
         ("chain", entry.chain + 1),
     ]:
         changed = AuditEntry(**{f.attname: getattr(entry, f.attname) for f in AuditEntry._meta.concrete_fields})
@@ -88,9 +104,15 @@ def test_the_hash_covers_every_column():
 def test_what_is_hashed_is_what_the_database_gives_back():
     # Values whose naive JSON text would change on the way through jsonb / timestamptz.
     awkward = {
-        "big_float": 1e16, "whole_float": 2.0, "small": 1.5e-7, "tenth": 0.1, "price": Decimal("89.90"),
-        "when": datetime(2026, 11, 26, 15, 0, tzinfo=timezone(timedelta(hours=2))), "text": "Straße ✓ 東京",
-        "nested": {"b": [1, {"z": None, "a": True}], "a": []}, 7: "int key",
+        "big_float": 1e16,
+        "whole_float": 2.0,
+        "small": 1.5e-7,
+        "tenth": 0.1,
+        "price": Decimal("89.90"),
+        "when": datetime(2026, 11, 26, 15, 0, tzinfo=timezone(timedelta(hours=2))),
+        "text": "Straße ✓ 東京",
+        "nested": {"b": [1, {"z": None, "a": True}], "a": []},
+        7: "int key",
     }
     occurred = datetime(2026, 11, 26, 14, 0, 0, 123456, tzinfo=timezone(timedelta(hours=-5)))
     write(record(data=awkward, occurred_at=occurred))

@@ -44,7 +44,9 @@ def test_the_probe_runs_the_real_consumers_and_times_every_stage_and_statement(r
     result = pipeline_probe(caller=Caller(retailer=retailer, key_prefix="test"), ads=ads, ads_per_submit=len(ads))
 
     assert (result["ads"], result["intake_messages"]) == (len(ads), 1)
-    assert {"submissions_store", "audit_record_many", "ads_record_verdicts", "ads_project"} <= {s["what"] for s in result["stages"]}
+    assert {"submissions_store", "audit_record_many", "ads_record_verdicts", "ads_project"} <= {
+        s["what"] for s in result["stages"]
+    }
     assert any(s["what"] == "COPY audit_auditentry" for s in result["intake_statements"])
     assert any(s["what"].startswith('INSERT INTO "ads_read_adview"') for s in result["projection_statements"])
     assert result["intake_ms_per_ad"] >= result["intake_sql_ms_per_ad"] > 0
@@ -62,7 +64,13 @@ def test_task_costs_are_read_from_a_celery_worker_log():
         + "[2026-11-26 13:18:33,470: INFO/MainProcess] Task ads_read.tasks.project_ads_task[1] received\n"
     )
     costs = task_costs(log)
-    assert costs["process_submissions_task"] == {"messages": 2, "seconds": 0.5, "ads": 200, "ms_per_message": 250.0, "ms_per_ad": 2.5}
+    assert costs["process_submissions_task"] == {
+        "messages": 2,
+        "seconds": 0.5,
+        "ads": 200,
+        "ms_per_message": 250.0,
+        "ms_per_ad": 2.5,
+    }
     assert costs["project_ads_task"]["ms_per_ad"] == 0.5
 
 
@@ -73,8 +81,14 @@ def test_cpu_per_ad_is_split_by_part_of_the_stack():
     # A parent standing for the Celery worker's main process, its child for a pool process
     # that burns 0.3 s of CPU, says so, and waits to be killed (an ended process's CPU is lost).
     worker = subprocess.Popen(
-        [sys.executable, "-c", f"import subprocess, sys, time; subprocess.Popen([sys.executable, '-c', {BURN!r}]); time.sleep(60)"],
-        stdout=subprocess.PIPE, text=True, start_new_session=True,
+        [
+            sys.executable,
+            "-c",
+            f"import subprocess, sys, time; subprocess.Popen([sys.executable, '-c', {BURN!r}]); time.sleep(60)",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
     )
     try:
         before = cpu_snapshot(worker_pid=worker.pid)

@@ -30,8 +30,13 @@ def rows(page):
 def test_an_auditor_filters_the_rejected_ads_and_reads_a_timeline(signed_in, retailer, other_retailer):
     page = signed_in
     submit_ad(retailer, headline="Trail running shoes")
-    cigars = submit_ad(other_retailer, category="tobacco", headline="Fine cigars", display_url=None,
-                       landing_url="https://www.cigar-house.example/cuba")
+    cigars = submit_ad(
+        other_retailer,
+        category="tobacco",
+        headline="Fine cigars",
+        display_url=None,
+        landing_url="https://www.cigar-house.example/cuba",
+    )
     submit_ad(retailer, headline="Shoes on sale!! Hurry!!", external_ref="SALE")
     held_ad(retailer, headline="Lamps guaranteed to glow")
 
@@ -69,7 +74,8 @@ def test_an_auditor_rejects_a_held_ad_with_a_reason_and_sees_it_in_the_timeline(
     page.click("#decision-form input[type=submit]")
 
     expect(page.locator(".messagelist .success")).to_have_text(
-        "Rejected 1 ad(s): “Lamps guaranteed to glow”. Reason recorded.")
+        "Rejected 1 ad(s): “Lamps guaranteed to glow”. Reason recorded."
+    )
     expect(rows(page)).to_have_count(0)
 
     page.goto(page.url.split("/admin/")[0] + f"/admin/ads_write/ad/{ad.id}/change/")
@@ -93,8 +99,11 @@ def test_an_auditor_can_neither_edit_an_ad_nor_an_audit_entry(signed_in, retaile
         expect(page.locator("form input[type=text], form textarea")).to_have_count(0)
         # Even a hand-made POST with a valid CSRF token is refused.
         csrf = next(c["value"] for c in page.context.cookies() if c["name"] == "csrftoken")
-        response = page.request.post(page.url, form={"headline": "Changed", "actor": "staff:mallory"},
-                                     headers={"X-CSRFToken": csrf, "Referer": page.url})
+        response = page.request.post(
+            page.url,
+            form={"headline": "Changed", "actor": "staff:mallory"},
+            headers={"X-CSRFToken": csrf, "Referer": page.url},
+        )
         assert response.status == 403 and "CSRF" not in response.text()
     ad.refresh_from_db()
     assert ad.headline == "Trail running shoes"

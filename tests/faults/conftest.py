@@ -86,26 +86,61 @@ class SparePostgres:
             shutil.chown(root, "postgres", "postgres")
         self.data = root / "data"
         self.port = free_port()
-        _as_postgres(PG_BIN / "initdb", "-D", self.data, "-A", "trust", "-U", "postgres", "--no-sync", "-E", "UTF8",
-                     stdout=subprocess.DEVNULL)
+        _as_postgres(
+            PG_BIN / "initdb",
+            "-D",
+            self.data,
+            "-A",
+            "trust",
+            "-U",
+            "postgres",
+            "--no-sync",
+            "-E",
+            "UTF8",
+            stdout=subprocess.DEVNULL,
+        )
 
     def start(self):
-        options = (f"-p {self.port} -c listen_addresses=127.0.0.1 -c unix_socket_directories={self.root} "
-                   "-c fsync=off -c full_page_writes=off -c max_connections=200")
-        _as_postgres(PG_BIN / "pg_ctl", "-D", self.data, "-l", self.root / "postgres.log", "-w", "-t", "60",
-                     "-o", options, "start", stdout=subprocess.DEVNULL)
+        options = (
+            f"-p {self.port} -c listen_addresses=127.0.0.1 -c unix_socket_directories={self.root} "
+            "-c fsync=off -c full_page_writes=off -c max_connections=200"
+        )
+        _as_postgres(
+            PG_BIN / "pg_ctl",
+            "-D",
+            self.data,
+            "-l",
+            self.root / "postgres.log",
+            "-w",
+            "-t",
+            "60",
+            "-o",
+            options,
+            "start",
+            stdout=subprocess.DEVNULL,
+        )
 
     def stop(self, mode="fast"):
         """`immediate` is a crash: every backend is killed, recovery runs on the next start."""
-        _as_postgres(PG_BIN / "pg_ctl", "-D", self.data, "-m", mode, "-w", "stop", stdout=subprocess.DEVNULL,
-                     stderr=subprocess.DEVNULL)
+        _as_postgres(
+            PG_BIN / "pg_ctl",
+            "-D",
+            self.data,
+            "-m",
+            mode,
+            "-w",
+            "stop",
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
 
     def url(self, dbname: str) -> str:
         return f"postgres://postgres@127.0.0.1:{self.port}/{dbname}"
 
     def connect(self, dbname: str = "postgres"):
-        return psycopg.connect(host="127.0.0.1", port=self.port, user="postgres", dbname=dbname, autocommit=True,
-                               connect_timeout=5)
+        return psycopg.connect(
+            host="127.0.0.1", port=self.port, user="postgres", dbname=dbname, autocommit=True, connect_timeout=5
+        )
 
     def query(self, dbname: str, sql: str, params=()) -> list[tuple]:
         with self.connect(dbname) as conn:
@@ -125,10 +160,28 @@ class SpareRedis:
 
     def start(self):
         self.process = subprocess.Popen(
-            [REDIS_SERVER, "--port", str(self.port), "--bind", "127.0.0.1", "--dir", str(self.dir),
-             "--appendonly", "yes", "--appendfsync", "always", "--save", "", "--maxmemory-policy", "noeviction",
-             "--logfile", str(self.dir / "redis.log")],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+            [
+                REDIS_SERVER,
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--dir",
+                str(self.dir),
+                "--appendonly",
+                "yes",
+                "--appendfsync",
+                "always",
+                "--save",
+                "",
+                "--maxmemory-policy",
+                "noeviction",
+                "--logfile",
+                str(self.dir / "redis.log"),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
         )
         wait_for(self._ping, timeout=20, what=f"redis on port {self.port}", interval=0.05)
 
@@ -164,8 +217,14 @@ def spare_postgres():
         env = worker_env(DATABASE_URL=postgres.url(TEMPLATE_DB), REDIS_URL="", ADPLATFORM_DATA_DIR=str(root / "app"))
         manage = [sys.executable, "manage.py"]
         subprocess.run([*manage, "migrate", "-v0"], cwd=ROOT, env=env, check=True)
-        created = subprocess.run([*manage, "create_retailer", "--name", RETAILER_NAME], cwd=ROOT, env=env, check=True,
-                                 capture_output=True, text=True)
+        created = subprocess.run(
+            [*manage, "create_retailer", "--name", RETAILER_NAME],
+            cwd=ROOT,
+            env=env,
+            check=True,
+            capture_output=True,
+            text=True,
+        )
         postgres.api_key = created.stdout.strip().splitlines()[-1]
         yield postgres
     finally:
@@ -186,13 +245,36 @@ class WebServer:
         self.log = open(log_path, "w")
         self.log_path = log_path
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "adplatform.wsgi:application", "--bind", f"127.0.0.1:{self.port}",
-             "--worker-class", "gthread", "--workers", "2", "--threads", "8", "--graceful-timeout", "5",
-             "--timeout", "60"],
-            cwd=ROOT, env=env, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True,
+            [
+                sys.executable,
+                "-m",
+                "gunicorn",
+                "adplatform.wsgi:application",
+                "--bind",
+                f"127.0.0.1:{self.port}",
+                "--worker-class",
+                "gthread",
+                "--workers",
+                "2",
+                "--threads",
+                "8",
+                "--graceful-timeout",
+                "5",
+                "--timeout",
+                "60",
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
-        wait_for(self._healthy, timeout=60, what="gunicorn to answer /healthz",
-                   details=lambda: self.log_path.read_text()[-3000:])
+        wait_for(
+            self._healthy,
+            timeout=60,
+            what="gunicorn to answer /healthz",
+            details=lambda: self.log_path.read_text()[-3000:],
+        )
 
     def _healthy(self) -> bool:
         if self.process.poll() is not None:
@@ -227,23 +309,41 @@ class Platform:
         self._worker_count = 0
 
     def env(self, **overrides) -> dict:
-        return worker_env(**{
-            "DATABASE_URL": self.postgres.url(self.db), "REDIS_URL": self.redis.url(),
-            "ADPLATFORM_DATA_DIR": str(self.root / "app"), **FAST_TIMINGS, **overrides,
-        })
+        return worker_env(
+            **{
+                "DATABASE_URL": self.postgres.url(self.db),
+                "REDIS_URL": self.redis.url(),
+                "ADPLATFORM_DATA_DIR": str(self.root / "app"),
+                **FAST_TIMINGS,
+                **overrides,
+            }
+        )
 
     def start_web(self, *, mode: str, **overrides) -> WebServer:
         self.web = WebServer(env=self.env(AD_INTAKE_MODE=mode, **overrides), log_path=self.root / "web.log")
         return self.web
 
-    def start_worker(self, *, beat: bool = False, concurrency: int = 2, queues: str = ALL_QUEUES, wait=True,
-                     extra_args=(), **overrides) -> WorkerProcess:
+    def start_worker(
+        self,
+        *,
+        beat: bool = False,
+        concurrency: int = 2,
+        queues: str = ALL_QUEUES,
+        wait=True,
+        extra_args=(),
+        **overrides,
+    ) -> WorkerProcess:
         self._worker_count += 1
         name = f"worker{self._worker_count}"
         if beat:
             extra_args = [*extra_args, "-B", "-s", str(self.root / f"{name}-beat-schedule")]
-        worker = WorkerProcess(env=self.env(**overrides), queues=queues, concurrency=concurrency,
-                               log_path=self.root / f"{name}.log", extra_args=extra_args)
+        worker = WorkerProcess(
+            env=self.env(**overrides),
+            queues=queues,
+            concurrency=concurrency,
+            log_path=self.root / f"{name}.log",
+            extra_args=extra_args,
+        )
         self.workers.append(worker)
         if wait:
             worker.wait_ready()
@@ -251,8 +351,15 @@ class Platform:
 
     def manage(self, *args: str) -> subprocess.CompletedProcess:
         """Run a management command against this world, as an operator would."""
-        return subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env=self.env(), check=True,
-                              capture_output=True, text=True, timeout=60)
+        return subprocess.run(
+            [sys.executable, "manage.py", *args],
+            cwd=ROOT,
+            env=self.env(),
+            check=True,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
 
     def logs(self) -> str:
         parts = []
@@ -297,8 +404,14 @@ class Platform:
         from kombu import Producer
 
         with self.broker() as connection:
-            Producer(connection).publish(body, exchange=queue, routing_key=queue, content_type="application/json",
-                                         content_encoding="utf-8", headers=headers)
+            Producer(connection).publish(
+                body,
+                exchange=queue,
+                routing_key=queue,
+                content_type="application/json",
+                content_encoding="utf-8",
+                headers=headers,
+            )
 
     def queued_messages(self, queue: str = "intake") -> list[list]:
         """The task arguments of every message waiting in a queue (oldest first)."""
@@ -417,17 +530,16 @@ def wait_all_final(platform: Platform, count: int, *, timeout: float = 120):
     wait_for(done, timeout=timeout, what=f"{count} ads to reach a final state", interval=0.5, details=details)
 
 
-def check_nothing_lost(platform: Platform, retailer: Retailer, accepted: set[str], *, scenario: str,
-                       submitted: int) -> None:
+def check_nothing_lost(
+    platform: Platform, retailer: Retailer, accepted: set[str], *, scenario: str, submitted: int
+) -> None:
     """Every accepted ad is final in the read API and in the database, with exactly one
     verdict, one submission and one validation audit entry; nothing else exists. Adds the
     scenario's row to the summary table, then asserts."""
     read = retailer.read_all()
     final = {ad_id for ad_id, status in read.items() if status in FINAL}
     stored = {str(row[0]) for row in platform.query("SELECT id FROM ads_write_ad")}
-    extra_verdicts = platform.query(
-        "SELECT ad_id, count(*) FROM ads_write_verdict GROUP BY ad_id HAVING count(*) <> 1"
-    )
+    extra_verdicts = platform.query("SELECT ad_id, count(*) FROM ads_write_verdict GROUP BY ad_id HAVING count(*) <> 1")
     audit_counts = platform.query(
         "SELECT ad_id, action, count(*) FROM audit_auditentry WHERE ad_id IS NOT NULL GROUP BY ad_id, action"
     )
@@ -468,7 +580,9 @@ def snapshot(platform) -> dict:
     """The state a delivery order could change, without timestamps and serial ids (the
     order of inserts differs between runs by design)."""
     return {
-        "ads": platform.query(f"SELECT {columns_without_timestamps(platform, 'ads_write_ad')} FROM ads_write_ad ORDER BY id"),
+        "ads": platform.query(
+            f"SELECT {columns_without_timestamps(platform, 'ads_write_ad')} FROM ads_write_ad ORDER BY id"
+        ),
         "verdicts": platform.query(
             "SELECT event_id, ad_id, version, status, source, ruleset_version, reviewer, reason FROM ads_write_verdict "
             "ORDER BY event_id"

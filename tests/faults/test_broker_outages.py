@@ -72,8 +72,13 @@ def test_direct_answers_503_while_redis_is_down_and_half_accepts_nothing(platfor
     accepted = {a.json()["id"] for a in answers}
     wait_all_final(platform, len(accepted))
     # Nothing half-accepted: the ads stored are exactly those answered 202.
-    check_nothing_lost(platform, retailer, accepted, submitted=len(answers) + len(refused),
-                       scenario=f"redis down during direct intake ({len(refused)} answered 503)")
+    check_nothing_lost(
+        platform,
+        retailer,
+        accepted,
+        submitted=len(answers) + len(refused),
+        scenario=f"redis down during direct intake ({len(refused)} answered 503)",
+    )
 
 
 def test_reconciliation_republishes_ads_whose_messages_redis_lost(platform, retailer_client):
@@ -87,8 +92,9 @@ def test_reconciliation_republishes_ads_whose_messages_redis_lost(platform, reta
     accepted = {a.json()["id"] for a in answers}
     wait_all_final(platform, len(accepted))
 
-    check_nothing_lost(platform, retailer, accepted, scenario="redis lost its data (reconciliation)",
-                       submitted=len(answers))
+    check_nothing_lost(
+        platform, retailer, accepted, scenario="redis lost its data (reconciliation)", submitted=len(answers)
+    )
     runs = platform.query("SELECT data FROM audit_auditentry WHERE action = 'ads.reconciled'")
     assert sum(run["count"] for (run,) in runs) >= len(accepted)
     assert {ad for (run,) in runs for ad in run["ad_ids"]} == accepted
@@ -111,8 +117,9 @@ def test_a_worker_that_cannot_publish_hands_its_messages_back(platform, retailer
         write_side.kill()
     answers = retailer.submit_all(payloads(10, prefix="nopub"))
     accepted = {a.json()["id"] for a in answers}
-    wait_for(lambda: progress(platform)[0] == len(accepted), timeout=60, what="the ads to be judged",
-               details=platform.logs)
+    wait_for(
+        lambda: progress(platform)[0] == len(accepted), timeout=60, what="the ads to be judged", details=platform.logs
+    )
     time.sleep(2)  # rounds of failing retries
     # Kombu moves a message between the queue and its unacked set in two steps (README,
     # "Nothing lost"): a kill landing between them would lose one for a reason that is not
@@ -130,5 +137,6 @@ def test_a_worker_that_cannot_publish_hands_its_messages_back(platform, retailer
 
     platform.start_worker()
     wait_all_final(platform, len(accepted))
-    check_nothing_lost(platform, retailer, accepted, scenario="worker cannot publish (retry handed back)",
-                       submitted=len(answers))
+    check_nothing_lost(
+        platform, retailer, accepted, scenario="worker cannot publish (retry handed back)", submitted=len(answers)
+    )

@@ -22,15 +22,15 @@ def test_consumers_ride_out_a_database_restart(platform, retailer_client):
     accepted = {a.json()["id"] for a in answers}
 
     worker = platform.start_worker()
-    wait_for(lambda: progress(platform)[0] >= 50, timeout=60, what="the consumers to get going",
-               details=platform.logs)
+    wait_for(lambda: progress(platform)[0] >= 50, timeout=60, what="the consumers to get going", details=platform.logs)
     platform.postgres.stop("immediate")  # a crash: every connection is cut mid-transaction
     time.sleep(3)
     platform.postgres.start()
 
     wait_all_final(platform, len(accepted))
-    check_nothing_lost(platform, retailer, accepted, scenario="postgres restarted under consumers",
-                       submitted=len(answers))
+    check_nothing_lost(
+        platform, retailer, accepted, scenario="postgres restarted under consumers", submitted=len(answers)
+    )
     assert dead_letters(platform) == []
     assert "OperationalError" in worker.log_path.read_text(), "no consumer met the restart"
 
@@ -45,8 +45,12 @@ def test_a_database_outage_longer_than_the_retries_loses_nothing(platform, retai
     # One retry only: every message runs out of retries while the database is down, and its
     # dead letter cannot be written either.
     worker = platform.start_worker(PIPELINE_MAX_RETRIES="1")
-    wait_for(lambda: worker.log_path.read_text().count("could not record dead letter") >= 20, timeout=60,
-               what="the consumers to give up on their messages", details=platform.logs)
+    wait_for(
+        lambda: worker.log_path.read_text().count("could not record dead letter") >= 20,
+        timeout=60,
+        what="the consumers to give up on their messages",
+        details=platform.logs,
+    )
     platform.postgres.start()
 
     # A message that gave up in the instant the database came back has a dead letter instead
@@ -59,5 +63,6 @@ def test_a_database_outage_longer_than_the_retries_loses_nothing(platform, retai
     if dead_letters(platform):
         platform.manage("replay_dead_letters", "--all")
     wait_all_final(platform, len(accepted))
-    check_nothing_lost(platform, retailer, accepted, scenario="postgres down longer than the retries",
-                       submitted=len(answers))
+    check_nothing_lost(
+        platform, retailer, accepted, scenario="postgres down longer than the retries", submitted=len(answers)
+    )

@@ -24,7 +24,8 @@ def ad_state(platform, ad_id) -> tuple:
     return platform.query(
         "SELECT a.status, v.status, (SELECT count(*) FROM ads_write_verdict WHERE ad_id = a.id), "
         "(SELECT count(*) FROM audit_auditentry WHERE ad_id = a.id) "
-        "FROM ads_write_ad a LEFT JOIN ads_read_adview v ON v.id = a.id WHERE a.id = %s", [ad_id]
+        "FROM ads_write_ad a LEFT JOIN ads_read_adview v ON v.id = a.id WHERE a.id = %s",
+        [ad_id],
     )
 
 
@@ -36,9 +37,13 @@ def replayed_and_done(platform, worker, letter_id: int) -> None:
     )[0]
     broker = platform.redis.client()
     wait_for(
-        lambda: f"[{task_id}] succeeded" in worker.log_path.read_text()
-        and broker.llen("intake") == broker.llen("projections") == broker.hlen("unacked") == 0,
-        timeout=60, what=f"the replayed task {task_id} and its projection", details=platform.logs,
+        lambda: (
+            f"[{task_id}] succeeded" in worker.log_path.read_text()
+            and broker.llen("intake") == broker.llen("projections") == broker.hlen("unacked") == 0
+        ),
+        timeout=60,
+        what=f"the replayed task {task_id} and its projection",
+        details=platform.logs,
     )
 
 
@@ -64,8 +69,9 @@ def test_poison_messages_become_dead_letters_and_replay_completes_them(platform,
     found = letters(platform)
     by_kind = {
         "undecodable": [i for i, l in found.items() if l["task_name"] == "" and l["kwargs"]["body"] == "{not json"],
-        "unknown task": [i for i, l in found.items() if l["task_name"] == "ads_write.tasks.no_such_task"
-                         and l["args"] == [1, 2]],
+        "unknown task": [
+            i for i, l in found.items() if l["task_name"] == "ads_write.tasks.no_such_task" and l["args"] == [1, 2]
+        ],
         "bad event": [i for i, l in found.items() if l["args"] == [[bad_event]] and "InvalidEvent" in l["error"]],
         "ghost": [i for i, l in found.items() if l["args"] == [[ghost]] and "IntegrityError" in l["error"]],
     }
@@ -73,15 +79,17 @@ def test_poison_messages_become_dead_letters_and_replay_completes_them(platform,
     check_nothing_lost(platform, retailer, accepted, scenario="poison messages beside 100 ads", submitted=len(accepted))
 
     # Letters that cannot be replayed say why.
-    skipped = platform.manage("replay_dead_letters", "--id", str(by_kind["undecodable"][0]), "--task",
-                              "ads_write.tasks.no_such_task")
+    skipped = platform.manage(
+        "replay_dead_letters", "--id", str(by_kind["undecodable"][0]), "--task", "ads_write.tasks.no_such_task"
+    )
     assert "could not be decoded" in skipped.stderr and "unknown task" in skipped.stderr
     assert "Replayed 0" in skipped.stdout
 
     # Fix the cause (the retailer arrives), replay: the ad completes.
     platform.query(
         "INSERT INTO kernel_retailer (id, name, email, report_contacts, timezone, is_active, created_at) "
-        "VALUES (%s, 'Late Retailer', '', '[]', 'UTC', true, now()) RETURNING id", [ghost_retailer]
+        "VALUES (%s, 'Late Retailer', '', '[]', 'UTC', true, now()) RETURNING id",
+        [ghost_retailer],
     )
     ghost_letter = by_kind["ghost"][0]
     replayed_and_done(platform, worker, ghost_letter)
@@ -105,16 +113,18 @@ def test_a_task_killed_at_its_hard_time_limit_becomes_a_dead_letter(platform, re
     # Every consumer appends to an audit chain under its lock: holding them all stalls them.
     with platform.postgres.connect(platform.db) as blocker:
         blocker.execute(
-            "SELECT pg_advisory_lock(%s, chain) FROM generate_series(0, %s - 1) chain", [CHAIN_LOCK_KEY, settings.AUDIT_CHAINS]
+            "SELECT pg_advisory_lock(%s, chain) FROM generate_series(0, %s - 1) chain",
+            [CHAIN_LOCK_KEY, settings.AUDIT_CHAINS],
         )
         answer = retailer.submit(ad_payload(external_ref="stalled"))
         assert answer.status_code == 202
         found = wait_for(lambda: letters(platform), timeout=60, what="a dead letter", details=platform.logs)
-    (letter_id, letter), = found.items()
+    ((letter_id, letter),) = found.items()
     assert letter["task_name"] == PROCESS_SUBMISSIONS_TASK and "TimeLimitExceeded" in letter["error"]
     assert letter["args"][0][0]["ad_id"] == answer.json()["id"]
 
     replayed_and_done(platform, worker, letter_id)
     wait_all_final(platform, 1)
-    check_nothing_lost(platform, retailer, {answer.json()["id"]}, scenario="task killed at its hard time limit",
-                       submitted=1)
+    check_nothing_lost(
+        platform, retailer, {answer.json()["id"]}, scenario="task killed at its hard time limit", submitted=1
+    )

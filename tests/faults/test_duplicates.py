@@ -11,6 +11,7 @@ from .conftest import payloads, report, snapshot, wait_all_final
 
 pytestmark = pytest.mark.faults
 
+
 def test_events_delivered_three_times_shuffled_leave_the_state_of_a_clean_run(platform, retailer_client):
     web = platform.start_web(mode="direct")
     answers = retailer_client(web).submit_all(payloads(100, prefix="dup"))
@@ -45,7 +46,12 @@ def test_events_delivered_three_times_shuffled_leave_the_state_of_a_clean_run(pl
     duplicated = snapshot(platform)
 
     differing = [part for part in clean if duplicated[part] != clean[part]]
-    report(scenario="every event 3x, shuffled", submitted=len(events), final=len(duplicated["read rows"]),
-           lost=len(events) - len(duplicated["read rows"]), duplicated=len(duplicated["verdicts"]) - len(events))
+    report(
+        scenario="every event 3x, shuffled",
+        submitted=len(events),
+        final=len(duplicated["read rows"]),
+        lost=len(events) - len(duplicated["read rows"]),
+        duplicated=len(duplicated["verdicts"]) - len(events),
+    )
     assert not differing, f"the state differs from the clean run in {differing} (shuffle seed {seed})"
     assert len(clean["verdicts"]) == len(events) and len(clean["audit"]) == 2 * len(events)

@@ -26,7 +26,9 @@ CONSUMERS = {
 # Reconciliation and the read-model sweep, soon enough for the scenario's timeout.
 BACKSTOPS = {
     "RECONCILE_PENDING_AFTER": "20",
-    "READ_MODEL_SWEEP_INTERVAL": "10", "READ_MODEL_SWEEP_GRACE": "10", "READ_MODEL_SWEEP_LOOKBACK": "3600",
+    "READ_MODEL_SWEEP_INTERVAL": "10",
+    "READ_MODEL_SWEEP_GRACE": "10",
+    "READ_MODEL_SWEEP_LOOKBACK": "3600",
 }
 
 
@@ -47,13 +49,18 @@ def test_sigkilled_workers_lose_and_duplicate_nothing(platform, retailer_client,
     with ThreadPoolExecutor(1) as background:
         submitting = background.submit(retailer.submit_all, ads)
         # A pool process dies mid-task: the worker requeues its message at once.
-        wait_for(lambda: progress(platform)[0] >= 200, timeout=90, what="the workers to get going",
-                   details=platform.logs)
+        wait_for(
+            lambda: progress(platform)[0] >= 200, timeout=90, what="the workers to get going", details=platform.logs
+        )
         # (The victim's, since the steady worker's children include its embedded beat.)
         killed = victim.pool_pids()[0]
         os.kill(killed, signal.SIGKILL)
-        wait_for(lambda: killed not in victim.pool_pids() and len(victim.pool_pids()) == 2, timeout=30,
-                   what="the worker to replace its killed pool process", details=platform.logs)
+        wait_for(
+            lambda: killed not in victim.pool_pids() and len(victim.pool_pids()) == 2,
+            timeout=30,
+            what="the worker to replace its killed pool process",
+            details=platform.logs,
+        )
         # A whole worker dies (main process and pool): its unacknowledged messages wait in
         # Redis until the visibility timeout, then a live worker puts them back.
         wait_for(lambda: progress(platform)[0] >= 600, timeout=90, what="more progress", details=platform.logs)
@@ -66,8 +73,13 @@ def test_sigkilled_workers_lose_and_duplicate_nothing(platform, retailer_client,
     assert held > 0, "the killed worker held no message: the kill proved nothing"
     accepted = {a.json()["id"] for a in answers}
     wait_all_final(platform, len(accepted), timeout=150)
-    check_nothing_lost(platform, retailer, accepted, submitted=len(ads),
-                       scenario=f"worker SIGKILL (pool process, whole worker), {consumer} consumer")
+    check_nothing_lost(
+        platform,
+        retailer,
+        accepted,
+        submitted=len(ads),
+        scenario=f"worker SIGKILL (pool process, whole worker), {consumer} consumer",
+    )
     wait_for(lambda: platform.redis.client().zcard(INDEX_KEY) == 0, timeout=30, what="the intake journal to empty")
 
 

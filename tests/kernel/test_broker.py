@@ -50,8 +50,15 @@ def test_a_task_message_pushed_on_our_pipeline_is_the_entry_kombu_pushes():
     client.delete("broker-test")
     payload = [{"ad_id": "01a2199a-6ef2-7260-90f7-a7bb23306688", "n": 1}]
     with app.producer_or_acquire() as producer:
-        app.send_task("tests.broker.nothing", args=[payload], queue="broker-test", producer=producer, retry=False,
-                      serializer=PIPELINE_SERIALIZER, argsrepr="[<1 items>]")
+        app.send_task(
+            "tests.broker.nothing",
+            args=[payload],
+            queue="broker-test",
+            producer=producer,
+            retry=False,
+            serializer=PIPELINE_SERIALIZER,
+            argsrepr="[<1 items>]",
+        )
     pipe = client.pipeline(transaction=False)
     pipe.lpush("broker-test", _task_message(task_name="tests.broker.nothing", payload=payload, queue="broker-test"))
     pipe.execute()
@@ -75,8 +82,10 @@ def test_messages_take_the_queue_celery_routes_their_task_to():
     assert task_messages_push(pipe=pipe, task_name="ads_read.tasks.project_ads_task", payloads=[["a"], ["b"]]) == 2
     assert pipe.execute() == [1, 2]
 
-    assert queued_tasks(settings.REDIS_URL, queue="projections") == [("ads_read.tasks.project_ads_task", [["a"]]),
-                                                                     ("ads_read.tasks.project_ads_task", [["b"]])]
+    assert queued_tasks(settings.REDIS_URL, queue="projections") == [
+        ("ads_read.tasks.project_ads_task", [["a"]]),
+        ("ads_read.tasks.project_ads_task", [["b"]]),
+    ]
     client.delete("projections")
 
 

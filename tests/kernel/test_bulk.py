@@ -60,7 +60,12 @@ def test_conflicting_rows_are_skipped_and_the_others_stored():
     kept = row(payload={"first": True})
     rows_insert(model=OutboxMessage, columns=COLUMNS, rows=[kept, *others()])
     with transaction.atomic():
-        rows_insert(model=OutboxMessage, columns=COLUMNS, rows=[row(kept[0], payload={"first": False}), *others()], ignore_conflicts=True)
+        rows_insert(
+            model=OutboxMessage,
+            columns=COLUMNS,
+            rows=[row(kept[0], payload={"first": False}), *others()],
+            ignore_conflicts=True,
+        )
     assert OutboxMessage.objects.count() == 2 * COPY_MIN_ROWS - 1
     assert OutboxMessage.objects.get(event_id=kept[0]).payload == {"first": True}
 

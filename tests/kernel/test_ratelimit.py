@@ -11,7 +11,9 @@ pytestmark = pytest.mark.django_db
 
 
 def post_batch(api, size):
-    return api.generic("POST", "/api/v1/ads/batch", json.dumps({"ads": [ad_payload()] * size}), content_type="application/json")
+    return api.generic(
+        "POST", "/api/v1/ads/batch", json.dumps({"ads": [ad_payload()] * size}), content_type="application/json"
+    )
 
 
 def test_the_request_after_the_quota_is_429_with_retry_after_and_ratelimit_headers(api, retailer):

@@ -110,10 +110,13 @@ def celery_worker(django_db_setup, tmp_path_factory):
     mail_dir = tmp_path_factory.mktemp("mail")
     worker = WorkerProcess(
         env=worker_env(
-            WEBHOOK_ALLOW_HTTP="true", WEBHOOK_ALLOW_PRIVATE_NETWORKS="true",
-            EMAIL_BACKEND="django.core.mail.backends.filebased.EmailBackend", EMAIL_FILE_PATH=str(mail_dir),
+            WEBHOOK_ALLOW_HTTP="true",
+            WEBHOOK_ALLOW_PRIVATE_NETWORKS="true",
+            EMAIL_BACKEND="django.core.mail.backends.filebased.EmailBackend",
+            EMAIL_FILE_PATH=str(mail_dir),
         ),
-        queues="intake,projections,notifications,reports,maintenance", concurrency=2,
+        queues="intake,projections,notifications,reports,maintenance",
+        concurrency=2,
         log_path=tmp_path_factory.mktemp("celery") / "worker.log",
     )
     worker.mail_dir = mail_dir
@@ -136,13 +139,23 @@ def hold_for_review(retailer, **overrides) -> uuid.UUID:
     here, since which rules hold an ad is the engine's business), then projected."""
     now = timezone.now().isoformat()
     event = Event(
-        type="ad.submitted", ad_id=str(uuid.uuid4()), retailer_id=str(retailer.id), version=1, occurred_at=now,
-        data={**write_services.ad_to_json(validate_basic(ad_payload(**overrides)).ad), "submitted_at": now, "actor": "test"},
+        type="ad.submitted",
+        ad_id=str(uuid.uuid4()),
+        retailer_id=str(retailer.id),
+        version=1,
+        occurred_at=now,
+        data={
+            **write_services.ad_to_json(validate_basic(ad_payload(**overrides)).ad),
+            "submitted_at": now,
+            "actor": "test",
+        },
     )
     with transaction.atomic():
         write_services.submissions_store(events=[event])
     finding = engine.Finding("FRAUD.PRICE_FLOOR", "fraud", engine.REVIEW, "Price below the category floor.", "price")
     ad_id = uuid.UUID(event.ad_id)
-    write_services.ads_record_verdicts(verdicts={ad_id: engine.Verdict(engine.NEEDS_REVIEW, (finding,), engine.RULESET_VERSION)})
+    write_services.ads_record_verdicts(
+        verdicts={ad_id: engine.Verdict(engine.NEEDS_REVIEW, (finding,), engine.RULESET_VERSION)}
+    )
     ads_project(ad_ids=[ad_id])
     return ad_id

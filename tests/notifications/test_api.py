@@ -10,7 +10,11 @@ pytestmark = pytest.mark.django_db
 
 
 def test_register_list_read_and_delete_a_webhook(api, local_webhooks, retailer, receiver):
-    created = api.post("/api/v1/webhooks", {"url": receiver.url(), "events": ["ad.rejected", "ad.decided", "ad.rejected"]}, format="json")
+    created = api.post(
+        "/api/v1/webhooks",
+        {"url": receiver.url(), "events": ["ad.rejected", "ad.decided", "ad.rejected"]},
+        format="json",
+    )
     assert created.status_code == 201, created.content
     body = created.json()
     assert body["events"] == ["ad.decided", "ad.rejected"] and body["secret"].startswith("whsec_")
@@ -27,13 +31,19 @@ def test_register_list_read_and_delete_a_webhook(api, local_webhooks, retailer, 
     assert api.delete(f"/api/v1/webhooks/{body['id']}").status_code == 204
     assert api.get(f"/api/v1/webhooks/{body['id']}").status_code == 404
     assert api.delete(f"/api/v1/webhooks/{body['id']}").status_code == 404
-    actions = AuditEntry.objects.filter(retailer_id=retailer.id, action__startswith="webhook.").values_list("action", "actor")
+    actions = AuditEntry.objects.filter(retailer_id=retailer.id, action__startswith="webhook.").values_list(
+        "action", "actor"
+    )
     assert [a for a, _ in actions] == ["webhook.created", "webhook.deleted"]
     assert all(actor.startswith(f"retailer:{retailer.id}/key:") for _, actor in actions)
 
 
 def test_another_retailers_webhook_is_not_found(api, local_webhooks, other_retailer, receiver):
-    theirs = client_for(other_retailer).post("/api/v1/webhooks", {"url": receiver.url(), "events": ["ad.approved"]}, format="json").json()
+    theirs = (
+        client_for(other_retailer)
+        .post("/api/v1/webhooks", {"url": receiver.url(), "events": ["ad.approved"]}, format="json")
+        .json()
+    )
     for response in (
         api.get(f"/api/v1/webhooks/{theirs['id']}"),
         api.delete(f"/api/v1/webhooks/{theirs['id']}"),
@@ -72,14 +82,21 @@ def test_bad_registrations_are_problems(api, settings, payload, status, field):
 
 def test_the_number_of_endpoints_is_limited(api, local_webhooks, receiver):
     local_webhooks.WEBHOOK_MAX_ENDPOINTS = 2
-    answers = [api.post("/api/v1/webhooks", {"url": receiver.url(f"/{i}"), "events": ["ad.approved"]}, format="json") for i in range(3)]
+    answers = [
+        api.post("/api/v1/webhooks", {"url": receiver.url(f"/{i}"), "events": ["ad.approved"]}, format="json")
+        for i in range(3)
+    ]
     assert [a.status_code for a in answers] == [201, 201, 422]
     assert "at most 2" in answers[2].json()["detail"]
 
 
 def test_endpoints_are_listed_in_the_order_registered_on_cursor_pages(api, local_webhooks, receiver):
-    ids = [api.post("/api/v1/webhooks", {"url": receiver.url(f"/{i}"), "events": ["ad.approved"]}, format="json").json()["id"]
-           for i in range(3)]
+    ids = [
+        api.post("/api/v1/webhooks", {"url": receiver.url(f"/{i}"), "events": ["ad.approved"]}, format="json").json()[
+            "id"
+        ]
+        for i in range(3)
+    ]
     first = api.get("/api/v1/webhooks", {"page_size": 2}).json()
     second = api.get(first["next"]).json()
     assert [e["id"] for e in first["results"] + second["results"]] == ids and second["next"] is None
@@ -95,16 +112,23 @@ def test_deliveries_list_filters_by_status(api, local_webhooks, receiver):
 def test_read_and_change_report_contacts_and_time_zone(api, retailer):
     assert api.get("/api/v1/settings").json() == {"report_contacts": [retailer.email], "timezone": "UTC"}
     changed = api.patch(
-        "/api/v1/settings", {"report_contacts": ["a@nimbus.example", "b@nimbus.example", "A@nimbus.example"], "timezone": "Asia/Tokyo"},
+        "/api/v1/settings",
+        {"report_contacts": ["a@nimbus.example", "b@nimbus.example", "A@nimbus.example"], "timezone": "Asia/Tokyo"},
         format="json",
     )
     assert changed.status_code == 200
     assert changed.json() == {"report_contacts": ["a@nimbus.example", "b@nimbus.example"], "timezone": "Asia/Tokyo"}
     retailer.refresh_from_db()
     assert (retailer.report_contacts, retailer.timezone) == (["a@nimbus.example", "b@nimbus.example"], "Asia/Tokyo")
-    assert api.patch("/api/v1/settings", {"timezone": "Europe/Berlin"}, format="json").json()["report_contacts"] == retailer.report_contacts
+    assert (
+        api.patch("/api/v1/settings", {"timezone": "Europe/Berlin"}, format="json").json()["report_contacts"]
+        == retailer.report_contacts
+    )
     [first, second] = AuditEntry.objects.filter(action="retailer.settings_updated").order_by("sequence")
-    assert first.data["timezone"] == {"from": "UTC", "to": "Asia/Tokyo"} and set(first.data) == {"timezone", "report_contacts"}
+    assert first.data["timezone"] == {"from": "UTC", "to": "Asia/Tokyo"} and set(first.data) == {
+        "timezone",
+        "report_contacts",
+    }
     assert second.data == {"timezone": {"from": "Asia/Tokyo", "to": "Europe/Berlin"}}
     api.patch("/api/v1/settings", {"timezone": "Europe/Berlin"}, format="json")  # no change: no audit entry
     assert AuditEntry.objects.filter(action="retailer.settings_updated").count() == 2

@@ -37,13 +37,20 @@ def test_a_final_state_is_sent_once_signed_to_each_subscribed_endpoint(endpoint,
     submit(other_retailer, category="tobacco", headline="Other cigars")  # not ours: no delivery
 
     [delivery] = WebhookDelivery.objects.all()
-    assert (delivery.endpoint, delivery.event_type, delivery.ad_id, delivery.version) == (rejected_hook, "ad.rejected", ad_id, 2)
+    assert (delivery.endpoint, delivery.event_type, delivery.ad_id, delivery.version) == (
+        rejected_hook,
+        "ad.rejected",
+        ad_id,
+        2,
+    )
     ads_project(ad_ids=[ad_id])  # a redelivered projection applies nothing and announces nothing
     assert WebhookDelivery.objects.count() == 1
 
     assert services.webhook_deliveries_send() == 1
     [request] = receiver.requests
-    assert verify_signature(secret=rejected_hook.secret, header=request.headers["Adplatform-Signature"], body=request.body)
+    assert verify_signature(
+        secret=rejected_hook.secret, header=request.headers["Adplatform-Signature"], body=request.body
+    )
     assert request.headers["Adplatform-Event-Id"] == str(delivery.event_id)
     assert request.headers["Adplatform-Event-Type"] == "ad.rejected"
     assert request.headers["Content-Type"] == "application/json"
@@ -65,7 +72,12 @@ def test_every_final_state_and_a_staff_decision_are_announced(endpoint, receiver
     ads_project(ad_ids=[held])
 
     sent = sorted(WebhookDelivery.objects.values_list("event_type", "version", "endpoint_id"))
-    assert [(t, v) for t, v, _ in sent] == [("ad.approved", 2), ("ad.decided", 3), ("ad.decided", 3), ("ad.needs_review", 2)]
+    assert [(t, v) for t, v, _ in sent] == [
+        ("ad.approved", 2),
+        ("ad.decided", 3),
+        ("ad.decided", 3),
+        ("ad.needs_review", 2),
+    ]
     # A staff rejection reaches those who follow rejections too, as ad.decided.
     assert ("ad.decided", 3, follows_rejections.id) in sent
     services.webhook_deliveries_send()
@@ -94,13 +106,20 @@ def test_a_failing_receiver_is_retried_with_backoff_and_the_same_event_id(endpoi
 
     assert services.webhook_deliveries_send(now=delivery.next_attempt_at) == 1
     delivery.refresh_from_db()
-    assert (delivery.status, delivery.attempts, delivery.last_status_code, delivery.last_error) == ("delivered", 3, 200, "")
+    assert (delivery.status, delivery.attempts, delivery.last_status_code, delivery.last_error) == (
+        "delivered",
+        3,
+        200,
+        "",
+    )
     assert delivery.first_attempt_at == start
     assert len({r.headers["Adplatform-Event-Id"] for r in receiver.requests}) == 1
     assert len({r.body for r in receiver.requests}) == 1
     for request in receiver.requests:  # each attempt signed afresh, at its own time
         timestamp = int(request.headers["Adplatform-Signature"].split(",")[0][2:])
-        assert verify_signature(secret=hook.secret, header=request.headers["Adplatform-Signature"], body=request.body, now=timestamp)
+        assert verify_signature(
+            secret=hook.secret, header=request.headers["Adplatform-Signature"], body=request.body, now=timestamp
+        )
 
 
 def test_a_receiver_down_for_a_day_gets_a_failed_delivery_the_retailer_can_see(endpoint, receiver, retailer):
@@ -143,9 +162,13 @@ def test_registration_checks_the_url_and_audits(settings, retailer):
     with pytest.raises(services.WebhookError, match="subset"):
         services.webhook_endpoint_create(retailer=retailer, url="https://10.0.0.1/x", events=["ad.deleted"], actor="t")
     settings.WEBHOOK_ALLOW_PRIVATE_NETWORKS = True
-    hook = services.webhook_endpoint_create(retailer=retailer, url="https://127.0.0.1/x", events=["ad.rejected"], actor="t")
+    hook = services.webhook_endpoint_create(
+        retailer=retailer, url="https://127.0.0.1/x", events=["ad.rejected"], actor="t"
+    )
     assert hook.secret.startswith("whsec_") and len(hook.secret) > 40
     assert services.webhook_endpoint_delete(retailer=retailer, endpoint_id=hook.id, actor="t")
-    entries = list(AuditEntry.objects.filter(retailer_id=retailer.id, action__startswith="webhook.").values_list("action", "data"))
+    entries = list(
+        AuditEntry.objects.filter(retailer_id=retailer.id, action__startswith="webhook.").values_list("action", "data")
+    )
     assert [action for action, _ in entries] == ["webhook.created", "webhook.deleted"]
     assert all(hook.secret not in json.dumps(data) for _, data in entries)

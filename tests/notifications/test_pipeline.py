@@ -20,7 +20,9 @@ pytestmark = [pytest.mark.pipeline, pytest.mark.django_db(transaction=True)]
 
 
 @pytest.mark.parametrize("mode", ["direct", "cqrs"])
-def test_an_ad_submitted_over_http_reaches_the_receiver_signed(live_server, celery_worker, retailer, receiver, local_webhooks, intake_mode, mode):
+def test_an_ad_submitted_over_http_reaches_the_receiver_signed(
+    live_server, celery_worker, retailer, receiver, local_webhooks, intake_mode, mode
+):
     intake_mode(mode)
     live = LiveApi(live_server.url, api_key_create(retailer=retailer))
     hook = live.post("/api/v1/webhooks", {"url": receiver.url(), "events": ["ad.approved", "ad.rejected"]})
@@ -36,7 +38,9 @@ def test_an_ad_submitted_over_http_reaches_the_receiver_signed(live_server, cele
     assert event["ad"]["id"] == ad_id and event["ad"]["status"] == "rejected"
     assert event["ad"] == live.get(f"/api/v1/ads/{ad_id}").json()  # the read model's representation
 
-    delivery = wait_for(lambda: WebhookDelivery.objects.filter(ad_id=ad_id, status="delivered").first(), what="delivered")
+    delivery = wait_for(
+        lambda: WebhookDelivery.objects.filter(ad_id=ad_id, status="delivered").first(), what="delivered"
+    )
     assert request.headers["Adplatform-Event-Id"] == str(delivery.event_id)
     deliveries = live.get(f"/api/v1/webhooks/{hook.json()['id']}/deliveries").json()["results"]
     assert [(d["ad_id"], d["status"], d["attempts"]) for d in deliveries] == [(ad_id, "delivered", 1)]
@@ -57,6 +61,8 @@ def test_beat_run_mails_the_report_through_the_workers(celery_worker, retailer):
     message = message_from_bytes(raw.split(b"\n" + b"-" * 79 + b"\n")[0])
     [attachment] = [part for part in message.walk() if part.get_filename()]
     assert attachment.get_filename() == f"failed-ads-{yesterday.isoformat()}.csv"
-    api_csv = b"".join(client_for(retailer).get("/api/v1/reports/failed-ads.csv", {"date": yesterday.isoformat()}).streaming_content)
+    api_csv = b"".join(
+        client_for(retailer).get("/api/v1/reports/failed-ads.csv", {"date": yesterday.isoformat()}).streaming_content
+    )
     assert attachment.get_payload(decode=True) == api_csv
     assert str(ad.id).encode() in api_csv and b"'+cmd|calc" in api_csv

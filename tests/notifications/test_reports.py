@@ -42,7 +42,9 @@ def shops(db):
     ads = {
         "nimbus": AdViewFactory(retailer_id=nimbus.id, reviewed_at=NOV_3, headline="=SUM(A1:A9)", external_ref="@ref"),
         "nimbus_held": AdViewFactory(retailer_id=nimbus.id, status="needs_review", reviewed_at=NOV_3),
-        "nimbus_held_before": AdViewFactory(retailer_id=nimbus.id, status="needs_review", reviewed_at=NOV_2),  # the 2nd's
+        "nimbus_held_before": AdViewFactory(
+            retailer_id=nimbus.id, status="needs_review", reviewed_at=NOV_2
+        ),  # the 2nd's
         "orbit": AdViewFactory(retailer_id=orbit.id, reviewed_at=NOV_2),
         "orbit_later": AdViewFactory(retailer_id=orbit.id, reviewed_at=NOV_3),  # the 3rd: tomorrow's report
         "zephyr": AdViewFactory(retailer_id=zephyr.id, reviewed_at=NOV_3),
@@ -78,10 +80,16 @@ def api_csv(retailer, day: str) -> bytes:
 def test_one_mail_per_retailer_with_the_exact_csv(shops, mailoutbox):
     (retailers, ads) = shops
     assert run_daily(RUN_AT) == {
-        "Nimbus": (date(2026, 11, 3), "sent"), "Orbit": (date(2026, 11, 2), "sent"), "Zephyr": (date(2026, 11, 3), "sent"),
+        "Nimbus": (date(2026, 11, 3), "sent"),
+        "Orbit": (date(2026, 11, 2), "sent"),
+        "Zephyr": (date(2026, 11, 3), "sent"),
     }
     by_recipient = {tuple(m.to): m for m in mailoutbox}
-    assert set(by_recipient) == {("ops@nimbus.example", "buyers@nimbus.example"), ("ads@orbit.example",), ("ads@zephyr.example",)}
+    assert set(by_recipient) == {
+        ("ops@nimbus.example", "buyers@nimbus.example"),
+        ("ads@orbit.example",),
+        ("ads@zephyr.example",),
+    }
 
     nimbus_mail = by_recipient[("ops@nimbus.example", "buyers@nimbus.example")]
     name, data = attachment_bytes(nimbus_mail)
@@ -103,11 +111,15 @@ def test_one_mail_per_retailer_with_the_exact_csv(shops, mailoutbox):
 
     deliveries = ReportDelivery.objects.order_by("retailer__name")
     assert [(d.retailer.name, d.status, d.rejected_count, d.review_count, d.attempts) for d in deliveries] == [
-        ("Nimbus", "sent", 1, 1, 1), ("Orbit", "sent", 1, 0, 1), ("Zephyr", "sent", 1, 0, 1),
+        ("Nimbus", "sent", 1, 1, 1),
+        ("Orbit", "sent", 1, 0, 1),
+        ("Zephyr", "sent", 1, 0, 1),
     ]
     audit = AuditEntry.objects.filter(action="report.sent").order_by("sequence")
     assert [(e.retailer_id, e.data["date"], e.data["rejected"]) for e in audit] == [
-        (retailers["nimbus"].id, "2026-11-03", 1), (retailers["orbit"].id, "2026-11-02", 1), (retailers["zephyr"].id, "2026-11-03", 1),
+        (retailers["nimbus"].id, "2026-11-03", 1),
+        (retailers["orbit"].id, "2026-11-02", 1),
+        (retailers["zephyr"].id, "2026-11-03", 1),
     ]
 
 
@@ -130,7 +142,11 @@ def test_a_run_that_fails_half_way_resumes_with_the_retailers_not_yet_sent(shops
     assert orbit.status == "failed" and "SMTPServerDisconnected" in orbit.last_error
 
     rerun = run_daily(RUN_AT + timedelta(minutes=1))  # the task's retry, or a second beat
-    assert {name: result for name, (_, result) in rerun.items()} == {"Nimbus": "already_sent", "Orbit": "sent", "Zephyr": "already_sent"}
+    assert {name: result for name, (_, result) in rerun.items()} == {
+        "Nimbus": "already_sent",
+        "Orbit": "sent",
+        "Zephyr": "already_sent",
+    }
     sent_to = sorted(m.to[0] for m in mail.outbox)
     assert sent_to == ["ads@orbit.example", "ads@zephyr.example", "ops@nimbus.example"]  # each exactly once
     assert ReportDelivery.objects.get(retailer__name="Orbit").attempts == 2
@@ -146,16 +162,25 @@ def test_a_run_killed_half_way_then_rerun_sends_each_retailer_exactly_once(shops
     def run(**env):
         return subprocess.run(
             [sys.executable, "manage.py", "send_failed_ads_report", "--date", "2026-11-03"],
-            cwd=ROOT, capture_output=True, text=True, timeout=60,
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=60,
             env=worker_env(
-                EMAIL_BACKEND="tests.notifications.mail_backends.CrashingFileBackend", EMAIL_FILE_PATH=str(mail_dir),
-                REPORT_SEND_TIME_LIMIT="1", REPORT_CLAIM_TIMEOUT="3", **env,
+                EMAIL_BACKEND="tests.notifications.mail_backends.CrashingFileBackend",
+                EMAIL_FILE_PATH=str(mail_dir),
+                REPORT_SEND_TIME_LIMIT="1",
+                REPORT_CLAIM_TIMEOUT="3",
+                **env,
             ),
         )
 
     def mailed_to() -> list[str]:
         return sorted(
-            line.split(": ", 1)[1] for path in mail_dir.iterdir() for line in path.read_text().splitlines() if line.startswith("To: ")
+            line.split(": ", 1)[1]
+            for path in mail_dir.iterdir()
+            for line in path.read_text().splitlines()
+            if line.startswith("To: ")
         )
 
     def states() -> dict:
@@ -188,7 +213,9 @@ def test_a_run_killed_half_way_then_rerun_sends_each_retailer_exactly_once(shops
 def test_a_claim_left_by_a_dead_worker_is_taken_over_only_after_the_timeout(shops, mailoutbox, settings):
     retailers, _ = shops
     claimed_at = RUN_AT - timedelta(seconds=settings.REPORT_CLAIM_TIMEOUT - 60)
-    ReportDelivery.objects.create(retailer=retailers["zephyr"], date=date(2026, 11, 3), status="claimed", claimed_at=claimed_at, attempts=1)
+    ReportDelivery.objects.create(
+        retailer=retailers["zephyr"], date=date(2026, 11, 3), status="claimed", claimed_at=claimed_at, attempts=1
+    )
     outcome = services.report_failed_ads_send(retailer=retailers["zephyr"], day=date(2026, 11, 3), now=RUN_AT)
     assert outcome.result == "in_progress" and mailoutbox == []
     assert services.report_claim_expires_in(outcome.delivery, now=RUN_AT) == 60  # when the task looks again

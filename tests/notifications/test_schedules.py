@@ -18,7 +18,11 @@ def test_the_beat_schedule_has_the_daily_report_at_the_configured_time():
     entry = app.conf.beat_schedule["report-daily-failed-ads"]
     assert entry["task"] == "notifications.tasks.report_daily_failed_ads_task"
     hour, minute = (int(part) for part in settings.REPORT_DAILY_AT.split(":"))
-    assert (entry["schedule"].hour, entry["schedule"].minute, entry["schedule"].zone) == ({hour}, {minute}, settings.REPORT_TIMEZONE)
+    assert (entry["schedule"].hour, entry["schedule"].minute, entry["schedule"].zone) == (
+        {hour},
+        {minute},
+        settings.REPORT_TIMEZONE,
+    )
     assert app.conf.beat_schedule["webhook-sweep"]["task"] == "notifications.tasks.webhook_sweep_task"
     assert app.conf.beat_schedule["webhook-sweep"]["schedule"] == 10.0
 
@@ -29,7 +33,9 @@ def test_the_time_and_zone_come_from_the_environment():
         "s = app.conf.beat_schedule['report-daily-failed-ads']['schedule']; print(sorted(s.hour), sorted(s.minute), s.zone)"
     )
     env = worker_env(REPORT_DAILY_AT="05:30", REPORT_TIMEZONE="Europe/Berlin")
-    out = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, env=env, capture_output=True, text=True, check=True).stdout
+    out = subprocess.run(
+        [sys.executable, "-c", probe], cwd=ROOT, env=env, capture_output=True, text=True, check=True
+    ).stdout
     assert out.strip() == "[5] [30] Europe/Berlin"
 
 
@@ -37,7 +43,9 @@ def test_the_schedule_fires_at_that_time_in_its_zone():
     schedule = daily_at("02:00", zone="Asia/Tokyo")
     schedule.app = app
     start, delta, _ = schedule.remaining_delta(datetime(2026, 11, 3, 1, 0, tzinfo=timezone.utc))  # 10:00 in Tokyo
-    assert (start + delta).astimezone(timezone.utc) == datetime(2026, 11, 3, 17, 0, tzinfo=timezone.utc)  # 02:00 next day there
+    assert (start + delta).astimezone(timezone.utc) == datetime(
+        2026, 11, 3, 17, 0, tzinfo=timezone.utc
+    )  # 02:00 next day there
     restored = pickle.loads(pickle.dumps(schedule))  # beat persists its schedule
     assert restored.zone == "Asia/Tokyo" and restored == schedule and restored != daily_at("02:00", zone="UTC")
 

@@ -28,7 +28,9 @@ def test_the_signature_verifies_with_the_documented_recipe():
     assert verify_signature(secret="whsec_test", header=header, body=body, now=1_780_000_000)
     assert not verify_signature(secret="whsec_other", header=header, body=body, now=1_780_000_000)
     assert not verify_signature(secret="whsec_test", header=header, body=body + b" ", now=1_780_000_000)
-    assert not verify_signature(secret="whsec_test", header=header, body=body, now=1_780_000_000 + 3600)  # replayed late
+    assert not verify_signature(
+        secret="whsec_test", header=header, body=body, now=1_780_000_000 + 3600
+    )  # replayed late
 
 
 @pytest.mark.parametrize("url", REFUSED)
@@ -61,9 +63,13 @@ def test_a_name_with_one_private_address_among_public_ones_is_refused(settings, 
     told what to answer, and nothing is sent anywhere)."""
     settings.WEBHOOK_ALLOW_PRIVATE_NETWORKS = False
     answers = {"hooks.test": ["93.184.215.14", "127.0.0.1"]}
-    monkeypatch.setattr(socket, "getaddrinfo", lambda host, port, **kw: [
-        (socket.AF_INET, socket.SOCK_STREAM, 6, "", (address, port)) for address in answers[host]
-    ])
+    monkeypatch.setattr(
+        socket,
+        "getaddrinfo",
+        lambda host, port, **kw: [
+            (socket.AF_INET, socket.SOCK_STREAM, 6, "", (address, port)) for address in answers[host]
+        ],
+    )
     with pytest.raises(webhooks.DeliveryFailed, match="refused: hooks.test resolves to an address that is not public"):
         webhooks.post(url="https://hooks.test/x", body=b"{}", headers={})
 
@@ -79,7 +85,9 @@ def test_the_post_goes_to_the_checked_address_with_the_original_host(local_webho
         return real_getaddrinfo("127.0.0.1" if host == "hooks.test" else host, port, *args, **kwargs)
 
     monkeypatch.setattr(socket, "getaddrinfo", resolver)
-    status, answer = webhooks.post(url=f"http://hooks.test:{receiver.port}/in?x=1", body=b'{"a":1}', headers={"X-Test": "1"})
+    status, answer = webhooks.post(
+        url=f"http://hooks.test:{receiver.port}/in?x=1", body=b'{"a":1}', headers={"X-Test": "1"}
+    )
     assert (status, answer) == (200, "ok")
     [request] = receiver.requests
     assert request.path == "/in?x=1" and request.body == b'{"a":1}'

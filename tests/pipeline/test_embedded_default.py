@@ -22,8 +22,14 @@ pytestmark = pytest.mark.pipeline
 
 BIN = Path(sys.executable).parent
 # What would point the processes at servers, or at the test run's own folders.
-SERVER_SETTINGS = ("DATABASE_URL", "READ_DATABASE_URL", "REDIS_URL", "CELERY_BROKER_URL", "PROMETHEUS_MULTIPROC_DIR",
-                   "AD_INTAKE_MODE")
+SERVER_SETTINGS = (
+    "DATABASE_URL",
+    "READ_DATABASE_URL",
+    "REDIS_URL",
+    "CELERY_BROKER_URL",
+    "PROMETHEUS_MULTIPROC_DIR",
+    "AD_INTAKE_MODE",
+)
 FINAL = {"approved", "rejected", "needs_review"}
 
 
@@ -32,21 +38,29 @@ class EmbeddedPlatform:
         self.data = tmp_path / "data"
         self.port = free_port()
         self.env = {name: value for name, value in os.environ.items() if name not in SERVER_SETTINGS}
-        self.env.update(ADPLATFORM_DATA_DIR=str(self.data), PORT=str(self.port), DJANGO_SETTINGS_MODULE="adplatform.settings")
+        self.env.update(
+            ADPLATFORM_DATA_DIR=str(self.data), PORT=str(self.port), DJANGO_SETTINGS_MODULE="adplatform.settings"
+        )
         self.log_path = tmp_path / "honcho.log"
         self.honcho = None
 
     def manage(self, *args) -> str:
-        done = subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env=self.env, capture_output=True, text=True,
-                              timeout=120)
+        done = subprocess.run(
+            [sys.executable, "manage.py", *args], cwd=ROOT, env=self.env, capture_output=True, text=True, timeout=120
+        )
         assert done.returncode == 0, done.stdout + done.stderr
         return done.stdout
 
     def start(self):
         """`make run`'s last step: every process of the Procfile, under honcho."""
         self.log = open(self.log_path, "w")
-        self.honcho = subprocess.Popen([str(BIN / "honcho"), "start", "-f", "Procfile"], cwd=ROOT, env=self.env,
-                                       stdout=self.log, stderr=subprocess.STDOUT)
+        self.honcho = subprocess.Popen(
+            [str(BIN / "honcho"), "start", "-f", "Procfile"],
+            cwd=ROOT,
+            env=self.env,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+        )
         wait_for(self.healthy, timeout=120, interval=0.5, what="the web process to answer /healthz", details=self.logs)
 
     def healthy(self) -> bool:
@@ -102,8 +116,10 @@ def test_make_run_default_judges_ads_with_no_server_at_all(embedded):
     with requests.Session() as user:
         user.headers["Authorization"] = f"Bearer {key}"
         example = json.loads((ROOT / "docs" / "example-ad.json").read_text())
-        answers = [user.post(f"{embedded.url}/api/v1/ads", json=body, timeout=30)
-                   for body in (example, ad_payload(external_ref="cigars", category="tobacco", headline="Fine cigars"))]
+        answers = [
+            user.post(f"{embedded.url}/api/v1/ads", json=body, timeout=30)
+            for body in (example, ad_payload(external_ref="cigars", category="tobacco", headline="Fine cigars"))
+        ]
         assert [a.status_code for a in answers] == [202, 202], [a.text for a in answers]  # direct mode, the default
         assert {a.json()["status"] for a in answers} == {"pending"}
         ids = [a.json()["id"] for a in answers]
@@ -114,8 +130,10 @@ def test_make_run_default_judges_ads_with_no_server_at_all(embedded):
             ad = user.get(f"{embedded.url}/api/v1/ads/{ad_id}", timeout=10).json()
             return ad if ad["status"] in FINAL else None
 
-        example_ad, cigars = (wait_for(lambda: final(ad_id), timeout=60, interval=0.3, what=f"ad {ad_id} judged",
-                                       details=embedded.logs) for ad_id in ids)
+        example_ad, cigars = (
+            wait_for(lambda: final(ad_id), timeout=60, interval=0.3, what=f"ad {ad_id} judged", details=embedded.logs)
+            for ad_id in ids
+        )
     assert (example_ad["status"], example_ad["findings"]) == ("approved", [])
     assert cigars["status"] == "rejected"
     assert "COMPLIANCE.PROHIBITED_CATEGORY" in {f["code"] for f in cigars["findings"]}

@@ -33,7 +33,9 @@ def test_ads_reach_their_final_state_in_every_mode(live_api, intake_mode, mode, 
     assert clean["status"] == "approved" and clean["findings"] == []
     assert prohibited["status"] == "rejected"
     assert "COMPLIANCE.PROHIBITED_CATEGORY" in {f["code"] for f in prohibited["findings"]}
-    assert all({"code", "category", "severity", "message", "field", "evidence"} <= set(f) for f in prohibited["findings"])
+    assert all(
+        {"code", "category", "severity", "message", "field", "evidence"} <= set(f) for f in prohibited["findings"]
+    )
     assert clean["reviewed_at"] and clean["submitted_at"] and clean["version"] == 2
 
     for ad_id in ids:
@@ -45,8 +47,10 @@ def test_ads_reach_their_final_state_in_every_mode(live_api, intake_mode, mode, 
 
 def test_lists_and_failed_ads_come_from_the_read_side(live_api, intake_mode):
     intake_mode("direct")
-    ids = [live_api.post("/api/v1/ads", ad_payload(external_ref=f"ad-{i}", category=c)).json()["id"]
-           for i, c in enumerate(["sports", "tobacco", "home", "firearms", "toys"])]
+    ids = [
+        live_api.post("/api/v1/ads", ad_payload(external_ref=f"ad-{i}", category=c)).json()["id"]
+        for i, c in enumerate(["sports", "tobacco", "home", "firearms", "toys"])
+    ]
     for ad_id in ids:
         live_api.wait_final(ad_id)
 

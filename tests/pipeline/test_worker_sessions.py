@@ -70,5 +70,5 @@ def test_a_session_that_broke_between_tasks_is_replaced_before_the_next_task_use
         submit_and_wait(caller, index)
 
     # No task failed or retried on a dead connection: each checked its session first.
-    log = celery_worker.log_path.read_text()[len(log_before):]
+    log = celery_worker.log_path.read_text()[len(log_before) :]
     assert "OperationalError" not in log and "InterfaceError" not in log and "retry" not in log.lower(), log[-3000:]

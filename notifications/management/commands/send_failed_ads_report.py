@@ -45,8 +45,12 @@ class Command(BaseCommand):
                     f"({delivery.rejected_count} rejected, {delivery.review_count} awaiting review)"
                 )
             elif outcome.result == "already_sent":
-                self.stdout.write(f"{each.name}: already sent at {delivery.sent_at:%Y-%m-%d %H:%M %Z}; use --force to send again")
+                self.stdout.write(
+                    f"{each.name}: already sent at {delivery.sent_at:%Y-%m-%d %H:%M %Z}; use --force to send again"
+                )
             else:
-                self.stdout.write(f"{each.name}: another worker is sending it right now (claimed at {delivery.claimed_at:%H:%M:%S %Z})")
+                self.stdout.write(
+                    f"{each.name}: another worker is sending it right now (claimed at {delivery.claimed_at:%H:%M:%S %Z})"
+                )
         if problems:
             raise CommandError(f"{problems} of {len(retailers)} report(s) could not be sent")

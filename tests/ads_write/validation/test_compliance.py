@@ -29,10 +29,20 @@ def test_prohibited_categories_anywhere(category):
 @pytest.mark.parametrize(
     "category,country,banned",
     [
-        ("alcohol", "SA", True), ("alcohol", "KW", True), ("alcohol", "QA", True), ("alcohol", "IR", True),
-        ("alcohol", "LY", True), ("alcohol", "CN", False), ("alcohol", "GB", False),
-        ("gambling", "SA", True), ("gambling", "CN", True), ("gambling", "SG", True), ("gambling", "GB", False),
-        ("dating", "SA", True), ("dating", "IR", True), ("dating", "KW", False),
+        ("alcohol", "SA", True),
+        ("alcohol", "KW", True),
+        ("alcohol", "QA", True),
+        ("alcohol", "IR", True),
+        ("alcohol", "LY", True),
+        ("alcohol", "CN", False),
+        ("alcohol", "GB", False),
+        ("gambling", "SA", True),
+        ("gambling", "CN", True),
+        ("gambling", "SG", True),
+        ("gambling", "GB", False),
+        ("dating", "SA", True),
+        ("dating", "IR", True),
+        ("dating", "KW", False),
         ("home", "SA", False),
     ],
 )
@@ -46,10 +56,17 @@ def test_category_banned_in_country(category, country, banned):
 @pytest.mark.parametrize(
     "category,country,legal_age",
     [
-        ("alcohol", "US", 21), ("alcohol", "IS", 20), ("alcohol", "JP", 20), ("alcohol", "KR", 19),
-        ("alcohol", "GB", 18), ("alcohol", "DE", 18),
-        ("gambling", "US", 21), ("gambling", "GB", 18), ("gambling", "JP", 18),
-        ("dating", "US", 18), ("dating", "GB", 18),
+        ("alcohol", "US", 21),
+        ("alcohol", "IS", 20),
+        ("alcohol", "JP", 20),
+        ("alcohol", "KR", 19),
+        ("alcohol", "GB", 18),
+        ("alcohol", "DE", 18),
+        ("gambling", "US", 21),
+        ("gambling", "GB", 18),
+        ("gambling", "JP", 18),
+        ("dating", "US", 18),
+        ("dating", "GB", 18),
     ],
 )
 def test_min_age_at_and_below_the_legal_age(category, country, legal_age):
@@ -59,7 +76,10 @@ def test_min_age_at_and_below_the_legal_age(category, country, legal_age):
     below = judge(category=category, country=country, target_min_age=legal_age - 1, **extra)
     assert codes(below) == {MIN_AGE}
     assert only(below, MIN_AGE)[0].evidence == {
-        "category": category, "country": country, "required_age": legal_age, "target_min_age": legal_age - 1,
+        "category": category,
+        "country": country,
+        "required_age": legal_age,
+        "target_min_age": legal_age - 1,
     }
 
 
@@ -104,10 +124,14 @@ def test_rx_without_prescription(text, flagged):
 def test_rx_phrases_only_matter_for_pharmacy_and_report_each_field():
     assert codes(judge(category="other", headline="No prescription sunglasses")) == set()
     verdict = judge(
-        category="pharmacy", advertiser_license="PH-1", headline="Pills, no prescription", description="No Rx, fast shipping."
+        category="pharmacy",
+        advertiser_license="PH-1",
+        headline="Pills, no prescription",
+        description="No Rx, fast shipping.",
     )
     assert [(f.field, f.evidence["phrases"]) for f in only(verdict, RX)] == [
-        ("headline", ["no prescription"]), ("description", ["no rx"]),
+        ("headline", ["no prescription"]),
+        ("description", ["no rx"]),
     ]
 
 
@@ -145,4 +169,6 @@ def test_finance_disclosure_reads_the_description_too_and_only_for_finance():
 
 def test_political_sponsor():
     assert codes(judge(category="political", headline="Vote for cleaner rivers")) == {SPONSOR}
-    assert codes(judge(category="political", headline="Vote for cleaner rivers", paid_for_by="Friends of Rivers")) == set()
+    assert (
+        codes(judge(category="political", headline="Vote for cleaner rivers", paid_for_by="Friends of Rivers")) == set()
+    )

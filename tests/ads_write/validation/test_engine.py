@@ -61,8 +61,11 @@ def test_review_findings_alone_hold_the_ad():
 
 def test_findings_are_json_ready_and_well_formed():
     verdict = judge(
-        category="alcohol", headline="CHEAP WHISKY!!", price={"amount": "9.99", "currency": "EUR"},
-        landing_url="https://[2001:db8::1]/", display_url="whisky.example",
+        category="alcohol",
+        headline="CHEAP WHISKY!!",
+        price={"amount": "9.99", "currency": "EUR"},
+        landing_url="https://[2001:db8::1]/",
+        display_url="whisky.example",
     )
     assert verdict.findings
     for f in verdict.findings:
@@ -82,8 +85,14 @@ def test_every_verdict_carries_the_ruleset_version():
 
 
 def test_evaluate_takes_the_basic_dict_with_facts_defaults():
-    ad = {"headline": "Chairs", "description": "Teak.", "landing_url": "https://x.example/", "country": "GB",
-          "language": "en", "category": "home"}
+    ad = {
+        "headline": "Chairs",
+        "description": "Teak.",
+        "landing_url": "https://x.example/",
+        "country": "GB",
+        "language": "en",
+        "category": "home",
+    }
     assert evaluate(ad, facts=AdFacts()).status == "approved"
 
 
@@ -107,7 +116,10 @@ def test_ruleset_default_file_holds_the_policy_lists():
     rules = load_ruleset(DEFAULT_RULESET)
     assert rules.prohibited_categories == {"tobacco", "firearms"}
     assert rules.blocked_domains == {
-        "malware-downloads.example", "free-prizes.example", "cheap-meds-online.example", "phish-bank.example",
+        "malware-downloads.example",
+        "free-prizes.example",
+        "cheap-meds-online.example",
+        "phish-bank.example",
     }
     assert rules.velocity_limit == 600 and rules.velocity_window.total_seconds() == 60
     assert rules.duplicate_window.days == 30
@@ -135,4 +147,3 @@ def test_each_rule_example_gives_its_finding_and_no_other(rule):
     else:
         assert {f.code for f in found} == {rule.code}
         assert all(f.severity == rule.severity for f in found)
-

@@ -25,11 +25,26 @@ pytestmark = pytest.mark.django_db(transaction=True)
 T0 = datetime(2030, 3, 1, 12, 0, tzinfo=timezone.utc)
 
 
-def make_ad(retailer, *, at=T0, headline="Spring sale on garden chairs", description="Weatherproof teak chairs.",
-            landing_url="https://www.nimbus-store.example/chairs", **fields) -> Ad:
+def make_ad(
+    retailer,
+    *,
+    at=T0,
+    headline="Spring sale on garden chairs",
+    description="Weatherproof teak chairs.",
+    landing_url="https://www.nimbus-store.example/chairs",
+    **fields,
+) -> Ad:
     return Ad.objects.create(
-        retailer=retailer, headline=headline, description=description, landing_url=landing_url,
-        country="GB", language="en", category="home", intake_event_id=uuid.uuid4(), submitted_at=at, **fields,
+        retailer=retailer,
+        headline=headline,
+        description=description,
+        landing_url=landing_url,
+        country="GB",
+        language="en",
+        category="home",
+        intake_event_id=uuid.uuid4(),
+        submitted_at=at,
+        **fields,
     )
 
 
@@ -61,12 +76,21 @@ def orbit():
 
 
 def test_content_hash_ignores_case_punctuation_whitespace_and_subdomain():
-    a = content_hash(headline="Spring sale on garden chairs!", description="Weatherproof  teak chairs.",
-                     landing_url="https://www.nimbus-store.example/chairs")
-    b = content_hash(headline="spring SALE, on garden-chairs", description="weatherproof teak chairs",
-                     landing_url="https://shop.nimbus-store.example/other-page")
-    c = content_hash(headline="Spring sale on garden chairs!", description="Weatherproof  teak chairs.",
-                     landing_url="https://www.acme-store.example/chairs")
+    a = content_hash(
+        headline="Spring sale on garden chairs!",
+        description="Weatherproof  teak chairs.",
+        landing_url="https://www.nimbus-store.example/chairs",
+    )
+    b = content_hash(
+        headline="spring SALE, on garden-chairs",
+        description="weatherproof teak chairs",
+        landing_url="https://shop.nimbus-store.example/other-page",
+    )
+    c = content_hash(
+        headline="Spring sale on garden chairs!",
+        description="Weatherproof  teak chairs.",
+        landing_url="https://www.acme-store.example/chairs",
+    )
     assert a == b != c
 
 
@@ -175,8 +199,11 @@ def test_concurrent_workers_leave_exactly_the_first_judged_ad_of_a_content_unfla
         batches = []
         for retailer in retailers:
             batch = [
-                make_ad(retailer, at=T0 + timedelta(hours=round_, seconds=shuffle.randrange(workers)),
-                        headline=f"Same chairs, round {round_}, content {c}")
+                make_ad(
+                    retailer,
+                    at=T0 + timedelta(hours=round_, seconds=shuffle.randrange(workers)),
+                    headline=f"Same chairs, round {round_}, content {c}",
+                )
                 for c in range(contents)
             ]
             shuffle.shuffle(batch)  # the lock order must not depend on the batch's
@@ -275,7 +302,9 @@ def test_velocity_falls_back_to_the_database_when_redis_fails(settings, nimbus):
 
 def velocity_window(retailer) -> dict:
     client = redis.Redis.from_url(settings.REDIS_URL)
-    return {member.decode(): score for member, score in client.zrange(velocity_key(retailer.id), 0, -1, withscores=True)}
+    return {
+        member.decode(): score for member, score in client.zrange(velocity_key(retailer.id), 0, -1, withscores=True)
+    }
 
 
 @pytest.mark.parametrize("mode", ["cqrs", "direct"])
@@ -283,7 +312,9 @@ def test_ads_accepted_over_the_api_are_in_the_velocity_window_before_any_worker_
     intake_mode(mode)
     api = client_for(nimbus)
     singles = [api.post("/api/v1/ads", ad_payload(external_ref=f"ref-{n}"), format="json").json() for n in range(2)]
-    batch = api.post("/api/v1/ads/batch", {"ads": [ad_payload(external_ref=f"batch-{n}") for n in range(3)]}, format="json")
+    batch = api.post(
+        "/api/v1/ads/batch", {"ads": [ad_payload(external_ref=f"batch-{n}") for n in range(3)]}, format="json"
+    )
     assert batch.status_code == 202
     window = velocity_window(nimbus)
     assert set(window) == {a["id"] for a in singles} | {r["id"] for r in batch.json()["results"]}

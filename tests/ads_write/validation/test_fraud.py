@@ -169,4 +169,8 @@ def test_velocity_over_the_limit(count, limit, flagged):
     verdict = judge(facts={"recent_submissions": count, "velocity_limit": limit})
     assert (VELOCITY in codes(verdict)) is flagged
     if flagged:
-        assert only(verdict, VELOCITY)[0].evidence == {"count": count, "limit": 600 if limit is None else limit, "window_seconds": 60}
+        assert only(verdict, VELOCITY)[0].evidence == {
+            "count": count,
+            "limit": 600 if limit is None else limit,
+            "window_seconds": 60,
+        }

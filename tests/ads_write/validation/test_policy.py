@@ -75,7 +75,10 @@ def test_prohibited_words(text, words):
 
 def test_prohibited_words_in_each_field():
     verdict = judge(headline="No scam here", description="Damn fine chairs.")
-    assert [(f.field, f.evidence["words"]) for f in only(verdict, WORDS)] == [("headline", ["scam"]), ("description", ["damn"])]
+    assert [(f.field, f.evidence["words"]) for f in only(verdict, WORDS)] == [
+        ("headline", ["scam"]),
+        ("description", ["damn"]),
+    ]
 
 
 @pytest.mark.parametrize(

@@ -13,22 +13,77 @@ from ads_write.validation.engine import AdFacts, evaluate, outcome
 from ads_write.validation.external import finding_from_service
 
 RULES = {rule.code: rule for rule in engine.RULES}
-FIELDS = {None, "headline", "description", "landing_url", "display_url", "category", "country", "target_min_age",
-          "advertiser_license", "disclosure", "paid_for_by", "price.amount"}
+FIELDS = {
+    None,
+    "headline",
+    "description",
+    "landing_url",
+    "display_url",
+    "category",
+    "country",
+    "target_min_age",
+    "advertiser_license",
+    "disclosure",
+    "paid_for_by",
+    "price.amount",
+}
 
 # Words and marks the rules look for, mixed with ordinary text.
 TRIGGERS = [
-    "free", "scam", "scampi", "damn", "#1", "#10", "number one", "world's best", "world\u2019s best", "guaranteed",
-    "acmephone", "AcmePhone", "zephyrshoes", "loan", "loans", "rate", "credit", "APR", "%", "no prescription",
-    "no rx", "!", "!!", "?!", "555-1234", "+44 20 7946 0958", "123456", "\U0001f33b", "\u2764\ufe0f", "\u00ae",
-    "SALE", "HUGE", "\u0430", "\u65e5\u672c",
+    "free",
+    "scam",
+    "scampi",
+    "damn",
+    "#1",
+    "#10",
+    "number one",
+    "world's best",
+    "world\u2019s best",
+    "guaranteed",
+    "acmephone",
+    "AcmePhone",
+    "zephyrshoes",
+    "loan",
+    "loans",
+    "rate",
+    "credit",
+    "APR",
+    "%",
+    "no prescription",
+    "no rx",
+    "!",
+    "!!",
+    "?!",
+    "555-1234",
+    "+44 20 7946 0958",
+    "123456",
+    "\U0001f33b",
+    "\u2764\ufe0f",
+    "\u00ae",
+    "SALE",
+    "HUGE",
+    "\u0430",
+    "\u65e5\u672c",
 ]
 # Any character but controls (basic validation refuses those) and lone surrogates.
 plain = st.text(st.characters(blacklist_categories=("Cc", "Cs")), min_size=1, max_size=10)
 words = st.one_of(st.sampled_from(TRIGGERS), plain)
 texts = st.lists(words, min_size=1, max_size=8).map(" ".join)
 labels = st.one_of(
-    st.sampled_from(["www", "shop", "a", "b", "nimbus-store", "xn--nmbus-store-ocb", "bit", "free-prizes", "\u0430pple", "b\u00fccher"]),
+    st.sampled_from(
+        [
+            "www",
+            "shop",
+            "a",
+            "b",
+            "nimbus-store",
+            "xn--nmbus-store-ocb",
+            "bit",
+            "free-prizes",
+            "\u0430pple",
+            "b\u00fccher",
+        ]
+    ),
     st.from_regex(r"[a-z0-9][a-z0-9-]{0,10}[a-z0-9]", fullmatch=True),
 )
 suffixes = st.sampled_from(["example", "co.uk", "com", "github.io", "ly", "co", "\u0440\u0444", "io"])
@@ -37,12 +92,24 @@ hosts = st.one_of(
     names,
     names.map(str.upper),
     names.map(lambda name: name + "."),  # the root dot
-    st.sampled_from(["203.0.113.7", "[2001:db8::1]", "[::ffff:192.0.2.1]", "2130706433", "0x7f.1", "bit.ly", "t.co",
-                     "phish-bank.example"]),
+    st.sampled_from(
+        [
+            "203.0.113.7",
+            "[2001:db8::1]",
+            "[::ffff:192.0.2.1]",
+            "2130706433",
+            "0x7f.1",
+            "bit.ly",
+            "t.co",
+            "phish-bank.example",
+        ]
+    ),
 )
 authorities = st.builds(
     lambda userinfo, host, port: f"{userinfo}{host}{port}",
-    st.sampled_from(["", "user@", "user:pass@"]), hosts, st.sampled_from(["", ":443", ":8443"]),
+    st.sampled_from(["", "user@", "user:pass@"]),
+    hosts,
+    st.sampled_from(["", ":443", ":8443"]),
 )
 paths = st.from_regex(r"(/[a-z0-9/]{0,12})?(\?[a-z]=[a-z0-9]{0,5})?(#[a-z]{0,5})?", fullmatch=True)
 optional = lambda strategy: st.one_of(st.none(), strategy)  # noqa: E731
@@ -59,14 +126,21 @@ payloads = st.fixed_dictionaries(
     optional={
         "display_url": st.one_of(
             names,
-            st.builds(lambda scheme, host, path: f"{scheme}{host}{path}", st.sampled_from(["", "https://", "http://"]),
-                      st.one_of(names, st.sampled_from(["203.0.113.7", "bit.ly"])), paths),
+            st.builds(
+                lambda scheme, host, path: f"{scheme}{host}{path}",
+                st.sampled_from(["", "https://", "http://"]),
+                st.one_of(names, st.sampled_from(["203.0.113.7", "bit.ly"])),
+                paths,
+            ),
         ),
         "external_ref": plain,
         "starts_at": st.sampled_from(["2030-01-01T00:00:00Z", "2031-06-01T12:30:00+02:00"]),
         "ends_at": st.sampled_from(["2032-01-01T00:00:00Z", "2040-12-31T23:59:59-05:00"]),
         "price": st.fixed_dictionaries(
-            {"amount": st.decimals(min_value="0.01", max_value="100000", places=2).map(str), "currency": st.sampled_from(["USD", "EUR", "JPY"])}
+            {
+                "amount": st.decimals(min_value="0.01", max_value="100000", places=2).map(str),
+                "currency": st.sampled_from(["USD", "EUR", "JPY"]),
+            }
         ),
         "target_min_age": st.integers(min_value=10, max_value=100),
         "disclosure": texts,
@@ -84,7 +158,10 @@ facts = st.builds(
         st.builds(
             finding_from_service,
             st.fixed_dictionaries(
-                {"code": st.sampled_from(["COUNTERFEIT", "EXTERNAL.REPLICA"]), "severity": st.sampled_from(["reject", "review"])},
+                {
+                    "code": st.sampled_from(["COUNTERFEIT", "EXTERNAL.REPLICA"]),
+                    "severity": st.sampled_from(["reject", "review"]),
+                },
                 optional={"message": plain, "field": st.sampled_from(["headline", "description"])},
             ),
         ),

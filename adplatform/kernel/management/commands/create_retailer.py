@@ -12,8 +12,12 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("--name", required=True)
         parser.add_argument("--email", default="")
-        parser.add_argument("--if-exists", choices=["error", "new-key"], default="error",
-                            help="What to do when the retailer exists: fail, or issue it another key.")
+        parser.add_argument(
+            "--if-exists",
+            choices=["error", "new-key"],
+            default="error",
+            help="What to do when the retailer exists: fail, or issue it another key.",
+        )
 
     def handle(self, *, name, email, if_exists, **options):
         name = name.strip()

@@ -29,6 +29,8 @@ class Command(BaseCommand):
             self.stdout.write("No dead letters to replay.")
             return
         outcome = dead_letter_replay(ids=sorted(selected), actor="system:cli")
-        self.stdout.write(f"Replayed {len(outcome.replayed)} dead letter(s): {' '.join(map(str, outcome.replayed)) or '-'}")
+        self.stdout.write(
+            f"Replayed {len(outcome.replayed)} dead letter(s): {' '.join(map(str, outcome.replayed)) or '-'}"
+        )
         for letter_id, reason in sorted(outcome.skipped.items()):
             self.stderr.write(f"Skipped {letter_id}: {reason}")
