@@ -55,7 +55,7 @@ def _metrics_allowed(request) -> bool:
         client = ipaddress.ip_address(request.META.get("REMOTE_ADDR", ""))
     except ValueError:
         return False
-    return any(client in ipaddress.ip_network(network, strict=False) for network in settings.METRICS_ALLOWED_NETWORKS)
+    return any(client in ipaddress.ip_network(network, strict=True) for network in settings.METRICS_ALLOWED_NETWORKS)
 
 
 def metrics(request):

@@ -16,7 +16,7 @@ from . import stats
 from .models import AdView
 from .pending import pending_settle
 
-_COLUMNS = [f for f in AdView._meta.concrete_fields]
+_COLUMNS = list(AdView._meta.concrete_fields)
 _UPDATE_COLUMNS = [f for f in _COLUMNS if not f.primary_key]
 # What the read row copies from the ad as it is.
 _AD_COLUMNS = (

@@ -2,7 +2,7 @@
 
 import functools
 import uuid
-from datetime import timezone as dt_timezone
+from datetime import UTC
 
 import django_filters
 from django import forms
@@ -27,7 +27,7 @@ class UtcDateTimeField(django_filters.fields.IsoDateTimeField):
     def to_python(self, value):
         value = super().to_python(value)
         try:
-            return value.astimezone(dt_timezone.utc) if value is not None else None
+            return value.astimezone(UTC) if value is not None else None
         except OverflowError as exc:  # year 1 or 9999 moved past the calendar's end
             raise forms.ValidationError("The date-time is out of range.", code="invalid") from exc
 

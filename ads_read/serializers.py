@@ -1,5 +1,4 @@
-from datetime import datetime
-from datetime import timezone as dt_timezone
+from datetime import UTC, datetime
 
 from rest_framework import serializers
 
@@ -115,7 +114,7 @@ def _datetime(value: datetime | None) -> str | None:
     """As DRF's DateTimeField renders it: in UTC, ISO 8601 with a "Z"."""
     if value is None:
         return None
-    text = value.astimezone(dt_timezone.utc).isoformat()
+    text = value.astimezone(UTC).isoformat()
     return text[:-6] + "Z" if text.endswith("+00:00") else text
 
 

@@ -11,8 +11,7 @@ whatever the day's volume. (Recounting the day instead grew with it: in `bench p
 """
 
 from collections import Counter
-from datetime import datetime
-from datetime import timezone as dt_timezone
+from datetime import UTC, datetime
 
 from django.db import connection
 from django.db.models import F
@@ -29,7 +28,7 @@ _RETAILER = RetailerDailyStats._meta.get_field("retailer_id")
 
 
 def _day_of(moment: datetime):
-    return moment.astimezone(dt_timezone.utc).date()
+    return moment.astimezone(UTC).date()
 
 
 def daily_stats_apply(*, rows: list[AdView], previous: dict) -> None:

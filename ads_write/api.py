@@ -1,6 +1,6 @@
 """Command API: thin views that check input, call one service, and render the answer."""
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import msgspec
 from django.conf import settings
@@ -262,7 +262,7 @@ class AdBatchSubmitApi(APIView):
     def post(self, request):
         items = batch_items(request)
         dry_run = validate_only_requested(request)
-        now = datetime.now(timezone.utc)  # one clock reading for the whole batch
+        now = datetime.now(UTC)  # one clock reading for the whole batch
         results: list[dict] = []
         valid: list[tuple[int, dict]] = []
         for index, item in enumerate(items):
@@ -274,14 +274,14 @@ class AdBatchSubmitApi(APIView):
                 results.append({"index": index, "errors": [e.as_dict() for e in checked.errors]})
         ads = [ad for _, ad in valid]
         if dry_run:
-            for (index, _), verdict in zip(valid, ads_validate_only(retailer=request.user, ads=ads)):
+            for (index, _), verdict in zip(valid, ads_validate_only(retailer=request.user, ads=ads), strict=True):
                 results[index].update(verdict.as_dict())
             return json_response(_batch_body(results, len(valid)), status_code=status.HTTP_200_OK)
         if not valid:
             raise problem(
                 "batch-rejected", detail=f"None of {len(items)} ad(s) passed basic validation.", results=results
             )
-        for (index, _), accepted in zip(valid, ads_submit(caller=request.caller, ads=ads)):
+        for (index, _), accepted in zip(valid, ads_submit(caller=request.caller, ads=ads), strict=True):
             results[index].update(id=str(accepted.id), status=accepted.status)
         code = status.HTTP_201_CREATED if settings.AD_INTAKE_MODE == "sync" else status.HTTP_202_ACCEPTED
         return json_response(_batch_body(results, len(valid)), status_code=code)

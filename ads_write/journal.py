@@ -66,7 +66,7 @@ def intake_journal_stale(*, older_than_seconds: int, limit: int) -> list[Event]:
     if not ids:
         return []
     raw = client.hmget(EVENTS_KEY, ids)
-    orphans = [ad_id for ad_id, value in zip(ids, raw) if value is None]
+    orphans = [ad_id for ad_id, value in zip(ids, raw, strict=True) if value is None]
     if orphans:
         client.zrem(INDEX_KEY, *orphans)
     return [Event.from_dict(msgspec.json.decode(value)) for value in raw if value is not None]

@@ -159,6 +159,9 @@ class OutboxMessage(models.Model):
             ),
         ]
 
+    def __str__(self) -> str:
+        return f"{self.task_name} {self.event_id}"
+
 
 class ContentFingerprint(models.Model):
     """The normalised content hash of each ad (headline + description + landing domain), for
@@ -177,6 +180,9 @@ class ContentFingerprint(models.Model):
             # The daily purge of rows older than the rule's window.
             models.Index(fields=["submitted_at"], name="fingerprint_submitted"),
         ]
+
+    def __str__(self) -> str:
+        return f"{self.ad_id} {self.content_hash[:12]}"
 
 
 class IdempotencyKey(models.Model):

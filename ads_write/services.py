@@ -139,7 +139,7 @@ def ads_submit(*, caller: Caller, ads: list[dict], mode: str | None = None) -> l
     ids = [new_id() for _ in ads]
     events = [
         submitted_event(ad_id=ad_id, retailer_id=retailer_id, ad=ad, actor=actor, at=submitted)
-        for ad_id, ad in zip(ids, ads)
+        for ad_id, ad in zip(ids, ads, strict=True)
     ]
     if not events:
         return []

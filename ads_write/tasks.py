@@ -37,7 +37,7 @@ def _decode(payload, *, task_id: str = "") -> list[Event]:
             if not dead_letter_record(
                 task_name=process_submissions_task.name, task_id=task_id, args=[[raw]], error=exc
             ):
-                raise RuntimeError("could not record a dead letter for a bad event; retrying the message")
+                raise RuntimeError("could not record a dead letter for a bad event; retrying the message") from exc
     return events
 
 

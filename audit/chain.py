@@ -5,7 +5,7 @@ import hashlib
 import json
 import math
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 GENESIS_HASH = "0" * 64
 
@@ -39,7 +39,7 @@ def utc_iso(moment: datetime) -> str:
     # The database hands datetimes back in UTC; hashing any other offset would not verify.
     if moment.tzinfo is None:
         raise ValueError("audit times must be timezone-aware")
-    return moment.astimezone(timezone.utc).isoformat(timespec="microseconds")
+    return moment.astimezone(UTC).isoformat(timespec="microseconds")
 
 
 def _uuid_text(value) -> str | None:

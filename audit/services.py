@@ -100,7 +100,7 @@ def audit_record_many(*, records: list[AuditRecord]) -> list[AuditEntry]:
     prev_hash = last[1] if last else GENESIS_HASH
     now = timezone.now()
     entries = []
-    for sequence, (event_id, record) in zip(sequences, fresh):
+    for sequence, (event_id, record) in zip(sequences, fresh, strict=True):
         entry = AuditEntry(
             sequence=sequence,
             event_id=event_id,

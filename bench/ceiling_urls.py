@@ -12,8 +12,9 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from adplatform.kernel.ids import new_id
-from adplatform.urls import handler400, handler403, handler404, handler500, urlpatterns as app_urlpatterns
 from adplatform.parsers import request_json
+from adplatform.urls import handler400, handler403, handler404, handler500
+from adplatform.urls import urlpatterns as app_urlpatterns
 from ads_write.api import basic_validation_problem
 from ads_write.models import AdStatus
 from ads_write.serializers import AcceptedSerializer

@@ -19,7 +19,7 @@ from .fixtures import ad_bodies, batch_body, bench_retailer
 from .load import run_wrk
 from .profiling import print_profile, pyspy_profile
 from .report import machine_info, median, print_machine, results_write, run_dir, table
-from .stack import DATABASE, Stack, database_drop, app_env, database_fresh, django_setup, redis_for, web_start
+from .stack import DATABASE, Stack, app_env, database_drop, database_fresh, django_setup, redis_for, web_start
 
 GOAL_RATIO = 0.6
 GOAL_BATCH_ADS_PER_S = 20_000

@@ -2,13 +2,12 @@
 and how long after they were accepted (the bench's clock and PostgreSQL's are the same
 machine's)."""
 
+import os
 import re
 import threading
 import time
 from collections import defaultdict
-from datetime import datetime, timezone
-
-import os
+from datetime import UTC, datetime
 
 import psycopg
 from django.db import connection
@@ -26,7 +25,7 @@ def _tables():
 
 
 def _at(epoch: float) -> datetime:
-    return datetime.fromtimestamp(epoch, tz=timezone.utc)
+    return datetime.fromtimestamp(epoch, tz=UTC)
 
 
 def final_count() -> int:
@@ -109,7 +108,11 @@ def lag_stats(*, since: float, until: float) -> dict:
         ]
 
     def named(values):
-        return {f"p{round(p * 100)}": round(v, 4) for p, v in zip(LAG_PERCENTILES, values)} if values else None
+        return (
+            {f"p{round(p * 100)}": round(v, 4) for p, v in zip(LAG_PERCENTILES, values, strict=True)}
+            if values
+            else None
+        )
 
     return {
         "final": final,

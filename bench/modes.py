@@ -307,7 +307,7 @@ def _chart(summary: list[dict], path):
 
     scales = sorted({r["latency_scale"] for r in summary}, reverse=True)
     fig, axes = plt.subplots(1, len(scales), figsize=(6 * len(scales), 4.5), squeeze=False)
-    for ax, scale in zip(axes[0], scales):
+    for ax, scale in zip(axes[0], scales, strict=True):
         rows = [r for r in summary if r["latency_scale"] == scale]
         x = range(len(rows))
         width = 0.27

@@ -30,7 +30,7 @@ from .measure import (
 )
 from .profiling import pipeline_probe, print_profile, pyspy_profile
 from .report import machine_info, print_machine, progress, results_write, run_dir, table
-from .stack import DATABASE, Stack, database_drop, app_env, database_fresh, django_setup, redis_for, worker_start
+from .stack import DATABASE, Stack, app_env, database_drop, database_fresh, django_setup, redis_for, worker_start
 
 GOAL_DRAIN_ADS_PER_S = 2_000
 GOAL_LAG_P99_S = 2.0

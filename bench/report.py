@@ -7,10 +7,9 @@ import platform
 import shutil
 import statistics
 import subprocess
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
-
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 DAY = 86_400
@@ -76,7 +75,7 @@ def print_machine(info: dict) -> None:
 
 def run_dir(name: str) -> Path:
     """The folder of one run's logs and generated scripts: bench/results/<name>-<stamp>/."""
-    path = RESULTS_DIR / f"{name}-{datetime.now(timezone.utc):%Y%m%dT%H%M%SZ}"
+    path = RESULTS_DIR / f"{name}-{datetime.now(UTC):%Y%m%dT%H%M%SZ}"
     path.mkdir(parents=True, exist_ok=True)
     return path
 
@@ -84,7 +83,7 @@ def run_dir(name: str) -> Path:
 def results_write(folder: Path, data: dict) -> Path:
     """The run's figures beside its folder (<name>-<stamp>.json), copied to <name>-latest.json."""
     name = folder.name.rsplit("-", 1)[0]
-    data = {"bench": name, "finished_at": datetime.now(timezone.utc).isoformat(), "logs": str(folder), **data}
+    data = {"bench": name, "finished_at": datetime.now(UTC).isoformat(), "logs": str(folder), **data}
     text = json.dumps(data, indent=2, default=str)
     path = folder.with_suffix(".json")
     path.write_text(text)
@@ -96,10 +95,10 @@ def table(headers: list[str], rows: list[list]) -> str:
     cells = [[_cell(v) for v in row] for row in rows]
     widths = [max(len(h), *(len(r[i]) for r in cells)) if cells else len(h) for i, h in enumerate(headers)]
     lines = [
-        "| " + " | ".join(h.ljust(w) for h, w in zip(headers, widths)) + " |",
+        "| " + " | ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)) + " |",
         "|" + "|".join("-" * (w + 2) for w in widths) + "|",
     ]
-    lines += ["| " + " | ".join(c.rjust(w) for c, w in zip(row, widths)) + " |" for row in cells]
+    lines += ["| " + " | ".join(c.rjust(w) for c, w in zip(row, widths, strict=True)) + " |" for row in cells]
     return "\n".join(lines)
 
 

@@ -16,7 +16,7 @@ import platform
 import random
 import statistics
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from ads_write.validation.basic import validate_basic
@@ -82,7 +82,7 @@ def main(argv=None) -> dict:
         "cores": 1,
         "python": platform.python_version(),
         "machine": platform.machine(),
-        "measured_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
     }
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(json.dumps(result, indent=2) + "\n")

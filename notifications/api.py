@@ -24,7 +24,6 @@ from .serializers import (
     WebhookEndpointSerializer,
 )
 
-
 EXAMPLE_ENDPOINT = {
     "id": "019abc20-1111-7def-8abc-0123456789ab",
     "url": "https://hooks.nimbus-store.example/adplatform",

@@ -19,7 +19,7 @@ class StrictSerializer(serializers.Serializer):
     def validate(self, attrs):
         unknown = sorted(set(self.initial_data) - set(self.fields))
         if unknown:
-            raise serializers.ValidationError({name: "Unknown field." for name in unknown}, code="unknown_field")
+            raise serializers.ValidationError(dict.fromkeys(unknown, "Unknown field."), code="unknown_field")
         return attrs
 
 

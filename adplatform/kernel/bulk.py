@@ -51,7 +51,9 @@ def rows_insert(
 
 
 def _bulk_create(*, model: type[models.Model], columns: list[str], rows: list[tuple], ignore_conflicts: bool) -> None:
-    model.objects.bulk_create([model(**dict(zip(columns, row))) for row in rows], ignore_conflicts=ignore_conflicts)
+    model.objects.bulk_create(
+        [model(**dict(zip(columns, row, strict=True))) for row in rows], ignore_conflicts=ignore_conflicts
+    )
 
 
 def rows_stage(*, model: type[models.Model], columns: list[str], rows: list[tuple]) -> str:

@@ -6,7 +6,7 @@ datetimes) and every field error at once, each with a stable code.
 
 import re
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from urllib.parse import urlsplit
 
@@ -100,7 +100,7 @@ def _is_hostname(host: str) -> bool:
 def _check_landing_url(value: str) -> str | None:
     try:
         parts = urlsplit(value)
-        parts.port  # raises ValueError on a bad port
+        _ = parts.port  # raises ValueError on a bad port
     except ValueError:
         return "is not a valid URL"
     if parts.scheme != "https":
@@ -139,7 +139,7 @@ def _parse_datetime(value) -> datetime | None:
         return None
     if "T" not in text and " " not in text:
         return None  # a bare date is not a date-time
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 def _parse_amount(value) -> Decimal | None:
@@ -156,7 +156,7 @@ def validate_basic(payload, *, now: datetime | None = None) -> BasicResult:
     """Check one ad's JSON object against the basic rules. Never raises on any input."""
     if not isinstance(payload, dict):
         return BasicResult({}, (FieldError("", INVALID_VALUE, "The ad must be a JSON object."),))
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     errors: list[FieldError] = []
     ad: dict = {}
 

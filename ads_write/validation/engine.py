@@ -19,7 +19,7 @@ __all__ = [
     "REJECT",
     "REVIEW",
     "RULES",
-    "RULESET_VERSION",
+    "RULESET_VERSION",  # noqa: F822 (module __getattr__ below: the ruleset is data)
     "AdFacts",
     "Finding",
     "Rule",

@@ -215,7 +215,7 @@ def _count_in_redis(ads: list[Ad], *, window_seconds: int) -> dict:
         moment = ad.submitted_at.timestamp()
         pipe.zcount(velocity_key(ad.retailer_id), f"({moment - window_seconds}", moment)
     results = pipe.execute()
-    return dict(zip([ad.id for ad in ads], results[-len(ads) :]))
+    return dict(zip([ad.id for ad in ads], results[-len(ads) :], strict=True))
 
 
 def _count_in_database(ads: list[Ad], *, window_seconds: int) -> dict:

@@ -5,9 +5,9 @@ A check is a small function `rule_<name>(ctx) -> list[Finding]`; each module (co
 fraud, policy, external) lists its rules in `RULES`, in the order they are reported.
 """
 
+import dataclasses
 import uuid
 from collections.abc import Callable
-import dataclasses
 from dataclasses import dataclass
 
 from .domains import Host, display_host, landing_host

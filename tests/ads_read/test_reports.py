@@ -3,7 +3,7 @@ spreadsheet; streamed from the read table and downloadable through the API."""
 
 import csv
 import io
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from django.db import connections
@@ -17,7 +17,7 @@ from tests.factories import AdViewFactory, RetailerFactory
 pytestmark = pytest.mark.django_db
 
 DAY = date(2026, 11, 3)
-NOON = datetime(2026, 11, 3, 12, 0, tzinfo=timezone.utc)
+NOON = datetime(2026, 11, 3, 12, 0, tzinfo=UTC)
 TWO_FINDINGS = [
     {
         "code": "POLICY.EXCESSIVE_PUNCTUATION",
@@ -82,7 +82,7 @@ def test_rejected_ads_of_the_day_and_open_reviews_one_row_per_finding(retailer, 
     first = rows[0]
     assert first["external_ref"] == one.external_ref and first["headline"] == one.headline
     assert first["landing_url"] == one.landing_url and first["finding_message"] == "Category is prohibited."
-    assert first["submitted_at"] == one.submitted_at.astimezone(timezone.utc).isoformat(timespec="seconds")
+    assert first["submitted_at"] == one.submitted_at.astimezone(UTC).isoformat(timespec="seconds")
     assert first["decided_at"] == "2026-11-03T00:01:00+00:00"
     assert rows[3]["decided_at"] == "2026-11-03T23:00:00+00:00"  # the staff decision, not the hold
     assert data.endswith(b"\r\n") and data.count(b"\r\n") == 6
@@ -90,10 +90,8 @@ def test_rejected_ads_of_the_day_and_open_reviews_one_row_per_finding(retailer, 
 
 def test_the_day_is_the_retailers_own(db):
     berlin = RetailerFactory(name="Berlin Shop", timezone="Europe/Berlin")
-    late_evening = AdViewFactory(retailer_id=berlin.id, reviewed_at=datetime(2026, 11, 2, 23, 30, tzinfo=timezone.utc))
-    AdViewFactory(
-        retailer_id=berlin.id, reviewed_at=datetime(2026, 11, 3, 23, 30, tzinfo=timezone.utc)
-    )  # the 4th there
+    late_evening = AdViewFactory(retailer_id=berlin.id, reviewed_at=datetime(2026, 11, 2, 23, 30, tzinfo=UTC))
+    AdViewFactory(retailer_id=berlin.id, reviewed_at=datetime(2026, 11, 3, 23, 30, tzinfo=UTC))  # the 4th there
     rows = parse(build(berlin)[0])
     assert [r["ad_id"] for r in rows] == [str(late_evening.id)]
     assert rows[0]["decided_at"] == "2026-11-03T00:30:00+01:00"  # shown in the retailer's time
@@ -102,9 +100,9 @@ def test_the_day_is_the_retailers_own(db):
 def test_days_across_a_clock_change_are_23_or_25_hours():
     start, end = day_window(day=date(2026, 10, 25), tz="Europe/Berlin")
     assert end - start == timedelta(hours=24)  # wall-clock difference; in real time:
-    assert end.astimezone(timezone.utc) - start.astimezone(timezone.utc) == timedelta(hours=25)
+    assert end.astimezone(UTC) - start.astimezone(UTC) == timedelta(hours=25)
     start, end = day_window(day=date(2026, 3, 29), tz="Europe/Berlin")
-    assert end.astimezone(timezone.utc) - start.astimezone(timezone.utc) == timedelta(hours=23)
+    assert end.astimezone(UTC) - start.astimezone(UTC) == timedelta(hours=23)
 
 
 @pytest.mark.parametrize("prefix", ["=", "+", "-", "@", "\t", "\r"])

@@ -1,12 +1,11 @@
 """The ad representation is rendered by `ad_document`, not by DRF's declared fields (which
 stay as the OpenAPI schema): it must give exactly what those fields would."""
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from datetime import timezone as dt_timezone
 from decimal import Decimal
 
 import pytest
-from rest_framework import serializers
 
 from ads_read.models import AdView
 from ads_read.pending import PendingAd
@@ -39,9 +38,9 @@ def rendered_by_drf(row: AdView) -> dict:
             "status": "needs_review",
             "display_url": "nimbus-store.example/shoes",
             "target_min_age": 21,
-            "starts_at": datetime(2026, 12, 1, 8, 30, 0, 123456, tzinfo=dt_timezone.utc),
+            "starts_at": datetime(2026, 12, 1, 8, 30, 0, 123456, tzinfo=UTC),
             "ends_at": datetime(2026, 12, 24, 23, 59, 59, tzinfo=dt_timezone(timedelta(hours=2))),
-            "decided_at": datetime(2026, 11, 26, 10, 0, tzinfo=dt_timezone.utc),
+            "decided_at": datetime(2026, 11, 26, 10, 0, tzinfo=UTC),
             "findings": [
                 {
                     "code": "POLICY.CLAIM",

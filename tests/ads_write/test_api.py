@@ -73,7 +73,7 @@ def test_an_accepted_ad_is_answered_with_its_time_ordered_id_and_status(api, int
     assert [(a.status_code, a.json()["status"]) for a in answers] == [(code, status)] * 3
     ids = [uuid.UUID(a.json()["id"]) for a in answers]
     assert {i.version for i in ids} == {7} and ids == sorted(ids)  # UUIDv7: in the order made
-    assert all(a["Location"] == f"/api/v1/ads/{i}" for a, i in zip(answers, ids))
+    assert all(a["Location"] == f"/api/v1/ads/{i}" for a, i in zip(answers, ids, strict=True))
 
 
 def test_unauthenticated_is_401_with_www_authenticate(client):

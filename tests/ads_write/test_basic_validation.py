@@ -1,6 +1,6 @@
 """Basic validation (AD_POLICY.md "The ad"): pure functions, no database."""
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
@@ -8,7 +8,7 @@ import pytest
 from ads_write.validation.basic import validate_basic
 from tests.factories import ad_payload
 
-NOW = datetime(2026, 11, 26, 12, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
 
 
 def codes(payload):

@@ -98,7 +98,7 @@ def test_an_entry_whose_ad_is_stored_is_dropped_without_a_replay(retailer, broke
 def test_replay_takes_the_oldest_entries_first_and_at_most_the_limit(retailer, broker):
     ids = [submit(retailer, "direct", f"lost-{n}")[0] for n in range(3)]
     broker.delete("intake")
-    for age, ad_id in zip((300, 200, 100), ids):
+    for age, ad_id in zip((300, 200, 100), ids, strict=True):
         broker.zadd(journal.INDEX_KEY, {ad_id: journaled(broker)[ad_id] - age})
 
     assert services.intake_journal_replay(older_than_seconds=150, limit=1) == 1

@@ -51,7 +51,7 @@ def test_stuck_ads_are_republished_oldest_first_with_their_original_events(retai
     assert [task for task, _args in messages] == [PROCESS_SUBMISSIONS_TASK] * 2
     republished = [args[0] for _task, args in messages]
     assert all(len(payload) == 1 for payload in republished)  # one ad per message
-    for event, original in zip([p[0] for p in republished], [oldest, older]):
+    for event, original in zip([p[0] for p in republished], [oldest, older], strict=True):
         ad = Ad.objects.get(id=original["ad_id"])
         assert event["event_id"] == original["event_id"] and event["ad_id"] == original["ad_id"]
         assert event["occurred_at"] == ad.submitted_at.isoformat()

@@ -13,7 +13,6 @@ from ads_write.models import Ad
 from ads_write.tasks import process_submissions_batch_task
 from tests.factories import ad_payload, intake_events
 
-
 pytestmark = pytest.mark.django_db(transaction=True)
 
 

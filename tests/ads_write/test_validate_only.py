@@ -6,9 +6,9 @@ import pytest
 import redis
 from django.conf import settings
 
-from ads_write.models import Ad, IdempotencyKey, OutboxMessage
 from ads_read.models import AdView
 from ads_read.pending import pending_key
+from ads_write.models import Ad, IdempotencyKey, OutboxMessage
 from audit.models import AuditEntry
 from tests.conftest import client_for
 from tests.factories import RetailerFactory, ad_payload

@@ -21,7 +21,7 @@ def command(*args) -> str:
 
 
 def test_verify_audit_chain_prints_a_summary_when_intact():
-    entries = audit_chain(3)
+    audit_chain(3)
     out = command("verify_audit_chain", "--batch-size", "2")
     assert "Audit log intact: 3 entries in 1 chain, heads hash " in out
     assert audit_chain_verify().head_hash in out

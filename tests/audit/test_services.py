@@ -3,7 +3,7 @@ redeliveries, rolled-back writers, and many writers at once."""
 
 import threading
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
 
 import pytest
@@ -63,8 +63,8 @@ def test_chain_zero_hashes_as_before_the_log_had_chains():
     entry = AuditEntry(
         sequence=42,
         event_id=uuid.UUID("0193a5b0-0000-7000-8000-000000000001"),
-        occurred_at=datetime(2026, 11, 26, 12, 0, tzinfo=timezone.utc),
-        recorded_at=datetime(2026, 11, 26, 12, 0, 1, tzinfo=timezone.utc),
+        occurred_at=datetime(2026, 11, 26, 12, 0, tzinfo=UTC),
+        recorded_at=datetime(2026, 11, 26, 12, 0, 1, tzinfo=UTC),
         actor="system:test",
         action="ad.submitted",
         ad_id=uuid.UUID("0193a5b0-0000-7000-8000-000000000002"),

@@ -64,7 +64,7 @@ def pytest_terminal_summary(terminalreporter):
     header = ("scenario", "submitted", "final", "lost", "duplicated")
     widths = [max(len(str(row[i])) for row in [header, *_summary]) for i in range(len(header))]
     for row in [header, *_summary]:
-        terminalreporter.write_line("  ".join(str(cell).ljust(width) for cell, width in zip(row, widths)))
+        terminalreporter.write_line("  ".join(str(cell).ljust(width) for cell, width in zip(row, widths, strict=True)))
 
 
 def report(*, scenario: str, submitted: int, final: int, lost: int, duplicated: int) -> None:

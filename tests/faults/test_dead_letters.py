@@ -68,12 +68,20 @@ def test_poison_messages_become_dead_letters_and_replay_completes_them(platform,
     wait_for(lambda: len(letters(platform)) >= 4, timeout=60, what="four dead letters", details=platform.logs)
     found = letters(platform)
     by_kind = {
-        "undecodable": [i for i, l in found.items() if l["task_name"] == "" and l["kwargs"]["body"] == "{not json"],
-        "unknown task": [
-            i for i, l in found.items() if l["task_name"] == "ads_write.tasks.no_such_task" and l["args"] == [1, 2]
+        "undecodable": [
+            i for i, letter in found.items() if letter["task_name"] == "" and letter["kwargs"]["body"] == "{not json"
         ],
-        "bad event": [i for i, l in found.items() if l["args"] == [[bad_event]] and "InvalidEvent" in l["error"]],
-        "ghost": [i for i, l in found.items() if l["args"] == [[ghost]] and "IntegrityError" in l["error"]],
+        "unknown task": [
+            i
+            for i, letter in found.items()
+            if letter["task_name"] == "ads_write.tasks.no_such_task" and letter["args"] == [1, 2]
+        ],
+        "bad event": [
+            i for i, letter in found.items() if letter["args"] == [[bad_event]] and "InvalidEvent" in letter["error"]
+        ],
+        "ghost": [
+            i for i, letter in found.items() if letter["args"] == [[ghost]] and "IntegrityError" in letter["error"]
+        ],
     }
     assert all(len(ids) == 1 for ids in by_kind.values()) and len(found) == 4, (by_kind, found)
     check_nothing_lost(platform, retailer, accepted, scenario="poison messages beside 100 ads", submitted=len(accepted))

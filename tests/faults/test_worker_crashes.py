@@ -41,7 +41,7 @@ def test_sigkilled_workers_lose_and_duplicate_nothing(platform, retailer_client,
     # the read-model sweep projects it again, here every 10 s instead of every 5 minutes.
     overrides, args = CONSUMERS[consumer]
     web = platform.start_web(mode="direct", **overrides)
-    steady = platform.start_worker(beat=True, extra_args=args, **overrides, **BACKSTOPS)
+    platform.start_worker(beat=True, extra_args=args, **overrides, **BACKSTOPS)
     victim = platform.start_worker(extra_args=args, **overrides)
     retailer = retailer_client(web)
     ads = payloads(2000, prefix="kill")

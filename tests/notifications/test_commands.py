@@ -1,6 +1,6 @@
 """`manage.py send_failed_ads_report`: (re)send a day's report by hand."""
 
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 
 import pytest
 from django.core.management import CommandError, call_command
@@ -14,7 +14,7 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def shop(db):
     shop = RetailerFactory(name="Nimbus", report_contacts=["ops@nimbus.example"])
-    AdViewFactory(retailer_id=shop.id, reviewed_at=datetime(2026, 11, 3, 9, 0, tzinfo=timezone.utc))
+    AdViewFactory(retailer_id=shop.id, reviewed_at=datetime(2026, 11, 3, 9, 0, tzinfo=UTC))
     return shop
 
 

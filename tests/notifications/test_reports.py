@@ -9,7 +9,7 @@ import smtplib
 import subprocess
 import sys
 import time
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from django.core import mail
@@ -28,9 +28,9 @@ pytestmark = pytest.mark.django_db
 
 # Beat fires at 02:00 UTC on the 4th: UTC and Berlin report the 3rd, New York (still the
 # evening of the 3rd there) reports the 2nd.
-RUN_AT = datetime(2026, 11, 4, 2, 0, tzinfo=timezone.utc)
-NOV_3 = datetime(2026, 11, 3, 12, 0, tzinfo=timezone.utc)
-NOV_2 = datetime(2026, 11, 2, 12, 0, tzinfo=timezone.utc)
+RUN_AT = datetime(2026, 11, 4, 2, 0, tzinfo=UTC)
+NOV_3 = datetime(2026, 11, 3, 12, 0, tzinfo=UTC)
+NOV_2 = datetime(2026, 11, 2, 12, 0, tzinfo=UTC)
 
 
 @pytest.fixture

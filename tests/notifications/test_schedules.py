@@ -4,7 +4,7 @@ webhook sweep every few seconds; the tasks go to their queues."""
 import pickle
 import subprocess
 import sys
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 from django.conf import settings
@@ -42,10 +42,8 @@ def test_the_time_and_zone_come_from_the_environment():
 def test_the_schedule_fires_at_that_time_in_its_zone():
     schedule = daily_at("02:00", zone="Asia/Tokyo")
     schedule.app = app
-    start, delta, _ = schedule.remaining_delta(datetime(2026, 11, 3, 1, 0, tzinfo=timezone.utc))  # 10:00 in Tokyo
-    assert (start + delta).astimezone(timezone.utc) == datetime(
-        2026, 11, 3, 17, 0, tzinfo=timezone.utc
-    )  # 02:00 next day there
+    start, delta, _ = schedule.remaining_delta(datetime(2026, 11, 3, 1, 0, tzinfo=UTC))  # 10:00 in Tokyo
+    assert (start + delta).astimezone(UTC) == datetime(2026, 11, 3, 17, 0, tzinfo=UTC)  # 02:00 next day there
     restored = pickle.loads(pickle.dumps(schedule))  # beat persists its schedule
     assert restored.zone == "Asia/Tokyo" and restored == schedule and restored != daily_at("02:00", zone="UTC")
 

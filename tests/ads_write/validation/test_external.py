@@ -1,5 +1,6 @@
 import time
 import uuid
+from datetime import UTC
 
 import pytest
 
@@ -62,13 +63,13 @@ def test_clean_ad_gets_no_findings(configured):
 
 
 def test_the_ad_is_sent_as_json_a_client_would_post(configured):
-    from datetime import datetime, timezone
+    from datetime import datetime
     from decimal import Decimal
 
     ad = {
         **AD,
         "price": {"amount": Decimal("12.50"), "currency": "GBP"},
-        "starts_at": datetime(2030, 1, 1, tzinfo=timezone.utc),
+        "starts_at": datetime(2030, 1, 1, tzinfo=UTC),
     }
     assert external.ad_json(ad).count(b'"amount":"12.50"') == 1
     assert b'"starts_at":"2030-01-01T00:00:00+00:00"' in external.ad_json(ad)

@@ -4,7 +4,7 @@ import random
 import threading
 import uuid
 from collections import Counter
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 import redis
@@ -22,7 +22,7 @@ from tests.factories import RetailerFactory, ad_payload
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-T0 = datetime(2030, 3, 1, 12, 0, tzinfo=timezone.utc)
+T0 = datetime(2030, 3, 1, 12, 0, tzinfo=UTC)
 
 
 def make_ad(
@@ -325,7 +325,7 @@ def test_ads_accepted_over_the_api_are_in_the_velocity_window_before_any_worker_
 
 def test_intake_leaves_the_trimming_to_the_worker(intake_mode, nimbus):
     # A backlog: an ad submitted two hours ago, still to be judged, must keep its window.
-    old = (datetime.now(tz=timezone.utc) - timedelta(hours=2)).timestamp()
+    old = (datetime.now(tz=UTC) - timedelta(hours=2)).timestamp()
     redis.Redis.from_url(settings.REDIS_URL).zadd(velocity_key(nimbus.id), {"backlog-ad": old})
     intake_mode("direct")
     assert client_for(nimbus).post("/api/v1/ads", ad_payload(), format="json").status_code == 202

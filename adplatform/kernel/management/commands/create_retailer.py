@@ -1,6 +1,6 @@
+from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 from django.core.validators import validate_email
-from django.core.exceptions import ValidationError
 
 from adplatform.kernel.models import Retailer
 from adplatform.kernel.services import api_key_create, retailer_create
@@ -26,8 +26,8 @@ class Command(BaseCommand):
         if email:
             try:
                 validate_email(email)
-            except ValidationError:
-                raise CommandError(f"--email {email!r} is not a valid e-mail address.")
+            except ValidationError as exc:
+                raise CommandError(f"--email {email!r} is not a valid e-mail address.") from exc
         retailer = Retailer.objects.filter(name=name).first()
         if retailer and if_exists == "error":
             raise CommandError(f"A retailer named {name!r} exists already (use --if-exists new-key for another key).")
