@@ -14,7 +14,7 @@ from adplatform.admin_tools import DateRangeFilter, InputFilter, ReadOnlyAdmin, 
 from audit.selectors import audit_entries_for_ad
 
 from .models import Ad, AdStatus, Finding, HeldAd, Verdict
-from .services import DecisionError, ad_decide
+from .services.decisions import DecisionError, ad_decide
 from .validation.basic import TAXONOMY
 
 # One decision form covers at most this many ads: each is its own audited transaction.

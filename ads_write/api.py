@@ -28,7 +28,7 @@ from .serializers import (
     BatchResponseSerializer,
     DryRunSerializer,
 )
-from .services import ads_submit, ads_validate_only
+from .services.intake import ads_submit, ads_validate_only
 from .validation.basic import validate_basic
 
 VALIDATE_ONLY = OpenApiParameter(

@@ -29,10 +29,10 @@ from django.utils import timezone
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 
+from adplatform.kernel.bulk import delete_in_chunks
 from adplatform.problems import problem
 
 from .models import IdempotencyKey
-from .services import delete_in_chunks
 
 HEADER = "Idempotency-Key"
 REPLAYED_HEADER = "Idempotent-Replayed"

@@ -14,11 +14,17 @@ from celery import shared_task
 from celery_batches import Batches
 from django.conf import settings
 
+from adplatform.kernel.broker import publish_task
 from adplatform.kernel.events import Event, InvalidEvent
 from adplatform.kernel.pipeline import PipelineTask, PoisonMessage, dead_letter_record
 
-from . import idempotency, services
+from . import idempotency
 from .journal import intake_journal_clear
+from .services.events import PROJECT_ADS_TASK
+from .services.housekeeping import content_fingerprints_purge, outbox_purge
+from .services.outbox import outbox_publish
+from .services.reconciliation import ads_reconcile_pending, intake_journal_replay, read_model_reconcile
+from .services.submissions import submissions_process
 
 logger = logging.getLogger(__name__)
 
@@ -44,12 +50,12 @@ def _decode(payload, *, task_id: str = "") -> list[Event]:
 def _process(events: list[Event]) -> int:
     if not events:
         return 0
-    ids = services.submissions_process(events=events)
+    ids = submissions_process(events=events)
     # Stored now: reconciliation of pending ads covers them from here (journal.py).
     intake_journal_clear(ad_ids=ids)
     # Published here, not on commit: if the broker refuses, this task fails and retries, and
     # the retry (whose other steps are no-ops by then) publishes again.
-    services.publish_task(task_name=services.PROJECT_ADS_TASK, payload=[str(i) for i in ids])
+    publish_task(task_name=PROJECT_ADS_TASK, payload=[str(i) for i in ids])
     return len(ids)
 
 
@@ -96,18 +102,18 @@ def process_submissions_batch_task(self, requests):
 @shared_task(bind=True, name="ads_write.tasks.maintenance_outbox_sweep_task")
 def maintenance_outbox_sweep_task(self):
     """Publish outbox rows that the after-commit relay missed (a crash, a broker outage)."""
-    return services.outbox_publish(older_than_seconds=settings.OUTBOX_SWEEP_AFTER)
+    return outbox_publish(older_than_seconds=settings.OUTBOX_SWEEP_AFTER)
 
 
 @shared_task(bind=True, name="ads_write.tasks.maintenance_outbox_purge_task")
 def maintenance_outbox_purge_task(self):
     """Delete outbox rows published more than OUTBOX_RETENTION_DAYS ago (beat, daily)."""
-    return services.outbox_purge(older_than_days=settings.OUTBOX_RETENTION_DAYS)
+    return outbox_purge(older_than_days=settings.OUTBOX_RETENTION_DAYS)
 
 
 @shared_task(bind=True, name="ads_write.tasks.maintenance_purge_fingerprints_task")
 def maintenance_purge_fingerprints_task(self):
-    return services.content_fingerprints_purge(older_than_days=settings.CONTENT_FINGERPRINT_RETENTION_DAYS)
+    return content_fingerprints_purge(older_than_days=settings.CONTENT_FINGERPRINT_RETENTION_DAYS)
 
 
 @shared_task(bind=True, name="ads_write.tasks.maintenance_idempotency_purge_task")
@@ -121,14 +127,14 @@ def maintenance_reconcile_pending_task(self):
     """Re-publish ads whose message was lost: direct-mode ads never stored (the intake
     journal), then stored ads stuck in pending. Beat runs it every RECONCILE_PENDING_AFTER seconds."""
     limits = {"older_than_seconds": settings.RECONCILE_PENDING_AFTER, "limit": settings.RECONCILE_BATCH_LIMIT}
-    return services.intake_journal_replay(**limits) + services.ads_reconcile_pending(**limits)
+    return intake_journal_replay(**limits) + ads_reconcile_pending(**limits)
 
 
 @shared_task(bind=True, name="ads_write.tasks.maintenance_read_model_reconcile_task")
 def maintenance_read_model_reconcile_task(self):
     """Project again the ads whose read row is missing or older (their projection message
     was lost); beat runs it every READ_MODEL_SWEEP_INTERVAL seconds."""
-    return services.read_model_reconcile(
+    return read_model_reconcile(
         lookback_seconds=settings.READ_MODEL_SWEEP_LOOKBACK,
         grace_seconds=settings.READ_MODEL_SWEEP_GRACE,
         limit=settings.READ_MODEL_SWEEP_LIMIT,

@@ -18,7 +18,7 @@ from adplatform.urls import urlpatterns as app_urlpatterns
 from ads_write.api import basic_validation_problem
 from ads_write.models import AdStatus
 from ads_write.serializers import AcceptedSerializer
-from ads_write.services import Accepted
+from ads_write.services.intake import Accepted
 from ads_write.validation.basic import validate_basic
 
 

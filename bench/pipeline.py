@@ -154,7 +154,7 @@ def run(args) -> dict:
 def _preload(caller, count: int) -> dict:
     """Basic validation and ads_submit of `count` ads, as batch intake does them (without
     HTTP and JSON), timed apart."""
-    from ads_write.services import ads_submit
+    from ads_write.services.intake import ads_submit
 
     payloads = ad_payloads(count)
     start = time.perf_counter()
@@ -219,7 +219,7 @@ def _steady(args, *, caller, start_index: int, already_final: int) -> dict:
     """Offer --rate ads/s, one ad per ads_submit call (one message each, as the single-ad
     API publishes), on schedule: a late start is caught up at once, so the offered count
     tracks rate × time."""
-    from ads_write.services import ads_submit
+    from ads_write.services.intake import ads_submit
 
     total = int(args.rate * args.steady_duration)
     ads = validated(ad_payloads(total, start=start_index))

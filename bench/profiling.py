@@ -111,10 +111,12 @@ def _frame(raw: str) -> str:
 # --- the in-process probe ----------------------------------------------------------------------
 # Functions whose time is measured (inclusive; nested ones are inside their callers).
 STAGES = (
-    ("ads_write.services", "submissions_store"),
-    ("ads_write.services", "audit_record_many"),
-    ("ads_write.services", "evaluate_many"),
-    ("ads_write.services", "ads_record_verdicts"),
+    ("ads_write.services.submissions", "submissions_store"),
+    # The audit writes of both the store and the verdicts, counted as one stage.
+    ("ads_write.services.submissions", "audit_record_many"),
+    ("ads_write.services.verdicts", "audit_record_many"),
+    ("ads_write.services.submissions", "evaluate_many"),
+    ("ads_write.services.submissions", "ads_record_verdicts"),
     ("ads_read.tasks", "ads_project"),
     ("ads_read.projections", "_upsert_newer"),
 )
@@ -187,7 +189,9 @@ def pipeline_probe(*, caller, ads: list[dict], ads_per_submit: int) -> dict:
     publish captured, then the intake and projection consumers on the captured messages,
     here, with each stage and each SQL statement timed. Returns the figures per ad."""
     from ads_read.tasks import project_ads_task
-    from ads_write import services
+    from ads_write import tasks
+    from ads_write.services import intake
+    from ads_write.services.events import PROCESS_SUBMISSIONS_TASK, PROJECT_ADS_TASK
     from ads_write.tasks import process_submissions_task
 
     published = defaultdict(list)
@@ -200,19 +204,19 @@ def pipeline_probe(*, caller, ads: list[dict], ads_per_submit: int) -> dict:
 
     # No shared broker pipeline: every message then goes through publish_tasks, captured here.
     with (
-        mock.patch.object(services, "publish_task", capture),
-        mock.patch.object(services, "publish_tasks", capture_many),
-        mock.patch.object(services, "broker_pipeline", lambda: None),
+        mock.patch.object(tasks, "publish_task", capture),
+        mock.patch.object(intake, "publish_tasks", capture_many),
+        mock.patch.object(intake, "broker_pipeline", lambda: None),
     ):
         for start in range(0, len(ads), ads_per_submit):
-            services.ads_submit(caller=caller, ads=ads[start : start + ads_per_submit], mode="direct")
-        intake_messages = published.pop(services.PROCESS_SUBMISSIONS_TASK)
+            intake.ads_submit(caller=caller, ads=ads[start : start + ads_per_submit], mode="direct")
+        intake_messages = published.pop(PROCESS_SUBMISSIONS_TASK)
         with stages_timed() as stages, statements_timed() as intake_sql:
             start = time.perf_counter()
             for payload in intake_messages:
                 process_submissions_task(payload)
             intake_seconds = time.perf_counter() - start
-        projection_messages = published.pop(services.PROJECT_ADS_TASK)
+        projection_messages = published.pop(PROJECT_ADS_TASK)
         with stages_timed() as projection_stages, statements_timed() as projection_sql:
             start = time.perf_counter()
             for ids in projection_messages:

@@ -9,7 +9,10 @@ from adplatform.kernel.ids import new_id
 from adplatform.kernel.models import Retailer
 from ads_read.models import AdView
 from ads_write.models import Ad, AdStatus
-from ads_write.services import ads_record_verdicts, ads_submit, submissions_store, submitted_event
+from ads_write.services.events import submitted_event
+from ads_write.services.intake import ads_submit
+from ads_write.services.submissions import submissions_store
+from ads_write.services.verdicts import ads_record_verdicts
 from ads_write.validation import engine
 from ads_write.validation.basic import validate_basic
 from audit.services import AuditRecord, audit_record_many

@@ -23,6 +23,11 @@ machinery (~0.4 ms a publish). The worker cannot tell the two apart; a test hold
 to the one kombu writes. With another broker (the embedded folder broker, or a
 CELERY_BROKER_URL or CELERY_BROKER_WRITE_URL of its own) `broker_pipeline` is None and
 callers publish through kombu.
+
+## Publishing
+`publish_task` and `publish_tasks` are how every part of the platform hands messages to the
+broker (intake, the outbox relay, consumers publishing the next stage, the sweeps and
+replays): the pipeline above when it applies, else kombu's publish batch.
 """
 
 import base64
@@ -115,3 +120,34 @@ def _task_message(*, task_name: str, payload: list, queue: str) -> bytes:
             },
         }
     )
+
+
+def publish_task(*, task_name: str, payload: list) -> None:
+    """Hand one message to the broker; returns only once the broker has it, and raises
+    within about REDIS_SOCKET_TIMEOUT when it cannot (one attempt: see celery.py)."""
+    publish_tasks(task_name=task_name, payloads=[payload])
+
+
+def publish_tasks(*, task_name: str, payloads: list[list]) -> None:
+    """Hand messages to the broker in one round trip (one Redis pipeline); returns only once
+    the broker has them all."""
+    from adplatform.celery import PIPELINE_SERIALIZER, app
+
+    if not payloads:
+        return
+    pipe = broker_pipeline()
+    if pipe is not None:
+        task_messages_push(pipe=pipe, task_name=task_name, payloads=payloads)
+        pipe.execute()
+        return
+    with app.producer_or_acquire() as producer, producer.batch():  # kombu's publish batch: one pipeline
+        for payload in payloads:
+            # A short argsrepr: Celery's default repr of a 100-ad payload costs more than sending it.
+            app.send_task(
+                task_name,
+                args=[payload],
+                producer=producer,
+                retry=False,
+                serializer=PIPELINE_SERIALIZER,
+                argsrepr=f"[<{len(payload)} items>]",
+            )

@@ -17,6 +17,7 @@ import itertools
 import json
 
 from django.db import IntegrityError, connection, models, transaction
+from django.db.models import QuerySet
 
 # Temporary tables are named apart, so that two calls in one transaction never meet.
 _temporary_names = itertools.count()
@@ -105,3 +106,21 @@ def _json_dumped(row: tuple, positions: list[int]) -> tuple:
         if values[i] is not None:
             values[i] = json.dumps(values[i])
     return tuple(values)
+
+
+def chunked(items: list, size: int):
+    """`items` in lists of at most `size`, in order (itertools.batched is Python 3.12's)."""
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def delete_in_chunks(rows: QuerySet, *, chunk_size: int) -> int:
+    """Delete the rows `chunk_size` at a time, each chunk a statement of its own (and, run
+    outside a transaction, a commit of its own), so that a large purge never holds many
+    locks or one long transaction. Returns how many it deleted."""
+    deleted = 0
+    while True:
+        ids = list(rows.values_list("pk", flat=True)[:chunk_size])
+        if not ids:
+            return deleted
+        deleted += rows.model.objects.filter(pk__in=ids).delete()[0]

@@ -10,7 +10,7 @@ from adplatform.kernel.events import Event
 from ads_read.pending import pending_get, pending_key
 from ads_read.projections import ads_project
 from ads_read.selectors import ad_get
-from ads_write import services
+from ads_write.services import intake, submissions
 from ads_write.validation.basic import validate_basic
 from tests.conftest import client_for, queued_tasks
 from tests.factories import ad_payload
@@ -28,14 +28,14 @@ def broker():
 def test_a_marker_outlives_its_ad_in_flight_and_goes_soon_after_its_read_row_lands(retailer, broker, settings):
     settings.PENDING_MARKER_LINGER = 120
     caller = Caller(retailer=retailer, key_prefix="test")
-    (accepted,) = services.ads_submit(caller=caller, ads=[validate_basic(ad_payload()).ad], mode="direct")
+    (accepted,) = intake.ads_submit(caller=caller, ads=[validate_basic(ad_payload()).ad], mode="direct")
     key = pending_key(accepted.id)
 
     assert settings.PENDING_MARKER_TTL - 5 < broker.ttl(key) <= settings.PENDING_MARKER_TTL
     assert ad_get(retailer_id=retailer.id, ad_id=accepted.id)["status"] == "pending"
 
     (message,) = queued_tasks(settings.REDIS_URL)
-    services.submissions_process(events=[Event.from_dict(e) for e in message[1][0]])
+    submissions.submissions_process(events=[Event.from_dict(e) for e in message[1][0]])
     assert broker.ttl(key) > 120  # judged, but not yet on the read side: the marker still answers
     ads_project(ad_ids=[accepted.id])
 
@@ -47,9 +47,9 @@ def test_a_marker_outlives_its_ad_in_flight_and_goes_soon_after_its_read_row_lan
 def test_settling_never_lengthens_a_marker(retailer, broker, settings):
     settings.PENDING_MARKER_TTL, settings.PENDING_MARKER_LINGER = 60, 600
     caller = Caller(retailer=retailer, key_prefix="test")
-    (accepted,) = services.ads_submit(caller=caller, ads=[validate_basic(ad_payload()).ad], mode="direct")
+    (accepted,) = intake.ads_submit(caller=caller, ads=[validate_basic(ad_payload()).ad], mode="direct")
     (message,) = queued_tasks(settings.REDIS_URL)
-    services.submissions_process(events=[Event.from_dict(e) for e in message[1][0]])
+    submissions.submissions_process(events=[Event.from_dict(e) for e in message[1][0]])
 
     ads_project(ad_ids=[accepted.id])
 

@@ -6,11 +6,12 @@ import pytest
 from django.db import transaction
 from django.utils import timezone
 
+from adplatform.kernel import ids
 from adplatform.kernel.auth import Caller
 from adplatform.kernel.events import Event
 from ads_read.models import RetailerDailyStats
 from ads_read.projections import ads_project
-from ads_write import services
+from ads_write.services import decisions, events, submissions
 from ads_write.validation.basic import validate_basic
 from tests.conftest import client_for
 from tests.factories import ad_payload
@@ -25,11 +26,11 @@ def intake_events(retailer, *payloads, days_ago=0) -> list[Event]:
     return [
         Event(
             type="ad.submitted",
-            ad_id=str(services.new_id()),
+            ad_id=str(ids.new_id()),
             retailer_id=str(retailer.id),
             version=1,
             occurred_at=submitted,
-            data={**services.ad_to_json(validate_basic(p).ad), "submitted_at": submitted, "actor": actor},
+            data={**events.ad_to_json(validate_basic(p).ad), "submitted_at": submitted, "actor": actor},
         )
         for p in payloads
     ]
@@ -38,7 +39,7 @@ def intake_events(retailer, *payloads, days_ago=0) -> list[Event]:
 def store(events) -> list[str]:
     """Store the ads as the intake consumer does before judging them (pending)."""
     with transaction.atomic():
-        services.submissions_store(events=events)
+        submissions.submissions_store(events=events)
     return [e.ad_id for e in events]
 
 
@@ -56,7 +57,7 @@ def test_the_projection_moves_the_counts_of_the_days_it_touches(retailer):
     ads_project(ad_ids=ids)
     assert counts(retailer) == {"pending": 3}
 
-    ads_project(ad_ids=services.submissions_process(events=events))
+    ads_project(ad_ids=submissions.submissions_process(events=events))
     assert counts(retailer) == {"approved": 1, "rejected": 1, "needs_review": 1}
     assert RetailerDailyStats.objects.get(retailer_id=retailer.id, status="pending").count == 0
 
@@ -67,9 +68,9 @@ def test_the_projection_moves_the_counts_of_the_days_it_touches(retailer):
 
 def test_a_staff_decision_moves_the_count(retailer):
     events = intake_events(retailer, ad_payload(headline="Guaranteed comfort"))
-    ads_project(ad_ids=services.submissions_process(events=events))
+    ads_project(ad_ids=submissions.submissions_process(events=events))
     assert counts(retailer) == {"needs_review": 1}
-    services.ad_decide(ad_id=events[0].ad_id, status="approved", reviewer="alice", reason="Backed by a warranty.")
+    decisions.ad_decide(ad_id=events[0].ad_id, status="approved", reviewer="alice", reason="Backed by a warranty.")
     ads_project(ad_ids=[events[0].ad_id])
     assert counts(retailer) == {"approved": 1}
 
@@ -137,22 +138,22 @@ def test_the_earliest_dates_do_not_overflow(api):
 
 
 def test_counts_move_by_the_rows_applied_without_recounting_the_day(retailer):
-    ads_project(ad_ids=services.submissions_process(events=intake_events(retailer, ad_payload())))
+    ads_project(ad_ids=submissions.submissions_process(events=intake_events(retailer, ad_payload())))
     day = timezone.now().date()
     # Stand-in for a day with many ads: the next projection adds to the count, whatever it is.
     RetailerDailyStats.objects.filter(retailer_id=retailer.id, day=day, status="approved").update(count=50_000)
 
-    ads_project(ad_ids=services.submissions_process(events=intake_events(retailer, ad_payload(), ad_payload())))
+    ads_project(ad_ids=submissions.submissions_process(events=intake_events(retailer, ad_payload(), ad_payload())))
 
     assert counts(retailer) == {"approved": 50_002}
 
 
 def test_a_count_never_drops_below_zero(retailer):
     events = intake_events(retailer, ad_payload(headline="Guaranteed comfort"))
-    ads_project(ad_ids=services.submissions_process(events=events))
+    ads_project(ad_ids=submissions.submissions_process(events=events))
     RetailerDailyStats.objects.filter(retailer_id=retailer.id, status="needs_review").update(count=0)  # drifted
 
-    services.ad_decide(ad_id=events[0].ad_id, status="rejected", reviewer="alice", reason="No warranty.")
+    decisions.ad_decide(ad_id=events[0].ad_id, status="rejected", reviewer="alice", reason="No warranty.")
     ads_project(ad_ids=[events[0].ad_id])
 
     assert counts(retailer) == {"rejected": 1}

@@ -12,7 +12,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from ads_write.models import Ad, OutboxMessage, Verdict
-from ads_write.services import ad_decide
+from ads_write.services.decisions import ad_decide
 from audit.models import AuditEntry
 from tests.conftest import explained
 from tests.factories import held_ad, submit_ad

@@ -7,8 +7,8 @@ from adplatform.kernel.events import Event
 from ads_read.models import AdView
 from ads_read.projections import ads_project
 from ads_read.tasks import project_ads_task
-from ads_write import services
 from ads_write.models import Ad, Finding, Verdict
+from ads_write.services import decisions, submissions
 from ads_write.tasks import process_submissions_task
 from audit.models import AuditEntry
 from tests.factories import ad_payload, intake_events
@@ -47,7 +47,7 @@ def test_redelivery_after_the_store_but_before_the_verdict_finishes_the_work(ret
     from django.db import transaction
 
     with transaction.atomic():  # a worker died right after storing the ad
-        services.submissions_store(events=[Event.from_dict(e) for e in events])
+        submissions.submissions_store(events=[Event.from_dict(e) for e in events])
     assert Ad.objects.get().status == "pending"
     run(events)
     assert Ad.objects.get().status == "approved"
@@ -60,7 +60,7 @@ def test_projections_out_of_order_keep_the_newest_state(retailer):
     process_submissions_task.apply(args=[events]).get()
     # Fake a held ad so staff can decide it, and project the decision (version 3).
     Ad.objects.filter(id=ad_id).update(status="needs_review")
-    services.ad_decide(ad_id=ad_id, status="rejected", reviewer="ines", reason="Misleading claim")
+    decisions.ad_decide(ad_id=ad_id, status="rejected", reviewer="ines", reason="Misleading claim")
     ads_project(ad_ids=[ad_id])
     assert AdView.objects.get(id=ad_id).version == 3
 

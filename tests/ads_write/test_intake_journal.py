@@ -8,8 +8,9 @@ from prometheus_client import REGISTRY
 
 from adplatform.kernel.auth import Caller
 from adplatform.kernel.events import Event
-from ads_write import journal, services
+from ads_write import journal
 from ads_write.models import Ad
+from ads_write.services import intake, reconciliation, submissions
 from ads_write.tasks import process_submissions_task
 from ads_write.validation.basic import validate_basic
 from audit.models import AuditEntry
@@ -29,7 +30,7 @@ def broker():
 def submit(retailer, mode, *refs):
     caller = Caller(retailer=retailer, key_prefix="test")
     ads = [validate_basic(ad_payload(external_ref=ref)).ad for ref in refs]
-    return [str(a.id) for a in services.ads_submit(caller=caller, ads=ads, mode=mode)]
+    return [str(a.id) for a in intake.ads_submit(caller=caller, ads=ads, mode=mode)]
 
 
 def journaled(client) -> dict[str, float]:
@@ -65,7 +66,7 @@ def test_a_message_lost_on_its_way_to_a_worker_is_replayed_once_per_threshold(re
     broker.delete("intake")  # a worker took it (BRPOP) and died before recording it
     counted = reconciled_total()
 
-    assert services.intake_journal_replay(older_than_seconds=0, limit=100) == 1
+    assert reconciliation.intake_journal_replay(older_than_seconds=0, limit=100) == 1
 
     (replayed,) = queued_tasks(settings.REDIS_URL)
     assert replayed == original  # the same event: the consumer takes it as a redelivery
@@ -73,23 +74,23 @@ def test_a_message_lost_on_its_way_to_a_worker_is_replayed_once_per_threshold(re
     entry = AuditEntry.objects.get(action="ads.reconciled")
     assert entry.data["source"] == "journal" and entry.data["ad_ids"] == [ad_id]
     # Its clock restarted: not replayed again before another threshold has passed.
-    assert services.intake_journal_replay(older_than_seconds=60, limit=100) == 0
+    assert reconciliation.intake_journal_replay(older_than_seconds=60, limit=100) == 0
     assert len(queued_tasks(settings.REDIS_URL)) == 1
 
     process_submissions_task.apply(args=replayed[1]).get()
     assert Ad.objects.get(id=ad_id).status == "approved"
     assert journaled(broker) == {}
-    assert services.intake_journal_replay(older_than_seconds=0, limit=100) == 0
+    assert reconciliation.intake_journal_replay(older_than_seconds=0, limit=100) == 0
 
 
 def test_an_entry_whose_ad_is_stored_is_dropped_without_a_replay(retailer, broker):
     (ad_id,) = submit(retailer, "direct", "stored")
     (message,) = queued_tasks(settings.REDIS_URL)
     broker.delete("intake")
-    services.submissions_process(events=[Event.from_dict(e) for e in message[1][0]])
+    submissions.submissions_process(events=[Event.from_dict(e) for e in message[1][0]])
     assert ad_id in journaled(broker)  # stored, but the consumer died before clearing its entry
 
-    assert services.intake_journal_replay(older_than_seconds=0, limit=100) == 0
+    assert reconciliation.intake_journal_replay(older_than_seconds=0, limit=100) == 0
     assert journaled(broker) == {} and broker.hlen(journal.EVENTS_KEY) == 0
     assert queued_tasks(settings.REDIS_URL) == []
     assert not AuditEntry.objects.filter(action="ads.reconciled").exists()
@@ -101,7 +102,7 @@ def test_replay_takes_the_oldest_entries_first_and_at_most_the_limit(retailer, b
     for age, ad_id in zip((300, 200, 100), ids, strict=True):
         broker.zadd(journal.INDEX_KEY, {ad_id: journaled(broker)[ad_id] - age})
 
-    assert services.intake_journal_replay(older_than_seconds=150, limit=1) == 1
+    assert reconciliation.intake_journal_replay(older_than_seconds=150, limit=1) == 1
     assert [args[0][0]["ad_id"] for _task, args in queued_tasks(settings.REDIS_URL)] == [ids[0]]
-    assert services.intake_journal_replay(older_than_seconds=150, limit=10) == 1
+    assert reconciliation.intake_journal_replay(older_than_seconds=150, limit=10) == 1
     assert [args[0][0]["ad_id"] for _task, args in queued_tasks(settings.REDIS_URL)] == ids[:2]

@@ -13,9 +13,11 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from adplatform.celery import app
-from ads_write import services
 from ads_write.models import OutboxMessage
-from ads_write.services import PROCESS_SUBMISSIONS_TASK, outbox_add, outbox_publish, outbox_purge
+from ads_write.services import housekeeping
+from ads_write.services.events import PROCESS_SUBMISSIONS_TASK
+from ads_write.services.housekeeping import outbox_purge
+from ads_write.services.outbox import outbox_add, outbox_publish
 from ads_write.tasks import maintenance_outbox_purge_task
 from tests.conftest import queued_tasks
 
@@ -88,7 +90,7 @@ def remaining() -> list[str]:
 
 
 def test_the_purge_deletes_rows_published_before_the_retention_in_chunks_and_never_unpublished_ones(monkeypatch):
-    monkeypatch.setattr(services, "PURGE_CHUNK", 2)
+    monkeypatch.setattr(housekeeping, "PURGE_CHUNK", 2)
     outbox_rows(
         **{f"old-{n}": (9, 8) for n in range(5)},
         never_published=(30, None),  # the sweep still owes it to the broker

@@ -15,10 +15,13 @@ from adplatform.kernel.events import Event
 from ads_read.models import AdView
 from ads_read.projections import ads_project
 from ads_read.tasks import project_ads_task
-from ads_write import services
 from ads_write.models import Ad
 from ads_write.selectors import ads_behind_read_model
-from ads_write.services import PROJECT_ADS_TASK, ad_decide, read_model_reconcile, submissions_process, submissions_store
+from ads_write.services import reconciliation
+from ads_write.services.decisions import ad_decide
+from ads_write.services.events import PROJECT_ADS_TASK
+from ads_write.services.reconciliation import read_model_reconcile
+from ads_write.services.submissions import submissions_process, submissions_store
 from ads_write.tasks import maintenance_read_model_reconcile_task
 from audit.models import AuditEntry
 from tests.conftest import plans_of, queued_tasks
@@ -125,7 +128,7 @@ def test_the_limit_takes_the_oldest_changes_first(behind):
 
 
 def test_many_ads_go_out_in_messages_of_a_bounded_size(behind, monkeypatch):
-    monkeypatch.setattr(services, "PROJECTION_MESSAGE_SIZE", 2)
+    monkeypatch.setattr(reconciliation, "PROJECTION_MESSAGE_SIZE", 2)
     assert read_model_reconcile(**SWEEP, limit=100) == 3
     payloads = [args[0] for _task, args in queued_tasks(settings.REDIS_URL, queue="projections")]
     assert [len(payload) for payload in payloads] == [2, 1]

@@ -11,7 +11,9 @@ from prometheus_client import REGISTRY
 
 from adplatform.kernel.events import Event
 from ads_write.models import Ad
-from ads_write.services import PROCESS_SUBMISSIONS_TASK, ads_reconcile_pending, submissions_process, submissions_store
+from ads_write.services.events import PROCESS_SUBMISSIONS_TASK
+from ads_write.services.reconciliation import ads_reconcile_pending
+from ads_write.services.submissions import submissions_process, submissions_store
 from ads_write.tasks import process_submissions_task
 from audit.models import AuditEntry
 from tests.conftest import queued_tasks

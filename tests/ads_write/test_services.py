@@ -3,8 +3,8 @@
 import pytest
 
 from adplatform.kernel.auth import Caller
-from ads_write import services
 from ads_write.models import Ad, OutboxMessage, Verdict
+from ads_write.services import decisions, events, intake
 from ads_write.validation.basic import validate_basic
 from ads_write.validation.ruleset import current_ruleset
 from audit.models import AuditEntry
@@ -15,7 +15,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 def submit(retailer, mode, **overrides):
     caller = Caller(retailer=retailer, key_prefix="test")
-    return services.ads_submit(caller=caller, ads=[validate_basic(ad_payload(**overrides)).ad], mode=mode)[0]
+    return intake.ads_submit(caller=caller, ads=[validate_basic(ad_payload(**overrides)).ad], mode=mode)[0]
 
 
 def test_cqrs_stores_the_ad_with_an_outbox_row_and_publishes_it(retailer):
@@ -23,7 +23,7 @@ def test_cqrs_stores_the_ad_with_an_outbox_row_and_publishes_it(retailer):
     ad = Ad.objects.get(id=accepted.id)
     assert (ad.status, ad.version) == ("pending", 1)
     row = OutboxMessage.objects.get()
-    assert row.task_name == services.PROCESS_SUBMISSIONS_TASK and row.payload[0]["ad_id"] == str(ad.id)
+    assert row.task_name == events.PROCESS_SUBMISSIONS_TASK and row.payload[0]["ad_id"] == str(ad.id)
     assert row.published_at is not None  # the after-commit relay ran
     entry = AuditEntry.objects.get(ad_id=ad.id)
     assert (entry.action, entry.actor, entry.retailer_id) == (
@@ -59,14 +59,16 @@ def held_ad(retailer):
 
 
 def test_staff_decide_a_held_ad_with_a_reason(held_ad):
-    ad = services.ad_decide(ad_id=held_ad.id, status="approved", reviewer="ines", reason="Claim substantiated by award")
+    ad = decisions.ad_decide(
+        ad_id=held_ad.id, status="approved", reviewer="ines", reason="Claim substantiated by award"
+    )
     assert (ad.status, ad.version) == ("approved", 3) and ad.decided_at
     verdict = Verdict.objects.get(ad=ad, version=3)
     assert (verdict.source, verdict.reviewer, verdict.reason) == ("staff", "ines", "Claim substantiated by award")
     assert verdict.ruleset_version == current_ruleset().version  # the ruleset whose findings were reviewed
     entry = AuditEntry.objects.get(ad_id=ad.id, action="ad.decided")
     assert entry.actor == "staff:ines" and entry.data["reason"] == "Claim substantiated by award"
-    assert OutboxMessage.objects.filter(task_name=services.PROJECT_ADS_TASK, payload=[str(ad.id)]).exists()
+    assert OutboxMessage.objects.filter(task_name=events.PROJECT_ADS_TASK, payload=[str(ad.id)]).exists()
 
 
 @pytest.mark.parametrize(
@@ -79,14 +81,14 @@ def test_staff_decide_a_held_ad_with_a_reason(held_ad):
     ],
 )
 def test_a_decision_needs_a_final_status_a_reason_and_a_reviewer(held_ad, status, reason, reviewer, message):
-    with pytest.raises(services.DecisionError, match=message):
-        services.ad_decide(ad_id=held_ad.id, status=status, reviewer=reviewer, reason=reason)
+    with pytest.raises(decisions.DecisionError, match=message):
+        decisions.ad_decide(ad_id=held_ad.id, status=status, reviewer=reviewer, reason=reason)
     held_ad.refresh_from_db()
     assert held_ad.status == "needs_review"
 
 
 def test_only_held_ads_can_be_decided(held_ad):
-    services.ad_decide(ad_id=held_ad.id, status="rejected", reviewer="ines", reason="Unsubstantiated claim")
-    with pytest.raises(services.DecisionError, match="held for review"):
-        services.ad_decide(ad_id=held_ad.id, status="approved", reviewer="omar", reason="Changed my mind")
+    decisions.ad_decide(ad_id=held_ad.id, status="rejected", reviewer="ines", reason="Unsubstantiated claim")
+    with pytest.raises(decisions.DecisionError, match="held for review"):
+        decisions.ad_decide(ad_id=held_ad.id, status="approved", reviewer="omar", reason="Changed my mind")
     assert AuditEntry.objects.filter(ad_id=held_ad.id, action="ad.decided").count() == 1

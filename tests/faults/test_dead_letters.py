@@ -6,7 +6,7 @@ import pytest
 from django.conf import settings
 
 from adplatform.kernel.ids import new_id
-from ads_write.services import PROCESS_SUBMISSIONS_TASK
+from ads_write.services.events import PROCESS_SUBMISSIONS_TASK
 from audit.services import CHAIN_LOCK_KEY
 from tests.factories import ad_payload, intake_events
 

@@ -5,7 +5,7 @@ import random
 
 import pytest
 
-from ads_write.services import PROCESS_SUBMISSIONS_TASK
+from ads_write.services.events import PROCESS_SUBMISSIONS_TASK
 
 from .conftest import payloads, report, snapshot, wait_all_final
 

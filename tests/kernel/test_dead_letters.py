@@ -15,7 +15,7 @@ from adplatform.kernel.admin_actions import replay_dead_letters
 from adplatform.kernel.models import DeadLetter
 from adplatform.kernel.pipeline import dead_letter_record
 from adplatform.kernel.services import dead_letter_replay
-from ads_write.services import PROCESS_SUBMISSIONS_TASK
+from ads_write.services.events import PROCESS_SUBMISSIONS_TASK
 from audit.models import AuditEntry
 from tests.conftest import queued_tasks
 

@@ -16,7 +16,7 @@ from django.utils import timezone
 from adplatform.kernel.auth import Caller
 from adplatform.kernel.events import Event
 from ads_read.projections import ads_project
-from ads_write import services as write_services
+from ads_write.services import events, intake, submissions, verdicts
 from ads_write.validation import engine
 from ads_write.validation.basic import validate_basic
 from tests.conftest import WorkerProcess, worker_env
@@ -131,7 +131,7 @@ def celery_worker(django_db_setup, tmp_path_factory):
 def submit(retailer, **overrides) -> uuid.UUID:
     """Submit, judge and project one ad (the sync intake path)."""
     caller = Caller(retailer=retailer, key_prefix="test")
-    return write_services.ads_submit(caller=caller, ads=[validate_basic(ad_payload(**overrides)).ad], mode="sync")[0].id
+    return intake.ads_submit(caller=caller, ads=[validate_basic(ad_payload(**overrides)).ad], mode="sync")[0].id
 
 
 def hold_for_review(retailer, **overrides) -> uuid.UUID:
@@ -145,16 +145,16 @@ def hold_for_review(retailer, **overrides) -> uuid.UUID:
         version=1,
         occurred_at=now,
         data={
-            **write_services.ad_to_json(validate_basic(ad_payload(**overrides)).ad),
+            **events.ad_to_json(validate_basic(ad_payload(**overrides)).ad),
             "submitted_at": now,
             "actor": "test",
         },
     )
     with transaction.atomic():
-        write_services.submissions_store(events=[event])
+        submissions.submissions_store(events=[event])
     finding = engine.Finding("FRAUD.PRICE_FLOOR", "fraud", engine.REVIEW, "Price below the category floor.", "price")
     ad_id = uuid.UUID(event.ad_id)
-    write_services.ads_record_verdicts(
+    verdicts.ads_record_verdicts(
         verdicts={ad_id: engine.Verdict(engine.NEEDS_REVIEW, (finding,), engine.RULESET_VERSION)}
     )
     ads_project(ad_ids=[ad_id])

@@ -6,7 +6,7 @@ from django.db import connection
 
 from adplatform.kernel.auth import Caller
 from ads_read.models import AdView
-from ads_write import services
+from ads_write.services import intake
 from ads_write.validation.basic import validate_basic
 from tests.conftest import wait_for
 from tests.factories import ad_payload
@@ -30,7 +30,7 @@ def submit_and_wait(caller, index: int) -> None:
     """One ad, one intake message; the next only once the read model has it final, so that
     every ad costs the worker at least two tasks of its own (intake and projection)."""
     ad = validate_basic(ad_payload(external_ref=f"sessions-{index}")).ad
-    (accepted,) = services.ads_submit(caller=caller, ads=[ad], mode="direct")
+    (accepted,) = intake.ads_submit(caller=caller, ads=[ad], mode="direct")
 
     def final():
         return AdView.objects.filter(id=accepted.id).exclude(status="pending").exists()

@@ -1,0 +1,66 @@
+"""Compliance staff's decisions on ads held for review."""
+
+from django.db import transaction
+from django.utils import timezone
+
+from adplatform.kernel.ids import new_id
+from adplatform.kernel.metrics import VERDICTS
+from audit.services import AuditRecord, audit_record_many
+
+from ..models import Ad, AdStatus, Verdict
+from .events import PROJECT_ADS_TASK
+from .outbox import outbox_add, outbox_publish
+
+
+class DecisionError(ValueError):
+    pass
+
+
+def ad_decide(*, ad_id, status: str, reviewer: str, reason: str) -> Ad:
+    """A compliance officer's decision on an ad held for review: approve or reject it with
+    a written reason. Audited, and projected through the outbox like any state change."""
+    if status not in (AdStatus.APPROVED, AdStatus.REJECTED):
+        raise DecisionError("A decision is 'approved' or 'rejected'.")
+    reason = (reason or "").strip()
+    if not reason:
+        raise DecisionError("A decision needs a written reason.")
+    # The record must say who decided (AD_POLICY.md, "Manual review").
+    reviewer = (reviewer or "").strip()
+    if not reviewer:
+        raise DecisionError("A decision needs the reviewer who made it.")
+    now = timezone.now()
+    with transaction.atomic():
+        ad = Ad.objects.select_for_update().get(id=ad_id)
+        if ad.status != AdStatus.NEEDS_REVIEW:
+            raise DecisionError(f"Only ads held for review can be decided; this one is {ad.status}.")
+        event_id = new_id()
+        ad.status, ad.version, ad.decided_at = status, ad.version + 1, now
+        ad.save(update_fields=["status", "version", "decided_at"])
+        Verdict.objects.create(
+            ad=ad,
+            event_id=event_id,
+            version=ad.version,
+            status=status,
+            source=Verdict.Source.STAFF,
+            ruleset_version=ad.ruleset_version,
+            reviewer=reviewer,
+            reason=reason,
+            created_at=now,
+        )
+        audit_record_many(
+            records=[
+                AuditRecord(
+                    event_id=event_id,
+                    action="ad.decided",
+                    actor=f"staff:{reviewer}",
+                    ad_id=ad.id,
+                    retailer_id=ad.retailer_id,
+                    data={"status": status, "version": ad.version, "reason": reason, "reviewer": reviewer},
+                    occurred_at=now,
+                )
+            ]
+        )
+        outbox_id = outbox_add(task_name=PROJECT_ADS_TASK, payload=[str(ad.id)])
+        transaction.on_commit(lambda: outbox_publish(ids=[outbox_id]), robust=True)
+        transaction.on_commit(lambda: VERDICTS.labels(status, Verdict.Source.STAFF).inc())
+    return ad

@@ -1,0 +1,102 @@
+"""The intake event of an ad and the ids of what follows from it: what intake publishes, what
+consumers store, and what a replay rebuilds from a stored ad."""
+
+import uuid
+from datetime import datetime
+from decimal import Decimal
+
+from django.conf import settings
+
+from adplatform.kernel.events import Event
+
+from ..models import Ad
+from ..validation.engine import ad_input
+
+# Intake messages go to the buffering consumer when INTAKE_BATCHING is on (see tasks.py).
+PROCESS_SUBMISSIONS_TASK = (
+    "ads_write.tasks.process_submissions_batch_task"
+    if settings.INTAKE_BATCHING
+    else "ads_write.tasks.process_submissions_task"
+)
+PROJECT_ADS_TASK = "ads_read.tasks.project_ads_task"
+
+
+# Derives the ids of events that follow from another (a verdict from its intake event), so a
+# redelivered event yields the same ids and the same single audit entry.
+_DERIVED_EVENT_NAMESPACE = uuid.UUID("6f1d3c0e-2b7a-4a51-9a3e-5d2f0c1b7e11")
+
+
+_DATETIME_FIELDS = ("starts_at", "ends_at")
+_NOT_JSON_SAFE = frozenset({"price", *_DATETIME_FIELDS})
+
+
+def ad_to_json(ad: dict) -> dict:
+    """The normalised ad (from basic validation) as JSON-safe event data."""
+    data = {k: v for k, v in ad.items() if k not in _NOT_JSON_SAFE}
+    for name in _DATETIME_FIELDS:
+        if ad.get(name):
+            data[name] = ad[name].isoformat()
+    if ad.get("price"):
+        data["price"] = {"amount": str(ad["price"]["amount"]), "currency": ad["price"]["currency"]}
+    return data
+
+
+def _ad_model_fields(data: dict) -> dict:
+    fields = {k: v for k, v in data.items() if k not in ("price", "submitted_at", "actor", *_DATETIME_FIELDS)}
+    for name in _DATETIME_FIELDS:
+        if data.get(name):
+            fields[name] = datetime.fromisoformat(data[name])
+    if data.get("price"):
+        fields["price_amount"] = Decimal(data["price"]["amount"])
+        fields["price_currency"] = data["price"]["currency"]
+    return fields
+
+
+AD_FIELDS = Ad._meta.concrete_fields
+
+
+def ad_row(event: Event, *, defaults: dict) -> tuple:
+    fields = _ad_model_fields(event.data)
+    unknown = fields.keys() - defaults.keys()
+    if unknown:
+        raise ValueError(f"ad.submitted event {event.event_id} has fields an ad does not: {sorted(unknown)}")
+    values = {
+        **defaults,
+        "id": event.ad_id,
+        "retailer_id": event.retailer_id,
+        "intake_event_id": event.event_id,
+        "submitted_at": datetime.fromisoformat(event.data["submitted_at"]),
+        **fields,
+    }
+    return tuple(values[f.attname] for f in AD_FIELDS)
+
+
+def derived_event_id(event_id, suffix: str) -> uuid.UUID:
+    return uuid.uuid5(_DERIVED_EVENT_NAMESPACE, f"{event_id}:{suffix}")
+
+
+def submitted_event(*, ad_id, retailer_id, ad: dict, actor: str, at: str, event_id=None) -> Event:
+    """The ad.submitted event of an ad that passed basic validation, accepted at `at` (ISO
+    time): what intake publishes, and (with its original event id) what a replay rebuilds."""
+    return Event(
+        type="ad.submitted",
+        ad_id=str(ad_id),
+        retailer_id=str(retailer_id),
+        version=1,
+        occurred_at=at,
+        data={**ad_to_json(ad), "submitted_at": at, "actor": actor},
+        **({"event_id": str(event_id)} if event_id else {}),
+    )
+
+
+def replayed_submitted_event(ad: Ad, *, actor: str) -> Event:
+    """The intake event of a stored ad, rebuilt with its original event id and time, so
+    that consumers treat it as the redelivery it is."""
+    return submitted_event(
+        ad_id=ad.id,
+        retailer_id=ad.retailer_id,
+        ad=ad_input(ad),
+        actor=actor,
+        at=ad.submitted_at.isoformat(),
+        event_id=ad.intake_event_id,
+    )

@@ -1,0 +1,118 @@
+"""The sweeps that repair what a lost message left behind: ads still pending (from the
+database or, in direct mode, the intake journal) and read rows behind the write side."""
+
+import logging
+from datetime import timedelta
+
+from django.db import transaction
+from django.utils import timezone
+
+from adplatform.kernel.broker import publish_tasks
+from adplatform.kernel.bulk import chunked
+from adplatform.kernel.ids import new_id
+from adplatform.kernel.metrics import READ_MODEL_RECONCILED_ADS, RECONCILED_ADS
+from audit.services import AuditRecord, audit_record_many
+
+from ..journal import intake_journal_clear, intake_journal_stale, intake_journal_touch
+from ..models import Ad, AdStatus
+from ..selectors import ads_behind_read_model
+from .events import PROCESS_SUBMISSIONS_TASK, PROJECT_ADS_TASK, replayed_submitted_event
+
+logger = logging.getLogger(__name__)
+
+# Ad ids per projection message the read-model sweep publishes (the intake consumer's carry
+# the ads of what it judged at once: one message's, or a batching consumer's whole buffer).
+PROJECTION_MESSAGE_SIZE = 100
+
+
+RECONCILER_ACTOR = "system:reconciler"
+
+
+def ads_reconcile_pending(*, older_than_seconds: int, limit: int) -> int:
+    """Re-publish the intake events of ads still pending after `older_than_seconds`, oldest
+    first and at most `limit`: their message was lost (a broker that crashed without
+    persistence) or is stuck. One message per ad, so that one bad ad does not hold up the
+    others and its dead letter is written once however often it is re-published. Counted
+    in a metric, logged and audited. Returns how many it re-published.
+
+    In direct mode an ad whose message never reached a consumer is not in the database:
+    `intake_journal_replay` finds those."""
+    cutoff = timezone.now() - timedelta(seconds=older_than_seconds)
+    ads = list(
+        Ad.objects.filter(status=AdStatus.PENDING, version=1, submitted_at__lt=cutoff).order_by("submitted_at")[:limit]
+    )
+    # One message per ad, all in one round trip: the broker takes them all or none.
+    publish_tasks(
+        task_name=PROCESS_SUBMISSIONS_TASK,
+        payloads=[[replayed_submitted_event(ad, actor=RECONCILER_ACTOR).to_dict()] for ad in ads],
+    )
+    _reconciled(ad_ids=[str(a.id) for a in ads], older_than_seconds=older_than_seconds, source="database")
+    return len(ads)
+
+
+def intake_journal_replay(*, older_than_seconds: int, limit: int) -> int:
+    """Direct mode's backstop: re-publish journaled intake events whose ad is still not
+    stored after `older_than_seconds` (the broker lost their message), oldest first and at
+    most `limit`, one message per ad; forget those that are stored. Counted, logged and
+    audited like `ads_reconcile_pending`. Returns how many it re-published."""
+    events = intake_journal_stale(older_than_seconds=older_than_seconds, limit=limit)
+    if not events:
+        return 0
+    stored = {str(i) for i in Ad.objects.filter(id__in=[e.ad_id for e in events]).values_list("id", flat=True)}
+    intake_journal_clear(ad_ids=list(stored))
+    lost = [e for e in events if e.ad_id not in stored]
+    publish_tasks(task_name=PROCESS_SUBMISSIONS_TASK, payloads=[[event.to_dict()] for event in lost])
+    # Each is replayed at most once per threshold; the consumer clears it once stored.
+    intake_journal_touch(ad_ids=[e.ad_id for e in lost])
+    _reconciled(ad_ids=[e.ad_id for e in lost], older_than_seconds=older_than_seconds, source="journal")
+    return len(lost)
+
+
+def _reconciled(*, ad_ids: list[str], older_than_seconds: int, source: str) -> None:
+    if not ad_ids:
+        return
+    RECONCILED_ADS.inc(len(ad_ids))
+    logger.warning(
+        "reconciliation: re-published %d ads pending for over %d s (from the %s)",
+        len(ad_ids),
+        older_than_seconds,
+        source,
+    )
+    _audit_sweep(
+        action="ads.reconciled",
+        data={"count": len(ad_ids), "older_than_seconds": older_than_seconds, "source": source, "ad_ids": ad_ids},
+    )
+
+
+def read_model_reconcile(*, lookback_seconds: int, grace_seconds: int, limit: int) -> int:
+    """Publish the projection again for ads changed between `lookback_seconds` and
+    `grace_seconds` ago whose read row is missing or older (the message was lost: a worker
+    SIGKILLed as it popped it), at most `limit`, in messages of PROJECTION_MESSAGE_SIZE ids.
+    Only the projection writes the read table; it applies only newer versions, so a message
+    published twice, or for a projection still in flight, changes nothing. Counted in a
+    metric, logged and audited. Returns how many ads it published."""
+    now = timezone.now()
+    ids = [
+        str(ad_id)
+        for ad_id in ads_behind_read_model(
+            changed_from=now - timedelta(seconds=lookback_seconds),
+            changed_before=now - timedelta(seconds=grace_seconds),
+            limit=limit,
+        )
+    ]
+    if not ids:
+        return 0
+    publish_tasks(task_name=PROJECT_ADS_TASK, payloads=list(chunked(ids, PROJECTION_MESSAGE_SIZE)))
+    READ_MODEL_RECONCILED_ADS.inc(len(ids))
+    logger.warning("read-model sweep: projected %d ads whose read row was missing or older", len(ids))
+    _audit_sweep(
+        action="read_model.reconciled",
+        data={"count": len(ids), "lookback_seconds": lookback_seconds, "grace_seconds": grace_seconds, "ad_ids": ids},
+    )
+    return len(ids)
+
+
+def _audit_sweep(*, action: str, data: dict) -> None:
+    """One audit entry for a sweep's run (in a transaction of its own: nothing else changed)."""
+    with transaction.atomic():
+        audit_record_many(records=[AuditRecord(event_id=new_id(), action=action, actor=RECONCILER_ACTOR, data=data)])
