@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from adplatform.kernel.bulk import COPY_MIN_ROWS, rows_stage
 from ads_write.models import Ad, Finding, Verdict, finding_document
-from notifications.services import webhook_deliveries_create
+from notifications.services.webhook_deliveries import webhook_deliveries_create
 
 from . import stats
 from .models import AdView

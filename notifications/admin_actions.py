@@ -9,7 +9,7 @@ from django.contrib import admin, messages
 from adplatform.admin_tools import action_form_page
 
 from .serializers import MAX_REPORT_CONTACTS, RetailerSettingsSerializer
-from .services import retailer_settings_update
+from .services.retailer_settings import retailer_settings_update
 
 
 class ReportSettingsForm(forms.Form):

@@ -14,7 +14,7 @@ from ads_read.api import AdCursorPagination
 from ads_read.reports import FailedAdsReport, parse_report_date, report_filename
 from ads_write.idempotency import idempotent
 
-from . import selectors, services
+from . import selectors
 from .serializers import (
     RetailerSettingsSerializer,
     WebhookDeliveryFilterSerializer,
@@ -23,6 +23,7 @@ from .serializers import (
     WebhookEndpointInputSerializer,
     WebhookEndpointSerializer,
 )
+from .services import retailer_settings, webhook_deliveries
 
 EXAMPLE_ENDPOINT = {
     "id": "019abc20-1111-7def-8abc-0123456789ab",
@@ -114,10 +115,10 @@ class WebhookCreateApi(APIView):
         data = WebhookEndpointInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         try:
-            endpoint = services.webhook_endpoint_create(
+            endpoint = webhook_deliveries.webhook_endpoint_create(
                 retailer=request.user, actor=request.caller.actor, **data.validated_data
             )
-        except services.WebhookError as exc:
+        except webhook_deliveries.WebhookError as exc:
             raise problem("webhook-rejected", detail=str(exc)) from exc
         return Response(WebhookEndpointCreatedSerializer(endpoint).data, status=status.HTTP_201_CREATED)
 
@@ -140,7 +141,7 @@ class WebhookDeleteApi(APIView):
         summary="Delete a webhook endpoint and its pending deliveries",
     )
     def delete(self, request, endpoint_id):
-        if not services.webhook_endpoint_delete(
+        if not webhook_deliveries.webhook_endpoint_delete(
             retailer=request.user, endpoint_id=endpoint_id, actor=request.caller.actor
         ):
             raise _not_found()
@@ -238,7 +239,7 @@ class RetailerSettingsUpdateApi(APIView):
     def patch(self, request):
         data = RetailerSettingsSerializer(data=request.data, partial=True)
         data.is_valid(raise_exception=True)
-        retailer = services.retailer_settings_update(
+        retailer = retailer_settings.retailer_settings_update(
             retailer=request.user,
             actor=request.caller.actor,
             report_contacts=data.validated_data.get("report_contacts"),

@@ -11,7 +11,8 @@ from django.core.exceptions import ValidationError
 from adplatform.kernel.models import Retailer
 from adplatform.kernel.pipeline import PipelineTask, PoisonMessage
 
-from . import selectors, services
+from . import selectors
+from .services import reports, webhook_deliveries
 
 logger = logging.getLogger(__name__)
 
@@ -25,13 +26,13 @@ def webhook_send_task(self, event_ids):
     """Send the due deliveries of the given events (published after the projection commits)."""
     if not isinstance(event_ids, list):
         raise PoisonMessage(f"webhook_send_task takes a list of event ids, got {type(event_ids).__name__}")
-    return services.webhook_deliveries_send(event_ids=event_ids)
+    return webhook_deliveries.webhook_deliveries_send(event_ids=event_ids)
 
 
 @shared_task(bind=True, name="notifications.tasks.webhook_sweep_task")
 def webhook_sweep_task(self):
     """Send every due delivery: retries whose time has come, and sends whose task was lost."""
-    return services.webhook_deliveries_send(limit=SWEEP_LIMIT)
+    return webhook_deliveries.webhook_deliveries_send(limit=SWEEP_LIMIT)
 
 
 @shared_task(base=PipelineTask, bind=True, name="notifications.tasks.report_daily_failed_ads_task")
@@ -60,10 +61,10 @@ def report_failed_ads_send_task(self, retailer_id, day):
     except (Retailer.DoesNotExist, ValidationError, ValueError, TypeError) as exc:
         raise PoisonMessage(f"report_failed_ads_send_task({retailer_id!r}, {day!r}): {exc}") from exc
     try:
-        outcome = services.report_failed_ads_send(retailer=retailer, day=day)
-    except services.ReportError as exc:  # e.g. the contacts were removed since beat's run
+        outcome = reports.report_failed_ads_send(retailer=retailer, day=day)
+    except reports.ReportError as exc:  # e.g. the contacts were removed since beat's run
         logger.warning("daily report for %s not sent: %s", retailer.name, exc)
         return "not_sent"
     if outcome.result == "in_progress":
-        raise self.retry(countdown=services.report_claim_expires_in(outcome.delivery) + 1)
+        raise self.retry(countdown=reports.report_claim_expires_in(outcome.delivery) + 1)
     return outcome.result

@@ -5,8 +5,8 @@ import pytest
 from django.contrib.messages import get_messages
 
 from audit.models import AuditEntry
-from notifications import services
 from notifications.models import ReportDelivery, WebhookDelivery
+from notifications.services import webhook_deliveries
 
 pytestmark = pytest.mark.django_db
 
@@ -85,7 +85,9 @@ def test_one_retailer_at_a_time_and_only_with_the_permission(admin_client, clien
 
 
 def test_staff_find_failed_deliveries_and_sent_reports(admin_client, local_webhooks, retailer, receiver):
-    hook = services.webhook_endpoint_create(retailer=retailer, url=receiver.url(), events=["ad.rejected"], actor="t")
+    hook = webhook_deliveries.webhook_endpoint_create(
+        retailer=retailer, url=receiver.url(), events=["ad.rejected"], actor="t"
+    )
     common = {"endpoint": hook, "event_type": "ad.rejected", "version": 2, "body": "{}"}
     failed = WebhookDelivery.objects.create(
         **common,

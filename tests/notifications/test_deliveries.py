@@ -10,10 +10,10 @@ from django.utils import timezone
 from ads_read.models import AdView
 from ads_read.projections import ads_project
 from ads_read.serializers import AdViewSerializer
-from ads_write.services import ad_decide
+from ads_write.services.decisions import ad_decide
 from audit.models import AuditEntry
-from notifications import services
 from notifications.models import WebhookDelivery
+from notifications.services import webhook_deliveries
 from tests.conftest import client_for
 from tests.notifications.conftest import hold_for_review, submit, verify_signature
 
@@ -23,7 +23,7 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def endpoint(local_webhooks, retailer, receiver):
     def register(*events, url=None):
-        return services.webhook_endpoint_create(
+        return webhook_deliveries.webhook_endpoint_create(
             retailer=retailer, url=url or receiver.url(), events=list(events), actor="retailer:test"
         )
 
@@ -46,7 +46,7 @@ def test_a_final_state_is_sent_once_signed_to_each_subscribed_endpoint(endpoint,
     ads_project(ad_ids=[ad_id])  # a redelivered projection applies nothing and announces nothing
     assert WebhookDelivery.objects.count() == 1
 
-    assert services.webhook_deliveries_send() == 1
+    assert webhook_deliveries.webhook_deliveries_send() == 1
     [request] = receiver.requests
     assert verify_signature(
         secret=rejected_hook.secret, header=request.headers["Adplatform-Signature"], body=request.body
@@ -60,7 +60,7 @@ def test_a_final_state_is_sent_once_signed_to_each_subscribed_endpoint(endpoint,
     assert [f["code"] for f in event["ad"]["findings"]] == ["COMPLIANCE.PROHIBITED_CATEGORY"]
     delivery.refresh_from_db()
     assert (delivery.status, delivery.attempts, delivery.last_status_code) == ("delivered", 1, 200)
-    assert services.webhook_deliveries_send() == 0  # delivered: never again
+    assert webhook_deliveries.webhook_deliveries_send() == 0  # delivered: never again
 
 
 def test_every_final_state_and_a_staff_decision_are_announced(endpoint, receiver, retailer):
@@ -80,7 +80,7 @@ def test_every_final_state_and_a_staff_decision_are_announced(endpoint, receiver
     ]
     # A staff rejection reaches those who follow rejections too, as ad.decided.
     assert ("ad.decided", 3, follows_rejections.id) in sent
-    services.webhook_deliveries_send()
+    webhook_deliveries.webhook_deliveries_send()
     decided = [json.loads(r.body) for r in receiver.requests if r.headers["Adplatform-Event-Type"] == "ad.decided"]
     assert len(decided) == 2 and len({d["event_id"] for d in decided}) == 1  # one event, two endpoints
     assert decided[0]["ad"]["status"] == "rejected" and decided[0]["ad"]["decision"]["by"] == "carol"
@@ -92,19 +92,19 @@ def test_a_failing_receiver_is_retried_with_backoff_and_the_same_event_id(endpoi
     receiver.answers += [(500, {}, b"down"), (503, {}, b"still down")]
     start = timezone.now()
 
-    assert services.webhook_deliveries_send(now=start) == 1
+    assert webhook_deliveries.webhook_deliveries_send(now=start) == 1
     delivery = WebhookDelivery.objects.get()
     assert (delivery.status, delivery.attempts, delivery.last_status_code) == ("pending", 1, 500)
     assert "HTTP 500: down" in delivery.last_error
     assert timedelta(seconds=22) <= delivery.next_attempt_at - start <= timedelta(seconds=38)  # 30 s ± 25%
-    assert services.webhook_deliveries_send(now=start + timedelta(seconds=20)) == 0  # not due yet
+    assert webhook_deliveries.webhook_deliveries_send(now=start + timedelta(seconds=20)) == 0  # not due yet
 
     second = delivery.next_attempt_at
-    assert services.webhook_deliveries_send(now=second) == 1
+    assert webhook_deliveries.webhook_deliveries_send(now=second) == 1
     delivery.refresh_from_db()
     assert timedelta(seconds=45) <= delivery.next_attempt_at - second <= timedelta(seconds=75)  # 1 min ± 25%
 
-    assert services.webhook_deliveries_send(now=delivery.next_attempt_at) == 1
+    assert webhook_deliveries.webhook_deliveries_send(now=delivery.next_attempt_at) == 1
     delivery.refresh_from_db()
     assert (delivery.status, delivery.attempts, delivery.last_status_code, delivery.last_error) == (
         "delivered",
@@ -128,7 +128,7 @@ def test_a_receiver_down_for_a_day_gets_a_failed_delivery_the_retailer_can_see(e
     receiver.answers += [(500, {}, b"")] * 100
     clock = timezone.now()
     for _ in range(100):
-        assert services.webhook_deliveries_send(now=clock) == 1
+        assert webhook_deliveries.webhook_deliveries_send(now=clock) == 1
         delivery = WebhookDelivery.objects.get()
         if delivery.status != "pending":
             break
@@ -136,7 +136,7 @@ def test_a_receiver_down_for_a_day_gets_a_failed_delivery_the_retailer_can_see(e
     assert delivery.status == "failed"
     assert delivery.last_attempt_at - delivery.first_attempt_at == timedelta(hours=24)  # the window in full
     assert 20 <= delivery.attempts <= 40 and len(receiver.requests) == delivery.attempts
-    assert services.webhook_deliveries_send(now=clock + timedelta(days=2)) == 0
+    assert webhook_deliveries.webhook_deliveries_send(now=clock + timedelta(days=2)) == 0
 
     answer = client_for(retailer).get(f"/api/v1/webhooks/{hook.id}/deliveries", {"status": "failed"}).json()
     [shown] = answer["results"]
@@ -147,7 +147,7 @@ def test_a_target_that_turned_private_is_refused_at_send_time(endpoint, receiver
     endpoint("ad.approved")
     submit(retailer)
     settings.WEBHOOK_ALLOW_PRIVATE_NETWORKS = False  # as if the name now resolved to loopback
-    services.webhook_deliveries_send()
+    webhook_deliveries.webhook_deliveries_send()
     delivery = WebhookDelivery.objects.get()
     assert receiver.requests == []
     assert delivery.status == "pending" and delivery.attempts == 1
@@ -157,16 +157,20 @@ def test_a_target_that_turned_private_is_refused_at_send_time(endpoint, receiver
 def test_registration_checks_the_url_and_audits(settings, retailer):
     settings.WEBHOOK_ALLOW_HTTP = False
     settings.WEBHOOK_ALLOW_PRIVATE_NETWORKS = False
-    with pytest.raises(services.WebhookError, match="not public"):
-        services.webhook_endpoint_create(retailer=retailer, url="https://10.0.0.1/x", events=["ad.rejected"], actor="t")
-    with pytest.raises(services.WebhookError, match="subset"):
-        services.webhook_endpoint_create(retailer=retailer, url="https://10.0.0.1/x", events=["ad.deleted"], actor="t")
+    with pytest.raises(webhook_deliveries.WebhookError, match="not public"):
+        webhook_deliveries.webhook_endpoint_create(
+            retailer=retailer, url="https://10.0.0.1/x", events=["ad.rejected"], actor="t"
+        )
+    with pytest.raises(webhook_deliveries.WebhookError, match="subset"):
+        webhook_deliveries.webhook_endpoint_create(
+            retailer=retailer, url="https://10.0.0.1/x", events=["ad.deleted"], actor="t"
+        )
     settings.WEBHOOK_ALLOW_PRIVATE_NETWORKS = True
-    hook = services.webhook_endpoint_create(
+    hook = webhook_deliveries.webhook_endpoint_create(
         retailer=retailer, url="https://127.0.0.1/x", events=["ad.rejected"], actor="t"
     )
     assert hook.secret.startswith("whsec_") and len(hook.secret) > 40
-    assert services.webhook_endpoint_delete(retailer=retailer, endpoint_id=hook.id, actor="t")
+    assert webhook_deliveries.webhook_endpoint_delete(retailer=retailer, endpoint_id=hook.id, actor="t")
     entries = list(
         AuditEntry.objects.filter(retailer_id=retailer.id, action__startswith="webhook.").values_list("action", "data")
     )

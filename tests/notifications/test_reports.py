@@ -16,9 +16,9 @@ from django.core import mail
 from django.utils import timezone as django_timezone
 
 from audit.models import AuditEntry
-from notifications import services
 from notifications.models import ReportDelivery
 from notifications.selectors import report_daily_due
+from notifications.services import reports
 from notifications.tasks import report_failed_ads_send_task
 from tests.conftest import ROOT, client_for, worker_env
 from tests.factories import AdViewFactory, RetailerFactory
@@ -58,7 +58,7 @@ def run_daily(now) -> dict:
     results = {}
     for retailer, day in report_daily_due(now=now):
         try:
-            results[retailer.name] = (day, services.report_failed_ads_send(retailer=retailer, day=day, now=now).result)
+            results[retailer.name] = (day, reports.report_failed_ads_send(retailer=retailer, day=day, now=now).result)
         except smtplib.SMTPException:
             results[retailer.name] = (day, "error")
     return results
@@ -216,12 +216,12 @@ def test_a_claim_left_by_a_dead_worker_is_taken_over_only_after_the_timeout(shop
     ReportDelivery.objects.create(
         retailer=retailers["zephyr"], date=date(2026, 11, 3), status="claimed", claimed_at=claimed_at, attempts=1
     )
-    outcome = services.report_failed_ads_send(retailer=retailers["zephyr"], day=date(2026, 11, 3), now=RUN_AT)
+    outcome = reports.report_failed_ads_send(retailer=retailers["zephyr"], day=date(2026, 11, 3), now=RUN_AT)
     assert outcome.result == "in_progress" and mailoutbox == []
-    assert services.report_claim_expires_in(outcome.delivery, now=RUN_AT) == 60  # when the task looks again
+    assert reports.report_claim_expires_in(outcome.delivery, now=RUN_AT) == 60  # when the task looks again
 
     later = RUN_AT + timedelta(seconds=120)  # the claim is now older than the timeout
-    outcome = services.report_failed_ads_send(retailer=retailers["zephyr"], day=date(2026, 11, 3), now=later)
+    outcome = reports.report_failed_ads_send(retailer=retailers["zephyr"], day=date(2026, 11, 3), now=later)
     assert outcome.result == "sent" and len(mailoutbox) == 1
     assert outcome.delivery.attempts == 2
 
@@ -229,13 +229,13 @@ def test_a_claim_left_by_a_dead_worker_is_taken_over_only_after_the_timeout(shop
 def test_large_reports_are_gzipped_and_huge_ones_point_to_the_api(shops, mailoutbox, settings):
     retailers, _ = shops
     settings.REPORT_GZIP_OVER_BYTES = 100
-    services.report_failed_ads_send(retailer=retailers["nimbus"], day=date(2026, 11, 3), now=RUN_AT)
+    reports.report_failed_ads_send(retailer=retailers["nimbus"], day=date(2026, 11, 3), now=RUN_AT)
     name, packed = attachment_bytes(mailoutbox[0])
     assert name == "failed-ads-2026-11-03.csv.gz"
     assert gzip.decompress(packed) == api_csv(retailers["nimbus"], "2026-11-03")
 
     settings.REPORT_MAX_ATTACHMENT_BYTES = 10
-    services.report_failed_ads_send(retailer=retailers["nimbus"], day=date(2026, 11, 3), now=RUN_AT, force=True)
+    reports.report_failed_ads_send(retailer=retailers["nimbus"], day=date(2026, 11, 3), now=RUN_AT, force=True)
     assert mailoutbox[1].attachments == []
     assert "GET /api/v1/reports/failed-ads.csv?date=2026-11-03" in mailoutbox[1].body
     assert ReportDelivery.objects.get(retailer=retailers["nimbus"]).attempts == 2
@@ -243,11 +243,11 @@ def test_large_reports_are_gzipped_and_huge_ones_point_to_the_api(shops, mailout
 
 def test_no_report_for_a_day_not_over_or_without_contacts(shops):
     retailers, _ = shops
-    with pytest.raises(services.ReportError, match="not over yet in America/New_York"):
-        services.report_failed_ads_send(retailer=retailers["orbit"], day=date(2026, 11, 3), now=RUN_AT)
+    with pytest.raises(reports.ReportError, match="not over yet in America/New_York"):
+        reports.report_failed_ads_send(retailer=retailers["orbit"], day=date(2026, 11, 3), now=RUN_AT)
     quiet = RetailerFactory(name="Quiet")
-    with pytest.raises(services.ReportError, match="no report contacts"):
-        services.report_failed_ads_send(retailer=quiet, day=date(2026, 11, 3), now=RUN_AT)
+    with pytest.raises(reports.ReportError, match="no report contacts"):
+        reports.report_failed_ads_send(retailer=quiet, day=date(2026, 11, 3), now=RUN_AT)
     assert not ReportDelivery.objects.exists()
 
 

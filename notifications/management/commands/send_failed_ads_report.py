@@ -3,7 +3,7 @@ from django.core.management.base import BaseCommand, CommandError
 from adplatform.kernel.models import Retailer
 from ads_read.reports import parse_report_date
 from notifications.selectors import report_retailers
-from notifications.services import ReportError, report_failed_ads_send
+from notifications.services.reports import ReportError, report_failed_ads_send
 
 
 class Command(BaseCommand):
