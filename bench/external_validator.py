@@ -77,8 +77,11 @@ class Handler(BaseHTTPRequestHandler):
         length = int(self.headers.get("Content-Length") or 0)
         raw = self.rfile.read(length)
         self.server.count_request()
-        if self.server.latency > 0:
-            time.sleep(self.server.latency)
+        try:
+            if self.server.latency > 0:
+                time.sleep(self.server.latency)
+        finally:
+            self.server.request_done()
         try:
             ad = json.loads(raw or b"null")
         except ValueError:
@@ -101,11 +104,20 @@ class ValidatorServer(ThreadingHTTPServer):
         self.latency = latency_ms / 1000
         self.fail_rate = fail_rate
         self.requests = 0
+        # Requests being answered now, and the most at once: how concurrent the caller was.
+        self.in_flight = 0
+        self.max_in_flight = 0
         self._lock = threading.Lock()
 
     def count_request(self) -> None:
         with self._lock:
             self.requests += 1
+            self.in_flight += 1
+            self.max_in_flight = max(self.max_in_flight, self.in_flight)
+
+    def request_done(self) -> None:
+        with self._lock:
+            self.in_flight -= 1
 
     @property
     def url(self) -> str:

@@ -169,6 +169,7 @@ class WorkerProcess:
 
     def __init__(self, *, env: dict, queues: str, concurrency: int, log_path: Path, prefetch: int = 1, extra_args=()):
         self.log_path = log_path
+        self.concurrency = concurrency
         self.log = open(log_path, "w")
         self.process = subprocess.Popen(
             [

@@ -2,8 +2,6 @@
 outage longer than their retries (the messages go back on the queue instead of becoming
 dead letters that cannot be written)."""
 
-import time
-
 import pytest
 
 from .conftest import check_nothing_lost, payloads, progress, wait_all_final, wait_for
@@ -24,7 +22,13 @@ def test_consumers_ride_out_a_database_restart(platform, retailer_client):
     worker = platform.start_worker()
     wait_for(lambda: progress(platform)[0] >= 50, timeout=60, what="the consumers to get going", details=platform.logs)
     platform.postgres.stop("immediate")  # a crash: every connection is cut mid-transaction
-    time.sleep(3)
+    # Down until the consumers have met it (a condition, not a guess at how long that takes).
+    wait_for(
+        lambda: "OperationalError" in worker.log_path.read_text(),
+        timeout=60,
+        what="a consumer to meet the outage",
+        details=platform.logs,
+    )
     platform.postgres.start()
 
     wait_all_final(platform, len(accepted))

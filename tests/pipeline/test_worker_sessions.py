@@ -16,14 +16,15 @@ pytestmark = [pytest.mark.pipeline, pytest.mark.django_db(transaction=True)]
 ADS = 15
 
 
-def sessions_opened() -> int:
-    """Sessions PostgreSQL has opened on the test database so far. A session counts when it
-    reports its statistics, at the latest when it ends: so every session a worker closed is
-    in the count."""
+def worker_sessions() -> set[tuple]:
+    """The client sessions on the test database other than this test's, each as (pid,
+    start time): the worker's pool processes are the only other clients during the test."""
     with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_stat_clear_snapshot()")
-        cursor.execute("SELECT sessions FROM pg_stat_database WHERE datname = current_database()")
-        return cursor.fetchone()[0]
+        cursor.execute(
+            "SELECT pid, backend_start FROM pg_stat_activity WHERE datname = current_database() "
+            "AND backend_type = 'client backend' AND pid <> pg_backend_pid()"
+        )
+        return set(cursor.fetchall())
 
 
 def submit_and_wait(caller, index: int) -> None:
@@ -40,17 +41,21 @@ def submit_and_wait(caller, index: int) -> None:
 
 def test_a_worker_keeps_its_database_sessions_from_task_to_task(celery_worker, retailer):
     caller = Caller(retailer=retailer, key_prefix="test")
-    submit_and_wait(caller, 0)  # the pool's processes have connected by now
-    before = sessions_opened()
+    submit_and_wait(caller, 0)
+    # Celery's fixup alone would close every session after its task: none would be left.
+    before = worker_sessions()
+    assert before, "no worker session outlived its task"
 
     for index in range(1, ADS + 1):
         submit_and_wait(caller, index)
 
-    # Celery's fixup alone would open a session per task: 2 × ADS at least. Kept sessions
-    # open none, but a session reports its start a moment late, so the pool's first
-    # sessions may land in this window.
-    opened = sessions_opened() - before
-    assert opened <= 5, f"{opened} sessions opened for {2 * ADS} tasks"
+    # The same sessions served all 2 x ADS tasks. A pool process that had no task yet may
+    # have opened its first session meanwhile: one per process at most.
+    after = worker_sessions()
+    assert before <= after, f"sessions {sorted(before - after)} were closed between tasks"
+    assert len(after - before) <= celery_worker.concurrency, (
+        f"{len(after - before)} sessions opened for {2 * ADS} tasks"
+    )
 
 
 def test_a_session_that_broke_between_tasks_is_replaced_before_the_next_task_uses_it(celery_worker, retailer):

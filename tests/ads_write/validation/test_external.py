@@ -1,4 +1,3 @@
-import time
 import uuid
 from datetime import UTC
 
@@ -177,9 +176,9 @@ def test_batch_is_checked_concurrently(configured, validator):
     validator.latency = 0.2
     configured.EXTERNAL_VALIDATOR_CONCURRENCY = 32
     ads = {uuid.uuid4(): {**AD, "headline": f"Counterfeit chairs no. {i}"} for i in range(24)}
-    started = time.monotonic()
     answers = external.check_many(ads)
-    elapsed = time.monotonic() - started
     assert set(answers) == set(ads)
     assert all(error == "" and findings[0].code == "EXTERNAL.COUNTERFEIT" for findings, error in answers.values())
-    assert elapsed < 1.5, f"24 calls of 0.2 s took {elapsed:.2f} s: not concurrent"
+    # Counted by the validator, not timed here: one call at a time would never pass 1, and
+    # 0.2 s per call leaves the calls time to overlap however slow this machine is.
+    assert validator.max_in_flight >= 8, f"at most {validator.max_in_flight} calls at once: not concurrent"
