@@ -11,9 +11,15 @@ from audit.services import AuditRecord, audit_record_many
 from .models import ApiKey, DeadLetter, Retailer, hash_api_key
 
 
-def retailer_create(*, name: str, email: str = "", actor: str = "system:cli") -> Retailer:
+def retailer_create(
+    *, name: str, email: str = "", report_contacts: list[str] | None = None, actor: str = "system:cli"
+) -> Retailer:
+    """Create a retailer. Its daily report goes to `report_contacts`, by default to its
+    e-mail address: a retailer created with one gets its reports without another step."""
+    if report_contacts is None:
+        report_contacts = [email] if email else []
     with transaction.atomic():
-        retailer = Retailer.objects.create(name=name, email=email, report_contacts=[email] if email else [])
+        retailer = Retailer.objects.create(name=name, email=email, report_contacts=report_contacts)
         audit_record_many(
             records=[
                 AuditRecord(
@@ -21,7 +27,7 @@ def retailer_create(*, name: str, email: str = "", actor: str = "system:cli") ->
                     action="retailer.created",
                     actor=actor,
                     retailer_id=retailer.id,
-                    data={"name": name, "email": email},
+                    data={"name": name, "email": email, "report_contacts": report_contacts},
                 )
             ]
         )

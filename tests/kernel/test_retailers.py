@@ -44,3 +44,19 @@ def test_a_revoked_key_stops_working(client):
     ApiKey.objects.update(revoked_at=timezone.now())
     forget_cached_keys()
     assert client.get("/api/v1/ads", **auth).status_code == 401
+
+
+def test_create_retailer_makes_its_email_the_report_contact_unless_told_otherwise():
+    call_command("create_retailer", "--name", "Acme", "--email", "ops@acme.example", stdout=io.StringIO())
+    assert Retailer.objects.get(name="Acme").report_contacts == ["ops@acme.example"]
+    call_command(
+        "create_retailer",
+        *("--name", "Zephyr", "--email", "ceo@zephyr.example"),
+        *("--report-contact", "ads@zephyr.example", "--report-contact", "buyers@zephyr.example"),
+        stdout=io.StringIO(),
+    )
+    assert Retailer.objects.get(name="Zephyr").report_contacts == ["ads@zephyr.example", "buyers@zephyr.example"]
+    call_command("create_retailer", "--name", "Orbit", stdout=io.StringIO())
+    assert Retailer.objects.get(name="Orbit").report_contacts == []
+    with pytest.raises(CommandError, match="--report-contact 'nope' is not a valid e-mail"):
+        call_command("create_retailer", "--name", "Nimbus", "--report-contact", "nope", stdout=io.StringIO())
