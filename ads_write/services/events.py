@@ -30,7 +30,7 @@ _DATETIME_FIELDS = ("starts_at", "ends_at")
 _NOT_JSON_SAFE = frozenset({"price", *_DATETIME_FIELDS})
 
 
-def ad_to_json(ad: dict) -> dict:
+def ad_event_data(ad: dict) -> dict:
     """The normalised ad (from basic validation) as JSON-safe event data."""
     data = {k: v for k, v in ad.items() if k not in _NOT_JSON_SAFE}
     for name in _DATETIME_FIELDS:
@@ -84,7 +84,7 @@ def submitted_event(*, ad_id, retailer_id, ad: dict, actor: str, at: str, event_
         retailer_id=str(retailer_id),
         version=1,
         occurred_at=at,
-        data={**ad_to_json(ad), "submitted_at": at, "actor": actor},
+        data={**ad_event_data(ad), "submitted_at": at, "actor": actor},
         **({"event_id": str(event_id)} if event_id else {}),
     )
 

@@ -92,7 +92,7 @@ def evaluate_many(ads: list) -> dict:
     inputs = {ad.id: ad_input(ad) for ad in ads}
     facts = gather_facts(ads, ruleset=ruleset)
     if external.is_configured():
-        answers = external.check_many(inputs)
+        answers = external.ads_check(inputs)
         facts = {
             ad_id: replace(facts[ad_id], external_findings=answers[ad_id][0], external_error=answers[ad_id][1])
             for ad_id in inputs

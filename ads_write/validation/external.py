@@ -33,13 +33,13 @@ PREFIX = "EXTERNAL."
 MAX_BACKOFF = 2.0
 
 
-def setting(name: str):
+def _setting(name: str):
     # The EXTERNAL_VALIDATOR_* settings are documented in adplatform/settings.py.
     return getattr(settings, name)
 
 
 def is_configured() -> bool:
-    return bool(setting("EXTERNAL_VALIDATOR_URL"))
+    return bool(_setting("EXTERNAL_VALIDATOR_URL"))
 
 
 class Unavailable(Exception):
@@ -95,22 +95,22 @@ _breaker: CircuitBreaker | None = None
 _session: tuple[int, requests.Session] | None = None  # (pid, session): never share sockets across fork
 
 
-def breaker() -> CircuitBreaker:
+def circuit_breaker() -> CircuitBreaker:
     global _breaker
     with _state_lock:
         if _breaker is None:
             _breaker = CircuitBreaker(
-                threshold=int(setting("EXTERNAL_VALIDATOR_BREAKER_THRESHOLD")),
-                cooldown=float(setting("EXTERNAL_VALIDATOR_BREAKER_COOLDOWN")),
+                threshold=int(_setting("EXTERNAL_VALIDATOR_BREAKER_THRESHOLD")),
+                cooldown=float(_setting("EXTERNAL_VALIDATOR_BREAKER_COOLDOWN")),
             )
         return _breaker
 
 
-def session() -> requests.Session:
+def http_session() -> requests.Session:
     global _session
     with _state_lock:
         if _session is None or _session[0] != os.getpid():
-            pool = int(setting("EXTERNAL_VALIDATOR_CONCURRENCY"))
+            pool = int(_setting("EXTERNAL_VALIDATOR_CONCURRENCY"))
             http = requests.Session()
             # No retries at this level: ours below count attempts against the breaker.
             http.mount("http://", HTTPAdapter(pool_connections=4, pool_maxsize=pool, max_retries=0))
@@ -119,7 +119,7 @@ def session() -> requests.Session:
         return _session[1]
 
 
-def reset() -> None:
+def client_state_reset() -> None:
     """Forget the breaker and session (tests; settings changed)."""
     global _breaker, _session
     with _state_lock:
@@ -129,7 +129,7 @@ def reset() -> None:
         _session = None
 
 
-def ad_json(ad: dict) -> bytes:
+def ad_request_body(ad: dict) -> bytes:
     """The normalised ad as a client would post it: price amount as a string, ISO date-times."""
 
     def encode(value):
@@ -142,48 +142,48 @@ def ad_json(ad: dict) -> bytes:
     return json.dumps(ad, default=encode, separators=(",", ":")).encode()
 
 
-def check(ad: dict, *, ad_id=None) -> tuple[tuple[Finding, ...], str]:
+def ad_check(ad: dict, *, ad_id=None) -> tuple[tuple[Finding, ...], str]:
     """Ask the service about one ad: (its findings, "") or ((), why it gave no answer)."""
-    retries = int(setting("EXTERNAL_VALIDATOR_RETRIES"))
-    backoff = float(setting("EXTERNAL_VALIDATOR_BACKOFF"))
-    body = ad_json(ad)
+    retries = int(_setting("EXTERNAL_VALIDATOR_RETRIES"))
+    backoff = float(_setting("EXTERNAL_VALIDATOR_BACKOFF"))
+    body = ad_request_body(ad)
     problem = ""
     for attempt in range(retries + 1):
         if attempt:
             delay = min(MAX_BACKOFF, backoff * 2 ** (attempt - 1))
             time.sleep(delay + random.uniform(0, delay))  # jitter: spread the retries of a batch
-        if not breaker().allow():
+        if not circuit_breaker().allow():
             return (), "circuit breaker open"
         try:
             findings = _post(body, ad_id=ad_id)
         except Unavailable as exc:
-            breaker().record_failure()
+            circuit_breaker().record_failure()
             problem = str(exc)
             continue
-        breaker().record_success()
+        circuit_breaker().record_success()
         return findings, ""
     logger.warning("external validator unavailable for ad %s after %d attempts: %s", ad_id, retries + 1, problem)
     return (), f"{problem} (after {retries + 1} attempts)"
 
 
-def check_many(ads: dict) -> dict:
+def ads_check(ads: dict) -> dict:
     """Ask the service about a batch {ad_id: normalised ad} concurrently (a bounded pool of
     threads: each call mostly waits on the network). Returns {ad_id: (findings, error)}."""
     if not ads:
         return {}
-    workers = max(1, min(len(ads), int(setting("EXTERNAL_VALIDATOR_CONCURRENCY"))))
+    workers = max(1, min(len(ads), int(_setting("EXTERNAL_VALIDATOR_CONCURRENCY"))))
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="external-validator") as pool:
-        futures = {ad_id: pool.submit(check, ad, ad_id=ad_id) for ad_id, ad in ads.items()}
+        futures = {ad_id: pool.submit(ad_check, ad, ad_id=ad_id) for ad_id, ad in ads.items()}
         return {ad_id: future.result() for ad_id, future in futures.items()}
 
 
 def _post(body: bytes, *, ad_id) -> tuple[Finding, ...]:
-    timeout = float(setting("EXTERNAL_VALIDATOR_TIMEOUT"))
+    timeout = float(_setting("EXTERNAL_VALIDATOR_TIMEOUT"))
     headers = {"Content-Type": "application/json"}
     if ad_id is not None:
         headers["X-Ad-Id"] = str(ad_id)
     try:
-        response = session().post(setting("EXTERNAL_VALIDATOR_URL"), data=body, headers=headers, timeout=timeout)
+        response = http_session().post(_setting("EXTERNAL_VALIDATOR_URL"), data=body, headers=headers, timeout=timeout)
     except requests.Timeout:
         raise Unavailable(f"no answer within {timeout:g} s") from None
     except requests.RequestException as exc:

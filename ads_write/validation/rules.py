@@ -43,7 +43,7 @@ class Finding:
 @dataclass(frozen=True)
 class AdFacts:
     """What the stateful rules need to know about an ad, gathered in bulk before evaluation
-    (facts.gather_facts, external.check_many)."""
+    (facts.gather_facts, external.ads_check)."""
 
     retailer_name: str = ""
     duplicate_elsewhere: bool = False

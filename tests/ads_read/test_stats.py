@@ -30,7 +30,7 @@ def intake_events(retailer, *payloads, days_ago=0) -> list[Event]:
             retailer_id=str(retailer.id),
             version=1,
             occurred_at=submitted,
-            data={**events.ad_to_json(validate_basic(p).ad), "submitted_at": submitted, "actor": actor},
+            data={**events.ad_event_data(validate_basic(p).ad), "submitted_at": submitted, "actor": actor},
         )
         for p in payloads
     ]

@@ -145,7 +145,7 @@ def hold_for_review(retailer, **overrides) -> uuid.UUID:
         version=1,
         occurred_at=now,
         data={
-            **events.ad_to_json(validate_basic(ad_payload(**overrides)).ad),
+            **events.ad_event_data(validate_basic(ad_payload(**overrides)).ad),
             "submitted_at": now,
             "actor": "test",
         },

@@ -37,9 +37,9 @@ def configured(settings, validator):
     settings.EXTERNAL_VALIDATOR_BACKOFF = 0.01
     settings.EXTERNAL_VALIDATOR_BREAKER_THRESHOLD = 100
     settings.EXTERNAL_VALIDATOR_BREAKER_COOLDOWN = 30.0
-    external.reset()
+    external.client_state_reset()
     yield settings
-    external.reset()
+    external.client_state_reset()
 
 
 def test_off_unless_configured(settings):
@@ -48,7 +48,7 @@ def test_off_unless_configured(settings):
 
 
 def test_findings_of_the_service(configured):
-    findings, error = external.check({**AD, "description": "A replica of a classic."})
+    findings, error = external.ad_check({**AD, "description": "A replica of a classic."})
     assert error == ""
     assert [(f.code, f.category, f.severity, f.field) for f in findings] == [
         ("EXTERNAL.COUNTERFEIT", "external", "reject", "headline"),
@@ -58,7 +58,7 @@ def test_findings_of_the_service(configured):
 
 
 def test_clean_ad_gets_no_findings(configured):
-    assert external.check({**AD, "headline": "Teak chairs"}) == ((), "")
+    assert external.ad_check({**AD, "headline": "Teak chairs"}) == ((), "")
 
 
 def test_the_ad_is_sent_as_json_a_client_would_post(configured):
@@ -70,9 +70,9 @@ def test_the_ad_is_sent_as_json_a_client_would_post(configured):
         "price": {"amount": Decimal("12.50"), "currency": "GBP"},
         "starts_at": datetime(2030, 1, 1, tzinfo=UTC),
     }
-    assert external.ad_json(ad).count(b'"amount":"12.50"') == 1
-    assert b'"starts_at":"2030-01-01T00:00:00+00:00"' in external.ad_json(ad)
-    assert external.check(ad)[1] == ""
+    assert external.ad_request_body(ad).count(b'"amount":"12.50"') == 1
+    assert b'"starts_at":"2030-01-01T00:00:00+00:00"' in external.ad_request_body(ad)
+    assert external.ad_check(ad)[1] == ""
 
 
 @pytest.mark.parametrize(
@@ -96,7 +96,7 @@ def test_findings_from_service_are_checked(item, expected):
 
 
 def test_unavailable_after_retries(configured, validator):
-    findings, error = external.check({**AD, "headline": "Chairs [external-fail]"})
+    findings, error = external.ad_check({**AD, "headline": "Chairs [external-fail]"})
     assert findings == ()
     assert error == "HTTP 503 (after 3 attempts)"
     assert validator.requests == 3
@@ -104,7 +104,7 @@ def test_unavailable_after_retries(configured, validator):
 
 def test_unreachable_service(configured):
     configured.EXTERNAL_VALIDATOR_URL = "http://127.0.0.1:9/validate"  # discard port: nothing listens
-    findings, error = external.check(AD)
+    findings, error = external.ad_check(AD)
     assert findings == () and error.startswith("cannot reach the service")
 
 
@@ -112,7 +112,7 @@ def test_timeout(configured, validator):
     validator.latency = 0.5
     configured.EXTERNAL_VALIDATOR_TIMEOUT = 0.1
     configured.EXTERNAL_VALIDATOR_RETRIES = 1
-    assert external.check(AD)[1] == "no answer within 0.1 s (after 2 attempts)"
+    assert external.ad_check(AD)[1] == "no answer within 0.1 s (after 2 attempts)"
 
 
 def test_unavailable_means_review_never_approved():
@@ -123,7 +123,7 @@ def test_unavailable_means_review_never_approved():
 
 
 def test_service_findings_merge_with_the_rules(configured):
-    findings, _ = external.check({**AD, "headline": "Counterfeit AcmePhone cases"})
+    findings, _ = external.ad_check({**AD, "headline": "Counterfeit AcmePhone cases"})
     ad = {**AD, "headline": "Counterfeit AcmePhone cases"}
     verdict = evaluate(ad, facts=AdFacts(retailer_name="Nimbus", external_findings=findings))
     assert codes(verdict) == {"POLICY.TRADEMARK", "EXTERNAL.COUNTERFEIT"}
@@ -133,13 +133,13 @@ def test_service_findings_merge_with_the_rules(configured):
 def test_breaker_opens_and_stops_calling(configured, validator):
     configured.EXTERNAL_VALIDATOR_BREAKER_THRESHOLD = 3
     configured.EXTERNAL_VALIDATOR_RETRIES = 5
-    external.reset()
+    external.client_state_reset()
     failing = {**AD, "headline": "Chairs [external-fail]"}
-    assert external.check(failing) == ((), "circuit breaker open")
+    assert external.ad_check(failing) == ((), "circuit breaker open")
     assert validator.requests == 3  # the fourth attempt was not made
-    assert external.check(AD) == ((), "circuit breaker open")
+    assert external.ad_check(AD) == ((), "circuit breaker open")
     assert validator.requests == 3
-    assert external.breaker().state == "open"
+    assert external.circuit_breaker().state == "open"
 
 
 def test_breaker_half_opens_after_cool_down():
@@ -176,7 +176,7 @@ def test_batch_is_checked_concurrently(configured, validator):
     validator.latency = 0.2
     configured.EXTERNAL_VALIDATOR_CONCURRENCY = 32
     ads = {uuid.uuid4(): {**AD, "headline": f"Counterfeit chairs no. {i}"} for i in range(24)}
-    answers = external.check_many(ads)
+    answers = external.ads_check(ads)
     assert set(answers) == set(ads)
     assert all(error == "" and findings[0].code == "EXTERNAL.COUNTERFEIT" for findings, error in answers.values())
     # Counted by the validator, not timed here: one call at a time would never pass 1, and

@@ -373,7 +373,7 @@ def test_evaluate_many_with_the_external_validator(settings, nimbus, orbit):
     server = external_validator.start(latency_ms=50)
     settings.EXTERNAL_VALIDATOR_URL = server.url
     settings.EXTERNAL_VALIDATOR_BACKOFF = 0.01
-    external.reset()
+    external.client_state_reset()
     try:
         clean = make_ad(nimbus, headline="Teak garden chairs")
         fake = make_ad(nimbus, headline="Counterfeit AcmePhone cases", at=T0 + timedelta(seconds=1))
@@ -383,7 +383,7 @@ def test_evaluate_many_with_the_external_validator(settings, nimbus, orbit):
     finally:
         server.shutdown()
         server.server_close()
-        external.reset()
+        external.client_state_reset()
     assert verdicts[clean.id].status == "approved"
     assert {f.code for f in verdicts[fake.id].findings} == {"POLICY.TRADEMARK", "EXTERNAL.COUNTERFEIT"}
     assert verdicts[fake.id].status == "rejected"
