@@ -415,7 +415,7 @@ CELERY_BEAT_SCHEDULE = {
         "options": {"expires": 10},
     },
     "read-model-sweep": {
-        "task": "ads_write.tasks.maintenance_read_model_reconcile_task",
+        "task": "ads_read.tasks.maintenance_read_model_reconcile_task",
         "schedule": float(READ_MODEL_SWEEP_INTERVAL),
         "options": {"expires": READ_MODEL_SWEEP_INTERVAL},
     },

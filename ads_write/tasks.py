@@ -15,15 +15,14 @@ from celery_batches import Batches
 from django.conf import settings
 
 from adplatform.kernel.broker import publish_task
-from adplatform.kernel.events import Event, InvalidEvent
+from adplatform.kernel.events import PROJECT_ADS_TASK, Event, InvalidEvent
 from adplatform.kernel.pipeline import PipelineTask, PoisonMessage, dead_letter_record
 
 from . import idempotency
 from .journal import intake_journal_clear
-from .services.events import PROJECT_ADS_TASK
 from .services.housekeeping import content_fingerprints_purge, outbox_purge
 from .services.outbox import outbox_publish
-from .services.reconciliation import ads_reconcile_pending, intake_journal_replay, read_model_reconcile
+from .services.reconciliation import ads_reconcile_pending, intake_journal_replay
 from .services.submissions import submissions_process
 
 logger = logging.getLogger(__name__)
@@ -128,14 +127,3 @@ def maintenance_reconcile_pending_task(self):
     journal), then stored ads stuck in pending. Beat runs it every RECONCILE_PENDING_AFTER seconds."""
     limits = {"older_than_seconds": settings.RECONCILE_PENDING_AFTER, "limit": settings.RECONCILE_BATCH_LIMIT}
     return intake_journal_replay(**limits) + ads_reconcile_pending(**limits)
-
-
-@shared_task(bind=True, name="ads_write.tasks.maintenance_read_model_reconcile_task")
-def maintenance_read_model_reconcile_task(self):
-    """Project again the ads whose read row is missing or older (their projection message
-    was lost); beat runs it every READ_MODEL_SWEEP_INTERVAL seconds."""
-    return read_model_reconcile(
-        lookback_seconds=settings.READ_MODEL_SWEEP_LOOKBACK,
-        grace_seconds=settings.READ_MODEL_SWEEP_GRACE,
-        limit=settings.READ_MODEL_SWEEP_LIMIT,
-    )

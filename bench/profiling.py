@@ -188,10 +188,11 @@ def pipeline_probe(*, caller, ads: list[dict], ads_per_submit: int) -> dict:
     the single-ad API, more is a batch split into INTAKE_MESSAGE_SIZE messages) with its
     publish captured, then the intake and projection consumers on the captured messages,
     here, with each stage and each SQL statement timed. Returns the figures per ad."""
+    from adplatform.kernel.events import PROJECT_ADS_TASK
     from ads_read.tasks import project_ads_task
     from ads_write import tasks
     from ads_write.services import intake
-    from ads_write.services.events import PROCESS_SUBMISSIONS_TASK, PROJECT_ADS_TASK
+    from ads_write.services.events import PROCESS_SUBMISSIONS_TASK
     from ads_write.tasks import process_submissions_task
 
     published = defaultdict(list)

@@ -8,6 +8,11 @@ from .ids import new_id_str
 
 SCHEMA_VERSION = 1
 
+# The message the write side publishes when an ad's state changed (a list of ad ids), and
+# the read side's sweep when a read row fell behind: the contract between the two sides,
+# named here so that neither imports the other for it.
+PROJECT_ADS_TASK = "ads_read.tasks.project_ads_task"
+
 
 class InvalidEvent(ValueError):
     pass

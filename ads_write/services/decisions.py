@@ -3,12 +3,12 @@
 from django.db import transaction
 from django.utils import timezone
 
+from adplatform.kernel.events import PROJECT_ADS_TASK
 from adplatform.kernel.ids import new_id
 from adplatform.kernel.metrics import VERDICTS
 from audit.services import AuditRecord, audit_record_many
 
 from ..models import Ad, AdStatus, Verdict
-from .events import PROJECT_ADS_TASK
 from .outbox import outbox_add, outbox_publish
 
 

@@ -18,7 +18,6 @@ PROCESS_SUBMISSIONS_TASK = (
     if settings.INTAKE_BATCHING
     else "ads_write.tasks.process_submissions_task"
 )
-PROJECT_ADS_TASK = "ads_read.tasks.project_ads_task"
 
 
 # Derives the ids of events that follow from another (a verdict from its intake event), so a

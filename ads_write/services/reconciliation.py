@@ -1,5 +1,6 @@
-"""The sweeps that repair what a lost message left behind: ads still pending (from the
-database or, in direct mode, the intake journal) and read rows behind the write side."""
+"""The sweeps that repair what a lost message left behind: ads still pending, from the
+database or, in direct mode, the intake journal. (The read side repairs its own rows:
+ads_read/sweep.py.)"""
 
 import logging
 from datetime import timedelta
@@ -8,22 +9,15 @@ from django.db import transaction
 from django.utils import timezone
 
 from adplatform.kernel.broker import publish_tasks
-from adplatform.kernel.bulk import chunked
 from adplatform.kernel.ids import new_id
-from adplatform.kernel.metrics import READ_MODEL_RECONCILED_ADS, RECONCILED_ADS
+from adplatform.kernel.metrics import RECONCILED_ADS
 from audit.services import AuditRecord, audit_record_many
 
 from ..journal import intake_journal_clear, intake_journal_stale, intake_journal_touch
 from ..models import Ad, AdStatus
-from ..selectors import ads_behind_read_model
-from .events import PROCESS_SUBMISSIONS_TASK, PROJECT_ADS_TASK, replayed_submitted_event
+from .events import PROCESS_SUBMISSIONS_TASK, replayed_submitted_event
 
 logger = logging.getLogger(__name__)
-
-# Ad ids per projection message the read-model sweep publishes (the intake consumer's carry
-# the ads of what it judged at once: one message's, or a batching consumer's whole buffer).
-PROJECTION_MESSAGE_SIZE = 100
-
 
 RECONCILER_ACTOR = "system:reconciler"
 
@@ -82,34 +76,6 @@ def _reconciled(*, ad_ids: list[str], older_than_seconds: int, source: str) -> N
         action="ads.reconciled",
         data={"count": len(ad_ids), "older_than_seconds": older_than_seconds, "source": source, "ad_ids": ad_ids},
     )
-
-
-def read_model_reconcile(*, lookback_seconds: int, grace_seconds: int, limit: int) -> int:
-    """Publish the projection again for ads changed between `lookback_seconds` and
-    `grace_seconds` ago whose read row is missing or older (the message was lost: a worker
-    SIGKILLed as it popped it), at most `limit`, in messages of PROJECTION_MESSAGE_SIZE ids.
-    Only the projection writes the read table; it applies only newer versions, so a message
-    published twice, or for a projection still in flight, changes nothing. Counted in a
-    metric, logged and audited. Returns how many ads it published."""
-    now = timezone.now()
-    ids = [
-        str(ad_id)
-        for ad_id in ads_behind_read_model(
-            changed_from=now - timedelta(seconds=lookback_seconds),
-            changed_before=now - timedelta(seconds=grace_seconds),
-            limit=limit,
-        )
-    ]
-    if not ids:
-        return 0
-    publish_tasks(task_name=PROJECT_ADS_TASK, payloads=list(chunked(ids, PROJECTION_MESSAGE_SIZE)))
-    READ_MODEL_RECONCILED_ADS.inc(len(ids))
-    logger.warning("read-model sweep: projected %d ads whose read row was missing or older", len(ids))
-    _audit_sweep(
-        action="read_model.reconciled",
-        data={"count": len(ids), "lookback_seconds": lookback_seconds, "grace_seconds": grace_seconds, "ad_ids": ids},
-    )
-    return len(ids)
 
 
 def _audit_sweep(*, action: str, data: dict) -> None:

@@ -3,6 +3,7 @@
 import pytest
 
 from adplatform.kernel.auth import Caller
+from adplatform.kernel.events import PROJECT_ADS_TASK
 from ads_write.models import Ad, OutboxMessage, Verdict
 from ads_write.services import decisions, events, intake
 from ads_write.validation.basic import validate_basic
@@ -68,7 +69,7 @@ def test_staff_decide_a_held_ad_with_a_reason(held_ad):
     assert verdict.ruleset_version == current_ruleset().version  # the ruleset whose findings were reviewed
     entry = AuditEntry.objects.get(ad_id=ad.id, action="ad.decided")
     assert entry.actor == "staff:ines" and entry.data["reason"] == "Claim substantiated by award"
-    assert OutboxMessage.objects.filter(task_name=events.PROJECT_ADS_TASK, payload=[str(ad.id)]).exists()
+    assert OutboxMessage.objects.filter(task_name=PROJECT_ADS_TASK, payload=[str(ad.id)]).exists()
 
 
 @pytest.mark.parametrize(

@@ -11,18 +11,15 @@ from django.utils import timezone
 from prometheus_client import REGISTRY
 
 from adplatform.celery import app
-from adplatform.kernel.events import Event
+from adplatform.kernel.events import PROJECT_ADS_TASK, Event
+from ads_read import sweep
 from ads_read.models import AdView
 from ads_read.projections import ads_project
-from ads_read.tasks import project_ads_task
+from ads_read.sweep import ads_behind_read_model, read_model_reconcile
+from ads_read.tasks import maintenance_read_model_reconcile_task, project_ads_task
 from ads_write.models import Ad
-from ads_write.selectors import ads_behind_read_model
-from ads_write.services import reconciliation
 from ads_write.services.decisions import ad_decide
-from ads_write.services.events import PROJECT_ADS_TASK
-from ads_write.services.reconciliation import read_model_reconcile
 from ads_write.services.submissions import submissions_process, submissions_store
-from ads_write.tasks import maintenance_read_model_reconcile_task
 from audit.models import AuditEntry
 from tests.conftest import plans_of, queued_tasks
 from tests.factories import ad_payload, held_ad, intake_events
@@ -128,7 +125,7 @@ def test_the_limit_takes_the_oldest_changes_first(behind):
 
 
 def test_many_ads_go_out_in_messages_of_a_bounded_size(behind, monkeypatch):
-    monkeypatch.setattr(reconciliation, "PROJECTION_MESSAGE_SIZE", 2)
+    monkeypatch.setattr(sweep, "PROJECTION_MESSAGE_SIZE", 2)
     assert read_model_reconcile(**SWEEP, limit=100) == 3
     payloads = [args[0] for _task, args in queued_tasks(settings.REDIS_URL, queue="projections")]
     assert [len(payload) for payload in payloads] == [2, 1]
