@@ -39,10 +39,12 @@ run: seed
 	rm -rf $${PROMETHEUS_MULTIPROC_DIR:-$${ADPLATFORM_DATA_DIR:-.data}/prometheus}
 	PORT=$(PORT) $(VENV)/bin/honcho start -f Procfile
 
-# The lint gate: ruff's formatter and linter (ruff.toml). `make format` applies both fixes.
+# The lint gate: ruff's formatter and linter (ruff.toml), and the import contracts between
+# the parts (.importlinter). `make format` applies ruff's fixes.
 lint: $(VENV)/.installed-dev
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/lint-imports --no-cache
 
 format: $(VENV)/.installed-dev
 	$(VENV)/bin/ruff format .
