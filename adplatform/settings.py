@@ -19,7 +19,6 @@ environ.Env.read_env(os.environ.get("ADPLATFORM_ENV_FILE", BASE_DIR / ".env"), o
 DATA_DIR = Path(env.str("ADPLATFORM_DATA_DIR", default=str(BASE_DIR / ".data")))
 
 DEBUG = env.bool("DEBUG", default=False)
-SECRET_KEY = env.str("SECRET_KEY", default="dev-only-insecure-key-change-me")
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "testserver"])
 
 INSTALLED_APPS = [
@@ -103,6 +102,35 @@ if READ_DATABASE_URL:
     DATABASES["replica"] = {**_database(READ_DATABASE_URL), "TEST": {"MIRROR": "default"}}
 DATABASE_ROUTERS = ["adplatform.routers.ReadReplicaRouter"]
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# --- Production: secrets, TLS, proxy, security headers -------------------------------------
+# README "Running in production" lists these. Off the embedded demo (SQLite) the platform is
+# taken to be a real deployment: the secrets must come from the environment.
+EMBEDDED_DEMO = DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3"
+
+
+def _generated_secret(name: str) -> str:
+    """A secret made once for the embedded demo and kept in its data folder (0600), so that
+    sessions and the audit chain survive restarts. Created by link, so that web, worker and
+    beat starting together all read the one that won."""
+    path = DATA_DIR / name
+    if not path.exists():
+        import secrets
+
+        DATA_DIR.mkdir(parents=True, exist_ok=True)
+        draft = path.with_name(f".{name}.{os.getpid()}")
+        draft.write_text(secrets.token_urlsafe(50))
+        draft.chmod(0o600)
+        try:
+            os.link(draft, path)
+        except FileExistsError:
+            pass
+        finally:
+            draft.unlink()
+    return path.read_text().strip()
+
+
+SECRET_KEY = env.str("SECRET_KEY", default="dev-only-insecure-key-change-me")
 
 # --- Redis, Celery -----------------------------------------------------------------------
 REDIS_URL = env.str("REDIS_URL", default="")
@@ -282,6 +310,42 @@ if not 1 <= AUDIT_CHAINS <= 32767:
 # The admin's "Verify chain" stops after this many seconds (web workers have a timeout) and
 # says how far it got; `manage.py verify_audit_chain` always walks the whole chain.
 AUDIT_VERIFY_ADMIN_SECONDS = env.float("AUDIT_VERIFY_ADMIN_SECONDS", default=20.0)
+# The chain is keyed: each entry's hash is an HMAC-SHA256 under one of these keys, kept
+# outside the database, so whoever owns the table cannot rehash what they edit.
+# AUDIT_HMAC_KEYS="2026a=<secret>,2026b=<secret>"; new entries use AUDIT_HMAC_KEY_ID (the only
+# key's id when there is one) and store it, so keys rotate by adding one and switching the id;
+# keep the old ones for verification. The embedded demo makes one into its data folder.
+_audit_keys = env.str("AUDIT_HMAC_KEYS", default="")
+AUDIT_HMAC_KEYS = {}
+for _pair in filter(None, (item.strip() for item in _audit_keys.split(","))):
+    _key_id, _, _secret = _pair.partition("=")
+    if not (_key_id.strip() and len(_key_id.strip()) <= 32 and len(_secret.strip()) >= 32):
+        raise ImproperlyConfigured(
+            "AUDIT_HMAC_KEYS: give id=secret pairs, ids of 1-32 characters, secrets of 32 or more."
+        )
+    AUDIT_HMAC_KEYS[_key_id.strip()] = _secret.strip()
+if not AUDIT_HMAC_KEYS:
+    if not EMBEDDED_DEMO:
+        raise ImproperlyConfigured(
+            "AUDIT_HMAC_KEYS must be set when DATABASE_URL is not the embedded SQLite demo "
+            "(e.g. AUDIT_HMAC_KEYS=2026a=$(python -c 'import secrets; print(secrets.token_hex(32))'))."
+        )
+    AUDIT_HMAC_KEYS = {"demo": _generated_secret("audit_hmac_key")}
+AUDIT_HMAC_KEY_ID = env.str(
+    "AUDIT_HMAC_KEY_ID", default=next(iter(AUDIT_HMAC_KEYS)) if len(AUDIT_HMAC_KEYS) == 1 else ""
+)
+if AUDIT_HMAC_KEY_ID not in AUDIT_HMAC_KEYS:
+    raise ImproperlyConfigured(f"AUDIT_HMAC_KEY_ID ({AUDIT_HMAC_KEY_ID!r}) must name one of AUDIT_HMAC_KEYS.")
+# Entries written before the chain was keyed carry no key id and a plain SHA-256; they verify
+# unless this is off (a log begun keyed: set it off, so no entry can pass for an old one).
+AUDIT_ACCEPT_UNKEYED = env.bool("AUDIT_ACCEPT_UNKEYED", default=True)
+# Every day at AUDIT_ANCHOR_AT (UTC) beat publishes the chains' heads outside the table: a
+# signed JSON file in AUDIT_ANCHOR_DIR and/or a mail to AUDIT_ANCHOR_EMAILS. `verify_audit_chain
+# --anchors FILE...` then catches a chain cut short or rehashed since. Keep the folder on other
+# storage than the database's, writable by beat only.
+AUDIT_ANCHOR_DIR = env.str("AUDIT_ANCHOR_DIR", default=str(DATA_DIR / "audit-anchors"))
+AUDIT_ANCHOR_EMAILS = env.list("AUDIT_ANCHOR_EMAILS", default=[])
+AUDIT_ANCHOR_AT = env.str("AUDIT_ANCHOR_AT", default="00:15")
 
 # --- Notifications: webhooks and the daily failed-ads report --------------------------------
 # SMTP for the report mails (used when EMAIL_BACKEND is Django's smtp backend).
@@ -418,6 +482,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "ads_write.tasks.maintenance_read_model_reconcile_task",
         "schedule": float(READ_MODEL_SWEEP_INTERVAL),
         "options": {"expires": READ_MODEL_SWEEP_INTERVAL},
+    },
+    "audit-anchor": {
+        "task": "audit.tasks.maintenance_audit_anchor_task",
+        "schedule": daily_at(AUDIT_ANCHOR_AT, zone="UTC"),
     },
     "purge-idempotency-keys": {
         "task": "ads_write.tasks.maintenance_idempotency_purge_task",
