@@ -22,7 +22,8 @@ DEBUG = env.bool("DEBUG", default=False)
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "testserver"])
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    # The admin on StaffAdminSite: a second factor when STAFF_REQUIRE_2FA (adplatform/staff_admin.py).
+    "adplatform.staff_admin.StaffAdminConfig",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -32,6 +33,9 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "django_filters",
+    "axes",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
     "csp",
     "adplatform.kernel",
     "ads_write",
@@ -51,8 +55,11 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as django-axes asks: it turns a locked-out login into its 429 answer.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "adplatform.urls"
@@ -290,8 +297,38 @@ SPECTACULAR_SETTINGS = {
 
 # --- Auth, i18n, static ----------------------------------------------------------------------
 AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+
+# --- Staff login: lockout, second factor, sessions ------------------------------------------
+# django-axes: after STAFF_LOGIN_FAILURE_LIMIT failed logins of one username from one address
+# within STAFF_LOGIN_LOCKOUT_MINUTES, that pair (only) is locked for as long; a lockout by
+# username alone would let anyone lock a reviewer out from elsewhere. `manage.py unlock_staff`.
+AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
+AXES_FAILURE_LIMIT = env.int("STAFF_LOGIN_FAILURE_LIMIT", default=10)
+AXES_COOLOFF_TIME = env.float("STAFF_LOGIN_LOCKOUT_MINUTES", default=15.0) / 60  # hours
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+# Attempts during a lockout neither count nor extend it: the pair is free again
+# STAFF_LOGIN_LOCKOUT_MINUTES after the failure that locked it (each attempt is still audited).
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+AXES_ENABLE_ADMIN = False  # unlocking goes through the audited command, not a bare delete
+# The client's address: REMOTE_ADDR, or behind TRUSTED_PROXY_COUNT proxies that each append to
+# X-Forwarded-For, the entry the outermost of them wrote (what a client sends itself is ignored).
+TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
+AXES_CLIENT_IP_CALLABLE = "audit.staff.client_ip"
+# A TOTP device (django-otp; `manage.py enrol_staff_totp`) is needed to use the admin. On by
+# default off the embedded demo.
+STAFF_REQUIRE_2FA = env.bool("STAFF_REQUIRE_2FA", default=not EMBEDDED_DEMO)
+OTP_TOTP_ISSUER = env.str("OTP_TOTP_ISSUER", default="adplatform")
+# A staff session ends after this many seconds without a request (each request renews it).
+SESSION_IDLE_TIMEOUT = env.int("SESSION_IDLE_TIMEOUT", default=8 * 3600)
+SESSION_COOKIE_AGE = SESSION_IDLE_TIMEOUT
+SESSION_SAVE_EVERY_REQUEST = True
+
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
 USE_I18N = True
