@@ -316,6 +316,7 @@ AXES_RESET_ON_SUCCESS = True
 # STAFF_LOGIN_LOCKOUT_MINUTES after the failure that locked it (each attempt is still audited).
 AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
 AXES_ENABLE_ADMIN = False  # unlocking goes through the audited command, not a bare delete
+AXES_VERBOSE = False  # no banner on every process start
 # The client's address: REMOTE_ADDR, or behind TRUSTED_PROXY_COUNT proxies that each append to
 # X-Forwarded-For, the entry the outermost of them wrote (what a client sends itself is ignored).
 TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)

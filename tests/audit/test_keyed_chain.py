@@ -20,6 +20,7 @@ from audit.models import AuditEntry
 from audit.selectors import audit_chain_verify
 from audit.services import AuditRecord, audit_record_many
 from audit.tasks import maintenance_audit_anchor_task
+from tests.audit.test_services import known_entry
 from tests.factories import audit_chain
 
 pytestmark = pytest.mark.django_db
@@ -77,20 +78,7 @@ def verify_command(*args) -> str:
 
 def test_the_keyed_hash_known_answer(keys):
     # HMAC-SHA256 under the key the entry names, over the canonical form with the key id.
-    entry = AuditEntry(
-        sequence=42,
-        event_id=uuid.UUID("0193a5b0-0000-7000-8000-000000000001"),
-        occurred_at=datetime(2026, 11, 26, 12, 0, tzinfo=UTC),
-        recorded_at=datetime(2026, 11, 26, 12, 0, 1, tzinfo=UTC),
-        actor="system:test",
-        action="ad.submitted",
-        ad_id=uuid.UUID("0193a5b0-0000-7000-8000-000000000002"),
-        retailer_id=None,
-        data={"headline": "Hi", "price": "9.90"},
-        chain=3,
-        key_id="k1",
-        prev_hash=GENESIS_HASH,
-    )
+    entry = known_entry(chain=3, key_id="k1")
     body = (
         '{"action":"ad.submitted","actor":"system:test","ad_id":"0193a5b0-0000-7000-8000-000000000002",'
         '"chain":3,"data":{"headline":"Hi","price":"9.90"},"event_id":"0193a5b0-0000-7000-8000-000000000001",'
