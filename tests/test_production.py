@@ -40,6 +40,9 @@ def documented_production_env() -> dict:
 
 def run(args, **env) -> subprocess.CompletedProcess:
     environment = worker_env(**env)
+    # The browser tests set this in the suite's own process (tests/browser/conftest.py); it is
+    # no part of a deployment, and check --deploy rightly refuses it.
+    environment.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
     for name, value in env.items():
         if value is None:
             environment.pop(name, None)
