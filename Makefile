@@ -6,6 +6,9 @@ PIP := $(VENV)/bin/pip
 PORT ?= 8000
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/adplatform
 TEST_REDIS_URL ?= redis://127.0.0.1:6379/15
+# Off the embedded demo the settings require these secrets; the suite's own, public ones.
+TEST_SECRET_KEY ?= test-only-secret-key-never-use-in-production
+TEST_AUDIT_HMAC_KEYS ?= test=test-only-audit-hmac-key-never-use-in-production
 
 .PHONY: run test setup setup-dev browser migrate seed lint format clean bench-setup
 
@@ -53,6 +56,7 @@ format: $(VENV)/.installed-dev
 test: setup-dev lint
 	rm -rf .data/prometheus-test
 	DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} REDIS_URL=$${REDIS_URL:-$(TEST_REDIS_URL)} \
+	  SECRET_KEY=$${SECRET_KEY:-$(TEST_SECRET_KEY)} AUDIT_HMAC_KEYS=$${AUDIT_HMAC_KEYS:-$(TEST_AUDIT_HMAC_KEYS)} \
 	  PROMETHEUS_MULTIPROC_DIR=$(CURDIR)/.data/prometheus-test $(VENV)/bin/pytest $(PYTEST_ARGS)
 
 # Benchmarks (bench/README.md): matplotlib, tqdm, py-spy, and Debian's wrk and redis-server.

@@ -19,11 +19,11 @@ environ.Env.read_env(os.environ.get("ADPLATFORM_ENV_FILE", BASE_DIR / ".env"), o
 DATA_DIR = Path(env.str("ADPLATFORM_DATA_DIR", default=str(BASE_DIR / ".data")))
 
 DEBUG = env.bool("DEBUG", default=False)
-SECRET_KEY = env.str("SECRET_KEY", default="dev-only-insecure-key-change-me")
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "testserver"])
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    # The admin on StaffAdminSite: a second factor when STAFF_REQUIRE_2FA (adplatform/staff_admin.py).
+    "adplatform.staff_admin.StaffAdminConfig",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -33,6 +33,10 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "django_filters",
+    "axes",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "csp",
     "adplatform.kernel",
     "ads_write",
     "ads_read",
@@ -45,13 +49,17 @@ MIDDLEWARE = [
     "adplatform.middleware.MetricsMiddleware",
     "adplatform.middleware.RateLimitHeadersMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as django-axes asks: it turns a locked-out login into its 429 answer.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "adplatform.urls"
@@ -103,6 +111,75 @@ if READ_DATABASE_URL:
     DATABASES["replica"] = {**_database(READ_DATABASE_URL), "TEST": {"MIRROR": "default"}}
 DATABASE_ROUTERS = ["adplatform.routers.ReadReplicaRouter"]
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# --- Production: secrets, TLS, proxy, security headers -------------------------------------
+# README "Running in production" lists these. Off the embedded demo (SQLite) the platform is
+# taken to be a real deployment: the secrets must come from the environment.
+EMBEDDED_DEMO = DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3"
+
+
+def _generated_secret(name: str) -> str:
+    """A secret made once for the embedded demo and kept in its data folder (0600), so that
+    sessions and the audit chain survive restarts. Created by link, so that web, worker and
+    beat starting together all read the one that won."""
+    path = DATA_DIR / name
+    if not path.exists():
+        import secrets
+
+        DATA_DIR.mkdir(parents=True, exist_ok=True)
+        draft = path.with_name(f".{name}.{os.getpid()}")
+        draft.write_text(secrets.token_urlsafe(50))
+        draft.chmod(0o600)
+        try:
+            os.link(draft, path)
+        except FileExistsError:
+            pass
+        finally:
+            draft.unlink()
+    return path.read_text().strip()
+
+
+SECRET_KEY = env.str("SECRET_KEY", default="")
+if not SECRET_KEY:
+    if not EMBEDDED_DEMO:
+        raise ImproperlyConfigured(
+            "SECRET_KEY must be set when DATABASE_URL is not the embedded SQLite demo "
+            "(e.g. python -c 'import secrets; print(secrets.token_urlsafe(50))')."
+        )
+    SECRET_KEY = _generated_secret("secret_key")
+# Behind a TLS-terminating proxy: the header it sets on https requests, "HTTP_X_FORWARDED_PROTO=https".
+_proxy_ssl_header = env.str("SECURE_PROXY_SSL_HEADER", default="")
+SECURE_PROXY_SSL_HEADER = tuple(_proxy_ssl_header.split("=", 1)) if _proxy_ssl_header else None
+SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=False)
+# Probes and the metrics scraper may talk plain HTTP to a pod: never redirect them.
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$", r"^metrics$"]
+SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=False)
+SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=False)
+SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=False)
+CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=False)
+# Origins whose POSTs the admin accepts, "https://admin.example.com" (needed behind a proxy).
+CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
+# Content security policy (django-csp): own resources only, no inline script. The one inline
+# <style> element of drf-spectacular's Swagger UI page is allowed by its hash (the browser
+# tests fail if an upgrade changes it).
+SWAGGER_UI_INLINE_STYLE = "'sha256-MMpT0iDxyjALd9PdfepImGX3DBfJPXZ4IlDWdPAgtn0='"
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'", SWAGGER_UI_INLINE_STYLE],
+        # style="…" attributes (a few admin templates use them) cannot run script or load anything.
+        "style-src-attr": ["'unsafe-inline'"],
+        "img-src": ["'self'", "data:"],
+        "font-src": ["'self'"],
+        "connect-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'none'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    }
+}
 
 # --- Redis, Celery -----------------------------------------------------------------------
 REDIS_URL = env.str("REDIS_URL", default="")
@@ -220,8 +297,39 @@ SPECTACULAR_SETTINGS = {
 
 # --- Auth, i18n, static ----------------------------------------------------------------------
 AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+
+# --- Staff login: lockout, second factor, sessions ------------------------------------------
+# django-axes: after STAFF_LOGIN_FAILURE_LIMIT failed logins of one username from one address
+# within STAFF_LOGIN_LOCKOUT_MINUTES, that pair (only) is locked for as long; a lockout by
+# username alone would let anyone lock a reviewer out from elsewhere. `manage.py unlock_staff`.
+AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
+AXES_FAILURE_LIMIT = env.int("STAFF_LOGIN_FAILURE_LIMIT", default=10)
+AXES_COOLOFF_TIME = env.float("STAFF_LOGIN_LOCKOUT_MINUTES", default=15.0) / 60  # hours
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+# Attempts during a lockout neither count nor extend it: the pair is free again
+# STAFF_LOGIN_LOCKOUT_MINUTES after the failure that locked it (each attempt is still audited).
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+AXES_ENABLE_ADMIN = False  # unlocking goes through the audited command, not a bare delete
+AXES_VERBOSE = False  # no banner on every process start
+# The client's address: REMOTE_ADDR, or behind TRUSTED_PROXY_COUNT proxies that each append to
+# X-Forwarded-For, the entry the outermost of them wrote (what a client sends itself is ignored).
+TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
+AXES_CLIENT_IP_CALLABLE = "audit.staff.client_ip"
+# A TOTP device (django-otp; `manage.py enrol_staff_totp`) is needed to use the admin. On by
+# default off the embedded demo.
+STAFF_REQUIRE_2FA = env.bool("STAFF_REQUIRE_2FA", default=not EMBEDDED_DEMO)
+OTP_TOTP_ISSUER = env.str("OTP_TOTP_ISSUER", default="adplatform")
+# A staff session ends after this many seconds without a request (each request renews it).
+SESSION_IDLE_TIMEOUT = env.int("SESSION_IDLE_TIMEOUT", default=8 * 3600)
+SESSION_COOKIE_AGE = SESSION_IDLE_TIMEOUT
+SESSION_SAVE_EVERY_REQUEST = True
+
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
 USE_I18N = True
@@ -282,6 +390,42 @@ if not 1 <= AUDIT_CHAINS <= 32767:
 # The admin's "Verify chain" stops after this many seconds (web workers have a timeout) and
 # says how far it got; `manage.py verify_audit_chain` always walks the whole chain.
 AUDIT_VERIFY_ADMIN_SECONDS = env.float("AUDIT_VERIFY_ADMIN_SECONDS", default=20.0)
+# The chain is keyed: each entry's hash is an HMAC-SHA256 under one of these keys, kept
+# outside the database, so whoever owns the table cannot rehash what they edit.
+# AUDIT_HMAC_KEYS="2026a=<secret>,2026b=<secret>"; new entries use AUDIT_HMAC_KEY_ID (the only
+# key's id when there is one) and store it, so keys rotate by adding one and switching the id;
+# keep the old ones for verification. The embedded demo makes one into its data folder.
+_audit_keys = env.str("AUDIT_HMAC_KEYS", default="")
+AUDIT_HMAC_KEYS = {}
+for _pair in filter(None, (item.strip() for item in _audit_keys.split(","))):
+    _key_id, _, _secret = _pair.partition("=")
+    if not (_key_id.strip() and len(_key_id.strip()) <= 32 and len(_secret.strip()) >= 32):
+        raise ImproperlyConfigured(
+            "AUDIT_HMAC_KEYS: give id=secret pairs, ids of 1-32 characters, secrets of 32 or more."
+        )
+    AUDIT_HMAC_KEYS[_key_id.strip()] = _secret.strip()
+if not AUDIT_HMAC_KEYS:
+    if not EMBEDDED_DEMO:
+        raise ImproperlyConfigured(
+            "AUDIT_HMAC_KEYS must be set when DATABASE_URL is not the embedded SQLite demo "
+            "(e.g. AUDIT_HMAC_KEYS=2026a=$(python -c 'import secrets; print(secrets.token_hex(32))'))."
+        )
+    AUDIT_HMAC_KEYS = {"demo": _generated_secret("audit_hmac_key")}
+AUDIT_HMAC_KEY_ID = env.str(
+    "AUDIT_HMAC_KEY_ID", default=next(iter(AUDIT_HMAC_KEYS)) if len(AUDIT_HMAC_KEYS) == 1 else ""
+)
+if AUDIT_HMAC_KEY_ID not in AUDIT_HMAC_KEYS:
+    raise ImproperlyConfigured(f"AUDIT_HMAC_KEY_ID ({AUDIT_HMAC_KEY_ID!r}) must name one of AUDIT_HMAC_KEYS.")
+# Entries written before the chain was keyed carry no key id and a plain SHA-256; they verify
+# unless this is off (a log begun keyed: set it off, so no entry can pass for an old one).
+AUDIT_ACCEPT_UNKEYED = env.bool("AUDIT_ACCEPT_UNKEYED", default=True)
+# Every day at AUDIT_ANCHOR_AT (UTC) beat publishes the chains' heads outside the table: a
+# signed JSON file in AUDIT_ANCHOR_DIR and/or a mail to AUDIT_ANCHOR_EMAILS. `verify_audit_chain
+# --anchors FILE...` then catches a chain cut short or rehashed since. Keep the folder on other
+# storage than the database's, writable by beat only.
+AUDIT_ANCHOR_DIR = env.str("AUDIT_ANCHOR_DIR", default=str(DATA_DIR / "audit-anchors"))
+AUDIT_ANCHOR_EMAILS = env.list("AUDIT_ANCHOR_EMAILS", default=[])
+AUDIT_ANCHOR_AT = env.str("AUDIT_ANCHOR_AT", default="00:15")
 
 # --- Notifications: webhooks and the daily failed-ads report --------------------------------
 # SMTP for the report mails (used when EMAIL_BACKEND is Django's smtp backend).
@@ -418,6 +562,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "ads_read.tasks.maintenance_read_model_reconcile_task",
         "schedule": float(READ_MODEL_SWEEP_INTERVAL),
         "options": {"expires": READ_MODEL_SWEEP_INTERVAL},
+    },
+    "audit-anchor": {
+        "task": "audit.tasks.maintenance_audit_anchor_task",
+        "schedule": daily_at(AUDIT_ANCHOR_AT, zone="UTC"),
     },
     "purge-idempotency-keys": {
         "task": "ads_write.tasks.maintenance_idempotency_purge_task",

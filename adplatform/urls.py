@@ -1,6 +1,6 @@
 from django.contrib import admin
 from django.urls import include, path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from ads_read.api import AdDetailApi, AdFailedListApi, AdListApi, StatsListApi
 from ads_write.api import AdBatchSubmitApi, AdSubmitApi
@@ -22,7 +22,8 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(permission_classes=[], authentication_classes=[]), name="schema"),
     path(
         "api/docs/",
-        SpectacularSwaggerView.as_view(url_name="schema", permission_classes=[], authentication_classes=[]),
+        # The split view serves its start-up script as a file: no inline script for the CSP to allow.
+        SpectacularSwaggerSplitView.as_view(url_name="schema", permission_classes=[], authentication_classes=[]),
         name="docs",
     ),
     path("healthz", health.healthz, name="healthz"),

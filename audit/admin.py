@@ -64,6 +64,7 @@ class AuditEntryAdmin(ReadOnlyAdmin):
         "retailer_id",
         "data_json",
         "chain",
+        "key_id",
         "prev_hash",
         "hash",
     )

@@ -1,11 +1,18 @@
 """The hash chain: how an audit entry is put in canonical form and hashed. Shared by the
-writer (services) and the verifier (selectors), so both hash exactly the same bytes."""
+writer (services) and the verifier (selectors), so both hash exactly the same bytes.
+
+An entry's hash is an HMAC-SHA256 under the key its `key_id` names (settings.AUDIT_HMAC_KEYS,
+kept outside the database): whoever can rewrite the table cannot compute it. An entry with no
+key id was written before the chain was keyed and has a plain SHA-256."""
 
 import hashlib
+import hmac
 import json
 import math
 import uuid
 from datetime import UTC, datetime
+
+from django.conf import settings
 
 GENESIS_HASH = "0" * 64
 
@@ -48,10 +55,23 @@ def _uuid_text(value) -> str | None:
     return str(uuid.UUID(str(value))) if value else None
 
 
-def entry_hash(entry) -> str:
-    """SHA-256 of an entry's canonical form (an AuditEntry, or anything with its attributes):
-    every stored column but the hash itself, including the previous entry's hash, so
-    changing any of them, or the order of entries, breaks the chain."""
+class UnknownKey(LookupError):
+    pass
+
+
+def hmac_key(key_id: str) -> bytes:
+    try:
+        return settings.AUDIT_HMAC_KEYS[key_id].encode()
+    except KeyError:
+        raise UnknownKey(f"no audit HMAC key {key_id!r} in AUDIT_HMAC_KEYS") from None
+
+
+def entry_hash(entry, *, key: bytes | None = None) -> str:
+    """The hash of an entry's canonical form (an AuditEntry, or anything with its attributes):
+    every stored column but the hash itself, including the previous entry's hash and the key
+    id, so changing any of them, or the order of entries, breaks the chain. HMAC-SHA256 under
+    `key` or else the key its key id names; SHA-256 for an entry without key id. The same
+    one-shot call either way: keying costs the hot path nothing measurable."""
     body = {
         "sequence": entry.sequence,
         "event_id": _uuid_text(entry.event_id),
@@ -67,4 +87,8 @@ def entry_hash(entry) -> str:
     if entry.chain:
         # Chain 0 leaves the key out, so entries written before the log had chains still verify.
         body["chain"] = entry.chain
-    return hashlib.sha256(canonical_json(body).encode()).hexdigest()
+    key_id = entry.key_id
+    if not key_id:
+        return hashlib.sha256(canonical_json(body).encode()).hexdigest()
+    body["key_id"] = key_id
+    return hmac.digest(key or hmac_key(key_id), canonical_json(body).encode(), "sha256").hex()

@@ -5,7 +5,8 @@ from django.utils import timezone
 class AuditEntry(models.Model):
     """One command or state change. Append-only (database triggers refuse UPDATE, DELETE and
     TRUNCATE) and hash-chained: `hash` covers every other column, `prev_hash` included, so
-    any edit breaks the chain from there on (audit.chain).
+    any edit breaks the chain from there on; it is an HMAC under a key the database does not
+    hold (`key_id` names it), so an edit cannot be rehashed either (audit.chain).
 
     The log is several chains (`chain`), each with its own lock, so writers of different
     chains do not wait for each other; each chain links its own entries in sequence order."""
@@ -22,6 +23,13 @@ class AuditEntry(models.Model):
     retailer_id = models.UUIDField(null=True, blank=True, db_index=True)
     data = models.JSONField(default=dict)
     chain = models.PositiveSmallIntegerField(default=0, db_default=0, help_text="The chain this entry links into.")
+    key_id = models.CharField(
+        max_length=32,
+        blank=True,
+        default="",
+        db_default="",
+        help_text="The AUDIT_HMAC_KEYS key the hash is keyed with; empty: written before keys, plain SHA-256.",
+    )
     prev_hash = models.CharField(max_length=64)
     hash = models.CharField(max_length=64)
 

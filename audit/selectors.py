@@ -5,12 +5,13 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+from django.conf import settings
 from django.db import connection
 from django.db.models import QuerySet
 
 from adplatform.csv_cells import csv_safe
 
-from .chain import GENESIS_HASH, canonical_json, entry_hash
+from .chain import GENESIS_HASH, UnknownKey, canonical_json, entry_hash
 from .models import AuditEntry
 
 BATCH_SIZE = 2000
@@ -27,6 +28,7 @@ CSV_COLUMNS = (
     "chain",
     "prev_hash",
     "hash",
+    "key_id",
 )
 
 
@@ -117,41 +119,80 @@ def _chain_heads() -> dict[int, int]:
     }
 
 
-def audit_chain_verify(*, batch_size: int = BATCH_SIZE, seconds: float | None = None) -> ChainReport:
+def audit_chain_heads() -> dict[int, tuple[int, str]]:
+    """Each chain's last entry now, (sequence, hash): what an anchor publishes."""
+    return {
+        chain: AuditEntry.objects.filter(chain=chain).order_by("-sequence").values_list("sequence", "hash").first()
+        for chain in _distinct("chain")
+    }
+
+
+def _entry_problem(entry: AuditEntry, *, prev_hash: str, keyed_before: bool) -> str | None:
+    if entry.prev_hash != prev_hash:
+        return (
+            f"its prev_hash {entry.prev_hash[:16]}… is not the hash of the entry before it in the chain "
+            f"({prev_hash[:16]}…): an entry before it was removed, inserted or rewritten"
+        )
+    if not entry.key_id and (keyed_before or not settings.AUDIT_ACCEPT_UNKEYED):
+        # Only entries from before the chain was keyed may lack a key id: one after keyed
+        # entries (or any, with AUDIT_ACCEPT_UNKEYED off) was rehashed by someone without the key.
+        return "it has no key id (a plain SHA-256) where the chain is keyed: it was rehashed without the key"
+    try:
+        if entry_hash(entry) != entry.hash:
+            return "its content does not match its hash: the entry was altered"
+    except UnknownKey:
+        return f"its key id {entry.key_id!r} is not in AUDIT_HMAC_KEYS (a key that was rotated out, or forged)"
+    return None
+
+
+def audit_chain_verify(
+    *, batch_size: int = BATCH_SIZE, seconds: float | None = None, anchors: dict[int, dict[int, str]] | None = None
+) -> ChainReport:
     """Walk each chain in sequence order up to its last entry at the start, re-hashing each
     entry and checking its link to the one before; stop at the first bad entry, or when the
     given seconds are up (the report then says how far it got).
 
     A chain's entries are written in sequence order under its lock, so the walk never meets
     an entry committed after a later one. Deleting entries at the very end of a chain leaves
-    a valid chain: compare the heads hash reported here with one recorded earlier."""
+    a valid chain: `anchors` (chain -> {sequence: hash}, heads published earlier; audit.anchors)
+    catch that, and a chain rewritten from the anchored head on: each must still be there."""
     deadline = time.monotonic() + seconds if seconds is not None else None
+    anchors = anchors or {}
     last_of = _chain_heads()
     heads, count = {}, 0
-    for chain, last in sorted(last_of.items()):
-        prev_hash = GENESIS_HASH
-        entries = AuditEntry.objects.filter(chain=chain, sequence__lte=last)
+
+    def broken(chain, sequence, problem):
+        return ChainReport(
+            entries=count,
+            chains=len(last_of),
+            heads=heads,
+            complete=False,
+            broken=ChainBreak(chain=chain, sequence=sequence, problem=problem),
+        )
+
+    for chain in sorted(set(last_of) | set(anchors)):
+        prev_hash, keyed_before = GENESIS_HASH, False
+        anchored = dict(anchors.get(chain, {}))
+        entries = AuditEntry.objects.filter(chain=chain, sequence__lte=last_of.get(chain, 0))
         for entry in _in_sequence_order(entries, batch_size=batch_size):
-            problem = None
-            if entry.prev_hash != prev_hash:
-                problem = (
-                    f"its prev_hash {entry.prev_hash[:16]}… is not the hash of the entry before it in the chain "
-                    f"({prev_hash[:16]}…): an entry before it was removed, inserted or rewritten"
-                )
-            elif entry_hash(entry) != entry.hash:
-                problem = "its content does not match its hash: the entry was altered"
+            problem = _entry_problem(entry, prev_hash=prev_hash, keyed_before=keyed_before)
+            if problem is None and anchored.get(entry.sequence, entry.hash) != entry.hash:
+                problem = "its hash is not the one anchored for it: the chain was rewritten from here or before"
             if problem:
-                return ChainReport(
-                    entries=count,
-                    chains=len(last_of),
-                    heads=heads,
-                    complete=False,
-                    broken=ChainBreak(chain=chain, sequence=entry.sequence, problem=problem),
-                )
-            prev_hash, count = entry.hash, count + 1
+                return broken(chain, entry.sequence, problem)
+            anchored.pop(entry.sequence, None)
+            prev_hash, count, keyed_before = entry.hash, count + 1, keyed_before or bool(entry.key_id)
             heads[chain] = (entry.sequence, prev_hash)
             if deadline is not None and time.monotonic() > deadline:
                 return ChainReport(entries=count, chains=len(last_of), heads=heads, complete=False)
+        if anchored:
+            missing = min(anchored)
+            end = f"ends at sequence {heads[chain][0]}" if chain in heads else "has no entries"
+            return broken(
+                chain,
+                missing,
+                f"the chain {end}, but its entry {missing} was anchored: entries were cut off or removed",
+            )
     return ChainReport(entries=count, chains=len(last_of), heads=heads, complete=True)
 
 
@@ -185,5 +226,6 @@ def audit_csv_rows(queryset: QuerySet) -> Iterator[list[str]]:
                 entry.chain,
                 entry.prev_hash,
                 entry.hash,
+                entry.key_id,
             )
         ]

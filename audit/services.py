@@ -18,7 +18,7 @@ from django.utils import timezone
 from adplatform.kernel.bulk import rows_insert
 from adplatform.kernel.ids import new_id
 
-from .chain import GENESIS_HASH, canonical_json, entry_hash
+from .chain import GENESIS_HASH, canonical_json, entry_hash, hmac_key
 from .models import AuditEntry
 
 # Any constant: with a chain's number, the PostgreSQL advisory lock that orders its writers.
@@ -91,6 +91,8 @@ def audit_record_many(*, records: list[AuditRecord]) -> list[AuditEntry]:
     unique = list({uuid.UUID(str(r.event_id)): r for r in records}.items())
     # Before the lock: what does not depend on the chain (the data as stored and hashed).
     data = {event_id: json.loads(canonical_json(record.data)) for event_id, record in unique}
+    key_id = settings.AUDIT_HMAC_KEY_ID
+    key = hmac_key(key_id)
     chain = _chain_for(unique[0][0])
     _lock_chain(chain)
     seen, last, sequences = _chain_state(chain=chain, event_ids=[event_id for event_id, _ in unique], count=len(unique))
@@ -112,9 +114,10 @@ def audit_record_many(*, records: list[AuditRecord]) -> list[AuditEntry]:
             retailer_id=record.retailer_id,
             data=data[event_id],  # store exactly what is hashed
             chain=chain,
+            key_id=key_id,
             prev_hash=prev_hash,
         )
-        entry.hash = prev_hash = entry_hash(entry)
+        entry.hash = prev_hash = entry_hash(entry, key=key)
         entries.append(entry)
     rows_insert(
         model=AuditEntry, columns=_COLUMNS, rows=[tuple(getattr(e, name) for name in _COLUMNS) for e in entries]

@@ -2,7 +2,7 @@
 findings, and one valid audit-chain entry per ad), then time the admin's pages, the CSV
 export and the chain verification. Not part of the test suite.
 
-    DATABASE_URL=postgres://postgres@127.0.0.1:5432/adplatform_scale \\
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/adplatform_scale SECRET_KEY=... AUDIT_HMAC_KEYS=bench=... \\
         .venv/bin/python bench/admin_scale.py --ads 1000000
 
 The database is migrated first; seeding refuses a database that already holds ads (pass
@@ -24,6 +24,7 @@ import django  # noqa: E402
 
 django.setup()
 
+from django.conf import settings  # noqa: E402
 from django.contrib.auth import get_user_model  # noqa: E402
 from django.core.management import call_command  # noqa: E402
 from django.db import connection, connections  # noqa: E402
@@ -33,7 +34,7 @@ from django.utils import timezone  # noqa: E402
 from adplatform.kernel.models import Retailer  # noqa: E402
 from ads_write.models import Ad  # noqa: E402
 from ads_write.validation.basic import TAXONOMY  # noqa: E402
-from audit.chain import GENESIS_HASH, canonical_json, entry_hash  # noqa: E402
+from audit.chain import GENESIS_HASH, canonical_json, entry_hash, hmac_key  # noqa: E402
 from audit.selectors import audit_chain_verify  # noqa: E402
 
 RETAILERS = 50
@@ -96,8 +97,12 @@ def seed_chain() -> float:
     prev_hash, sequence, now = GENESIS_HASH, 0, timezone.now()
     # One chain (0) of a million entries: the longest walk the verifier can meet.
     columns = (
-        "sequence, event_id, occurred_at, recorded_at, actor, action, ad_id, retailer_id, data, chain, prev_hash, hash"
+        "sequence, event_id, occurred_at, recorded_at, actor, action, ad_id, retailer_id, data, chain, key_id, "
+        "prev_hash, hash"
     )
+    # Keyed as the platform keys its own entries (audit.chain).
+    key_id = settings.AUDIT_HMAC_KEY_ID
+    key = hmac_key(key_id)
     # A second connection reads the ads while this one is busy with the COPY.
     reader_connection = connections.create_connection("default")
     reader_connection.ensure_connection()
@@ -122,9 +127,10 @@ def seed_chain() -> float:
                         retailer_id=retailer_id,
                         data={"headline": headline},
                         chain=0,
+                        key_id=key_id,
                         prev_hash=prev_hash,
                     )
-                    entry.hash = entry_hash(entry)
+                    entry.hash = entry_hash(entry, key=key)
                     copy.write_row(
                         [
                             sequence,
@@ -137,6 +143,7 @@ def seed_chain() -> float:
                             retailer_id,
                             canonical_json(entry.data),
                             0,
+                            key_id,
                             prev_hash,
                             entry.hash,
                         ]

@@ -238,6 +238,9 @@ def base_env(run_dir: Path) -> dict:
     env = {**os.environ, "DJANGO_SETTINGS_MODULE": "adplatform.settings", "PYTHONUNBUFFERED": "1"}
     env["ADPLATFORM_DATA_DIR"] = str(run_dir / "data")
     env.setdefault("LOG_LEVEL", "WARNING")
+    # On PostgreSQL the settings require these secrets (README, Running in production).
+    env.setdefault("SECRET_KEY", "bench-only-secret-key-never-use-in-production")
+    env.setdefault("AUDIT_HMAC_KEYS", "bench=bench-only-audit-hmac-key-never-use-in-production")
     for name in ("READ_DATABASE_URL", "CELERY_BROKER_URL"):
         env.pop(name, None)
     return env

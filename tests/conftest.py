@@ -103,6 +103,14 @@ def _fast_password_hashing():
         yield
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _no_second_factor():
+    # On PostgreSQL the admin asks staff for a TOTP code (STAFF_REQUIRE_2FA); the admin tests
+    # sign in without one. tests/audit/test_staff_login.py turns it back on.
+    with override_settings(STAFF_REQUIRE_2FA=False):
+        yield
+
+
 @pytest.fixture
 def auditors_group(db):
     """The Auditors group as migration audit/0004 makes it: a transactional test's flush

@@ -6,6 +6,7 @@ import pytest
 from django.contrib.auth import authenticate, get_user_model
 from django.core.management import CommandError, call_command
 from django.db import connection
+from django.test import RequestFactory
 
 from audit.models import AuditEntry
 from audit.selectors import audit_chain_verify
@@ -14,10 +15,19 @@ from tests.factories import audit_chain
 pytestmark = pytest.mark.django_db
 
 
-def command(*args) -> str:
+def command(*args, stdin: str | None = None) -> str:
     out = io.StringIO()
-    call_command(*args, stdout=out)
+    call_command(*args, stdout=out, **({"stdin": io.StringIO(stdin)} if stdin is not None else {}))
     return out.getvalue()
+
+
+def signs_in(username, password):
+    """The user, if the admin's authentication (django-axes in front) accepts the password."""
+    return authenticate(RequestFactory().post("/admin/login/"), username=username, password=password)
+
+
+def create_auditor(username, password) -> str:
+    return command("create_auditor", "--username", username, "--password-stdin", stdin=password + "\n")
 
 
 def test_verify_audit_chain_prints_a_summary_when_intact():
@@ -41,11 +51,11 @@ def test_verify_audit_chain_fails_naming_the_first_altered_entry():
 
 
 def test_create_auditor_creates_then_updates_an_audited_staff_user(auditors_group):
-    assert "Created auditor carol" in command("create_auditor", "--username", "carol", "--password", "first-password")
-    assert "Updated auditor carol" in command("create_auditor", "--username", "carol", "--password", "second-password")
+    assert "Created auditor carol" in create_auditor("carol", "first-password")
+    assert "Updated auditor carol" in create_auditor("carol", "second-password")
     user = get_user_model().objects.get(username="carol")
     assert user.is_staff and not user.is_superuser and list(user.groups.all()) == [auditors_group]
-    assert authenticate(username="carol", password="second-password") == user
+    assert signs_in("carol", "second-password") == user
     assert user.has_perm("ads_write.decide_ad") and user.has_perm("audit.view_auditentry")
     assert not user.has_perm("ads_write.change_ad") and not user.has_perm("kernel.view_apikey")
     entries = AuditEntry.objects.filter(action__startswith="auditor.").order_by("sequence")
@@ -58,17 +68,17 @@ def test_create_auditor_creates_then_updates_an_audited_staff_user(auditors_grou
 
 def test_create_auditor_refuses_a_weak_password_and_a_superuser(auditors_group):
     with pytest.raises(CommandError, match="too short"):
-        command("create_auditor", "--username", "dave", "--password", "short")
+        create_auditor("dave", "short")
     get_user_model().objects.create_superuser("root", password="root-password")
     with pytest.raises(CommandError, match="superuser"):
-        command("create_auditor", "--username", "root", "--password", "another-password")
+        create_auditor("root", "another-password")
     assert not get_user_model().objects.filter(username="dave").exists()
 
 
 def test_seed_demo_makes_the_auditor_once_and_prints_its_password_once():
     first = command("seed_demo")
     password = first.split("Auditor (shown once): auditor / ")[1].split()[0]
-    assert authenticate(username="auditor", password=password).groups.filter(name="Auditors").exists()
+    assert signs_in("auditor", password).groups.filter(name="Auditors").exists()
     second = command("seed_demo")
     assert password not in second and "auditor exists (password unchanged" in second
-    assert authenticate(username="auditor", password=password) is not None
+    assert signs_in("auditor", password) is not None

@@ -148,5 +148,10 @@ def test_csv_rows_are_the_header_then_the_entries_in_sequence_order():
     rows = list(audit_csv_rows(AuditEntry.objects.order_by("-sequence")))
     assert rows[0][:5] == ["sequence", "occurred_at", "recorded_at", "actor", "action"]
     assert [row[0] for row in rows[1:]] == [str(e.sequence) for e in entries]
-    assert rows[1][5] == str(ad_id) and rows[1][-3:] == [str(entries[0].chain), entries[0].prev_hash, entries[0].hash]
+    assert rows[1][5] == str(ad_id) and rows[1][-4:] == [
+        str(entries[0].chain),
+        entries[0].prev_hash,
+        entries[0].hash,
+        settings.AUDIT_HMAC_KEY_ID,  # last, so the columns before it keep their places
+    ]
     assert rows[1][8] == '{"headline":"=cmd|\' /C calc\'!A0"}'  # inside JSON, not at the start of a cell

@@ -58,21 +58,28 @@ def test_each_chain_links_its_own_entries():
     assert report.heads == {1: (four.sequence, four.hash), 2: (three.sequence, three.hash)}
 
 
+def known_entry(**fields) -> AuditEntry:
+    """The entry of the known-answer tests (this one's and test_keyed_chain's)."""
+    values = {
+        "sequence": 42,
+        "event_id": uuid.UUID("0193a5b0-0000-7000-8000-000000000001"),
+        "occurred_at": datetime(2026, 11, 26, 12, 0, tzinfo=UTC),
+        "recorded_at": datetime(2026, 11, 26, 12, 0, 1, tzinfo=UTC),
+        "actor": "system:test",
+        "action": "ad.submitted",
+        "ad_id": uuid.UUID("0193a5b0-0000-7000-8000-000000000002"),
+        "retailer_id": None,
+        "data": {"headline": "Hi", "price": "9.90"},
+        "chain": 0,
+        "prev_hash": GENESIS_HASH,
+    }
+    return AuditEntry(**{**values, **fields})
+
+
 def test_chain_zero_hashes_as_before_the_log_had_chains():
-    # A known answer from the hash of the single-chain log: entries written then must verify.
-    entry = AuditEntry(
-        sequence=42,
-        event_id=uuid.UUID("0193a5b0-0000-7000-8000-000000000001"),
-        occurred_at=datetime(2026, 11, 26, 12, 0, tzinfo=UTC),
-        recorded_at=datetime(2026, 11, 26, 12, 0, 1, tzinfo=UTC),
-        actor="system:test",
-        action="ad.submitted",
-        ad_id=uuid.UUID("0193a5b0-0000-7000-8000-000000000002"),
-        retailer_id=None,
-        data={"headline": "Hi", "price": "9.90"},
-        chain=0,
-        prev_hash=GENESIS_HASH,
-    )
+    # A known answer from the hash of the single-chain log, unkeyed (no key id): entries
+    # written then must verify. The keyed hash has its own in test_keyed_chain.
+    entry = known_entry()
     assert entry_hash(entry) == "e522dfd363f6a119f7c9c30ab5cab2d7d72ec574cb8ed5396b733d6e862bdc8a"
     entry.chain = 1
     assert entry_hash(entry) != "e522dfd363f6a119f7c9c30ab5cab2d7d72ec574cb8ed5396b733d6e862bdc8a"

@@ -41,7 +41,7 @@ class Command(BaseCommand):
         if get_user_model().objects.filter(username=DEMO_AUDITOR).exists():
             self.stdout.write(
                 f"Auditor: {DEMO_AUDITOR} exists (password unchanged; set one with "
-                f"`manage.py create_auditor --username {DEMO_AUDITOR} --password ...`)."
+                f"`manage.py create_auditor --username {DEMO_AUDITOR}`)."
             )
             return
         password = secrets.token_urlsafe(12)
