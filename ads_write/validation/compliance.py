@@ -1,7 +1,8 @@
 """Compliance rules (AD_POLICY.md, "Compliance"): what the law or the platform allows per
 category and country."""
 
-from .rules import REJECT, AdContext, Finding, Rule, quoted
+from .normalize import skeleton
+from .rules import REJECT, AdContext, Finding, Rule, hit_evidence, written
 
 
 def rule_prohibited_category(ctx: AdContext) -> list[Finding]:
@@ -52,7 +53,7 @@ def rule_min_age(ctx: AdContext) -> list[Finding]:
 
 
 def rule_license_required(ctx: AdContext) -> list[Finding]:
-    if ctx.category not in ctx.ruleset.license_required or ctx.ad.get("advertiser_license"):
+    if ctx.category not in ctx.ruleset.license_required or ctx.given("advertiser_license"):
         return []
     return [
         LICENSE_REQUIRED.finding(
@@ -68,11 +69,11 @@ def rule_rx_without_prescription(ctx: AdContext) -> list[Finding]:
         return []
     return [
         RX_WITHOUT_PRESCRIPTION.finding(
-            f"The {name} offers prescription medicine without a prescription ({quoted(phrases)}), which is not allowed.",
+            f"The {name} offers prescription medicine without a prescription ({written(hits)}), which is not allowed.",
             field=name,
-            evidence={"phrases": phrases},
+            evidence=hit_evidence("phrases", hits),
         )
-        for name, phrases in ctx.matches(ctx.ruleset.rx_phrases)
+        for name, hits in ctx.matches(ctx.ruleset.rx_phrases)
     ]
 
 
@@ -81,21 +82,21 @@ def rule_finance_disclosure(ctx: AdContext) -> list[Finding]:
     if ctx.category not in rules.finance_categories:
         return []
     mentions = ctx.matches(rules.finance_terms)
-    if not mentions or rules.finance_required.search(ctx.ad.get("disclosure", "").lower()):
+    if not mentions or rules.finance_required.pattern.search(skeleton(ctx.ad.get("disclosure", ""))):
         return []
-    terms = list(dict.fromkeys(term for _, found in mentions for term in found))
+    hits = list({hit.text: hit for _, found in mentions for hit in found}.values())
     return [
         FINANCE_DISCLOSURE.finding(
-            f"The ad mentions {quoted(terms)}, so its disclosure must state the {rules.finance_required_term} "
+            f"The ad mentions {written(hits)}, so its disclosure must state the {rules.finance_required_term} "
             f"(for example 'Representative 19.9% {rules.finance_required_term}').",
             field="disclosure",
-            evidence={"terms": terms, "required": rules.finance_required_term},
+            evidence={**hit_evidence("terms", hits), "required": rules.finance_required_term},
         )
     ]
 
 
 def rule_political_sponsor(ctx: AdContext) -> list[Finding]:
-    if ctx.category not in ctx.ruleset.sponsor_required or ctx.ad.get("paid_for_by"):
+    if ctx.category not in ctx.ruleset.sponsor_required or ctx.given("paid_for_by"):
         return []
     return [
         POLITICAL_SPONSOR.finding(

@@ -42,37 +42,57 @@ def rule_ip_host(ctx: AdContext) -> list[Finding]:
 
 
 def rule_domain_mismatch(ctx: AdContext) -> list[Finding]:
-    if ctx.display is None or ctx.landing is None or ctx.display.site == ctx.landing.site:
+    display = ctx.display.host if ctx.display else None
+    if display is None or ctx.landing is None or display.site == ctx.landing.site:
         return []
     return [
         DOMAIN_MISMATCH.finding(
-            f"The ad shows {ctx.display.site} but sends people to {ctx.landing.site}: "
+            f"The ad shows {display.site} but sends people to {ctx.landing.site}: "
             "the display URL must be on the landing page's site.",
             field="display_url",
-            evidence={"display_domain": ctx.display.site, "landing_domain": ctx.landing.site},
+            evidence={"display_domain": display.site, "landing_domain": ctx.landing.site},
         )
     ]
 
 
+def rule_url_userinfo(ctx: AdContext) -> list[Finding]:
+    findings = []
+    for field, url in (("landing_url", ctx.landing_url), ("display_url", ctx.display)):
+        if url is None or not url.userinfo:
+            continue
+        findings.append(
+            URL_USERINFO.finding(
+                f"The {field} has '{url.userinfo}@' before its host, so it reads as '{url.userinfo}' "
+                f"but leads to {url.host.name}: give the host alone.",
+                field=field,
+                evidence={"userinfo": url.userinfo, "host": url.host.name},
+            )
+        )
+    return findings
+
+
 def rule_punycode_domain(ctx: AdContext) -> list[Finding]:
     host = ctx.landing
-    if host is None or host.is_ip:
+    if host is None or host.is_ip or not host.has_punycode_label:
         return []
     reasons = []
-    if host.has_punycode_label:
-        reasons.append("an internationalised (xn--) label")
     scripts = host.mixed_scripts
     if scripts:
         reasons.append("letters of several scripts (" + ", ".join(s.title() for s in scripts) + ")")
+    look_alike = host.look_alike
+    if look_alike:
+        reasons.append(f"letters that read as the Latin '{look_alike}'")
     if not reasons:
         return []
-    evidence = {"host": host.name}
+    evidence = {"host": host.unicode, "dns_name": host.name}
     if scripts:
         evidence["scripts"] = list(scripts)
+    if look_alike:
+        evidence["looks_like"] = look_alike
     return [
         PUNYCODE_DOMAIN.finding(
-            f"The landing host {host.name} has {' and '.join(reasons)}, which can imitate another site; "
-            "it will be checked by staff.",
+            f"The landing host {host.unicode} ({host.name}) has {' and '.join(reasons)}, which can imitate "
+            "another site; it will be checked by staff.",
             field="landing_url",
             evidence=evidence,
         )
@@ -159,13 +179,26 @@ DOMAIN_MISMATCH = Rule(
     ),
     example={"display_url": "acme-store.example/chairs"},
 )
+URL_USERINFO = Rule(
+    code="FRAUD.URL_USERINFO",
+    severity=REJECT,
+    check=rule_url_userinfo,
+    summary=(
+        "The landing or display URL has user info before its host (`shop.example@other.example/x`): "
+        "a reader sees the first name, a browser goes to the second."
+    ),
+    example={"display_url": "acme-store.example@nimbus-store.example/chairs"},
+)
 PUNYCODE_DOMAIN = Rule(
     code="FRAUD.PUNYCODE_DOMAIN",
     severity=REVIEW,
     check=rule_punycode_domain,
     summary=(
-        "The landing host has an `xn--` label, or mixes the letters of several scripts (Cyrillic among "
-        "Latin, say); Latin with Han, Kana or Hangul, as Japanese, Chinese and Korean names use, is not a mix."
+        "The landing host has an internationalised label (written in Unicode or as `xn--`) that mixes the "
+        "letters of several scripts (Cyrillic among Latin, say; Latin with Han, Kana or Hangul, as Japanese, "
+        "Chinese and Korean names use, is not a mix), or whose confusable skeleton (Unicode TR 39) is a Latin "
+        "name: `аррӏе.рф` reads as `apple`, `nımbus-store` as `nimbus-store`. A name in one script of its "
+        "own that reads as no Latin name (`магазин.рф`, `bücher.example`) passes."
     ),
     example={"landing_url": "https://xn--nmbus-store-ocb.example/chairs"},
 )
@@ -209,6 +242,7 @@ RULES = (
     URL_SHORTENER,
     IP_HOST,
     DOMAIN_MISMATCH,
+    URL_USERINFO,
     PUNYCODE_DOMAIN,
     PRICE_FLOOR,
     DUPLICATE_CONTENT,

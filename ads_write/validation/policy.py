@@ -2,18 +2,21 @@
 
 import re
 
-from .rules import REJECT, REVIEW, AdContext, Finding, Rule, quoted
+from .normalize import skeleton
+from .rules import REJECT, REVIEW, AdContext, Finding, Rule, hit_evidence, written
 
 _RUN_OF_MARKS = re.compile(r"[!?]{2,}")
 # Emoji and pictographs: the emoji blocks (pictographs, emoticons, transport, flags' regional
 # indicators, supplemental symbols), Miscellaneous Symbols and Dingbats, the few emoji of other
-# blocks (watch, hourglass, star...), and the emoji presentation selector. Not © ® ™, which
-# brands use in plain text.
+# blocks (watch, hourglass, star, the emoji squares and triangles of Geometric Shapes such as
+# ◾ U+25FE...), and the emoji presentation selector. Not © ® ™, which brands use in plain text.
+# Read in the original text: NFKC would turn ‼ and Ⓜ into plain characters.
 _EMOJI = re.compile(
     "["
     "\U0001f000-\U0001faff"
     "\u2600-\u27bf"
     "\u231a\u231b\u2328\u23cf\u23e9-\u23f3\u23f8-\u23fa"
+    "\u25aa\u25ab\u25b6\u25c0\u25fb-\u25fe"
     "\u2b05-\u2b07\u2b1b\u2b1c\u2b50\u2b55"
     "\u3030\u303d\u3297\u3299"
     "\ufe0f"
@@ -22,9 +25,11 @@ _EMOJI = re.compile(
 
 
 def rule_excessive_caps(ctx: AdContext) -> list[Finding]:
-    headline = ctx.ad.get("headline", "")
+    # The clean text: circled and full-width capitals are capitals, Hangul fillers (letters to
+    # str.isalpha) and other invisible padding are gone.
+    headline = ctx.text("headline")
     letters = capitals = 0
-    for ch in headline:
+    for ch in headline.clean if headline else "":
         if ch.isalpha():
             letters += 1
             capitals += ch.isupper()
@@ -40,31 +45,45 @@ def rule_excessive_caps(ctx: AdContext) -> list[Finding]:
 
 
 def rule_excessive_punctuation(ctx: AdContext) -> list[Finding]:
+    # Read in the key: `‼`, `！` and `ǃ` (a click letter drawn as !) are exclamation marks there,
+    # and zero-width characters between marks are gone.
     findings = []
-    for name, text in ctx.texts:
-        runs = list(dict.fromkeys(_RUN_OF_MARKS.findall(text)))
-        exclamations = text.count("!") if name == "headline" else 0
+    for text in ctx.texts:
+        name = text.field
+        runs = {}
+        for match in _RUN_OF_MARKS.finditer(text.key):
+            runs.setdefault(match.group(), text.key_hit(match, match.group()))
+        exclamations = text.key.count("!") if name == "headline" else 0
         if exclamations > 1:
             message = f"The headline has {exclamations} exclamation marks; at most one is allowed."
         elif runs:
-            message = f"The {name} has repeated punctuation ({quoted(runs)}); use a single ! or ?."
+            message = f"The {name} has repeated punctuation ({written(list(runs.values()))}); use a single ! or ?."
         else:
             continue
-        evidence = {"runs": runs}
+        evidence = hit_evidence("runs", list(runs.values()))
         if name == "headline":
             evidence["exclamation_marks"] = exclamations
+            if look_alikes := _read_as_exclamation_marks(text.original):
+                evidence["read_as_exclamation_marks"] = look_alikes
         findings.append(EXCESSIVE_PUNCTUATION.finding(message, field=name, evidence=evidence))
     return findings
+
+
+def _read_as_exclamation_marks(original: str) -> list[str]:
+    """The characters of the original (as U+XXXX) that the key reads as `!` but are not `!`."""
+    if original.isascii():
+        return []
+    return sorted({f"U+{ord(ch):04X}" for ch in original if ch != "!" and "!" in skeleton(ch)})
 
 
 def rule_prohibited_words(ctx: AdContext) -> list[Finding]:
     return [
         PROHIBITED_WORDS.finding(
-            f"The {name} uses {quoted(words)}, which our ad policy does not allow.",
+            f"The {name} uses {written(hits)}, which our ad policy does not allow.",
             field=name,
-            evidence={"words": words},
+            evidence=hit_evidence("words", hits),
         )
-        for name, words in ctx.matches(ctx.ruleset.prohibited_words)
+        for name, hits in ctx.matches(ctx.ruleset.prohibited_words)
     ]
 
 
@@ -75,22 +94,22 @@ def rule_misleading_free(ctx: AdContext) -> list[Finding]:
     amount = f"{price['amount']} {price['currency']}"
     return [
         MISLEADING_FREE.finding(
-            f"The {name} says {quoted(words)} but the ad has a price of {amount}: do not call a paid offer free.",
+            f"The {name} says {written(hits)} but the ad has a price of {amount}: do not call a paid offer free.",
             field=name,
-            evidence={"words": words, "amount": str(price["amount"]), "currency": price["currency"]},
+            evidence={**hit_evidence("words", hits), "amount": str(price["amount"]), "currency": price["currency"]},
         )
-        for name, words in ctx.matches(ctx.ruleset.free_words)
+        for name, hits in ctx.matches(ctx.ruleset.free_words)
     ]
 
 
 def rule_phone_number(ctx: AdContext) -> list[Finding]:
     return [
         PHONE_NUMBER.finding(
-            f"The {name} contains a phone number ({quoted(numbers)}); ads must send people to the landing page instead.",
+            f"The {name} contains a phone number ({written(hits)}); ads must send people to the landing page instead.",
             field=name,
-            evidence={"numbers": numbers},
+            evidence=hit_evidence("numbers", hits),
         )
-        for name, numbers in ctx.matches(ctx.ruleset.phone_number)
+        for name, hits in ctx.clean_matches(ctx.ruleset.phone_number)
     ]
 
 
@@ -110,11 +129,11 @@ def rule_emoji(ctx: AdContext) -> list[Finding]:
 def rule_superlative_claim(ctx: AdContext) -> list[Finding]:
     return [
         SUPERLATIVE_CLAIM.finding(
-            f"The {name} makes a claim ({quoted(phrases)}) that must be substantiated; it will be checked by staff.",
+            f"The {name} makes a claim ({written(hits)}) that must be substantiated; it will be checked by staff.",
             field=name,
-            evidence={"phrases": phrases},
+            evidence=hit_evidence("phrases", hits),
         )
-        for name, phrases in ctx.matches(ctx.ruleset.superlatives)
+        for name, hits in ctx.matches(ctx.ruleset.superlatives)
     ]
 
 
@@ -122,15 +141,15 @@ def rule_trademark(ctx: AdContext) -> list[Finding]:
     owners = ctx.ruleset.brand_owners
     retailer = ctx.facts.retailer_name.strip().casefold()
     findings = []
-    for name, terms in ctx.matches(ctx.ruleset.brands):
-        foreign = [term for term in terms if owners[term].casefold() != retailer]
+    for name, hits in ctx.matches(ctx.ruleset.brands):
+        foreign = [hit for hit in hits if owners[hit.text].casefold() != retailer]
         if foreign:
             findings.append(
                 TRADEMARK.finding(
-                    f"The {name} uses the brand {quoted(foreign)}, a trademark of "
-                    f"{', '.join(dict.fromkeys(owners[t] for t in foreign))}; it will be checked by staff.",
+                    f"The {name} uses the brand {written(foreign)}, a trademark of "
+                    f"{', '.join(dict.fromkeys(owners[hit.text] for hit in foreign))}; it will be checked by staff.",
                     field=name,
-                    evidence={"terms": foreign, "owners": [owners[t] for t in foreign]},
+                    evidence={**hit_evidence("terms", foreign), "owners": [owners[hit.text] for hit in foreign]},
                 )
             )
     return findings
