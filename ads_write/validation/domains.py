@@ -59,10 +59,10 @@ class Host:
 
     @property
     def look_alike(self) -> str:
-        """The Latin name this host imitates when one of its labels is not ASCII but its
-        confusable skeleton is (`аррӏе.рф` → `apple.рф`, `nımbus-store` → `nimbus-store`);
-        "" when none is. A label in its own script that reads as no Latin word (`магазин`)
-        imitates nothing."""
+        """The ASCII name this host imitates when one of its labels is not ASCII but reads as
+        ASCII: its confusable skeleton, accents left out, is ASCII (`аррӏе.рф` → `appie.рф`,
+        `nımbus-store` and `nímbus-store` → `nimbus-store`); "" when none is. A label in a
+        script of its own that reads as no Latin word (`магазин`) imitates nothing."""
         if self.is_ip or not self.has_punycode_label:
             return ""
         labels = [_label_unicode(label) for label in self.name.split(".")]
@@ -107,7 +107,7 @@ def display_host(display: str) -> Host | None:
 
 def parse_host(name: str) -> Host:
     """A host name (the ruleset's domains) as a browser reads it."""
-    parsed = parse_url(f"https://{name}/")
+    parsed = parse_url(f"https://[{name}]/" if ":" in name else f"https://{name}/")
     if parsed is None:
         raise ValueError(f"not a host name: {name!r}")
     return parsed.host
@@ -141,11 +141,17 @@ def _label_unicode(label: str) -> str:
 
 
 def _latin_look_alike(label: str) -> str:
-    """The ASCII label that a non-ASCII `label` is confusable with, if its skeleton is ASCII."""
+    """The ASCII label that a non-ASCII `label` reads as, if any: its skeleton without the
+    combining marks (accents) that the skeleton keeps apart from their letters."""
     if label.isascii():
         return ""
-    key = skeleton(label)
-    return key if key.isascii() else ""
+    # Only the non-ASCII letters are replaced, so the name shown is readable (the skeleton of
+    # ASCII `m` is `rn`).
+    read = "".join(
+        ch if ch.isascii() else "".join(c for c in skeleton(ch) if not unicodedata.combining(c))
+        for ch in unicodedata.normalize("NFC", label)
+    )
+    return read if read.isascii() else ""
 
 
 def _script(ch: str) -> str:

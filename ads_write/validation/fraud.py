@@ -151,6 +151,10 @@ BLOCKED_DOMAIN = Rule(
     check=rule_blocked_domain,
     summary="The landing URL's registrable domain is on the blocklist (`fraud.blocked_domains`); subdomains count.",
     example={"landing_url": "https://win.free-prizes.example/claim"},
+    disguises="Reads the host as a browser does (WHATWG URL, IDNA UTS 46): full-width letters and dots, mathematical letters, `ſ`, upper case and the root dot map to the plain name; `\\` is a `/`; user info is not the host.",
+    disguise_example={
+        "landing_url": "https://\uff46\uff52\uff45\uff45-\uff50\uff52\uff49\uff5a\uff45\uff53.example/claim"
+    },
 )
 URL_SHORTENER = Rule(
     code="FRAUD.URL_SHORTENER",
@@ -158,6 +162,8 @@ URL_SHORTENER = Rule(
     check=rule_url_shortener,
     summary="The landing URL's registrable domain is a link shortener (`fraud.url_shorteners`).",
     example={"landing_url": "https://bit.ly/3xYz12"},
+    disguises="As `FRAUD.BLOCKED_DOMAIN`: `ｂｉｔ.ｌｙ`, `iſ.gd` and `𝐛it.ly` are the shorteners they map to, and `https://bit.ly\\@shop.example/x` goes to bit.ly.",
+    disguise_example={"landing_url": "https://bit.ly\\@www.nimbus-store.example/chairs"},
 )
 IP_HOST = Rule(
     code="FRAUD.IP_HOST",
@@ -168,6 +174,8 @@ IP_HOST = Rule(
         "forms browsers read as IPv4 (`https://2130706433/`)."
     ),
     example={"landing_url": "https://203.0.113.7/deals"},
+    disguises="Reads the host as a browser does: numbers in any IPv4 form (`2130706433`, `0x7f.1`, full-width digits) are the address they reach.",
+    disguise_example={"landing_url": "https://0x7f.1/deals"},
 )
 DOMAIN_MISMATCH = Rule(
     code="FRAUD.DOMAIN_MISMATCH",
@@ -178,6 +186,8 @@ DOMAIN_MISMATCH = Rule(
         "(`shop.example.co.uk` matches `example.co.uk`; `a.github.io` does not match `b.github.io`)."
     ),
     example={"display_url": "acme-store.example/chairs"},
+    disguises="Reads both hosts as a browser does (full-width letters, UTS 46 mapping); the display URL's host is the one after any user info (which `FRAUD.URL_USERINFO` flags).",
+    disguise_example={"display_url": "\uff41\uff43\uff4d\uff45-store.example/chairs"},
 )
 URL_USERINFO = Rule(
     code="FRAUD.URL_USERINFO",
@@ -188,6 +198,8 @@ URL_USERINFO = Rule(
         "a reader sees the first name, a browser goes to the second."
     ),
     example={"display_url": "acme-store.example@nimbus-store.example/chairs"},
+    disguises="Reads the URLs as a browser does: the user info is what stands before the last `@` of the authority; `\\` ends the authority in an https URL, so `https://bit.ly\\@shop.example/x` has none (and goes to bit.ly).",
+    disguise_example={"landing_url": "https://www.nimbus-store.example@acme-store.example/chairs"},
 )
 PUNYCODE_DOMAIN = Rule(
     code="FRAUD.PUNYCODE_DOMAIN",
@@ -201,6 +213,8 @@ PUNYCODE_DOMAIN = Rule(
         "own that reads as no Latin name (`магазин.рф`, `bücher.example`) passes."
     ),
     example={"landing_url": "https://xn--nmbus-store-ocb.example/chairs"},
+    disguises="Judges the host as a browser shows it, whether written in Unicode or as `xn--`: mixed scripts, and labels whose confusable skeleton is a Latin name (`аррӏе`, `ɑcmephone`, `nımbus-store`).",
+    disguise_example={"landing_url": "https://n\u0131mbus-store.example/chairs"},
 )
 PRICE_FLOOR = Rule(
     code="FRAUD.PRICE_FLOOR",
@@ -210,6 +224,7 @@ PRICE_FLOOR = Rule(
         "`price.amount` is below the category's floor (`fraud.price_floors`, any currency); exactly the floor passes."
     ),
     example={"category": "electronics", "headline": "Wireless earbuds", "price": {"amount": "4.99", "currency": "EUR"}},
+    disguises="Reads a decimal amount that basic validation parses: there is no text to disguise.",
 )
 DUPLICATE_CONTENT = Rule(
     code="FRAUD.DUPLICATE_CONTENT",
@@ -224,6 +239,7 @@ DUPLICATE_CONTENT = Rule(
     ),
     example={},
     example_facts={"duplicate_elsewhere": True},
+    disguises="Compares content as the text rules read it: NFKC, case, invisible characters and confusable letters (Cyrillic `а` for `a`) do not make content different.",
 )
 VELOCITY = Rule(
     code="FRAUD.VELOCITY",
@@ -235,6 +251,7 @@ VELOCITY = Rule(
     ),
     example={},
     example_facts={"recent_submissions": 601},
+    disguises="Counts submissions: there is no text to disguise.",
 )
 
 RULES = (

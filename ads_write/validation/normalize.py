@@ -96,6 +96,13 @@ def _prototypes() -> dict[str, str]:
         if listed.get(target) == [chars] and order[target] < order[chars]:
             continue  # `chars` is the prototype of `target`
         prototypes[chars] = target
+    # Where an ASCII character's prototype is not ASCII (% → º/₀), the ASCII character stands
+    # for its class instead: the classes, and so what matches what, do not change, but `12%APR`
+    # keeps a word boundary before `apr` (₀ is a digit).
+    for ascii_char in [c for c, target in prototypes.items() if c.isascii() and not target.isascii()]:
+        target = prototypes.pop(ascii_char)
+        for chars in [c for c, t in prototypes.items() if t == target]:
+            prototypes[chars] = ascii_char
     return prototypes
 
 
@@ -136,8 +143,16 @@ def _key_char(ch: str) -> str:
     return text
 
 
+def _fold_char(ch: str) -> str:
+    text = _clean_char(ch)
+    if text.isascii():
+        return text
+    return unicodedata.normalize("NFC", _key_char(ch))
+
+
 CLEAN_TABLE = _LazyTable(_clean_char)
 KEY_TABLE = _LazyTable(_key_char)
+FOLD_TABLE = _LazyTable(_fold_char)
 
 
 def clean(text: str) -> str:
@@ -148,6 +163,13 @@ def clean(text: str) -> str:
 def skeleton(text: str) -> str:
     """The matching key: case-folded confusable skeleton of the clean text (decomposed)."""
     return text.translate(KEY_TABLE)
+
+
+def fold(text: str) -> str:
+    """`text` with each non-ASCII character replaced by its plain form (NFKC, or its confusable
+    skeleton) and invisible characters removed; ASCII characters are kept as they are, so an
+    ASCII text is unchanged (the duplicate-content hashes of ASCII ads stay what they were)."""
+    return text if text.isascii() else text.translate(FOLD_TABLE)
 
 
 def show(text: str) -> str:

@@ -166,6 +166,8 @@ EXCESSIVE_CAPS = Rule(
         "capitals (exactly half is not more than half)."
     ),
     example={"headline": "HUGE SALE on teak"},
+    disguises="Counts letters in the clean text: circled, full-width and mathematical capitals (NFKC) are capitals, and invisible padding (the Hangul filler U+3164, a letter to Unicode) is not counted.",
+    disguise_example={"headline": "\u24bd\u24ca\u24bc\u24ba SALE on teak"},
 )
 EXCESSIVE_PUNCTUATION = Rule(
     code="POLICY.EXCESSIVE_PUNCTUATION",
@@ -173,6 +175,8 @@ EXCESSIVE_PUNCTUATION = Rule(
     check=rule_excessive_punctuation,
     summary="The headline has more than one `!`, or the headline or description has a run of two or more `!`/`?`.",
     example={"headline": "Garden chairs! Today only!"},
+    disguises="Reads the normalised key: `‼` is `!!`, `！` is `!`, `ǃ` (U+01C3, a click letter drawn as `!`) is `!`, and invisible characters between marks are gone (`!\\u200b!`).",
+    disguise_example={"headline": "Garden chairs\u203c"},
 )
 PROHIBITED_WORDS = Rule(
     code="POLICY.PROHIBITED_WORDS",
@@ -183,6 +187,8 @@ PROHIBITED_WORDS = Rule(
         "case-insensitive (`scam` is, `scampi` is not)."
     ),
     example={"description": "Other shops are a scam; our chairs are real teak."},
+    disguises="Reads the normalised key: Cyrillic or Greek look-alikes (`ѕсаm`), full-width letters (`ｓｃａｍ`), zero-width joiners, soft hyphens and combining grapheme joiners inside the word. Whole words still: `scampi` passes.",
+    disguise_example={"description": "Other shops are a \u0455\u0441\u0430m; our chairs are real teak."},
 )
 MISLEADING_FREE = Rule(
     code="POLICY.MISLEADING_FREE",
@@ -190,6 +196,8 @@ MISLEADING_FREE = Rule(
     check=rule_misleading_free,
     summary='A word of `policy.free_words` ("free", whole word) is in the headline or description and `price.amount` > 0.',
     example={"headline": "Free garden chairs", "price": {"amount": "49.00", "currency": "GBP"}},
+    disguises="Reads the normalised key: `Frее` with Cyrillic `е`, full-width letters, invisible characters inside the word.",
+    disguise_example={"headline": "Fr\u0435\u0435 garden chairs", "price": {"amount": "49.00", "currency": "GBP"}},
 )
 PHONE_NUMBER = Rule(
     code="POLICY.PHONE_NUMBER",
@@ -200,6 +208,8 @@ PHONE_NUMBER = Rule(
         "optionally with `+`, spaces, dots, dashes and parentheses between; not glued to a word before it."
     ),
     example={"description": "Order by phone: +44 20 7946 0958."},
+    disguises="Reads the clean text: zero-width characters between digits are gone, full-width digits are digits, and a gap may be ` - ` or any Unicode dash.",
+    disguise_example={"description": "Order by phone: 020\u200b7946\u200b0958."},
 )
 EMOJI = Rule(
     code="POLICY.EMOJI",
@@ -207,6 +217,8 @@ EMOJI = Rule(
     check=rule_emoji,
     summary="The headline has an emoji or pictograph (the description may).",
     example={"headline": "Garden chairs \U0001f33b"},
+    disguises="Reads the original headline, where emoji cannot hide: invisible characters around them change nothing; the emoji squares of Geometric Shapes (◾ U+25FE) count.",
+    disguise_example={"headline": "Garden chairs \u25fe"},
 )
 SUPERLATIVE_CLAIM = Rule(
     code="POLICY.SUPERLATIVE_CLAIM",
@@ -217,6 +229,8 @@ SUPERLATIVE_CLAIM = Rule(
         "(whole words, either apostrophe)."
     ),
     example={"headline": "The world's best garden chairs"},
+    disguises="Reads the normalised key: any apostrophe (`’`, `‘`, `ʼ`), full-width `＃`, confusable letters and invisible characters.",
+    disguise_example={"headline": "The world\u02bcs best garden chairs"},
 )
 TRADEMARK = Rule(
     code="POLICY.TRADEMARK",
@@ -228,6 +242,8 @@ TRADEMARK = Rule(
     ),
     example={"headline": "Cases for your AcmePhone"},
     example_retailer="Nimbus",
+    disguises="Reads the normalised key: confusable letters (`ɑcmephone` with a Latin alpha, Cyrillic look-alikes), full-width letters, invisible characters inside the word.",
+    disguise_example={"headline": "Cases for your \u0251cmephone"},
 )
 
 RULES = (
