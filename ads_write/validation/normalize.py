@@ -172,7 +172,9 @@ def skeleton(text: str) -> str:
         return text.translate(KEY_TABLE)
     if _ASCII_KEYS is None:
         _ASCII_KEYS = tuple(
-            (chr(c), KEY_TABLE[c]) for c in range(128) if chr(c).islower() or not chr(c).isalpha()
+            (chr(c), KEY_TABLE[c])
+            for c in range(128)
+            if chr(c).islower() or not chr(c).isalpha()
             if KEY_TABLE[c] != chr(c)
         )
     key = text.lower()

@@ -9,8 +9,9 @@ _RUN_OF_MARKS = re.compile(r"[!?]{2,}")
 # Emoji and pictographs: the emoji blocks (pictographs, emoticons, transport, flags' regional
 # indicators, supplemental symbols), Miscellaneous Symbols and Dingbats, the few emoji of other
 # blocks (watch, hourglass, star, the emoji squares and triangles of Geometric Shapes such as
-# ◾ U+25FE...), and the emoji presentation selector. Not © ® ™, which brands use in plain text.
-# Read in the original text: NFKC would turn ‼ and Ⓜ into plain characters.
+# ◾ U+25FE...), keycaps (U+20E3) and the other emoji (© ® ™ ‼ ↔...) when U+FE0F asks for
+# their emoji presentation; not © ® ™ in plain text, which brands use. Read in the original
+# text: NFKC would turn ‼ and Ⓜ into plain characters. A U+FE0F anywhere else shows nothing.
 _EMOJI = re.compile(
     "["
     "\U0001f000-\U0001faff"
@@ -19,8 +20,10 @@ _EMOJI = re.compile(
     "\u25aa\u25ab\u25b6\u25c0\u25fb-\u25fe"
     "\u2b05-\u2b07\u2b1b\u2b1c\u2b50\u2b55"
     "\u3030\u303d\u3297\u3299"
-    "\ufe0f"
+    "\u20e3"
     "]"
+    # the text-default emoji outside those ranges, in emoji presentation
+    "|[\u00a9\u00ae\u203c\u2049\u2122\u2139\u2194-\u2199\u21a9\u21aa\u24c2\u2934\u2935]\ufe0f"
 )
 
 
