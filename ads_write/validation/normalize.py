@@ -7,9 +7,10 @@ Three forms of each text:
 - `clean`: Unicode NFKC (full-width and mathematical letters, circled letters, `‼`, `％`
   become their plain forms) with the invisible characters removed (zero-width characters,
   soft hyphen, CGJ, bidi controls, variation selectors, Hangul fillers...). Case is kept, so the
-  capitals, phone-number and punctuation rules read it;
+  capitals and phone-number rules read it;
 - `key`: `clean` case-folded and mapped to its confusable skeleton (Unicode TR 39: Cyrillic `ѕсаm`
-  and Latin `scam` have one skeleton), for matching the ruleset's word lists and brands.
+  and Latin `scam` have one skeleton), for matching the ruleset's word lists and brands, and
+  for punctuation (`ǃ`, a click letter, is drawn as `!`).
 
 Both forms are made character by character (`str.translate` with a table that fills itself on
 first sight of a character), so a text costs one C-level pass each; the per-character map back to

@@ -10,7 +10,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from .domains import Url, display_url, parse_url
+from .domains import Host, Url, display_url, parse_url
 from .normalize import Hit, Text, is_blank, show
 from .ruleset import PhraseList, Ruleset
 
@@ -99,7 +99,7 @@ class AdContext:
         return cls(ad=ad, facts=facts, ruleset=ruleset, texts=texts, landing_url=landing, display=display)
 
     @property
-    def landing(self):
+    def landing(self) -> Host | None:
         return self.landing_url.host if self.landing_url else None
 
     @property
