@@ -160,9 +160,3 @@ def hit_evidence(key: str, hits: list[Hit]) -> dict:
     if any(hit.disguised for hit in hits):
         evidence["original"] = [hit.original for hit in hits]
     return evidence
-
-
-def quoted(words: list[str]) -> str:
-    """'a', 'b' and 'c' — for messages."""
-    items = [f"'{w}'" for w in words]
-    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
