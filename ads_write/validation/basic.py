@@ -12,6 +12,8 @@ from urllib.parse import urlsplit
 
 import pycountry
 
+from .normalize import is_blank
+
 REQUIRED = "BASIC.REQUIRED"
 TOO_LONG = "BASIC.TOO_LONG"
 INVALID_URL = "BASIC.INVALID_URL"
@@ -179,7 +181,8 @@ def validate_basic(payload, *, now: datetime | None = None) -> BasicResult:
         value = value.strip()
         if has_control_characters(value):
             fail(name, INVALID_VALUE, "Must not contain control characters.")
-        elif required and not value:
+        elif required and is_blank(value):
+            # Zero-width characters, soft hyphens, Hangul fillers... render as nothing: blank.
             fail(name, REQUIRED, "This field is required and may not be blank.")
         elif len(value) > max_length:
             fail(name, TOO_LONG, f"At most {max_length} characters after trimming (got {len(value)}).")

@@ -1,7 +1,8 @@
 """Compliance rules (AD_POLICY.md, "Compliance"): what the law or the platform allows per
 category and country."""
 
-from .rules import REJECT, AdContext, Finding, Rule, quoted
+from .normalize import skeleton
+from .rules import REJECT, AdContext, Finding, Rule, hit_evidence, written
 
 
 def rule_prohibited_category(ctx: AdContext) -> list[Finding]:
@@ -52,7 +53,7 @@ def rule_min_age(ctx: AdContext) -> list[Finding]:
 
 
 def rule_license_required(ctx: AdContext) -> list[Finding]:
-    if ctx.category not in ctx.ruleset.license_required or ctx.ad.get("advertiser_license"):
+    if ctx.category not in ctx.ruleset.license_required or ctx.given("advertiser_license"):
         return []
     return [
         LICENSE_REQUIRED.finding(
@@ -68,11 +69,11 @@ def rule_rx_without_prescription(ctx: AdContext) -> list[Finding]:
         return []
     return [
         RX_WITHOUT_PRESCRIPTION.finding(
-            f"The {name} offers prescription medicine without a prescription ({quoted(phrases)}), which is not allowed.",
+            f"The {name} offers prescription medicine without a prescription ({written(hits)}), which is not allowed.",
             field=name,
-            evidence={"phrases": phrases},
+            evidence=hit_evidence("phrases", hits),
         )
-        for name, phrases in ctx.matches(ctx.ruleset.rx_phrases)
+        for name, hits in ctx.matches(ctx.ruleset.rx_phrases)
     ]
 
 
@@ -81,21 +82,21 @@ def rule_finance_disclosure(ctx: AdContext) -> list[Finding]:
     if ctx.category not in rules.finance_categories:
         return []
     mentions = ctx.matches(rules.finance_terms)
-    if not mentions or rules.finance_required.search(ctx.ad.get("disclosure", "").lower()):
+    if not mentions or rules.finance_required.pattern.search(skeleton(ctx.ad.get("disclosure", ""))):
         return []
-    terms = list(dict.fromkeys(term for _, found in mentions for term in found))
+    hits = list({hit.text: hit for _, found in mentions for hit in found}.values())
     return [
         FINANCE_DISCLOSURE.finding(
-            f"The ad mentions {quoted(terms)}, so its disclosure must state the {rules.finance_required_term} "
+            f"The ad mentions {written(hits)}, so its disclosure must state the {rules.finance_required_term} "
             f"(for example 'Representative 19.9% {rules.finance_required_term}').",
             field="disclosure",
-            evidence={"terms": terms, "required": rules.finance_required_term},
+            evidence={**hit_evidence("terms", hits), "required": rules.finance_required_term},
         )
     ]
 
 
 def rule_political_sponsor(ctx: AdContext) -> list[Finding]:
-    if ctx.category not in ctx.ruleset.sponsor_required or ctx.ad.get("paid_for_by"):
+    if ctx.category not in ctx.ruleset.sponsor_required or ctx.given("paid_for_by"):
         return []
     return [
         POLITICAL_SPONSOR.finding(
@@ -114,6 +115,7 @@ PROHIBITED_CATEGORY = Rule(
     check=rule_prohibited_category,
     summary="The category is prohibited everywhere (ruleset `compliance.prohibited_categories`).",
     example={"category": "tobacco", "headline": "Hand-rolled cigars from Cuba"},
+    disguises="Reads the category code, which basic validation checks exactly: there is no text to disguise.",
 )
 CATEGORY_BANNED_IN_COUNTRY = Rule(
     code="COMPLIANCE.CATEGORY_BANNED_IN_COUNTRY",
@@ -121,6 +123,7 @@ CATEGORY_BANNED_IN_COUNTRY = Rule(
     check=rule_category_banned_in_country,
     summary="The category is banned in the ad's country (ruleset `compliance.banned_in_country`).",
     example={"category": "dating", "country": "SA", "target_min_age": 21, "headline": "Meet someone new tonight"},
+    disguises="Reads the category and country codes, which basic validation checks exactly: there is no text to disguise.",
 )
 MIN_AGE = Rule(
     code="COMPLIANCE.MIN_AGE",
@@ -131,6 +134,7 @@ MIN_AGE = Rule(
         "country (ruleset `compliance.min_age`: a default, and exceptions by country)."
     ),
     example={"category": "alcohol", "country": "US", "target_min_age": 18, "headline": "Small-batch bourbon"},
+    disguises="Reads codes and a whole number, which basic validation checks exactly: there is no text to disguise.",
 )
 LICENSE_REQUIRED = Rule(
     code="COMPLIANCE.LICENSE_REQUIRED",
@@ -138,6 +142,12 @@ LICENSE_REQUIRED = Rule(
     check=rule_license_required,
     summary="A regulated category without `advertiser_license` (ruleset `compliance.license_required`).",
     example={"category": "pharmacy", "headline": "Allergy relief tablets"},
+    disguises="A licence made only of invisible characters (zero-width spaces, soft hyphens, Hangul fillers, bidi controls) is missing.",
+    disguise_example={
+        "category": "pharmacy",
+        "headline": "Allergy relief tablets",
+        "advertiser_license": "\u200b\u200b\u200b",
+    },
 )
 RX_WITHOUT_PRESCRIPTION = Rule(
     code="COMPLIANCE.RX_WITHOUT_PRESCRIPTION",
@@ -151,6 +161,12 @@ RX_WITHOUT_PRESCRIPTION = Rule(
         "category": "pharmacy",
         "advertiser_license": "PH-20431",
         "headline": "Antibiotics, no prescription needed",
+    },
+    disguises="Reads the normalised key: full-width and other compatibility forms (NFKC), invisible characters inside or between words, confusable letters (Cyrillic `о` in `prescriptiоn`), any case.",
+    disguise_example={
+        "category": "pharmacy",
+        "advertiser_license": "PH-20431",
+        "headline": "Antibiotics, n\u200bo prescripti\u043en needed",
     },
 )
 FINANCE_DISCLOSURE = Rule(
@@ -167,6 +183,12 @@ FINANCE_DISCLOSURE = Rule(
         "headline": "Car loans at 3.9%",
         "description": "Decide in minutes, borrow up to 25,000.",
     },
+    disguises="Reads the normalised key: full-width `％` and the Arabic percent sign are `%`, confusable letters (`lоans` with a Cyrillic `о`), invisible characters; a rate in words (`percent`, `per cent`) is a term of the ruleset. An `APR` in the disclosure is read the same way.",
+    disguise_example={
+        "category": "finance",
+        "headline": "Car l\u043eans at 3.9\uff05",
+        "description": "Decide in minutes, borrow up to 25,000.",
+    },
 )
 POLITICAL_SPONSOR = Rule(
     code="COMPLIANCE.POLITICAL_SPONSOR",
@@ -174,6 +196,12 @@ POLITICAL_SPONSOR = Rule(
     check=rule_political_sponsor,
     summary="A political ad without `paid_for_by` (ruleset `compliance.sponsor_required`).",
     example={"category": "political", "headline": "Vote for cleaner rivers"},
+    disguises="A `paid_for_by` made only of invisible characters is missing.",
+    disguise_example={
+        "category": "political",
+        "headline": "Vote for cleaner rivers",
+        "paid_for_by": "\u200b\u200b\u200b",
+    },
 )
 
 RULES = (

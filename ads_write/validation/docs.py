@@ -35,9 +35,11 @@ CATEGORY_TITLES = {
 }
 
 
-def example_findings(rule: Rule) -> list:
-    """The findings the engine gives for the rule's example (its fields over CLEAN_AD)."""
-    basic = validate_basic({**CLEAN_AD, **rule.example})
+def example_findings(rule: Rule, example: dict | None = None) -> list:
+    """The findings the engine gives for the rule's example (its fields over CLEAN_AD), or for
+    `example` (its disguised example)."""
+    example = rule.example if example is None else example
+    basic = validate_basic({**CLEAN_AD, **example})
     if not basic.ok:
         raise ValueError(f"the example of {rule.code} fails basic validation: {basic.errors}")
     facts = AdFacts(retailer_name=rule.example_retailer, **rule.example_facts)
@@ -71,6 +73,15 @@ def render() -> str:
         "Every finding is reported, not just the first. Text rules read the headline and description "
         "(and the disclosure where said), case-insensitive; words and phrases match as whole words. "
         "Domains are compared by registrable domain (public suffix list, private section included).",
+        "",
+        "Rules read what a reader or a browser sees, not the raw code points (`ads_write/validation/normalize.py`, "
+        "`domains.py`): text is read after Unicode NFKC, with invisible characters removed (zero-width "
+        "characters, soft hyphen, combining grapheme joiner, bidi controls, variation selectors, Hangul fillers), "
+        "and word lists and brands are matched in its confusable skeleton (Unicode TR 39), so `ѕсаm` in "
+        "Cyrillic is `scam`. URLs are parsed as browsers parse them (WHATWG URL standard) and hosts mapped by "
+        "IDNA UTS 46. Findings quote the ad's own text (`original` in the evidence, when it was written "
+        "otherwise than the normalised form the evidence names). Each rule below says which disguises it sees "
+        "through, with an example.",
         "",
         "| code | category | severity | triggered when |",
         "|---|---|---|---|",
@@ -108,6 +119,17 @@ def render() -> str:
         lines += ["", "```json", _json(rule.example), "```", "", "gives:", "", "```json"]
         lines.append(_json([f.as_dict() for f in example_findings(rule)]))
         lines.append("```")
+        lines += ["", f"Sees through: {rule.disguises or 'nothing of its own: it reads what the service answers.'}"]
+        if rule.disguise_example:
+            lines += ["", "Disguised example, ad fields:", "", "```json", _json(rule.disguise_example), "```"]
+            lines += [
+                "",
+                "gives:",
+                "",
+                "```json",
+                _json([f.as_dict() for f in example_findings(rule, rule.disguise_example)]),
+            ]
+            lines.append("```")
     lines += [
         "",
         f"## Ruleset {ruleset.version}",

@@ -1,18 +1,26 @@
-"""Hosts of landing and display URLs, compared by registrable domain (public suffix aware).
+"""Hosts of landing and display URLs, as a browser reads them, compared by registrable domain
+(public suffix aware).
+
+URLs are parsed by the WHATWG URL standard (`ada-url`, the parser of Node.js), as browsers do:
+`\\` is a `/` in an https URL (`https://bit.ly\\@shop.example/x` goes to bit.ly), user info is
+split off (`shop.example@other.example` goes to other.example), and the host is mapped by IDNA
+UTS 46 (`ｂｉｔ.ｌｙ`, `iſ.gd` and `𝐛it.ly` are `bit.ly`; `2130706433` is 127.0.0.1).
 
 `shop.example.co.uk` and `example.co.uk` are one site; `a.github.io` and `b.github.io` are two
 (the list's private section). Unknown TLDs get the list's default rule, so
-`www.nimbus-store.example` is `nimbus-store.example`. IP literals are recognised first: the
-list knows nothing of them.
+`www.nimbus-store.example` is `nimbus-store.example`. IP hosts are recognised first: the list
+knows nothing of them.
 """
 
-import ipaddress
 import unicodedata
 from dataclasses import dataclass
 from functools import lru_cache
-from urllib.parse import urlsplit
 
+import ada_url
+import idna
 from publicsuffixlist import PublicSuffixList
+
+from .normalize import skeleton
 
 # One instance per process: it parses the whole list (~60 ms) when made.
 _PSL = PublicSuffixList()
@@ -30,10 +38,14 @@ _STYLE_WORDS = frozenset({"FULLWIDTH", "HALFWIDTH", "SMALL", "CAPITAL", "MODIFIE
 
 @dataclass(frozen=True)
 class Host:
-    name: str  # lower case, no trailing dot, as written (may hold Unicode)
-    ascii: str  # the DNS form: non-ASCII labels as xn-- punycode
+    name: str  # as the browser resolves it: lower case, no trailing dot, xn-- labels; an IP in its usual form
     is_ip: bool
-    site: str  # registrable domain of `ascii`; the address itself for an IP, the name for a bare suffix
+    site: str  # registrable domain of `name`; the address itself for an IP, the name for a bare suffix
+
+    @property
+    def unicode(self) -> str:
+        """The name as a browser may show it: xn-- labels decoded (kept when they do not decode)."""
+        return ".".join(_label_unicode(label) for label in self.name.split("."))
 
     @property
     def has_punycode_label(self) -> bool:
@@ -43,30 +55,70 @@ class Host:
     def mixed_scripts(self) -> tuple[str, ...]:
         """The scripts of the host's letters when they mix in a way a homoglyph attack would
         (e.g. Cyrillic among Latin); empty when they do not."""
-        return _mixed_scripts(self.name)
+        return () if self.is_ip else _mixed_scripts(self.unicode)
+
+    @property
+    def look_alike(self) -> str:
+        """The ASCII name this host imitates when one of its labels is not ASCII but reads as
+        ASCII: its confusable skeleton, accents left out, is ASCII (`аррӏе.рф` → `appie.рф`,
+        `nımbus-store` and `nímbus-store` → `nimbus-store`); "" when none is. A label in a
+        script of its own that reads as no Latin word (`магазин`) imitates nothing."""
+        if self.is_ip or not self.has_punycode_label:
+            return ""
+        labels = [_label_unicode(label) for label in self.name.split(".")]
+        shown = [_latin_look_alike(label) or label for label in labels]
+        return ".".join(shown) if shown != labels else ""
 
 
-def landing_host(url: str) -> Host | None:
-    try:
-        name = urlsplit(url).hostname
-    except ValueError:
-        return None
-    return parse_host(name) if name else None
-
-
-def display_host(display_url: str) -> Host | None:
-    """The host of a display URL, which may come without a scheme (`example.com/shoes`)."""
-    candidate = display_url if "://" in display_url else f"https://{display_url}"
-    return landing_host(candidate)
+@dataclass(frozen=True)
+class Url:
+    host: Host
+    userinfo: str  # user name and password (`user:pass`) as written before the @; "" when none
 
 
 @lru_cache(maxsize=16384)
+def parse_url(url: str) -> Url | None:
+    """The URL as a browser parses it, or None when a browser could not (no host, say)."""
+    try:
+        parts = ada_url.parse_url(url, attributes=("hostname", "username", "password", "host_type"))
+    except ValueError:
+        return None
+    name = parts["hostname"]
+    if not name:
+        return None
+    userinfo = parts["username"] + (":" + parts["password"] if parts["password"] else "")
+    return Url(host=_host(name, is_ip=parts["host_type"] != ada_url.HostType.DEFAULT), userinfo=userinfo)
+
+
+def landing_host(url: str) -> Host | None:
+    parsed = parse_url(url)
+    return parsed.host if parsed else None
+
+
+def display_url(display: str) -> Url | None:
+    """A display URL, which may come without a scheme (`example.com/shoes`)."""
+    return parse_url(display if "://" in display else f"https://{display}")
+
+
+def display_host(display: str) -> Host | None:
+    parsed = display_url(display)
+    return parsed.host if parsed else None
+
+
 def parse_host(name: str) -> Host:
-    name = name.lower().rstrip(".")
-    if _is_ip(name):
-        return Host(name=name, ascii=name, is_ip=True, site=name)
-    ascii_name = _to_ascii(name)
-    return Host(name=name, ascii=ascii_name, is_ip=False, site=_PSL.privatesuffix(ascii_name) or ascii_name)
+    """A host name (the ruleset's domains) as a browser reads it."""
+    parsed = parse_url(f"https://[{name}]/" if ":" in name else f"https://{name}/")
+    if parsed is None:
+        raise ValueError(f"not a host name: {name!r}")
+    return parsed.host
+
+
+def _host(name: str, *, is_ip: bool) -> Host:
+    if is_ip:
+        name = name.strip("[]")
+        return Host(name=name, is_ip=True, site=name)
+    name = name.rstrip(".")
+    return Host(name=name, is_ip=False, site=_PSL.privatesuffix(name) or name)
 
 
 def registrable_domain(url: str) -> str:
@@ -75,31 +127,31 @@ def registrable_domain(url: str) -> str:
     return host.site if host else ""
 
 
-def _is_ip(name: str) -> bool:
+@lru_cache(maxsize=4096)
+def _label_unicode(label: str) -> str:
+    if not label.startswith("xn--"):
+        return label
     try:
-        ipaddress.ip_address(name)
-        return True
-    except ValueError:
-        pass
-    # Browsers (WHATWG URL) read a host whose last label is a number as IPv4 in any form:
-    # 2130706433, 0x7f.1, 127.1 all reach 127.0.0.1.
-    last = name.rsplit(".", 1)[-1]
-    return last.isdigit() or (last[:2] == "0x" and all(ch in "0123456789abcdef" for ch in last[2:]))
+        return idna.decode(label)
+    except idna.IDNAError:
+        try:  # a label that is not valid IDNA 2008 may still be punycode a browser shows
+            return label[4:].encode("ascii").decode("punycode")
+        except UnicodeError:
+            return label
 
 
-def _to_ascii(name: str) -> str:
-    if name.isascii():
-        return name
-    labels = []
-    for label in name.split("."):
-        if label.isascii():
-            labels.append(label)
-        else:
-            try:
-                labels.append("xn--" + label.encode("punycode").decode("ascii"))
-            except UnicodeError:
-                labels.append(label)
-    return ".".join(labels)
+def _latin_look_alike(label: str) -> str:
+    """The ASCII label that a non-ASCII `label` reads as, if any: its skeleton without the
+    combining marks (accents) that the skeleton keeps apart from their letters."""
+    if label.isascii():
+        return ""
+    # Only the non-ASCII letters are replaced, so the name shown is readable (the skeleton of
+    # ASCII `m` is `rn`).
+    read = "".join(
+        ch if ch.isascii() else "".join(c for c in skeleton(ch) if not unicodedata.combining(c))
+        for ch in unicodedata.normalize("NFC", label)
+    )
+    return read if read.isascii() else ""
 
 
 def _script(ch: str) -> str:

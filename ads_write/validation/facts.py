@@ -40,6 +40,7 @@ from adplatform.kernel.redis_client import redis_client
 from ads_write.models import Ad, ContentFingerprint
 
 from .domains import registrable_domain
+from .normalize import fold
 from .rules import AdFacts
 from .ruleset import Ruleset, current_ruleset
 
@@ -85,8 +86,9 @@ def retailers_of(ads: list[Ad]) -> dict:
 
 
 def normalise_text(text: str) -> str:
-    """Case, punctuation, symbols and runs of whitespace do not make content different."""
-    text = unicodedata.normalize("NFKC", text).casefold()
+    """Case, punctuation, symbols and runs of whitespace do not make content different; nor do
+    invisible characters or confusable letters (Cyrillic `а` for `a`: normalize.fold)."""
+    text = unicodedata.normalize("NFKC", fold(text)).casefold()
     return " ".join("".join(ch if ch.isalnum() else " " for ch in text).split())
 
 

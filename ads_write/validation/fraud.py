@@ -42,37 +42,57 @@ def rule_ip_host(ctx: AdContext) -> list[Finding]:
 
 
 def rule_domain_mismatch(ctx: AdContext) -> list[Finding]:
-    if ctx.display is None or ctx.landing is None or ctx.display.site == ctx.landing.site:
+    display = ctx.display.host if ctx.display else None
+    if display is None or ctx.landing is None or display.site == ctx.landing.site:
         return []
     return [
         DOMAIN_MISMATCH.finding(
-            f"The ad shows {ctx.display.site} but sends people to {ctx.landing.site}: "
+            f"The ad shows {display.site} but sends people to {ctx.landing.site}: "
             "the display URL must be on the landing page's site.",
             field="display_url",
-            evidence={"display_domain": ctx.display.site, "landing_domain": ctx.landing.site},
+            evidence={"display_domain": display.site, "landing_domain": ctx.landing.site},
         )
     ]
 
 
+def rule_url_userinfo(ctx: AdContext) -> list[Finding]:
+    findings = []
+    for field, url in (("landing_url", ctx.landing_url), ("display_url", ctx.display)):
+        if url is None or not url.userinfo:
+            continue
+        findings.append(
+            URL_USERINFO.finding(
+                f"The {field} has '{url.userinfo}@' before its host, so it reads as '{url.userinfo}' "
+                f"but leads to {url.host.name}: give the host alone.",
+                field=field,
+                evidence={"userinfo": url.userinfo, "host": url.host.name},
+            )
+        )
+    return findings
+
+
 def rule_punycode_domain(ctx: AdContext) -> list[Finding]:
     host = ctx.landing
-    if host is None or host.is_ip:
+    if host is None or host.is_ip or not host.has_punycode_label:
         return []
     reasons = []
-    if host.has_punycode_label:
-        reasons.append("an internationalised (xn--) label")
     scripts = host.mixed_scripts
     if scripts:
         reasons.append("letters of several scripts (" + ", ".join(s.title() for s in scripts) + ")")
+    look_alike = host.look_alike
+    if look_alike:
+        reasons.append(f"letters that read as the Latin '{look_alike}'")
     if not reasons:
         return []
-    evidence = {"host": host.name}
+    evidence = {"host": host.unicode, "dns_name": host.name}
     if scripts:
         evidence["scripts"] = list(scripts)
+    if look_alike:
+        evidence["looks_like"] = look_alike
     return [
         PUNYCODE_DOMAIN.finding(
-            f"The landing host {host.name} has {' and '.join(reasons)}, which can imitate another site; "
-            "it will be checked by staff.",
+            f"The landing host {host.unicode} ({host.name}) has {' and '.join(reasons)}, which can imitate "
+            "another site; it will be checked by staff.",
             field="landing_url",
             evidence=evidence,
         )
@@ -131,6 +151,10 @@ BLOCKED_DOMAIN = Rule(
     check=rule_blocked_domain,
     summary="The landing URL's registrable domain is on the blocklist (`fraud.blocked_domains`); subdomains count.",
     example={"landing_url": "https://win.free-prizes.example/claim"},
+    disguises="Reads the host as a browser does (WHATWG URL, IDNA UTS 46): full-width letters and dots, mathematical letters, `ſ`, upper case and the root dot map to the plain name; `\\` is a `/`; user info is not the host.",
+    disguise_example={
+        "landing_url": "https://\uff46\uff52\uff45\uff45-\uff50\uff52\uff49\uff5a\uff45\uff53.example/claim"
+    },
 )
 URL_SHORTENER = Rule(
     code="FRAUD.URL_SHORTENER",
@@ -138,6 +162,8 @@ URL_SHORTENER = Rule(
     check=rule_url_shortener,
     summary="The landing URL's registrable domain is a link shortener (`fraud.url_shorteners`).",
     example={"landing_url": "https://bit.ly/3xYz12"},
+    disguises="As `FRAUD.BLOCKED_DOMAIN`: `ｂｉｔ.ｌｙ`, `iſ.gd` and `𝐛it.ly` are the shorteners they map to, and `https://bit.ly\\@shop.example/x` goes to bit.ly.",
+    disguise_example={"landing_url": "https://bit.ly\\@www.nimbus-store.example/chairs"},
 )
 IP_HOST = Rule(
     code="FRAUD.IP_HOST",
@@ -148,6 +174,8 @@ IP_HOST = Rule(
         "forms browsers read as IPv4 (`https://2130706433/`)."
     ),
     example={"landing_url": "https://203.0.113.7/deals"},
+    disguises="Reads the host as a browser does: numbers in any IPv4 form (`2130706433`, `0x7f.1`, full-width digits) are the address they reach.",
+    disguise_example={"landing_url": "https://0x7f.1/deals"},
 )
 DOMAIN_MISMATCH = Rule(
     code="FRAUD.DOMAIN_MISMATCH",
@@ -158,16 +186,35 @@ DOMAIN_MISMATCH = Rule(
         "(`shop.example.co.uk` matches `example.co.uk`; `a.github.io` does not match `b.github.io`)."
     ),
     example={"display_url": "acme-store.example/chairs"},
+    disguises="Reads both hosts as a browser does (full-width letters, UTS 46 mapping); the display URL's host is the one after any user info (which `FRAUD.URL_USERINFO` flags).",
+    disguise_example={"display_url": "\uff41\uff43\uff4d\uff45-store.example/chairs"},
+)
+URL_USERINFO = Rule(
+    code="FRAUD.URL_USERINFO",
+    severity=REJECT,
+    check=rule_url_userinfo,
+    summary=(
+        "The landing or display URL has user info before its host (`shop.example@other.example/x`): "
+        "a reader sees the first name, a browser goes to the second."
+    ),
+    example={"display_url": "acme-store.example@nimbus-store.example/chairs"},
+    disguises="Reads the URLs as a browser does: the user info is what stands before the last `@` of the authority; `\\` ends the authority in an https URL, so `https://bit.ly\\@shop.example/x` has none (and goes to bit.ly).",
+    disguise_example={"landing_url": "https://www.nimbus-store.example@acme-store.example/chairs"},
 )
 PUNYCODE_DOMAIN = Rule(
     code="FRAUD.PUNYCODE_DOMAIN",
     severity=REVIEW,
     check=rule_punycode_domain,
     summary=(
-        "The landing host has an `xn--` label, or mixes the letters of several scripts (Cyrillic among "
-        "Latin, say); Latin with Han, Kana or Hangul, as Japanese, Chinese and Korean names use, is not a mix."
+        "The landing host has an internationalised label (written in Unicode or as `xn--`) that mixes the "
+        "letters of several scripts (Cyrillic among Latin, say; Latin with Han, Kana or Hangul, as Japanese, "
+        "Chinese and Korean names use, is not a mix), or whose confusable skeleton (Unicode TR 39) is a Latin "
+        "name: `аррӏе.рф` reads as `apple`, `nımbus-store` as `nimbus-store`. A name in one script of its "
+        "own that reads as no Latin name (`магазин.рф`, `bücher.example`) passes."
     ),
     example={"landing_url": "https://xn--nmbus-store-ocb.example/chairs"},
+    disguises="Judges the host as a browser shows it, whether written in Unicode or as `xn--`: mixed scripts, and labels whose confusable skeleton is a Latin name (`аррӏе`, `ɑcmephone`, `nımbus-store`).",
+    disguise_example={"landing_url": "https://n\u0131mbus-store.example/chairs"},
 )
 PRICE_FLOOR = Rule(
     code="FRAUD.PRICE_FLOOR",
@@ -177,6 +224,7 @@ PRICE_FLOOR = Rule(
         "`price.amount` is below the category's floor (`fraud.price_floors`, any currency); exactly the floor passes."
     ),
     example={"category": "electronics", "headline": "Wireless earbuds", "price": {"amount": "4.99", "currency": "EUR"}},
+    disguises="Reads a decimal amount that basic validation parses: there is no text to disguise.",
 )
 DUPLICATE_CONTENT = Rule(
     code="FRAUD.DUPLICATE_CONTENT",
@@ -191,6 +239,7 @@ DUPLICATE_CONTENT = Rule(
     ),
     example={},
     example_facts={"duplicate_elsewhere": True},
+    disguises="Compares content as the text rules read it: NFKC, case, invisible characters and confusable letters (Cyrillic `а` for `a`) do not make content different.",
 )
 VELOCITY = Rule(
     code="FRAUD.VELOCITY",
@@ -202,6 +251,7 @@ VELOCITY = Rule(
     ),
     example={},
     example_facts={"recent_submissions": 601},
+    disguises="Counts submissions: there is no text to disguise.",
 )
 
 RULES = (
@@ -209,6 +259,7 @@ RULES = (
     URL_SHORTENER,
     IP_HOST,
     DOMAIN_MISMATCH,
+    URL_USERINFO,
     PUNYCODE_DOMAIN,
     PRICE_FLOOR,
     DUPLICATE_CONTENT,

@@ -2,29 +2,37 @@
 
 import re
 
-from .rules import REJECT, REVIEW, AdContext, Finding, Rule, quoted
+from .normalize import skeleton
+from .rules import REJECT, REVIEW, AdContext, Finding, Rule, hit_evidence, written
 
 _RUN_OF_MARKS = re.compile(r"[!?]{2,}")
 # Emoji and pictographs: the emoji blocks (pictographs, emoticons, transport, flags' regional
 # indicators, supplemental symbols), Miscellaneous Symbols and Dingbats, the few emoji of other
-# blocks (watch, hourglass, star...), and the emoji presentation selector. Not © ® ™, which
-# brands use in plain text.
+# blocks (watch, hourglass, star, the emoji squares and triangles of Geometric Shapes such as
+# ◾ U+25FE...), keycaps (U+20E3) and the other emoji (© ® ™ ‼ ↔...) when U+FE0F asks for
+# their emoji presentation; not © ® ™ in plain text, which brands use. Read in the original
+# text: NFKC would turn ‼ and Ⓜ into plain characters. A U+FE0F anywhere else shows nothing.
 _EMOJI = re.compile(
     "["
     "\U0001f000-\U0001faff"
     "\u2600-\u27bf"
     "\u231a\u231b\u2328\u23cf\u23e9-\u23f3\u23f8-\u23fa"
+    "\u25aa\u25ab\u25b6\u25c0\u25fb-\u25fe"
     "\u2b05-\u2b07\u2b1b\u2b1c\u2b50\u2b55"
     "\u3030\u303d\u3297\u3299"
-    "\ufe0f"
+    "\u20e3"
     "]"
+    # the text-default emoji outside those ranges, in emoji presentation
+    "|[\u00a9\u00ae\u203c\u2049\u2122\u2139\u2194-\u2199\u21a9\u21aa\u24c2\u2934\u2935]\ufe0f"
 )
 
 
 def rule_excessive_caps(ctx: AdContext) -> list[Finding]:
-    headline = ctx.ad.get("headline", "")
+    # The clean text: circled and full-width capitals are capitals, Hangul fillers (letters to
+    # str.isalpha) and other invisible padding are gone.
+    headline = ctx.text("headline")
     letters = capitals = 0
-    for ch in headline:
+    for ch in headline.clean if headline else "":
         if ch.isalpha():
             letters += 1
             capitals += ch.isupper()
@@ -40,31 +48,45 @@ def rule_excessive_caps(ctx: AdContext) -> list[Finding]:
 
 
 def rule_excessive_punctuation(ctx: AdContext) -> list[Finding]:
+    # Read in the key: `‼`, `！` and `ǃ` (a click letter drawn as !) are exclamation marks there,
+    # and zero-width characters between marks are gone.
     findings = []
-    for name, text in ctx.texts:
-        runs = list(dict.fromkeys(_RUN_OF_MARKS.findall(text)))
-        exclamations = text.count("!") if name == "headline" else 0
+    for text in ctx.texts:
+        name = text.field
+        runs = {}
+        for match in _RUN_OF_MARKS.finditer(text.key):
+            runs.setdefault(match.group(), text.key_hit(match, match.group()))
+        exclamations = text.key.count("!") if name == "headline" else 0
         if exclamations > 1:
             message = f"The headline has {exclamations} exclamation marks; at most one is allowed."
         elif runs:
-            message = f"The {name} has repeated punctuation ({quoted(runs)}); use a single ! or ?."
+            message = f"The {name} has repeated punctuation ({written(list(runs.values()))}); use a single ! or ?."
         else:
             continue
-        evidence = {"runs": runs}
+        evidence = hit_evidence("runs", list(runs.values()))
         if name == "headline":
             evidence["exclamation_marks"] = exclamations
+            if look_alikes := _read_as_exclamation_marks(text.original):
+                evidence["read_as_exclamation_marks"] = look_alikes
         findings.append(EXCESSIVE_PUNCTUATION.finding(message, field=name, evidence=evidence))
     return findings
+
+
+def _read_as_exclamation_marks(original: str) -> list[str]:
+    """The characters of the original (as U+XXXX) that the key reads as `!` but are not `!`."""
+    if original.isascii():
+        return []
+    return sorted({f"U+{ord(ch):04X}" for ch in original if ch != "!" and "!" in skeleton(ch)})
 
 
 def rule_prohibited_words(ctx: AdContext) -> list[Finding]:
     return [
         PROHIBITED_WORDS.finding(
-            f"The {name} uses {quoted(words)}, which our ad policy does not allow.",
+            f"The {name} uses {written(hits)}, which our ad policy does not allow.",
             field=name,
-            evidence={"words": words},
+            evidence=hit_evidence("words", hits),
         )
-        for name, words in ctx.matches(ctx.ruleset.prohibited_words)
+        for name, hits in ctx.matches(ctx.ruleset.prohibited_words)
     ]
 
 
@@ -75,22 +97,22 @@ def rule_misleading_free(ctx: AdContext) -> list[Finding]:
     amount = f"{price['amount']} {price['currency']}"
     return [
         MISLEADING_FREE.finding(
-            f"The {name} says {quoted(words)} but the ad has a price of {amount}: do not call a paid offer free.",
+            f"The {name} says {written(hits)} but the ad has a price of {amount}: do not call a paid offer free.",
             field=name,
-            evidence={"words": words, "amount": str(price["amount"]), "currency": price["currency"]},
+            evidence={**hit_evidence("words", hits), "amount": str(price["amount"]), "currency": price["currency"]},
         )
-        for name, words in ctx.matches(ctx.ruleset.free_words)
+        for name, hits in ctx.matches(ctx.ruleset.free_words)
     ]
 
 
 def rule_phone_number(ctx: AdContext) -> list[Finding]:
     return [
         PHONE_NUMBER.finding(
-            f"The {name} contains a phone number ({quoted(numbers)}); ads must send people to the landing page instead.",
+            f"The {name} contains a phone number ({written(hits)}); ads must send people to the landing page instead.",
             field=name,
-            evidence={"numbers": numbers},
+            evidence=hit_evidence("numbers", hits),
         )
-        for name, numbers in ctx.matches(ctx.ruleset.phone_number)
+        for name, hits in ctx.clean_matches(ctx.ruleset.phone_number)
     ]
 
 
@@ -110,11 +132,11 @@ def rule_emoji(ctx: AdContext) -> list[Finding]:
 def rule_superlative_claim(ctx: AdContext) -> list[Finding]:
     return [
         SUPERLATIVE_CLAIM.finding(
-            f"The {name} makes a claim ({quoted(phrases)}) that must be substantiated; it will be checked by staff.",
+            f"The {name} makes a claim ({written(hits)}) that must be substantiated; it will be checked by staff.",
             field=name,
-            evidence={"phrases": phrases},
+            evidence=hit_evidence("phrases", hits),
         )
-        for name, phrases in ctx.matches(ctx.ruleset.superlatives)
+        for name, hits in ctx.matches(ctx.ruleset.superlatives)
     ]
 
 
@@ -122,15 +144,15 @@ def rule_trademark(ctx: AdContext) -> list[Finding]:
     owners = ctx.ruleset.brand_owners
     retailer = ctx.facts.retailer_name.strip().casefold()
     findings = []
-    for name, terms in ctx.matches(ctx.ruleset.brands):
-        foreign = [term for term in terms if owners[term].casefold() != retailer]
+    for name, hits in ctx.matches(ctx.ruleset.brands):
+        foreign = [hit for hit in hits if owners[hit.text].casefold() != retailer]
         if foreign:
             findings.append(
                 TRADEMARK.finding(
-                    f"The {name} uses the brand {quoted(foreign)}, a trademark of "
-                    f"{', '.join(dict.fromkeys(owners[t] for t in foreign))}; it will be checked by staff.",
+                    f"The {name} uses the brand {written(foreign)}, a trademark of "
+                    f"{', '.join(dict.fromkeys(owners[hit.text] for hit in foreign))}; it will be checked by staff.",
                     field=name,
-                    evidence={"terms": foreign, "owners": [owners[t] for t in foreign]},
+                    evidence={**hit_evidence("terms", foreign), "owners": [owners[hit.text] for hit in foreign]},
                 )
             )
     return findings
@@ -147,6 +169,8 @@ EXCESSIVE_CAPS = Rule(
         "capitals (exactly half is not more than half)."
     ),
     example={"headline": "HUGE SALE on teak"},
+    disguises="Counts letters in the clean text: circled, full-width and mathematical capitals (NFKC) are capitals, and invisible padding (the Hangul filler U+3164, a letter to Unicode) is not counted.",
+    disguise_example={"headline": "\u24bd\u24ca\u24bc\u24ba SALE on teak"},
 )
 EXCESSIVE_PUNCTUATION = Rule(
     code="POLICY.EXCESSIVE_PUNCTUATION",
@@ -154,6 +178,8 @@ EXCESSIVE_PUNCTUATION = Rule(
     check=rule_excessive_punctuation,
     summary="The headline has more than one `!`, or the headline or description has a run of two or more `!`/`?`.",
     example={"headline": "Garden chairs! Today only!"},
+    disguises="Reads the normalised key: `‼` is `!!`, `！` is `!`, `ǃ` (U+01C3, a click letter drawn as `!`) is `!`, and invisible characters between marks are gone (`!\\u200b!`).",
+    disguise_example={"headline": "Garden chairs\u203c"},
 )
 PROHIBITED_WORDS = Rule(
     code="POLICY.PROHIBITED_WORDS",
@@ -164,6 +190,8 @@ PROHIBITED_WORDS = Rule(
         "case-insensitive (`scam` is, `scampi` is not)."
     ),
     example={"description": "Other shops are a scam; our chairs are real teak."},
+    disguises="Reads the normalised key: Cyrillic or Greek look-alikes (`ѕсаm`), full-width letters (`ｓｃａｍ`), zero-width joiners, soft hyphens and combining grapheme joiners inside the word. Whole words still: `scampi` passes.",
+    disguise_example={"description": "Other shops are a \u0455\u0441\u0430m; our chairs are real teak."},
 )
 MISLEADING_FREE = Rule(
     code="POLICY.MISLEADING_FREE",
@@ -171,6 +199,8 @@ MISLEADING_FREE = Rule(
     check=rule_misleading_free,
     summary='A word of `policy.free_words` ("free", whole word) is in the headline or description and `price.amount` > 0.',
     example={"headline": "Free garden chairs", "price": {"amount": "49.00", "currency": "GBP"}},
+    disguises="Reads the normalised key: `Frее` with Cyrillic `е`, full-width letters, invisible characters inside the word.",
+    disguise_example={"headline": "Fr\u0435\u0435 garden chairs", "price": {"amount": "49.00", "currency": "GBP"}},
 )
 PHONE_NUMBER = Rule(
     code="POLICY.PHONE_NUMBER",
@@ -181,6 +211,8 @@ PHONE_NUMBER = Rule(
         "optionally with `+`, spaces, dots, dashes and parentheses between; not glued to a word before it."
     ),
     example={"description": "Order by phone: +44 20 7946 0958."},
+    disguises="Reads the clean text: zero-width characters between digits are gone, full-width digits are digits, and a gap may be ` - ` or any Unicode dash.",
+    disguise_example={"description": "Order by phone: 020\u200b7946\u200b0958."},
 )
 EMOJI = Rule(
     code="POLICY.EMOJI",
@@ -188,6 +220,8 @@ EMOJI = Rule(
     check=rule_emoji,
     summary="The headline has an emoji or pictograph (the description may).",
     example={"headline": "Garden chairs \U0001f33b"},
+    disguises="Reads the original headline, where emoji cannot hide: invisible characters around them change nothing; the emoji squares of Geometric Shapes (◾ U+25FE) count.",
+    disguise_example={"headline": "Garden chairs \u25fe"},
 )
 SUPERLATIVE_CLAIM = Rule(
     code="POLICY.SUPERLATIVE_CLAIM",
@@ -198,6 +232,8 @@ SUPERLATIVE_CLAIM = Rule(
         "(whole words, either apostrophe)."
     ),
     example={"headline": "The world's best garden chairs"},
+    disguises="Reads the normalised key: any apostrophe (`’`, `‘`, `ʼ`), full-width `＃`, confusable letters and invisible characters.",
+    disguise_example={"headline": "The world\u02bcs best garden chairs"},
 )
 TRADEMARK = Rule(
     code="POLICY.TRADEMARK",
@@ -209,6 +245,8 @@ TRADEMARK = Rule(
     ),
     example={"headline": "Cases for your AcmePhone"},
     example_retailer="Nimbus",
+    disguises="Reads the normalised key: confusable letters (`ɑcmephone` with a Latin alpha, Cyrillic look-alikes), full-width letters, invisible characters inside the word.",
+    disguise_example={"headline": "Cases for your \u0251cmephone"},
 )
 
 RULES = (

@@ -10,8 +10,9 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from .domains import Host, display_host, landing_host
-from .ruleset import Ruleset
+from .domains import Host, Url, display_url, parse_url
+from .normalize import Hit, Text, is_blank, show
+from .ruleset import PhraseList, Ruleset
 
 REJECT, REVIEW = "reject", "review"
 SEVERITIES = (REJECT, REVIEW)
@@ -63,6 +64,10 @@ class Rule:
     example: dict  # fields that trigger it, over docs' clean ad (raw JSON, as a client posts)
     example_facts: dict = dataclasses.field(default_factory=dict)  # AdFacts fields for a stateful example
     example_retailer: str = "Nimbus"
+    # The disguises the rule sees through (normalize, domains), for docs/rules.md, with an
+    # example whose findings the document shows: fields over docs' clean ad, as `example`.
+    disguises: str = ""
+    disguise_example: dict = dataclasses.field(default_factory=dict)
 
     @property
     def category(self) -> str:
@@ -75,21 +80,27 @@ class Rule:
 
 @dataclass(frozen=True)
 class AdContext:
-    """One ad as the checks read it, with what several of them need worked out once."""
+    """One ad as the checks read it, with what several of them need worked out once: each text
+    field normalised (normalize.Text: NFKC, invisible characters removed, confusable skeleton)
+    and each URL parsed as a browser parses it."""
 
     ad: dict
     facts: AdFacts
     ruleset: Ruleset
-    texts: tuple[tuple[str, str], ...]  # (field, lower-cased text), apostrophes folded to '
-    landing: Host | None
-    display: Host | None
+    texts: tuple[Text, ...]  # headline and description, where given
+    landing_url: Url | None
+    display: Url | None
 
     @classmethod
     def build(cls, ad: dict, *, facts: AdFacts, ruleset: Ruleset) -> "AdContext":
-        texts = tuple((name, ad[name].lower().replace("\u2019", "'")) for name in TEXT_FIELDS if ad.get(name))
-        landing = landing_host(ad["landing_url"]) if ad.get("landing_url") else None
-        display = display_host(ad["display_url"]) if ad.get("display_url") else None
-        return cls(ad=ad, facts=facts, ruleset=ruleset, texts=texts, landing=landing, display=display)
+        texts = tuple(Text(name, ad[name]) for name in TEXT_FIELDS if ad.get(name))
+        landing = parse_url(ad["landing_url"]) if ad.get("landing_url") else None
+        display = display_url(ad["display_url"]) if ad.get("display_url") else None
+        return cls(ad=ad, facts=facts, ruleset=ruleset, texts=texts, landing_url=landing, display=display)
+
+    @property
+    def landing(self) -> Host | None:
+        return self.landing_url.host if self.landing_url else None
 
     @property
     def category(self) -> str:
@@ -99,17 +110,53 @@ class AdContext:
     def country(self) -> str:
         return self.ad.get("country", "")
 
-    def matches(self, pattern) -> list[tuple[str, list[str]]]:
-        """(field, distinct matches in order) for each text field where `pattern` matches."""
+    def text(self, name: str) -> Text | None:
+        for text in self.texts:
+            if text.field == name:
+                return text
+        return None
+
+    def given(self, name: str) -> bool:
+        """The field has visible text: one of only zero-width characters is missing."""
+        return not is_blank(self.ad.get(name))
+
+    def matches(self, phrases: PhraseList) -> list[tuple[str, list[Hit]]]:
+        """(field, distinct hits in order) for each text field where a phrase of the list
+        matches its key; each hit names the ruleset's phrase and quotes the original."""
         found = []
-        for name, text in self.texts:
-            hits = pattern.findall(text)
+        for text in self.texts:
+            hits = {}
+            for match in phrases.pattern.finditer(text.key):
+                phrase = phrases.phrase_of(match.group())
+                if phrase not in hits:
+                    hits[phrase] = text.key_hit(match, phrase)
             if hits:
-                found.append((name, list(dict.fromkeys(" ".join(hit.split()) for hit in hits))))
+                found.append((text.field, list(hits.values())))
+        return found
+
+    def clean_matches(self, pattern) -> list[tuple[str, list[Hit]]]:
+        """As `matches`, for a pattern read in the clean text (NFKC, no invisible characters)."""
+        found = []
+        for text in self.texts:
+            hits = {}
+            for match in pattern.finditer(text.clean):
+                hit = text.clean_hit(match)
+                hits.setdefault(" ".join(hit.text.split()), hit)
+            if hits:
+                found.append((text.field, [Hit(form, hit.original) for form, hit in hits.items()]))
         return found
 
 
-def quoted(words: list[str]) -> str:
-    """'a', 'b' and 'c' — for messages."""
-    items = [f"'{w}'" for w in words]
+def written(hits: list[Hit]) -> str:
+    """'a', 'b' and 'c', each with how the ad wrote it when that differs: 'scam' (written 'ѕсаm')."""
+    items = [f"'{hit.text}' (written '{show(hit.original)}')" if hit.disguised else f"'{hit.text}'" for hit in hits]
     return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
+
+
+def hit_evidence(key: str, hits: list[Hit]) -> dict:
+    """Evidence of text hits: `key` lists the normalised forms the policy names (as before);
+    `original` quotes the ad's own characters, when any was written otherwise."""
+    evidence = {key: [hit.text for hit in hits]}
+    if any(hit.disguised for hit in hits):
+        evidence["original"] = [hit.original for hit in hits]
+    return evidence

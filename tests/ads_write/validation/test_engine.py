@@ -77,11 +77,11 @@ def test_findings_are_json_ready_and_well_formed():
 
 
 def test_every_verdict_carries_the_ruleset_version():
-    assert judge().ruleset_version == current_ruleset().version == "2026-11.0"
-    assert engine.RULESET_VERSION == "2026-11.0"
+    assert judge().ruleset_version == current_ruleset().version == "2026-11.1"
+    assert engine.RULESET_VERSION == "2026-11.1"
     from ads_write.validation.engine import RULESET_VERSION
 
-    assert RULESET_VERSION == "2026-11.0"
+    assert RULESET_VERSION == "2026-11.1"
 
 
 def test_evaluate_takes_the_basic_dict_with_facts_defaults():

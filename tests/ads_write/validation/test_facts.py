@@ -390,4 +390,4 @@ def test_evaluate_many_with_the_external_validator(settings, nimbus, orbit):
     assert verdicts[owner.id].status == "approved"
     assert [f.code for f in verdicts[down.id].findings] == ["EXTERNAL.UNAVAILABLE"]
     assert verdicts[down.id].status == "needs_review"
-    assert {v.ruleset_version for v in verdicts.values()} == {"2026-11.0"}
+    assert {v.ruleset_version for v in verdicts.values()} == {"2026-11.1"}

@@ -60,8 +60,8 @@ def test_url_shortener(url, flagged):
         ("https://203.0.113.7:8443/deals", "203.0.113.7"),
         ("https://[2001:db8::1]/", "2001:db8::1"),
         ("https://[2001:DB8::1]:443/shop", "2001:db8::1"),
-        ("https://2130706433/", "2130706433"),  # 127.0.0.1 as browsers read a number
-        ("https://0x7f.1/", "0x7f.1"),
+        ("https://2130706433/", "127.0.0.1"),  # as browsers read a number
+        ("https://0x7f.1/", "127.0.0.1"),
     ],
 )
 def test_ip_host(url, host):
@@ -105,12 +105,15 @@ def test_domain_mismatch_evidence_and_no_display_url():
 @pytest.mark.parametrize(
     "url,flagged",
     [
-        ("https://xn--nmbus-store-ocb.example/", True),  # an xn-- label
-        ("https://shop.XN--80AK6AA92E.example/", True),
+        ("https://xn--nmbus-store-ocb.example/", True),  # nímbus-store: reads as nimbus-store
+        ("https://shop.XN--80AK6AA92E.example/", True),  # аррӏе in Cyrillic: reads as Latin
         ("https://\u0430pple-store.example/", True),  # Cyrillic а among Latin letters
         ("https://nimbus-st\u043ere.example/", True),  # Cyrillic о
         ("https://nimbus-store.example/", False),
-        ("https://b\u00fccher.example/", False),  # Latin with a diacritic is one script
+        # Latin with a diacritic reads as the plain name (bucher), written in Unicode or as xn--
+        ("https://b\u00fccher.example/", True),
+        ("https://xn--bcher-kva.example/", True),
+        ("https://xn--e1afmkfd.xn--p1ai/", False),  # пример.рф written as xn--
         ("https://\u043f\u0440\u0438\u043c\u0435\u0440.\u0440\u0444/", False),  # all Cyrillic
         ("https://\u043f\u0440\u0438\u043c\u0435\u0440.com/", True),  # Cyrillic name, Latin TLD
         ("https://\u65e5\u672c\u306e\u5e97.example/", False),  # Han + Hiragana + Latin: how Japanese is written
@@ -124,9 +127,18 @@ def test_punycode_domain(url, flagged):
 def test_punycode_domain_evidence():
     [finding] = only(judge(landing_url="https://\u0430pple-store.example/"), PUNYCODE)
     assert finding.severity == "review"
-    assert finding.evidence == {"host": "\u0430pple-store.example", "scripts": ["CYRILLIC", "LATIN"]}
+    assert finding.evidence == {
+        "host": "\u0430pple-store.example",
+        "dns_name": "xn--pple-store-yqi.example",
+        "scripts": ["CYRILLIC", "LATIN"],
+        "looks_like": "apple-store.example",
+    }
     [finding] = only(judge(landing_url="https://xn--nmbus-store-ocb.example/"), PUNYCODE)
-    assert finding.evidence == {"host": "xn--nmbus-store-ocb.example"}
+    assert finding.evidence == {
+        "host": "n\u00edmbus-store.example",
+        "dns_name": "xn--nmbus-store-ocb.example",
+        "looks_like": "nimbus-store.example",
+    }
 
 
 @pytest.mark.parametrize(
