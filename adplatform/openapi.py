@@ -96,7 +96,7 @@ def implied_problem_types(method: str, operation: dict) -> list[str]:
     authentication and rate limits, parameters and bodies, idempotency keys on POST."""
     slugs = []
     if operation.get("security"):
-        slugs += ["unauthorized", "not-acceptable", "rate-limited"]
+        slugs += ["unauthorized", "insufficient-scope", "not-acceptable", "rate-limited"]
     locations = {parameter["in"] for parameter in operation.get("parameters", [])}
     if "path" in locations:
         slugs.append("not-found")

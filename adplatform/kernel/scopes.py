@@ -1,0 +1,56 @@
+"""The scope each API operation needs, in one table (URL name, method).
+
+IsRetailer (auth.py) refuses an operation that is not in this table, whatever the key's
+scopes: a new endpoint is closed until somebody decides its scope here (a test walks the
+URLs). A method the view does not have is let through to its 405.
+"""
+
+from adplatform.problems import problem
+
+from .models import Scope
+
+OPERATION_SCOPES: dict[tuple[str, str], str] = {
+    ("ads", "GET"): Scope.READ,
+    ("ads", "POST"): Scope.SUBMIT,
+    ("ads-batch", "POST"): Scope.SUBMIT,
+    ("ads-failed", "GET"): Scope.READ,
+    ("ad-detail", "GET"): Scope.READ,
+    ("stats", "GET"): Scope.READ,
+    ("report-failed-ads", "GET"): Scope.READ,
+    ("settings", "GET"): Scope.READ,
+    ("settings", "PATCH"): Scope.SETTINGS,
+    ("webhooks", "GET"): Scope.READ,
+    ("webhooks", "POST"): Scope.SETTINGS,
+    ("webhook-detail", "GET"): Scope.READ,
+    ("webhook-detail", "DELETE"): Scope.SETTINGS,
+    ("webhook-deliveries", "GET"): Scope.READ,
+    ("keys", "GET"): Scope.KEYS,
+    ("keys", "POST"): Scope.KEYS,
+    ("key-detail", "GET"): Scope.KEYS,
+    ("key-detail", "PATCH"): Scope.KEYS,
+    ("key-detail", "DELETE"): Scope.KEYS,
+    ("key-rotate", "POST"): Scope.KEYS,
+}
+
+
+def scope_for(url_name: str | None, method: str) -> str | None:
+    return OPERATION_SCOPES.get((url_name or "", "GET" if method == "HEAD" else method))
+
+
+def require_scope(request) -> None:
+    """Raise a 403 problem unless the caller's key has the scope of this operation."""
+    from .auth import Caller
+
+    view = request.parser_context.get("view") if request.parser_context else None
+    if view is not None and not hasattr(view, request.method.lower()):
+        return  # the view answers 405
+    match = request._request.resolver_match
+    needed = scope_for(match.url_name if match else None, request.method)
+    if needed is None:
+        raise problem("insufficient-scope", detail="This operation is open to no API key.")
+    caller = request.auth
+    scopes = caller.scopes if isinstance(caller, Caller) else frozenset()
+    if needed not in scopes:
+        raise problem(
+            "insufficient-scope", detail=f"This API key lacks the scope `{needed}`.", required_scope=str(needed)
+        )
