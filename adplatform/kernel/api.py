@@ -52,9 +52,14 @@ def _problem_of(exc: services.ApiKeyError):
     return problem("bad-request", detail=str(exc))
 
 
-def _rendered(request, issued: services.IssuedKey) -> dict:
+def _created(request, issued: services.IssuedKey) -> Response:
     issued.key.secret = issued.raw_key
-    return ApiKeyCreatedSerializer(issued.key, context={"request": request}).data
+    data = ApiKeyCreatedSerializer(issued.key, context={"request": request}).data
+    response = Response(data, status=status.HTTP_201_CREATED)
+    # An Idempotency-Key replay answers the same but without the secret: stored for 24 hours
+    # in the clear, it would undo storing only the key's hash.
+    response.replay_data = {**data, "secret": None}
+    return response
 
 
 class ApiKeyListApi(APIView):
@@ -104,7 +109,7 @@ class ApiKeyCreateApi(APIView):
             )
         except services.ApiKeyError as exc:
             raise _problem_of(exc) from exc
-        return Response(_rendered(request, issued), status=status.HTTP_201_CREATED)
+        return _created(request, issued)
 
 
 def _key_or_404(request, key_id):
@@ -206,4 +211,4 @@ class ApiKeyRotateApi(APIView):
             )
         except services.ApiKeyError as exc:
             raise _problem_of(exc) from exc
-        return Response(_rendered(request, issued), status=status.HTTP_201_CREATED)
+        return _created(request, issued)

@@ -45,7 +45,10 @@ class ApiKeyCreatedSerializer(ApiKeySerializer):
     """The answer to a creation or rotation: the only time the key itself is shown."""
 
     secret = serializers.CharField(
-        read_only=True, help_text="The API key, to send as `Authorization: Bearer <secret>`. Shown only now."
+        read_only=True,
+        allow_null=True,
+        help_text="The API key, to send as `Authorization: Bearer <secret>`. Shown only now: null in an "
+        "Idempotency-Key replay (the secret is not stored).",
     )
 
     class Meta(ApiKeySerializer.Meta):

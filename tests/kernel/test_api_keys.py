@@ -286,3 +286,21 @@ def test_when_redis_fails_keys_are_read_from_the_database(retailer, settings):
     settings.REDIS_URL = "redis://127.0.0.1:1/0"  # nothing listens: the stamp cannot be read
     api_key_revoke(key_id=key.id, actor="staff:alice")
     assert client.get("/api/v1/ads").status_code == 401
+
+
+def test_an_idempotent_retry_of_a_key_creation_neither_stores_nor_repeats_the_secret(retailer):
+    from ads_write.models import IdempotencyKey
+
+    admin, admin_key = keyed(retailer)
+    first = admin.post("/api/v1/keys", {"scopes": ["read"]}, format="json", HTTP_IDEMPOTENCY_KEY="make-1")
+    again = admin.post("/api/v1/keys", {"scopes": ["read"]}, format="json", HTTP_IDEMPOTENCY_KEY="make-1")
+    assert first.status_code == again.status_code == 201 and again["Idempotent-Replayed"] == "true"
+    assert again.json() == {**first.json(), "secret": None}  # the same key, made once
+    assert ApiKey.objects.filter(retailer=retailer).count() == 2
+    secret = first.json()["secret"].encode()
+    assert all(secret not in bytes(row.response_body) for row in IdempotencyKey.objects.all())
+
+    rotated = admin.post(f"/api/v1/keys/{admin_key.id}/rotate", {}, format="json", HTTP_IDEMPOTENCY_KEY="rot-1")
+    replayed = admin.post(f"/api/v1/keys/{admin_key.id}/rotate", {}, format="json", HTTP_IDEMPOTENCY_KEY="rot-1")
+    assert rotated.status_code == replayed.status_code == 201 and replayed.json()["secret"] is None
+    assert replayed.json()["id"] == rotated.json()["id"]
