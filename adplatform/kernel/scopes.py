@@ -5,6 +5,8 @@ scopes: a new endpoint is closed until somebody decides its scope here (a test w
 URLs). A method the view does not have is let through to its 405.
 """
 
+import re
+
 from adplatform.problems import problem
 
 from .models import Scope
@@ -56,3 +58,33 @@ def require_scope(request) -> None:
         raise problem(
             "insufficient-scope", detail=f"This API key lacks the scope `{needed}`.", required_scope=str(needed)
         )
+
+
+def routes(patterns, prefix=""):
+    """(OpenAPI path template, URL pattern) of every route, includes flattened."""
+    for pattern in patterns:
+        if hasattr(pattern, "url_patterns"):
+            yield from routes(pattern.url_patterns, prefix + str(pattern.pattern))
+        else:
+            yield "/" + re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", prefix + str(pattern.pattern)), pattern
+
+
+def document_scopes(result: dict) -> None:
+    """Part of the schema's postprocessing (openapi.add_api_manners): each operation says the
+    scope its key needs, in its description and as `x-required-scope`."""
+    from django.urls import get_resolver
+
+    names = {path: pattern.name for path, pattern in routes(get_resolver().url_patterns)}
+    for path, item in result["paths"].items():
+        for method, operation in item.items():
+            needed = scope_for(names.get(path), method.upper())
+            if needed is not None:
+                operation["x-required-scope"] = str(needed)
+                note = f"Needs an API key with the scope `{needed}`."
+                operation["description"] = f"{operation.get('description', '')}\n\n{note}".strip()
+    result["info"]["description"] = (
+        result["info"].get("description", "")
+        + "\n\nAPI keys have scopes: `read` (every GET but the key API), `submit` (ads), `settings` (changing the "
+        "notification settings and webhooks) and `keys` (the key API). An operation the key's scopes do not "
+        "cover answers `403` with the type `insufficient-scope`."
+    )

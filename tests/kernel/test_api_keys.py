@@ -15,7 +15,7 @@ from rest_framework.test import APIClient
 
 from adplatform.kernel.auth import forget_cached_keys
 from adplatform.kernel.models import ApiKey, Scope
-from adplatform.kernel.scopes import OPERATION_SCOPES
+from adplatform.kernel.scopes import OPERATION_SCOPES, routes
 from adplatform.kernel.services import api_key_issue, api_key_revoke, retailer_set_active
 from audit.models import AuditEntry
 from tests.conftest import wait_for
@@ -143,17 +143,10 @@ def test_every_api_operation_has_a_scope():
     """Walk the URLs: each method of each /api/v1 view is in the scope table (else it is
     refused to every key)."""
 
-    def walk(patterns, prefix=""):
-        for pattern in patterns:
-            if hasattr(pattern, "url_patterns"):
-                yield from walk(pattern.url_patterns, prefix + str(pattern.pattern))
-            else:
-                yield prefix + str(pattern.pattern), pattern
-
     operations = set()
-    for route, pattern in walk(get_resolver().url_patterns):
+    for path, pattern in routes(get_resolver().url_patterns):
         view = getattr(pattern.callback, "view_class", None)
-        if route.startswith("api/v1/") and view is not None:
+        if path.startswith("/api/v1/") and view is not None:
             operations |= {
                 (pattern.name, m.upper()) for m in ("get", "post", "patch", "put", "delete") if hasattr(view, m)
             }
