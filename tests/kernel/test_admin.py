@@ -83,13 +83,23 @@ def test_staff_with_the_permission_deactivate_and_reactivate_a_retailer(client, 
     assert list(actions) == ["retailer.deactivated", "retailer.activated"]
 
 
-def test_without_the_permission_staff_see_no_such_action_and_cannot_post_it(client, retailer):
+def test_the_actions_are_shown_and_run_only_with_their_permissions(client, retailer):
+    from django.contrib.auth.models import Permission
+
     raw_key = api_key_create(retailer=retailer)
     key = ApiKey.objects.get(retailer=retailer)
-    client.force_login(staff_with())  # may view keys and retailers, nothing more
+    staff = staff_with()  # may view keys and retailers, nothing more
+    client.force_login(staff)
     assert "revoke_api_keys" not in client.get("/admin/kernel/apikey/").content.decode()
     assert "deactivate_retailers" not in client.get("/admin/kernel/retailer/").content.decode()
     action(client, "apikey", "revoke_api_keys", [key.id])
     action(client, "retailer", "deactivate_retailers", [retailer.id])
     assert ApiKey.objects.get(pk=key.pk).revoked_at is None and type(retailer).objects.get(pk=retailer.pk).is_active
     assert raw_key
+
+    # The permissions a later "Operators" group would carry: the actions appear.
+    staff.user_permissions.add(*Permission.objects.filter(codename__in=["revoke_apikey", "deactivate_retailer"]))
+    client.force_login(type(staff).objects.get(pk=staff.pk))  # a fresh permission cache
+    assert "revoke_api_keys" in client.get("/admin/kernel/apikey/").content.decode()
+    page = client.get("/admin/kernel/retailer/").content.decode()
+    assert "deactivate_retailers" in page and "reactivate_retailers" in page
