@@ -1,6 +1,7 @@
 """Key API (/api/v1/keys): a retailer lists, makes, labels, rotates and revokes its own API
 keys. Every operation needs the `keys` scope (scopes.py); thin views over the services."""
 
+from contextlib import contextmanager
 from datetime import timedelta
 
 from drf_spectacular.utils import OpenApiExample, extend_schema
@@ -40,16 +41,21 @@ PATH = "/api/v1/keys"
 ITEM_PATH = "/api/v1/keys/019abc30-2222-7def-8abc-0123456789ab"
 
 
-def _problem_of(exc: services.ApiKeyError):
-    if isinstance(exc, services.ApiKeyNotFound):
-        return problem("not-found", detail=str(exc))
-    if isinstance(exc, services.ApiKeyScopeEscalation):
-        return problem("insufficient-scope", detail=str(exc))
-    if isinstance(exc, services.LastKeyManager):
-        return problem("last-key-manager", detail=str(exc))
-    if isinstance(exc, services.ApiKeyInactive):
-        return problem("api-key-inactive", detail=str(exc))
-    return problem("bad-request", detail=str(exc))
+_PROBLEM_OF = {
+    services.ApiKeyNotFound: "not-found",
+    services.ApiKeyScopeEscalation: "insufficient-scope",
+    services.LastKeyManager: "last-key-manager",
+    services.ApiKeyInactive: "api-key-inactive",
+}
+
+
+@contextmanager
+def _as_problem():
+    """A key service's refusal as its problem type (anything else it refuses: a bad request)."""
+    try:
+        yield
+    except services.ApiKeyError as exc:
+        raise problem(_PROBLEM_OF.get(type(exc), "bad-request"), detail=str(exc)) from exc
 
 
 def _created(request, issued: services.IssuedKey) -> Response:
@@ -98,7 +104,7 @@ class ApiKeyCreateApi(APIView):
     def post(self, request):
         data = ApiKeyCreateSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        try:
+        with _as_problem():
             issued = services.api_key_issue(
                 retailer=request.user,
                 label=data.validated_data["label"],
@@ -107,8 +113,6 @@ class ApiKeyCreateApi(APIView):
                 granted_scopes=request.caller.scopes,
                 actor=request.caller.actor,
             )
-        except services.ApiKeyError as exc:
-            raise _problem_of(exc) from exc
         return _created(request, issued)
 
 
@@ -144,12 +148,10 @@ class ApiKeyUpdateApi(APIView):
     def patch(self, request, key_id):
         data = ApiKeyUpdateSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        try:
+        with _as_problem():
             key = services.api_key_update(
                 retailer=request.user, key_id=key_id, label=data.validated_data["label"], actor=request.caller.actor
             )
-        except services.ApiKeyError as exc:
-            raise _problem_of(exc) from exc
         return Response(ApiKeySerializer(key, context={"request": request}).data)
 
 
@@ -166,15 +168,13 @@ class ApiKeyRevokeApi(APIView):
     def delete(self, request, key_id):
         options = ApiKeyRevokeSerializer(data=request.query_params)
         options.is_valid(raise_exception=True)
-        try:
+        with _as_problem():
             services.api_key_revoke(
                 retailer=request.user,
                 key_id=key_id,
                 allow_lockout=options.validated_data["allow_lockout"],
                 actor=request.caller.actor,
             )
-        except services.ApiKeyError as exc:
-            raise _problem_of(exc) from exc
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -200,7 +200,7 @@ class ApiKeyRotateApi(APIView):
     def post(self, request, key_id):
         data = ApiKeyRotateSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        try:
+        with _as_problem():
             issued = services.api_key_rotate(
                 retailer=request.user,
                 key_id=key_id,
@@ -209,6 +209,4 @@ class ApiKeyRotateApi(APIView):
                 granted_scopes=request.caller.scopes,
                 actor=request.caller.actor,
             )
-        except services.ApiKeyError as exc:
-            raise _problem_of(exc) from exc
         return _created(request, issued)
