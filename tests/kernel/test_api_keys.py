@@ -150,7 +150,8 @@ def test_every_api_operation_has_a_scope():
             operations |= {
                 (pattern.name, m.upper()) for m in ("get", "post", "patch", "put", "delete") if hasattr(view, m)
             }
-    assert operations == set(OPERATION_SCOPES)
+    # (bench/ceiling_urls.py adds its stand-in for POST /api/v1/ads when the bench loads it.)
+    assert operations == {op for op in OPERATION_SCOPES if not op[0].startswith("bench-")}
 
 
 def test_a_key_cannot_grant_or_rotate_into_scopes_it_lacks(retailer):
