@@ -2,8 +2,10 @@
 
 import hmac
 import ipaddress
+import logging
 
 from django.conf import settings
+from django.core.cache import caches
 from django.db import connections
 from django.http import HttpResponse, JsonResponse
 from prometheus_client import CONTENT_TYPE_LATEST
@@ -11,46 +13,59 @@ from prometheus_client import CONTENT_TYPE_LATEST
 from adplatform.kernel.metrics import metrics_exposition
 from adplatform.problems import django_problem
 
+logger = logging.getLogger(__name__)
+
 
 def healthz(request):
     return JsonResponse({"status": "ok"})
 
 
-def _check_database() -> str | None:
-    try:
-        with connections["default"].cursor() as cursor:
-            cursor.execute("SELECT 1")
-    except Exception as exc:
-        return f"{type(exc).__name__}: {exc}"
-    return None
+def _check_database() -> None:
+    with connections["default"].cursor() as cursor:
+        cursor.execute("SELECT 1")
 
 
-def _check_broker() -> str | None:
+def _check_broker() -> None:
     from adplatform.celery import app
 
+    with app.connection_for_write() as connection:
+        connection.ensure_connection(max_retries=1, timeout=2)
+
+
+def _check_cache() -> None:
+    # REDIS_URL's Redis (rate limits, pending markers, the API-key stamp) or, on the
+    # embedded default, the file cache: one round trip.
+    caches["default"].get("readyz-probe")
+
+
+CHECKS = {"database": _check_database, "broker": _check_broker, "cache": _check_cache}
+
+
+def _run(name: str, check) -> str:
     try:
-        with app.connection_for_write() as connection:
-            connection.ensure_connection(max_retries=1, timeout=2)
-    except Exception as exc:
-        return f"{type(exc).__name__}: {exc}"
-    return None
+        check()
+    except Exception:
+        # The error names hosts, roles and paths: it goes to the log, never to the prober.
+        logger.exception("readiness check %s failed", name)
+        return "failing"
+    return "ok"
 
 
 def readyz(request):
-    checks = {"database": _check_database(), "broker": _check_broker()}
-    report = {k: v or "ok" for k, v in checks.items()}
-    if not any(checks.values()):
+    report = {name: _run(name, check) for name, check in CHECKS.items()}
+    failed = [name for name, result in report.items() if result != "ok"]
+    if not failed:
         return JsonResponse({"status": "ready", "checks": report})
     # A 503 like every other error: problem details, with the checks that failed.
-    failed = ", ".join(name for name, error in checks.items() if error)
-    return django_problem(request, "unavailable", detail=f"Not ready: {failed}.", checks=report)
+    return django_problem(request, "unavailable", detail=f"Not ready: {', '.join(failed)}.", checks=report)
 
 
-def _metrics_allowed(request) -> bool:
-    token = settings.METRICS_TOKEN
+def _offered_token(request) -> str:
     scheme, _, offered = request.headers.get("Authorization", "").partition(" ")
-    if token and scheme.lower() == "bearer" and hmac.compare_digest(offered.strip().encode(), token.encode()):
-        return True
+    return offered.strip() if scheme.lower() == "bearer" else ""
+
+
+def _from_allowed_network(request) -> bool:
     try:
         client = ipaddress.ip_address(request.META.get("REMOTE_ADDR", ""))
     except ValueError:
@@ -59,15 +74,22 @@ def _metrics_allowed(request) -> bool:
 
 
 def metrics(request):
-    """Prometheus metrics of this host, for a scraper with the token or on an allowed network.
-    Behind a reverse proxy REMOTE_ADDR is the proxy's: use the token there."""
-    if not _metrics_allowed(request):
-        if settings.METRICS_TOKEN:
-            return django_problem(
-                request,
-                "unauthorized",
-                detail="Send the metrics token as a Bearer token.",
-                headers={"WWW-Authenticate": 'Bearer realm="metrics"'},
-            )
+    """Prometheus metrics of this host. Every control that is configured must pass: the
+    token when METRICS_TOKEN is set (from any network: behind a local reverse proxy every
+    client is 127.0.0.1), the address when METRICS_ALLOWED_NETWORKS is set (REMOTE_ADDR,
+    the proxy's behind one). With neither set, nobody is answered."""
+    token = settings.METRICS_TOKEN
+    if token and not hmac.compare_digest(_offered_token(request).encode(), token.encode()):
+        return django_problem(
+            request,
+            "unauthorized",
+            detail="Send the metrics token as a Bearer token.",
+            headers={"WWW-Authenticate": 'Bearer realm="metrics"'},
+        )
+    if settings.METRICS_ALLOWED_NETWORKS and not _from_allowed_network(request):
         return django_problem(request, "forbidden", detail="Metrics are served to the allowed networks only.")
+    if not (token or settings.METRICS_ALLOWED_NETWORKS):
+        return django_problem(
+            request, "forbidden", detail="Metrics are closed: set METRICS_TOKEN or METRICS_ALLOWED_NETWORKS."
+        )
     return HttpResponse(metrics_exposition(), content_type=CONTENT_TYPE_LATEST)

@@ -7,6 +7,7 @@ from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.utils import OpenApiExample, OpenApiResponse
 from rest_framework import serializers
 
+from .kernel.scopes import document_scopes
 from .problems import PROBLEM_CONTENT_TYPE, PROBLEM_TYPES
 
 
@@ -96,7 +97,7 @@ def implied_problem_types(method: str, operation: dict) -> list[str]:
     authentication and rate limits, parameters and bodies, idempotency keys on POST."""
     slugs = []
     if operation.get("security"):
-        slugs += ["unauthorized", "not-acceptable", "rate-limited"]
+        slugs += ["unauthorized", "insufficient-scope", "not-acceptable", "rate-limited"]
     locations = {parameter["in"] for parameter in operation.get("parameters", [])}
     if "path" in locations:
         slugs.append("not-found")
@@ -143,6 +144,7 @@ def add_api_manners(result, generator, request, public):
             if method == "post" and not any(p["name"] == "Idempotency-Key" for p in operation.get("parameters", [])):
                 operation.setdefault("parameters", []).append(IDEMPOTENCY_KEY)
             _document_problems(operation, implied_problem_types(method, operation), path)
+    document_scopes(result)
     rows = "\n".join(f"| `{t.uri}` | {t.status} | {t.title} | {t.meaning} |" for t in PROBLEM_TYPES.values())
     result["info"]["description"] = (
         result["info"].get("description", "")

@@ -63,6 +63,13 @@ PROBLEM_TYPES = {
             "forbidden", 403, "You may not do this.", "The credentials are valid but do not allow this request."
         ),
         ProblemType(
+            "insufficient-scope",
+            403,
+            "The API key lacks the scope this operation needs.",
+            "`required_scope` names it (read, submit, settings or keys); use a key that has it. A key can "
+            "only make or rotate keys with scopes it has itself.",
+        ),
+        ProblemType(
             "not-found",
             404,
             "Not found.",
@@ -75,6 +82,19 @@ PROBLEM_TYPES = {
             "not-acceptable", 406, "Not acceptable.", "The API answers in JSON only; accept `application/json`."
         ),
         ProblemType("conflict", 409, "Conflict.", "The request conflicts with the current state of the resource."),
+        ProblemType(
+            "last-key-manager",
+            409,
+            "This is the last active key that can manage keys.",
+            "Revoking it would leave no key that can make or revoke keys (only staff could then). Make or keep "
+            "another key with the `keys` scope first, or send `allow_lockout=true`.",
+        ),
+        ProblemType(
+            "api-key-inactive",
+            409,
+            "The API key is revoked, expired or already rotated.",
+            "Only an active key that has not been rotated can be rotated; make a new key instead.",
+        ),
         ProblemType(
             "idempotency-key-in-flight",
             409,

@@ -481,9 +481,11 @@ RATE_LIMIT_PER_MINUTE = env.int("RATE_LIMIT_PER_MINUTE", default=120_000)
 PROMETHEUS_MULTIPROC_DIR = env.str("PROMETHEUS_MULTIPROC_DIR", default=str(DATA_DIR / "prometheus"))
 os.environ["PROMETHEUS_MULTIPROC_DIR"] = PROMETHEUS_MULTIPROC_DIR
 Path(PROMETHEUS_MULTIPROC_DIR).mkdir(parents=True, exist_ok=True)
-# Who may read /metrics: a Bearer token, and/or clients from these networks.
+# Who may read /metrics: every control that is set must pass, the Bearer token (whatever
+# the network: behind a local proxy every client is 127.0.0.1) and the client's network.
+# Neither set: /metrics answers nobody (`make run` allows the loopback for the demo).
 METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
-METRICS_ALLOWED_NETWORKS = env.list("METRICS_ALLOWED_NETWORKS", default=["127.0.0.1/32", "::1/128"])
+METRICS_ALLOWED_NETWORKS = env.list("METRICS_ALLOWED_NETWORKS", default=[])
 
 # --- Fault tolerance: reconciliation, dead letters -----------------------------------------
 # Longest wait between two retries of a failing consumer (s). A worker holds a retry,

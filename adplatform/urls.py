@@ -19,6 +19,7 @@ urlpatterns = [
     path("api/v1/ads/<str:ad_id>", AdDetailApi.as_view(), name="ad-detail"),
     path("api/v1/stats", StatsListApi.as_view(), name="stats"),
     path("api/v1/", include("notifications.urls")),
+    path("api/v1/", include("adplatform.kernel.urls")),
     path("api/schema/", SpectacularAPIView.as_view(permission_classes=[], authentication_classes=[]), name="schema"),
     path(
         "api/docs/",

@@ -111,7 +111,8 @@ def idempotency_key_complete(*, record: IdempotencyKey, response: HttpResponse) 
         state=IdempotencyKey.State.COMPLETED,
         response_status=response.status_code,
         response_headers={name: response[name] for name in _STORED_HEADERS if name in response},
-        response_body=response.content,
+        # A view may keep a secret out of the store (and so out of the replay): replay_content.
+        response_body=getattr(response, "replay_content", response.content),
     )
 
 
@@ -146,6 +147,8 @@ def _rendered(response) -> HttpResponse:
     for name, value in response.items():
         if name != "Content-Type":  # DRF sets it only when it renders
             rendered[name] = value
+    if getattr(response, "replay_data", None) is not None:
+        rendered.replay_content = JSONRenderer().render(response.replay_data)
     return rendered
 
 

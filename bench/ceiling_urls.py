@@ -12,6 +12,8 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from adplatform.kernel.ids import new_id
+from adplatform.kernel.models import Scope
+from adplatform.kernel.scopes import OPERATION_SCOPES
 from adplatform.parsers import request_json
 from adplatform.urls import handler400, handler403, handler404, handler500
 from adplatform.urls import urlpatterns as app_urlpatterns
@@ -32,5 +34,7 @@ class AdSubmitCeilingApi(APIView):
 
 
 urlpatterns = [path("bench/ceiling/ads", AdSubmitCeilingApi.as_view(), name="bench-ceiling"), *app_urlpatterns]
+# The scope check is request-path work too: the stand-in needs what POST /api/v1/ads needs.
+OPERATION_SCOPES[("bench-ceiling", "POST")] = Scope.SUBMIT
 
 __all__ = ["urlpatterns", "handler400", "handler403", "handler404", "handler500"]

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 import redis
+import requests
 from django.apps import apps
 from django.conf import settings
 from django.contrib.auth.models import Group
@@ -239,6 +240,61 @@ class WorkerProcess:
             os.killpg(self.process.pid, signal.SIGKILL)  # any pool process left behind
         except ProcessLookupError:
             pass
+        self.log.close()
+
+
+class WebServer:
+    """gunicorn as the Procfile runs it (gthread), on a spare port."""
+
+    def __init__(self, *, env: dict, log_path: Path, workers: int = 2, threads: int = 8):
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log = open(log_path, "w")
+        self.log_path = log_path
+        self.process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "gunicorn",
+                "adplatform.wsgi:application",
+                "--bind",
+                f"127.0.0.1:{self.port}",
+                "--worker-class",
+                "gthread",
+                "--workers",
+                str(workers),
+                "--threads",
+                str(threads),
+                "--graceful-timeout",
+                "5",
+                "--timeout",
+                "60",
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        wait_for(
+            self._healthy,
+            timeout=60,
+            what="gunicorn to answer /healthz",
+            details=lambda: self.log_path.read_text()[-3000:],
+        )
+
+    def _healthy(self) -> bool:
+        if self.process.poll() is not None:
+            raise RuntimeError(f"gunicorn exited:\n{self.log_path.read_text()[-3000:]}")
+        try:
+            return requests.get(self.url + "/healthz", timeout=2).status_code == 200
+        except requests.RequestException:
+            return False
+
+    def kill(self):
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait()
         self.log.close()
 
 

@@ -26,6 +26,22 @@ def value(samples: dict, name: str, **labels) -> float:
     return samples.get((name, tuple(sorted(labels.items()))), 0.0)
 
 
+@pytest.fixture(autouse=True)
+def _loopback_allowed(settings):
+    # The tests below scrape from the test client's 127.0.0.1; the default allows nobody.
+    settings.METRICS_ALLOWED_NETWORKS = ["127.0.0.1/32", "::1/128"]
+
+
+def test_by_default_metrics_answer_nobody_not_even_the_loopback(client, settings):
+    from adplatform import settings as defaults
+
+    assert defaults.env.list("METRICS_ALLOWED_NETWORKS", default=[]) == []  # the test run sets none
+    settings.METRICS_ALLOWED_NETWORKS = defaults.METRICS_ALLOWED_NETWORKS
+    settings.METRICS_TOKEN = defaults.METRICS_TOKEN
+    refused = client.get("/metrics")
+    assert refused.status_code == 403 and refused.json()["type"].endswith("/forbidden")
+
+
 def test_metrics_refuse_the_public_and_answer_the_allowed_networks(client):
     refused = client.get("/metrics", **PUBLIC)
     assert refused.status_code == 403
@@ -41,8 +57,18 @@ def test_with_a_token_the_public_needs_it(client, settings):
     assert missing.status_code == 401 and missing["WWW-Authenticate"].startswith("Bearer")
     assert missing.json()["type"].endswith("/unauthorized")
     assert client.get("/metrics", HTTP_AUTHORIZATION="Bearer wrong", **PUBLIC).status_code == 401
-    assert client.get("/metrics").status_code == 401  # no network is allowed any more
+    assert client.get("/metrics").status_code == 401
     assert client.get("/metrics", HTTP_AUTHORIZATION="Bearer scrape-me", **PUBLIC).status_code == 200
+
+
+def test_with_a_token_the_allowed_networks_need_it_too(client, settings):
+    """Behind a local reverse proxy every client is 127.0.0.1: the address alone proves nothing."""
+    settings.METRICS_TOKEN = "scrape-me"
+    assert client.get("/metrics").status_code == 401  # from 127.0.0.1, an allowed network
+    assert client.get("/metrics", HTTP_AUTHORIZATION="Bearer wrong").status_code == 401
+    assert client.get("/metrics", HTTP_AUTHORIZATION="Bearer scrape-me").status_code == 200
+    # Both controls are set, so both must pass: the token from elsewhere is not enough.
+    assert client.get("/metrics", HTTP_AUTHORIZATION="Bearer scrape-me", **PUBLIC).status_code == 403
 
 
 def test_counters_move_after_a_submission(client, api, intake_mode):

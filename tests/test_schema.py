@@ -128,3 +128,14 @@ def test_the_live_api_keeps_to_its_schema(live_server, retailer, intake_mode):
             case.call_and_validate(headers=headers, checks=CONFORMANCE)
 
         conforms()
+
+
+def test_every_operation_names_the_scope_its_key_needs(openapi):
+    for path, item in openapi["paths"].items():
+        for method, operation in item.items():
+            if operation.get("security") and path.startswith("/api/v1/"):
+                scope = operation["x-required-scope"]
+                assert f"`{scope}`" in operation["description"], (path, method)
+                assert "`insufficient-scope`" in operation["responses"]["403"]["description"], (path, method)
+    assert openapi["paths"]["/api/v1/ads"]["post"]["x-required-scope"] == "submit"
+    assert openapi["paths"]["/api/v1/keys/{key_id}/rotate"]["post"]["x-required-scope"] == "keys"

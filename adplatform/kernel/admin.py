@@ -1,13 +1,15 @@
 """Retailers, API keys and dead letters in the admin, read-only: retailers and keys are made
 by the audited `create_retailer` command, and a key's hash is never shown. A retailer's
-report settings change through an audited action (notifications.admin_actions)."""
+report settings change through an audited action (notifications.admin_actions); staff with
+“Can revoke an API key” revoke keys, and with “Can deactivate or reactivate a retailer”
+(de)activate retailers, through audited actions too (admin_actions)."""
 
 from django.contrib import admin
 
 from adplatform.admin_tools import ReadOnlyAdmin
 from notifications.admin_actions import change_report_settings
 
-from .admin_actions import replay_dead_letters
+from .admin_actions import deactivate_retailers, reactivate_retailers, replay_dead_letters, revoke_api_keys
 from .models import ApiKey, DeadLetter, Retailer
 
 
@@ -17,17 +19,40 @@ class RetailerAdmin(ReadOnlyAdmin):
     readonly_fields = ("id", "created_at")
     search_fields = ("name",)
     ordering = ("name",)
-    actions = [change_report_settings]
+    actions = [change_report_settings, deactivate_retailers, reactivate_retailers]
+
+    def has_deactivate_permission(self, request):
+        return request.user.has_perm("kernel.deactivate_retailer")
 
 
 @admin.register(ApiKey)
 class ApiKeyAdmin(ReadOnlyAdmin):
-    list_display = ("retailer", "prefix", "label", "created_at", "revoked_at")
+    list_display = ("retailer", "prefix", "label", "scopes", "created_at", "expires_at", "last_used_at", "revoked_at")
     list_select_related = ("retailer",)
-    fields = ("id", "retailer", "prefix", "label", "created_at", "revoked_at")  # never key_hash
+    fields = (
+        "id",
+        "retailer",
+        "prefix",
+        "label",
+        "scopes",
+        "created_at",
+        "expires_at",
+        "last_used_at",
+        "revoked_at",
+        "replaced_by",
+    )  # never key_hash
     readonly_fields = fields
     search_fields = ("prefix",)
     ordering = ("-created_at",)
+    actions = [revoke_api_keys]
+
+    def has_revoke_permission(self, request):
+        return request.user.has_perm("kernel.revoke_apikey")
+
+    def get_search_results(self, request, queryset, search_term):
+        # Staff handed a leaked key paste all of it: find it by its prefix.
+        prefix = ApiKey.split(search_term.strip())
+        return super().get_search_results(request, queryset, prefix or search_term)
 
 
 @admin.register(DeadLetter)

@@ -9,6 +9,20 @@ from .ids import new_id
 API_KEY_PREFIX = "adp"
 
 
+class Scope(models.TextChoices):
+    """What an API key may do; every API operation needs one (adplatform/kernel/scopes.py)."""
+
+    READ = "read", "Read ads, stats, reports, settings and webhooks"
+    SUBMIT = "submit", "Submit ads"
+    SETTINGS = "settings", "Change notification settings and webhooks"
+    KEYS = "keys", "Manage API keys"
+
+
+def all_scopes() -> list[str]:
+    # Keys made before scopes existed, and by the staff's commands, may do everything.
+    return list(Scope.values)
+
+
 def hash_api_key(raw_key: str) -> str:
     # Keys carry 256 bits of randomness, so a fast hash is enough (no password stretching).
     return hashlib.sha256(raw_key.encode()).hexdigest()
@@ -33,6 +47,7 @@ class Retailer(models.Model):
 
     class Meta:
         ordering = ["name"]
+        permissions = [("deactivate_retailer", "Can deactivate or reactivate a retailer")]
 
     def __str__(self):
         return self.name
@@ -46,11 +61,31 @@ class ApiKey(models.Model):
     prefix = models.CharField(max_length=16, unique=True)
     key_hash = models.CharField(max_length=64)
     label = models.CharField(max_length=100, blank=True)
+    scopes = models.JSONField(default=all_scopes, help_text="What the key may do: read, submit, settings, keys.")
     created_at = models.DateTimeField(default=django_timezone.now, editable=False)
+    expires_at = models.DateTimeField(null=True, blank=True, help_text="Refused from then on; set by a rotation too.")
     revoked_at = models.DateTimeField(null=True, blank=True)
+    # Written at most once a minute per key (auth.py), so it is accurate to about a minute.
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    replaced_by = models.OneToOneField(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="replaces", help_text="Its rotation."
+    )
+
+    class Meta:
+        permissions = [("revoke_apikey", "Can revoke an API key")]
 
     def __str__(self):
         return f"{self.retailer} {API_KEY_PREFIX}_{self.prefix}_…"
+
+    def is_active(self, now=None) -> bool:
+        now = now or django_timezone.now()
+        return self.revoked_at is None and (self.expires_at is None or self.expires_at > now)
+
+    @property
+    def status(self) -> str:
+        if self.revoked_at is not None:
+            return "revoked"
+        return "active" if self.is_active() else "expired"
 
     @staticmethod
     def generate() -> tuple[str, str]:

@@ -17,7 +17,6 @@ that nothing was lost and nothing duplicated.
 
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -31,7 +30,7 @@ import pytest
 import redis
 import requests
 
-from tests.conftest import ROOT, WorkerProcess, free_port, queued_tasks, wait_for, worker_env
+from tests.conftest import ROOT, WebServer, WorkerProcess, free_port, queued_tasks, wait_for, worker_env
 from tests.factories import ad_payload
 
 PG_BIN = Path("/usr/lib/postgresql/15/bin")
@@ -236,61 +235,6 @@ def spare_postgres():
 
 
 # --- the platform's processes ---------------------------------------------------------------
-class WebServer:
-    """gunicorn as the Procfile runs it (gthread), on a spare port."""
-
-    def __init__(self, *, env: dict, log_path: Path):
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.log = open(log_path, "w")
-        self.log_path = log_path
-        self.process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "gunicorn",
-                "adplatform.wsgi:application",
-                "--bind",
-                f"127.0.0.1:{self.port}",
-                "--worker-class",
-                "gthread",
-                "--workers",
-                "2",
-                "--threads",
-                "8",
-                "--graceful-timeout",
-                "5",
-                "--timeout",
-                "60",
-            ],
-            cwd=ROOT,
-            env=env,
-            stdout=self.log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        wait_for(
-            self._healthy,
-            timeout=60,
-            what="gunicorn to answer /healthz",
-            details=lambda: self.log_path.read_text()[-3000:],
-        )
-
-    def _healthy(self) -> bool:
-        if self.process.poll() is not None:
-            raise RuntimeError(f"gunicorn exited:\n{self.log_path.read_text()[-3000:]}")
-        try:
-            return requests.get(self.url + "/healthz", timeout=2).status_code == 200
-        except requests.RequestException:
-            return False
-
-    def kill(self):
-        if self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGKILL)
-            self.process.wait()
-        self.log.close()
-
-
 class Platform:
     """One scenario's world: a database cloned from the template, a Redis, and whatever web,
     worker and beat processes the scenario starts (all stopped at the end)."""

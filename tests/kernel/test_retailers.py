@@ -60,3 +60,53 @@ def test_create_retailer_makes_its_email_the_report_contact_unless_told_otherwis
     assert Retailer.objects.get(name="Orbit").report_contacts == []
     with pytest.raises(CommandError, match="--report-contact 'nope' is not a valid e-mail"):
         call_command("create_retailer", "--name", "Nimbus", "--report-contact", "nope", stdout=io.StringIO())
+
+
+def _new_key(name="Acme") -> str:
+    out = io.StringIO()
+    call_command("create_retailer", "--name", name, stdout=out)
+    return out.getvalue().strip().splitlines()[-1]
+
+
+@pytest.mark.django_db(transaction=True)  # the key stamp is replaced on commit
+def test_staff_revoke_a_key_with_the_command_by_id_prefix_or_the_whole_key(client):
+    raw_key = _new_key()
+    auth = {"HTTP_AUTHORIZATION": f"Bearer {raw_key}"}
+    assert client.get("/api/v1/ads", **auth).status_code == 200  # cached in this process
+    out = io.StringIO()
+    call_command("api_keys", "revoke", raw_key, "--by", "alice", stdout=out)
+    assert "Revoked key" in out.getvalue()
+    assert client.get("/api/v1/ads", **auth).status_code == 401
+    entry = AuditEntry.objects.get(action="api_key.revoked")
+    assert entry.actor == "staff:alice"
+    call_command("api_keys", "revoke", str(ApiKey.objects.get().id), stdout=out)  # again: nothing changes
+    assert AuditEntry.objects.filter(action="api_key.revoked").count() == 1
+    with pytest.raises(CommandError, match="No API key"):
+        call_command("api_keys", "revoke", "nope", stdout=io.StringIO())
+
+
+def test_staff_make_and_list_keys_with_the_command():
+    _new_key()
+    out = io.StringIO()
+    call_command(
+        "api_keys", "create", "--retailer", "Acme", "--label", "ci", "--scope", "read", "--scope", "keys", stdout=out
+    )
+    raw_key = out.getvalue().strip().splitlines()[-1]
+    assert caller_for_key(raw_key).scopes == {"read", "keys"}
+    listing = io.StringIO()
+    call_command("api_keys", "list", "--retailer", "Acme", stdout=listing)
+    assert "read,keys" in listing.getvalue() and "ci" in listing.getvalue() and raw_key not in listing.getvalue()
+
+
+@pytest.mark.django_db(transaction=True)  # the key stamp is replaced on commit
+def test_deactivate_retailer_refuses_its_keys_at_once_and_reactivate_undoes_it(client):
+    auth = {"HTTP_AUTHORIZATION": f"Bearer {_new_key()}"}
+    assert client.get("/api/v1/ads", **auth).status_code == 200
+    call_command("deactivate_retailer", "Acme", "--by", "alice", stdout=io.StringIO())
+    assert client.get("/api/v1/ads", **auth).status_code == 401
+    call_command("deactivate_retailer", "Acme", "--reactivate", stdout=io.StringIO())
+    assert client.get("/api/v1/ads", **auth).status_code == 200
+    assert list(
+        AuditEntry.objects.filter(action__startswith="retailer.ac").values_list("action", "actor").order_by("sequence")
+    ) == [("retailer.activated", "system:cli")]
+    assert AuditEntry.objects.get(action="retailer.deactivated").actor == "staff:alice"
