@@ -50,7 +50,8 @@ _AD_COLUMNS = (
 
 
 def _view_row(ad: dict, verdicts: list[dict], findings: dict, now) -> AdView:
-    engine = next((v for v in verdicts if v["source"] == Verdict.Source.ENGINE), None)
+    # The latest engine verdict: a revalidation (ads_write/revalidation.py) adds one.
+    engine = next((v for v in reversed(verdicts) if v["source"] == Verdict.Source.ENGINE), None)
     staff = next((v for v in reversed(verdicts) if v["source"] == Verdict.Source.STAFF), None)
     found = findings.get(engine["id"], []) if engine else []
     return AdView(

@@ -1,10 +1,9 @@
-import uuid
 from datetime import UTC, datetime
 
 from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
-from adplatform.kernel.models import Retailer
+from adplatform.kernel.cli import retailer_id_from
 from ads_read.rebuild import read_model_rebuild
 
 
@@ -31,7 +30,7 @@ class Command(BaseCommand):
     def handle(self, *, retailer, since, batch_size, restart, max_batches, **options):
         if batch_size < 1:
             raise CommandError("--batch-size must be at least 1")
-        retailer_id = _retailer_id(retailer) if retailer else None
+        retailer_id = retailer_id_from(retailer) if retailer else None
         moment = _moment(since) if since else None
         bar = tqdm(unit="ad", desc="rebuild", disable=None, file=self.stderr._out, smoothing=0.1)
 
@@ -58,17 +57,6 @@ class Command(BaseCommand):
         self.stdout.write(
             f"re-projected {result.projected} of {result.total} ads in {result.batches} batches{resumed}{rate}: {state}"
         )
-
-
-def _retailer_id(value: str) -> uuid.UUID:
-    try:
-        return Retailer.objects.get(id=uuid.UUID(value)).id
-    except (ValueError, Retailer.DoesNotExist):
-        pass
-    found = list(Retailer.objects.filter(name=value).values_list("id", flat=True)[:2])
-    if len(found) != 1:
-        raise CommandError(f"--retailer: {'no' if not found else 'more than one'} retailer named {value!r}")
-    return found[0]
 
 
 def _moment(value: str) -> datetime:
