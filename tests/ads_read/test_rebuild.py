@@ -8,7 +8,7 @@ from io import StringIO
 import pytest
 from django.core.cache import cache
 from django.core.management import CommandError, call_command
-from django.db import connection
+from django.db import connection, transaction
 from django.utils import timezone
 
 from ads_read.models import AdView, RetailerDailyStats
@@ -18,16 +18,18 @@ from ads_write.models import Ad, AdStatus
 from ads_write.services import ad_decide
 from audit.models import AuditEntry
 from notifications.models import WebhookDelivery, WebhookEndpoint
+from tests.conftest import wait_for
 from tests.factories import RetailerFactory, held_ad, submit_ad
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
 @pytest.fixture(autouse=True)
-def _no_checkpoints():
-    cache.clear()
+def _no_checkpoint():
+    # (Scoped runs here always finish, which drops their checkpoints.)
+    cache.delete(rebuild_checkpoint_key())
     yield
-    cache.clear()
+    cache.delete(rebuild_checkpoint_key())
 
 
 def rebuild(*args) -> str:
@@ -135,28 +137,49 @@ def test_a_rebuild_scoped_to_a_retailer_and_a_day_leaves_the_rest_alone(retailer
 
 
 def test_a_rebuild_never_puts_back_an_older_version_while_staff_decide(retailer):
-    # Staff decide held ads (each decision projected as its consumer would) while rebuilds go
-    # over the same ads in small batches: whichever writes last, the newest version stays.
-    held = [held_ad(retailer, external_ref=f"h{i}") for i in range(40)]
-    ads_project(ad_ids=[ad.id for ad in held])
-    errors = []
+    # The race, made to happen: the rebuild reads a held ad (version 2) and is about to write
+    # its row, which the decision's projection holds locked; staff decide (version 3), that
+    # projection writes version 3 and commits; then the rebuild's write goes through, and the
+    # version guard must refuse it.
+    ad = held_ad(retailer, external_ref="raced")
+    ads_project(ad_ids=[ad.id])
+    holding, decided = threading.Event(), threading.Event()
 
-    def decide():
+    def decision_projection():
         try:
-            for ad in held:
-                ad_decide(ad_id=ad.id, status=AdStatus.APPROVED, reviewer="kim", reason="Checked.")
+            with transaction.atomic():
+                list(AdView.objects.select_for_update().filter(id=ad.id))
+                holding.set()
+                decided.wait(60)
                 ads_project(ad_ids=[ad.id])
-        except Exception as exc:  # reported below, in the test's thread
-            errors.append(exc)
         finally:
             connection.close()
 
-    staff = threading.Thread(target=decide)
-    staff.start()
-    while staff.is_alive():
-        rebuild("--batch-size", "3", "--restart")
-    staff.join()
+    def rebuilding():
+        try:
+            rebuild()
+        finally:
+            connection.close()
 
-    assert not errors, errors
-    assert matches_write_side() == []
-    assert set(AdView.objects.values_list("status", "version")) == {(AdStatus.APPROVED, 3)}
+    projection = threading.Thread(target=decision_projection)
+    projection.start()
+    assert holding.wait(30)
+    rebuilder = threading.Thread(target=rebuilding)
+    rebuilder.start()
+    wait_for(lambda: waiting_on_a_lock() > 0, timeout=30, what="the rebuild to wait for the row the projection holds")
+    ad_decide(ad_id=ad.id, status=AdStatus.APPROVED, reviewer="kim", reason="Checked.")
+    decided.set()
+    projection.join(30)
+    rebuilder.join(30)
+
+    view = AdView.objects.get(id=ad.id)
+    assert (view.status, view.version, view.decided_by) == (AdStatus.APPROVED, 3, "kim")
+    assert AuditEntry.objects.filter(action="read_model.rebuild_finished").count() == 1
+
+
+def waiting_on_a_lock() -> int:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'"
+        )
+        return cursor.fetchone()[0]
