@@ -148,6 +148,7 @@ def ads_project(*, ad_ids: list, reapply: bool = False) -> int:
         # applied is announced exactly once (the delivery rows are unique per ad version).
         webhook_deliveries_create(ads=applied_rows)
         stats.daily_stats_apply(rows=applied_rows, previous=previous)
-    stats.consistency_lag_observe(rows=applied_rows, previous=previous)
+    if not reapply:  # a rebuild's rows reached their state long ago: no lag to observe
+        stats.consistency_lag_observe(rows=applied_rows, previous=previous)
     pending_settle(ad_ids=[row.id for row in applied_rows])
     return len(rows)

@@ -20,6 +20,7 @@ from audit.models import AuditEntry
 from notifications.models import WebhookDelivery, WebhookEndpoint
 from tests.conftest import wait_for
 from tests.factories import RetailerFactory, held_ad, submit_ad
+from tests.pipeline.test_batch_pipeline import metric_total
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -62,6 +63,7 @@ def test_a_rebuild_rewrites_drifted_and_missing_rows_through_the_projection(reta
     # Drift: a read row edited behind the projection's back (same version), one lost.
     AdView.objects.filter(id=ads[0].id).update(headline="drifted", findings=[])
     AdView.objects.filter(id=ads[1].id).delete()
+    lags = metric_total("adplatform_consistency_lag_seconds_count")
 
     out = rebuild()
 
@@ -73,6 +75,8 @@ def test_a_rebuild_rewrites_drifted_and_missing_rows_through_the_projection(reta
     # state was announced already (the delivery per ad version exists), so none is added.
     assert WebhookDelivery.objects.count() == deliveries
     assert sorted(RetailerDailyStats.objects.values_list("day", "status", "count")) == stats
+    # The lost row reached its state long ago: that is no consistency lag.
+    assert metric_total("adplatform_consistency_lag_seconds_count") == lags
     started, finished = AuditEntry.objects.filter(action__startswith="read_model.rebuild").order_by("sequence")
     assert (started.action, started.actor, started.data["ads"]) == ("read_model.rebuild_started", "system:rebuild", 5)
     assert (finished.action, finished.data["projected"], finished.data["batches"]) == (
