@@ -3,6 +3,8 @@
 restore interval of the shipped defaults, and a live worker's are never handed to another
 however long it holds them."""
 
+import base64
+import json
 import re
 import time
 from collections import Counter
@@ -62,9 +64,23 @@ def test_a_dead_workers_ads_are_final_within_a_minute_on_the_default_settings(pl
     still = dict(index.zrange("unacked_index", 0, -1, withscores=True))
     orphaned = [tag for tag in leases if tag in still and still[tag] <= killed_at]
     assert orphaned, "the killed worker held no message: the kill proved nothing"
+    held = held_ads(index, orphaned)
+    assert held, "the killed worker's messages carried no ad"
 
-    wait_all_final(platform, len(accepted), timeout=120)
+    wait_for(
+        lambda: final_among(platform, held) == len(held),
+        timeout=120,
+        interval=0.5,
+        what=f"the {len(held)} ads the killed worker held to be final",
+        details=platform.logs,
+    )
     recovered_in = time.time() - killed_at
+    # A message the victim had popped but not yet recorded as unacknowledged when it died
+    # (kombu's non-atomic pop; README, failure table) was held by nobody: the intake journal
+    # and reconciliation bring its ad back, after RECONCILE_PENDING_AFTER (300 s, beat runs it
+    # every 300 s). Seen here in 2 of 6 runs; then this waits that long.
+    wait_all_final(platform, len(accepted), timeout=720)
+    everything_in = time.time() - killed_at
     wait_for(lambda: not index.exists("unacked"), timeout=30, what="every held message to be acknowledged")
     check_nothing_lost(
         platform,
@@ -72,8 +88,35 @@ def test_a_dead_workers_ads_are_final_within_a_minute_on_the_default_settings(pl
         accepted,
         submitted=len(ads),
         scenario=f"whole worker SIGKILL, default settings, {consumer} consumer ({len(orphaned)} messages held)",
-        recovery=f"{recovered_in:.0f} s",
+        recovery=f"{recovered_in:.0f} s"
+        + (
+            f"; ads popped but unrecorded: all final after {everything_in:.0f} s"
+            if everything_in - recovered_in > 30
+            else ""
+        ),
     )
+
+
+def held_ads(client, tags: list) -> set[str]:
+    """The ads in the unacknowledged messages of these delivery tags: intake messages carry
+    events, projection messages ad ids."""
+    ads = set()
+    for raw in client.hmget("unacked", tags):
+        if raw is None:  # acknowledged or restored meanwhile
+            continue
+        message, _exchange, _routing_key = json.loads(raw)
+        args, _kwargs, _embed = json.loads(base64.b64decode(message["body"]))
+        ads |= {item["ad_id"] if isinstance(item, dict) else str(item) for item in args[0]}
+    return ads
+
+
+def final_among(platform, ad_ids: set[str]) -> int:
+    """How many of these ads are final on the write side and in the read table."""
+    return platform.query(
+        "SELECT count(*) FROM ads_write_ad a JOIN ads_read_adview v ON v.id = a.id "
+        "WHERE a.id = ANY(%s::uuid[]) AND a.status <> 'pending' AND v.status <> 'pending'",
+        [list(ad_ids)],
+    )[0][0]
 
 
 def test_a_live_worker_keeps_its_messages_however_long_it_holds_them(platform, retailer_client):
