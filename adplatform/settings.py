@@ -211,9 +211,8 @@ else:
         }
     }
 
-# Time limit of the pipeline's tasks, in seconds (the report sender has its own, below); the
-# broker's visibility timeout must exceed the longest, or Redis hands an unacknowledged
-# message to a second worker while the first still works on it.
+# Time limit of the pipeline's tasks, in seconds (the report sender has its own, below). A
+# running task's message keeps its lease in Redis however long it runs (broker leases, below).
 CELERY_TASK_TIME_LIMIT = env.int("CELERY_TASK_TIME_LIMIT", default=300)
 # Celery's Django fixup closes every database connection before and after every task unless
 # this is set (celery#9824 went back to that): each message then paid for a new PostgreSQL
@@ -222,7 +221,18 @@ CELERY_TASK_TIME_LIMIT = env.int("CELERY_TASK_TIME_LIMIT", default=300)
 # signals (adplatform/celery.py) do what Django does around a request: drop a connection that
 # broke or outlived CONN_MAX_AGE, keep the others.
 CELERY_DB_REUSE_MAX = env.int("CELERY_DB_REUSE_MAX", default=1000)
-BROKER_VISIBILITY_TIMEOUT = env.int("BROKER_VISIBILITY_TIMEOUT", default=3600)
+# --- Redis broker leases (kernel/broker.py, "Leases") -----------------------------------------
+# Every BROKER_LEASE_RENEW_INTERVAL seconds a worker re-stamps the messages it holds
+# unacknowledged (prefetched, buffered, running, retries waiting) as just delivered, so Redis
+# takes a message for a dead worker's only once it went BROKER_VISIBILITY_TIMEOUT without a
+# renewal; every BROKER_RESTORE_INTERVAL seconds each worker puts such messages back on their
+# queue. A SIGKILLed worker's messages are therefore back within visibility + restore interval
+# (30 + 10 s by default). The timeout must cover a few missed renewals (a busy event loop, a
+# Redis blip), or a live worker's messages are handed to a second worker (harmless, consumers
+# are idempotent, but wasted work); nothing else bounds it any more.
+BROKER_VISIBILITY_TIMEOUT = env.int("BROKER_VISIBILITY_TIMEOUT", default=30)
+BROKER_LEASE_RENEW_INTERVAL = env.int("BROKER_LEASE_RENEW_INTERVAL", default=5)
+BROKER_RESTORE_INTERVAL = env.int("BROKER_RESTORE_INTERVAL", default=10)
 if CELERY_BROKER_URL.startswith("filesystem://"):
     for folder in ("messages", "control"):  # kombu's folder transport expects them to exist
         (BROKER_FOLDER / folder).mkdir(parents=True, exist_ok=True)
@@ -235,10 +245,15 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
 else:
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "visibility_timeout": BROKER_VISIBILITY_TIMEOUT,
+        "lease_renew_interval": BROKER_LEASE_RENEW_INTERVAL,
         # How often a worker looks for messages whose worker died (unacknowledged for
         # longer than the visibility timeout) and puts them back on their queue.
-        "unacked_restore_interval": env.int("BROKER_RESTORE_INTERVAL", default=30),
+        "unacked_restore_interval": BROKER_RESTORE_INTERVAL,
         "unacked_restore_throttle": 1,
+        # The restorers' lock: kombu keeps it 300 s, so a worker killed while restoring would
+        # stall every other restorer that long. Two restorers at once are safe (each message
+        # is moved in a WATCHed transaction), so it need only outlast one restore pass.
+        "unacked_mutex_expire": BROKER_RESTORE_INTERVAL,
         "socket_connect_timeout": REDIS_CONNECT_TIMEOUT,
         "socket_timeout": REDIS_SOCKET_TIMEOUT,
         # A publish whose connection is refused fails at once, instead of retrying the connect
@@ -443,7 +458,7 @@ REPORT_DAILY_AT = env.str("REPORT_DAILY_AT", default="02:00")
 REPORT_TIMEZONE = env.str("REPORT_TIMEZONE", default="UTC")
 # One retailer's report may take this long to build and send (a million failed ads takes a
 # few minutes); a report claimed but not marked sent for REPORT_CLAIM_TIMEOUT (a worker died
-# mid-send) may be sent again. Keep time limit < claim timeout < BROKER_VISIBILITY_TIMEOUT.
+# mid-send) may be sent again. Keep time limit < claim timeout.
 REPORT_SEND_TIME_LIMIT = env.int("REPORT_SEND_TIME_LIMIT", default=25 * 60)
 REPORT_CLAIM_TIMEOUT = env.int("REPORT_CLAIM_TIMEOUT", default=30 * 60)
 # Attachments larger than this are gzipped; past the second limit the mail carries no
@@ -489,18 +504,17 @@ METRICS_ALLOWED_NETWORKS = env.list("METRICS_ALLOWED_NETWORKS", default=[])
 
 # --- Fault tolerance: reconciliation, dead letters -----------------------------------------
 # Longest wait between two retries of a failing consumer (s). A worker holds a retry,
-# unacknowledged, until it is due and then runs it: Redis would hand it to a second worker
-# if that took longer than the visibility timeout.
+# unacknowledged, until it is due and then runs it, renewing its lease meanwhile.
 PIPELINE_RETRY_BACKOFF_MAX = env.int("PIPELINE_RETRY_BACKOFF_MAX", default=120)
-# The longest time limit of any task: the report sender has its own (REPORT_SEND_TIME_LIMIT).
-_LONGEST_TASK = max(CELERY_TASK_TIME_LIMIT, REPORT_SEND_TIME_LIMIT)
+# Leases (above): a live worker's message looks abandoned only after three renewals in a row
+# went missing. (Before leases the timeout had to exceed the longest task plus the longest
+# retry backoff; renewal covers both now.)
 if "visibility_timeout" in CELERY_BROKER_TRANSPORT_OPTIONS and (
-    BROKER_VISIBILITY_TIMEOUT <= PIPELINE_RETRY_BACKOFF_MAX + _LONGEST_TASK
+    BROKER_VISIBILITY_TIMEOUT <= 3 * BROKER_LEASE_RENEW_INTERVAL or BROKER_LEASE_RENEW_INTERVAL <= 0
 ):
     raise ImproperlyConfigured(
-        f"BROKER_VISIBILITY_TIMEOUT ({BROKER_VISIBILITY_TIMEOUT} s) must exceed PIPELINE_RETRY_BACKOFF_MAX "
-        f"+ the longest task time limit, CELERY_TASK_TIME_LIMIT or REPORT_SEND_TIME_LIMIT "
-        f"({PIPELINE_RETRY_BACKOFF_MAX} + {_LONGEST_TASK} s), or messages are duplicated."
+        f"BROKER_VISIBILITY_TIMEOUT ({BROKER_VISIBILITY_TIMEOUT} s) must exceed 3 × BROKER_LEASE_RENEW_INTERVAL "
+        f"(3 × {BROKER_LEASE_RENEW_INTERVAL} s, and that above 0), or live workers' messages are duplicated."
     )
 if not REPORT_SEND_TIME_LIMIT < REPORT_CLAIM_TIMEOUT:
     raise ImproperlyConfigured(

@@ -1,6 +1,11 @@
 """Projections: the only writers of the read tables. Each copies the write side's current
 state of some ads into `AdView`, applying a row only if its version is newer than the stored
-one, so duplicated or reordered deliveries leave the same state."""
+one, so duplicated or reordered deliveries leave the same state.
+
+A rebuild (ads_read/rebuild.py) projects with `reapply=True`: a row is applied also at the
+version already stored (the projection code or a read field may have changed since), still
+never over a newer one, and only the rows whose status it changes are announced (webhooks)
+and counted; a same-version row changes no count and sends nothing."""
 
 import uuid
 from urllib.parse import urlsplit
@@ -45,7 +50,8 @@ _AD_COLUMNS = (
 
 
 def _view_row(ad: dict, verdicts: list[dict], findings: dict, now) -> AdView:
-    engine = next((v for v in verdicts if v["source"] == Verdict.Source.ENGINE), None)
+    # The latest engine verdict: a revalidation (ads_write/revalidation.py) adds one.
+    engine = next((v for v in reversed(verdicts) if v["source"] == Verdict.Source.ENGINE), None)
     staff = next((v for v in reversed(verdicts) if v["source"] == Verdict.Source.STAFF), None)
     found = findings.get(engine["id"], []) if engine else []
     return AdView(
@@ -60,7 +66,7 @@ def _view_row(ad: dict, verdicts: list[dict], findings: dict, now) -> AdView:
     )
 
 
-def _upsert_newer(rows: list[AdView]) -> dict[uuid.UUID, str]:
+def _upsert_newer(rows: list[AdView], *, reapply: bool = False) -> dict[uuid.UUID, str]:
     """INSERT … ON CONFLICT DO UPDATE … WHERE stored.version < new.version (PostgreSQL and
     SQLite share the syntax). Returns {id: previous status} of the rows it applied ('' for a
     new row): RETURNING leaves out the rows the version guard skipped, and the previous
@@ -70,10 +76,10 @@ def _upsert_newer(rows: list[AdView]) -> dict[uuid.UUID, str]:
         return {}
     # The staged rows' table lives until commit: a transaction, if the caller has none.
     with transaction.atomic(savepoint=False):
-        return _upsert(rows)
+        return _upsert(rows, reapply=reapply)
 
 
-def _upsert(rows: list[AdView]) -> dict[uuid.UUID, str]:
+def _upsert(rows: list[AdView], *, reapply: bool = False) -> dict[uuid.UUID, str]:
     table = connection.ops.quote_name(AdView._meta.db_table)
     quote = connection.ops.quote_name
     columns = ", ".join(quote(f.column) for f in _COLUMNS)
@@ -100,7 +106,7 @@ def _upsert(rows: list[AdView]) -> dict[uuid.UUID, str]:
     sql = (
         f"INSERT INTO {table} ({columns}) {source} "
         f"ON CONFLICT ({quote('id')}) DO UPDATE SET {updates} "
-        f"WHERE {table}.{quote('version')} < EXCLUDED.{quote('version')} "
+        f"WHERE {table}.{quote('version')} {'<=' if reapply else '<'} EXCLUDED.{quote('version')} "
         f"RETURNING {quote('id')}, {quote('previous_status')}"
     )
     with connection.cursor() as cursor:
@@ -108,8 +114,9 @@ def _upsert(rows: list[AdView]) -> dict[uuid.UUID, str]:
         return {uuid.UUID(str(ad_id)): previous for ad_id, previous in cursor.fetchall()}
 
 
-def ads_project(*, ad_ids: list) -> int:
-    """Project the given ads into the read table. Returns how many ads it read."""
+def ads_project(*, ad_ids: list, reapply: bool = False) -> int:
+    """Project the given ads into the read table (`reapply`: at their stored version too, for
+    a rebuild; module docstring). Returns how many ads it read."""
     ids = [uuid.UUID(str(i)) for i in ad_ids]
     # Plain values, not model instances: a batch is hundreds of ads.
     ads = list(Ad.objects.filter(id__in=ids).values(*_AD_COLUMNS, "retailer__name"))
@@ -131,12 +138,17 @@ def ads_project(*, ad_ids: list) -> int:
     now = timezone.now()
     rows = [_view_row(ad, verdicts.get(ad["id"], []), findings, now) for ad in sorted(ads, key=lambda a: a["id"])]
     with transaction.atomic():
-        previous = _upsert_newer(rows)
+        previous = _upsert_newer(rows, reapply=reapply)
         applied_rows = [row for row in rows if row.id in previous]
+        if reapply:
+            # The upsert sets previous_status from the stored row: a re-applied row that moved
+            # nothing has its own status there, and is neither announced nor counted.
+            applied_rows = [row for row in applied_rows if previous[row.id] != row.status]
         # Webhooks for the states this call made visible, in the same transaction: a state
         # applied is announced exactly once (the delivery rows are unique per ad version).
         webhook_deliveries_create(ads=applied_rows)
         stats.daily_stats_apply(rows=applied_rows, previous=previous)
-    stats.consistency_lag_observe(rows=applied_rows, previous=previous)
+    if not reapply:  # a rebuild's rows reached their state long ago: no lag to observe
+        stats.consistency_lag_observe(rows=applied_rows, previous=previous)
     pending_settle(ad_ids=[row.id for row in applied_rows])
     return len(rows)

@@ -13,9 +13,9 @@ whatever the day's volume. (Recounting the day instead grew with it: in `bench p
 from collections import Counter
 from datetime import UTC, datetime
 
-from django.db import connection
-from django.db.models import F
-from django.db.models.functions import Greatest
+from django.db import connection, transaction
+from django.db.models import Count, F
+from django.db.models.functions import Greatest, TruncDate
 from django.utils import timezone
 
 from adplatform.kernel.metrics import CONSISTENCY_LAG
@@ -66,3 +66,40 @@ def consistency_lag_observe(*, rows: list[AdView], previous: dict) -> None:
     for row in rows:
         if row.status != PENDING and previous[row.id] in ("", PENDING):
             CONSISTENCY_LAG.observe((now - row.submitted_at).total_seconds())
+
+
+def daily_stats_recount(*, retailer_id=None, since_day=None) -> int:
+    """Count the daily stats again from the read table (a rebuild: its rows may have been
+    missing while their counts stayed, or the other way round), for one retailer or all, from
+    a day (UTC) on or all days. Projections wait meanwhile: the table lock lets any projection
+    that already moved counts commit first, and holds back those that have not, so each
+    projection's move lands either in the recount or on top of it. Returns the rows written."""
+    table = connection.ops.quote_name(RetailerDailyStats._meta.db_table)
+    scope = RetailerDailyStats.objects.all()
+    views = AdView.objects.all()
+    if retailer_id is not None:
+        scope, views = scope.filter(retailer_id=retailer_id), views.filter(retailer_id=retailer_id)
+    if since_day is not None:
+        scope = scope.filter(day__gte=since_day)
+        views = views.filter(submitted_at__gte=datetime.combine(since_day, datetime.min.time(), tzinfo=UTC))
+    with transaction.atomic():
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute(f"LOCK TABLE {table} IN SHARE ROW EXCLUSIVE MODE")
+        counts = Counter(
+            {
+                (row["retailer_id"], row["day"], row["status"]): row["count"]
+                for row in views.annotate(day=TruncDate("submitted_at", tzinfo=UTC))
+                .values("retailer_id", "day", "status")
+                .annotate(count=Count("id"))
+            }
+        )
+        scope.delete()
+        RetailerDailyStats.objects.bulk_create(
+            [
+                RetailerDailyStats(retailer_id=retailer, day=day, status=status, count=count)
+                for (retailer, day, status), count in sorted(counts.items())
+            ],
+            batch_size=5000,
+        )
+    return len(counts)

@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from adplatform.kernel.broker import publish_tasks
 from adplatform.kernel.bulk import chunked
-from adplatform.kernel.events import PROJECT_ADS_TASK
+from adplatform.kernel.events import PROJECT_ADS_TASK, PROJECTION_MESSAGE_SIZE
 from adplatform.kernel.ids import new_id
 from adplatform.kernel.metrics import READ_MODEL_RECONCILED_ADS
 from ads_write.models import Ad
@@ -23,9 +23,6 @@ from .models import AdView
 
 logger = logging.getLogger(__name__)
 
-# Ad ids per projection message the sweep publishes (the intake consumer's carry the ads of
-# what it judged at once: one message's, or a batching consumer's whole buffer).
-PROJECTION_MESSAGE_SIZE = 100
 SWEEP_ACTOR = "system:reconciler"
 
 

@@ -49,7 +49,8 @@ def sql(statement, params=()):
     return time.perf_counter() - started
 
 
-def seed(count: int) -> None:
+def seed(count: int, *, chain: bool = True) -> None:
+    """`count` ads with their verdicts and findings (and, with `chain`, one audit entry each)."""
     retailers = Retailer.objects.bulk_create([Retailer(name=f"Scale retailer {i}") for i in range(RETAILERS)])
     ids = [str(r.id) for r in retailers]
     # Statuses: 1 in 100 pending, 4 needs_review, 15 rejected, the rest approved.
@@ -85,8 +86,9 @@ def seed(count: int) -> None:
         """
     )
     print(f"verdicts and findings in {seconds:.0f} s")
-    seconds = seed_chain()
-    print(f"audit chain: {count:,} entries in {seconds:.0f} s")
+    if chain:
+        seconds = seed_chain()
+        print(f"audit chain: {count:,} entries in {seconds:.0f} s")
     sql("ANALYZE")
 
 
@@ -222,14 +224,19 @@ def main():
     parser.add_argument("--ads", type=int, default=1_000_000)
     parser.add_argument("--measure-only", action="store_true")
     args = parser.parse_args()
+    seeded_database(ads=args.ads, measure_only=args.measure_only)
+    measure()
+
+
+def seeded_database(*, ads: int, measure_only: bool, chain: bool = True) -> None:
+    """Migrate the scratch database and seed it, unless measuring what is there already."""
     if connection.vendor != "postgresql":
         sys.exit("Point DATABASE_URL at a scratch PostgreSQL database.")
     call_command("migrate", verbosity=0)
-    if not args.measure_only:
+    if not measure_only:
         if Ad.objects.exists():
             sys.exit("This database holds ads already: use a scratch database, or --measure-only.")
-        seed(args.ads)
-    measure()
+        seed(ads, chain=chain)
 
 
 if __name__ == "__main__":

@@ -24,6 +24,26 @@ to the one kombu writes. With another broker (the embedded folder broker, or a
 CELERY_BROKER_URL or CELERY_BROKER_WRITE_URL of its own) `broker_pipeline` is None and
 callers publish through kombu.
 
+## Leases: a dead worker's messages come back in seconds
+kombu's Redis transport emulates acknowledgements: a delivered message is kept in the hash
+`unacked` and its delivery time in the sorted set `unacked_index`; every worker's event loop
+calls `QoS.restore_visible` every `unacked_restore_interval` seconds, which puts back on
+their queue the messages delivered longer than `visibility_timeout` ago. Alone, that makes
+the visibility timeout the longest anything may stay unacknowledged while alive (a task, a
+retry held until due, a celery-batches buffer), so it was an hour, and a SIGKILLed worker's
+messages waited that long.
+
+So each worker renews a lease on what it holds: every `lease_renew_interval` seconds its
+event loop re-scores its own delivered-but-unacknowledged tags (its channels' `QoS._delivered`:
+prefetched, buffered, running in the pool, retries waiting for their time) to now, in one
+`ZADD unacked_index XX` per channel. `XX` only updates members still there, so a tag that
+was acknowledged (or restored) meanwhile is not brought back. A live worker's messages then
+never look older than a renewal period, the visibility timeout only has to outlast a few
+missed renewals (settings.py enforces it), and a dead worker's messages are put back by any
+live worker within visibility timeout + restore interval of its last renewal.
+This lives in the Redis transport, so another broker (RabbitMQ redelivers when the
+consumer's connection drops) never runs it.
+
 ## Publishing
 `publish_task` and `publish_tasks` are how every part of the platform hands messages to the
 broker (intake, the outbox relay, consumers publishing the next stage, the sweeps and
@@ -32,6 +52,8 @@ replays): the pipeline above when it applies, else kombu's publish batch.
 
 import base64
 import functools
+import logging
+import time
 import uuid
 
 import msgspec
@@ -39,6 +61,8 @@ from django.conf import settings
 from kombu.transport import redis
 
 from .redis_client import redis_client
+
+logger = logging.getLogger(__name__)
 
 # Celery's default for a queue declared as durable: the message survives a broker restart
 # (with Redis persistence; README, "Redis persistence").
@@ -59,6 +83,39 @@ class Channel(redis.Channel):
 
 class Transport(redis.Transport):
     Channel = Channel
+
+    def register_with_event_loop(self, connection, loop):
+        super().register_with_event_loop(connection, loop)
+        cycle = self.cycle
+        # As kombu does for its own timers: a reconnect registers again, so drop the old one.
+        previous = getattr(cycle, "_lease_renew_tref", None)
+        if previous is not None:
+            previous.cancel()
+        interval = connection.client.transport_options.get("lease_renew_interval")
+        if interval:
+            cycle._lease_renew_tref = loop.call_repeatedly(interval, leases_renew, cycle)
+
+
+def leases_renew(cycle) -> int:
+    """Re-score this worker's unacknowledged delivery tags to now (module docstring, Leases);
+    returns how many tags it renewed."""
+    renewed = 0
+    for channel in list(cycle._channels):
+        qos = channel.qos
+        # A snapshot: one C-level copy under the GIL, taken in the event loop's own thread.
+        tags = [tag for tag in list(qos._delivered) if tag not in qos._dirty]
+        if not tags:
+            continue
+        try:
+            with channel.conn_or_acquire() as client:
+                client.zadd(channel.unacked_index_key, dict.fromkeys(tags, time.time()), xx=True)
+        except channel.connection_errors:
+            # Redis is away: the worker reconnects on its own; until then nothing is restored
+            # either (restoring needs Redis too). The next tick tries again.
+            logger.warning("could not renew the leases of %d unacknowledged messages", len(tags), exc_info=True)
+            continue
+        renewed += len(tags)
+    return renewed
 
 
 def broker_pipeline():

@@ -12,6 +12,8 @@ SCHEMA_VERSION = 1
 # the read side's sweep when a read row fell behind: the contract between the two sides,
 # named here so that neither imports the other for it.
 PROJECT_ADS_TASK = "ads_read.tasks.project_ads_task"
+# Ad ids per projection message published for many ads at once (the sweep, revalidation).
+PROJECTION_MESSAGE_SIZE = 100
 
 
 class InvalidEvent(ValueError):

@@ -78,17 +78,17 @@ def evaluate(ad: dict, *, facts: AdFacts, ruleset: Ruleset | None = None) -> Ver
     return Verdict(outcome(findings), tuple(findings), ruleset.version)
 
 
-def evaluate_many(ads: list) -> dict:
+def evaluate_many(ads: list, *, ruleset: Ruleset | None = None) -> dict:
     """Judge a batch of stored ads (ads_write.models.Ad): gather the stateful facts for all
     of them at once (and the external validator's answers, when it is configured), then
-    evaluate each. Returns {ad.id: Verdict}.
+    evaluate each, by `ruleset` or the current one. Returns {ad.id: Verdict}.
 
     Call it outside any transaction: the content fingerprints are inserted and compared in a
     transaction of their own, which must commit (releasing its advisory locks) for the next
     worker with the same content to see them (facts.duplicate_ads)."""
     from .facts import gather_facts  # needs Django's models; the pure engine does not
 
-    ruleset = current_ruleset()
+    ruleset = ruleset or current_ruleset()
     inputs = {ad.id: ad_input(ad) for ad in ads}
     facts = gather_facts(ads, ruleset=ruleset)
     if external.is_configured():

@@ -177,3 +177,18 @@ def current_ruleset() -> Ruleset:
             ruleset = _cache.get(path) or load_ruleset(path)
             _cache[path] = ruleset
     return ruleset
+
+
+def ruleset_named(name: str) -> Ruleset:
+    """A ruleset by its version (a file in rulesets/ whose `version` or file name is `name`),
+    or by the path of its file. Raises LookupError when there is none."""
+    path = Path(name)
+    if path.suffix == ".json" and path.is_file():
+        return load_ruleset(path)
+    for candidate in sorted(DEFAULT_RULESET.parent.glob("*.json")):
+        if candidate.stem == name:
+            return load_ruleset(candidate)
+        with open(candidate, encoding="utf-8") as f:
+            if json.load(f).get("version") == name:
+                return load_ruleset(candidate)
+    raise LookupError(f"no ruleset {name!r} in {DEFAULT_RULESET.parent} (nor a file of that name)")

@@ -2,13 +2,15 @@
 
 import base64
 import json
+import time
 
 import msgspec
 import redis
 from django.conf import settings
+from kombu import Queue
 
 from adplatform.celery import PIPELINE_SERIALIZER, app
-from adplatform.kernel.broker import Channel, _task_message, broker_pipeline, task_messages_push
+from adplatform.kernel.broker import Channel, _task_message, broker_pipeline, leases_renew, task_messages_push
 from tests.conftest import queued_tasks
 
 
@@ -97,3 +99,27 @@ def test_with_a_broker_of_its_own_there_is_no_shared_pipeline(settings, monkeypa
     assert broker_pipeline() is not None
     settings.REDIS_URL = ""
     assert broker_pipeline() is None
+
+
+def test_a_lease_renewal_restamps_only_the_messages_still_held():
+    # Two messages delivered on a channel of ours and never acknowledged, stamped as if long
+    # ago; one is then acknowledged. Renewal stamps the held one now and leaves the
+    # acknowledged one out of the index (ZADD XX).
+    client = redis.Redis.from_url(settings.REDIS_URL)
+    client.delete("lease-test")
+    with app.connection_for_read() as connection:
+        queue = Queue("lease-test", channel=connection.default_channel)
+        queue.declare()
+        for n in (1, 2):
+            app.send_task("tests.broker.nothing", args=[n], queue="lease-test", retry=False)
+        held, acked = queue.get(no_ack=False), queue.get(no_ack=False)
+        client.zadd("unacked_index", {held.delivery_tag: 1.0, acked.delivery_tag: 1.0})
+        acked.ack()
+        before = time.time()
+
+        assert leases_renew(connection.transport.cycle) >= 1
+
+        assert client.zscore("unacked_index", held.delivery_tag) >= before
+        assert client.zscore("unacked_index", acked.delivery_tag) is None
+        held.ack()
+    assert client.zscore("unacked_index", held.delivery_tag) is None

@@ -1,0 +1,157 @@
+"""Recovery in seconds: workers hold leases on their unacknowledged messages (kernel/broker.py,
+"Leases"), so a SIGKILLed worker's messages come back within the visibility timeout plus a
+restore interval of the shipped defaults, and a live worker's are never handed to another
+however long it holds them."""
+
+import base64
+import json
+import re
+import time
+from collections import Counter
+
+import pytest
+
+from bench.external_validator import start as start_external_validator
+
+from .conftest import check_nothing_lost, payloads, progress, wait_all_final, wait_for
+
+pytestmark = pytest.mark.faults
+
+
+CONSUMERS = {
+    "plain": ({}, []),
+    # What the speed issue wants on by default: a buffer of up to 50 messages per worker.
+    "batching": ({"INTAKE_BATCHING": "true"}, ["--prefetch-multiplier", "50"]),
+}
+
+
+@pytest.mark.parametrize("consumer", CONSUMERS)
+def test_a_dead_workers_ads_are_final_within_a_minute_on_the_default_settings(platform, retailer_client, consumer):
+    # The shipped defaults, every one: visibility timeout, restore and renewal intervals, and
+    # the backstops (reconciliation after 300 s, read-model sweep), which therefore cannot be
+    # what brings the ads back within the bound below.
+    platform.timings = {}
+    overrides, args = CONSUMERS[consumer]
+    web = platform.start_web(mode="direct", **overrides)
+    retailer = retailer_client(web)
+    ads = payloads(400, prefix="lease")
+    answers = retailer.submit_all(ads)
+    assert [a.status_code for a in answers] == [202] * len(ads), {a.status_code for a in answers}
+    accepted = {a.json()["id"] for a in answers}
+
+    # Both workers start together on the full queue (beat with its default schedule in the
+    # survivor); the victim dies mid-stream, holding messages.
+    survivor = platform.start_worker(beat=True, extra_args=args, wait=False, **overrides)
+    victim = platform.start_worker(extra_args=args, wait=False, **overrides)
+    survivor.wait_ready()
+    victim.wait_ready()
+    wait_for(
+        lambda: progress(platform)[0] >= 40,
+        timeout=90,
+        interval=0.05,
+        what="the workers to get going",
+        details=platform.logs,
+    )
+    index = platform.redis.client()
+    leases = dict(index.zrange("unacked_index", 0, -1, withscores=True))
+    victim.kill_all()
+    killed_at = time.time()
+
+    # Two renewal periods on, the live worker has renewed (or acknowledged) what it holds; what
+    # still carries a lease from before the kill is the victim's, not yet restored (that takes
+    # the visibility timeout).
+    time.sleep(12)
+    still = dict(index.zrange("unacked_index", 0, -1, withscores=True))
+    orphaned = [tag for tag in leases if tag in still and still[tag] <= killed_at]
+    assert orphaned, "the killed worker held no message: the kill proved nothing"
+    held = held_ads(index, orphaned)
+    assert held, "the killed worker's messages carried no ad"
+
+    wait_for(
+        lambda: final_among(platform, held) == len(held),
+        timeout=120,
+        interval=0.5,
+        what=f"the {len(held)} ads the killed worker held to be final",
+        details=platform.logs,
+    )
+    recovered_in = time.time() - killed_at
+    # A message the victim had popped but not yet recorded as unacknowledged when it died
+    # (kombu's non-atomic pop; README, failure table) was held by nobody: the intake journal
+    # and reconciliation bring its ad back, after RECONCILE_PENDING_AFTER (300 s, beat runs it
+    # every 300 s). Seen here in 2 of 6 runs; then this waits that long.
+    wait_all_final(platform, len(accepted), timeout=720)
+    everything_in = time.time() - killed_at
+    wait_for(lambda: not index.exists("unacked"), timeout=30, what="every held message to be acknowledged")
+    check_nothing_lost(
+        platform,
+        retailer,
+        accepted,
+        submitted=len(ads),
+        scenario=f"whole worker SIGKILL, default settings, {consumer} consumer ({len(orphaned)} messages held)",
+        recovery=f"{recovered_in:.0f} s"
+        + (
+            f"; ads popped but unrecorded: all final after {everything_in:.0f} s"
+            if everything_in - recovered_in > 30
+            else ""
+        ),
+    )
+
+
+def held_ads(client, tags: list) -> set[str]:
+    """The ads in the unacknowledged messages of these delivery tags: intake messages carry
+    events, projection messages ad ids."""
+    ads = set()
+    for raw in client.hmget("unacked", tags):
+        if raw is None:  # acknowledged or restored meanwhile
+            continue
+        message, _exchange, _routing_key = json.loads(raw)
+        args, _kwargs, _embed = json.loads(base64.b64decode(message["body"]))
+        ads |= {item["ad_id"] if isinstance(item, dict) else str(item) for item in args[0]}
+    return ads
+
+
+def final_among(platform, ad_ids: set[str]) -> int:
+    """How many of these ads are final on the write side and in the read table."""
+    return platform.query(
+        "SELECT count(*) FROM ads_write_ad a JOIN ads_read_adview v ON v.id = a.id "
+        "WHERE a.id = ANY(%s::uuid[]) AND a.status <> 'pending' AND v.status <> 'pending'",
+        [list(ad_ids)],
+    )[0][0]
+
+
+def test_a_live_worker_keeps_its_messages_however_long_it_holds_them(platform, retailer_client):
+    # Each ad waits 6 s on the external validator, and prefetched messages wait longer still,
+    # well past a 3 s visibility timeout: without renewal, Redis would hand them to the worker
+    # again (at-least-once would hold, but every ad would be judged twice).
+    validator = start_external_validator(latency_ms=6000)
+    try:
+        timings = {
+            "BROKER_VISIBILITY_TIMEOUT": "4",
+            "BROKER_LEASE_RENEW_INTERVAL": "1",
+            "BROKER_RESTORE_INTERVAL": "1",
+            "CELERY_TASK_TIME_LIMIT": "60",
+            "EXTERNAL_VALIDATOR_URL": validator.url,
+            "EXTERNAL_VALIDATOR_TIMEOUT": "20",
+        }
+        web = platform.start_web(mode="direct", **timings)
+        workers = [platform.start_worker(**timings), platform.start_worker(**timings)]
+        retailer = retailer_client(web)
+        ads = payloads(8, prefix="held")
+        answers = retailer.submit_all(ads)
+        assert [a.status_code for a in answers] == [202] * len(ads)
+        accepted = {a.json()["id"] for a in answers}
+        wait_all_final(platform, len(accepted), timeout=120)
+    finally:
+        validator.shutdown()
+
+    received = Counter()
+    for worker in workers:
+        received.update(
+            re.findall(
+                r"Task ads_write\.tasks\.process_submissions\w*\[([0-9a-f-]+)\] received", worker.log_path.read_text()
+            )
+        )
+    assert len(received) == len(ads), received
+    assert [task for task, times in received.items() if times > 1] == [], "messages were delivered twice"
+    assert validator.requests == len(ads)
+    check_nothing_lost(platform, retailer, accepted, submitted=len(ads), scenario="live worker holding messages 6 s+")
