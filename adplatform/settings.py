@@ -202,6 +202,15 @@ API_MAX_BODY_BYTES = env.int("API_MAX_BODY_BYTES", default=64 * 1024)
 API_MAX_BATCH_BODY_BYTES = env.int("API_MAX_BATCH_BODY_BYTES", default=16 * 1024 * 1024)
 DATA_UPLOAD_MAX_MEMORY_SIZE = API_MAX_BATCH_BODY_BYTES
 
+# --- Admission control (ads_write/admission.py) ---------------------------------------------
+# When the oldest intake message waiting in the broker is older than INTAKE_MAX_LAG seconds,
+# new intake (single and batch, not validate-only) is refused with 503 intake-overloaded and
+# Retry-After INTAKE_OVERLOADED_RETRY_AFTER, instead of growing a backlog without end; 0 turns
+# it off. Each web process looks at the broker at most every INTAKE_LAG_SAMPLE_SECONDS.
+INTAKE_MAX_LAG = env.float("INTAKE_MAX_LAG", default=30.0)
+INTAKE_OVERLOADED_RETRY_AFTER = env.int("INTAKE_OVERLOADED_RETRY_AFTER", default=10)
+INTAKE_LAG_SAMPLE_SECONDS = env.float("INTAKE_LAG_SAMPLE_SECONDS", default=1.0)
+
 # --- DRF ---------------------------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["adplatform.kernel.auth.ApiKeyAuthentication"],

@@ -12,11 +12,11 @@ logger = logging.getLogger(__name__)
 
 
 def redis_client() -> redis.Redis | None:
-    return _client_for(settings.REDIS_URL) if settings.REDIS_URL else None
+    return redis_client_for(settings.REDIS_URL) if settings.REDIS_URL else None
 
 
 @functools.cache
-def _client_for(url: str) -> redis.Redis:
+def redis_client_for(url: str) -> redis.Redis:
     # The short timeouts of settings: these features sit on the request path or in consumers
     # and must fail fast, not hang.
     return redis.Redis.from_url(
