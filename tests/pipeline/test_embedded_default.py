@@ -18,6 +18,7 @@ import pytest
 import redis
 import requests
 
+from bench.embedded import SERVER_SETTINGS  # what would point the processes at servers, or elsewhere
 from bench.fixtures import ad_payloads
 from tests.conftest import ROOT, free_port, wait_for
 from tests.factories import ad_payload
@@ -25,17 +26,6 @@ from tests.factories import ad_payload
 pytestmark = pytest.mark.pipeline
 
 BIN = Path(sys.executable).parent
-# What would point the processes at servers, or at the test run's own folders.
-SERVER_SETTINGS = (
-    "DATABASE_URL",
-    "READ_DATABASE_URL",
-    "REDIS_URL",
-    "CELERY_BROKER_URL",
-    "CELERY_BROKER_WRITE_URL",
-    "PROMETHEUS_MULTIPROC_DIR",
-    "AD_INTAKE_MODE",
-    "EMBEDDED_REDIS",
-)
 FINAL = {"approved", "rejected", "needs_review"}
 
 
