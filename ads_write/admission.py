@@ -49,6 +49,11 @@ def intake_lag_seconds() -> float | None:
         _sampling.release()
 
 
+def intake_lag_forget() -> None:
+    """Drop the sampled lag: the next request samples anew (tests)."""
+    _last.update(at=-math.inf, lag=None)
+
+
 def intake_admit(*, mode: str, ads: int) -> None:
     """Raise the 503 `intake-overloaded` problem when the oldest waiting intake message is
     older than INTAKE_MAX_LAG (0: never). Only for the asynchronous modes: sync has no queue."""
