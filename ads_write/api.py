@@ -127,6 +127,7 @@ class AdSubmitApi(APIView):
             **problem_responses(
                 "validation-error",
                 "broker-unavailable",
+                "intake-overloaded",
                 path="/api/v1/ads",
                 examples={
                     400: problem_example(
@@ -199,6 +200,7 @@ class AdBatchSubmitApi(APIView):
                 "batch-too-large",
                 "cost-exceeds-rate-limit",
                 "broker-unavailable",
+                "intake-overloaded",
                 path="/api/v1/ads/batch",
                 serializer=BatchProblemSerializer,
                 examples={

@@ -14,7 +14,7 @@ idempotent consumer absorbs.
 
 It keeps an ad only while it is in flight (milliseconds to seconds), so it costs little
 memory. It survives what the queue survives: a worker crash, not a Redis crash without
-persistence (README, "Redis persistence"). The embedded default (no REDIS_URL) has no journal.
+persistence (README, "Redis persistence"). Without Redis (EMBEDDED_REDIS off) there is no journal.
 """
 
 import logging
@@ -34,8 +34,8 @@ EVENTS_KEY = "intake-journal:events"  # hash: ad id -> the intake event (JSON)
 
 def intake_journal_record(*, events: list[Event], pipe) -> None:
     """Journal accepted events (after the broker took them): queue the writes on `pipe`, a
-    Redis pipeline the caller sends with the pending markers (None on the embedded default,
-    which has no journal). Best effort: the broker has the messages, so a failed send only
+    Redis pipeline the caller sends with the pending markers (None without Redis, which has no
+    journal). Best effort: the broker has the messages, so a failed send only
     narrows the backstop."""
     if pipe is None or not events:
         return

@@ -28,6 +28,23 @@ def _at(epoch: float) -> datetime:
     return datetime.fromtimestamp(epoch, tz=UTC)
 
 
+def shed_ads_total(base_url: str) -> float:
+    """Ads the web processes of this host refused with 503 intake-overloaded (admission
+    control), from their /metrics (the bench runs on 127.0.0.1, an allowed network)."""
+    import urllib.request
+
+    from prometheus_client.parser import text_string_to_metric_families
+
+    with urllib.request.urlopen(f"{base_url}/metrics", timeout=10) as response:
+        text = response.read().decode()
+    return sum(
+        sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+        if sample.name == "adplatform_intake_shed_ads_total"
+    )
+
+
 def final_count() -> int:
     """Ads whose final state a reader sees (their read row is no longer pending)."""
     _, view = _tables()

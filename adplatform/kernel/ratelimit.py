@@ -4,7 +4,7 @@ settings.RATE_LIMIT_PER_MINUTE), one unit per request, one per ad in a batch.
 The limiter is GCRA (the generic cell rate algorithm, a token bucket kept as one timestamp)
 in a Lua script, so a check-and-take is atomic in Redis whatever the number of web
 processes, and uses Redis's clock, not the web hosts'. A full quota can be spent at once;
-it refills evenly over the minute. Without Redis (the embedded `make run` default) or with
+it refills evenly over the minute. Without Redis (EMBEDDED_REDIS off and no REDIS_URL) or with
 RATE_LIMIT_ENABLED off there is no limit; when Redis fails the limiter lets requests through
 (it protects the service and must not take it down), and logs it.
 """

@@ -1,6 +1,6 @@
 """The Redis client of the features that talk to Redis directly (rate limits, pending
-markers, queue depths, the velocity rule); one per process and URL. None on the embedded
-default (no REDIS_URL)."""
+markers, queue depths, the velocity rule); one per process and URL. None without Redis
+(EMBEDDED_REDIS off and no REDIS_URL)."""
 
 import functools
 import logging
@@ -12,11 +12,11 @@ logger = logging.getLogger(__name__)
 
 
 def redis_client() -> redis.Redis | None:
-    return _client_for(settings.REDIS_URL) if settings.REDIS_URL else None
+    return redis_client_for(settings.REDIS_URL) if settings.REDIS_URL else None
 
 
 @functools.cache
-def _client_for(url: str) -> redis.Redis:
+def redis_client_for(url: str) -> redis.Redis:
     # The short timeouts of settings: these features sit on the request path or in consumers
     # and must fail fast, not hang.
     return redis.Redis.from_url(
@@ -26,7 +26,7 @@ def _client_for(url: str) -> redis.Redis:
 
 def pipeline() -> redis.client.Pipeline | None:
     """A pipeline (no MULTI) on the shared client, for writes of several features sent in one
-    round trip; None on the embedded default."""
+    round trip; None without Redis."""
     client = redis_client()
     return client.pipeline(transaction=False) if client is not None else None
 

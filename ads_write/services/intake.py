@@ -24,6 +24,7 @@ from adplatform.kernel.redis_client import pipeline as redis_pipeline
 from adplatform.problems import broker_unavailable
 from ads_read.pending import pending_mark
 
+from ..admission import intake_admit
 from ..journal import intake_journal_record
 from ..models import Ad, AdStatus
 from ..validation.engine import AdFacts, evaluate
@@ -49,10 +50,13 @@ def ads_submit(*, caller: Caller, ads: list[dict], mode: str | None = None) -> l
     """Accept ads that passed basic validation, in the configured intake mode.
 
     Raises a 503 problem (and accepts nothing) in direct mode when the broker cannot take
-    the message."""
+    the message, and in the asynchronous modes when the consumers are behind by more than
+    INTAKE_MAX_LAG (admission.py)."""
     mode = mode or settings.AD_INTAKE_MODE
     if mode not in INTAKE_MODES:
         raise ValueError(f"AD_INTAKE_MODE must be one of {INTAKE_MODES}, not {mode!r}")
+    # Consumers far behind: refuse before anything is published (503 intake-overloaded).
+    intake_admit(mode=mode, ads=len(ads))
     submitted_at = timezone.now()
     submitted, retailer_id, actor = submitted_at.isoformat(), str(caller.retailer.id), caller.actor
     ids = [new_id() for _ in ads]

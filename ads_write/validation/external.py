@@ -5,12 +5,15 @@ Protocol: POST the ad as JSON (as a client would send it) → 200 {"findings": [
 message, field?, evidence?}, ...]}. Codes are prefixed `EXTERNAL.` when the service left it
 out; only severities reject and review are taken.
 
-Each call has a timeout and a few retries with exponential backoff and jitter; a per-process
-circuit breaker stops calling a service that keeps failing and tries it again after a
-cool-down. An ad the configured service could not judge gets EXTERNAL.UNAVAILABLE (review),
+Each call has a timeout and a few retries with exponential backoff and jitter; a circuit
+breaker stops calling a service that keeps failing and tries it again after a cool-down. Its
+state is in Redis, shared by every worker process (SharedCircuitBreaker), so a failing service
+is found out once, not once per process; without Redis, or while Redis fails, each process
+falls back to a breaker of its own (CircuitBreaker). An ad the configured service could not judge gets EXTERNAL.UNAVAILABLE (review),
 so it is never approved unchecked.
 """
 
+import hashlib
 import json
 import logging
 import os
@@ -24,6 +27,8 @@ from decimal import Decimal
 import requests
 from django.conf import settings
 from requests.adapters import HTTPAdapter
+
+from adplatform.kernel.redis_client import redis_client
 
 from .rules import REVIEW, SEVERITIES, AdContext, Finding, Rule
 
@@ -90,20 +95,127 @@ class CircuitBreaker:
             self.trial_running = False
 
 
+# The shared breaker's state: a hash {failures, opened_at, trial_until} (Redis's clock, in
+# seconds), changed only by these scripts, so that every check-and-change is atomic. KEYS[1]: the
+# hash. It expires a day after its last change (a breaker nobody used since is closed).
+_BREAKER_ALLOW = """
+local now = redis.call('TIME')
+now = tonumber(now[1]) + tonumber(now[2]) / 1e6
+local opened_at = tonumber(redis.call('HGET', KEYS[1], 'opened_at'))
+if not opened_at then return 1 end
+if now - opened_at < tonumber(ARGV[1]) then return 0 end
+local trial_until = tonumber(redis.call('HGET', KEYS[1], 'trial_until'))
+if trial_until and trial_until > now then return 0 end
+-- Half-open: this caller makes the one trial call; another may try once ARGV[2] s have passed
+-- (a trial whose process died must not keep the breaker shut).
+redis.call('HSET', KEYS[1], 'trial_until', string.format('%.6f', now + tonumber(ARGV[2])))
+redis.call('EXPIRE', KEYS[1], 86400)
+return 1
+"""
+# ARGV[1]: the threshold. A failure during a trial, or the threshold-th in a row, opens it.
+_BREAKER_FAILURE = """
+local now = redis.call('TIME')
+now = tonumber(now[1]) + tonumber(now[2]) / 1e6
+local failures = redis.call('HINCRBY', KEYS[1], 'failures', 1)
+if redis.call('HDEL', KEYS[1], 'trial_until') == 1 or failures >= tonumber(ARGV[1]) then
+  redis.call('HSET', KEYS[1], 'opened_at', string.format('%.6f', now))
+end
+redis.call('EXPIRE', KEYS[1], 86400)
+return failures
+"""
+
+
+class SharedCircuitBreaker:
+    """CircuitBreaker's states and rules, kept in Redis for every process at once: `threshold`
+    consecutive failures anywhere open it everywhere, and after `cooldown` one trial call
+    anywhere decides. While Redis cannot be reached it acts as `fallback`, this process's
+    own breaker, and asks Redis again after REDIS_RETRY seconds."""
+
+    REDIS_RETRY = 5.0
+
+    def __init__(self, *, client, key: str, threshold: int, cooldown: float, trial_timeout: float):
+        self.client, self.key = client, key
+        self.threshold, self.cooldown, self.trial_timeout = threshold, cooldown, trial_timeout
+        self.fallback = CircuitBreaker(threshold=threshold, cooldown=cooldown)
+        self._allow = client.register_script(_BREAKER_ALLOW)
+        self._failure = client.register_script(_BREAKER_FAILURE)
+        self._redis_down_until = 0.0
+
+    def _shared(self, call, local):
+        """`call()` on Redis; `local()` on the fallback when Redis failed, now or lately."""
+        if time.monotonic() < self._redis_down_until:
+            return local()
+        try:
+            return call()
+        except Exception:
+            logger.warning(
+                "circuit breaker state unavailable in Redis; this process keeps its own for %g s",
+                self.REDIS_RETRY,
+                exc_info=True,
+            )
+            self._redis_down_until = time.monotonic() + self.REDIS_RETRY
+            return local()
+
+    @property
+    def state(self) -> str:
+        def shared():
+            pipe = self.client.pipeline(transaction=False)
+            pipe.hget(self.key, "opened_at")
+            pipe.time()
+            opened_at, (seconds, microseconds) = pipe.execute()
+            if opened_at is None:
+                return "closed"
+            return "half-open" if seconds + microseconds / 1e6 - float(opened_at) >= self.cooldown else "open"
+
+        return self._shared(shared, lambda: self.fallback.state)
+
+    def allow(self) -> bool:
+        return self._shared(
+            lambda: bool(self._allow(keys=[self.key], args=[self.cooldown, self.trial_timeout])),
+            self.fallback.allow,
+        )
+
+    def record_success(self) -> None:
+        self._shared(lambda: self.client.delete(self.key), self.fallback.record_success)
+
+    def record_failure(self) -> None:
+        self._shared(lambda: self._failure(keys=[self.key], args=[self.threshold]), self.fallback.record_failure)
+
+
 _state_lock = threading.Lock()
-_breaker: CircuitBreaker | None = None
+_breaker: CircuitBreaker | SharedCircuitBreaker | None = None
 _session: tuple[int, requests.Session] | None = None  # (pid, session): never share sockets across fork
 
 
-def circuit_breaker() -> CircuitBreaker:
+def circuit_breaker() -> CircuitBreaker | SharedCircuitBreaker:
+    """The breaker of the configured service: shared through Redis when there is one."""
     global _breaker
     with _state_lock:
         if _breaker is None:
-            _breaker = CircuitBreaker(
-                threshold=int(_setting("EXTERNAL_VALIDATOR_BREAKER_THRESHOLD")),
-                cooldown=float(_setting("EXTERNAL_VALIDATOR_BREAKER_COOLDOWN")),
-            )
+            _breaker = _breaker_new()
         return _breaker
+
+
+def _breaker_new() -> CircuitBreaker | SharedCircuitBreaker:
+    threshold = int(_setting("EXTERNAL_VALIDATOR_BREAKER_THRESHOLD"))
+    cooldown = float(_setting("EXTERNAL_VALIDATOR_BREAKER_COOLDOWN"))
+    client = redis_client()
+    if client is None:
+        return CircuitBreaker(threshold=threshold, cooldown=cooldown)
+    return SharedCircuitBreaker(
+        client=client,
+        key=breaker_key(),
+        threshold=threshold,
+        cooldown=cooldown,
+        # A trial call takes at most one timeout; past twice that its process is taken to have died.
+        trial_timeout=2 * float(_setting("EXTERNAL_VALIDATOR_TIMEOUT")),
+    )
+
+
+def breaker_key() -> str:
+    """The Redis key of the shared breaker: one per service URL."""
+    url = _setting("EXTERNAL_VALIDATOR_URL")
+    return f"external-validator:breaker:{hashlib.sha256(url.encode()).hexdigest()[:16]}"
 
 
 def http_session() -> requests.Session:
@@ -120,10 +232,15 @@ def http_session() -> requests.Session:
 
 
 def client_state_reset() -> None:
-    """Forget the breaker and session (tests; settings changed)."""
+    """Forget the breaker, its shared state, and the session (tests; settings changed)."""
     global _breaker, _session
     with _state_lock:
         _breaker = None
+        if (client := redis_client()) is not None and is_configured():
+            try:
+                client.delete(breaker_key())
+            except Exception:
+                logger.warning("could not clear the shared circuit breaker", exc_info=True)
         if _session is not None:
             _session[1].close()
         _session = None

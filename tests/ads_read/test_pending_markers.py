@@ -7,7 +7,7 @@ from django.conf import settings
 
 from adplatform.kernel.auth import Caller
 from adplatform.kernel.events import Event
-from ads_read.pending import pending_get, pending_key
+from ads_read.pending import pending_get, pending_key, pending_settle
 from ads_read.projections import ads_project
 from ads_read.selectors import ad_get
 from ads_write.services import intake, submissions
@@ -54,6 +54,24 @@ def test_settling_never_lengthens_a_marker(retailer, broker, settings):
     ads_project(ad_ids=[accepted.id])
 
     assert 0 < broker.ttl(pending_key(accepted.id)) <= 60
+
+
+def test_settling_shortens_markers_and_never_lengthens_them_on_the_embedded_redis_6_2(embedded_redis_url, settings):
+    # `EXPIRE … LT` is Redis 7.0: on 6.2 every marker kept its full PENDING_MARKER_TTL.
+    settings.REDIS_URL, settings.PENDING_MARKER_LINGER = embedded_redis_url, 120
+    server = redis.Redis.from_url(embedded_redis_url)
+    assert server.info("server")["redis_version"].startswith("6.2")
+    long_lived, short_lived, no_expiry, missing = "a1", "a2", "a3", "a4"
+    server.set(pending_key(long_lived), b"{}", ex=3600)
+    server.set(pending_key(short_lived), b"{}", ex=60)
+    server.set(pending_key(no_expiry), b"{}")
+
+    pending_settle(ad_ids=[long_lived, short_lived, no_expiry, missing])
+
+    assert 60 < server.ttl(pending_key(long_lived)) <= 120
+    assert 0 < server.ttl(pending_key(short_lived)) <= 60
+    assert 60 < server.ttl(pending_key(no_expiry)) <= 120
+    assert not server.exists(pending_key(missing))
 
 
 def test_an_accepted_ad_without_its_marker_still_reads_pending_never_404(retailer, other_retailer, broker, intake_mode):

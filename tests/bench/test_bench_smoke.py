@@ -7,6 +7,7 @@ import os
 import signal
 import subprocess
 import sys
+from types import SimpleNamespace
 
 import pytest
 
@@ -142,3 +143,43 @@ def test_the_admin_scale_seed_writes_a_chain_that_verifies():
     admin_scale.seed(40)
     report = audit_chain_verify()
     assert report.ok and report.complete and report.entries == 40, str(report)
+
+
+def _mode_run(mode, *, accepted_per_s, completed_per_s, shed_per_s=0.0):
+    load = {"p50_ms": 5, "p95_ms": 9, "p99_ms": 12, "non_2xx": 0, "socket_errors": 0, "timeouts": 0}
+    return {
+        "mode": mode,
+        "latency_scale": 1.0,
+        "latency_ms": 864,
+        "repeat": 0,
+        "load": load,
+        "accepted_per_s": accepted_per_s,
+        "shed_per_s": shed_per_s,
+        "completed_per_s": completed_per_s,
+        "completed_per_s_overall": completed_per_s,
+        "unfinished": 0,
+        "lag": {"lag_to_read_s": None},
+        "db_sessions_during_load": {"advisory_waiting_mean": 0, "active_mean": 1},
+    }
+
+
+def test_the_modes_bench_says_whether_the_consumers_finish_what_the_api_accepts(capsys):
+    from bench import modes
+
+    runs = [
+        _mode_run("sync", accepted_per_s=30, completed_per_s=30),
+        _mode_run("cqrs", accepted_per_s=100, completed_per_s=96),
+        _mode_run("direct", accepted_per_s=400, completed_per_s=90, shed_per_s=50),
+    ]
+    summary = modes._summarise(runs, modes=["sync", "cqrs", "direct"], scales=[1.0])
+    assert [r["goal_completed_met"] for r in summary] == [None, True, False]
+    modes._print(
+        summary,
+        args=SimpleNamespace(
+            connections=25, web_workers=5, web_threads=5, worker_concurrency=2, batching=False, duration=30, repeat=1
+        ),
+    )
+    out = capsys.readouterr().out
+    assert "validator 864 ms, cqrs: completed/s 96 >= 0.95 × accepted/s 100: MET" in out
+    assert "validator 864 ms, direct: completed/s 90 >= 0.95 × accepted/s 400: MISSED" in out
+    assert "4.32 M" in out  # direct's 50 shed ads a second, per day

@@ -1,12 +1,17 @@
+import subprocess
+import sys
 import uuid
 from datetime import UTC
 
 import pytest
+import redis
 
+from adplatform.kernel.redis_client import redis_client
 from ads_write.validation import external
 from ads_write.validation.engine import AdFacts, evaluate
 from ads_write.validation.external import CircuitBreaker, finding_from_service
 from bench import external_validator
+from tests.conftest import ROOT, free_port, worker_env
 
 from .support import codes, judge
 
@@ -182,3 +187,62 @@ def test_batch_is_checked_concurrently(configured, validator):
     # Counted by the validator, not timed here: one call at a time would never pass 1, and
     # 0.2 s per call leaves the calls time to overlap however slow this machine is.
     assert validator.max_in_flight >= 8, f"at most {validator.max_in_flight} calls at once: not concurrent"
+
+
+def test_failures_in_one_process_open_the_breaker_for_another(configured, validator):
+    """The breaker's state is in Redis: a worker process that met the failures opens it for
+    every other, which then stops calling the service without a failure of its own."""
+    configured.EXTERNAL_VALIDATOR_BREAKER_THRESHOLD = 3
+    external.client_state_reset()
+    other_process = (
+        "import django; django.setup(); from ads_write.validation import external; "
+        f"print(external.ad_check({{'headline': 'Chairs {external_validator.FAIL_MARK}'}}))"
+    )
+    env = worker_env(
+        EXTERNAL_VALIDATOR_URL=validator.url,
+        EXTERNAL_VALIDATOR_BREAKER_THRESHOLD="3",
+        EXTERNAL_VALIDATOR_RETRIES="5",
+        EXTERNAL_VALIDATOR_BACKOFF="0.01",
+        PYTHONPATH=str(ROOT),
+    )
+    done = subprocess.run([sys.executable, "-c", other_process], cwd=ROOT, env=env, capture_output=True, text=True)
+    assert "circuit breaker open" in done.stdout, done.stdout + done.stderr
+    assert validator.requests == 3
+
+    assert external.ad_check(AD) == ((), "circuit breaker open")  # this process never failed
+    assert validator.requests == 3
+    assert external.circuit_breaker().state == "open"
+
+
+def test_one_trial_call_among_all_processes_then_its_answer_holds_for_all(configured):
+    breakers = [
+        external.SharedCircuitBreaker(
+            client=redis_client(), key=external.breaker_key(), threshold=2, cooldown=0, trial_timeout=60
+        )
+        for _ in range(2)
+    ]
+    first, second = breakers
+    first.record_failure()
+    assert second.state == "closed"
+    second.record_failure()  # the second failure in a row, whoever met it
+    assert first.state == second.state == "half-open"  # open, and a cool-down of 0 is over at once
+    assert first.allow()  # the trial call
+    assert not second.allow() and not first.allow()  # and only one, wherever it is asked
+    first.record_success()
+    assert second.state == "closed" and second.allow() and first.allow()
+    first.record_failure()
+    second.record_success()  # a success resets the count of failures in a row for all
+    first.record_failure()
+    assert second.state == "closed"
+
+
+def test_without_redis_each_process_falls_back_to_its_own_breaker(configured):
+    unreachable = redis.Redis(port=free_port(), socket_connect_timeout=0.5)
+    breaker = external.SharedCircuitBreaker(
+        client=unreachable, key="unused", threshold=2, cooldown=30, trial_timeout=60
+    )
+    assert breaker.allow()
+    breaker.record_failure()
+    breaker.record_failure()
+    assert breaker.state == "open" and not breaker.allow()
+    assert breaker.fallback.state == "open"

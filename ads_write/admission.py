@@ -1,0 +1,113 @@
+"""Admission control: when the consumers fall behind past a bound, intake is shed (503
+`intake-overloaded` with Retry-After) instead of growing a backlog without end (DESIGN.md §11).
+
+The signal is the age of the oldest intake message still waiting in the broker: the tail of
+the `intake` list on Redis (kombu LPUSHes and BRPOPs, so the tail is the next to go). Its
+events carry `occurred_at`, the time the request path accepted them, so its age is how far
+behind the consumers are, whatever the mode (direct, or cqrs through the outbox). One LINDEX
+per process at most every INTAKE_LAG_SAMPLE_SECONDS, shared by the process's threads: the
+request path pays nothing else. An ad already accepted is never affected: shedding refuses new
+ones only, before anything is published. Without a Redis broker (the folder broker, or
+another), or when the broker cannot be read, nothing is shed (a broker that is down answers
+503 `broker-unavailable` on its own).
+"""
+
+import base64
+import logging
+import math
+import threading
+import time
+from datetime import UTC, datetime
+
+import msgspec
+from django.conf import settings
+
+from adplatform.kernel.broker import _queue_of
+from adplatform.kernel.metrics import INTAKE_SHED_ADS
+from adplatform.kernel.redis_client import redis_client_for
+from adplatform.problems import problem
+
+from .services.events import PROCESS_SUBMISSIONS_TASK
+
+logger = logging.getLogger(__name__)
+
+_sampling = threading.Lock()
+_last = {"at": -math.inf, "lag": None}
+
+
+def intake_lag_seconds() -> float | None:
+    """Seconds the oldest waiting intake message has waited (0 when none waits); None when it
+    cannot be known. Sampled at most every INTAKE_LAG_SAMPLE_SECONDS per process; a thread
+    that finds another sampling uses the last value."""
+    if time.monotonic() - _last["at"] < settings.INTAKE_LAG_SAMPLE_SECONDS or not _sampling.acquire(blocking=False):
+        return _last["lag"]
+    try:
+        _last["lag"] = _oldest_waiting_age()
+        _last["at"] = time.monotonic()
+        return _last["lag"]
+    finally:
+        _sampling.release()
+
+
+def intake_lag_forget() -> None:
+    """Drop the sampled lag: the next request samples anew (tests)."""
+    _last.update(at=-math.inf, lag=None)
+
+
+def intake_admit(*, mode: str, ads: int) -> None:
+    """Raise the 503 `intake-overloaded` problem when the oldest waiting intake message is
+    older than INTAKE_MAX_LAG (0: never). Only for the asynchronous modes: sync has no queue."""
+    if mode == "sync" or not settings.INTAKE_MAX_LAG:
+        return
+    lag = intake_lag_seconds()
+    if lag is None or lag <= settings.INTAKE_MAX_LAG:
+        return
+    INTAKE_SHED_ADS.labels(mode).inc(ads)
+    raise problem(
+        "intake-overloaded",
+        detail=f"The oldest waiting ad has waited {lag:.0f} s (the bound is {settings.INTAKE_MAX_LAG:.0f} s); "
+        "nothing was accepted. Retry after the time in Retry-After.",
+        headers={"Retry-After": str(settings.INTAKE_OVERLOADED_RETRY_AFTER)},
+    )
+
+
+def _broker_redis():
+    from adplatform.celery import app
+
+    url = app.conf.broker_read_url or app.conf.broker_url or ""
+    if not url.startswith(("redis://", "rediss://")):
+        return None
+    return redis_client_for(url)
+
+
+def _oldest_waiting_age() -> float | None:
+    client = _broker_redis()
+    if client is None:
+        return None
+    try:
+        raw = client.lindex(_queue_of(PROCESS_SUBMISSIONS_TASK), -1)
+    except Exception:
+        logger.warning("could not read the oldest waiting intake message", exc_info=True)
+        return None
+    if raw is None:
+        return 0.0
+    try:
+        accepted_at = _accepted_at(raw)
+    except Exception:  # not an intake message we can read: the consumer dead-letters it
+        logger.debug("could not read the time of the oldest waiting intake message", exc_info=True)
+        return None
+    return max(0.0, time.time() - accepted_at)
+
+
+def _accepted_at(raw: bytes) -> float:
+    """When the first event of a queued intake message (kombu's Redis envelope around a
+    Celery protocol 2 body: args, kwargs, embed) was accepted."""
+    envelope = msgspec.json.decode(raw)
+    body = envelope["body"]
+    if envelope.get("properties", {}).get("body_encoding") == "base64":
+        body = base64.b64decode(body)
+    (payload, *_), _kwargs, _embed = msgspec.json.decode(body)
+    occurred_at = datetime.fromisoformat(payload[0]["occurred_at"])
+    if occurred_at.tzinfo is None:
+        occurred_at = occurred_at.replace(tzinfo=UTC)
+    return occurred_at.timestamp()
