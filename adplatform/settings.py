@@ -487,6 +487,9 @@ REPORT_MAX_ATTACHMENT_BYTES = env.int("REPORT_MAX_ATTACHMENT_BYTES", default=20 
 # these allow it (tests and local development).
 WEBHOOK_ALLOW_HTTP = env.bool("WEBHOOK_ALLOW_HTTP", default=False)
 WEBHOOK_ALLOW_PRIVATE_NETWORKS = env.bool("WEBHOOK_ALLOW_PRIVATE_NETWORKS", default=False)
+# The ports a webhook URL may name (80 too with WEBHOOK_ALLOW_HTTP); any port only where
+# WEBHOOK_ALLOW_PRIVATE_NETWORKS is on (development and tests).
+WEBHOOK_ALLOWED_PORTS = [int(port) for port in env.list("WEBHOOK_ALLOWED_PORTS", default=["443"])]
 # Retries back off exponentially (WEBHOOK_BACKOFF_BASE doubling, capped at WEBHOOK_BACKOFF_MAX,
 # with jitter) until WEBHOOK_RETRY_WINDOW seconds after the first attempt; then the delivery fails.
 WEBHOOK_BACKOFF_BASE = env.int("WEBHOOK_BACKOFF_BASE", default=30)

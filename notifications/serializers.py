@@ -3,6 +3,7 @@ import zoneinfo
 
 from rest_framework import serializers
 
+from . import webhooks
 from .models import WEBHOOK_EVENTS, WebhookDelivery, WebhookEndpoint
 
 MAX_REPORT_CONTACTS = 20
@@ -42,6 +43,10 @@ class WebhookEndpointCreatedSerializer(WebhookEndpointSerializer):
 
 
 class WebhookDeliverySerializer(serializers.ModelSerializer):
+    last_error = serializers.SerializerMethodField(
+        help_text="Why the last attempt failed: the endpoint's HTTP status, or that it gave no answer."
+    )
+
     class Meta:
         model = WebhookDelivery
         fields = [
@@ -60,6 +65,9 @@ class WebhookDeliverySerializer(serializers.ModelSerializer):
             "delivered_at",
             "created_at",
         ]
+
+    def get_last_error(self, delivery) -> str:
+        return webhooks.public_error(delivery.last_error)
 
 
 class WebhookDeliveryFilterSerializer(serializers.Serializer):

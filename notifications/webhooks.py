@@ -61,22 +61,74 @@ def url_check(url: str):
         raise UnsafeTarget("the URL must not carry credentials")
     if port == 0:
         raise UnsafeTarget("the URL's port must not be 0")
+    # A port of the retailer's choosing turns deliveries into a port scanner of whatever the
+    # host reaches; receivers listen on the usual ports. The development switch that allows
+    # private networks allows any port too.
+    if not settings.WEBHOOK_ALLOW_PRIVATE_NETWORKS and _default_port(parts) not in allowed_ports():
+        raise UnsafeTarget(f"the URL's port must be one of {', '.join(map(str, sorted(allowed_ports())))}")
     return parts
+
+
+def allowed_ports() -> set[int]:
+    return set(settings.WEBHOOK_ALLOWED_PORTS) | ({80} if settings.WEBHOOK_ALLOW_HTTP else set())
+
+
+def public_error(error: str) -> str:
+    """What the retailer is told of a failed delivery: the receiver's HTTP status as it was,
+    but of a failure to connect only that it failed. Refused, reset and timed out connections
+    tell apart open, closed and filtered ports: an oracle for scanning a network. The full
+    error stays on the delivery row for staff."""
+    if not error or error.startswith("HTTP "):
+        return error
+    if error.startswith("refused:"):
+        return "refused: the endpoint's address or port is not allowed"
+    return "no answer from the endpoint"
 
 
 def _default_port(parts) -> int:
     return parts.port or (443 if parts.scheme == "https" else 80)
 
 
+# IETF protocol assignments: is_global calls two of them global (192.0.0.9, .10), but none is a
+# place a webhook lives, and NAT gateways answer on some.
+_PROTOCOL_ASSIGNMENTS = ipaddress.ip_network("192.0.0.0/24")
+# NAT64's well-known prefix: the last 32 bits are the IPv4 address the gateway connects to.
+_NAT64 = ipaddress.ip_network("64:ff9b::/96")
+
+
+def _embedded_ipv4(ip: ipaddress.IPv6Address) -> list[ipaddress.IPv4Address]:
+    """The IPv4 addresses an IPv6 address leads to: mapped (::ffff:a.b.c.d), 6to4 (2002::/16),
+    Teredo (2001::/32: its server and its client) and NAT64 (64:ff9b::/96)."""
+    embedded = [ip.ipv4_mapped, ip.sixtofour, *(ip.teredo or ())]
+    if ip in _NAT64:
+        embedded.append(ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF))
+    return [address for address in embedded if address is not None]
+
+
+def _public(ip) -> bool:
+    return (
+        ip.is_global
+        and not (
+            ip.is_private
+            or ip.is_loopback
+            or ip.is_link_local
+            or ip.is_multicast
+            or ip.is_reserved
+            or ip.is_unspecified
+        )
+        and ip not in _PROTOCOL_ASSIGNMENTS
+    )
+
+
 def address_allowed(address: str) -> bool:
     ip = ipaddress.ip_address(address.split("%", 1)[0])  # drop an IPv6 zone id
-    if ip.version == 6 and ip.ipv4_mapped:
-        ip = ip.ipv4_mapped
     if settings.WEBHOOK_ALLOW_PRIVATE_NETWORKS:
         return True
-    return ip.is_global and not (
-        ip.is_private or ip.is_loopback or ip.is_link_local or ip.is_multicast or ip.is_reserved or ip.is_unspecified
-    )
+    if ip.version == 6 and (embedded := _embedded_ipv4(ip)):
+        # The packets end at the IPv4 address inside (169.254.169.254 in 6to4 is the cloud's
+        # metadata service all the same), so that is the one to judge.
+        return all(_public(inner) for inner in embedded)
+    return _public(ip)
 
 
 def resolve_checked(parts) -> list[str]:

@@ -86,7 +86,10 @@ def dead_letter_record(*, task_name, task_id="", args=(), kwargs=None, error, tr
                 **message, task_id=task_id or "", error=f"{type(error).__name__}: {error}", traceback=traceback
             )
     except Exception:  # the database itself is down: the log is the last record
-        logger.critical("could not record dead letter for %s %s args=%r", task_name, task_id, args, exc_info=True)
+        # The arguments are ads (a retailer's content): the log names the message, not them.
+        logger.critical(
+            "could not record dead letter for %s %s (%d args)", task_name, task_id, len(args), exc_info=True
+        )
         return False
     logger.error("dead letter: %s %s: %s", task_name, task_id, error)
     return True

@@ -121,7 +121,8 @@ def rule_duplicate_content(ctx: AdContext) -> list[Finding]:
     domain = ctx.landing.site if ctx.landing else ""
     return [
         DUPLICATE_CONTENT.finding(
-            f"Another retailer submitted the same headline, description and landing domain within {days} days of this ad; "
+            # Not "another retailer": whose ads exist is not this retailer's to learn (staff see it).
+            f"The same headline, description and landing domain were submitted within {days} days of this ad; "
             "it will be checked by staff.",
             evidence={"landing_domain": domain, "window_days": days},
         )

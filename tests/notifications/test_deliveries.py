@@ -152,6 +152,9 @@ def test_a_target_that_turned_private_is_refused_at_send_time(endpoint, receiver
     assert receiver.requests == []
     assert delivery.status == "pending" and delivery.attempts == 1
     assert delivery.last_error.startswith("refused:") and delivery.last_status_code is None
+    # Staff keep the full error; the retailer reads only that the target was refused.
+    [shown] = client_for(retailer).get(f"/api/v1/webhooks/{delivery.endpoint_id}/deliveries").json()["results"]
+    assert shown["last_error"] == "refused: the endpoint's address or port is not allowed"
 
 
 def test_registration_checks_the_url_and_audits(settings, retailer):

@@ -18,6 +18,14 @@ REFUSED = [
     "https://100.64.0.1/hooks",
     "https://224.0.0.1/hooks",
     "https://0.0.0.0/hooks",
+    # IETF protocol assignments, which is_global partly calls global.
+    "https://192.0.0.192/hooks",
+    "https://192.0.0.9/hooks",
+    # The cloud's metadata service and loopback, inside IPv6 forms that lead to them:
+    "https://[2002:a9fe:a9fe::]/latest/meta-data/",  # 6to4
+    "https://[64:ff9b::a9fe:a9fe]/latest/meta-data/",  # NAT64
+    "https://[2001:0:4136:e378:8000:63bf:5601:5601]/hooks",  # Teredo, its client 169.254.169.254
+    "https://[2002:7f00:1::]/hooks",  # 6to4 of 127.0.0.1
 ]
 
 
@@ -50,9 +58,13 @@ def test_private_loopback_link_local_and_reserved_targets_are_refused(settings, 
         ("https://user:pw@hooks.example.com/x", "credentials"),
         ("https:///x", "no host"),
         ("https://hooks.example.com:99999/x", "not a valid URL"),
+        # A port of the retailer's choosing would make deliveries a port scanner.
+        ("https://hooks.example.com:22/x", "port must be one of 443"),
+        ("https://hooks.example.com:8443/x", "port must be one of 443"),
     ],
 )
 def test_urls_of_the_wrong_form_are_refused(settings, url, reason):
+    settings.WEBHOOK_ALLOW_PRIVATE_NETWORKS = False
     settings.WEBHOOK_ALLOW_HTTP = False
     with pytest.raises(webhooks.UnsafeTarget, match=reason):
         webhooks.url_check(url)
@@ -174,3 +186,26 @@ def test_https_refuses_a_certificate_for_another_name(tls_receiver, receiver):
     with pytest.raises(webhooks.DeliveryFailed, match="(?i)certificate|hostname"):
         webhooks.post(url=f"https://localhost:{port}/hooks", body=b"{}", headers={})
     assert receiver.requests == []
+
+
+def test_public_ipv6_addresses_and_the_configured_ports_pass(settings):
+    settings.WEBHOOK_ALLOW_PRIVATE_NETWORKS = False
+    assert webhooks.address_allowed("2606:4700:4700::1111")  # a plain global IPv6 address
+    assert webhooks.address_allowed("2002:0808:0808::")  # 6to4 of 8.8.8.8: leads to a public address
+    assert webhooks.url_check("https://hooks.example.com/x").port is None
+    settings.WEBHOOK_ALLOWED_PORTS = [443, 8443]
+    assert webhooks.url_check("https://hooks.example.com:8443/x").port == 8443
+
+
+@pytest.mark.parametrize(
+    "stored, shown",
+    [
+        ("HTTP 503: busy", "HTTP 503: busy"),  # the receiver's own answer
+        ("refused: 10.0.0.5 is not public", "refused: the endpoint's address or port is not allowed"),
+        ("could not connect: 203.0.113.7: [Errno 111] Connection refused", "no answer from the endpoint"),
+        ("ReadTimeoutError: read timed out", "no answer from the endpoint"),
+        ("", ""),
+    ],
+)
+def test_the_retailer_reads_only_whether_its_endpoint_answered(stored, shown):
+    assert webhooks.public_error(stored) == shown
