@@ -1,17 +1,39 @@
 """Liveness and readiness probes, and the Prometheus metrics."""
 
+import functools
 import hmac
 import ipaddress
 
 from django.conf import settings
 from django.db import connections
 from django.http import HttpResponse, JsonResponse
+from django.views.decorators.csrf import csrf_exempt
 from prometheus_client import CONTENT_TYPE_LATEST
 
 from adplatform.kernel.metrics import metrics_exposition
 from adplatform.problems import django_problem
 
 
+def read_only_probe(view):
+    """GET and HEAD only; any other method is the 405 problem with `Allow`. Exempt from the
+    CSRF check, which would answer a POST with Django's HTML page before the method check."""
+
+    @csrf_exempt
+    @functools.wraps(view)
+    def probe(request, *args, **kwargs):
+        if request.method not in ("GET", "HEAD"):
+            return django_problem(
+                request,
+                "method-not-allowed",
+                detail=f"{request.method} is not allowed here; use GET.",
+                headers={"Allow": "GET, HEAD"},
+            )
+        return view(request, *args, **kwargs)
+
+    return probe
+
+
+@read_only_probe
 def healthz(request):
     return JsonResponse({"status": "ok"})
 
@@ -36,6 +58,7 @@ def _check_broker() -> str | None:
     return None
 
 
+@read_only_probe
 def readyz(request):
     checks = {"database": _check_database(), "broker": _check_broker()}
     report = {k: v or "ok" for k, v in checks.items()}
@@ -58,6 +81,7 @@ def _metrics_allowed(request) -> bool:
     return any(client in ipaddress.ip_network(network, strict=True) for network in settings.METRICS_ALLOWED_NETWORKS)
 
 
+@read_only_probe
 def metrics(request):
     """Prometheus metrics of this host, for a scraper with the token or on an allowed network.
     Behind a reverse proxy REMOTE_ADDR is the proxy's: use the token there."""

@@ -200,8 +200,10 @@ REST_FRAMEWORK = {
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["adplatform.parsers.JSONParser"],
     "DEFAULT_THROTTLE_CLASSES": ["adplatform.kernel.ratelimit.RetailerRateThrottle"],
-    # No OPTIONS metadata: the OpenAPI schema describes the API, and OPTIONS answers 405.
-    "DEFAULT_METADATA_CLASS": None,
+    # OPTIONS answers 200 with `Allow` (the methods; the OpenAPI schema describes the rest),
+    # and Accept weights count (q=0 refuses a type): adplatform/negotiation.py.
+    "DEFAULT_METADATA_CLASS": "adplatform.negotiation.AllowMetadata",
+    "DEFAULT_CONTENT_NEGOTIATION_CLASS": "adplatform.negotiation.ContentNegotiation",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "adplatform.problems.problem_exception_handler",
     "UNAUTHENTICATED_USER": None,
@@ -216,6 +218,13 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums", "adplatform.openapi.add_api_manners"],
+    # One named enum per set of values, shared by every field and parameter that takes it.
+    "ENUM_NAME_OVERRIDES": {
+        "AdStatusEnum": ["pending", "approved", "rejected", "needs_review"],
+        "VerdictStatusEnum": ["approved", "rejected", "needs_review"],
+        "WebhookEventEnum": "notifications.models.WEBHOOK_EVENTS",
+        "DeliveryStatusEnum": "notifications.models.WebhookDelivery.Status",
+    },
 }
 
 # --- Auth, i18n, static ----------------------------------------------------------------------

@@ -3,11 +3,11 @@
 from datetime import date
 
 from django.utils import timezone
-from rest_framework.exceptions import NotFound, ValidationError
-from rest_framework.pagination import CursorPagination
+from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from adplatform.pagination import StrictCursorPagination
 from adplatform.problems import problem
 
 from . import openapi, selectors
@@ -15,37 +15,10 @@ from .selectors import STATS_DEFAULT_DAYS, STATS_MAX_DAYS
 from .serializers import AdViewSerializer, DailyStatsSerializer
 
 
-class AdCursorPagination(CursorPagination):
+class AdCursorPagination(StrictCursorPagination):
     """Cursor pagination over time-ordered ids: stable while new ads arrive."""
 
     ordering = "-id"
-    page_size = 50
-    page_size_query_param = "page_size"
-    max_page_size = 500
-
-    def decode_cursor(self, request):
-        try:
-            return super().decode_cursor(request)
-        except NotFound as exc:  # DRF answers a bad cursor 404; it is a bad parameter
-            raise ValidationError({self.cursor_query_param: [str(exc.detail)]}) from exc
-
-    def get_paginated_response(self, data):
-        return Response({"results": data, "next": self.get_next_link()})
-
-    def get_paginated_response_schema(self, schema):
-        return {
-            "type": "object",
-            "required": ["results", "next"],
-            "properties": {
-                "results": schema,
-                "next": {
-                    "type": "string",
-                    "format": "uri",
-                    "nullable": True,
-                    "example": "http://127.0.0.1:8000/api/v1/ads?cursor=cD0wMTlhYmMxMg%3D%3D",
-                },
-            },
-        }
 
 
 class StatsCursorPagination(AdCursorPagination):
@@ -69,9 +42,18 @@ class _AdListBase(APIView):
         return paginator.get_paginated_response(AdViewSerializer(page, many=True).data)
 
 
+def refuse_empty_filters(params) -> None:
+    """`status=` and the like: django-filter skips an empty filter, which would list every
+    ad while the client meant to narrow the list."""
+    empty = [name for name in selectors.AdFilter.base_filters if any(not v.strip() for v in params.getlist(name))]
+    if empty:
+        raise ValidationError(dict.fromkeys(empty, ["Must not be empty; leave the parameter out to not filter."]))
+
+
 class AdListApi(_AdListBase):
     @openapi.ads_list_schema
     def get(self, request):
+        refuse_empty_filters(request.query_params)
         queryset = selectors.ad_list(retailer_id=request.user.id, filters=request.query_params)
         return self.paginated(request, queryset)
 
@@ -129,6 +111,6 @@ class StatsListApi(APIView):
                 "from": date_from.isoformat(),
                 "to": date_to.isoformat(),
                 "results": DailyStatsSerializer(page, many=True).data,
-                "next": paginator.get_next_link(),
+                **paginator.page_links(),
             }
         )

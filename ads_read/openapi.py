@@ -65,8 +65,9 @@ ads_list_schema = extend_schema(
     parameters=AD_FILTERS,
     responses=AdViewSerializer(many=True),
     summary="List your ads, newest first",
-    description="Filters combine with AND; follow `next` for the following page (cursor pagination, stable "
-    "while new ads arrive). Example: `GET /api/v1/ads?status=rejected&country=US&page_size=100`.",
+    description="Filters combine with AND; an empty filter (`status=`) is a 400. Follow `next` (or send "
+    "`next_cursor` as `cursor`) for the following page (cursor pagination, stable while new ads arrive); the last "
+    "page has `next: null`. Example: `GET /api/v1/ads?status=rejected&country=US&page_size=100`.",
     examples=[_LIST_EXAMPLE],
 )
 
@@ -75,12 +76,14 @@ ads_failed_list_schema = extend_schema(
     operation_id="ads_failed_list",
     responses=AdViewSerializer(many=True),
     summary="List your rejected ads",
+    description="Your ads whose status is `rejected`, newest first, paged like `GET /api/v1/ads`.",
     examples=[_LIST_EXAMPLE],
 )
 
 
 ads_retrieve_schema = extend_schema(
     operation_id="ads_retrieve",
+    parameters=[OpenApiParameter("ad_id", OpenApiTypes.UUID, OpenApiParameter.PATH, description="The ad's id.")],
     responses=AdViewSerializer,
     summary="Read one ad: its status and findings",
     description="An accepted ad reads as `pending` at once, before its detailed validation ends. Another "
@@ -98,9 +101,11 @@ stats_daily_schema = extend_schema(
     parameters=[
         OpenApiParameter("from", OpenApiTypes.DATE, description="First day (default: 29 days before `to`)."),
         OpenApiParameter("to", OpenApiTypes.DATE, description="Last day (default: today, UTC)."),
-        OpenApiParameter("cursor", str, description="The page cursor, from `next`."),
+        OpenApiParameter("cursor", str, description="The page cursor: `next_cursor` of the previous page."),
         OpenApiParameter(
-            "page_size", int, description=f"Days per page (default {STATS_DEFAULT_DAYS}, at most {STATS_MAX_DAYS})."
+            "page_size",
+            {"type": "integer", "minimum": 1, "maximum": STATS_MAX_DAYS},
+            description=f"Days per page (default {STATS_DEFAULT_DAYS}, at most {STATS_MAX_DAYS}).",
         ),
     ],
     responses=inline_serializer(
@@ -109,7 +114,10 @@ stats_daily_schema = extend_schema(
             "from": serializers.DateField(),
             "to": serializers.DateField(),
             "results": DailyStatsSerializer(many=True),
-            "next": serializers.URLField(allow_null=True),
+            "next": serializers.URLField(allow_null=True, help_text="The following page's URL; null on the last."),
+            "next_cursor": serializers.CharField(
+                allow_null=True, help_text="The following page's `cursor`; null on the last page."
+            ),
         },
     ),
     examples=[
@@ -120,6 +128,7 @@ stats_daily_schema = extend_schema(
                 "from": "2026-10-28",
                 "to": "2026-11-26",
                 "next": None,
+                "next_cursor": None,
                 "results": [
                     {
                         "day": "2026-11-26",

@@ -7,6 +7,7 @@ from rest_framework import serializers
 from adplatform.openapi import FieldErrorSerializer, ProblemSerializer
 from ads_read.serializers import FindingSerializer
 
+from .models import AdStatus
 from .validation.basic import TAXONOMY
 
 
@@ -35,7 +36,7 @@ class AdInputSerializer(serializers.Serializer):
 
 class AcceptedSerializer(serializers.Serializer):
     id = serializers.UUIDField()
-    status = serializers.CharField()
+    status = serializers.ChoiceField(choices=AdStatus.values, help_text="`pending`: detailed validation follows.")
     submitted_at = serializers.DateTimeField()
 
 
@@ -59,7 +60,7 @@ class BatchResultSerializer(serializers.Serializer):
 
     index = serializers.IntegerField(help_text="The item's position in `ads`, from 0.")
     id = serializers.UUIDField(required=False)
-    status = serializers.CharField(required=False)
+    status = serializers.ChoiceField(choices=AdStatus.values, required=False)
     errors = FieldErrorSerializer(many=True, required=False)
     findings = FindingSerializer(many=True, required=False)
     ruleset_version = serializers.CharField(required=False)

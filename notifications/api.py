@@ -1,6 +1,9 @@
 """Notification API: webhook endpoints and their deliveries, the failed-ads CSV, and the
 retailer's notification settings. Thin views over the services and selectors."""
 
+import itertools
+from datetime import UTC
+
 from django.http import StreamingHttpResponse
 from rest_framework import status
 from rest_framework.negotiation import BaseContentNegotiation
@@ -9,7 +12,7 @@ from rest_framework.views import APIView
 
 from adplatform.problems import Problem, problem
 from ads_read.api import AdCursorPagination
-from ads_read.reports import FailedAdsReport, parse_report_date, report_filename
+from ads_read.reports import FailedAdsReport, day_window, parse_report_date, report_filename
 from ads_write.idempotency import idempotent
 
 from . import openapi, selectors, services
@@ -121,8 +124,20 @@ class ReportFailedAdsCsvApi(APIView):
             raise problem(
                 "invalid-date", detail=str(exc), errors=[{"field": "date", "code": "invalid", "message": str(exc)}]
             ) from exc
+        try:  # the day's bounds in UTC, as the database compares them
+            for moment in day_window(day=day, tz=request.user.timezone):
+                moment.astimezone(UTC)
+        except OverflowError as exc:  # 9999-12-31 everywhere, 0001-01-01 east of UTC
+            detail = f"{day.isoformat()} in {request.user.timezone} lies outside the calendar the reports cover."
+            raise problem(
+                "invalid-date", detail=detail, errors=[{"field": "date", "code": "out_of_range", "message": detail}]
+            ) from exc
         report = FailedAdsReport(retailer_id=request.user.id, day=day, tz=request.user.timezone)
-        response = StreamingHttpResponse(report.chunks(), content_type="text/csv; charset=utf-8")
+        chunks = report.chunks()
+        # The first chunk is made before answering: a failure of the query is then a problem
+        # answer, not a stream cut off after its 200.
+        first = next(chunks)
+        response = StreamingHttpResponse(itertools.chain([first], chunks), content_type="text/csv; charset=utf-8")
         response["Content-Disposition"] = f'attachment; filename="{report_filename(day=day)}"'
         return response
 

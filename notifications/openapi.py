@@ -47,6 +47,8 @@ webhooks_list_schema = extend_schema(
     operation_id="webhooks_list",
     responses=WebhookEndpointSerializer(many=True),
     summary="List your webhook endpoints, in the order registered",
+    description="Your endpoints (without their secrets), oldest first, paged like every list: follow `next` or "
+    "send `next_cursor` as `cursor`.",
     examples=[OpenApiExample("A page", value=EXAMPLE_ENDPOINT, response_only=True)],
 )
 
@@ -77,6 +79,7 @@ webhooks_retrieve_schema = extend_schema(
     operation_id="webhooks_retrieve",
     responses=WebhookEndpointSerializer,
     summary="Read a webhook endpoint",
+    description="One of your endpoints, without its secret. Another retailer's endpoint is not found.",
     examples=[OpenApiExample("An endpoint", value=EXAMPLE_ENDPOINT, response_only=True)],
 )
 
@@ -85,6 +88,8 @@ webhooks_destroy_schema = extend_schema(
     operation_id="webhooks_destroy",
     responses={204: None},
     summary="Delete a webhook endpoint and its pending deliveries",
+    description="Nothing more is sent to it; its pending deliveries are dropped. Another retailer's endpoint is "
+    "not found.",
 )
 
 
@@ -93,6 +98,8 @@ webhooks_deliveries_list_schema = extend_schema(
     parameters=[WebhookDeliveryFilterSerializer],
     responses=WebhookDeliverySerializer(many=True),
     summary="List an endpoint's deliveries, newest first (status: pending, delivered, failed)",
+    description="Each delivery is one event for one ad version, with its attempts, the last answer's status and "
+    "error, and when it is tried next. Filter with `status`; paged like every list.",
     examples=[OpenApiExample("A page", value=EXAMPLE_DELIVERY, response_only=True)],
 )
 
@@ -105,11 +112,15 @@ reports_failed_ads_csv_schema = extend_schema(
         )
     ],
     responses={
+        # A text body: `format: binary` made generated clients decode it as a file and fail.
         (200, "text/csv"): OpenApiResponse(
-            OpenApiTypes.BINARY, description="The CSV, the same bytes as the mailed report."
+            OpenApiTypes.STR, description="The CSV (UTF-8, CRLF line ends), the same bytes as the mailed report."
         )
     },
     summary="Download the failed-ads CSV of one day",
+    description="The ads that ended `rejected` on that day in your time zone, then those held for review that "
+    "day and still open; one row per finding. Streamed, whatever its size. The day must lie within the calendar "
+    "(years 1 to 9999) in your time zone.",
     examples=[OpenApiExample("One rejected ad", value=EXAMPLE_CSV, response_only=True, media_type="text/csv")],
 )
 
@@ -118,6 +129,7 @@ settings_retrieve_schema = extend_schema(
     operation_id="settings_retrieve",
     responses=RetailerSettingsSerializer,
     summary="Read your notification settings",
+    description="Where the daily failed-ads report goes (`report_contacts`) and the time zone its days follow.",
     examples=[OpenApiExample("Settings", value=EXAMPLE_SETTINGS, response_only=True)],
 )
 
@@ -127,6 +139,8 @@ settings_partial_update_schema = extend_schema(
     request=RetailerSettingsSerializer,
     responses=RetailerSettingsSerializer,
     summary="Change your report contacts and time zone",
+    description="Send either field or both; unknown fields are a 400. At most 20 contacts (duplicates, compared "
+    "without case, are dropped); `timezone` is an IANA name.",
     examples=[
         OpenApiExample(
             "New contacts", value={"report_contacts": EXAMPLE_SETTINGS["report_contacts"]}, request_only=True

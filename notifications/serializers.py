@@ -29,9 +29,13 @@ class WebhookEndpointInputSerializer(StrictSerializer):
 
 
 class WebhookEndpointSerializer(serializers.ModelSerializer):
+    # Declared: the model keeps them in a JSON column, which the schema would leave untyped.
+    events = serializers.ListField(child=serializers.ChoiceField(choices=WEBHOOK_EVENTS), read_only=True)
+
     class Meta:
         model = WebhookEndpoint
         fields = ["id", "url", "events", "created_at"]
+        read_only_fields = fields  # an answer: every field is always there (required in the schema)
 
 
 class WebhookEndpointCreatedSerializer(WebhookEndpointSerializer):
@@ -39,9 +43,12 @@ class WebhookEndpointCreatedSerializer(WebhookEndpointSerializer):
 
     class Meta(WebhookEndpointSerializer.Meta):
         fields = [*WebhookEndpointSerializer.Meta.fields, "secret"]
+        read_only_fields = fields
 
 
 class WebhookDeliverySerializer(serializers.ModelSerializer):
+    event_type = serializers.ChoiceField(choices=WEBHOOK_EVENTS, read_only=True)
+
     class Meta:
         model = WebhookDelivery
         fields = [
@@ -60,6 +67,7 @@ class WebhookDeliverySerializer(serializers.ModelSerializer):
             "delivered_at",
             "created_at",
         ]
+        read_only_fields = fields  # an answer: every field is always there (required in the schema)
 
 
 class WebhookDeliveryFilterSerializer(serializers.Serializer):
