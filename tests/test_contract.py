@@ -6,6 +6,7 @@ decodes them."""
 import base64
 import http.client
 import json
+import uuid
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -216,3 +217,156 @@ def test_chunked_bodies_are_read_with_the_same_limits_as_sized_ones(gunicorn, re
         gunicorn, "/api/v1/settings", b'{"timezone": "Europe/Berlin"}', key=key, method="PATCH"
     )
     assert status == 200 and json.loads(body)["timezone"] == "Europe/Berlin", body
+
+
+# --- the whole URL map, property-based ----------------------------------------------------
+def api_routes() -> list[str]:
+    """Every route of the URL map the API and the probes answer, as Django writes them
+    (`api/v1/ads/<str:ad_id>`); the admin, the docs page and static files are not the API."""
+    from django.urls import URLPattern, URLResolver, get_resolver
+
+    def walk(patterns, prefix=""):
+        for entry in patterns:
+            if isinstance(entry, URLResolver):
+                yield from walk(entry.url_patterns, prefix + str(entry.pattern))
+            elif isinstance(entry, URLPattern):
+                yield prefix + str(entry.pattern)
+
+    return sorted(r for r in walk(get_resolver().url_patterns) if r.startswith("api/") or r in PROBES)
+
+
+PROBES = ("healthz", "readyz", "metrics")
+METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE"]
+BAD_DATES = [
+    "9999-12-31",
+    "0001-01-01",
+    "2026-02-30",
+    "10000-01-01",
+    "",
+    "yesterday",
+    "2026-11-26T25:00:00Z",
+    "0001-01-01T00:00:00+23:59",
+    "9999-12-31T23:59:59-23:59",
+]
+
+
+def strategies(known: dict):
+    """Hypothesis strategies for one request to the URL map: route, method, query, body,
+    headers, and whether the body goes chunked."""
+    from hypothesis import strategies as st
+
+    text = st.text(max_size=20)
+    raw_cursor = st.builds(
+        lambda p, o, r: "&".join(f"{k}={v}" for k, v in (("p", p), ("o", o), ("r", r)) if v is not None),
+        st.one_of(st.none(), text, st.sampled_from(["0000", "2026-11-26", "1", str(uuid.uuid4())])),
+        st.one_of(st.none(), st.sampled_from(["-1", "0", "5", "abc", "99999999999"])),
+        st.one_of(st.none(), st.sampled_from(["0", "1", "x"])),
+    )
+    bad_cursor = st.one_of(raw_cursor.map(cursor), text)
+    query = st.fixed_dictionaries(
+        {},
+        optional={
+            "cursor": bad_cursor,
+            "page_size": st.one_of(st.sampled_from(["-1", "0", "abc", "1.5", "1e3", "", "501"]), st.integers(1, 9)),
+            "date": st.one_of(st.sampled_from(BAD_DATES), st.dates().map(str)),
+            "from": st.one_of(st.sampled_from(BAD_DATES), st.dates().map(str)),
+            "to": st.one_of(st.sampled_from(BAD_DATES), st.dates().map(str)),
+            "submitted_after": st.sampled_from(BAD_DATES),
+            "status": st.sampled_from(["", "pending", "rejected", "bogus", "delivered"]),
+            "country": st.sampled_from(["", "US", "\x00"]),
+            "validate_only": st.sampled_from(["true", "false", "maybe", ""]),
+            "format": st.sampled_from(["json", "yaml", "xml"]),
+        },
+    )
+    ad = ad_payload()
+    body = st.one_of(
+        st.none(),
+        st.binary(max_size=64),
+        st.sampled_from(
+            [
+                b'{"headline":"\xff"}',
+                b'{"ads":[{"headline":"\xc3\x28"}]}',
+                b"\xef\xbb\xbf{}",
+                b"[" * 5000,
+                json.dumps(ad).encode(),
+                json.dumps({"ads": [ad, {**ad, "landing_url": "ftp://x"}]}).encode(),
+                json.dumps({"timezone": "Mars/Olympus"}).encode(),
+                json.dumps({"url": "https://127.0.0.1/hooks", "events": ["ad.rejected"]}).encode(),
+                json.dumps({**ad, "price": {"amount": "1e3", "currency": "USD"}}).encode(),
+                json.dumps({"ads": [{**ad, "description": "z" * 300}] * 1000}).encode(),  # over 256 KiB
+            ]
+        ),
+    )
+    headers = st.fixed_dictionaries(
+        {"Authorization": st.sampled_from([f"Bearer {known['key']}"] * 4 + ["Bearer adp_nope", ""])},
+        optional={
+            "Content-Type": st.sampled_from(["application/json", "text/plain", "application/json; charset=latin-1"]),
+            "Accept": st.sampled_from(["application/json", "application/json;q=0", "*/*;q=0", "text/csv", "*/*"]),
+            # (a control character is refused by gunicorn itself, with its own HTML page, before the app)
+            "Idempotency-Key": st.sampled_from(["k-1", "", "k\u00e9", "x" * 300]),
+        },
+    )
+    identifiers = st.sampled_from([known["ad_id"], known["endpoint_id"], str(uuid.uuid4()), "batch", "%ff", "..%2f"])
+    return st.tuples(st.sampled_from(api_routes()), identifiers, st.sampled_from(METHODS), query, body, headers)
+
+
+def fill(route: str, identifier: str) -> str:
+    import re
+
+    path = re.sub(r"<(?:str|uuid):\w+>", identifier, route)
+    return "/" + path
+
+
+@pytest.mark.django_db(transaction=True)
+def test_no_input_on_any_route_gets_a_5xx_and_every_error_is_a_problem(gunicorn, retailer, endpoint):
+    """Every route × method × bad cursors, page sizes, dates, bytes and bodies (sized or
+    chunked): never a 5xx (bar /readyz's documented 503), never a stream cut off, and every
+    error answered with a problem document."""
+    from urllib.parse import urlencode
+
+    from hypothesis import HealthCheck, given, settings
+
+    from adplatform.kernel.services import api_key_create
+
+    retailer.timezone = "Asia/Tokyo"  # year 1 starts before the calendar in UTC
+    retailer.save()
+    known = {
+        "key": api_key_create(retailer=retailer),
+        "ad_id": str(AdViewFactory(retailer_id=retailer.id).id),
+        "endpoint_id": str(endpoint.id),
+    }
+    seen = set()
+
+    @given(request=strategies(known))
+    @settings(max_examples=400, deadline=None, database=None, suppress_health_check=list(HealthCheck))
+    def answers_by_the_contract(request):
+        route, identifier, method, query, body, headers = request
+        path = fill(route, identifier) + ("?" + urlencode(query) if query else "")
+        connection = http.client.HTTPConnection("127.0.0.1", gunicorn.port, timeout=30)
+        try:
+            try:
+                if body is not None and method in ("POST", "PUT", "PATCH") and len(body) % 2:  # about half chunked
+                    parts = (body[i : i + 1000] for i in range(0, len(body), 1000))
+                    connection.request(method, path, body=parts, headers=headers, encode_chunked=True)
+                else:
+                    connection.request(method, path, body=body, headers=headers)
+            except (BrokenPipeError, ConnectionResetError):
+                pass  # answered (413, 401...) and closed before the whole body was sent: read the answer
+            response = connection.getresponse()
+            content = response.read()  # raises if the stream is cut off
+        finally:
+            connection.close()
+        status, content_type = response.status, response.getheader("Content-Type", "")
+        seen.add((route, method, status))
+        assert status < 500 or (route == "readyz" and status == 503), (method, path, status, content[:300])
+        if status >= 400 and method != "HEAD":  # the docs page is HTML, its errors are not
+            assert content_type == PROBLEM_CONTENT_TYPE, (method, path, status, content_type, content[:200])
+            try:
+                problem = json.loads(content)
+            except ValueError as exc:
+                raise AssertionError(f"not JSON: {method} {path} {headers} -> {status} {content[:300]!r}") from exc
+            assert problem["status"] == status and problem["type"].startswith(PROBLEM_BASE), problem
+
+    answers_by_the_contract()
+    routes = {route for route, _, _ in seen}
+    assert routes == set(api_routes()), set(api_routes()) - routes  # the whole map was reached
