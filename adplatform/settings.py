@@ -337,7 +337,7 @@ API_MAX_BATCH_SIZE = env.int("API_MAX_BATCH_SIZE", default=1000)
 IDEMPOTENCY_KEY_TTL = env.int("IDEMPOTENCY_KEY_TTL", default=24 * 3600)
 IDEMPOTENCY_LOCK_TIMEOUT = env.int("IDEMPOTENCY_LOCK_TIMEOUT", default=60)
 # Per-retailer quota (requests, or ads in a batch, per minute) unless the retailer has its
-# own. Needs Redis: without REDIS_URL there is no rate limit.
+# own. In Redis; without REDIS_URL (the embedded default) in DATA_DIR/ratelimit, under a file lock.
 RATE_LIMIT_ENABLED = env.bool("RATE_LIMIT_ENABLED", default=True)
 RATE_LIMIT_PER_MINUTE = env.int("RATE_LIMIT_PER_MINUTE", default=120_000)
 # Prometheus multiprocess mode: every process of this host (web, workers) writes its samples

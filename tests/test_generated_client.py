@@ -209,3 +209,23 @@ def test_the_generated_client_works_as_is(generated, client, webhook_worker, rec
     )
     assert isinstance(changed, models.RetailerSettings), changed
     assert (changed.report_contacts, changed.timezone) == (["ads@nimbus-store.example"], "Europe/Berlin")
+
+
+def test_the_example_of_docs_clients_md_runs_as_written(generated, live_server, retailer, webhook_worker):
+    """The example users copy: run as a script, with the generated package importable."""
+    guide = (Path(__file__).resolve().parent.parent / "docs" / "clients.md").read_text()
+    example = guide.split("## Example", 1)[1].split("```python\n", 1)[1].split("```", 1)[0]
+    done = subprocess.run(
+        [sys.executable, "-c", example],
+        env={
+            **os.environ,
+            "PYTHONPATH": str(Path(generated.__file__).parent.parent),
+            "ADPLATFORM_URL": live_server.url,
+            "ADPLATFORM_KEY": api_key_create(retailer=retailer),
+        },
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines()[0] == "approved []", done.stdout

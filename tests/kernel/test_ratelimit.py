@@ -72,3 +72,45 @@ def test_when_redis_fails_requests_pass(api, retailer, settings):
         ratelimit._gcra_script.cache_clear()
     assert [a.status_code for a in answers] == [200] * 3
     assert "RateLimit-Limit" not in answers[0]
+
+
+def test_without_redis_the_embedded_default_limits_too_with_the_same_headers(api, retailer, settings, tmp_path):
+    settings.REDIS_URL = ""  # the embedded `make run` default
+    settings.DATA_DIR = tmp_path
+    retailer.rate_limit_per_minute = 3
+    retailer.save()
+    answers = [api.get("/api/v1/ads") for _ in range(4)]
+    assert [a.status_code for a in answers] == [200, 200, 200, 429]
+    assert [a["RateLimit-Remaining"] for a in answers] == ["2", "1", "0", "0"]
+    assert all(a["RateLimit-Limit"] == "3" and a["RateLimit-Policy"] == "3;w=60" for a in answers)
+    assert 1 <= int(answers[-1]["Retry-After"]) <= 20
+    assert answers[-1].json()["type"].endswith("/rate-limited")
+
+
+def test_without_redis_the_web_processes_of_a_host_share_one_quota(retailer, settings, tmp_path):
+    """Another process (a second gunicorn worker) takes from the same quota: the file lock."""
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT, worker_env
+
+    settings.REDIS_URL = ""
+    settings.DATA_DIR = tmp_path
+    take = (
+        "import django; django.setup(); from adplatform.kernel.ratelimit import _local_gcra; "
+        f"print([_local_gcra(key='{retailer.id}', limit=10, cost=3)[0] for _ in range(3)])"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", take],
+        cwd=ROOT,
+        env=worker_env(REDIS_URL="", ADPLATFORM_DATA_DIR=str(tmp_path)),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.stdout.strip() == "[1, 1, 1]", done.stderr
+    retailer.rate_limit_per_minute = 10
+    retailer.save()
+    first = ratelimit.rate_limit_take(retailer=retailer, cost=1)
+    assert first.allowed and first.remaining == 0  # 9 of 10 units went to the other process
+    assert not ratelimit.rate_limit_take(retailer=retailer, cost=1).allowed
