@@ -1,5 +1,6 @@
 """The OpenAPI schema's shared parts: the API-key security scheme, the problem-details
-responses of the operations, the Idempotency-Key header, and the list of problem types."""
+responses of the operations, the Idempotency-Key header, the response headers of every
+answer, one named enum per set of values, and the list of problem types."""
 
 import re
 

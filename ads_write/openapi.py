@@ -42,14 +42,7 @@ EXAMPLE_FIELD_ERROR = {
     "code": "BASIC.INVALID_URL",
     "message": "landing_url must be an absolute https:// URL.",
 }
-EXAMPLE_FINDING = {
-    "code": "COMPLIANCE.PROHIBITED_CATEGORY",
-    "category": "compliance",
-    "severity": "reject",
-    "message": "Category is prohibited.",
-    "field": "category",
-    "evidence": {"category": "tobacco"},
-}
+EXAMPLE_FINDING = EXAMPLE_AD_VIEW["findings"][0]  # the rejected ad's finding
 
 
 ads_submit_schema = extend_schema(

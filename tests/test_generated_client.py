@@ -15,7 +15,7 @@ import pytest
 from django.utils import timezone
 
 from adplatform.kernel.services import api_key_create
-from tests.conftest import WorkerProcess, wait_for, worker_env
+from tests.conftest import running_worker, wait_for
 from tests.factories import ad_payload
 from tests.notifications.conftest import local_webhooks, receiver, verify_signature  # noqa: F401 (fixtures)
 
@@ -65,21 +65,8 @@ def generated(django_db_setup, tmp_path_factory):
 @pytest.fixture(scope="module")
 def webhook_worker(django_db_setup, tmp_path_factory):
     """The real worker, allowed to post webhooks to the local receiver (127.0.0.1, http)."""
-    import redis
-    from django.conf import settings
-
-    redis.Redis.from_url(settings.REDIS_URL).flushdb()
-    worker = WorkerProcess(
-        env=worker_env(WEBHOOK_ALLOW_HTTP="true", WEBHOOK_ALLOW_PRIVATE_NETWORKS="true"),
-        queues="intake,projections,notifications,reports,maintenance",
-        concurrency=2,
-        log_path=tmp_path_factory.mktemp("celery") / "worker.log",
-    )
-    try:
-        worker.wait_ready()
+    with running_worker(tmp_path_factory, WEBHOOK_ALLOW_HTTP="true", WEBHOOK_ALLOW_PRIVATE_NETWORKS="true") as worker:
         yield worker
-    finally:
-        worker.stop()
 
 
 @pytest.fixture

@@ -1,4 +1,5 @@
-"""Per-retailer rate limits in Redis: 429 with Retry-After, RateLimit headers, batches by the ad."""
+"""Per-retailer rate limits in Redis (or, on the embedded default, in files under a lock): 429
+with Retry-After, RateLimit headers, batches by the ad."""
 
 import json
 
@@ -16,7 +17,17 @@ def post_batch(api, size):
     )
 
 
-def test_the_request_after_the_quota_is_429_with_retry_after_and_ratelimit_headers(api, retailer):
+@pytest.fixture(params=["redis", "file"])
+def limiter(request, settings, tmp_path):
+    """Each place the quota lives: Redis, or without it (the embedded `make run` default) a
+    file per retailer in DATA_DIR/ratelimit."""
+    if request.param == "file":
+        settings.REDIS_URL = ""
+        settings.DATA_DIR = tmp_path
+    return request.param
+
+
+def test_the_request_after_the_quota_is_429_with_retry_after_and_ratelimit_headers(api, retailer, limiter):
     retailer.rate_limit_per_minute = 3
     retailer.save()
     answers = [api.get("/api/v1/ads") for _ in range(4)]
@@ -72,19 +83,6 @@ def test_when_redis_fails_requests_pass(api, retailer, settings):
         ratelimit._gcra_script.cache_clear()
     assert [a.status_code for a in answers] == [200] * 3
     assert "RateLimit-Limit" not in answers[0]
-
-
-def test_without_redis_the_embedded_default_limits_too_with_the_same_headers(api, retailer, settings, tmp_path):
-    settings.REDIS_URL = ""  # the embedded `make run` default
-    settings.DATA_DIR = tmp_path
-    retailer.rate_limit_per_minute = 3
-    retailer.save()
-    answers = [api.get("/api/v1/ads") for _ in range(4)]
-    assert [a.status_code for a in answers] == [200, 200, 200, 429]
-    assert [a["RateLimit-Remaining"] for a in answers] == ["2", "1", "0", "0"]
-    assert all(a["RateLimit-Limit"] == "3" and a["RateLimit-Policy"] == "3;w=60" for a in answers)
-    assert 1 <= int(answers[-1]["Retry-After"]) <= 20
-    assert answers[-1].json()["type"].endswith("/rate-limited")
 
 
 def test_without_redis_the_web_processes_of_a_host_share_one_quota(retailer, settings, tmp_path):
