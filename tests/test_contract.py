@@ -173,20 +173,30 @@ def gunicorn(django_db_setup, django_db_blocker, tmp_path_factory):
         server.kill()
 
 
-def send_chunked(
-    server, path: str, body: bytes, *, key: str, method: str = "POST", chunk: int = 4096
-) -> tuple[int, dict, bytes]:
-    """Send `body` with Transfer-Encoding: chunked (no Content-Length), as http.client sends
-    an iterable body."""
+def send(server, method: str, path: str, *, body: bytes | None, headers: dict, chunked: bool, chunk: int = 4096):
+    """One request over a fresh connection: (status, headers, body). `chunked`: the body goes
+    with Transfer-Encoding: chunked and no Content-Length (http.client does that for an
+    iterable body). A server may answer (413, 401...) and close before the whole body is in:
+    the answer is read all the same. Reading the body raises if its stream was cut off."""
     connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=30)
     try:
-        parts = (body[i : i + chunk] for i in range(0, len(body), chunk))
-        headers = {"Authorization": f"Bearer {key}", "Content-Type": "application/json"}
-        connection.request(method, path, body=parts, headers=headers, encode_chunked=True)
+        try:
+            if chunked and body is not None:
+                parts = (body[i : i + chunk] for i in range(0, len(body), chunk))
+                connection.request(method, path, body=parts, headers=headers, encode_chunked=True)
+            else:
+                connection.request(method, path, body=body, headers=headers)
+        except (BrokenPipeError, ConnectionResetError):
+            pass
         response = connection.getresponse()
         return response.status, dict(response.getheaders()), response.read()
     finally:
         connection.close()
+
+
+def send_chunked(server, path: str, body: bytes, *, key: str, method: str = "POST") -> tuple[int, dict, bytes]:
+    headers = {"Authorization": f"Bearer {key}", "Content-Type": "application/json"}
+    return send(server, method, path, body=body, headers=headers, chunked=True)
 
 
 @pytest.mark.django_db(transaction=True)
@@ -342,21 +352,9 @@ def test_no_input_on_any_route_gets_a_5xx_and_every_error_is_a_problem(gunicorn,
     def answers_by_the_contract(request):
         route, identifier, method, query, body, headers = request
         path = fill(route, identifier) + ("?" + urlencode(query) if query else "")
-        connection = http.client.HTTPConnection("127.0.0.1", gunicorn.port, timeout=30)
-        try:
-            try:
-                if body is not None and method in ("POST", "PUT", "PATCH") and len(body) % 2:  # about half chunked
-                    parts = (body[i : i + 1000] for i in range(0, len(body), 1000))
-                    connection.request(method, path, body=parts, headers=headers, encode_chunked=True)
-                else:
-                    connection.request(method, path, body=body, headers=headers)
-            except (BrokenPipeError, ConnectionResetError):
-                pass  # answered (413, 401...) and closed before the whole body was sent: read the answer
-            response = connection.getresponse()
-            content = response.read()  # raises if the stream is cut off
-        finally:
-            connection.close()
-        status, content_type = response.status, response.getheader("Content-Type", "")
+        chunked = body is not None and method in ("POST", "PUT", "PATCH") and len(body) % 2 == 1  # about half
+        status, answer_headers, content = send(gunicorn, method, path, body=body, headers=headers, chunked=chunked)
+        content_type = answer_headers.get("Content-Type", "")
         seen.add((route, method, status))
         assert status < 500 or (route == "readyz" and status == 503), (method, path, status, content[:300])
         if status >= 400 and method != "HEAD":  # the docs page is HTML, its errors are not
