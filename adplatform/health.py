@@ -1,5 +1,6 @@
 """Liveness and readiness probes, and the Prometheus metrics."""
 
+import functools
 import hmac
 import ipaddress
 import logging
@@ -8,6 +9,7 @@ from django.conf import settings
 from django.core.cache import caches
 from django.db import connections
 from django.http import HttpResponse, JsonResponse
+from django.views.decorators.csrf import csrf_exempt
 from prometheus_client import CONTENT_TYPE_LATEST
 
 from adplatform.kernel.metrics import metrics_exposition
@@ -16,6 +18,26 @@ from adplatform.problems import django_problem
 logger = logging.getLogger(__name__)
 
 
+def read_only_probe(view):
+    """GET and HEAD only; any other method is the 405 problem with `Allow`. Exempt from the
+    CSRF check, which would answer a POST with Django's HTML page before the method check."""
+
+    @csrf_exempt
+    @functools.wraps(view)
+    def probe(request, *args, **kwargs):
+        if request.method not in ("GET", "HEAD"):
+            return django_problem(
+                request,
+                "method-not-allowed",
+                detail=f"{request.method} is not allowed here; use GET.",
+                headers={"Allow": "GET, HEAD"},
+            )
+        return view(request, *args, **kwargs)
+
+    return probe
+
+
+@read_only_probe
 def healthz(request):
     return JsonResponse({"status": "ok"})
 
@@ -51,6 +73,7 @@ def _run(name: str, check) -> str:
     return "ok"
 
 
+@read_only_probe
 def readyz(request):
     report = {name: _run(name, check) for name, check in CHECKS.items()}
     failed = [name for name, result in report.items() if result != "ok"]
@@ -73,6 +96,7 @@ def _from_allowed_network(request) -> bool:
     return any(client in ipaddress.ip_network(network, strict=True) for network in settings.METRICS_ALLOWED_NETWORKS)
 
 
+@read_only_probe
 def metrics(request):
     """Prometheus metrics of this host. Every control that is configured must pass: the
     token when METRICS_TOKEN is set (from any network: behind a local reverse proxy every

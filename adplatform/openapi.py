@@ -1,5 +1,6 @@
 """The OpenAPI schema's shared parts: the API-key security scheme, the problem-details
-responses of the operations, the Idempotency-Key header, and the list of problem types."""
+responses of the operations, the Idempotency-Key header, the response headers of every
+answer, one named enum per set of values, and the list of problem types."""
 
 import re
 
@@ -134,16 +135,102 @@ def _document_problems(operation: dict, slugs: list[str], path: str) -> None:
         response["description"] = "Problem types: " + ", ".join(f"`{slug}`" for slug in merged)
 
 
+# The response headers, each documented once (components.headers) and referenced by every
+# answer that can carry it.
+RESPONSE_HEADERS = {
+    "X-Request-ID": {
+        "description": "The request's id, on every answer: the client's own `X-Request-ID` when it is 1 to 128 "
+        "characters of `A-Za-z0-9._-`, else a new one. Problem bodies carry it as `request_id`; quote it in "
+        "support requests.",
+        "schema": {"type": "string", "pattern": "^[A-Za-z0-9._-]{1,128}$"},
+    },
+    "RateLimit-Limit": {
+        "description": "Your quota: units per window (a request costs one, a batch one per ad). Sent on every "
+        "answer to an authenticated request while rate limiting is on (`RATE_LIMIT_ENABLED`, the default), in "
+        "every deployment; not on 401 and 406 answers, which come before the quota is looked at.",
+        "schema": {"type": "integer", "minimum": 1},
+    },
+    "RateLimit-Remaining": {
+        "description": "Units left in the current window (sent with `RateLimit-Limit`).",
+        "schema": {"type": "integer", "minimum": 0},
+    },
+    "RateLimit-Reset": {
+        "description": "Seconds until the whole quota is back (sent with `RateLimit-Limit`).",
+        "schema": {"type": "integer", "minimum": 0},
+    },
+    "RateLimit-Policy": {
+        "description": "The quota and its window, e.g. `1000;w=60` (sent with `RateLimit-Limit`).",
+        "schema": {"type": "string", "example": "1000;w=60"},
+    },
+    "Retry-After": {
+        "description": "Seconds to wait before retrying: on 429 (quota used up), 503 (broker unavailable, not "
+        "ready) and 409 (the same Idempotency-Key still in flight).",
+        "schema": {"type": "integer", "minimum": 0},
+    },
+    "Idempotent-Replayed": {
+        "description": "`true` when this is the stored answer to an earlier request with the same "
+        "`Idempotency-Key`: nothing ran a second time.",
+        "schema": {"type": "string", "enum": ["true"]},
+    },
+    "Location": {
+        "description": "The accepted ad's URL (read it there, as `pending` at once).",
+        "schema": {"type": "string", "example": "/api/v1/ads/019abc12-3456-7def-8abc-0123456789ab"},
+    },
+}
+RATE_LIMIT_HEADERS = ("RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "RateLimit-Policy")
+
+
+def response_header_names(method: str, operation: dict, status: str) -> list[str]:
+    """The headers an answer with this status to this operation may carry."""
+    names = ["X-Request-ID"]
+    if operation.get("security") and status not in ("401", "406"):
+        names += RATE_LIMIT_HEADERS
+    if status in ("409", "429", "503"):
+        names.append("Retry-After")
+    if method == "post" and not status.startswith("5"):
+        names.append("Idempotent-Replayed")
+    if operation.get("operationId") == "ads_submit" and status in ("201", "202"):
+        names.append("Location")
+    return names
+
+
+def _document_headers(method: str, operation: dict) -> None:
+    for status, response in operation["responses"].items():
+        headers = response.setdefault("headers", {})
+        for name in response_header_names(method, operation, status):
+            headers.setdefault(name, {"$ref": f"#/components/headers/{name}"})
+
+
+def _share_parameter_enums(result) -> None:
+    """A query parameter that takes the values of a named enum refers to it, instead of
+    repeating the values inline (a generated client made a second enum of each)."""
+    by_values = {
+        frozenset(schema["enum"]): name for name, schema in result["components"]["schemas"].items() if "enum" in schema
+    }
+    for item in result["paths"].values():
+        for operation in item.values():
+            for parameter in operation.get("parameters", []):
+                schema = parameter.get("schema", {})
+                target = schema.get("items", schema) if schema.get("type") == "array" else schema
+                name = by_values.get(frozenset(target.get("enum", ())))
+                if name:
+                    target.clear()
+                    target["$ref"] = f"#/components/schemas/{name}"
+
+
 def add_api_manners(result, generator, request, public):
     """Postprocessing hook: what every operation shares, documented once. Each operation gets
     the problem answers its shape implies (on top of those its view declares) and, for POST,
-    the Idempotency-Key header (every POST view is @idempotent); the schema lists every
-    problem type with its meaning."""
+    the Idempotency-Key header (every POST view is @idempotent); every answer documents its
+    response headers; the schema lists every problem type with its meaning."""
     for path, item in result["paths"].items():
         for method, operation in item.items():
             if method == "post" and not any(p["name"] == "Idempotency-Key" for p in operation.get("parameters", [])):
                 operation.setdefault("parameters", []).append(IDEMPOTENCY_KEY)
             _document_problems(operation, implied_problem_types(method, operation), path)
+            _document_headers(method, operation)
+    _share_parameter_enums(result)
+    result["components"]["headers"] = RESPONSE_HEADERS
     document_scopes(result)
     rows = "\n".join(f"| `{t.uri}` | {t.status} | {t.title} | {t.meaning} |" for t in PROBLEM_TYPES.values())
     result["info"]["description"] = (

@@ -11,9 +11,9 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
-from django.http import JsonResponse
+from django.http import HttpResponse, JsonResponse
 from rest_framework import exceptions
-from rest_framework.response import Response
+from rest_framework.renderers import JSONRenderer
 
 PROBLEM_CONTENT_TYPE = "application/problem+json"
 PROBLEM_BASE = "https://adplatform.example/problems/"
@@ -243,7 +243,9 @@ def problem_response(
     errors=None,
     headers=None,
     extensions=None,
-) -> Response:
+) -> HttpResponse:
+    """Rendered here as JSON, whatever renderer the view negotiated: a view that answers YAML
+    (the schema) or HTML (the docs page) still answers its errors as problem JSON."""
     body = problem_body(
         status_code=status_code,
         slug=slug,
@@ -253,7 +255,9 @@ def problem_response(
         errors=errors,
         extensions=extensions,
     )
-    return Response(body, status=status_code, headers=headers, content_type=PROBLEM_CONTENT_TYPE)
+    return HttpResponse(
+        JSONRenderer().render(body), status=status_code, headers=headers, content_type=PROBLEM_CONTENT_TYPE
+    )
 
 
 def problem_exception_handler(exc, context):

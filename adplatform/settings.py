@@ -310,8 +310,10 @@ REST_FRAMEWORK = {
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["adplatform.parsers.JSONParser"],
     "DEFAULT_THROTTLE_CLASSES": ["adplatform.kernel.ratelimit.RetailerRateThrottle"],
-    # No OPTIONS metadata: the OpenAPI schema describes the API, and OPTIONS answers 405.
-    "DEFAULT_METADATA_CLASS": None,
+    # OPTIONS answers 200 with `Allow` (the methods; the OpenAPI schema describes the rest),
+    # and Accept weights count (q=0 refuses a type): adplatform/negotiation.py.
+    "DEFAULT_METADATA_CLASS": "adplatform.negotiation.AllowMetadata",
+    "DEFAULT_CONTENT_NEGOTIATION_CLASS": "adplatform.negotiation.ContentNegotiation",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "adplatform.problems.problem_exception_handler",
     "UNAUTHENTICATED_USER": None,
@@ -326,6 +328,14 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums", "adplatform.openapi.add_api_manners"],
+    # One named enum per set of values, shared by every field and parameter that takes it.
+    "ENUM_NAME_OVERRIDES": {
+        "AdStatusEnum": ["pending", "approved", "rejected", "needs_review"],
+        "VerdictStatusEnum": ["approved", "rejected", "needs_review"],
+        "WebhookEventEnum": "notifications.models.WEBHOOK_EVENTS",
+        "DeliveryStatusEnum": "notifications.models.WebhookDelivery.Status",
+        "ApiKeyStatusEnum": ["active", "expired", "revoked"],
+    },
 }
 
 # --- Auth, i18n, static ----------------------------------------------------------------------
@@ -508,7 +518,7 @@ API_MAX_BATCH_SIZE = env.int("API_MAX_BATCH_SIZE", default=1000)
 IDEMPOTENCY_KEY_TTL = env.int("IDEMPOTENCY_KEY_TTL", default=24 * 3600)
 IDEMPOTENCY_LOCK_TIMEOUT = env.int("IDEMPOTENCY_LOCK_TIMEOUT", default=60)
 # Per-retailer quota (requests, or ads in a batch, per minute) unless the retailer has its
-# own. Needs Redis: without REDIS_URL there is no rate limit.
+# own. In Redis; without REDIS_URL (the embedded default) in DATA_DIR/ratelimit, under a file lock.
 RATE_LIMIT_ENABLED = env.bool("RATE_LIMIT_ENABLED", default=True)
 RATE_LIMIT_PER_MINUTE = env.int("RATE_LIMIT_PER_MINUTE", default=120_000)
 # Prometheus multiprocess mode: every process of this host (web, workers) writes its samples

@@ -18,6 +18,9 @@ from .pending import PendingAd, pending_get
 
 STATUSES = tuple(AdStatus.values)
 FAILED_STATUSES = (AdStatus.REJECTED,)
+# The days /stats covers: by default, and at most.
+STATS_DEFAULT_DAYS = 30
+STATS_MAX_DAYS = 366
 
 
 class UtcDateTimeField(django_filters.fields.IsoDateTimeField):

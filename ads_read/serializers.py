@@ -28,29 +28,30 @@ class DecisionSerializer(serializers.Serializer):
 
 class AdViewSerializer(serializers.Serializer):
     """An ad as the retailer reads it. A pending stand-in (accepted, not yet projected) has
-    only id, status, external_ref and submitted_at; the rest is null."""
+    only id, status, external_ref and submitted_at; the rest is null. Every field is always
+    present (read-only fields are `required` in the schema), null where it has no value."""
 
-    id = serializers.UUIDField()
-    status = serializers.ChoiceField(choices=AdStatus.values)
-    external_ref = serializers.CharField(allow_blank=True, default="")
-    headline = serializers.CharField(allow_null=True, default=None)
-    description = serializers.CharField(allow_null=True, default=None)
-    landing_url = serializers.CharField(allow_null=True, default=None)
-    display_url = serializers.CharField(allow_null=True, default=None)
-    country = serializers.CharField(allow_null=True, default=None)
-    language = serializers.CharField(allow_null=True, default=None)
-    category = serializers.CharField(allow_null=True, default=None)
+    id = serializers.UUIDField(read_only=True)
+    status = serializers.ChoiceField(choices=AdStatus.values, read_only=True)
+    external_ref = serializers.CharField(allow_blank=True, default="", read_only=True)
+    headline = serializers.CharField(allow_null=True, default=None, read_only=True)
+    description = serializers.CharField(allow_null=True, default=None, read_only=True)
+    landing_url = serializers.CharField(allow_null=True, default=None, read_only=True)
+    display_url = serializers.CharField(allow_null=True, default=None, read_only=True)
+    country = serializers.CharField(allow_null=True, default=None, read_only=True)
+    language = serializers.CharField(allow_null=True, default=None, read_only=True)
+    category = serializers.CharField(allow_null=True, default=None, read_only=True)
     price = serializers.SerializerMethodField()
-    target_min_age = serializers.IntegerField(allow_null=True, default=None)
-    starts_at = serializers.DateTimeField(allow_null=True, default=None)
-    ends_at = serializers.DateTimeField(allow_null=True, default=None)
-    findings = FindingSerializer(many=True, default=list)
-    ruleset_version = serializers.CharField(allow_null=True, default=None)
-    submitted_at = serializers.DateTimeField()
-    reviewed_at = serializers.DateTimeField(allow_null=True, default=None)
-    decided_at = serializers.DateTimeField(allow_null=True, default=None)
+    target_min_age = serializers.IntegerField(allow_null=True, default=None, read_only=True)
+    starts_at = serializers.DateTimeField(allow_null=True, default=None, read_only=True)
+    ends_at = serializers.DateTimeField(allow_null=True, default=None, read_only=True)
+    findings = FindingSerializer(many=True, default=list, read_only=True)
+    ruleset_version = serializers.CharField(allow_null=True, default=None, read_only=True)
+    submitted_at = serializers.DateTimeField(read_only=True)
+    reviewed_at = serializers.DateTimeField(allow_null=True, default=None, read_only=True)
+    decided_at = serializers.DateTimeField(allow_null=True, default=None, read_only=True)
     decision = serializers.SerializerMethodField()
-    version = serializers.IntegerField(default=0)
+    version = serializers.IntegerField(default=0, read_only=True)
 
     # For the schema only (see to_representation).
     def get_price(self, obj) -> PriceSerializer(allow_null=True): ...

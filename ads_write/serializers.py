@@ -7,12 +7,15 @@ from rest_framework import serializers
 from adplatform.openapi import FieldErrorSerializer, ProblemSerializer
 from ads_read.serializers import FindingSerializer
 
+from .models import AdStatus
 from .validation.basic import TAXONOMY
 
 
 class PriceInputSerializer(serializers.Serializer):
-    amount = serializers.CharField(help_text='Decimal string > 0 with at most 2 places, e.g. "19.99".')
-    currency = serializers.CharField(help_text="ISO 4217 code, e.g. USD.")
+    amount = serializers.RegexField(
+        r"^[0-9]{1,12}(\.[0-9]{1,2})?$", help_text='Decimal string > 0 with at most 2 places, e.g. "19.99".'
+    )
+    currency = serializers.RegexField(r"^[A-Z]{3}$", help_text="ISO 4217 code, e.g. USD.")
 
 
 class AdInputSerializer(serializers.Serializer):
@@ -21,8 +24,8 @@ class AdInputSerializer(serializers.Serializer):
     description = serializers.CharField(max_length=300)
     landing_url = serializers.URLField(max_length=2048, help_text="Absolute https URL.")
     display_url = serializers.CharField(required=False, max_length=255, help_text="Host and optional path.")
-    country = serializers.CharField(min_length=2, max_length=2, help_text="ISO 3166-1 alpha-2, upper case.")
-    language = serializers.CharField(min_length=2, max_length=2, help_text="ISO 639-1, lower case.")
+    country = serializers.RegexField(r"^[A-Z]{2}$", help_text="ISO 3166-1 alpha-2, upper case.")
+    language = serializers.RegexField(r"^[a-z]{2}$", help_text="ISO 639-1, lower case.")
     category = serializers.ChoiceField(choices=sorted(TAXONOMY))
     price = PriceInputSerializer(required=False)
     target_min_age = serializers.IntegerField(required=False, min_value=13, max_value=99)
@@ -35,7 +38,7 @@ class AdInputSerializer(serializers.Serializer):
 
 class AcceptedSerializer(serializers.Serializer):
     id = serializers.UUIDField()
-    status = serializers.CharField()
+    status = serializers.ChoiceField(choices=AdStatus.values, help_text="`pending`: detailed validation follows.")
     submitted_at = serializers.DateTimeField()
 
 
@@ -59,7 +62,7 @@ class BatchResultSerializer(serializers.Serializer):
 
     index = serializers.IntegerField(help_text="The item's position in `ads`, from 0.")
     id = serializers.UUIDField(required=False)
-    status = serializers.CharField(required=False)
+    status = serializers.ChoiceField(choices=AdStatus.values, required=False)
     errors = FieldErrorSerializer(many=True, required=False)
     findings = FindingSerializer(many=True, required=False)
     ruleset_version = serializers.CharField(required=False)

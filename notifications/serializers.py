@@ -30,9 +30,13 @@ class WebhookEndpointInputSerializer(StrictSerializer):
 
 
 class WebhookEndpointSerializer(serializers.ModelSerializer):
+    # Declared: the model keeps them in a JSON column, which the schema would leave untyped.
+    events = serializers.ListField(child=serializers.ChoiceField(choices=WEBHOOK_EVENTS), read_only=True)
+
     class Meta:
         model = WebhookEndpoint
         fields = ["id", "url", "events", "created_at"]
+        read_only_fields = fields  # an answer: every field is always there (required in the schema)
 
 
 class WebhookEndpointCreatedSerializer(WebhookEndpointSerializer):
@@ -40,9 +44,11 @@ class WebhookEndpointCreatedSerializer(WebhookEndpointSerializer):
 
     class Meta(WebhookEndpointSerializer.Meta):
         fields = [*WebhookEndpointSerializer.Meta.fields, "secret"]
+        read_only_fields = fields
 
 
 class WebhookDeliverySerializer(serializers.ModelSerializer):
+    event_type = serializers.ChoiceField(choices=WEBHOOK_EVENTS, read_only=True)
     last_error = serializers.SerializerMethodField(
         help_text="Why the last attempt failed: the endpoint's HTTP status, or that it gave no answer."
     )
@@ -65,6 +71,7 @@ class WebhookDeliverySerializer(serializers.ModelSerializer):
             "delivered_at",
             "created_at",
         ]
+        read_only_fields = fields  # an answer: every field is always there (required in the schema)
 
     def get_last_error(self, delivery) -> str:
         return webhooks.public_error(delivery.last_error)

@@ -329,9 +329,17 @@ def celery_worker(django_db_setup, tmp_path_factory):
     (package scope here, in the root conftest, would keep it for the rest of the session,
     draining the queues that later tests read).
     Queues are emptied first: earlier tests publish messages nobody consumed."""
+    with running_worker(tmp_path_factory) as worker:
+        yield worker
+
+
+@contextlib.contextmanager
+def running_worker(tmp_path_factory, **env):
+    """A ready WorkerProcess of two processes on every queue, with `env` over worker_env(),
+    stopped on exit; the queues are emptied first."""
     redis.Redis.from_url(settings.REDIS_URL).flushdb()
     worker = WorkerProcess(
-        env=worker_env(),
+        env=worker_env(**env),
         queues="intake,projections,notifications,reports,maintenance",
         concurrency=2,
         log_path=tmp_path_factory.mktemp("celery") / "worker.log",

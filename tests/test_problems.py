@@ -43,7 +43,7 @@ def test_an_unknown_or_invalid_ad_id_is_404(api):
 
 @pytest.mark.parametrize(
     "method, path",
-    [("get", "/api/v1/ads/batch"), ("delete", "/api/v1/ads"), ("put", "/api/v1/stats"), ("options", "/api/v1/ads")],
+    [("get", "/api/v1/ads/batch"), ("delete", "/api/v1/ads"), ("put", "/api/v1/stats"), ("trace", "/api/v1/ads")],
 )
 def test_a_wrong_method_is_405_with_allow(api, method, path):
     response = getattr(api, method)(path)

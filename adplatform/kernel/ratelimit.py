@@ -4,14 +4,23 @@ settings.RATE_LIMIT_PER_MINUTE), one unit per request, one per ad in a batch.
 The limiter is GCRA (the generic cell rate algorithm, a token bucket kept as one timestamp)
 in a Lua script, so a check-and-take is atomic in Redis whatever the number of web
 processes, and uses Redis's clock, not the web hosts'. A full quota can be spent at once;
-it refills evenly over the minute. Without Redis (EMBEDDED_REDIS off and no REDIS_URL) or with
-RATE_LIMIT_ENABLED off there is no limit; when Redis fails the limiter lets requests through
-(it protects the service and must not take it down), and logs it.
+it refills evenly over the minute. With RATE_LIMIT_ENABLED off there is no limit; when Redis
+fails the limiter lets requests through (it protects the service and must not take it down),
+and logs it.
+
+Without Redis (`EMBEDDED_REDIS` off and no REDIS_URL: one host) the same GCRA runs over a file per
+retailer in DATA_DIR/ratelimit, under an exclusive lock (flock): atomic across the web
+processes of the host, so the quota, the 429s and the RateLimit headers a client meets in
+development are the ones it meets in production. (A limiter in each process's memory would
+have given every gunicorn worker a quota of its own, and headers that jump between them.)
 """
 
+import fcntl
 import functools
 import logging
 import math
+import os
+import time
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -71,7 +80,7 @@ def rate_limit_of(retailer: Retailer) -> int:
 
 
 def rate_limiting_on() -> bool:
-    return settings.RATE_LIMIT_ENABLED and redis_client() is not None
+    return settings.RATE_LIMIT_ENABLED
 
 
 @functools.cache
@@ -86,9 +95,12 @@ def rate_limit_take(*, retailer: Retailer, cost: int = 1) -> RateLimit | None:
         return None
     limit = rate_limit_of(retailer)
     try:
-        allowed, remaining, reset_ms, retry_ms = _gcra_script()(
-            keys=[f"ratelimit:{retailer.id}"], args=[limit, _PERIOD_US, cost]
-        )
+        if redis_client() is None:
+            allowed, remaining, reset_ms, retry_ms = _local_gcra(key=str(retailer.id), limit=limit, cost=cost)
+        else:
+            allowed, remaining, reset_ms, retry_ms = _gcra_script()(
+                keys=[f"ratelimit:{retailer.id}"], args=[limit, _PERIOD_US, cost]
+            )
     except Exception:
         logger.warning("rate limiter unavailable; letting the request through", exc_info=True)
         return None
@@ -99,6 +111,32 @@ def rate_limit_take(*, retailer: Retailer, cost: int = 1) -> RateLimit | None:
         reset=math.ceil(reset_ms / 1000),
         retry_after=max(1, math.ceil(retry_ms / 1000)) if not allowed else 0,
     )
+
+
+def _local_gcra(*, key: str, limit: int, cost: int) -> tuple[int, int, int, int]:
+    """The Lua script's GCRA, for the embedded default: the theoretical arrival time (µs, the
+    host's clock) in a file of its own, read and written under an exclusive flock, which
+    every web process of the host waits on. Returns what the script returns."""
+    folder = settings.DATA_DIR / "ratelimit"
+    folder.mkdir(parents=True, exist_ok=True)
+    descriptor = os.open(folder / key, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(descriptor, fcntl.LOCK_EX)  # released when the file is closed
+        now = time.time_ns() // 1000
+        stored = os.pread(descriptor, 32, 0).strip()
+        interval = _PERIOD_US / limit
+        tat = max(float(stored) if stored else now, now)
+        new_tat = tat + cost * interval
+        allowed = new_tat - now <= _PERIOD_US + 1
+        if allowed:
+            tat = new_tat
+            os.ftruncate(descriptor, 0)
+            os.pwrite(descriptor, f"{tat:.0f}".encode(), 0)
+        remaining = max(0, math.floor((_PERIOD_US - (tat - now)) / interval + 1e-6))
+        retry_after = 0 if allowed else new_tat - _PERIOD_US - now
+        return int(allowed), remaining, math.ceil((tat - now) / 1000), math.ceil(retry_after / 1000)
+    finally:
+        os.close(descriptor)
 
 
 class RetailerRateThrottle(BaseThrottle):

@@ -1,4 +1,5 @@
-"""Per-retailer rate limits in Redis: 429 with Retry-After, RateLimit headers, batches by the ad."""
+"""Per-retailer rate limits in Redis (or, on the embedded default, in files under a lock): 429
+with Retry-After, RateLimit headers, batches by the ad."""
 
 import json
 
@@ -16,7 +17,17 @@ def post_batch(api, size):
     )
 
 
-def test_the_request_after_the_quota_is_429_with_retry_after_and_ratelimit_headers(api, retailer):
+@pytest.fixture(params=["redis", "file"])
+def limiter(request, settings, tmp_path):
+    """Each place the quota lives: Redis, or without it (the embedded `make run` default) a
+    file per retailer in DATA_DIR/ratelimit."""
+    if request.param == "file":
+        settings.REDIS_URL = ""
+        settings.DATA_DIR = tmp_path
+    return request.param
+
+
+def test_the_request_after_the_quota_is_429_with_retry_after_and_ratelimit_headers(api, retailer, limiter):
     retailer.rate_limit_per_minute = 3
     retailer.save()
     answers = [api.get("/api/v1/ads") for _ in range(4)]
@@ -72,3 +83,32 @@ def test_when_redis_fails_requests_pass(api, retailer, settings):
         ratelimit._gcra_script.cache_clear()
     assert [a.status_code for a in answers] == [200] * 3
     assert "RateLimit-Limit" not in answers[0]
+
+
+def test_without_redis_the_web_processes_of_a_host_share_one_quota(retailer, settings, tmp_path):
+    """Another process (a second gunicorn worker) takes from the same quota: the file lock."""
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT, worker_env
+
+    settings.REDIS_URL = ""
+    settings.DATA_DIR = tmp_path
+    take = (
+        "import django; django.setup(); from adplatform.kernel.ratelimit import _local_gcra; "
+        f"print([_local_gcra(key='{retailer.id}', limit=10, cost=3)[0] for _ in range(3)])"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", take],
+        cwd=ROOT,
+        env=worker_env(REDIS_URL="", ADPLATFORM_DATA_DIR=str(tmp_path)),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.stdout.strip() == "[1, 1, 1]", done.stderr
+    retailer.rate_limit_per_minute = 10
+    retailer.save()
+    first = ratelimit.rate_limit_take(retailer=retailer, cost=1)
+    assert first.allowed and first.remaining == 0  # 9 of 10 units went to the other process
+    assert not ratelimit.rate_limit_take(retailer=retailer, cost=1).allowed

@@ -26,7 +26,11 @@ def test_register_list_read_and_delete_a_webhook(api, local_webhooks, retailer, 
     assert page["next"] is None  # cursor pages, like every list
     detail = api.get(f"/api/v1/webhooks/{body['id']}").json()
     assert detail["url"] == receiver.url() and "secret" not in detail
-    assert api.get(f"/api/v1/webhooks/{body['id']}/deliveries").json() == {"results": [], "next": None}
+    assert api.get(f"/api/v1/webhooks/{body['id']}/deliveries").json() == {
+        "results": [],
+        "next": None,
+        "next_cursor": None,
+    }
 
     assert api.delete(f"/api/v1/webhooks/{body['id']}").status_code == 204
     assert api.get(f"/api/v1/webhooks/{body['id']}").status_code == 404
