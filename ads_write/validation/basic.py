@@ -144,8 +144,15 @@ def _parse_datetime(value) -> datetime | None:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
+# A decimal string as the policy and the schema say: digits, and decimals after a point. Not
+# what Decimal() also reads ("1e3", "+5", "Infinity", " 1_000 ").
+_DECIMAL_STRING = re.compile(r"\d+(\.\d+)?")
+
+
 def _parse_amount(value) -> Decimal | None:
     if isinstance(value, bool) or not isinstance(value, (str, int, float)):
+        return None
+    if isinstance(value, str) and not _DECIMAL_STRING.fullmatch(value.strip()):
         return None
     try:
         amount = Decimal(str(value).strip())
