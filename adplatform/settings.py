@@ -11,6 +11,8 @@ from pathlib import Path
 import environ
 from django.core.exceptions import ImproperlyConfigured
 
+from adplatform.kernel.queues import AMQP_TRANSPORT_OPTIONS, is_amqp, task_queues
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 env = environ.Env()
@@ -155,6 +157,9 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
         "control_folder": str(BROKER_FOLDER / "control"),
         "polling_interval": 0.1,
     }
+elif is_amqp(CELERY_BROKER_URL):
+    # RabbitMQ: quorum queues and publisher confirms (kernel/queues.py; README, "RabbitMQ").
+    CELERY_BROKER_TRANSPORT_OPTIONS = dict(AMQP_TRANSPORT_OPTIONS)
 else:
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "visibility_timeout": BROKER_VISIBILITY_TIMEOUT,
@@ -172,6 +177,8 @@ else:
     if CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
         # kombu's Redis transport, with a Redis client reused per channel (kernel/broker.py).
         CELERY_BROKER_TRANSPORT = "adplatform.kernel.broker:Transport"
+# The pipeline's queues, declared as the broker needs them (quorum queues on RabbitMQ).
+CELERY_TASK_QUEUES = task_queues(CELERY_BROKER_URL)
 
 # Where an intake event goes on the request path (sync | cqrs | direct; DESIGN.md §3).
 AD_INTAKE_MODE = env.str("AD_INTAKE_MODE", default="direct")

@@ -12,6 +12,7 @@ import subprocess
 import sys
 import time
 import uuid
+from contextlib import ExitStack
 from pathlib import Path
 
 import pytest
@@ -26,6 +27,7 @@ from django.test.utils import CaptureQueriesContext
 from rest_framework.test import APIClient
 
 from audit.services import auditor_upsert
+from tests.brokers import BROKERS, use_broker, vhost
 from tests.factories import RetailerFactory
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -246,23 +248,36 @@ def worker_env(**overrides) -> dict:
 
 
 @pytest.fixture(scope="module")
-def celery_worker(django_db_setup, tmp_path_factory):
+def celery_worker(request, django_db_setup, tmp_path_factory):
     """Two prefork worker processes consuming every queue, for the tests of one module
     (package scope here, in the root conftest, would keep it for the rest of the session,
     draining the queues that later tests read).
-    Queues are emptied first: earlier tests publish messages nobody consumed."""
+    Queues are emptied first: earlier tests publish messages nobody consumed.
+
+    On Redis (the default) or, parametrized indirectly with "amqp" (`on_both_brokers`), on
+    RabbitMQ in a vhost of its own, which this process's publishes then go to as well."""
     redis.Redis.from_url(settings.REDIS_URL).flushdb()
-    worker = WorkerProcess(
-        env=worker_env(),
-        queues="intake,projections,notifications,reports,maintenance",
-        concurrency=2,
-        log_path=tmp_path_factory.mktemp("celery") / "worker.log",
-    )
-    try:
-        worker.wait_ready()
-        yield worker
-    finally:
-        worker.stop()
+    with ExitStack() as stack:
+        env = worker_env()
+        if getattr(request, "param", "redis") == "amqp":
+            broker_url = stack.enter_context(vhost()).url
+            stack.enter_context(use_broker(broker_url))
+            env["CELERY_BROKER_URL"] = broker_url
+        worker = WorkerProcess(
+            env=env,
+            queues="intake,projections,notifications,reports,maintenance",
+            concurrency=2,
+            log_path=tmp_path_factory.mktemp("celery") / "worker.log",
+        )
+        try:
+            worker.wait_ready()
+            yield worker
+        finally:
+            worker.stop()
+
+
+# A test marked with this runs once per broker, each with its own worker (module scope).
+on_both_brokers = pytest.mark.parametrize("celery_worker", BROKERS, indirect=True)
 
 
 def queued_tasks(redis_url: str, queue: str = "intake") -> list[tuple[str, list]]:
