@@ -17,6 +17,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import tempfile
 import uuid
 from contextlib import contextmanager
 from pathlib import Path
@@ -89,9 +90,11 @@ class PrivateRabbitMQ:
     """A RabbitMQ node of its own, run as the rabbitmq user from a folder of its own; kill()
     is a crash (SIGKILL of the Erlang VM), start() again recovers from the same data."""
 
-    def __init__(self, root: Path):
+    def __init__(self):
         require_rabbitmq()
-        self.root = root
+        # A folder of its own, since the server runs as the rabbitmq user (a test's own
+        # temporary folder is root's alone). close() removes it.
+        self.root = root = Path(tempfile.mkdtemp(prefix="adp-rabbitmq-"))
         self.port = _free_port()
         self.node = f"adptest{uuid.uuid4().hex[:8]}@localhost"
         (root / "rabbitmq.conf").write_text(f"listeners.tcp.local = 127.0.0.1:{self.port}\n")
@@ -149,7 +152,11 @@ class PrivateRabbitMQ:
         if self.process is not None and self.process.poll() is None:
             os.killpg(self.process.pid, signal.SIGKILL)
             self.process.wait()
-        self.log.close()
+            self.log.close()
+
+    def close(self) -> None:
+        self.kill()
+        shutil.rmtree(self.root, ignore_errors=True)
 
 
 @contextmanager
