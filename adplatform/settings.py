@@ -388,6 +388,17 @@ if READ_MODEL_SWEEP_LOOKBACK <= READ_MODEL_SWEEP_GRACE + READ_MODEL_SWEEP_INTERV
     )
 
 # --- Celery beat ---------------------------------------------------------------------------
+# One active beat (kernel/beat.py): with Redis, beat dispatches only while it holds a lease in
+# Redis; more beats wait as standbys and take over within about BEAT_LEASE_TTL seconds of the
+# holder's death. Without Redis (the embedded default) there is no lease: run one beat.
+BEAT_LEASE_TTL = env.float("BEAT_LEASE_TTL", default=30.0)
+BEAT_LEASE_KEY = env.str("BEAT_LEASE_KEY", default="adp:beat:lease")
+if REDIS_URL:
+    CELERY_BEAT_SCHEDULER = "adplatform.kernel.beat:LeasedScheduler"
+# The daily report sends every day of the last REPORT_CATCHUP_DAYS (retailer-local, up to
+# yesterday) whose report was not sent yet: days a dead beat or a lost message missed.
+REPORT_CATCHUP_DAYS = env.int("REPORT_CATCHUP_DAYS", default=7)
+
 from celery.schedules import crontab  # noqa: E402
 
 from notifications.schedules import daily_at  # noqa: E402
