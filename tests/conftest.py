@@ -20,7 +20,7 @@ import redis
 from django.apps import apps
 from django.conf import settings
 from django.contrib.auth.models import Group
-from django.db import connection, transaction
+from django.db import connection, connections, transaction
 from django.db.backends.postgresql.operations import DatabaseOperations
 from django.test import override_settings
 from django.test.utils import CaptureQueriesContext
@@ -29,6 +29,7 @@ from rest_framework.test import APIClient
 from audit.services import auditor_upsert
 from tests.brokers import BROKERS, use_broker, vhost
 from tests.factories import RetailerFactory
+from tests.pgbouncer import PGBOUNCER, PrivatePgBouncer
 
 ROOT = Path(__file__).resolve().parent.parent
 IN_CI = os.environ.get("CI", "").lower() == "true"
@@ -278,6 +279,48 @@ def celery_worker(request, django_db_setup, tmp_path_factory):
 
 # A test marked with this runs once per broker, each with its own worker (module scope).
 on_both_brokers = pytest.mark.parametrize("celery_worker", BROKERS, indirect=True)
+
+
+# --- PgBouncer in transaction mode ------------------------------------------------------------
+@pytest.fixture(scope="session")
+def pgbouncer(django_db_setup):
+    """A private PgBouncer (transaction mode) in front of the test database's server."""
+    if not os.path.exists(PGBOUNCER):
+        if IN_CI:
+            pytest.fail("CI runs tests through PgBouncer: install Debian's pgbouncer (make setup-dev)")
+        pytest.skip("pgbouncer is not installed (make setup-dev installs it)")
+    db = connections.settings["default"]
+    bouncer = PrivatePgBouncer(
+        upstream_host=db["HOST"] or "127.0.0.1", upstream_port=int(db["PORT"] or 5432), port=free_port()
+    )
+
+    def accepts():
+        try:
+            socket.create_connection(("127.0.0.1", bouncer.port), timeout=1).close()
+            return True
+        except OSError:
+            return False
+
+    try:
+        wait_for(accepts, timeout=30, what="pgbouncer to listen", details=bouncer.logs)
+        yield bouncer
+    finally:
+        bouncer.stop()
+
+
+@pytest.fixture(scope="module")
+def through_pgbouncer(pgbouncer):
+    """For a module's tests: every database connection of this process (the test's, the live
+    server's threads') and of the Celery workers started after it goes through PgBouncer."""
+    db = connections.settings["default"]  # the dict every thread's connection is made from
+    saved = db["HOST"], db["PORT"]
+    connections.close_all()
+    db["HOST"], db["PORT"] = "127.0.0.1", pgbouncer.port
+    try:
+        yield pgbouncer
+    finally:
+        connections.close_all()
+        db["HOST"], db["PORT"] = saved
 
 
 def queued_tasks(redis_url: str, queue: str = "intake") -> list[tuple[str, list]]:

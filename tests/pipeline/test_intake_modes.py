@@ -8,7 +8,12 @@ from audit.models import AuditEntry
 from tests.conftest import on_both_brokers
 from tests.factories import ad_payload
 
-pytestmark = [pytest.mark.pipeline, pytest.mark.django_db(transaction=True)]
+# The web and the workers reach PostgreSQL through PgBouncer in transaction mode (tests/pgbouncer.py).
+pytestmark = [
+    pytest.mark.pipeline,
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.usefixtures("through_pgbouncer"),
+]
 
 CLEAN = ad_payload(external_ref="clean")
 PROHIBITED = ad_payload(external_ref="tobacco", category="tobacco", headline="Fine cigars")
