@@ -9,6 +9,7 @@ from django.http import HttpResponse, JsonResponse
 from prometheus_client import CONTENT_TYPE_LATEST
 
 from adplatform.kernel.metrics import metrics_exposition
+from adplatform.kernel.replica import replica_configured, replica_problem
 from adplatform.problems import django_problem
 
 
@@ -40,7 +41,11 @@ def readyz(request):
     checks = {"database": _check_database(), "broker": _check_broker()}
     report = {k: v or "ok" for k, v in checks.items()}
     if not any(checks.values()):
-        return JsonResponse({"status": "ready", "checks": report})
+        # A replica that is down or lagging is skipped for the primary: degraded, still ready.
+        replica = (replica_problem() or "ok") if replica_configured() else None
+        if replica is not None:
+            report["replica"] = replica
+        return JsonResponse({"status": "ready" if replica in (None, "ok") else "degraded", "checks": report})
     # A 503 like every other error: problem details, with the checks that failed.
     failed = ", ".join(name for name, error in checks.items() if error)
     return django_problem(request, "unavailable", detail=f"Not ready: {failed}.", checks=report)

@@ -103,6 +103,16 @@ READ_DATABASE_URL = env.str("READ_DATABASE_URL", default="")
 if READ_DATABASE_URL:
     # A read replica: selectors read through it; tests mirror it onto default.
     DATABASES["replica"] = {**_database(READ_DATABASE_URL), "TEST": {"MIRROR": "default"}}
+    if DATABASES["replica"]["ENGINE"] == "django.db.backends.postgresql":  # a dead host fails fast
+        DATABASES["replica"].setdefault("OPTIONS", {}).setdefault("connect_timeout", 2)
+# The replica is skipped for the primary while it is down or replays more than this many
+# seconds behind; checked at most every READ_REPLICA_CHECK_INTERVAL s per process (kernel/replica.py).
+READ_REPLICA_MAX_LAG = env.float("READ_REPLICA_MAX_LAG", default=5.0)
+READ_REPLICA_CHECK_INTERVAL = env.float("READ_REPLICA_CHECK_INTERVAL", default=1.0)
+# How long the write side remembers the newest version of an ad it may have told the retailer
+# about (an answer, a webhook): a by-id read that finds an older one on the replica reads the
+# primary instead (ads_read/freshness.py). Longer than any lag the replica is read at.
+READ_TOLD_VERSION_TTL = env.int("READ_TOLD_VERSION_TTL", default=3600)
 DATABASE_ROUTERS = ["adplatform.routers.ReadReplicaRouter"]
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

@@ -13,6 +13,7 @@ from ads_write.models import Ad, Finding, Verdict, finding_document
 from notifications.services import webhook_deliveries_create
 
 from . import stats
+from .freshness import told_versions_record
 from .models import AdView
 from .pending import pending_settle
 
@@ -139,4 +140,5 @@ def ads_project(*, ad_ids: list) -> int:
         stats.daily_stats_apply(rows=applied_rows, previous=previous)
     stats.consistency_lag_observe(rows=applied_rows, previous=previous)
     pending_settle(ad_ids=[row.id for row in applied_rows])
+    told_versions_record(versions={row.id: row.version for row in applied_rows})
     return len(rows)
