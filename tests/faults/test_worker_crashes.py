@@ -58,7 +58,7 @@ def test_sigkilled_workers_lose_and_duplicate_nothing(platform, retailer_client,
     victim = platform.start_worker(extra_args=args, **overrides)
     retailer = retailer_client(web)
     # 2,000 on Redis, to meet the rare pop window above; RabbitMQ has no such window.
-    ads = payloads(2000 if platform.broker_kind == "redis" else 800, prefix="kill")
+    ads = payloads(2000 if platform.broker_kind == "redis" else 500, prefix="kill")
 
     with ThreadPoolExecutor(1) as background:
         submitting = background.submit(retailer.submit_all, ads)
