@@ -166,6 +166,18 @@ def database_url_of(db_settings) -> str:
     return f"postgres://{auth}@{db_settings['HOST'] or '127.0.0.1'}:{db_settings['PORT'] or 5432}/{db_settings['NAME']}"
 
 
+def celery_process(args: list[str], *, env: dict, log) -> subprocess.Popen:
+    """`celery -A adplatform <args>` in a process group of its own, its output to `log`."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "celery", "-A", "adplatform", *args],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+
+
 class WorkerProcess:
     """A real `celery worker` subprocess against the test database and Redis, in a process
     group of its own (the main process and its pool), so that a test can kill all of it."""
@@ -173,13 +185,8 @@ class WorkerProcess:
     def __init__(self, *, env: dict, queues: str, concurrency: int, log_path: Path, prefetch: int = 1, extra_args=()):
         self.log_path = log_path
         self.log = open(log_path, "w")
-        self.process = subprocess.Popen(
+        self.process = celery_process(
             [
-                sys.executable,
-                "-m",
-                "celery",
-                "-A",
-                "adplatform",
                 "worker",
                 "-Q",
                 queues,
@@ -195,11 +202,8 @@ class WorkerProcess:
                 "--without-gossip",
                 *extra_args,
             ],
-            cwd=ROOT,
             env=env,
-            stdout=self.log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
+            log=self.log,
         )
 
     def pool_pids(self) -> list[int]:

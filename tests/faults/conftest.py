@@ -100,6 +100,9 @@ class SparePostgres:
             shutil.chown(root, "postgres", "postgres")
         self.data = root / "data"
         self.port = free_port()
+        self.create_cluster()
+
+    def create_cluster(self):
         _as_postgres(
             PG_BIN / "initdb",
             "-D",

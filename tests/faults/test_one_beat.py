@@ -3,13 +3,11 @@ takes over when the first dies."""
 
 import os
 import signal
-import subprocess
-import sys
 import time
 
 import pytest
 
-from tests.conftest import ROOT, wait_for
+from tests.conftest import celery_process, wait_for
 
 pytestmark = pytest.mark.faults
 
@@ -20,24 +18,10 @@ class Beat:
     def __init__(self, platform, name: str):
         self.log_path = platform.root / f"{name}.log"
         self.log = open(self.log_path, "w")
-        self.process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "celery",
-                "-A",
-                "adplatform",
-                "beat",
-                "--schedule",
-                str(platform.root / f"{name}-schedule"),
-                "--loglevel",
-                "INFO",
-            ],
-            cwd=ROOT,
+        self.process = celery_process(
+            ["beat", "--schedule", str(platform.root / f"{name}-schedule"), "--loglevel", "INFO"],
             env=platform.env(BEAT_LEASE_TTL="3"),  # the outbox sweep runs every second here
-            stdout=self.log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
+            log=self.log,
         )
 
     def dispatches(self) -> int:

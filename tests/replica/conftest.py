@@ -2,7 +2,6 @@
 with `pg_basebackup -R`, on spare 127.0.0.1 ports (the shared server allows no replication
 connections); the web runs against both (DATABASE_URL, READ_DATABASE_URL) and a Redis of its own."""
 
-import os
 import shutil
 import subprocess
 import sys
@@ -11,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT, free_port, worker_env
+from tests.conftest import ROOT, worker_env
 from tests.faults.conftest import PG_BIN, SparePostgres, SpareRedis, WebServer, _as_postgres
 
 DB = "replicated"
@@ -23,17 +22,16 @@ class StreamingReplica(SparePostgres):
     primary_conninfo and standby.signal), on a port of its own."""
 
     def __init__(self, root: Path, *, primary: SparePostgres):
-        self.root = root
-        if os.geteuid() == 0:  # the server tools run as postgres (tests/faults/conftest.py)
-            shutil.chown(root, "postgres", "postgres")
-        self.data = root / "data"
-        self.port = free_port()
+        self.primary = primary
+        super().__init__(root)
+
+    def create_cluster(self):
         _as_postgres(
             PG_BIN / "pg_basebackup",
             "-h",
             "127.0.0.1",
             "-p",
-            primary.port,
+            self.primary.port,
             "-U",
             "postgres",
             "-D",
