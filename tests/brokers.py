@@ -166,25 +166,35 @@ def use_broker(url: str):
     from adplatform.celery import app
     from adplatform.kernel.queues import AMQP_TRANSPORT_OPTIONS, is_amqp, task_queues
 
-    saved = {
-        key: app.conf[key] for key in ("broker_url", "broker_transport", "broker_transport_options", "task_queues")
+    # Under the names settings.py gives them: the app reads its settings with the CELERY_
+    # namespace first, so an unprefixed key would hide behind the Django setting. The write
+    # and read URLs too: a test that monkeypatched `app.conf.broker_write_url` leaves it set.
+    conf = {
+        "CELERY_BROKER_URL": url,
+        "CELERY_BROKER_WRITE_URL": url,
+        "CELERY_BROKER_READ_URL": url,
+        "CELERY_BROKER_TRANSPORT": None if is_amqp(url) else app.conf.broker_transport,
+        "CELERY_BROKER_TRANSPORT_OPTIONS": dict(AMQP_TRANSPORT_OPTIONS)
+        if is_amqp(url)
+        else app.conf.broker_transport_options,
+        "CELERY_TASK_QUEUES": task_queues(url),
     }
+    missing = object()
+    saved = {key: app.conf.changes.get(key, missing) for key in conf}
 
-    def configure(**conf):
-        # Under the names settings.py gives them: the app reads its settings with the CELERY_
-        # namespace first, so an unprefixed key would hide behind the Django setting.
-        app.conf.update({f"CELERY_{key.upper()}": value for key, value in conf.items()})
+    def rebuild():
         # Connections, producer pool, queues and routes are built once from the conf: again.
         app._pool = None
         app.__dict__.pop("amqp", None)
 
-    configure(
-        broker_url=url,
-        broker_transport=None if is_amqp(url) else saved["broker_transport"],
-        broker_transport_options=dict(AMQP_TRANSPORT_OPTIONS) if is_amqp(url) else saved["broker_transport_options"],
-        task_queues=task_queues(url),
-    )
+    app.conf.changes.update(conf)
+    rebuild()
     try:
         yield
     finally:
-        configure(**saved)
+        for key, value in saved.items():
+            if value is missing:
+                app.conf.changes.pop(key, None)
+            else:
+                app.conf.changes[key] = value
+        rebuild()

@@ -57,8 +57,9 @@ def test_sigkilled_workers_lose_and_duplicate_nothing(platform, retailer_client,
     platform.start_worker(beat=True, extra_args=args, **overrides, **BACKSTOPS)
     victim = platform.start_worker(extra_args=args, **overrides)
     retailer = retailer_client(web)
-    # 2,000 on Redis, to meet the rare pop window above; RabbitMQ has no such window.
-    ads = payloads(2000 if platform.broker_kind == "redis" else 500, prefix="kill")
+    # 2,000 on Redis, to meet the rare pop window above; RabbitMQ has no such window, but
+    # needs a backlog for the victim to hold messages when it dies.
+    ads = payloads(2000 if platform.broker_kind == "redis" else 1000, prefix="kill")
 
     with ThreadPoolExecutor(1) as background:
         submitting = background.submit(retailer.submit_all, ads)

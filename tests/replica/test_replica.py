@@ -86,8 +86,10 @@ def test_a_lagging_or_dead_replica_is_skipped_counted_and_shown_degraded(read_wo
 
     world.replica.replay(paused=True)
     lagging = submit(world, "lagging")
-    wait_for(lambda: readiness(world)["status"] == "degraded", timeout=30, what="/readyz to show the lag")
-    assert readiness(world)["checks"]["replica"].startswith("lagging")
+    wait_for(
+        lambda: readiness(world)["checks"]["replica"].startswith("lagging"), timeout=30, what="/readyz to show the lag"
+    )
+    assert readiness(world)["status"] == "degraded"
     assert lagging["id"] in listed(world)  # read from the primary
     assert skipped_reads(world, "lagging") > 0
 
