@@ -10,7 +10,7 @@ TEST_REDIS_URL ?= redis://127.0.0.1:6379/15
 TEST_SECRET_KEY ?= test-only-secret-key-never-use-in-production
 TEST_AUDIT_HMAC_KEYS ?= test=test-only-audit-hmac-key-never-use-in-production
 
-.PHONY: run test setup setup-dev browser migrate seed lint format clean bench-setup
+.PHONY: run test setup setup-dev browser pgbouncer migrate seed lint format clean bench-setup
 
 $(VENV)/.installed: requirements.txt
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -23,13 +23,20 @@ $(VENV)/.installed-dev: requirements-dev.txt requirements.txt $(VENV)/.installed
 
 setup: $(VENV)/.installed
 
-setup-dev: $(VENV)/.installed-dev browser
+setup-dev: $(VENV)/.installed-dev browser pgbouncer
 
 # Debian's chromium for the admin browser tests (Playwright drives it; nothing is downloaded).
 browser:
 	@command -v chromium >/dev/null || { \
 	  if [ "$$(id -u)" = 0 ]; then (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null); \
 	  else echo "Install Debian's chromium (sudo apt-get install chromium) for the browser tests." >&2; exit 1; fi; }
+
+# Debian's pgbouncer: the suite runs the pipeline and report tests through a private one in
+# transaction mode (tests/pgbouncer.py). Only the binary: the package's own service stays off.
+pgbouncer:
+	@test -x /usr/sbin/pgbouncer || { \
+	  if [ "$$(id -u)" = 0 ]; then (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq pgbouncer >/dev/null); \
+	  else echo "Install Debian's pgbouncer (sudo apt-get install pgbouncer) for the pooler tests." >&2; exit 1; fi; }
 
 migrate: setup
 	$(PY) manage.py migrate --noinput

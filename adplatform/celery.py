@@ -12,8 +12,10 @@ import msgspec
 from celery import Celery
 from celery.signals import task_postrun, task_prerun
 from django.db import close_old_connections
-from kombu import Queue
 from kombu.serialization import register
+
+# One queue per stage; settings.py declares them as the broker needs (CELERY_TASK_QUEUES).
+from adplatform.kernel.queues import QUEUES  # noqa: F401
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "adplatform.settings")
 
@@ -34,8 +36,6 @@ register(
     content_encoding="binary",
 )
 
-# One queue per stage, so each scales on its own workers.
-QUEUES = ("intake", "projections", "notifications", "reports", "maintenance")
 
 app.conf.update(
     task_acks_late=True,
@@ -47,7 +47,6 @@ app.conf.update(
     result_backend=None,
     task_ignore_result=True,
     task_default_queue="intake",
-    task_queues=[Queue(name) for name in QUEUES],
     task_routes={
         "*.maintenance_*": {"queue": "maintenance"},
         "ads_write.tasks.*": {"queue": "intake"},

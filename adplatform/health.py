@@ -13,6 +13,7 @@ from django.views.decorators.csrf import csrf_exempt
 from prometheus_client import CONTENT_TYPE_LATEST
 
 from adplatform.kernel.metrics import metrics_exposition
+from adplatform.kernel.replica import replica_configured, replica_problem
 from adplatform.problems import django_problem
 
 logger = logging.getLogger(__name__)
@@ -78,7 +79,16 @@ def readyz(request):
     report = {name: _run(name, check) for name, check in CHECKS.items()}
     failed = [name for name, result in report.items() if result != "ok"]
     if not failed:
-        return JsonResponse({"status": "ready", "checks": report})
+        # A replica that is down or lagging is skipped for the primary: degraded, still ready.
+        # Why it is skipped goes to the log, as every check's error does.
+        if replica_configured():
+            problem = replica_problem()
+            if problem:
+                logger.warning("readiness: the read replica is skipped: %s", problem)
+            report["replica"] = "degraded" if problem else "ok"
+        return JsonResponse(
+            {"status": "degraded" if report.get("replica") == "degraded" else "ready", "checks": report}
+        )
     # A 503 like every other error: problem details, with the checks that failed.
     return django_problem(request, "unavailable", detail=f"Not ready: {', '.join(failed)}.", checks=report)
 

@@ -11,6 +11,8 @@ from pathlib import Path
 import environ
 from django.core.exceptions import ImproperlyConfigured
 
+from adplatform.kernel.queues import AMQP_TRANSPORT_OPTIONS, is_amqp, task_queues
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 env = environ.Env()
@@ -109,6 +111,16 @@ READ_DATABASE_URL = env.str("READ_DATABASE_URL", default="")
 if READ_DATABASE_URL:
     # A read replica: selectors read through it; tests mirror it onto default.
     DATABASES["replica"] = {**_database(READ_DATABASE_URL), "TEST": {"MIRROR": "default"}}
+    if DATABASES["replica"]["ENGINE"] == "django.db.backends.postgresql":  # a dead host fails fast
+        DATABASES["replica"].setdefault("OPTIONS", {}).setdefault("connect_timeout", 2)
+# The replica is skipped for the primary while it is down or replays more than this many
+# seconds behind; checked at most every READ_REPLICA_CHECK_INTERVAL s per process (kernel/replica.py).
+READ_REPLICA_MAX_LAG = env.float("READ_REPLICA_MAX_LAG", default=5.0)
+READ_REPLICA_CHECK_INTERVAL = env.float("READ_REPLICA_CHECK_INTERVAL", default=1.0)
+# How long the write side remembers the newest version of an ad it may have told the retailer
+# about (an answer, a webhook): a by-id read that finds an older one on the replica reads the
+# primary instead (ads_read/freshness.py). Longer than any lag the replica is read at.
+READ_TOLD_VERSION_TTL = env.int("READ_TOLD_VERSION_TTL", default=3600)
 DATABASE_ROUTERS = ["adplatform.routers.ReadReplicaRouter"]
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -251,6 +263,9 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
         "control_folder": str(BROKER_FOLDER / "control"),
         "polling_interval": 0.1,
     }
+elif is_amqp(CELERY_BROKER_URL):
+    # RabbitMQ: quorum queues and publisher confirms (kernel/queues.py; README, "RabbitMQ").
+    CELERY_BROKER_TRANSPORT_OPTIONS = dict(AMQP_TRANSPORT_OPTIONS)
 else:
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "visibility_timeout": BROKER_VISIBILITY_TIMEOUT,
@@ -273,6 +288,8 @@ else:
     if CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
         # kombu's Redis transport, with a Redis client reused per channel (kernel/broker.py).
         CELERY_BROKER_TRANSPORT = "adplatform.kernel.broker:Transport"
+# The pipeline's queues, declared as the broker needs them (quorum queues on RabbitMQ).
+CELERY_TASK_QUEUES = task_queues(CELERY_BROKER_URL)
 
 # Where an intake event goes on the request path (sync | cqrs | direct; DESIGN.md §3).
 AD_INTAKE_MODE = env.str("AD_INTAKE_MODE", default="direct")
@@ -572,6 +589,17 @@ if READ_MODEL_SWEEP_LOOKBACK <= READ_MODEL_SWEEP_GRACE + READ_MODEL_SWEEP_INTERV
     )
 
 # --- Celery beat ---------------------------------------------------------------------------
+# One active beat (kernel/beat.py): with Redis, beat dispatches only while it holds a lease in
+# Redis; more beats wait as standbys and take over within about BEAT_LEASE_TTL seconds of the
+# holder's death. Without Redis (the embedded default) there is no lease: run one beat.
+BEAT_LEASE_TTL = env.float("BEAT_LEASE_TTL", default=30.0)
+BEAT_LEASE_KEY = env.str("BEAT_LEASE_KEY", default="adp:beat:lease")
+if REDIS_URL:
+    CELERY_BEAT_SCHEDULER = "adplatform.kernel.beat:LeasedScheduler"
+# The daily report sends every day of the last REPORT_CATCHUP_DAYS (retailer-local, up to
+# yesterday) whose report was not sent yet: days a dead beat or a lost message missed.
+REPORT_CATCHUP_DAYS = env.int("REPORT_CATCHUP_DAYS", default=7)
+
 from celery.schedules import crontab  # noqa: E402
 
 from notifications.schedules import daily_at  # noqa: E402

@@ -18,6 +18,7 @@ from ads_write.models import Ad, Finding, Verdict, finding_document
 from notifications.services.webhook_deliveries import webhook_deliveries_create
 
 from . import stats
+from .freshness import told_versions_record
 from .models import AdView
 from .pending import pending_settle
 
@@ -151,4 +152,5 @@ def ads_project(*, ad_ids: list, reapply: bool = False) -> int:
     if not reapply:  # a rebuild's rows reached their state long ago: no lag to observe
         stats.consistency_lag_observe(rows=applied_rows, previous=previous)
     pending_settle(ad_ids=[row.id for row in applied_rows])
+    told_versions_record(versions={row.id: row.version for row in applied_rows})
     return len(rows)

@@ -9,7 +9,11 @@ status (the staff decision, else the end of detailed validation).
 
 Memory stays constant whatever the number of ads: rows come from the database in chunks
 (`.iterator(chunk_size=...)`, a server-side cursor on PostgreSQL) and leave as CSV chunks of
-about CHUNK_BYTES.
+about CHUNK_BYTES. The cursor lives inside a transaction of its own (read-only work): outside
+one, Django declares it WITH HOLD and fetches from it in later transactions, which PgBouncer
+in transaction mode may hand to another server session, where the cursor does not exist. A
+transaction keeps the whole stream on one server session (a pooled connection is held for
+the download's length, as the cursor held a session before).
 """
 
 import csv
@@ -19,6 +23,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
+
+from django.db import transaction
 
 from adplatform.csv_cells import csv_safe
 
@@ -83,6 +89,11 @@ class FailedAdsReport:
             ("rejected", selectors.ad_report_rejected(retailer_id=self.retailer_id, start=start, end=end)),
             ("needs_review", selectors.ad_report_open_reviews(retailer_id=self.retailer_id, start=start, end=end)),
         )
+        with transaction.atomic(using=sections[0][1].db):
+            yield from self._rows(sections, zone=zone, buffer=buffer, writer=writer)
+        yield buffer.getvalue().encode()
+
+    def _rows(self, sections, *, zone, buffer, writer) -> Iterator[bytes]:
         for status, queryset in sections:
             for (
                 ad_id,
@@ -113,7 +124,6 @@ class FailedAdsReport:
                     yield buffer.getvalue().encode()
                     buffer.seek(0)
                     buffer.truncate()
-        yield buffer.getvalue().encode()
 
 
 def _local(value: datetime | None, zone: ZoneInfo) -> str:

@@ -6,13 +6,13 @@ from datetime import UTC
 
 import django_filters
 from django import forms
-from django.conf import settings
 from django.db import connections, router
 from django.db.models import Q, QuerySet, Sum
 from django.db.models.functions import Coalesce
 
 from ads_write.models import Ad, AdStatus
 
+from .freshness import told_version
 from .models import AdView, RetailerDailyStats
 from .pending import PendingAd, pending_get
 
@@ -144,9 +144,11 @@ def ad_get(*, retailer_id, ad_id) -> AdView | PendingAd | None:
         ad_id = uuid.UUID(str(ad_id))
     except ValueError:
         return None
-    row = ad_view_by_id(using=router.db_for_read(AdView) or "default", ad_id=ad_id, retailer_id=retailer_id)
-    if row is None and "replica" in settings.DATABASES:
-        # The replica may lag the primary: read-your-writes falls back to the primary.
+    using = router.db_for_read(AdView) or "default"
+    row = ad_view_by_id(using=using, ad_id=ad_id, retailer_id=retailer_id)
+    if using != "default" and (row is None or row.version < told_version(ad_id=ad_id)):
+        # The replica lags the primary: read-your-writes, and never a state older than one
+        # the retailer was told about (freshness.py), fall back to the primary.
         row = ad_view_by_id(using="default", ad_id=ad_id, retailer_id=retailer_id)
     if row is not None:
         return row

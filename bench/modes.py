@@ -17,6 +17,8 @@ from .stack import (
     DATABASE,
     Stack,
     app_env,
+    broker_argument,
+    broker_env,
     database_drop,
     database_fresh,
     database_url,
@@ -79,6 +81,7 @@ def add_arguments(parser) -> None:
         "--redis-url",
         help="use this Redis database (flushed at the start and the end) instead of a private redis-server",
     )
+    broker_argument(parser)
 
 
 def run(args) -> dict:
@@ -95,9 +98,10 @@ def run(args) -> dict:
             database_url=database_url(DATABASE),
             redis_url=redis_url,
             INTAKE_BATCHING=str(args.batching).lower(),
+            **broker_env(args.broker),
         )
         django_setup(env)
-        machine = machine_info(redis_url=redis_url)
+        machine = {**machine_info(redis_url=redis_url), "broker": "rabbitmq" if args.broker else "redis"}
         print_machine(machine)
         runs = []
         for scale in scales:
@@ -140,6 +144,7 @@ def _run_mode(args, *, mode: str, folder, env: dict, redis_url: str, validator_u
     connections.close_all()
     database_fresh(DATABASE, run_dir=folder)
     redis_flush(redis_url)
+    broker_env(args.broker)  # its queues purged too
     _, key = bench_retailer()
     connections.close_all()
     mode_env = {**env, "AD_INTAKE_MODE": mode, "EXTERNAL_VALIDATOR_URL": validator_url}

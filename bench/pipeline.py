@@ -30,7 +30,18 @@ from .measure import (
 )
 from .profiling import pipeline_probe, print_profile, pyspy_profile
 from .report import machine_info, print_machine, progress, results_write, run_dir, table
-from .stack import DATABASE, Stack, app_env, database_drop, database_fresh, django_setup, redis_for, worker_start
+from .stack import (
+    DATABASE,
+    Stack,
+    app_env,
+    broker_argument,
+    broker_env,
+    database_drop,
+    database_fresh,
+    django_setup,
+    redis_for,
+    worker_start,
+)
 
 GOAL_DRAIN_ADS_PER_S = 2_000
 GOAL_LAG_P99_S = 2.0
@@ -76,6 +87,7 @@ def add_arguments(parser) -> None:
         "--redis-url",
         help="use this Redis database (flushed at the start and the end) instead of a private redis-server",
     )
+    broker_argument(parser)
 
 
 def run(args) -> dict:
@@ -90,21 +102,23 @@ def run(args) -> dict:
             AD_INTAKE_MODE="direct",
             INTAKE_MESSAGE_SIZE=args.message_size,
             INTAKE_BATCHING=str(args.batching).lower(),
+            **broker_env(args.broker),
         )
         django_setup(env)
         from adplatform.kernel.auth import Caller
 
-        machine = machine_info(redis_url=redis_url)
+        machine = {**machine_info(redis_url=redis_url), "broker": "rabbitmq" if args.broker else "redis"}
         print_machine(machine)
         retailer, _ = bench_retailer()
         caller = Caller(retailer=retailer, key_prefix="bench")
 
         preload = _preload(caller, args.ads)
         # Each queued message is a Redis list element: its size per ad is the broker's memory
-        # per ad waiting (all elements counted, not sampled).
-        preload["redis_bytes_per_queued_ad"] = round(
-            redis.Redis.from_url(redis_url).memory_usage("intake", samples=0) / args.ads
-        )
+        # per ad waiting (all elements counted, not sampled). (Redis as the broker only.)
+        if not args.broker:
+            preload["redis_bytes_per_queued_ad"] = round(
+                redis.Redis.from_url(redis_url).memory_usage("intake", samples=0) / args.ads
+            )
         worker = worker_start(stack, env=env, concurrency=args.workers)
         ready_at = time.time()
         cpu = cpu_snapshot(worker_pid=worker.pid)
@@ -272,9 +286,14 @@ def _print(data: dict, args) -> None:
         f"{'met' if drain['goal_met'] else 'MISSED'}); mix {drain['status_mix']}; "
         f"{drain['audit_entries_per_ad']} audit entries per ad"
     )
+    queued = preload.get("redis_bytes_per_queued_ad")  # (Redis as the broker only)
     print(
-        f"Redis holds {preload['redis_bytes_per_queued_ad']} bytes per queued ad; PostgreSQL grows by "
-        f"{drain['storage_bytes_per_ad']['total']:,} bytes per ad: {drain['storage_bytes_per_ad']}"
+        (
+            f"Redis holds {queued} bytes per queued ad; "
+            if queued is not None
+            else f"broker: {data['machine']['broker']}; "
+        )
+        + f"PostgreSQL grows by {drain['storage_bytes_per_ad']['total']:,} bytes per ad: {drain['storage_bytes_per_ad']}"
     )
     print(f"CPU ms per ad in the drain, by part (the worker's start included): {drain['cpu_ms_per_ad']}")
     print("per stage, from the worker log (time inside the task, per message and per ad):")

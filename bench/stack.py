@@ -227,6 +227,37 @@ def redis_flush(url: str) -> None:
     redis.Redis.from_url(url).flushdb()
 
 
+def broker_argument(parser) -> None:
+    """`--broker`: the Celery broker of the bench's processes (the bench's Redis by default)."""
+    parser.add_argument(
+        "--broker",
+        metavar="URL",
+        help="Celery broker, e.g. amqp://guest:guest@127.0.0.1:5672/VHOST (quorum queues, publisher "
+        "confirms; give the bench a vhost of its own: its queues are purged); default: the bench's Redis. "
+        "Run once per broker and compare the results' `broker` side by side",
+    )
+
+
+def broker_env(url: str | None) -> dict:
+    """The settings that select `url` as the broker, its queues purged now (Redis's go with the flush)."""
+    if not url:
+        return {}
+    broker_purge(url)
+    return {"CELERY_BROKER_URL": url}
+
+
+def broker_purge(url: str) -> None:
+    from kombu import Connection
+
+    from adplatform.kernel.queues import task_queues
+
+    with Connection(url) as connection:
+        for queue in task_queues(url):
+            bound = queue(connection.default_channel)
+            bound.declare()
+            bound.purge()
+
+
 def redis_version(url: str) -> str:
     import redis
 

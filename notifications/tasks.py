@@ -11,7 +11,7 @@ from django.core.exceptions import ValidationError
 from adplatform.kernel.models import Retailer
 from adplatform.kernel.pipeline import PipelineTask, PoisonMessage
 
-from . import selectors
+from . import catchup
 from .services import reports, webhook_deliveries
 
 logger = logging.getLogger(__name__)
@@ -37,10 +37,12 @@ def webhook_sweep_task(self):
 
 @shared_task(base=PipelineTask, bind=True, name="notifications.tasks.report_daily_failed_ads_task")
 def report_daily_failed_ads_task(self):
-    """Beat, daily at REPORT_DAILY_AT: one send task per retailer, so that reports are built
-    in parallel on the `reports` workers and one large report does not hold up the others.
-    Running it twice is harmless: a report already sent is not sent again."""
-    due = selectors.report_daily_due()
+    """Beat, daily at REPORT_DAILY_AT: one send task per retailer and day not yet reported
+    (yesterday, and the days of the last REPORT_CATCHUP_DAYS a missed run or a lost message
+    left unsent: catchup.py), so that reports are built in parallel on the `reports` workers
+    and one large report does not hold up the others. Running it twice is harmless: a report
+    already sent is not sent again."""
+    due = catchup.report_days_due()
     for retailer, day in due:
         report_failed_ads_send_task.delay(str(retailer.id), day.isoformat())
     return len(due)

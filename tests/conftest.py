@@ -13,6 +13,7 @@ import subprocess
 import sys
 import time
 import uuid
+from contextlib import ExitStack
 from pathlib import Path
 
 import pytest
@@ -21,7 +22,7 @@ import requests
 from django.apps import apps
 from django.conf import settings
 from django.contrib.auth.models import Group
-from django.db import connection, transaction
+from django.db import connection, connections, transaction
 from django.db.backends.postgresql.operations import DatabaseOperations
 from django.test import override_settings
 from django.test.utils import CaptureQueriesContext
@@ -29,7 +30,9 @@ from rest_framework.test import APIClient
 
 from ads_write.admission import intake_lag_forget
 from audit.services import auditor_upsert
+from tests.brokers import BROKERS, use_broker, vhost
 from tests.factories import RetailerFactory
+from tests.pgbouncer import PGBOUNCER, PrivatePgBouncer
 
 ROOT = Path(__file__).resolve().parent.parent
 IN_CI = os.environ.get("CI", "").lower() == "true"
@@ -185,6 +188,18 @@ def database_url_of(db_settings) -> str:
     return f"postgres://{auth}@{db_settings['HOST'] or '127.0.0.1'}:{db_settings['PORT'] or 5432}/{db_settings['NAME']}"
 
 
+def celery_process(args: list[str], *, env: dict, log) -> subprocess.Popen:
+    """`celery -A adplatform <args>` in a process group of its own, its output to `log`."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "celery", "-A", "adplatform", *args],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+
+
 class WorkerProcess:
     """A real `celery worker` subprocess against the test database and Redis, in a process
     group of its own (the main process and its pool), so that a test can kill all of it."""
@@ -193,13 +208,8 @@ class WorkerProcess:
         self.log_path = log_path
         self.concurrency = concurrency
         self.log = open(log_path, "w")
-        self.process = subprocess.Popen(
+        self.process = celery_process(
             [
-                sys.executable,
-                "-m",
-                "celery",
-                "-A",
-                "adplatform",
                 "worker",
                 "-Q",
                 queues,
@@ -215,11 +225,8 @@ class WorkerProcess:
                 "--without-gossip",
                 *extra_args,
             ],
-            cwd=ROOT,
             env=env,
-            stdout=self.log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
+            log=self.log,
         )
 
     def pool_pids(self) -> list[int]:
@@ -324,13 +331,21 @@ def worker_env(**overrides) -> dict:
 
 
 @pytest.fixture(scope="module")
-def celery_worker(django_db_setup, tmp_path_factory):
+def celery_worker(request, django_db_setup, tmp_path_factory):
     """Two prefork worker processes consuming every queue, for the tests of one module
     (package scope here, in the root conftest, would keep it for the rest of the session,
     draining the queues that later tests read).
-    Queues are emptied first: earlier tests publish messages nobody consumed."""
-    with running_worker(tmp_path_factory) as worker:
-        yield worker
+    Queues are emptied first: earlier tests publish messages nobody consumed.
+
+    On Redis (the default) or, parametrized indirectly with "amqp" (`on_both_brokers`), on
+    RabbitMQ in a vhost of its own, which this process's publishes then go to as well."""
+    with ExitStack() as stack:
+        env = {}
+        if getattr(request, "param", "redis") == "amqp":
+            broker_url = stack.enter_context(vhost()).url
+            stack.enter_context(use_broker(broker_url))
+            env["CELERY_BROKER_URL"] = broker_url
+        yield stack.enter_context(running_worker(tmp_path_factory, **env))
 
 
 @contextlib.contextmanager
@@ -349,6 +364,52 @@ def running_worker(tmp_path_factory, **env):
         yield worker
     finally:
         worker.stop()
+
+
+# A test marked with this runs once per broker, each with its own worker (module scope).
+on_both_brokers = pytest.mark.parametrize("celery_worker", BROKERS, indirect=True)
+
+
+# --- PgBouncer in transaction mode ------------------------------------------------------------
+@pytest.fixture(scope="session")
+def pgbouncer(django_db_setup):
+    """A private PgBouncer (transaction mode) in front of the test database's server."""
+    if not os.path.exists(PGBOUNCER):
+        if IN_CI:
+            pytest.fail("CI runs tests through PgBouncer: install Debian's pgbouncer (make setup-dev)")
+        pytest.skip("pgbouncer is not installed (make setup-dev installs it)")
+    db = connections.settings["default"]
+    bouncer = PrivatePgBouncer(
+        upstream_host=db["HOST"] or "127.0.0.1", upstream_port=int(db["PORT"] or 5432), port=free_port()
+    )
+
+    def accepts():
+        try:
+            socket.create_connection(("127.0.0.1", bouncer.port), timeout=1).close()
+            return True
+        except OSError:
+            return False
+
+    try:
+        wait_for(accepts, timeout=30, what="pgbouncer to listen", details=bouncer.logs)
+        yield bouncer
+    finally:
+        bouncer.stop()
+
+
+@pytest.fixture(scope="module")
+def through_pgbouncer(pgbouncer):
+    """For a module's tests: every database connection of this process (the test's, the live
+    server's threads') and of the Celery workers started after it goes through PgBouncer."""
+    db = connections.settings["default"]  # the dict every thread's connection is made from
+    saved = db["HOST"], db["PORT"]
+    connections.close_all()
+    db["HOST"], db["PORT"] = "127.0.0.1", pgbouncer.port
+    try:
+        yield pgbouncer
+    finally:
+        connections.close_all()
+        db["HOST"], db["PORT"] = saved
 
 
 def queued_tasks(redis_url: str, queue: str = "intake") -> list[tuple[str, list]]:

@@ -15,7 +15,11 @@ def test_read_side_reads_go_to_the_replica_when_one_is_configured(monkeypatch):
     router = ReadReplicaRouter()
     assert router.db_for_read(AdView) is None  # no replica: Django's default
     monkeypatch.setitem(settings.DATABASES, "replica", settings.DATABASES["default"])
+    # (Whether the replica is fit to read is kernel/replica.py's: tests/replica, on a real one.)
+    monkeypatch.setattr("adplatform.routers.replica_usable", lambda: True)
     assert router.db_for_read(AdView) == "replica"
+    monkeypatch.setattr("adplatform.routers.replica_usable", lambda: False)
+    assert router.db_for_read(AdView) == "default"
     assert router.db_for_read(Ad) is None and router.db_for_read(AuditEntry) is None  # the write side reads its own
     assert router.db_for_write(AdView) == "default"
     assert router.allow_migrate("replica", "ads_read") is False

@@ -64,9 +64,12 @@ class QueueDepthCollector:
         try:
             with app.connection_for_read() as connection:
                 channel = connection.default_channel
+                # RabbitMQ refuses a declaration whose arguments differ from the queue's
+                # (quorum): there, only a passive one, which Redis would refuse for an empty queue.
+                passive = connection.transport.driver_type == "amqp"
                 for queue in self.queues:
                     # Declaring an existing queue is a no-op that reports its length (LLEN on Redis).
-                    depth.add_metric([queue], channel.queue_declare(queue=queue).message_count)
+                    depth.add_metric([queue], channel.queue_declare(queue=queue, passive=passive).message_count)
         except Exception:  # the broker is down: the other metrics still matter
             logger.warning("could not read the queue depths", exc_info=True)
             return

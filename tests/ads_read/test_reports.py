@@ -14,7 +14,8 @@ from ads_read.reports import COLUMNS, FailedAdsReport, day_window, parse_report_
 from tests.conftest import client_for
 from tests.factories import AdViewFactory, RetailerFactory
 
-pytestmark = pytest.mark.django_db
+# Through a PgBouncer in transaction mode, as production may run (tests/pgbouncer.py).
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("through_pgbouncer")]
 
 DAY = date(2026, 11, 3)
 NOON = datetime(2026, 11, 3, 12, 0, tzinfo=UTC)
@@ -175,6 +176,17 @@ def test_the_api_streams_the_callers_csv(api, retailer, other_retailer):
     body = b"".join(response.streaming_content)
     assert body == build(retailer)[0]
     assert [r["ad_id"] for r in parse(body)] == [str(mine.id)]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_api_streams_through_pgbouncer_in_autocommit(retailer, monkeypatch):
+    """Outside a test's transaction, as in production: the chunks of a long CSV come through
+    a pooler that hands each transaction to another server session."""
+    monkeypatch.setattr(reports, "ROWS_PER_QUERY_CHUNK", 3)
+    ads = [AdViewFactory(retailer_id=retailer.id, reviewed_at=NOON + timedelta(seconds=i)) for i in range(10)]
+    answer = client_for(retailer).get("/api/v1/reports/failed-ads.csv", {"date": DAY.isoformat()})
+    body = b"".join(answer.streaming_content).decode()
+    assert [row["ad_id"] for row in csv.DictReader(io.StringIO(body))] == [str(ad.id) for ad in ads]
 
 
 @pytest.mark.parametrize("query", [{}, {"date": ""}, {"date": "03/11/2026"}, {"date": "2026-02-30"}])

@@ -23,7 +23,8 @@ from tests.conftest import ROOT, client_for, worker_env
 from tests.factories import AdViewFactory, RetailerFactory
 from tests.notifications.mail_backends import FailOnceBackend
 
-pytestmark = pytest.mark.django_db
+# Through a PgBouncer in transaction mode, as production may run (tests/pgbouncer.py).
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("through_pgbouncer")]
 
 # Beat fires at 02:00 UTC on the 4th: UTC and Berlin report the 3rd, New York (still the
 # evening of the 3rd there) reports the 2nd.

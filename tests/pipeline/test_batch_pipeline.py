@@ -14,7 +14,12 @@ from ads_write.models import Ad
 from tests.conftest import wait_for
 from tests.factories import mixed_batch
 
-pytestmark = [pytest.mark.pipeline, pytest.mark.django_db(transaction=True)]
+# The web and the workers reach PostgreSQL through PgBouncer in transaction mode (tests/pgbouncer.py).
+pytestmark = [
+    pytest.mark.pipeline,
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.usefixtures("through_pgbouncer"),
+]
 
 
 def metric_total(name: str, **labels) -> float:

@@ -1,17 +1,25 @@
-"""HTTP → (broker → real Celery workers) → read model → read API, in each intake mode."""
+"""HTTP → (broker → real Celery workers) → read model → read API, in each intake mode, on
+each broker (Redis, RabbitMQ)."""
 
 import pytest
 
 from ads_write.models import Ad, Verdict
 from audit.models import AuditEntry
+from tests.conftest import on_both_brokers
 from tests.factories import ad_payload
 
-pytestmark = [pytest.mark.pipeline, pytest.mark.django_db(transaction=True)]
+# The web and the workers reach PostgreSQL through PgBouncer in transaction mode (tests/pgbouncer.py).
+pytestmark = [
+    pytest.mark.pipeline,
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.usefixtures("through_pgbouncer"),
+]
 
 CLEAN = ad_payload(external_ref="clean")
 PROHIBITED = ad_payload(external_ref="tobacco", category="tobacco", headline="Fine cigars")
 
 
+@on_both_brokers
 @pytest.mark.parametrize("mode, accepted_status", [("sync", 201), ("cqrs", 202), ("direct", 202)])
 def test_ads_reach_their_final_state_in_every_mode(live_api, intake_mode, mode, accepted_status):
     intake_mode(mode)
@@ -45,6 +53,7 @@ def test_ads_reach_their_final_state_in_every_mode(live_api, intake_mode, mode, 
     assert Ad.objects.count() == 2
 
 
+@on_both_brokers
 def test_lists_and_failed_ads_come_from_the_read_side(live_api, intake_mode):
     intake_mode("direct")
     ids = [

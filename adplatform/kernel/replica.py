@@ -1,0 +1,72 @@
+"""Is the read replica fit to read from? Down, or replaying more than READ_REPLICA_MAX_LAG
+seconds behind, it is skipped for the primary (the router, adplatform/routers.py), counted in
+`adplatform_replica_skipped_reads_total`, and /readyz shows the platform degraded, not failed.
+
+The answer is cached per process for READ_REPLICA_CHECK_INTERVAL seconds, so a read costs a
+dictionary lookup, and a replica that is down costs one failed connect per interval, not one
+per read.
+
+The lag is measured on the replica itself: 0 while it has replayed everything it received,
+else the age of the last transaction it replayed (an idle primary sends nothing, so a
+replay timestamp alone would make an idle, caught-up replica look hours behind).
+"""
+
+import threading
+import time
+
+from django.conf import settings
+from django.db import connections
+from prometheus_client import Counter
+
+REPLICA = "replica"
+LAG_SQL = (
+    "SELECT CASE WHEN pg_last_wal_receive_lsn() = pg_last_wal_replay_lsn() THEN 0 "
+    "ELSE COALESCE(EXTRACT(EPOCH FROM now() - pg_last_xact_replay_timestamp()), 0) END"
+)
+
+REPLICA_SKIPPED = Counter(
+    "adplatform_replica_skipped_reads_total",
+    "Reads of the read side sent to the primary because the replica was down or lagging.",
+    ["reason"],
+)
+
+_lock = threading.Lock()
+_state = {"checked_at": float("-inf"), "problem": None}
+
+
+def replica_configured() -> bool:
+    return REPLICA in settings.DATABASES
+
+
+def replica_problem() -> str | None:
+    """None if the replica may be read, else why not ("down: …", "lagging: …")."""
+    now = time.monotonic()
+    with _lock:
+        if now - _state["checked_at"] < settings.READ_REPLICA_CHECK_INTERVAL:
+            return _state["problem"]
+        _state["checked_at"] = now  # one thread checks; the others use the last answer
+    problem = _check()
+    with _lock:
+        _state["problem"] = problem
+    return problem
+
+
+def _check() -> str | None:
+    connection = connections[REPLICA]
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute(LAG_SQL)
+            lag = float(cursor.fetchone()[0])
+    except Exception as exc:
+        connection.close()
+        return f"down: {type(exc).__name__}: {str(exc).strip()[:200]}"
+    if lag > settings.READ_REPLICA_MAX_LAG:
+        return f"lagging: {lag:.1f} s behind (READ_REPLICA_MAX_LAG {settings.READ_REPLICA_MAX_LAG} s)"
+    return None
+
+
+def replica_usable() -> bool:
+    problem = replica_problem()
+    if problem is not None:
+        REPLICA_SKIPPED.labels(problem.split(":", 1)[0]).inc()
+    return problem is None
