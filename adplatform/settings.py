@@ -51,6 +51,7 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "audit.staff.StaffActorMiddleware",  # names staff as the actor of audited account changes
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
 

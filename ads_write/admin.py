@@ -8,9 +8,18 @@ import json
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
+from django.core.exceptions import PermissionDenied
 from django.db.models import Exists, OuterRef, Prefetch, Q
 
-from adplatform.admin_tools import DateRangeFilter, InputFilter, ReadOnlyAdmin, action_form_page, parse_uuid
+from adplatform.admin_tools import (
+    DateRangeFilter,
+    InputFilter,
+    ReadOnlyAdmin,
+    action_form_page,
+    parse_uuid,
+    requires_permission,
+)
+from audit.roles import DECIDE_PERMISSION
 from audit.selectors import audit_entries_for_ad
 
 from .models import Ad, AdStatus, Finding, HeldAd, Verdict
@@ -174,22 +183,26 @@ class HeldAdAdmin(AdAdmin):
         return ", ".join(sorted({f.code for v in ad.verdicts.all() for f in v.findings.all()})) or "—"
 
     def has_decide_permission(self, request):
-        return request.user.has_perm("ads_write.decide_ad")
+        return request.user.has_perm(DECIDE_PERMISSION)
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
         extra_context = {**(extra_context or {}), "can_decide": self.has_decide_permission(request)}
         return super().change_view(request, object_id, form_url, extra_context)
 
-    @admin.action(description="Approve selected ads (with a reason)…", permissions=["decide"])
+    @requires_permission(DECIDE_PERMISSION)
+    @admin.action(description="Approve selected ads (with a reason)…")
     def approve_held(self, request, queryset):
         return self._decide(request, queryset, AdStatus.APPROVED)
 
-    @admin.action(description="Reject selected ads (with a reason)…", permissions=["decide"])
+    @requires_permission(DECIDE_PERMISSION)
+    @admin.action(description="Reject selected ads (with a reason)…")
     def reject_held(self, request, queryset):
         return self._decide(request, queryset, AdStatus.REJECTED)
 
     def _decide(self, request, queryset, status):
         """First the form page asking for the reason; once it is given, the decision."""
+        if not self.has_decide_permission(request):
+            raise PermissionDenied
         ads = list(queryset.order_by("submitted_at", "id")[: MAX_DECISIONS_AT_ONCE + 1])
         if not ads:
             self.message_user(request, "None of the selected ads is still held for review.", messages.WARNING)

@@ -65,7 +65,10 @@ class Ad(models.Model):
             models.Index(fields=["reviewed_at"], name="ad_reviewed"),
             models.Index(fields=["decided_at"], name="ad_decided", condition=models.Q(decided_at__isnull=False)),
         ]
-        permissions = [("decide_ad", "Can decide ads held for review")]
+        permissions = [
+            ("decide_ad", "Can decide ads held for review and appeals"),
+            ("export_ad", "Can export ads and the review queue as CSV"),
+        ]
 
     def __str__(self):
         return f"{self.headline} ({self.status})"

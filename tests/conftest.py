@@ -25,7 +25,9 @@ from django.test import override_settings
 from django.test.utils import CaptureQueriesContext
 from rest_framework.test import APIClient
 
+from audit.roles import AUDITORS, ROLE_GROUPS
 from audit.services import auditor_upsert
+from audit.staff import staff_upsert
 from tests.factories import RetailerFactory
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -103,14 +105,49 @@ def _fast_password_hashing():
         yield
 
 
+# The migrations that make the staff groups, in order (a later one may add permissions).
+ROLE_MIGRATIONS = [
+    ("audit.migrations.0004_auditors_group", "create_group"),
+    ("audit.migrations.0006_staff_roles", "create_roles"),
+]
+
+
 @pytest.fixture
-def auditors_group(db):
-    """The Auditors group as migration audit/0004 makes it: a transactional test's flush
-    empties every table, this group with them."""
-    migration = importlib.import_module("audit.migrations.0004_auditors_group")
+def staff_groups(db):
+    """The staff groups (Reviewers, Auditors, Operators) as the migrations make them: a
+    transactional test's flush empties every table, these groups with them."""
     with connection.schema_editor() as schema_editor:
-        migration.create_group(apps, schema_editor)
-    return Group.objects.get(name=migration.GROUP)
+        for module, function in ROLE_MIGRATIONS:
+            getattr(importlib.import_module(module), function)(apps, schema_editor)
+    return {group.name: group for group in Group.objects.filter(name__in=ROLE_GROUPS)}
+
+
+@pytest.fixture
+def auditors_group(staff_groups):
+    return staff_groups[AUDITORS]
+
+
+def staff_user(username: str, role: str):
+    """A staff user in a role, made by the service behind create_staff; its password is
+    `user.raw_password`."""
+    user, _, _ = staff_upsert(username=username, role=role, password=AUDITOR_PASSWORD)
+    user.raw_password = AUDITOR_PASSWORD
+    return user
+
+
+@pytest.fixture
+def reviewer(staff_groups):
+    return staff_user("rita", "reviewer")
+
+
+@pytest.fixture
+def second_reviewer(staff_groups):
+    return staff_user("ravi", "reviewer")
+
+
+@pytest.fixture
+def operator(staff_groups):
+    return staff_user("otto", "operator")
 
 
 @pytest.fixture
