@@ -426,3 +426,16 @@ CELERY_BEAT_SCHEDULE = {
         "options": {"expires": 600},
     },
 }
+
+# --- The compliance workspace (review queue, decisions, appeals) ---------------------------
+# A held ad (or an open appeal) waiting longer than this is overdue: the queue shows it first.
+REVIEW_SLA_HOURS = env.float("REVIEW_SLA_HOURS", default=24.0)
+# A reviewer's claim on an item ("being reviewed by") lapses after this many minutes.
+REVIEW_CLAIM_MINUTES = env.int("REVIEW_CLAIM_MINUTES", default=30)
+# The written reason of a staff decision has at least this many characters.
+REVIEW_REASON_MIN_LENGTH = env.int("REVIEW_REASON_MIN_LENGTH", default=20)
+# Four eyes: an approval that overrules a reject-severity finding takes effect only once a
+# second, different reviewer confirms it.
+REVIEW_FOUR_EYES = env.bool("REVIEW_FOUR_EYES", default=False)
+# Admin times as ISO 8601 with the zone's offset (adplatform/formats/en).
+FORMAT_MODULE_PATH = ["adplatform.formats"]

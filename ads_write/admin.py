@@ -4,26 +4,40 @@ audit timeline (read-only), and the queue of ads held for review, which staff wi
 decision is audited and projected like any other state change)."""
 
 import json
+import re
+from datetime import timedelta
 
 from django import forms
+from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
+from django.contrib.admin.options import IncorrectLookupParameters
 from django.core.exceptions import PermissionDenied
-from django.db.models import Exists, OuterRef, Prefetch, Q
+from django.db.models import Exists, OuterRef, Prefetch, Q, TextField
+from django.db.models.functions import Cast
+from django.http import HttpResponseRedirect
+from django.urls import path, reverse
+from django.utils import timezone
+from django.utils.html import format_html
 
+from adplatform import admin_site
 from adplatform.admin_tools import (
     DateRangeFilter,
     InputFilter,
     ReadOnlyAdmin,
     action_form_page,
+    csv_download,
     parse_uuid,
     requires_permission,
 )
-from audit.roles import DECIDE_PERMISSION
+from adplatform.csv_cells import csv_safe
+from adplatform.kernel.models import Retailer
+from audit.roles import DECIDE_PERMISSION, EXPORT_PERMISSION
 from audit.selectors import audit_entries_for_ad
 
-from .models import Ad, AdStatus, Finding, HeldAd, Verdict
+from .models import Ad, AdStatus, Finding, HeldAd, ReviewClaim, Verdict
 from .services.decisions import DecisionError, ad_decide
+from .services.reviews import ClaimError, review_claim, review_release
 from .validation.basic import TAXONOMY
 
 # One decision form covers at most this many ads: each is its own audited transaction.
@@ -59,6 +73,35 @@ class FindingCodeFilter(InputFilter):
         return queryset.filter(Exists(Finding.objects.filter(verdict__ad=OuterRef("pk"), code=value)))
 
 
+# A search term that can only be a finding code (CATEGORY.NAME), or part of an ad id.
+_CODE_LIKE = re.compile(r"^[A-Za-z]+\.[A-Za-z_]+$")
+_ID_PART = re.compile(r"^[0-9a-fA-F-]{4,35}$")
+
+
+def ad_search(queryset, search_term: str):
+    """The compliance admin's search, case-insensitive: an ad id or part of one, part of an
+    external ref, headline or landing URL, part of a retailer's name, or a finding code. Each
+    branch is one index (primary key, trigram indexes on PostgreSQL, retailer, finding code)."""
+    term = search_term.strip()
+    if not term:
+        return queryset
+    ad_id = parse_uuid(term)
+    if ad_id:
+        return queryset.filter(id=ad_id)
+    if _CODE_LIKE.match(term):
+        # Only the code: OR-ed with a text match, no index could serve the query.
+        return queryset.filter(Exists(Finding.objects.filter(verdict__ad=OuterRef("pk"), code=term.upper())))
+    matches = Q(external_ref__icontains=term) | Q(headline__icontains=term) | Q(landing_url__icontains=term)
+    # Few retailers: their ids first, then the (retailer, submitted_at) index.
+    retailers = list(Retailer.objects.filter(name__icontains=term).values_list("id", flat=True)[:100])
+    if retailers:
+        matches |= Q(retailer_id__in=retailers)
+    if _ID_PART.match(term):
+        queryset = queryset.annotate(id_text=Cast("id", TextField()))
+        matches |= Q(id_text__icontains=term)
+    return queryset.filter(matches)
+
+
 class AdAdmin(ReadOnlyAdmin):
     list_display = ("headline", "status", "retailer", "category", "country", "external_ref", "submitted_at")
     list_select_related = ("retailer",)
@@ -74,7 +117,11 @@ class AdAdmin(ReadOnlyAdmin):
         ("decided_at", DateRangeFilter),
     )
     search_fields = ("id", "external_ref", "headline", "landing_url")
-    search_help_text = "An ad id, an external ref, or part of the headline or landing URL (e.g. its domain)."
+    search_help_text = (
+        "An ad id or part of one, part of an external ref, headline, landing URL or retailer name, or a finding "
+        "code (any case)."
+    )
+    change_list_template = "admin/ads_write/ad/change_list.html"
     ordering = ("-submitted_at", "-id")
     readonly_fields = ("id", "price")
     fieldsets = (
@@ -124,18 +171,66 @@ class AdAdmin(ReadOnlyAdmin):
         return f"{ad.price_amount} {ad.price_currency}" if ad.price_amount is not None else "—"
 
     def get_search_results(self, request, queryset, search_term):
-        # Each branch is one index: the primary key, external_ref, or the trigram indexes
-        # (PostgreSQL) behind the substring match. Django's default would cast the id to
-        # text, which no index serves.
-        term = search_term.strip()
-        if not term:
-            return queryset, False
-        ad_id = parse_uuid(term)
-        if ad_id:
-            return queryset.filter(id=ad_id), False
-        return queryset.filter(
-            Q(external_ref=term) | Q(headline__icontains=term) | Q(landing_url__icontains=term)
-        ), False
+        return ad_search(queryset, search_term), False
+
+    def changelist_view(self, request, extra_context=None):
+        extra_context = {**(extra_context or {}), "can_export": request.user.has_perm(EXPORT_PERMISSION)}
+        response = super().changelist_view(request, extra_context)
+        changelist = getattr(response, "context_data", {}).get("cl")
+        if changelist is not None and changelist.query and changelist.result_count == 0:
+            # Rendered after this (a TemplateResponse), so the message shows on this page.
+            self.message_user(
+                request,
+                f"No {self.opts.verbose_name_plural} match “{changelist.query}”. The search looks for an id or part "
+                "of one, part of an external ref, headline or landing URL, a retailer's name, or a finding code.",
+                messages.WARNING,
+            )
+        return response
+
+    def get_urls(self):
+        name = f"{self.opts.app_label}_{self.opts.model_name}_export"
+        return [path("export/", self.admin_site.admin_view(self.export_view), name=name), *super().get_urls()]
+
+    def export_view(self, request):
+        """The list as filtered and searched now, as CSV, streamed (Auditors and Reviewers)."""
+        if not (request.user.has_perm(EXPORT_PERMISSION) and self.has_view_permission(request)):
+            raise PermissionDenied
+        try:
+            queryset = self.get_changelist_instance(request).get_queryset(request)
+        except IncorrectLookupParameters:
+            self.message_user(request, "Those filters are not valid.", messages.ERROR)
+            return HttpResponseRedirect(reverse(f"admin:{self.opts.app_label}_{self.opts.model_name}_changelist"))
+        return csv_download(self.csv_rows(queryset), name=self.opts.verbose_name_plural.replace(" ", "-"))
+
+    csv_columns = (
+        "id",
+        "status",
+        "retailer",
+        "external_ref",
+        "headline",
+        "category",
+        "country",
+        "landing_url",
+        "submitted_at",
+        "reviewed_at",
+        "decided_at",
+        "finding_codes",
+    )
+
+    def csv_rows(self, queryset):
+        yield list(self.csv_columns)
+        findings = Prefetch("verdicts", queryset=Verdict.objects.prefetch_related("findings"))
+        queryset = queryset.select_related("retailer", "review_claim").prefetch_related(None).prefetch_related(findings)
+        for ad in queryset.iterator(chunk_size=2000):
+            yield [csv_safe(self.csv_cell(ad, column)) for column in self.csv_columns]
+
+    def csv_cell(self, ad, column):
+        if column == "retailer":
+            return ad.retailer.name
+        if column == "finding_codes":
+            return " ".join(sorted({f.code for v in ad.verdicts.all() for f in v.findings.all()}))
+        value = getattr(ad, column)
+        return value.isoformat() if hasattr(value, "isoformat") else value
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
         ad_id = parse_uuid(object_id)
@@ -160,14 +255,69 @@ class DecisionForm(forms.Form):
     )
 
 
-class HeldAdAdmin(AdAdmin):
-    """The review queue, oldest first."""
+def sla_hours():
+    return timedelta(hours=settings.REVIEW_SLA_HOURS)
 
-    list_display = ("headline", "retailer", "category", "country", "finding_codes", "submitted_at", "reviewed_at")
-    list_filter = ("retailer", CategoryFilter, CountryFilter, FindingCodeFilter, ("submitted_at", DateRangeFilter))
-    ordering = ("submitted_at", "id")
-    actions = ("approve_held", "reject_held")
+
+class SlaFilter(admin.SimpleListFilter):
+    title = "SLA"
+    parameter_name = "sla"
+
+    def lookups(self, request, model_admin):
+        return [("overdue", "Overdue"), ("due_soon", "Due within 4 hours"), ("in_time", "Within the SLA")]
+
+    def queryset(self, request, queryset):
+        deadline = timezone.now() - sla_hours()  # held before this: overdue
+        soon = deadline + timedelta(hours=4)
+        return {
+            "overdue": lambda: queryset.filter(reviewed_at__lt=deadline),
+            "due_soon": lambda: queryset.filter(reviewed_at__gte=deadline, reviewed_at__lt=soon),
+            "in_time": lambda: queryset.filter(reviewed_at__gte=deadline),
+        }.get(self.value(), lambda: queryset)()
+
+
+class ClaimFilter(admin.SimpleListFilter):
+    title = "being reviewed"
+    parameter_name = "claim"
+
+    def lookups(self, request, model_admin):
+        return [("free", "By nobody"), ("mine", "By me"), ("others", "By someone else")]
+
+    def queryset(self, request, queryset):
+        active = ReviewClaim.objects.filter(ad=OuterRef("pk"), expires_at__gt=timezone.now())
+        me = request.user.get_username()
+        return {
+            "free": lambda: queryset.exclude(Exists(active)),
+            "mine": lambda: queryset.filter(Exists(active.filter(reviewer=me))),
+            "others": lambda: queryset.filter(Exists(active.exclude(reviewer=me))),
+        }.get(self.value(), lambda: queryset)()
+
+
+def age_text(delta: timedelta) -> str:
+    minutes = int(delta.total_seconds() // 60)
+    days, hours, minutes = minutes // 1440, minutes // 60 % 24, minutes % 60
+    return f"{days} d {hours} h" if days else f"{hours} h {minutes:02d} min" if hours else f"{minutes} min"
+
+
+class HeldAdAdmin(AdAdmin):
+    """The review queue: the longest held (the most overdue) first."""
+
+    list_display = ("headline", "retailer", "finding_codes", "held_for", "sla", "claimed_by", "category", "country")
+    list_select_related = ("retailer", "review_claim")
+    list_filter = (
+        SlaFilter,
+        ClaimFilter,
+        "retailer",
+        CategoryFilter,
+        CountryFilter,
+        FindingCodeFilter,
+        ("submitted_at", DateRangeFilter),
+        ("reviewed_at", DateRangeFilter),
+    )
+    ordering = ("reviewed_at", "id")
+    actions = ("approve_held", "reject_held", "claim_held", "release_held")
     change_form_template = "admin/ads_write/heldad/change_form.html"
+    csv_columns = (*AdAdmin.csv_columns, "held_hours", "overdue", "claimed_by")
 
     def get_queryset(self, request):
         engine_verdicts = Verdict.objects.filter(source=Verdict.Source.ENGINE).prefetch_related("findings")
@@ -181,6 +331,60 @@ class HeldAdAdmin(AdAdmin):
     @admin.display(description="findings")
     def finding_codes(self, ad):
         return ", ".join(sorted({f.code for v in ad.verdicts.all() for f in v.findings.all()})) or "—"
+
+    @admin.display(description="held for", ordering="reviewed_at")
+    def held_for(self, ad):
+        return age_text(timezone.now() - ad.reviewed_at) if ad.reviewed_at else "—"
+
+    @admin.display(description="SLA")
+    def sla(self, ad):
+        if not ad.reviewed_at:
+            return "—"
+        left = ad.reviewed_at + sla_hours() - timezone.now()
+        if left.total_seconds() < 0:
+            return format_html('<span class="sla sla-overdue">overdue by {}</span>', age_text(-left))
+        return format_html('<span class="sla sla-due">due in {}</span>', age_text(left))
+
+    @admin.display(description="being reviewed by")
+    def claimed_by(self, ad):
+        claim = getattr(ad, "review_claim", None)
+        return claim.reviewer if claim is not None and claim.active() else "—"
+
+    def csv_cell(self, ad, column):
+        if column == "held_hours":
+            return f"{(timezone.now() - ad.reviewed_at).total_seconds() / 3600:.1f}" if ad.reviewed_at else ""
+        if column == "overdue":
+            return "yes" if ad.reviewed_at and ad.reviewed_at + sla_hours() < timezone.now() else "no"
+        if column == "claimed_by":
+            claimed = self.claimed_by(ad)
+            return "" if claimed == "—" else claimed
+        return super().csv_cell(ad, column)
+
+    @requires_permission(DECIDE_PERMISSION)
+    @admin.action(description="Claim selected ads for me (“being reviewed by”)")
+    def claim_held(self, request, queryset):
+        if not self.has_decide_permission(request):
+            raise PermissionDenied
+        me, taken = request.user.get_username(), []
+        for ad in queryset[:MAX_DECISIONS_AT_ONCE]:
+            try:
+                review_claim(ad_id=ad.id, reviewer=me)
+            except ClaimError as exc:
+                taken.append(f"“{ad.headline}”: {exc}")
+        minutes = settings.REVIEW_CLAIM_MINUTES
+        self.message_user(
+            request, f"Claimed for {minutes} minutes, unless decided or released before.", messages.SUCCESS
+        )
+        if taken:
+            self.message_user(request, "Not claimed: " + "; ".join(taken), messages.WARNING)
+
+    @requires_permission(DECIDE_PERMISSION)
+    @admin.action(description="Release my claims on the selected ads")
+    def release_held(self, request, queryset):
+        if not self.has_decide_permission(request):
+            raise PermissionDenied
+        released = sum(review_release(ad_id=ad.id, reviewer=request.user.get_username()) for ad in queryset)
+        self.message_user(request, f"Released {released} claim(s).", messages.SUCCESS)
 
     def has_decide_permission(self, request):
         return request.user.has_perm(DECIDE_PERMISSION)
@@ -267,6 +471,7 @@ class FindingInline(admin.TabularInline):
 class VerdictAdmin(ReadOnlyAdmin):
     list_display = ("ad", "version", "status", "source", "reviewer", "ruleset_version", "created_at")
     list_select_related = ("ad",)
+    list_filter = ("status", "source", ("created_at", DateRangeFilter))
     search_fields = ("ad__id",)
     search_help_text = "An ad id."
     ordering = ("-id",)
@@ -287,7 +492,7 @@ class FindingCodeInput(InputFilter):
 class FindingAdmin(ReadOnlyAdmin):
     list_display = ("code", "severity", "category", "field", "message", "verdict")
     list_select_related = ("verdict",)
-    list_filter = (FindingCodeInput,)
+    list_filter = ("severity", "category", FindingCodeInput)
     search_fields = ("verdict__ad__id",)
     search_help_text = "An ad id."
     ordering = ("-id",)
@@ -308,3 +513,5 @@ admin.site.register(Ad, AdAdmin)
 admin.site.register(HeldAd, HeldAdAdmin)
 admin.site.register(Verdict, VerdictAdmin)
 admin.site.register(Finding, FindingAdmin)
+
+admin_site.configure()

@@ -64,6 +64,10 @@ class Ad(models.Model):
             # decided by staff, so that index leaves out the rest.
             models.Index(fields=["reviewed_at"], name="ad_reviewed"),
             models.Index(fields=["decided_at"], name="ad_decided", condition=models.Q(decided_at__isnull=False)),
+            # The review queue, oldest hold (the most overdue) first.
+            models.Index(
+                fields=["reviewed_at", "id"], name="ad_held_reviewed", condition=models.Q(status="needs_review")
+            ),
         ]
         permissions = [
             ("decide_ad", "Can decide ads held for review and appeals"),
@@ -103,6 +107,12 @@ class Verdict(models.Model):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["ad", "version"], name="verdict_one_per_ad_version")]
+        # The admin's filters (its list is newest first).
+        indexes = [
+            models.Index(fields=["status", "-id"], name="verdict_status"),
+            models.Index(fields=["source", "-id"], name="verdict_source"),
+            models.Index(fields=["created_at"], name="verdict_created"),
+        ]
 
     def __str__(self):
         return f"{self.ad_id} v{self.version}: {self.status}"
@@ -116,6 +126,13 @@ class Finding(models.Model):
     message = models.CharField(max_length=500)
     field = models.CharField(max_length=64, blank=True)
     evidence = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        # The admin's filters (its list is newest first).
+        indexes = [
+            models.Index(fields=["severity", "-id"], name="finding_severity"),
+            models.Index(fields=["category", "-id"], name="finding_category"),
+        ]
 
     # The columns of a finding as readers see it (as_dict, finding_document).
     DOCUMENT_FIELDS = ("code", "category", "severity", "message", "field", "evidence")
@@ -213,3 +230,19 @@ class IdempotencyKey(models.Model):
 
     def __str__(self):
         return f"{self.key} ({self.state})"
+
+
+class ReviewClaim(models.Model):
+    """A reviewer working on a held ad (or an appeal's ad): others see "being reviewed by",
+    until the reviewer releases it, decides it, or the claim expires (REVIEW_CLAIM_MINUTES)."""
+
+    ad = models.OneToOneField(Ad, on_delete=models.CASCADE, primary_key=True, related_name="review_claim")
+    reviewer = models.CharField(max_length=150)
+    claimed_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField()
+
+    def __str__(self):
+        return f"{self.ad_id} by {self.reviewer} until {self.expires_at:%Y-%m-%dT%H:%M:%S%z}"
+
+    def active(self, now=None) -> bool:
+        return self.expires_at > (now or timezone.now())

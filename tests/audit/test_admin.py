@@ -142,3 +142,12 @@ def test_admin_queries_on_the_log_are_index_backed(staff, ads, query, index):
     plans = explained(staff, f"{ENTRIES}?{query.format(ad=ads[0].id)}", "enable_seqscan")
     assert not [plan for plan in plans if "Seq Scan" in plan]
     assert any(f" {index}" in plan for plan in plans), "\n\n".join(plans)
+
+
+def test_the_log_names_retailers_and_keys_and_its_times_rise_with_the_sequence(staff, ads, retailer):
+    page = staff.get(ENTRIES)
+    html = page.content.decode()
+    assert f"{retailer.name} (key factory)" in html and "column-retailer" in html
+    shown = [entry.recorded_at for entry in page.context["cl"].result_list]
+    assert shown == sorted(shown, reverse=True)  # newest sequence first, newest time first
+    assert f">{retailer.id}<" not in html
