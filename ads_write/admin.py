@@ -15,7 +15,8 @@ from django.contrib.admin.options import IncorrectLookupParameters
 from django.core.exceptions import PermissionDenied
 from django.db.models import Exists, OuterRef, Prefetch, Q, TextField
 from django.db.models.functions import Cast
-from django.http import HttpResponseRedirect
+from django.http import Http404, HttpResponseRedirect
+from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
@@ -35,9 +36,18 @@ from adplatform.kernel.models import Retailer
 from audit.roles import DECIDE_PERMISSION, EXPORT_PERMISSION
 from audit.selectors import audit_entries_for_ad
 
-from .models import Ad, AdStatus, Finding, HeldAd, ReviewClaim, Verdict
+from . import review
+from .models import Ad, AdStatus, ApprovalProposal, Finding, HeldAd, ReviewClaim, Verdict
 from .services.decisions import DecisionError, ad_decide
-from .services.reviews import ClaimError, review_claim, review_release
+from .services.reviews import (
+    ClaimError,
+    StaleDecision,
+    next_for_review,
+    review_check,
+    review_claim,
+    review_decide,
+    review_release,
+)
 from .validation.basic import TAXONOMY
 
 # One decision form covers at most this many ads: each is its own audited transaction.
@@ -237,6 +247,23 @@ class AdAdmin(ReadOnlyAdmin):
         extra_context = {**(extra_context or {}), **(self._history(ad_id) if ad_id else {})}
         return super().change_view(request, object_id, form_url, extra_context)
 
+    def history_view(self, request, object_id, extra_context=None):
+        """ "History" is the ad's audit timeline (Django's own log records no admin changes
+        here: every change goes through an audited service)."""
+        ad = self.get_object(request, object_id)
+        if ad is None or not self.has_view_permission(request, ad):
+            raise Http404 if ad is None else PermissionDenied
+        context = {
+            **self.admin_site.each_context(request),
+            **self._history(ad.id),
+            "title": f"History: {ad.headline}",
+            "subtitle": None,
+            "opts": self.opts,
+            "original": ad,
+            "object": ad,
+        }
+        return TemplateResponse(request, "admin/ads_write/ad/history.html", context)
+
     @staticmethod
     def _history(ad_id) -> dict:
         timeline = [
@@ -253,6 +280,59 @@ class DecisionForm(forms.Form):
         max_length=2000,
         help_text="Recorded with the decision in the audit log and shown on the ad.",
     )
+
+
+class ReviewForm(forms.Form):
+    """The decision on the reviewer's page; the service checks the same rules again."""
+
+    decision = forms.ChoiceField(
+        choices=[(AdStatus.APPROVED, "Approve"), (AdStatus.REJECTED, "Reject")], widget=forms.RadioSelect
+    )
+    reason_code = forms.ChoiceField(
+        choices=[
+            ("", "— choose the policy reason —"),
+            ("Approve because", review.reason_choices(AdStatus.APPROVED)),
+            ("Reject because", review.reason_choices(AdStatus.REJECTED)),
+        ]
+    )
+    reason = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 4, "cols": 80}),
+        max_length=2000,
+        help_text="Recorded with the decision in the audit log and shown to the retailer.",
+    )
+    version = forms.IntegerField(widget=forms.HiddenInput)
+    then_next = forms.BooleanField(required=False, label="Then open the next held ad")
+
+    def __init__(self, *args, findings=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.findings = list(findings)
+        self.fields["reason"].min_length = settings.REVIEW_REASON_MIN_LENGTH
+        self.fields["reason"].widget.attrs["minlength"] = settings.REVIEW_REASON_MIN_LENGTH
+        for finding in self.findings:
+            self.fields[f"finding_{finding.id}"] = forms.ChoiceField(
+                choices=[(d, d.capitalize()) for d in review.DISPOSITIONS],
+                widget=forms.RadioSelect,
+                label=finding.code,
+            )
+
+    def dispositions(self) -> dict:
+        return {str(f.id): self.cleaned_data.get(f"finding_{f.id}") for f in self.findings}
+
+    def clean(self):
+        data = super().clean()
+        if self.errors:
+            return data
+        try:
+            review_check(
+                status=data["decision"],
+                reason_code=data["reason_code"],
+                reason=data["reason"],
+                dispositions=self.dispositions(),
+                findings=self.findings,
+            )
+        except DecisionError as exc:
+            raise forms.ValidationError(str(exc)) from exc
+        return data
 
 
 def sla_hours():
@@ -389,9 +469,158 @@ class HeldAdAdmin(AdAdmin):
     def has_decide_permission(self, request):
         return request.user.has_perm(DECIDE_PERMISSION)
 
+    def get_object(self, request, object_id, from_field=None):
+        # A decided ad's page still opens (read-only, with its decision), however the queue
+        # itself lists only held ads.
+        ad_id = parse_uuid(object_id)
+        return Ad.objects.select_related("retailer").filter(id=ad_id).first() if ad_id else None
+
+    def get_urls(self):
+        view = self.admin_site.admin_view
+        return [
+            path("next/", view(self.next_view), name="ads_write_heldad_next"),
+            path("<path:object_id>/decide/", view(self.decide_view), name="ads_write_heldad_decide"),
+            path("<path:object_id>/claim/", view(self.claim_view), name="ads_write_heldad_claim"),
+            *super().get_urls(),
+        ]
+
     def change_view(self, request, object_id, form_url="", extra_context=None):
-        extra_context = {**(extra_context or {}), "can_decide": self.has_decide_permission(request)}
-        return super().change_view(request, object_id, form_url, extra_context)
+        if request.method != "GET":
+            raise PermissionDenied  # nothing changes through the model form
+        ad = self.get_object(request, object_id)
+        if ad is None:
+            raise Http404("No ad with that id.")
+        if not self.has_view_permission(request, ad):
+            raise PermissionDenied
+        return self.review_page(request, ad, form=None)
+
+    def review_page(self, request, ad, *, form, status_code=200):
+        """The reviewer's page: findings first (rule text, evidence highlighted in the ad's
+        own text, duplicates linked), the decision form, the ad with its hosts parsed, then
+        verdicts and the timeline. A decided ad shows its decision instead of the form."""
+        findings = review.current_findings(ad)
+        views = review.finding_views(ad, findings)
+        can_decide = self.has_decide_permission(request) and ad.status == AdStatus.NEEDS_REVIEW
+        if can_decide and form is None:
+            form = ReviewForm(findings=findings, initial={"version": ad.version, "then_next": True})
+        if not self.has_decide_permission(request):
+            form = None
+        for view in views:  # each finding with its upheld / overruled choice
+            view.disposition = form[f"finding_{view.finding.id}"] if form is not None else None
+        claim = ReviewClaim.objects.filter(ad=ad, expires_at__gt=timezone.now()).first()
+        proposal = ApprovalProposal.objects.filter(ad=ad, version=ad.version).first()
+        decision = ad.verdicts.filter(source=Verdict.Source.STAFF).order_by("-version").first()
+        landing = review.host_report(ad.landing_url)
+        display = review.host_report(ad.display_url)
+        context = {
+            **self.admin_site.each_context(request),
+            **self._history(ad.id),
+            "title": ad.headline,
+            "subtitle": None,
+            "opts": self.opts,
+            "original": ad,
+            "ad": ad,
+            "finding_views": views,
+            "fields": review.highlighted_fields(ad, views),
+            "hosts": [
+                (name, report, review.host_markup(report))
+                for name, report in (("landing", landing), ("display", display))
+                if report
+            ],
+            "form": form,  # a stale decision's form stays, with what the reviewer typed
+            "can_decide": can_decide,
+            "claim": claim,
+            "claimed_by_me": claim is not None and claim.reviewer == request.user.get_username(),
+            "proposal": proposal,
+            "decision": decision,
+            "held_for": age_text(timezone.now() - ad.reviewed_at) if ad.reviewed_at else None,
+            "overdue": bool(ad.reviewed_at and ad.reviewed_at + sla_hours() < timezone.now()),
+            "reason_min_length": settings.REVIEW_REASON_MIN_LENGTH,
+            "four_eyes": settings.REVIEW_FOUR_EYES,
+        }
+        return TemplateResponse(request, "admin/ads_write/heldad/review.html", context, status=status_code)
+
+    def decide_view(self, request, object_id):
+        if request.method != "POST":
+            return HttpResponseRedirect(reverse("admin:ads_write_heldad_change", args=[object_id]))
+        if not self.has_decide_permission(request):
+            raise PermissionDenied
+        ad = self.get_object(request, object_id)
+        if ad is None:
+            raise Http404("No ad with that id.")
+        form = ReviewForm(request.POST, findings=review.current_findings(ad))
+        if not form.is_valid():
+            return self.review_page(request, ad, form=form, status_code=400)
+        me = request.user.get_username()
+        data = form.cleaned_data
+        try:
+            outcome = review_decide(
+                ad_id=ad.id,
+                status=data["decision"],
+                reviewer=me,
+                reason_code=data["reason_code"],
+                reason=data["reason"],
+                dispositions=form.dispositions(),
+                expected_version=data["version"],
+            )
+        except StaleDecision as exc:
+            self.message_user(request, str(exc), messages.ERROR)
+            ad.refresh_from_db()
+            return self.review_page(request, ad, form=form, status_code=409)
+        except DecisionError as exc:
+            form.add_error(None, str(exc))
+            return self.review_page(request, ad, form=form, status_code=400)
+        if not outcome.decided:
+            self.message_user(
+                request,
+                f"Approval of “{ad.headline}” proposed: under four eyes a second reviewer must confirm it.",
+                messages.WARNING,
+            )
+        else:
+            verb = "Approved" if data["decision"] == AdStatus.APPROVED else "Rejected"
+            self.message_user(request, f"{verb} “{ad.headline}”. Reason recorded.", messages.SUCCESS)
+        if data.get("then_next"):
+            return self._open_next(request, after=ad.id)
+        return HttpResponseRedirect(reverse("admin:ads_write_heldad_changelist"))
+
+    def next_view(self, request):
+        return self._open_next(request, after=parse_uuid(request.GET.get("after", "")))
+
+    def _open_next(self, request, *, after):
+        """The next held ad nobody else is reviewing, claimed for the reviewer; or the queue."""
+        me = request.user.get_username()
+        following = next_for_review(reviewer=me, after=after)
+        if following is None:
+            self.message_user(request, "The queue is empty: nothing else is waiting for review.", messages.INFO)
+            return HttpResponseRedirect(reverse("admin:ads_write_heldad_changelist"))
+        if self.has_decide_permission(request):
+            try:
+                review_claim(ad_id=following.id, reviewer=me)
+            except ClaimError:
+                pass  # claimed a moment ago by someone else: the page says by whom
+        return HttpResponseRedirect(reverse("admin:ads_write_heldad_change", args=[following.id]))
+
+    def claim_view(self, request, object_id):
+        if request.method != "POST":
+            return HttpResponseRedirect(reverse("admin:ads_write_heldad_change", args=[object_id]))
+        if not self.has_decide_permission(request):
+            raise PermissionDenied
+        ad = self.get_object(request, object_id)
+        if ad is None:
+            raise Http404("No ad with that id.")
+        me = request.user.get_username()
+        if request.POST.get("release"):
+            review_release(ad_id=ad.id, reviewer=me)
+            self.message_user(request, "Released: others may review this ad now.", messages.SUCCESS)
+        else:
+            try:
+                review_claim(ad_id=ad.id, reviewer=me)
+                self.message_user(
+                    request, f"You are reviewing this ad for {settings.REVIEW_CLAIM_MINUTES} minutes.", messages.SUCCESS
+                )
+            except ClaimError as exc:
+                self.message_user(request, str(exc), messages.WARNING)
+        return HttpResponseRedirect(reverse("admin:ads_write_heldad_change", args=[ad.id]))
 
     @requires_permission(DECIDE_PERMISSION)
     @admin.action(description="Approve selected ads (with a reason)…")

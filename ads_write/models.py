@@ -103,6 +103,9 @@ class Verdict(models.Model):
     ruleset_version = models.CharField(max_length=32, blank=True)
     reviewer = models.CharField(max_length=150, blank=True)
     reason = models.TextField(blank=True)
+    reason_code = models.CharField(max_length=32, blank=True, help_text="From the catalogue in ads_write/review.py.")
+    dispositions = models.JSONField(default=dict, blank=True, help_text="Finding id → upheld | overruled.")
+    confirmed_by = models.CharField(max_length=150, blank=True, help_text="The second reviewer (four eyes).")
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
@@ -246,3 +249,20 @@ class ReviewClaim(models.Model):
 
     def active(self, now=None) -> bool:
         return self.expires_at > (now or timezone.now())
+
+
+class ApprovalProposal(models.Model):
+    """Four eyes (REVIEW_FOUR_EYES): an approval that overrules a reject-severity finding,
+    waiting for a second, different reviewer to confirm it. Only for the ad's version it was
+    made on; a confirmation turns it into the decision."""
+
+    ad = models.OneToOneField(Ad, on_delete=models.CASCADE, primary_key=True, related_name="approval_proposal")
+    version = models.PositiveIntegerField()
+    reviewer = models.CharField(max_length=150)
+    reason_code = models.CharField(max_length=32)
+    reason = models.TextField()
+    dispositions = models.JSONField(default=dict)
+    proposed_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self):
+        return f"{self.ad_id} v{self.version} approval by {self.reviewer}"

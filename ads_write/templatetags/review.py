@@ -1,5 +1,7 @@
 """Template helpers of the compliance workspace: the queue's counts on the admin index."""
 
+import json
+
 from django import template
 from django.conf import settings
 from django.utils import timezone
@@ -38,3 +40,9 @@ def review_counts(context):
         ("claimed", "Being reviewed", _count(claimed), "admin:ads_write_heldad_changelist", "claim=others"),
     ]
     return {"show": True, "counts": counts, "sla_hours": settings.REVIEW_SLA_HOURS}
+
+
+@register.filter
+def as_json(value) -> str:
+    """A finding's evidence as JSON (what the API shows), not a Python dict; escaped by the template."""
+    return json.dumps(value, ensure_ascii=False, sort_keys=True)
