@@ -76,6 +76,18 @@ PROBLEM_TYPES = {
         ),
         ProblemType("conflict", 409, "Conflict.", "The request conflicts with the current state of the resource."),
         ProblemType(
+            "appeal-not-allowed",
+            409,
+            "This ad cannot be appealed.",
+            "Only a rejected ad, or one decided by staff, can be appealed; see `detail` for its status.",
+        ),
+        ProblemType(
+            "appeal-exists",
+            409,
+            "This verdict was appealed already.",
+            "An ad is appealed once per verdict version; `appeal_id` names the earlier appeal (read it on the ad).",
+        ),
+        ProblemType(
             "idempotency-key-in-flight",
             409,
             "A request with this Idempotency-Key is still in progress.",

@@ -4,6 +4,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from ads_read.api import AdDetailApi, AdFailedListApi, AdListApi, StatsListApi
 from ads_write.api import AdBatchSubmitApi, AdSubmitApi
+from ads_write.api_appeals import AdAppealCreateApi
 
 from . import health, problems
 
@@ -17,6 +18,7 @@ urlpatterns = [
     path("api/v1/ads/failed", AdFailedListApi.as_view(), name="ads-failed"),
     path("api/v1/ads/batch", AdBatchSubmitApi.as_view(), name="ads-batch"),
     path("api/v1/ads/<str:ad_id>", AdDetailApi.as_view(), name="ad-detail"),
+    path("api/v1/ads/<str:ad_id>/appeals", AdAppealCreateApi.as_view(), name="ad-appeals"),
     path("api/v1/stats", StatsListApi.as_view(), name="stats"),
     path("api/v1/", include("notifications.urls")),
     path("api/schema/", SpectacularAPIView.as_view(permission_classes=[], authentication_classes=[]), name="schema"),

@@ -494,13 +494,15 @@ class HeldAdAdmin(AdAdmin):
             raise PermissionDenied
         return self.review_page(request, ad, form=None)
 
-    def review_page(self, request, ad, *, form, status_code=200):
+    def review_page(self, request, ad, *, form, status_code=200, decidable=None, **extra):
         """The reviewer's page: findings first (rule text, evidence highlighted in the ad's
         own text, duplicates linked), the decision form, the ad with its hosts parsed, then
-        verdicts and the timeline. A decided ad shows its decision instead of the form."""
+        verdicts and the timeline. A decided ad shows its decision instead of the form.
+        The appeals queue shows its items on the same page (decidable, extra context)."""
         findings = review.current_findings(ad)
         views = review.finding_views(ad, findings)
-        can_decide = self.has_decide_permission(request) and ad.status == AdStatus.NEEDS_REVIEW
+        decidable = ad.status == AdStatus.NEEDS_REVIEW if decidable is None else decidable
+        can_decide = self.has_decide_permission(request) and decidable
         if can_decide and form is None:
             form = ReviewForm(findings=findings, initial={"version": ad.version, "then_next": True})
         if not self.has_decide_permission(request):
@@ -529,6 +531,7 @@ class HeldAdAdmin(AdAdmin):
             ],
             "form": form,  # a stale decision's form stays, with what the reviewer typed
             "can_decide": can_decide,
+            "decidable": decidable,
             "claim": claim,
             "claimed_by_me": claim is not None and claim.reviewer == request.user.get_username(),
             "proposal": proposal,
@@ -537,6 +540,12 @@ class HeldAdAdmin(AdAdmin):
             "overdue": bool(ad.reviewed_at and ad.reviewed_at + sla_hours() < timezone.now()),
             "reason_min_length": settings.REVIEW_REASON_MIN_LENGTH,
             "four_eyes": settings.REVIEW_FOUR_EYES,
+            "decide_url": reverse("admin:ads_write_heldad_decide", args=[ad.pk]),
+            "next_url": reverse("admin:ads_write_heldad_next") + f"?after={ad.pk}",
+            "queue_url": reverse("admin:ads_write_heldad_changelist"),
+            "queue_name": "Ads held for review",
+            "show_claim": ad.status == AdStatus.NEEDS_REVIEW,
+            **extra,
         }
         return TemplateResponse(request, "admin/ads_write/heldad/review.html", context, status=status_code)
 
@@ -744,3 +753,5 @@ admin.site.register(Verdict, VerdictAdmin)
 admin.site.register(Finding, FindingAdmin)
 
 admin_site.configure()
+
+from . import admin_appeals  # noqa: E402, F401  (registers the appeals queue; it builds on the above)

@@ -266,3 +266,40 @@ class ApprovalProposal(models.Model):
 
     def __str__(self):
         return f"{self.ad_id} v{self.version} approval by {self.reviewer}"
+
+
+class Appeal(models.Model):
+    """A retailer contesting the verdict of one of its ads (rejected, or decided by staff):
+    at most one appeal per verdict version. Reviewers decide it, which gives the ad a new
+    verdict version (services/appeals.py)."""
+
+    class Status(models.TextChoices):
+        OPEN = "open"
+        DECIDED = "decided"
+
+    id = models.UUIDField(primary_key=True, default=new_id, editable=False)
+    ad = models.ForeignKey(Ad, on_delete=models.CASCADE, related_name="appeals")
+    retailer = models.ForeignKey(Retailer, on_delete=models.PROTECT, related_name="+")
+    verdict_version = models.PositiveIntegerField(help_text="The version of the verdict appealed against.")
+    submitted_version = models.PositiveIntegerField(help_text="The ad version the appeal made.")
+    message = models.TextField(max_length=2000)
+    status = models.CharField(max_length=8, choices=Status.choices, default=Status.OPEN)
+    submitted_at = models.DateTimeField(default=timezone.now)
+    decided_at = models.DateTimeField(null=True, blank=True)
+    decided_by = models.CharField(max_length=150, blank=True)
+    decision_status = models.CharField(max_length=16, choices=AdStatus.choices, blank=True)
+    decision_reason_code = models.CharField(max_length=32, blank=True)
+    decision_reason = models.TextField(blank=True)
+    decided_version = models.PositiveIntegerField(null=True, blank=True, help_text="The ad version the decision made.")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["ad", "verdict_version"], name="appeal_once_per_verdict_version")
+        ]
+        indexes = [
+            # The appeals queue: open ones first, the oldest first.
+            models.Index(fields=["status", "submitted_at"], name="appeal_status_submitted"),
+        ]
+
+    def __str__(self):
+        return f"Appeal of {self.ad_id} v{self.verdict_version} ({self.status})"

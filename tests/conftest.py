@@ -109,6 +109,7 @@ def _fast_password_hashing():
 ROLE_MIGRATIONS = [
     ("audit.migrations.0004_auditors_group", "create_group"),
     ("audit.migrations.0006_staff_roles", "create_roles"),
+    ("audit.migrations.0007_appeal_permissions", "grant"),
 ]
 
 

@@ -6,7 +6,7 @@ from django import template
 from django.conf import settings
 from django.utils import timezone
 
-from ..models import Ad, AdStatus, ReviewClaim
+from ..models import Ad, AdStatus, Appeal, ReviewClaim
 
 register = template.Library()
 
@@ -39,6 +39,18 @@ def review_counts(context):
         ),
         ("claimed", "Being reviewed", _count(claimed), "admin:ads_write_heldad_changelist", "claim=others"),
     ]
+    if request.user.has_perm("ads_write.view_appeal"):
+        appeals = Appeal.objects.filter(status=Appeal.Status.OPEN)
+        counts += [
+            ("appeals", "Open appeals", _count(appeals), "admin:ads_write_appeal_changelist", "status__exact=open"),
+            (
+                "appeals-overdue",
+                "Overdue appeals",
+                _count(appeals.filter(submitted_at__lt=deadline)),
+                "admin:ads_write_appeal_changelist",
+                "sla=overdue",
+            ),
+        ]
     return {"show": True, "counts": counts, "sla_hours": settings.REVIEW_SLA_HOURS}
 
 

@@ -1,0 +1,190 @@
+"""The appeals queue in the admin: retailers' appeals, the open ones first and the oldest of
+them first, each on the reviewer's page of its ad with the appeal above the findings.
+Reviewers decide (`decide_ad`), through services/appeals.py."""
+
+from django.conf import settings
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, HttpResponseRedirect
+from django.urls import path, reverse
+from django.utils import timezone
+from django.utils.html import format_html
+from django.utils.text import Truncator
+
+from adplatform.admin_tools import DateRangeFilter, ReadOnlyAdmin, parse_uuid
+
+from . import review
+from .admin import ReviewForm, age_text, sla_hours
+from .models import Appeal, HeldAd
+from .services.appeals import appeal_decide
+from .services.decisions import DecisionError
+from .services.reviews import StaleDecision
+
+
+class AppealSlaFilter(admin.SimpleListFilter):
+    title = "SLA"
+    parameter_name = "sla"
+
+    def lookups(self, request, model_admin):
+        return [("overdue", "Overdue"), ("in_time", "Within the SLA")]
+
+    def queryset(self, request, queryset):
+        deadline = timezone.now() - sla_hours()
+        if self.value() == "overdue":
+            return queryset.filter(status=Appeal.Status.OPEN, submitted_at__lt=deadline)
+        if self.value() == "in_time":
+            return queryset.filter(status=Appeal.Status.OPEN, submitted_at__gte=deadline)
+        return queryset
+
+
+@admin.register(Appeal)
+class AppealAdmin(ReadOnlyAdmin):
+    list_display = ("ad_headline", "retailer", "status", "waiting", "sla", "message_start", "decision")
+    list_select_related = ("ad", "retailer")
+    list_filter = (
+        "status",
+        AppealSlaFilter,
+        "decision_status",
+        "retailer",
+        ("submitted_at", DateRangeFilter),
+        ("decided_at", DateRangeFilter),
+    )
+    search_fields = ("id",)
+    search_help_text = "An appeal's or an ad's id, or part of the retailer's name or the message."
+    ordering = ("-status", "submitted_at", "id")  # open ("open" > "decided") first, oldest first
+
+    def get_search_results(self, request, queryset, search_term):
+        term = search_term.strip()
+        if not term:
+            return queryset, False
+        found = parse_uuid(term)
+        if found:
+            return queryset.filter(id=found) | queryset.filter(ad_id=found), False
+        return queryset.filter(retailer__name__icontains=term) | queryset.filter(message__icontains=term), False
+
+    @admin.display(description="ad", ordering="ad__headline")
+    def ad_headline(self, appeal):
+        return appeal.ad.headline
+
+    @admin.display(description="waiting", ordering="submitted_at")
+    def waiting(self, appeal):
+        end = appeal.decided_at or timezone.now()
+        return age_text(end - appeal.submitted_at)
+
+    @admin.display(description="SLA")
+    def sla(self, appeal):
+        if appeal.status != Appeal.Status.OPEN:
+            return "—"
+        left = appeal.submitted_at + sla_hours() - timezone.now()
+        if left.total_seconds() < 0:
+            return format_html('<span class="sla sla-overdue">overdue by {}</span>', age_text(-left))
+        return format_html('<span class="sla sla-due">due in {}</span>', age_text(left))
+
+    @admin.display(description="message")
+    def message_start(self, appeal):
+        return Truncator(appeal.message).chars(80)
+
+    @admin.display(description="decision")
+    def decision(self, appeal):
+        return f"{appeal.decision_status} by {appeal.decided_by}" if appeal.decided_by else "—"
+
+    def has_decide_permission(self, request):
+        return request.user.has_perm("ads_write.decide_ad")
+
+    def changelist_view(self, request, extra_context=None):
+        return super().changelist_view(request, {**(extra_context or {}), "sla_hours": settings.REVIEW_SLA_HOURS})
+
+    def get_urls(self):
+        view = self.admin_site.admin_view
+        return [
+            path("next/", view(self.next_view), name="ads_write_appeal_next"),
+            path("<path:object_id>/decide/", view(self.decide_view), name="ads_write_appeal_decide"),
+            *super().get_urls(),
+        ]
+
+    def _held_admin(self):
+        return self.admin_site._registry[HeldAd]  # the reviewer's page is the held-ad admin's
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        if request.method != "GET":
+            raise PermissionDenied
+        appeal = self._appeal(request, object_id)
+        return self.appeal_page(request, appeal, form=None)
+
+    def _appeal(self, request, object_id) -> Appeal:
+        appeal_id = parse_uuid(object_id)
+        appeal = Appeal.objects.select_related("ad__retailer").filter(id=appeal_id).first() if appeal_id else None
+        if appeal is None:
+            raise Http404("No appeal with that id.")
+        if not self.has_view_permission(request, appeal):
+            raise PermissionDenied
+        return appeal
+
+    def appeal_page(self, request, appeal, *, form, status_code=200):
+        return self._held_admin().review_page(
+            request,
+            appeal.ad,
+            form=form,
+            status_code=status_code,
+            decidable=appeal.status == Appeal.Status.OPEN,
+            appeal=appeal,
+            appeal_age=age_text(timezone.now() - appeal.submitted_at) if appeal.status == Appeal.Status.OPEN else None,
+            opts=self.opts,
+            title=f"Appeal: {appeal.ad.headline}",
+            decide_url=reverse("admin:ads_write_appeal_decide", args=[appeal.pk]),
+            next_url=reverse("admin:ads_write_appeal_next") + f"?after={appeal.pk}",
+            queue_url=reverse("admin:ads_write_appeal_changelist"),
+            queue_name="Appeals",
+            show_claim=False,
+        )
+
+    def decide_view(self, request, object_id):
+        if request.method != "POST":
+            return HttpResponseRedirect(reverse("admin:ads_write_appeal_change", args=[object_id]))
+        if not self.has_decide_permission(request):
+            raise PermissionDenied
+        appeal = self._appeal(request, object_id)
+        form = ReviewForm(request.POST, findings=review.current_findings(appeal.ad))
+        if not form.is_valid():
+            return self.appeal_page(request, appeal, form=form, status_code=400)
+        data = form.cleaned_data
+        try:
+            outcome = appeal_decide(
+                appeal_id=appeal.id,
+                status=data["decision"],
+                reviewer=request.user.get_username(),
+                reason_code=data["reason_code"],
+                reason=data["reason"],
+                dispositions=form.dispositions(),
+                expected_version=data["version"],
+            )
+        except StaleDecision as exc:
+            self.message_user(request, str(exc), messages.ERROR)
+            appeal.refresh_from_db()
+            appeal.ad.refresh_from_db()
+            return self.appeal_page(request, appeal, form=form, status_code=409)
+        except DecisionError as exc:
+            form.add_error(None, str(exc))
+            return self.appeal_page(request, appeal, form=form, status_code=400)
+        if outcome.decided:
+            verb = "granted: the ad is approved" if data["decision"] == "approved" else "rejected: the verdict stands"
+            self.message_user(request, f"Appeal on “{appeal.ad.headline}” {verb}. Reason recorded.", messages.SUCCESS)
+        else:
+            self.message_user(
+                request, "Approval proposed: under four eyes a second reviewer must confirm it.", messages.WARNING
+            )
+        if data.get("then_next"):
+            return self._open_next(request, after=appeal.id)
+        return HttpResponseRedirect(reverse("admin:ads_write_appeal_changelist"))
+
+    def next_view(self, request):
+        return self._open_next(request, after=parse_uuid(request.GET.get("after", "")))
+
+    def _open_next(self, request, *, after):
+        following = (
+            Appeal.objects.filter(status=Appeal.Status.OPEN).exclude(id=after).order_by("submitted_at", "id").first()
+        )
+        if following is None:
+            self.message_user(request, "No other appeal is waiting.", messages.INFO)
+            return HttpResponseRedirect(reverse("admin:ads_write_appeal_changelist"))
+        return HttpResponseRedirect(reverse("admin:ads_write_appeal_change", args=[following.id]))
