@@ -6,7 +6,7 @@ from ads_read.api import AdDetailApi, AdFailedListApi, AdListApi, StatsListApi
 from ads_write.api import AdBatchSubmitApi, AdSubmitApi
 from ads_write.api_appeals import AdAppealCreateApi
 
-from . import health, problems
+from . import admin_site, health, problems
 
 
 class AdCollectionApi(AdListApi, AdSubmitApi):
@@ -34,6 +34,6 @@ urlpatterns = [
 ]
 
 handler400 = problems.handler400
-handler403 = problems.handler403
-handler404 = problems.handler404
+handler403 = admin_site.handler403  # staff pages in the admin's chrome, the API's problems elsewhere
+handler404 = admin_site.handler404
 handler500 = problems.handler500
