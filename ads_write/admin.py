@@ -311,7 +311,8 @@ class ReviewForm(forms.Form):
         for finding in self.findings:
             self.fields[f"finding_{finding.id}"] = forms.ChoiceField(
                 choices=[(d, d.capitalize()) for d in review.DISPOSITIONS],
-                widget=forms.RadioSelect,
+                # Shown beside each finding, outside the form's element: tied to it by id.
+                widget=forms.RadioSelect(attrs={"form": "review-form"}),
                 label=finding.code,
             )
 

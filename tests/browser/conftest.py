@@ -38,6 +38,12 @@ def sign_in(page, live_server, user):
 
 
 @pytest.fixture(scope="session")
+def browser_context_args(browser_context_args):
+    # The screen compliance staff review on (and the screenshots in docs/screenshots/).
+    return {**browser_context_args, "viewport": {"width": 1440, "height": 900}}
+
+
+@pytest.fixture(scope="session")
 def browser_type_launch_args(browser_type_launch_args):
     return {**browser_type_launch_args, "executable_path": CHROMIUM, "args": CHROMIUM_ARGS}
 
