@@ -7,7 +7,7 @@ PORT ?= 8000
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/adplatform
 TEST_REDIS_URL ?= redis://127.0.0.1:6379/15
 
-.PHONY: run test setup setup-dev browser migrate seed lint format clean bench-setup
+.PHONY: run test setup setup-dev browser migrate seed lint format clean bench-setup screenshots
 
 $(VENV)/.installed: requirements.txt
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -52,6 +52,11 @@ test: setup-dev lint
 	rm -rf .data/prometheus-test
 	DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} REDIS_URL=$${REDIS_URL:-$(TEST_REDIS_URL)} \
 	  PROMETHEUS_MULTIPROC_DIR=$(CURDIR)/.data/prometheus-test $(VENV)/bin/pytest $(PYTEST_ARGS)
+
+# The compliance workspace's screenshots in docs/screenshots/ (README), from a seeded workspace.
+screenshots: setup-dev
+	DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} REDIS_URL=$${REDIS_URL:-$(TEST_REDIS_URL)} \
+	  ADPLATFORM_SCREENSHOTS=1 $(VENV)/bin/pytest -q tests/browser/test_screenshots.py
 
 # Benchmarks (bench/README.md): matplotlib, tqdm, py-spy, and Debian's wrk and redis-server.
 $(VENV)/.installed-bench: requirements-bench.txt requirements.txt $(VENV)/.installed

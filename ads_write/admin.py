@@ -19,7 +19,7 @@ from django.http import Http404, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
 
 from adplatform import admin_site
 from adplatform.admin_tools import (
@@ -383,7 +383,7 @@ def age_text(delta: timedelta) -> str:
 class HeldAdAdmin(AdAdmin):
     """The review queue: the longest held (the most overdue) first."""
 
-    list_display = ("headline", "retailer", "finding_codes", "held_for", "sla", "claimed_by", "category", "country")
+    list_display = ("headline", "retailer", "finding_list", "held_for", "claimed_by")
     list_select_related = ("retailer", "review_claim")
     list_filter = (
         SlaFilter,
@@ -400,6 +400,9 @@ class HeldAdAdmin(AdAdmin):
     change_form_template = "admin/ads_write/heldad/change_form.html"
     csv_columns = (*AdAdmin.csv_columns, "held_hours", "overdue", "claimed_by")
 
+    def changelist_view(self, request, extra_context=None):
+        return super().changelist_view(request, {"title": "Review queue: ads held for review", **(extra_context or {})})
+
     def get_queryset(self, request):
         engine_verdicts = Verdict.objects.filter(source=Verdict.Source.ENGINE).prefetch_related("findings")
         return (
@@ -413,9 +416,16 @@ class HeldAdAdmin(AdAdmin):
     def finding_codes(self, ad):
         return ", ".join(sorted({f.code for v in ad.verdicts.all() for f in v.findings.all()})) or "—"
 
-    @admin.display(description="held for", ordering="reviewed_at")
+    @admin.display(description="findings")
+    def finding_list(self, ad):
+        codes = sorted({f.code for v in ad.verdicts.all() for f in v.findings.all()})
+        return format_html_join(format_html("<br>"), "{}", ((code,) for code in codes)) if codes else "—"
+
+    @admin.display(description="held for (SLA)", ordering="reviewed_at")
     def held_for(self, ad):
-        return age_text(timezone.now() - ad.reviewed_at) if ad.reviewed_at else "—"
+        if not ad.reviewed_at:
+            return "—"
+        return format_html("{}<br>{}", age_text(timezone.now() - ad.reviewed_at), self.sla(ad))
 
     @admin.display(description="SLA")
     def sla(self, ad):
@@ -426,7 +436,7 @@ class HeldAdAdmin(AdAdmin):
             return format_html('<span class="sla sla-overdue">overdue by {}</span>', age_text(-left))
         return format_html('<span class="sla sla-due">due in {}</span>', age_text(left))
 
-    @admin.display(description="being reviewed by")
+    @admin.display(description="reviewer")
     def claimed_by(self, ad):
         claim = getattr(ad, "review_claim", None)
         return claim.reviewer if claim is not None and claim.active() else "—"
@@ -545,6 +555,7 @@ class HeldAdAdmin(AdAdmin):
             "next_url": reverse("admin:ads_write_heldad_next") + f"?after={ad.pk}",
             "queue_url": reverse("admin:ads_write_heldad_changelist"),
             "queue_name": "Ads held for review",
+            "item_name": "held ad",
             "show_claim": ad.status == AdStatus.NEEDS_REVIEW,
             **extra,
         }

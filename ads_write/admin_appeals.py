@@ -39,7 +39,8 @@ class AppealSlaFilter(admin.SimpleListFilter):
 
 @admin.register(Appeal)
 class AppealAdmin(ReadOnlyAdmin):
-    list_display = ("ad_headline", "retailer", "status", "waiting", "sla", "message_start", "decision")
+    change_list_template = "admin/ads_write/ad/change_list.html"  # the workspace's styles
+    list_display = ("ad_headline", "retailer", "status", "waiting", "message_start", "decision")
     list_select_related = ("ad", "retailer")
     list_filter = (
         "status",
@@ -66,10 +67,12 @@ class AppealAdmin(ReadOnlyAdmin):
     def ad_headline(self, appeal):
         return appeal.ad.headline
 
-    @admin.display(description="waiting", ordering="submitted_at")
+    @admin.display(description="waiting (SLA)", ordering="submitted_at")
     def waiting(self, appeal):
         end = appeal.decided_at or timezone.now()
-        return age_text(end - appeal.submitted_at)
+        if appeal.status != Appeal.Status.OPEN:
+            return age_text(end - appeal.submitted_at)
+        return format_html("{}<br>{}", age_text(end - appeal.submitted_at), self.sla(appeal))
 
     @admin.display(description="SLA")
     def sla(self, appeal):
@@ -92,7 +95,8 @@ class AppealAdmin(ReadOnlyAdmin):
         return request.user.has_perm("ads_write.decide_ad")
 
     def changelist_view(self, request, extra_context=None):
-        return super().changelist_view(request, {**(extra_context or {}), "sla_hours": settings.REVIEW_SLA_HOURS})
+        context = {"title": "Appeals from retailers", "sla_hours": settings.REVIEW_SLA_HOURS}
+        return super().changelist_view(request, {**context, **(extra_context or {})})
 
     def get_urls(self):
         view = self.admin_site.admin_view
@@ -135,6 +139,7 @@ class AppealAdmin(ReadOnlyAdmin):
             next_url=reverse("admin:ads_write_appeal_next") + f"?after={appeal.pk}",
             queue_url=reverse("admin:ads_write_appeal_changelist"),
             queue_name="Appeals",
+            item_name="appeal",
             show_claim=False,
         )
 

@@ -287,7 +287,9 @@ class Appeal(models.Model):
     submitted_at = models.DateTimeField(default=timezone.now)
     decided_at = models.DateTimeField(null=True, blank=True)
     decided_by = models.CharField(max_length=150, blank=True)
-    decision_status = models.CharField(max_length=16, choices=AdStatus.choices, blank=True)
+    decision_status = models.CharField(
+        max_length=16, choices=[(AdStatus.APPROVED, "Approved"), (AdStatus.REJECTED, "Rejected")], blank=True
+    )
     decision_reason_code = models.CharField(max_length=32, blank=True)
     decision_reason = models.TextField(blank=True)
     decided_version = models.PositiveIntegerField(null=True, blank=True, help_text="The ad version the decision made.")

@@ -202,9 +202,13 @@ def current_findings(ad: Ad) -> list[Finding]:
 
 
 def finding_views(ad: Ad, findings: list[Finding]) -> list[FindingView]:
+    """Each finding with its rule's text and the pieces of its evidence found in the ad's
+    own text (the rest of the evidence is shown as it is)."""
+    text = " ".join(getattr(ad, name) or "" for name in SEARCHED_FIELDS).lower()
     views = []
     for finding in findings:
-        view = FindingView(finding, RULE_TEXT.get(finding.code, ""), evidence_needles(finding.evidence))
+        needles = [n for n in evidence_needles(finding.evidence) if n.lower() in text]
+        view = FindingView(finding, RULE_TEXT.get(finding.code, ""), needles)
         if finding.code == DUPLICATE_CODE:
             view.duplicates = duplicates_of(ad, window_days=finding.evidence.get("window_days", 30))
         views.append(view)

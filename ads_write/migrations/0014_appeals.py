@@ -25,7 +25,7 @@ class Migration(migrations.Migration):
                 ('submitted_at', models.DateTimeField(default=django.utils.timezone.now)),
                 ('decided_at', models.DateTimeField(blank=True, null=True)),
                 ('decided_by', models.CharField(blank=True, max_length=150)),
-                ('decision_status', models.CharField(blank=True, choices=[('pending', 'Pending'), ('approved', 'Approved'), ('rejected', 'Rejected'), ('needs_review', 'Needs Review')], max_length=16)),
+                ('decision_status', models.CharField(blank=True, choices=[('approved', 'Approved'), ('rejected', 'Rejected')], max_length=16)),
                 ('decision_reason_code', models.CharField(blank=True, max_length=32)),
                 ('decision_reason', models.TextField(blank=True)),
                 ('decided_version', models.PositiveIntegerField(blank=True, help_text='The ad version the decision made.', null=True)),
