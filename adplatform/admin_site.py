@@ -23,11 +23,17 @@ def _staff_page(request) -> bool:
     return request.path.startswith("/admin/") and user is not None and user.is_active and user.is_staff
 
 
-def _error_page(request, *, status: int, template: str, message: str):
+def _error_page(request, *, status: int, heading: str, message: str):
     referer = request.META.get("HTTP_REFERER", "")
     back = referer if url_has_allowed_host_and_scheme(referer, {request.get_host()}) else None
-    context = {**admin.site.each_context(request), "title": message, "message": message, "back_url": back}
-    response = TemplateResponse(request, template, context, status=status)
+    context = {
+        **admin.site.each_context(request),
+        "title": heading,
+        "heading": heading,
+        "message": message,
+        "back_url": back,
+    }
+    response = TemplateResponse(request, "admin/error_page.html", context, status=status)
     return response.render()
 
 
@@ -40,7 +46,7 @@ def handler403(request, exception=None):
     return _error_page(
         request,
         status=403,
-        template="admin/403.html",
+        heading="Not allowed (403)",
         message=detail or "Your role does not allow this. Ask an administrator if you need it.",
     )
 
@@ -49,4 +55,4 @@ def handler404(request, exception=None):
     if not _staff_page(request):
         return problems.handler404(request, exception)
     detail = str(exception) if exception is not None and exception.args else ""
-    return _error_page(request, status=404, template="admin/404.html", message=detail or "There is no such page.")
+    return _error_page(request, status=404, heading="Not found (404)", message=detail or "There is no such page.")

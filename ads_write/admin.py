@@ -3,6 +3,7 @@ audit timeline (read-only), and the queue of ads held for review, which staff wi
 `decide_ad` permission approve or reject with a written reason (through `ad_decide`, so a
 decision is audited and projected like any other state change)."""
 
+import functools
 import json
 import re
 from datetime import timedelta
@@ -340,38 +341,91 @@ def sla_hours():
     return timedelta(hours=settings.REVIEW_SLA_HOURS)
 
 
-class SlaFilter(admin.SimpleListFilter):
+def sla_markup(since) -> str:
+    """How an item waiting since `since` stands against the SLA: overdue by …, due in …."""
+    left = since + sla_hours() - timezone.now()
+    if left.total_seconds() < 0:
+        return format_html('<span class="sla sla-overdue">overdue by {}</span>', age_text(-left))
+    return format_html('<span class="sla sla-due">due in {}</span>', age_text(left))
+
+
+def decision_response(modeladmin, request, *, ad, page, decide, done, open_next, queue_url):
+    """The POST of the reviewer's page (a held ad's or an appeal's): the form, then the
+    service `decide`, then the next item or the queue. An invalid form, a refused decision
+    or one that came second shows the page again with what the reviewer typed."""
+    form = ReviewForm(request.POST, findings=review.current_findings(ad))
+    if not form.is_valid():
+        return page(form, 400)
+    data = form.cleaned_data
+    try:
+        outcome = decide(
+            status=data["decision"],
+            reviewer=request.user.get_username(),
+            reason_code=data["reason_code"],
+            reason=data["reason"],
+            dispositions=form.dispositions(),
+            expected_version=data["version"],
+        )
+    except StaleDecision as exc:
+        modeladmin.message_user(request, str(exc), messages.ERROR)
+        return page(form, 409)
+    except DecisionError as exc:
+        form.add_error(None, str(exc))
+        return page(form, 400)
+    if outcome.decided:
+        modeladmin.message_user(request, done(data["decision"]), messages.SUCCESS)
+    else:
+        modeladmin.message_user(
+            request,
+            "Approval proposed: under four eyes a second, different reviewer must confirm it.",
+            messages.WARNING,
+        )
+    return open_next() if data.get("then_next") else HttpResponseRedirect(queue_url)
+
+
+class ChoiceFilter(admin.SimpleListFilter):
+    """A filter of a few fixed options ({value: label}), each narrowing the list its way."""
+
+    options: dict = {}
+
+    def lookups(self, request, model_admin):
+        return list(self.options.items())
+
+    def queryset(self, request, queryset):
+        return self.narrow(self.value(), queryset, request) if self.value() in self.options else queryset
+
+    def narrow(self, value, queryset, request):
+        raise NotImplementedError
+
+
+class SlaFilter(ChoiceFilter):
     title = "SLA"
     parameter_name = "sla"
+    options = {"overdue": "Overdue", "due_soon": "Due within 4 hours", "in_time": "Within the SLA"}
+    since = "reviewed_at"  # when the item began to wait
 
-    def lookups(self, request, model_admin):
-        return [("overdue", "Overdue"), ("due_soon", "Due within 4 hours"), ("in_time", "Within the SLA")]
-
-    def queryset(self, request, queryset):
-        deadline = timezone.now() - sla_hours()  # held before this: overdue
-        soon = deadline + timedelta(hours=4)
-        return {
-            "overdue": lambda: queryset.filter(reviewed_at__lt=deadline),
-            "due_soon": lambda: queryset.filter(reviewed_at__gte=deadline, reviewed_at__lt=soon),
-            "in_time": lambda: queryset.filter(reviewed_at__gte=deadline),
-        }.get(self.value(), lambda: queryset)()
+    def narrow(self, value, queryset, request):
+        deadline = timezone.now() - sla_hours()  # waiting since before this: overdue
+        since = self.since
+        if value == "overdue":
+            return queryset.filter(**{f"{since}__lt": deadline})
+        if value == "due_soon":
+            return queryset.filter(**{f"{since}__gte": deadline, f"{since}__lt": deadline + timedelta(hours=4)})
+        return queryset.filter(**{f"{since}__gte": deadline})
 
 
-class ClaimFilter(admin.SimpleListFilter):
+class ClaimFilter(ChoiceFilter):
     title = "being reviewed"
     parameter_name = "claim"
+    options = {"free": "By nobody", "mine": "By me", "others": "By someone else"}
 
-    def lookups(self, request, model_admin):
-        return [("free", "By nobody"), ("mine", "By me"), ("others", "By someone else")]
-
-    def queryset(self, request, queryset):
+    def narrow(self, value, queryset, request):
         active = ReviewClaim.objects.filter(ad=OuterRef("pk"), expires_at__gt=timezone.now())
         me = request.user.get_username()
-        return {
-            "free": lambda: queryset.exclude(Exists(active)),
-            "mine": lambda: queryset.filter(Exists(active.filter(reviewer=me))),
-            "others": lambda: queryset.filter(Exists(active.exclude(reviewer=me))),
-        }.get(self.value(), lambda: queryset)()
+        if value == "free":
+            return queryset.exclude(Exists(active))
+        mine = active.filter(reviewer=me)
+        return queryset.filter(Exists(mine if value == "mine" else active.exclude(reviewer=me)))
 
 
 def age_text(delta: timedelta) -> str:
@@ -429,12 +483,7 @@ class HeldAdAdmin(AdAdmin):
 
     @admin.display(description="SLA")
     def sla(self, ad):
-        if not ad.reviewed_at:
-            return "—"
-        left = ad.reviewed_at + sla_hours() - timezone.now()
-        if left.total_seconds() < 0:
-            return format_html('<span class="sla sla-overdue">overdue by {}</span>', age_text(-left))
-        return format_html('<span class="sla sla-due">due in {}</span>', age_text(left))
+        return sla_markup(ad.reviewed_at) if ad.reviewed_at else "—"
 
     @admin.display(description="reviewer")
     def claimed_by(self, ad):
@@ -561,48 +610,39 @@ class HeldAdAdmin(AdAdmin):
         }
         return TemplateResponse(request, "admin/ads_write/heldad/review.html", context, status=status_code)
 
-    def decide_view(self, request, object_id):
+    def _posted(self, request, object_id):
+        """The ad a reviewer's POST (decision, claim) is about; a GET goes back to its page."""
         if request.method != "POST":
-            return HttpResponseRedirect(reverse("admin:ads_write_heldad_change", args=[object_id]))
+            return None
         if not self.has_decide_permission(request):
             raise PermissionDenied
         ad = self.get_object(request, object_id)
         if ad is None:
             raise Http404("No ad with that id.")
-        form = ReviewForm(request.POST, findings=review.current_findings(ad))
-        if not form.is_valid():
-            return self.review_page(request, ad, form=form, status_code=400)
-        me = request.user.get_username()
-        data = form.cleaned_data
-        try:
-            outcome = review_decide(
-                ad_id=ad.id,
-                status=data["decision"],
-                reviewer=me,
-                reason_code=data["reason_code"],
-                reason=data["reason"],
-                dispositions=form.dispositions(),
-                expected_version=data["version"],
-            )
-        except StaleDecision as exc:
-            self.message_user(request, str(exc), messages.ERROR)
+        return ad
+
+    def decide_view(self, request, object_id):
+        ad = self._posted(request, object_id)
+        if ad is None:
+            return HttpResponseRedirect(reverse("admin:ads_write_heldad_change", args=[object_id]))
+
+        def page(form, status_code):
             ad.refresh_from_db()
-            return self.review_page(request, ad, form=form, status_code=409)
-        except DecisionError as exc:
-            form.add_error(None, str(exc))
-            return self.review_page(request, ad, form=form, status_code=400)
-        if not outcome.decided:
-            self.message_user(
-                request,
-                f"Approval of “{ad.headline}” proposed: under four eyes a second reviewer must confirm it.",
-                messages.WARNING,
-            )
-        else:
-            verb = "Approved" if data["decision"] == AdStatus.APPROVED else "Rejected"
-            self.message_user(request, f"{verb} “{ad.headline}”. Reason recorded.", messages.SUCCESS)
-        if data.get("then_next"):
-            return self._open_next(request, after=ad.id)
-        return HttpResponseRedirect(reverse("admin:ads_write_heldad_changelist"))
+            return self.review_page(request, ad, form=form, status_code=status_code)
+
+        def done(status):
+            return f"{'Approved' if status == AdStatus.APPROVED else 'Rejected'} “{ad.headline}”. Reason recorded."
+
+        return decision_response(
+            self,
+            request,
+            ad=ad,
+            page=page,
+            decide=functools.partial(review_decide, ad_id=ad.id),
+            done=done,
+            open_next=lambda: self._open_next(request, after=ad.id),
+            queue_url=reverse("admin:ads_write_heldad_changelist"),
+        )
 
     def next_view(self, request):
         return self._open_next(request, after=parse_uuid(request.GET.get("after", "")))
@@ -622,13 +662,9 @@ class HeldAdAdmin(AdAdmin):
         return HttpResponseRedirect(reverse("admin:ads_write_heldad_change", args=[following.id]))
 
     def claim_view(self, request, object_id):
-        if request.method != "POST":
-            return HttpResponseRedirect(reverse("admin:ads_write_heldad_change", args=[object_id]))
-        if not self.has_decide_permission(request):
-            raise PermissionDenied
-        ad = self.get_object(request, object_id)
+        ad = self._posted(request, object_id)
         if ad is None:
-            raise Http404("No ad with that id.")
+            return HttpResponseRedirect(reverse("admin:ads_write_heldad_change", args=[object_id]))
         me = request.user.get_username()
         if request.POST.get("release"):
             review_release(ad_id=ad.id, reviewer=me)

@@ -2,6 +2,8 @@
 them first, each on the reviewer's page of its ad with the appeal above the findings.
 Reviewers decide (`decide_ad`), through services/appeals.py."""
 
+import functools
+
 from django.conf import settings
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
@@ -13,28 +15,16 @@ from django.utils.text import Truncator
 
 from adplatform.admin_tools import DateRangeFilter, ReadOnlyAdmin, parse_uuid
 
-from . import review
-from .admin import ReviewForm, age_text, sla_hours
+from .admin import SlaFilter, age_text, decision_response, sla_markup
 from .models import Appeal, HeldAd
 from .services.appeals import appeal_decide
-from .services.decisions import DecisionError
-from .services.reviews import StaleDecision
 
 
-class AppealSlaFilter(admin.SimpleListFilter):
-    title = "SLA"
-    parameter_name = "sla"
+class AppealSlaFilter(SlaFilter):
+    since = "submitted_at"
 
-    def lookups(self, request, model_admin):
-        return [("overdue", "Overdue"), ("in_time", "Within the SLA")]
-
-    def queryset(self, request, queryset):
-        deadline = timezone.now() - sla_hours()
-        if self.value() == "overdue":
-            return queryset.filter(status=Appeal.Status.OPEN, submitted_at__lt=deadline)
-        if self.value() == "in_time":
-            return queryset.filter(status=Appeal.Status.OPEN, submitted_at__gte=deadline)
-        return queryset
+    def narrow(self, value, queryset, request):
+        return super().narrow(value, queryset.filter(status=Appeal.Status.OPEN), request)
 
 
 @admin.register(Appeal)
@@ -76,12 +66,7 @@ class AppealAdmin(ReadOnlyAdmin):
 
     @admin.display(description="SLA")
     def sla(self, appeal):
-        if appeal.status != Appeal.Status.OPEN:
-            return "—"
-        left = appeal.submitted_at + sla_hours() - timezone.now()
-        if left.total_seconds() < 0:
-            return format_html('<span class="sla sla-overdue">overdue by {}</span>', age_text(-left))
-        return format_html('<span class="sla sla-due">due in {}</span>', age_text(left))
+        return sla_markup(appeal.submitted_at) if appeal.status == Appeal.Status.OPEN else "—"
 
     @admin.display(description="message")
     def message_start(self, appeal):
@@ -149,38 +134,26 @@ class AppealAdmin(ReadOnlyAdmin):
         if not self.has_decide_permission(request):
             raise PermissionDenied
         appeal = self._appeal(request, object_id)
-        form = ReviewForm(request.POST, findings=review.current_findings(appeal.ad))
-        if not form.is_valid():
-            return self.appeal_page(request, appeal, form=form, status_code=400)
-        data = form.cleaned_data
-        try:
-            outcome = appeal_decide(
-                appeal_id=appeal.id,
-                status=data["decision"],
-                reviewer=request.user.get_username(),
-                reason_code=data["reason_code"],
-                reason=data["reason"],
-                dispositions=form.dispositions(),
-                expected_version=data["version"],
-            )
-        except StaleDecision as exc:
-            self.message_user(request, str(exc), messages.ERROR)
+
+        def page(form, status_code):
             appeal.refresh_from_db()
             appeal.ad.refresh_from_db()
-            return self.appeal_page(request, appeal, form=form, status_code=409)
-        except DecisionError as exc:
-            form.add_error(None, str(exc))
-            return self.appeal_page(request, appeal, form=form, status_code=400)
-        if outcome.decided:
-            verb = "granted: the ad is approved" if data["decision"] == "approved" else "rejected: the verdict stands"
-            self.message_user(request, f"Appeal on “{appeal.ad.headline}” {verb}. Reason recorded.", messages.SUCCESS)
-        else:
-            self.message_user(
-                request, "Approval proposed: under four eyes a second reviewer must confirm it.", messages.WARNING
-            )
-        if data.get("then_next"):
-            return self._open_next(request, after=appeal.id)
-        return HttpResponseRedirect(reverse("admin:ads_write_appeal_changelist"))
+            return self.appeal_page(request, appeal, form=form, status_code=status_code)
+
+        def done(status):
+            verb = "granted: the ad is approved" if status == "approved" else "rejected: the verdict stands"
+            return f"Appeal on “{appeal.ad.headline}” {verb}. Reason recorded."
+
+        return decision_response(
+            self,
+            request,
+            ad=appeal.ad,
+            page=page,
+            decide=functools.partial(appeal_decide, appeal_id=appeal.id),
+            done=done,
+            open_next=lambda: self._open_next(request, after=appeal.id),
+            queue_url=reverse("admin:ads_write_appeal_changelist"),
+        )
 
     def next_view(self, request):
         return self._open_next(request, after=parse_uuid(request.GET.get("after", "")))

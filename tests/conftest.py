@@ -12,6 +12,7 @@ import subprocess
 import sys
 import time
 import uuid
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -290,9 +291,16 @@ def celery_worker(django_db_setup, tmp_path_factory):
     (package scope here, in the root conftest, would keep it for the rest of the session,
     draining the queues that later tests read).
     Queues are emptied first: earlier tests publish messages nobody consumed."""
+    with running_worker(tmp_path_factory) as worker:
+        yield worker
+
+
+@contextmanager
+def running_worker(tmp_path_factory, **env):
+    """A two-process worker on every queue (settings overridden by env), on emptied queues."""
     redis.Redis.from_url(settings.REDIS_URL).flushdb()
     worker = WorkerProcess(
-        env=worker_env(),
+        env=worker_env(**env),
         queues="intake,projections,notifications,reports,maintenance",
         concurrency=2,
         log_path=tmp_path_factory.mktemp("celery") / "worker.log",

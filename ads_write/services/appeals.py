@@ -74,13 +74,11 @@ def appeal_submit(*, caller: Caller, ad_id, message: str) -> Appeal:
     return appeal
 
 
-def appeal_decide(
-    *, appeal_id, status: str, reviewer: str, reason_code: str, reason: str, dispositions: dict, expected_version=None
-) -> ReviewOutcome:
+def appeal_decide(*, appeal_id, **decision) -> ReviewOutcome:
     """A reviewer's decision on an open appeal: approve (the verdict is overturned) or reject
     (it stands), with a reason code, a written reason and the disposition of each finding —
-    the rules, four eyes included, of a decision on a held ad (review_decide). The ad gets a
-    new verdict version by that reviewer, audited as `ad.appeal_decided`."""
+    the arguments and rules, four eyes included, of a decision on a held ad (review_decide).
+    The ad gets a new verdict version by that reviewer, audited as `ad.appeal_decided`."""
     appeal = Appeal.objects.get(id=appeal_id)
 
     def decide(**decision) -> Ad:
@@ -99,13 +97,4 @@ def appeal_decide(
         locked.save()
         return ad
 
-    return review_decide(
-        ad_id=appeal.ad_id,
-        status=status,
-        reviewer=reviewer,
-        reason_code=reason_code,
-        reason=reason,
-        dispositions=dispositions,
-        expected_version=expected_version,
-        decide=decide,
-    )
+    return review_decide(ad_id=appeal.ad_id, decide=decide, **decision)

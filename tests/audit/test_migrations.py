@@ -90,6 +90,7 @@ def test_the_auditors_group_may_view_and_export_and_decide_nothing(auditors_grou
         ("kernel", "view_retailer"),
         ("kernel", "view_apikey"),
         ("ads_write", "export_ad"),
+        ("ads_write", "view_appeal"),
         ("notifications", "view_webhookendpoint"),
         ("notifications", "view_webhookdelivery"),
         ("notifications", "view_reportdelivery"),

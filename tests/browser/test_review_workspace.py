@@ -9,7 +9,6 @@ import json
 import re
 
 import pytest
-from django.conf import settings
 from playwright.sync_api import expect
 
 from adplatform.kernel.models import DeadLetter
@@ -18,7 +17,7 @@ from ads_write.models import Ad, Appeal, Verdict
 from audit.models import AuditEntry
 from notifications.services import webhook_deliveries
 from tests.browser.conftest import sign_in
-from tests.conftest import WorkerProcess, wait_for, worker_env
+from tests.conftest import running_worker, wait_for
 from tests.factories import held_ad, submit_ad
 from tests.notifications.conftest import receiver, verify_signature  # noqa: F401  (receiver: a fixture)
 
@@ -122,20 +121,8 @@ def test_the_held_ad_page_highlights_the_evidence_in_the_ads_escaped_text(page, 
 @pytest.fixture(scope="module")
 def webhook_worker(django_db_setup, tmp_path_factory):
     """A real worker: projects the decision and posts its webhook to the local receiver."""
-    import redis
-
-    redis.Redis.from_url(settings.REDIS_URL).flushdb()
-    worker = WorkerProcess(
-        env=worker_env(WEBHOOK_ALLOW_HTTP="true", WEBHOOK_ALLOW_PRIVATE_NETWORKS="true"),
-        queues="intake,projections,notifications,reports,maintenance",
-        concurrency=2,
-        log_path=tmp_path_factory.mktemp("celery") / "worker.log",
-    )
-    try:
-        worker.wait_ready()
+    with running_worker(tmp_path_factory, WEBHOOK_ALLOW_HTTP="true", WEBHOOK_ALLOW_PRIVATE_NETWORKS="true") as worker:
         yield worker
-    finally:
-        worker.stop()
 
 
 def test_an_appeal_goes_through_the_queue_to_a_decision_and_a_webhook(
