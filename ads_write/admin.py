@@ -1,7 +1,8 @@
 """The compliance admin over the command side: every ad with its verdicts, findings and
-audit timeline (read-only), and the queue of ads held for review, which staff with the
-`decide_ad` permission approve or reject with a written reason (through `ad_decide`, so a
-decision is audited and projected like any other state change)."""
+audit timeline (read-only), and the review queue — search, filters, SLA, claims, CSV — whose
+held ads Reviewers (`decide_ad`) decide on the reviewer's page or several at once, always
+with a policy reason code and a written reason (through services/reviews.py and
+`ad_decide`, so a decision is audited and projected like any other state change)."""
 
 import functools
 import json
@@ -14,6 +15,7 @@ from django.contrib import admin, messages
 from django.contrib.admin import helpers
 from django.contrib.admin.options import IncorrectLookupParameters
 from django.core.exceptions import PermissionDenied
+from django.core.validators import MinLengthValidator
 from django.db.models import Exists, OuterRef, Prefetch, Q, TextField
 from django.db.models.functions import Cast
 from django.http import Http404, HttpResponseRedirect
@@ -39,7 +41,7 @@ from audit.selectors import audit_entries_for_ad
 
 from . import review
 from .models import Ad, AdStatus, ApprovalProposal, Finding, HeldAd, ReviewClaim, Verdict
-from .services.decisions import DecisionError, ad_decide
+from .services.decisions import DecisionError
 from .services.reviews import (
     ClaimError,
     StaleDecision,
@@ -276,11 +278,22 @@ class AdAdmin(ReadOnlyAdmin):
 
 
 class DecisionForm(forms.Form):
+    """The reason of a decision on several ads at once (the queue's actions): the rules of
+    the reviewer's page, but for the findings, which an approval overrules and a rejection
+    upholds, every one."""
+
+    reason_code = forms.ChoiceField(label="Policy reason")
     reason = forms.CharField(
         widget=forms.Textarea(attrs={"rows": 4, "cols": 80}),
         max_length=2000,
         help_text="Recorded with the decision in the audit log and shown on the ad.",
     )
+
+    def __init__(self, *args, status, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["reason_code"].choices = [("", "— choose the policy reason —"), *review.reason_choices(status)]
+        self.fields["reason"].validators.append(MinLengthValidator(settings.REVIEW_REASON_MIN_LENGTH))
+        self.fields["reason"].help_text += f" At least {settings.REVIEW_REASON_MIN_LENGTH} characters."
 
 
 class ReviewForm(forms.Form):
@@ -307,7 +320,7 @@ class ReviewForm(forms.Form):
     def __init__(self, *args, findings=(), **kwargs):
         super().__init__(*args, **kwargs)
         self.findings = list(findings)
-        self.fields["reason"].min_length = settings.REVIEW_REASON_MIN_LENGTH
+        self.fields["reason"].validators.append(MinLengthValidator(settings.REVIEW_REASON_MIN_LENGTH))
         self.fields["reason"].widget.attrs["minlength"] = settings.REVIEW_REASON_MIN_LENGTH
         for finding in self.findings:
             self.fields[f"finding_{finding.id}"] = forms.ChoiceField(
@@ -700,9 +713,9 @@ class HeldAdAdmin(AdAdmin):
         if len(ads) > MAX_DECISIONS_AT_ONCE:
             self.message_user(request, f"Decide at most {MAX_DECISIONS_AT_ONCE} ads at once.", messages.ERROR)
             return None
-        form = DecisionForm(request.POST if "apply" in request.POST else None)
+        form = DecisionForm(request.POST if "apply" in request.POST else None, status=status)
         if form.is_valid():
-            self._apply(request, ads, status, form.cleaned_data["reason"])
+            self._apply(request, ads, status, form.cleaned_data["reason_code"], form.cleaned_data["reason"])
             return None  # back to the queue, with the messages
         return action_form_page(
             self,
@@ -715,15 +728,29 @@ class HeldAdAdmin(AdAdmin):
             status=status,
         )
 
-    def _apply(self, request, ads, status, reason):
+    def _apply(self, request, ads, status, reason_code, reason):
         reviewer = request.user.get_username()
-        decided, failed = [], []
+        disposition = "overruled" if status == AdStatus.APPROVED else "upheld"
+        decided, proposed, failed = [], [], []
         for ad in ads:
             try:
-                ad_decide(ad_id=ad.id, status=status, reviewer=reviewer, reason=reason)
-                decided.append(ad)
+                outcome = review_decide(
+                    ad_id=ad.id,
+                    status=status,
+                    reviewer=reviewer,
+                    reason_code=reason_code,
+                    reason=reason,
+                    dispositions={f.id: disposition for f in review.current_findings(ad)},
+                    expected_version=ad.version,
+                )
+                (decided if outcome.decided else proposed).append(ad)
             except DecisionError as exc:
                 failed.append(f"“{ad.headline}”: {exc}")
+        if proposed:
+            names = ", ".join(f"“{ad.headline}”" for ad in proposed)
+            self.message_user(
+                request, f"Approval proposed (four eyes: a second reviewer must confirm): {names}.", messages.WARNING
+            )
         held_ids = {str(ad.id) for ad in ads}
         gone = [i for i in request.POST.getlist(helpers.ACTION_CHECKBOX_NAME) if i not in held_ids]
         if decided:

@@ -103,9 +103,16 @@ class Verdict(models.Model):
     ruleset_version = models.CharField(max_length=32, blank=True)
     reviewer = models.CharField(max_length=150, blank=True)
     reason = models.TextField(blank=True)
-    reason_code = models.CharField(max_length=32, blank=True, help_text="From the catalogue in ads_write/review.py.")
-    dispositions = models.JSONField(default=dict, blank=True, help_text="Finding id → upheld | overruled.")
-    confirmed_by = models.CharField(max_length=150, blank=True, help_text="The second reviewer (four eyes).")
+    # Staff decisions only; the engine's verdicts are bulk-inserted without them (hence db_default).
+    reason_code = models.CharField(
+        max_length=32, blank=True, default="", db_default="", help_text="From the catalogue in ads_write/review.py."
+    )
+    dispositions = models.JSONField(
+        default=dict, db_default={}, blank=True, help_text="Finding id → upheld | overruled."
+    )
+    confirmed_by = models.CharField(
+        max_length=150, blank=True, default="", db_default="", help_text="The second reviewer (four eyes)."
+    )
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:

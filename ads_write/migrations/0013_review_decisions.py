@@ -27,16 +27,16 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name='verdict',
             name='confirmed_by',
-            field=models.CharField(blank=True, help_text='The second reviewer (four eyes).', max_length=150),
+            field=models.CharField(blank=True, db_default='', default='', help_text='The second reviewer (four eyes).', max_length=150),
         ),
         migrations.AddField(
             model_name='verdict',
             name='dispositions',
-            field=models.JSONField(blank=True, default=dict, help_text='Finding id → upheld | overruled.'),
+            field=models.JSONField(blank=True, db_default={}, default=dict, help_text='Finding id → upheld | overruled.'),
         ),
         migrations.AddField(
             model_name='verdict',
             name='reason_code',
-            field=models.CharField(blank=True, help_text='From the catalogue in ads_write/review.py.', max_length=32),
+            field=models.CharField(blank=True, db_default='', default='', help_text='From the catalogue in ads_write/review.py.', max_length=32),
         ),
     ]

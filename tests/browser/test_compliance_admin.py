@@ -70,6 +70,7 @@ def test_a_reviewer_rejects_a_held_ad_with_a_reason_and_sees_it_in_the_timeline(
     page.click("button[name=index]")
 
     expect(page.locator("h1")).to_have_text("Reject ads held for review")
+    page.select_option("select[name=reason_code]", "MISLEADING_CLAIM")
     page.fill("textarea[name=reason]", "The glow guarantee is unproven.")
     page.click("#decision-form input[type=submit]")
 
@@ -84,7 +85,7 @@ def test_a_reviewer_rejects_a_held_ad_with_a_reason_and_sees_it_in_the_timeline(
     expect(last).to_contain_text("ad.decided")
     expect(last).to_contain_text("staff:rita")
     expect(last).to_contain_text("The glow guarantee is unproven.")
-    expect(page.locator("#verdicts")).to_contain_text("Reason: The glow guarantee is unproven.")
+    expect(page.locator("#verdicts")).to_contain_text("Reason: MISLEADING_CLAIM The glow guarantee is unproven.")
 
 
 def test_an_auditor_can_neither_edit_an_ad_nor_an_audit_entry(signed_in, retailer):
