@@ -10,7 +10,7 @@ TEST_REDIS_URL ?= redis://127.0.0.1:6379/15
 TEST_SECRET_KEY ?= test-only-secret-key-never-use-in-production
 TEST_AUDIT_HMAC_KEYS ?= test=test-only-audit-hmac-key-never-use-in-production
 
-.PHONY: run test setup setup-dev browser pgbouncer migrate seed lint format clean bench-setup
+.PHONY: run test setup setup-dev browser pgbouncer migrate seed lint format clean bench-setup screenshots
 
 $(VENV)/.installed: requirements.txt
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -68,6 +68,11 @@ test: setup-dev lint
 	DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} REDIS_URL=$${REDIS_URL:-$(TEST_REDIS_URL)} \
 	  SECRET_KEY=$${SECRET_KEY:-$(TEST_SECRET_KEY)} AUDIT_HMAC_KEYS=$${AUDIT_HMAC_KEYS:-$(TEST_AUDIT_HMAC_KEYS)} \
 	  PROMETHEUS_MULTIPROC_DIR=$(CURDIR)/.data/prometheus-test $(VENV)/bin/pytest $(PYTEST_ARGS)
+
+# The compliance workspace's screenshots in docs/screenshots/ (README), from a seeded workspace.
+screenshots: setup-dev
+	DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} REDIS_URL=$${REDIS_URL:-$(TEST_REDIS_URL)} \
+	  ADPLATFORM_SCREENSHOTS=1 $(VENV)/bin/pytest -q tests/browser/test_screenshots.py
 
 # Benchmarks (bench/README.md): matplotlib, tqdm, py-spy, and Debian's wrk and redis-server.
 $(VENV)/.installed-bench: requirements-bench.txt requirements.txt $(VENV)/.installed

@@ -96,6 +96,18 @@ PROBLEM_TYPES = {
             "Only an active key that has not been rotated can be rotated; make a new key instead.",
         ),
         ProblemType(
+            "appeal-not-allowed",
+            409,
+            "This ad cannot be appealed.",
+            "Only a rejected ad, or one decided by staff, can be appealed; see `detail` for its status.",
+        ),
+        ProblemType(
+            "appeal-exists",
+            409,
+            "This verdict was appealed already.",
+            "An ad is appealed once per verdict version; `appeal_id` names the earlier appeal (read it on the ad).",
+        ),
+        ProblemType(
             "idempotency-key-in-flight",
             409,
             "A request with this Idempotency-Key is still in progress.",

@@ -59,6 +59,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django_otp.middleware.OTPMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "audit.staff.StaffActorMiddleware",  # names staff as the actor of audited account changes
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # Last, as django-axes asks: it turns a locked-out login into its 429 answer.
     "axes.middleware.AxesMiddleware",
@@ -380,7 +381,7 @@ AXES_VERBOSE = False  # no banner on every process start
 # The client's address: REMOTE_ADDR, or behind TRUSTED_PROXY_COUNT proxies that each append to
 # X-Forwarded-For, the entry the outermost of them wrote (what a client sends itself is ignored).
 TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
-AXES_CLIENT_IP_CALLABLE = "audit.staff.client_ip"
+AXES_CLIENT_IP_CALLABLE = "audit.staff_login.client_ip"
 # A TOTP device (django-otp; `manage.py enrol_staff_totp`) is needed to use the admin. On by
 # default off the embedded demo.
 STAFF_REQUIRE_2FA = env.bool("STAFF_REQUIRE_2FA", default=not EMBEDDED_DEMO)
@@ -648,3 +649,16 @@ CELERY_BEAT_SCHEDULE = {
         "options": {"expires": 600},
     },
 }
+
+# --- The compliance workspace (review queue, decisions, appeals) ---------------------------
+# A held ad (or an open appeal) waiting longer than this is overdue: the queue shows it first.
+REVIEW_SLA_HOURS = env.float("REVIEW_SLA_HOURS", default=24.0)
+# A reviewer's claim on an item ("being reviewed by") lapses after this many minutes.
+REVIEW_CLAIM_MINUTES = env.int("REVIEW_CLAIM_MINUTES", default=30)
+# The written reason of a staff decision has at least this many characters.
+REVIEW_REASON_MIN_LENGTH = env.int("REVIEW_REASON_MIN_LENGTH", default=20)
+# Four eyes: an approval that overrules a reject-severity finding takes effect only once a
+# second, different reviewer confirms it.
+REVIEW_FOUR_EYES = env.bool("REVIEW_FOUR_EYES", default=False)
+# Admin times as ISO 8601 with the zone's offset (adplatform/formats/en).
+FORMAT_MODULE_PATH = ["adplatform.formats"]

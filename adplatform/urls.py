@@ -5,8 +5,9 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitVie
 
 from ads_read.api import AdDetailApi, AdFailedListApi, AdListApi, StatsListApi
 from ads_write.api import AdBatchSubmitApi, AdSubmitApi
+from ads_write.api_appeals import AdAppealCreateApi
 
-from . import health, problems
+from . import admin_site, health, problems
 
 
 class AdCollectionApi(AdListApi, AdSubmitApi):
@@ -27,6 +28,7 @@ urlpatterns = [
     path("api/v1/ads/failed", AdFailedListApi.as_view(), name="ads-failed"),
     path("api/v1/ads/batch", AdBatchSubmitApi.as_view(), name="ads-batch"),
     path("api/v1/ads/<str:ad_id>", AdDetailApi.as_view(), name="ad-detail"),
+    path("api/v1/ads/<str:ad_id>/appeals", AdAppealCreateApi.as_view(), name="ad-appeals"),
     path("api/v1/stats", StatsListApi.as_view(), name="stats"),
     path("api/v1/", include("notifications.urls")),
     path("api/v1/", include("adplatform.kernel.urls")),
@@ -43,6 +45,6 @@ urlpatterns = [
 ]
 
 handler400 = problems.handler400
-handler403 = problems.handler403
-handler404 = problems.handler404
+handler403 = admin_site.handler403  # staff pages in the admin's chrome, the API's problems elsewhere
+handler404 = admin_site.handler404
 handler500 = problems.handler500

@@ -34,6 +34,9 @@ class AdView(models.Model):
     decided_by = models.CharField(max_length=150, blank=True)
     decision_reason = models.TextField(blank=True)
     version = models.PositiveIntegerField()
+    appeal = models.JSONField(
+        null=True, blank=True, help_text="The ad's latest appeal as the API shows it (ads_read.serializers)."
+    )
     previous_status = models.CharField(
         max_length=16,
         blank=True,

@@ -14,13 +14,14 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from adplatform.kernel.bulk import COPY_MIN_ROWS, rows_stage
-from ads_write.models import Ad, Finding, Verdict, finding_document
+from ads_write.models import Ad, Appeal, Finding, Verdict, finding_document
 from notifications.services.webhook_deliveries import webhook_deliveries_create
 
 from . import stats
 from .freshness import told_versions_record
 from .models import AdView
 from .pending import pending_settle
+from .serializers import appeal_document
 
 _COLUMNS = list(AdView._meta.concrete_fields)
 _UPDATE_COLUMNS = [f for f in _COLUMNS if not f.primary_key]
@@ -50,8 +51,8 @@ _AD_COLUMNS = (
 )
 
 
-def _view_row(ad: dict, verdicts: list[dict], findings: dict, now) -> AdView:
-    # The latest engine verdict: a revalidation (ads_write/revalidation.py) adds one.
+def _view_row(ad: dict, verdicts: list[dict], findings: dict, now, appeal=None) -> AdView:
+    # The latest engine verdict: a revalidation (ads_write/services/revalidation.py) adds one.
     engine = next((v for v in reversed(verdicts) if v["source"] == Verdict.Source.ENGINE), None)
     staff = next((v for v in reversed(verdicts) if v["source"] == Verdict.Source.STAFF), None)
     found = findings.get(engine["id"], []) if engine else []
@@ -63,6 +64,7 @@ def _view_row(ad: dict, verdicts: list[dict], findings: dict, now) -> AdView:
         finding_codes=(" " + " ".join(sorted({f["code"] for f in found})) + " ") if found else "",
         decided_by=staff["reviewer"] if staff else "",
         decision_reason=staff["reason"] if staff else "",
+        appeal=appeal_document(appeal) if appeal is not None else None,
         projected_at=now,
     )
 
@@ -136,8 +138,14 @@ def ads_project(*, ad_ids: list, reapply: bool = False) -> int:
         Finding.objects.filter(verdict_id__in=engine_ids).order_by("id").values("verdict_id", *Finding.DOCUMENT_FIELDS)
     ):
         findings.setdefault(finding.pop("verdict_id"), []).append(finding_document(**finding))
+    appeals = {}  # each ad's latest appeal (few ads have any)
+    for appeal in Appeal.objects.filter(ad_id__in=[a["id"] for a in ads]).order_by("verdict_version"):
+        appeals[appeal.ad_id] = appeal
     now = timezone.now()
-    rows = [_view_row(ad, verdicts.get(ad["id"], []), findings, now) for ad in sorted(ads, key=lambda a: a["id"])]
+    rows = [
+        _view_row(ad, verdicts.get(ad["id"], []), findings, now, appeals.get(ad["id"]))
+        for ad in sorted(ads, key=lambda a: a["id"])
+    ]
     with transaction.atomic():
         previous = _upsert_newer(rows, reapply=reapply)
         applied_rows = [row for row in rows if row.id in previous]

@@ -1,7 +1,8 @@
 """The daily failed-ads CSV, built by streaming from the read side.
 
 Layout: one CSV with a header row, then one row per finding (an ad with three findings takes
-three rows; an ad without findings still takes one, with empty finding cells). Rows of ads
+three rows; an ad without findings still takes one, with empty finding cells). An appealed
+ad's status says so: `rejected (appealed)`, `rejected (appeal rejected)`. Rows of ads
 that ended `rejected` during the day come first, then the ads held for review (`needs_review`)
 during the day and still open when the report is built; the `status` column tells the two
 sections apart. Both are the day's: a report of an old day does not list today's holds. Times are ISO 8601 in the retailer's time zone. `decided_at` is when the ad reached its
@@ -104,13 +105,14 @@ class FailedAdsReport:
                 headline,
                 landing_url,
                 findings,
+                appeal,
             ) in queryset.iterator(chunk_size=ROWS_PER_QUERY_CHUNK):
                 if status == "rejected":
                     self.rejected += 1
                 else:
                     self.needs_review += 1
                 ad_cells = [
-                    ad_status,
+                    status_cell(ad_status, appeal),
                     ad_id,
                     external_ref,
                     _local(submitted_at, zone),
@@ -124,6 +126,17 @@ class FailedAdsReport:
                     yield buffer.getvalue().encode()
                     buffer.seek(0)
                     buffer.truncate()
+
+
+def status_cell(status: str, appeal: dict | None) -> str:
+    """The status column, with the ad's appeal if it has one: `rejected (appealed)` while a
+    reviewer has yet to decide it, `rejected (appeal rejected)` once the verdict stood."""
+    if not appeal:
+        return status
+    if appeal.get("status") == "open":
+        return f"{status} (appealed)"
+    decision = (appeal.get("decision") or {}).get("status")
+    return f"{status} (appeal {decision})" if decision else status
 
 
 def _local(value: datetime | None, zone: ZoneInfo) -> str:

@@ -84,6 +84,7 @@ DOCUMENT_FIELDS = (
     "decided_by",
     "decision_reason",
     "version",
+    "appeal",
 )
 
 
@@ -111,7 +112,17 @@ def reached_at():
     return Coalesce("decided_at", "reviewed_at")
 
 
-REPORT_FIELDS = ("id", "status", "external_ref", "submitted_at", "reached_at", "headline", "landing_url", "findings")
+REPORT_FIELDS = (
+    "id",
+    "status",
+    "external_ref",
+    "submitted_at",
+    "reached_at",
+    "headline",
+    "landing_url",
+    "findings",
+    "appeal",
+)
 
 
 def ad_report_rejected(*, retailer_id, start, end) -> QuerySet:

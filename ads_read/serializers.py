@@ -26,6 +26,45 @@ class DecisionSerializer(serializers.Serializer):
     reason = serializers.CharField()
 
 
+class AppealDecisionSerializer(serializers.Serializer):
+    status = serializers.ChoiceField(choices=[AdStatus.APPROVED, AdStatus.REJECTED])
+    by = serializers.CharField()
+    reason = serializers.CharField()
+    decided_at = serializers.DateTimeField()
+
+
+class AppealDocumentSerializer(serializers.Serializer):
+    """The retailer's appeal of the ad's verdict, and its decision once a reviewer made it."""
+
+    id = serializers.UUIDField()
+    status = serializers.ChoiceField(choices=["open", "decided"])
+    message = serializers.CharField()
+    verdict_version = serializers.IntegerField(help_text="The version of the verdict appealed against.")
+    submitted_at = serializers.DateTimeField()
+    decision = AppealDecisionSerializer(allow_null=True)
+
+
+def appeal_document(appeal) -> dict:
+    """An appeal (ads_write.models.Appeal) as the API shows it; the projection stores it in
+    the read row as such."""
+    decided = appeal.status == "decided"
+    return {
+        "id": str(appeal.id),
+        "status": appeal.status,
+        "message": appeal.message,
+        "verdict_version": appeal.verdict_version,
+        "submitted_at": _datetime(appeal.submitted_at),
+        "decision": {
+            "status": appeal.decision_status,
+            "by": appeal.decided_by,
+            "reason": appeal.decision_reason,
+            "decided_at": _datetime(appeal.decided_at),
+        }
+        if decided
+        else None,
+    }
+
+
 class AdViewSerializer(serializers.Serializer):
     """An ad as the retailer reads it. A pending stand-in (accepted, not yet projected) has
     only id, status, external_ref and submitted_at; the rest is null. Every field is always
@@ -52,11 +91,14 @@ class AdViewSerializer(serializers.Serializer):
     decided_at = serializers.DateTimeField(allow_null=True, default=None, read_only=True)
     decision = serializers.SerializerMethodField()
     version = serializers.IntegerField(default=0, read_only=True)
+    appeal = serializers.SerializerMethodField()
 
     # For the schema only (see to_representation).
     def get_price(self, obj) -> PriceSerializer(allow_null=True): ...
 
     def get_decision(self, obj) -> DecisionSerializer(allow_null=True): ...
+
+    def get_appeal(self, obj) -> AppealDocumentSerializer(allow_null=True): ...
 
     def to_representation(self, instance):
         # Rendered by `ad_document`, not field by field: DRF copies and runs the 21 declared
@@ -105,6 +147,7 @@ def ad_document(ad) -> dict:
         "decided_at": _datetime(row["decided_at"]),
         "decision": {"by": row["decided_by"], "reason": row["decision_reason"]} if row["decided_by"] else None,
         "version": row["version"],
+        "appeal": row.get("appeal"),  # added last: the fields before it render as they always did
     }
 
 

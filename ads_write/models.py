@@ -64,8 +64,15 @@ class Ad(models.Model):
             # decided by staff, so that index leaves out the rest.
             models.Index(fields=["reviewed_at"], name="ad_reviewed"),
             models.Index(fields=["decided_at"], name="ad_decided", condition=models.Q(decided_at__isnull=False)),
+            # The review queue, oldest hold (the most overdue) first.
+            models.Index(
+                fields=["reviewed_at", "id"], name="ad_held_reviewed", condition=models.Q(status="needs_review")
+            ),
         ]
-        permissions = [("decide_ad", "Can decide ads held for review")]
+        permissions = [
+            ("decide_ad", "Can decide ads held for review and appeals"),
+            ("export_ad", "Can export ads and the review queue as CSV"),
+        ]
 
     def __str__(self):
         return f"{self.headline} ({self.status})"
@@ -96,10 +103,26 @@ class Verdict(models.Model):
     ruleset_version = models.CharField(max_length=32, blank=True)
     reviewer = models.CharField(max_length=150, blank=True)
     reason = models.TextField(blank=True)
+    # Staff decisions only; the engine's verdicts are bulk-inserted without them (hence db_default).
+    reason_code = models.CharField(
+        max_length=32, blank=True, default="", db_default="", help_text="From the catalogue in ads_write/review.py."
+    )
+    dispositions = models.JSONField(
+        default=dict, db_default={}, blank=True, help_text="Finding id → upheld | overruled."
+    )
+    confirmed_by = models.CharField(
+        max_length=150, blank=True, default="", db_default="", help_text="The second reviewer (four eyes)."
+    )
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["ad", "version"], name="verdict_one_per_ad_version")]
+        # The admin's filters (its list is newest first).
+        indexes = [
+            models.Index(fields=["status", "-id"], name="verdict_status"),
+            models.Index(fields=["source", "-id"], name="verdict_source"),
+            models.Index(fields=["created_at"], name="verdict_created"),
+        ]
 
     def __str__(self):
         return f"{self.ad_id} v{self.version}: {self.status}"
@@ -113,6 +136,13 @@ class Finding(models.Model):
     message = models.CharField(max_length=500)
     field = models.CharField(max_length=64, blank=True)
     evidence = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        # The admin's filters (its list is newest first).
+        indexes = [
+            models.Index(fields=["severity", "-id"], name="finding_severity"),
+            models.Index(fields=["category", "-id"], name="finding_category"),
+        ]
 
     # The columns of a finding as readers see it (as_dict, finding_document).
     DOCUMENT_FIELDS = ("code", "category", "severity", "message", "field", "evidence")
@@ -210,3 +240,75 @@ class IdempotencyKey(models.Model):
 
     def __str__(self):
         return f"{self.key} ({self.state})"
+
+
+class ReviewClaim(models.Model):
+    """A reviewer working on a held ad (or an appeal's ad): others see "being reviewed by",
+    until the reviewer releases it, decides it, or the claim expires (REVIEW_CLAIM_MINUTES)."""
+
+    ad = models.OneToOneField(Ad, on_delete=models.CASCADE, primary_key=True, related_name="review_claim")
+    reviewer = models.CharField(max_length=150)
+    claimed_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField()
+
+    def __str__(self):
+        return f"{self.ad_id} by {self.reviewer} until {self.expires_at:%Y-%m-%dT%H:%M:%S%z}"
+
+    def active(self, now=None) -> bool:
+        return self.expires_at > (now or timezone.now())
+
+
+class ApprovalProposal(models.Model):
+    """Four eyes (REVIEW_FOUR_EYES): an approval that overrules a reject-severity finding,
+    waiting for a second, different reviewer to confirm it. Only for the ad's version it was
+    made on; a confirmation turns it into the decision."""
+
+    ad = models.OneToOneField(Ad, on_delete=models.CASCADE, primary_key=True, related_name="approval_proposal")
+    version = models.PositiveIntegerField()
+    reviewer = models.CharField(max_length=150)
+    reason_code = models.CharField(max_length=32)
+    reason = models.TextField()
+    dispositions = models.JSONField(default=dict)
+    proposed_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self):
+        return f"{self.ad_id} v{self.version} approval by {self.reviewer}"
+
+
+class Appeal(models.Model):
+    """A retailer contesting the verdict of one of its ads (rejected, or decided by staff):
+    at most one appeal per verdict version. Reviewers decide it, which gives the ad a new
+    verdict version (services/appeals.py)."""
+
+    class Status(models.TextChoices):
+        OPEN = "open"
+        DECIDED = "decided"
+
+    id = models.UUIDField(primary_key=True, default=new_id, editable=False)
+    ad = models.ForeignKey(Ad, on_delete=models.CASCADE, related_name="appeals")
+    retailer = models.ForeignKey(Retailer, on_delete=models.PROTECT, related_name="+")
+    verdict_version = models.PositiveIntegerField(help_text="The version of the verdict appealed against.")
+    submitted_version = models.PositiveIntegerField(help_text="The ad version the appeal made.")
+    message = models.TextField(max_length=2000)
+    status = models.CharField(max_length=8, choices=Status.choices, default=Status.OPEN)
+    submitted_at = models.DateTimeField(default=timezone.now)
+    decided_at = models.DateTimeField(null=True, blank=True)
+    decided_by = models.CharField(max_length=150, blank=True)
+    decision_status = models.CharField(
+        max_length=16, choices=[(AdStatus.APPROVED, "Approved"), (AdStatus.REJECTED, "Rejected")], blank=True
+    )
+    decision_reason_code = models.CharField(max_length=32, blank=True)
+    decision_reason = models.TextField(blank=True)
+    decided_version = models.PositiveIntegerField(null=True, blank=True, help_text="The ad version the decision made.")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["ad", "verdict_version"], name="appeal_once_per_verdict_version")
+        ]
+        indexes = [
+            # The appeals queue: open ones first, the oldest first.
+            models.Index(fields=["status", "submitted_at"], name="appeal_status_submitted"),
+        ]
+
+    def __str__(self):
+        return f"Appeal of {self.ad_id} v{self.verdict_version} ({self.status})"

@@ -1,19 +1,19 @@
 """The audit log in the admin: a read-only list with filters, a chain verification button,
 and a streamed CSV export of the filtered list."""
 
-import csv
 import json
 
 from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.admin.options import IncorrectLookupParameters
 from django.core.exceptions import PermissionDenied
-from django.http import HttpResponseNotAllowed, HttpResponseRedirect, StreamingHttpResponse
+from django.db.models import OuterRef, Subquery
+from django.http import HttpResponseNotAllowed, HttpResponseRedirect
 from django.urls import path, reverse
-from django.utils import timezone
 from django.utils.html import format_html
 
-from adplatform.admin_tools import DateRangeFilter, InputFilter, ReadOnlyAdmin, parse_uuid
+from adplatform.admin_tools import DateRangeFilter, InputFilter, ReadOnlyAdmin, csv_download, parse_uuid
+from adplatform.kernel.models import Retailer
 
 from .models import AuditEntry
 from .selectors import audit_actions, audit_chain_verify, audit_csv_rows
@@ -39,16 +39,21 @@ class ActorFilter(InputFilter):
         return queryset.filter(actor=value)
 
 
-class _Echo:
-    """The file csv.writer writes to: hands each line back for streaming."""
-
-    def write(self, line):
-        return line
-
-
 @admin.register(AuditEntry)
 class AuditEntryAdmin(ReadOnlyAdmin):
-    list_display = ("sequence", "occurred_at", "actor", "action", "ad_link", "retailer_id", "short_hash")
+    # recorded_at is taken right after the entry's sequence number, so it rises with the
+    # sequence; occurred_at is when the change happened (a verdict's entry may be written
+    # later than another that happened after it).
+    list_display = (
+        "sequence",
+        "recorded_at",
+        "occurred_at",
+        "actor_name",
+        "action",
+        "ad_link",
+        "retailer",
+        "short_hash",
+    )
     list_filter = (ActionFilter, ActorFilter, ("occurred_at", DateRangeFilter))
     search_fields = ("ad_id",)
     search_help_text = "An ad id: all of that ad's entries."
@@ -76,6 +81,23 @@ class AuditEntryAdmin(ReadOnlyAdmin):
         if not entry.ad_id:
             return "—"
         return format_html('<a href="{}">{}</a>', reverse("admin:ads_write_ad_change", args=[entry.ad_id]), entry.ad_id)
+
+    def get_queryset(self, request):
+        # The retailer's name with each row (a primary-key lookup each), not its UUID.
+        name = Retailer.objects.filter(id=OuterRef("retailer_id")).values("name")[:1]
+        return super().get_queryset(request).annotate(retailer_name=Subquery(name))
+
+    @admin.display(description="retailer", ordering="retailer_id")
+    def retailer(self, entry):
+        return getattr(entry, "retailer_name", None) or entry.retailer_id or "—"
+
+    @admin.display(description="actor", ordering="actor")
+    def actor_name(self, entry):
+        # retailer:<uuid>/key:<prefix> → "Nimbus (key <prefix>)"; staff and system as they are.
+        if entry.actor.startswith("retailer:") and getattr(entry, "retailer_name", None):
+            key = entry.actor.partition("/key:")[2]
+            return f"{entry.retailer_name} (key {key})" if key else entry.retailer_name
+        return entry.actor
 
     @admin.display(description="hash")
     def short_hash(self, entry):
@@ -120,10 +142,4 @@ class AuditEntryAdmin(ReadOnlyAdmin):
         except IncorrectLookupParameters:
             self.message_user(request, "Those filters are not valid.", messages.ERROR)
             return HttpResponseRedirect(reverse("admin:audit_auditentry_changelist"))
-        writer = csv.writer(_Echo())
-        response = StreamingHttpResponse(
-            (writer.writerow(row) for row in audit_csv_rows(queryset)), content_type="text/csv; charset=utf-8"
-        )
-        filename = f"audit-entries-{timezone.now():%Y%m%dT%H%M%SZ}.csv"
-        response["Content-Disposition"] = f'attachment; filename="{filename}"'
-        return response
+        return csv_download(audit_csv_rows(queryset), name="audit-entries")

@@ -1,121 +1,177 @@
-"""Compliance staff sign-in: the audit trail of failed logins and lockouts (django-axes),
-unlocking, and TOTP enrolment (django-otp). Services here change state and audit it in the
-same transaction, as every service does."""
+"""Compliance staff accounts: `staff_upsert` (behind `create_staff`) puts a user in exactly
+one role, and signal handlers audit what happens to staff accounts by any other way — a
+login, a user created (`createsuperuser`, the admin, a shell), a change of groups.
 
-import base64
+Who did it (`actor`) comes from the request when there is one (StaffActorMiddleware), else
+`system:cli`."""
 
-from axes.signals import user_locked_out
-from axes.utils import reset as axes_reset
-from django.conf import settings
+import contextvars
+from contextlib import contextmanager
+
 from django.contrib.auth import get_user_model
-from django.contrib.auth.signals import user_login_failed
+from django.contrib.auth.base_user import AbstractBaseUser
+from django.contrib.auth.models import Group
+from django.contrib.auth.password_validation import validate_password
+from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.dispatch import receiver
-from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from adplatform.kernel.ids import new_id
 
+from .roles import ROLE_GROUPS, ROLES
 from .services import AuditRecord, audit_record_many
 
-LOGIN_ACTOR = "system:login"
+_actor: contextvars.ContextVar[str] = contextvars.ContextVar("audit_actor", default="system:cli")
+# Set while a service writes its own, complete record: the signal handlers stay quiet.
+_service_records: contextvars.ContextVar[bool] = contextvars.ContextVar("audit_service_records", default=False)
 
 
 class StaffError(ValueError):
     pass
 
 
-def client_ip(request) -> str | None:
-    """The address a login comes from (django-axes' AXES_CLIENT_IP_CALLABLE): REMOTE_ADDR, or
-    behind TRUSTED_PROXY_COUNT proxies that each append the address they saw to
-    X-Forwarded-For, the entry the outermost proxy wrote. Entries left of it are the client's
-    own say and are ignored: trusting them would let anyone pick the address they lock out."""
-    count = settings.TRUSTED_PROXY_COUNT
-    if count > 0:
-        hops = [hop.strip() for hop in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",") if hop.strip()]
-        if len(hops) >= count:
-            return hops[-count]
-    return request.META.get("REMOTE_ADDR")
+@contextmanager
+def acting_as(actor: str):
+    token = _actor.set(actor)
+    try:
+        yield
+    finally:
+        _actor.reset(token)
 
 
-def _audit(*, action: str, actor: str, data: dict) -> None:
-    with transaction.atomic():
-        audit_record_many(records=[AuditRecord(event_id=new_id(), action=action, actor=actor, data=data)])
+class StaffActorMiddleware:
+    """Names the signed-in user as the actor of what the signal handlers record."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        user = getattr(request, "user", None)
+        if user is None or not user.is_authenticated:
+            return self.get_response(request)
+        with acting_as(f"staff:{user.get_username()}"):
+            return self.get_response(request)
 
 
-@receiver(user_login_failed, dispatch_uid="audit.staff.login_failed")
-def _login_failed(sender, credentials, request=None, **kwargs):
-    # django-axes' receiver ran first (its app comes first): the request says whether this
-    # attempt was refused by a lockout, or met one.
-    _audit(
-        action="staff.login_failed",
-        actor=LOGIN_ACTOR,
-        data={
-            "username": str(credentials.get("username", ""))[:150],
-            "ip_address": getattr(request, "axes_ip_address", None),
-            "locked_out": bool(getattr(request, "axes_locked_out", False)),
-        },
-    )
+def _user_data(user) -> dict:
+    return {
+        "user_id": user.pk,
+        "username": user.get_username(),
+        "is_staff": user.is_staff,
+        "is_superuser": user.is_superuser,
+        "roles": sorted(user.groups.values_list("name", flat=True)) if user.pk else [],
+    }
 
 
-@receiver(user_locked_out, dispatch_uid="audit.staff.locked_out")
-def _locked_out(sender, request, username, ip_address, **kwargs):
-    # django-axes signals again at every attempt during a lockout; only the failure that
-    # locks has counted its failures (axes_failures_since_start is None otherwise).
-    failures = getattr(request, "axes_failures_since_start", None)
-    if failures is None:
-        return
-    _audit(
-        action="staff.locked_out",
-        actor=LOGIN_ACTOR,
-        data={"username": username, "ip_address": ip_address, "failures": failures},
-    )
-
-
-def staff_unlock(*, username: str, ip_address: str | None = None, actor: str = "system:cli") -> int:
-    """Lift the login lockout of a username (from one address, or from all). Returns the
-    lockout records removed; audited even when there were none."""
-    with transaction.atomic():
-        removed = axes_reset(username=username, ip=ip_address)
+def _record(action: str, data: dict, actor: str | None = None) -> None:
+    with transaction.atomic():  # inside the change's transaction when there is one
         audit_record_many(
-            records=[
-                AuditRecord(
-                    event_id=new_id(),
-                    action="staff.unlocked",
-                    actor=actor,
-                    data={"username": username, "ip_address": ip_address, "records_removed": removed},
-                )
-            ]
+            records=[AuditRecord(event_id=new_id(), action=action, actor=actor or _actor.get(), data=data)]
         )
-    return removed
 
 
-def staff_totp_enrol(*, username: str, replace: bool = False, actor: str = "system:cli") -> TOTPDevice:
-    """Give a staff user a TOTP device (confirmed at once: the secret reaches them only
-    through the one-time print of the enrolling command). With `replace`, their other devices
-    go; without, having one already is an error."""
+def staff_upsert(
+    *, username: str, role: str, password: str, actor: str = "system:cli"
+) -> tuple[AbstractBaseUser, bool, list[str]]:
+    """Create a staff user in `role` (reviewer | auditor | operator) or update one: set the
+    password, make it active staff, and make `role` its only role group (other groups stay).
+    Refuses to touch a superuser. Returns (user, created, previous role groups)."""
+    username = (username or "").strip()
+    if not username:
+        raise StaffError("A username is required.")
+    if role not in ROLES:
+        raise StaffError(f"The role is one of {', '.join(ROLES)}.")
+    group = Group.objects.filter(name=ROLES[role]).first()
+    if group is None:
+        raise StaffError(f"The {ROLES[role]} group is missing: run `manage.py migrate`.")
     User = get_user_model()
-    with transaction.atomic():
-        user = User.objects.select_for_update().filter(username=username, is_staff=True).first()
-        if user is None:
-            raise StaffError(f"No staff user {username!r}.")
-        existing = TOTPDevice.objects.filter(user=user)
-        if existing.exists() and not replace:
-            raise StaffError(f"{username} has a TOTP device already; --replace makes a new one.")
-        removed = existing.delete()[0] if replace else 0
-        device = TOTPDevice.objects.create(user=user, name="admin", confirmed=True)
-        audit_record_many(
-            records=[
+    token = _service_records.set(True)
+    try:
+        with transaction.atomic():
+            user = User.objects.select_for_update().filter(username=username).first()
+            created = user is None
+            if created:
+                user = User(username=username)
+            elif user.is_superuser:
+                raise StaffError(f"{username} is a superuser; staff in a role must not be one.")
+            try:
+                validate_password(password, user)
+            except ValidationError as exc:
+                raise StaffError(" ".join(exc.messages)) from exc
+            previous = (
+                [] if created else sorted(user.groups.filter(name__in=ROLE_GROUPS).values_list("name", flat=True))
+            )
+            user.set_password(password)
+            user.is_staff, user.is_active = True, True
+            user.save()
+            user.groups.remove(*Group.objects.filter(name__in=ROLE_GROUPS).exclude(pk=group.pk))
+            user.groups.add(group)
+            records = [
                 AuditRecord(
                     event_id=new_id(),
-                    action="staff.totp_enrolled",
+                    action="staff.created" if created else "staff.updated",
                     actor=actor,
-                    data={"user_id": user.pk, "username": username, "device_id": device.pk, "replaced": removed},
+                    data={**_user_data(user), "role": role},
                 )
             ]
+            if previous != [group.name]:
+                records.append(
+                    AuditRecord(
+                        event_id=new_id(),
+                        action="staff.role_changed",
+                        actor=actor,
+                        data={"user_id": user.pk, "username": username, "from": previous, "to": [group.name]},
+                    )
+                )
+            audit_record_many(records=records)
+    finally:
+        _service_records.reset(token)
+    return user, created, previous
+
+
+# --- signal handlers (connected in apps.py) -------------------------------------------------
+def on_user_saved(sender, instance, created, raw=False, **kwargs):
+    if created and not raw and not _service_records.get():
+        _record("user.created", _user_data(instance))
+
+
+def on_groups_changed(sender, instance, action, reverse, model, pk_set, **kwargs):
+    if action not in ("post_add", "post_remove", "pre_clear", "post_clear") or _service_records.get():
+        return
+    User = get_user_model()
+    if action == "pre_clear":  # what a clear removes is known only before it
+        instance._audit_cleared = list(
+            instance.user_set.values_list("pk", flat=True) if reverse else instance.groups.values_list("pk", flat=True)
         )
-    return device
+        return
+    if action == "post_clear":
+        pk_set = set(getattr(instance, "_audit_cleared", []))
+    if not pk_set:
+        return
+    verb = "added" if action == "post_add" else "removed"
+    if reverse:  # group.user_set.add(users…)
+        pairs = [(user, [instance.name]) for user in User.objects.filter(pk__in=pk_set)]
+    else:
+        pairs = [(instance, sorted(Group.objects.filter(pk__in=pk_set).values_list("name", flat=True)))]
+    for user, groups in pairs:
+        _record(
+            "staff.role_changed",
+            {
+                "user_id": user.pk,
+                "username": user.get_username(),
+                verb: groups,
+                "roles": sorted(user.groups.values_list("name", flat=True)),
+            },
+        )
 
 
-def totp_secret(device: TOTPDevice) -> str:
-    """The device's key in the base32 form authenticator apps take by hand."""
-    return base64.b32encode(device.bin_key).decode().rstrip("=")
+def on_logged_in(sender, request, user, **kwargs):
+    if user.is_staff:
+        _record(
+            "staff.login",
+            {
+                "user_id": user.pk,
+                "username": user.get_username(),
+                "ip": request.META.get("REMOTE_ADDR") if request else None,
+            },
+            actor=f"staff:{user.get_username()}",
+        )

@@ -5,8 +5,9 @@ import re
 
 from django import forms
 from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
 
-from adplatform.admin_tools import action_form_page
+from adplatform.admin_tools import action_form_page, requires_permission
 
 from .serializers import MAX_REPORT_CONTACTS, RetailerSettingsSerializer
 from .services.retailer_settings import retailer_settings_update
@@ -36,15 +37,13 @@ class ReportSettingsForm(forms.Form):
         return {**data, **checked.validated_data}
 
 
+@requires_permission("kernel.change_retailer")
 @admin.action(description="Change report contacts and time zone…")
 def change_report_settings(modeladmin, request, queryset):
     # Checked here, not with permissions=["change"]: the Retailer admin is read-only, so its
     # has_change_permission() is False for everybody.
     if not request.user.has_perm("kernel.change_retailer"):
-        modeladmin.message_user(
-            request, "Changing report settings needs the “Can change retailer” permission.", messages.ERROR
-        )
-        return None
+        raise PermissionDenied("Changing report settings needs the “Can change retailer” permission.")
     retailers = list(queryset[:2])
     if len(retailers) != 1:
         modeladmin.message_user(

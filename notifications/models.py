@@ -4,7 +4,7 @@ from django.utils import timezone
 from adplatform.kernel.ids import new_id
 from adplatform.kernel.models import Retailer
 
-WEBHOOK_EVENTS = ("ad.approved", "ad.rejected", "ad.needs_review", "ad.decided")
+WEBHOOK_EVENTS = ("ad.approved", "ad.rejected", "ad.needs_review", "ad.decided", "ad.appeal_decided")
 
 
 class WebhookEndpoint(models.Model):

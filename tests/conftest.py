@@ -13,7 +13,7 @@ import subprocess
 import sys
 import time
 import uuid
-from contextlib import ExitStack
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 import pytest
@@ -29,7 +29,9 @@ from django.test.utils import CaptureQueriesContext
 from rest_framework.test import APIClient
 
 from ads_write.admission import intake_lag_forget
+from audit.roles import AUDITORS, ROLE_GROUPS
 from audit.services import auditor_upsert
+from audit.staff import staff_upsert
 from tests.brokers import BROKERS, use_broker, vhost
 from tests.factories import RetailerFactory
 from tests.pgbouncer import PGBOUNCER, PrivatePgBouncer
@@ -128,14 +130,50 @@ def _no_second_factor():
         yield
 
 
+# The migrations that make the staff groups, in order (a later one may add permissions).
+ROLE_MIGRATIONS = [
+    ("audit.migrations.0004_auditors_group", "create_group"),
+    ("audit.migrations.0006_staff_roles", "create_roles"),
+    ("audit.migrations.0007_appeal_permissions", "grant"),
+]
+
+
 @pytest.fixture
-def auditors_group(db):
-    """The Auditors group as migration audit/0004 makes it: a transactional test's flush
-    empties every table, this group with them."""
-    migration = importlib.import_module("audit.migrations.0004_auditors_group")
+def staff_groups(db):
+    """The staff groups (Reviewers, Auditors, Operators) as the migrations make them: a
+    transactional test's flush empties every table, these groups with them."""
     with connection.schema_editor() as schema_editor:
-        migration.create_group(apps, schema_editor)
-    return Group.objects.get(name=migration.GROUP)
+        for module, function in ROLE_MIGRATIONS:
+            getattr(importlib.import_module(module), function)(apps, schema_editor)
+    return {group.name: group for group in Group.objects.filter(name__in=ROLE_GROUPS)}
+
+
+@pytest.fixture
+def auditors_group(staff_groups):
+    return staff_groups[AUDITORS]
+
+
+def staff_user(username: str, role: str):
+    """A staff user in a role, made by the service behind create_staff; its password is
+    `user.raw_password`."""
+    user, _, _ = staff_upsert(username=username, role=role, password=AUDITOR_PASSWORD)
+    user.raw_password = AUDITOR_PASSWORD
+    return user
+
+
+@pytest.fixture
+def reviewer(staff_groups):
+    return staff_user("rita", "reviewer")
+
+
+@pytest.fixture
+def second_reviewer(staff_groups):
+    return staff_user("ravi", "reviewer")
+
+
+@pytest.fixture
+def operator(staff_groups):
+    return staff_user("otto", "operator")
 
 
 @pytest.fixture
@@ -348,7 +386,7 @@ def celery_worker(request, django_db_setup, tmp_path_factory):
         yield stack.enter_context(running_worker(tmp_path_factory, **env))
 
 
-@contextlib.contextmanager
+@contextmanager
 def running_worker(tmp_path_factory, **env):
     """A ready WorkerProcess of two processes on every queue, with `env` over worker_env(),
     stopped on exit; the queues are emptied first."""

@@ -116,10 +116,11 @@ def submit_ad(retailer, **overrides):
     return Ad.objects.get(id=accepted[0].id)
 
 
-def held_ad(retailer, code="POLICY.SUPERLATIVE_CLAIM", **overrides):
+def held_ad(retailer, code="POLICY.SUPERLATIVE_CLAIM", *, evidence=None, extra_findings=(), **overrides):
     """An ad that detailed validation held for review: stored as the consumer stores it,
     then given a review verdict through the service that records the engine's verdicts
-    (whatever the rules engine makes of the ad's text today)."""
+    (whatever the rules engine makes of the ad's text today). extra_findings: more
+    engine.Finding to hold it with."""
     event = intake_event(retailer, **overrides)
     with transaction.atomic():
         submissions_store(events=[event])
@@ -129,8 +130,10 @@ def held_ad(retailer, code="POLICY.SUPERLATIVE_CLAIM", **overrides):
         severity="review",
         message="Held for a person to look at.",
         field="headline",
+        evidence=evidence or {},
     )
-    verdict = engine.Verdict(status=AdStatus.NEEDS_REVIEW, findings=(finding,), ruleset_version="factory")
+    findings = (finding, *extra_findings)
+    verdict = engine.Verdict(status=AdStatus.NEEDS_REVIEW, findings=findings, ruleset_version="factory")
     ads_record_verdicts(verdicts={uuid.UUID(event.ad_id): verdict})
     return Ad.objects.get(id=event.ad_id)
 

@@ -3,17 +3,20 @@ registration: replaying dead letters, revoking API keys, deactivating retailers 
 audited service, with the staff member as the actor)."""
 
 from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+
+from adplatform.admin_tools import requires_permission
 
 from .services import api_key_revoke, dead_letter_replay, retailer_set_active
 
 
+@requires_permission("kernel.change_deadletter")
 @admin.action(description="Replay the selected dead letters")
 def replay_dead_letters(modeladmin, request, queryset):
     # Checked here, not with permissions=["change"]: the DeadLetter admin is read-only, so
     # its has_change_permission() is False for everybody.
     if not request.user.has_perm("kernel.change_deadletter"):
-        modeladmin.message_user(request, "Replaying needs the “Can change dead letter” permission.", messages.ERROR)
-        return
+        raise PermissionDenied("Replaying needs the “Can change dead letter” permission.")
     try:
         outcome = dead_letter_replay(
             ids=list(queryset.values_list("id", flat=True)), actor=f"staff:{request.user.get_username()}"

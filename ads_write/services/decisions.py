@@ -16,9 +16,26 @@ class DecisionError(ValueError):
     pass
 
 
-def ad_decide(*, ad_id, status: str, reviewer: str, reason: str) -> Ad:
+def ad_decide(
+    *,
+    ad_id,
+    status: str,
+    reviewer: str,
+    reason: str,
+    reason_code: str = "",
+    dispositions: dict | None = None,
+    confirmed_by: str = "",
+    action: str = "ad.decided",
+    decidable=lambda ad: ad.status == AdStatus.NEEDS_REVIEW,
+    extra_data: dict | None = None,
+) -> Ad:
     """A compliance officer's decision on an ad held for review: approve or reject it with
-    a written reason. Audited, and projected through the outbox like any state change."""
+    a written reason. Audited, and projected through the outbox like any state change.
+
+    The reviewer's page adds a reason code, the disposition of each finding (finding id →
+    upheld | overruled) and, under four eyes, the second reviewer who confirmed it. An
+    appeal's decision (services/appeals.py) is the same command on another kind of ad
+    (`decidable`), audited as its own `action`."""
     if status not in (AdStatus.APPROVED, AdStatus.REJECTED):
         raise DecisionError("A decision is 'approved' or 'rejected'.")
     reason = (reason or "").strip()
@@ -31,7 +48,7 @@ def ad_decide(*, ad_id, status: str, reviewer: str, reason: str) -> Ad:
     now = timezone.now()
     with transaction.atomic():
         ad = Ad.objects.select_for_update().get(id=ad_id)
-        if ad.status != AdStatus.NEEDS_REVIEW:
+        if not decidable(ad):
             raise DecisionError(f"Only ads held for review can be decided; this one is {ad.status}.")
         event_id = new_id()
         ad.status, ad.version, ad.decided_at = status, ad.version + 1, now
@@ -45,17 +62,25 @@ def ad_decide(*, ad_id, status: str, reviewer: str, reason: str) -> Ad:
             ruleset_version=ad.ruleset_version,
             reviewer=reviewer,
             reason=reason,
+            reason_code=reason_code,
+            dispositions=dispositions or {},
+            confirmed_by=confirmed_by,
             created_at=now,
         )
+        data = {"status": status, "version": ad.version, "reason": reason, "reviewer": reviewer}
+        # Only what was given: a plain decision's entry stays as it always was.
+        data.update({k: v for k, v in (("reason_code", reason_code), ("dispositions", dispositions)) if v})
+        data.update({"confirmed_by": confirmed_by} if confirmed_by else {})
+        data.update(extra_data or {})
         audit_record_many(
             records=[
                 AuditRecord(
                     event_id=event_id,
-                    action="ad.decided",
-                    actor=f"staff:{reviewer}",
+                    action=action,
+                    actor=f"staff:{confirmed_by or reviewer}",
                     ad_id=ad.id,
                     retailer_id=ad.retailer_id,
-                    data={"status": status, "version": ad.version, "reason": reason, "reviewer": reviewer},
+                    data=data,
                     occurred_at=now,
                 )
             ]

@@ -88,13 +88,23 @@ def webhook_endpoint_delete(*, retailer: Retailer, endpoint_id, actor: str) -> b
     return True
 
 
-def event_type_of(ad: AdView) -> str:
+def event_type_of(ad: AdView) -> str | None:
+    """The event an ad's new state is announced as; None for the retailer's own appeal (it
+    changes the ad's version, not its outcome: the decision on it is the news)."""
+    # Nothing changes a decided appeal's ad but a new appeal (open again): a decided appeal
+    # in the row means this version is its decision.
+    appeal_status = (ad.appeal or {}).get("status")
+    if appeal_status == "decided":
+        return "ad.appeal_decided"
+    if appeal_status == "open":
+        return None
     return "ad.decided" if ad.decided_at else f"ad.{ad.status}"
 
 
 def _subscribed(endpoint: WebhookEndpoint, ad: AdView) -> bool:
-    # A staff decision is announced as ad.decided, and also reaches those who follow the
-    # outcome (ad.approved / ad.rejected): "tell me about every rejection" includes staff's.
+    # A staff decision is announced as ad.decided (an appeal's as ad.appeal_decided), and
+    # also reaches those who follow the outcome (ad.approved / ad.rejected): "tell me about
+    # every rejection" includes staff's.
     wanted = {event_type_of(ad), f"ad.{ad.status}"}
     return bool(wanted & set(endpoint.events))
 
@@ -103,7 +113,7 @@ def webhook_deliveries_create(*, ads: list[AdView]) -> int:
     """Create the deliveries for ad states a projection has just applied (call it inside the
     projection's transaction); publish their send task after commit. Idempotent: one
     delivery per endpoint and ad version. Returns how many rows it tried to create."""
-    final = [ad for ad in ads if ad.status in FINAL_STATUSES]
+    final = [ad for ad in ads if ad.status in FINAL_STATUSES and event_type_of(ad) is not None]
     if not final:
         return 0
     endpoints: dict = {}

@@ -15,7 +15,7 @@ from tests.factories import AdViewFactory
 pytestmark = pytest.mark.django_db
 
 # The two method fields have no DRF rendering of their own; their shapes are asserted below.
-METHOD_FIELDS = {"price", "decision"}
+METHOD_FIELDS = {"price", "decision", "appeal"}
 
 
 def rendered_by_drf(row: AdView) -> dict:

@@ -42,8 +42,8 @@ def ads(retailer, other_retailer):
 
 
 @pytest.fixture
-def staff(client, auditor):
-    client.force_login(auditor)
+def staff(client, reviewer):
+    client.force_login(reviewer)  # Reviewers view every ad and decide held ones
     return client
 
 
@@ -136,12 +136,23 @@ def test_approving_a_held_ad_asks_for_a_reason_then_decides_through_the_service(
     client, ad = staff, held_ad(retailer)
     form = decide(client, ad, "approve_held", index="0")
     assert form.status_code == 200 and "decision-form" in form.content.decode()
-    refused = decide(client, ad, "approve_held", apply="1", reason="   ")
+    refused = decide(client, ad, "approve_held", apply="1", reason="   ", reason_code="CLAIM_SUBSTANTIATED")
     assert refused.status_code == 200 and "This field is required." in refused.content.decode()
+    short = decide(client, ad, "approve_held", apply="1", reason="x", reason_code="CLAIM_SUBSTANTIATED")
+    assert "at least 20 characters" in short.content.decode()
+    uncoded = decide(client, ad, "approve_held", apply="1", reason="Claim checked with the retailer's proof.")
+    assert uncoded.status_code == 200 and "This field is required." in uncoded.content.decode()
     ad.refresh_from_db()
     assert ad.status == "needs_review"
 
-    done = decide(client, ad, "approve_held", apply="1", reason="Claim checked with the retailer's proof.")
+    done = decide(
+        client,
+        ad,
+        "approve_held",
+        apply="1",
+        reason="Claim checked with the retailer's proof.",
+        reason_code="CLAIM_SUBSTANTIATED",
+    )
     assert done.status_code == 302
     messages = [str(m) for m in client.get(done["Location"]).context["messages"]]
     assert messages == ["Approved 1 ad(s): “Trail running shoes”. Reason recorded."]
@@ -150,13 +161,12 @@ def test_approving_a_held_ad_asks_for_a_reason_then_decides_through_the_service(
     verdict = Verdict.objects.get(ad=ad, version=3)
     assert (verdict.source, verdict.reviewer, verdict.reason) == (
         "staff",
-        "alice",
+        "rita",
         "Claim checked with the retailer's proof.",
     )
     entry = AuditEntry.objects.get(ad_id=ad.id, action="ad.decided")
-    assert (
-        entry.actor == "staff:alice" and entry.data["reason"] == verdict.reason and entry.data["status"] == "approved"
-    )
+    assert entry.actor == "staff:rita" and entry.data["reason"] == verdict.reason and entry.data["status"] == "approved"
+    assert verdict.reason_code == "CLAIM_SUBSTANTIATED" and set(verdict.dispositions.values()) == {"overruled"}
     assert OutboxMessage.objects.filter(payload=[str(ad.id)]).exists()  # the projection is on its way
 
 
@@ -167,7 +177,8 @@ def test_rejecting_several_held_ads_at_once(staff, retailer):
         "action": "reject_held",
         "_selected_action": [str(first.id), str(second.id)],
         "apply": "1",
-        "reason": "Unproven claims.",
+        "reason": "Unproven claims about the product.",
+        "reason_code": "MISLEADING_CLAIM",
     }
     response = staff.post(HELD, data, follow=True)
     assert "Rejected 2 ad(s)" in response.content.decode()
@@ -178,7 +189,9 @@ def test_rejecting_several_held_ads_at_once(staff, retailer):
 def test_an_ad_decided_meanwhile_is_reported_not_decided_twice(staff, retailer):
     ad = held_ad(retailer)
     ad_decide(ad_id=ad.id, status="rejected", reviewer="carol", reason="First come.")
-    response = decide(staff, ad, "approve_held", apply="1", reason="Second.")
+    response = decide(
+        staff, ad, "approve_held", apply="1", reason="Second, and too late for it.", reason_code="CLAIM_SUBSTANTIATED"
+    )
     assert response.status_code == 302
     messages = [str(m) for m in staff.get(response["Location"]).context["messages"]]
     assert messages == ["None of the selected ads is still held for review."]
@@ -193,7 +206,8 @@ def test_of_several_selected_ads_those_decided_meanwhile_are_reported(staff, ret
         "action": "reject_held",
         "_selected_action": [str(still_held.id), str(decided.id)],
         "apply": "1",
-        "reason": "Unproven.",
+        "reason": "Unproven claims about the product.",
+        "reason_code": "MISLEADING_CLAIM",
     }
     messages = [str(m) for m in staff.post(HELD, data, follow=True).context["messages"]]
     assert messages == [
@@ -212,7 +226,8 @@ def test_staff_who_may_only_view_cannot_decide(client, retailer):
     client.force_login(viewer)
     page = client.get(HELD)
     assert page.status_code == 200 and "approve_held" not in page.content.decode()
-    decide(client, ad, "approve_held", apply="1", reason="Looks fine.")
+    forged = decide(client, ad, "approve_held", apply="1", reason="Looks fine to me, honestly.")
+    assert forged.status_code == 403
     ad.refresh_from_db()
     assert ad.status == "needs_review"
 
@@ -230,17 +245,22 @@ def test_staff_who_may_only_view_cannot_decide(client, retailer):
         (ADS + "?reviewed_at__from=2026-01-01&reviewed_at__to=2026-01-31", "ad_reviewed"),
         (ADS + "?decided_at__from=2026-01-01&decided_at__to=2026-01-31", "ad_decided"),
         (ADS + "?q={ad}", "ads_write_ad_pkey"),
-        (ADS + "?q=SHOE-1", "ad_external_ref"),
+        (ADS + "?q=SHOE-1", "ad_external_ref_trgm"),
+        (ADS + "?q=hoe-", "ad_external_ref_trgm"),
+        (ADS + "?q={ad_part}", "ad_id_trgm"),
+        (ADS + "?q=nimb", "ads_write_ad_retailer_id"),
+        (ADS + "?q=policy.superlative_claim", "ads_write_finding_code"),
         (ADS + "?q=running", "ad_headline_trgm"),
         (ADS + "?q=nimbus-store", "ad_landing_url_trgm"),
-        (HELD, "ad_status_submitted"),
+        (HELD, "ad_held_reviewed"),
         (ADS + "{ad}/change/", "audit_ad_sequence"),
     ],
 )
 def test_admin_queries_on_ads_are_index_backed(staff, ads, retailer, url, index):
     """Each filter and search has an index that serves it, shown with sequential scans
     priced out so that the planner uses an index on these few rows."""
-    plans = explained(staff, url.format(retailer=retailer.id, ad=ads["sports"].id), "enable_seqscan")
+    ad = ads["sports"].id
+    plans = explained(staff, url.format(retailer=retailer.id, ad=ad, ad_part=str(ad)[9:18]), "enable_seqscan")
     assert not [plan for plan in plans if "Seq Scan" in plan]
     assert any(f" {index}" in plan for plan in plans), "\n\n".join(plans)
 

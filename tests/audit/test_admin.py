@@ -49,7 +49,8 @@ def test_the_log_filters_by_action_actor_and_date_and_searches_by_ad(staff, ads)
     assert listed(staff, "actor=system:validator") == listed(staff, "action=ad.validated")
     assert listed(staff, f"q={first.id}") == [("ad.validated", first.id), ("ad.submitted", first.id)]
     assert listed(staff, "q=not-an-id") == []
-    assert len(listed(staff, f"occurred_at__from={today}")) == AuditEntry.objects.count() == 5  # + auditor.created
+    # + user.created, staff.role_changed, auditor.created and staff.login of the auditor
+    assert len(listed(staff, f"occurred_at__from={today}")) == AuditEntry.objects.count() == 8
     assert listed(staff, f"occurred_at__to={today - timedelta(days=1)}") == []
     page = staff.get(ENTRIES).content.decode()
     for action in ("ad.submitted", "ad.validated", "auditor.created"):
@@ -71,7 +72,7 @@ def test_an_entry_is_read_only_for_everyone(staff, ads, admin_client):
 def test_verify_chain_reports_an_intact_chain(staff, ads):
     assert staff.get(f"{ENTRIES}verify/").status_code == 405  # reading the whole log takes a POST
     (message,) = messages_after(staff, staff.post(f"{ENTRIES}verify/"))
-    assert message.startswith("Audit log intact: 5 entries in ")
+    assert message.startswith("Audit log intact: 8 entries in ")
 
 
 def test_verify_chain_in_the_admin_stops_when_its_time_is_up(staff, ads, settings):
@@ -106,7 +107,7 @@ def test_csv_export_streams_the_filtered_list_in_sequence_order(staff, ads):
     assert [(r[4], r[5]) for r in rows[1:]] == [("ad.submitted", str(ads[1].id))]
     everything = exported(staff)
     sequences = [int(r[0]) for r in everything[1:]]
-    assert sequences == sorted(sequences) and len(sequences) == 5
+    assert sequences == sorted(sequences) and len(sequences) == 8
 
 
 def test_csv_export_neutralises_formulas(staff):
@@ -141,3 +142,12 @@ def test_admin_queries_on_the_log_are_index_backed(staff, ads, query, index):
     plans = explained(staff, f"{ENTRIES}?{query.format(ad=ads[0].id)}", "enable_seqscan")
     assert not [plan for plan in plans if "Seq Scan" in plan]
     assert any(f" {index}" in plan for plan in plans), "\n\n".join(plans)
+
+
+def test_the_log_names_retailers_and_keys_and_its_times_rise_with_the_sequence(staff, ads, retailer):
+    page = staff.get(ENTRIES)
+    html = page.content.decode()
+    assert f"{retailer.name} (key factory)" in html and "column-retailer" in html
+    shown = [entry.recorded_at for entry in page.context["cl"].result_list]
+    assert shown == sorted(shown, reverse=True)  # newest sequence first, newest time first
+    assert f">{retailer.id}<" not in html

@@ -56,8 +56,8 @@ def test_create_auditor_creates_then_updates_an_audited_staff_user(auditors_grou
     user = get_user_model().objects.get(username="carol")
     assert user.is_staff and not user.is_superuser and list(user.groups.all()) == [auditors_group]
     assert signs_in("carol", "second-password") == user
-    assert user.has_perm("ads_write.decide_ad") and user.has_perm("audit.view_auditentry")
-    assert not user.has_perm("ads_write.change_ad") and not user.has_perm("kernel.view_apikey")
+    assert not user.has_perm("ads_write.decide_ad") and user.has_perm("audit.view_auditentry")
+    assert not user.has_perm("ads_write.change_ad") and not user.has_perm("kernel.change_apikey")
     entries = AuditEntry.objects.filter(action__startswith="auditor.").order_by("sequence")
     assert [(e.action, e.actor, e.data["username"]) for e in entries] == [
         ("auditor.created", "system:cli", "carol"),

@@ -66,7 +66,8 @@ def test_sqlite_default_gets_the_triggers_the_group_and_a_verifiable_chain(tmp_p
     run = subprocess.run([sys.executable, "-c", script], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
     assert run.returncode == 0, run.stderr
     assert "Auditor (shown once): auditor / " in run.stdout
-    assert "Audit log intact: 3 entries in " in run.stdout  # retailer.created, api_key.created, auditor.created
+    # retailer.created, api_key.created, user.created, staff.role_changed, auditor.created
+    assert "Audit log intact: 5 entries in " in run.stdout
     db = sqlite3.connect(tmp_path / "db.sqlite3")
     for sql in (f"UPDATE {TABLE} SET actor = 'x'", f"DELETE FROM {TABLE}"):
         with pytest.raises(sqlite3.IntegrityError, match="append-only"):
@@ -75,7 +76,7 @@ def test_sqlite_default_gets_the_triggers_the_group_and_a_verifiable_chain(tmp_p
     assert groups == [("Auditors",)]
 
 
-def test_the_auditors_group_may_view_and_decide_held_ads_and_nothing_more(auditors_group):
+def test_the_auditors_group_may_view_and_export_and_decide_nothing(auditors_group):
     granted = {
         (p.content_type.app_label, p.codename) for p in auditors_group.permissions.select_related("content_type")
     }
@@ -87,5 +88,12 @@ def test_the_auditors_group_may_view_and_decide_held_ads_and_nothing_more(audito
         ("audit", "view_auditentry"),
         ("kernel", "view_deadletter"),
         ("kernel", "view_retailer"),
-        ("ads_write", "decide_ad"),
+        ("kernel", "view_apikey"),
+        ("ads_write", "export_ad"),
+        ("ads_write", "view_appeal"),
+        ("notifications", "view_webhookendpoint"),
+        ("notifications", "view_webhookdelivery"),
+        ("notifications", "view_reportdelivery"),
+        ("auth", "view_user"),
+        ("auth", "view_group"),
     }

@@ -14,7 +14,7 @@ from django_otp.oath import totp
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from audit.models import AuditEntry
-from audit.staff import client_ip
+from audit.staff_login import client_ip
 
 pytestmark = pytest.mark.django_db
 RIGHT, WRONG = "correct-horse-battery", "wrong-horse-battery"

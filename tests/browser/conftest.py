@@ -4,6 +4,7 @@ chromium on a fresh machine), against pytest-django's live server."""
 import os
 
 import pytest
+from playwright.sync_api import expect
 
 from tests.conftest import ROOT
 
@@ -23,6 +24,23 @@ CHROMIUM_ARGS = [
     "--no-first-run",
 ]
 RESULTS = ROOT / "test-results"
+
+
+def sign_in(page, live_server, user):
+    """The page, with the staff user signed in to the admin (its password is user.raw_password)."""
+    page.goto(f"{live_server.url}/admin/")
+    page.fill("#id_username", user.username)
+    page.fill("#id_password", user.raw_password)
+    page.click("input[type=submit]")
+    expect(page.locator("#site-name")).to_be_visible()
+    expect(page.locator("#user-tools strong")).to_have_text(user.username)
+    return page
+
+
+@pytest.fixture(scope="session")
+def browser_context_args(browser_context_args):
+    # The screen compliance staff review on (and the screenshots in docs/screenshots/).
+    return {**browser_context_args, "viewport": {"width": 1440, "height": 900}}
 
 
 @pytest.fixture(scope="session")

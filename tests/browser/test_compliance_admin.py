@@ -1,11 +1,12 @@
-"""Compliance staff in a real browser: an auditor logs in, filters the rejected ads, reads
-an ad's timeline, decides a held ad with a reason, and cannot edit anything."""
+"""Compliance staff in a real browser: an auditor logs in, filters the rejected ads and reads
+an ad's timeline; a reviewer decides a held ad with a reason; nobody can edit anything."""
 
 import re
 
 import pytest
 from playwright.sync_api import expect
 
+from tests.browser.conftest import sign_in
 from tests.factories import held_ad, submit_ad
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -14,13 +15,12 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 @pytest.fixture
 def signed_in(page, live_server, auditor):
     """The page, with the auditor signed in to the admin."""
-    page.goto(f"{live_server.url}/admin/")
-    page.fill("#id_username", auditor.username)
-    page.fill("#id_password", auditor.raw_password)
-    page.click("input[type=submit]")
-    expect(page.locator("#site-name")).to_be_visible()
-    expect(page.locator("#user-tools strong")).to_have_text(auditor.username)
-    return page
+    return sign_in(page, live_server, auditor)
+
+
+@pytest.fixture
+def reviewer_signed_in(page, live_server, reviewer):
+    return sign_in(page, live_server, reviewer)
 
 
 def rows(page):
@@ -58,8 +58,8 @@ def test_an_auditor_filters_the_rejected_ads_and_reads_a_timeline(signed_in, ret
     expect(page.locator("#verdicts")).to_contain_text("COMPLIANCE.PROHIBITED_CATEGORY")
 
 
-def test_an_auditor_rejects_a_held_ad_with_a_reason_and_sees_it_in_the_timeline(signed_in, retailer):
-    page = signed_in
+def test_a_reviewer_rejects_a_held_ad_with_a_reason_and_sees_it_in_the_timeline(reviewer_signed_in, retailer):
+    page = reviewer_signed_in
     ad = held_ad(retailer, headline="Lamps guaranteed to glow")
 
     page.get_by_role("link", name="Ads held for review").first.click()
@@ -70,6 +70,7 @@ def test_an_auditor_rejects_a_held_ad_with_a_reason_and_sees_it_in_the_timeline(
     page.click("button[name=index]")
 
     expect(page.locator("h1")).to_have_text("Reject ads held for review")
+    page.select_option("select[name=reason_code]", "MISLEADING_CLAIM")
     page.fill("textarea[name=reason]", "The glow guarantee is unproven.")
     page.click("#decision-form input[type=submit]")
 
@@ -82,9 +83,9 @@ def test_an_auditor_rejects_a_held_ad_with_a_reason_and_sees_it_in_the_timeline(
     expect(page.locator(".field-status .readonly")).to_have_text("Rejected")
     last = page.locator("#timeline tbody tr").last
     expect(last).to_contain_text("ad.decided")
-    expect(last).to_contain_text("staff:alice")
+    expect(last).to_contain_text("staff:rita")
     expect(last).to_contain_text("The glow guarantee is unproven.")
-    expect(page.locator("#verdicts")).to_contain_text("Reason: The glow guarantee is unproven.")
+    expect(page.locator("#verdicts")).to_contain_text("Reason: MISLEADING_CLAIM The glow guarantee is unproven.")
 
 
 def test_an_auditor_can_neither_edit_an_ad_nor_an_audit_entry(signed_in, retailer):

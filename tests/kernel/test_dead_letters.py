@@ -8,6 +8,7 @@ from django.contrib import admin
 from django.contrib.auth.models import Permission, User
 from django.contrib.messages import get_messages
 from django.contrib.messages.storage.fallback import FallbackStorage
+from django.core.exceptions import PermissionDenied
 from django.core.management import CommandError, call_command
 from django.test import RequestFactory
 
@@ -97,8 +98,8 @@ def test_the_admin_action_replays_for_staff_allowed_to_change_dead_letters():
     officer.user_permissions.add(Permission.objects.get(codename="change_deadletter"))
 
     refused = admin_request(auditor)
-    replay_dead_letters(model_admin, refused, DeadLetter.objects.all())
-    assert "permission" in str(list(get_messages(refused))[0])
+    with pytest.raises(PermissionDenied, match="permission"):
+        replay_dead_letters(model_admin, refused, DeadLetter.objects.all())
     assert DeadLetter.objects.get(id=stuck.id).replayed_at is None
 
     allowed = admin_request(User.objects.get(id=officer.id))  # fresh: permissions are cached per user object

@@ -79,7 +79,7 @@ def test_one_retailer_at_a_time_and_only_with_the_permission(admin_client, clien
 
     client.force_login(auditor)  # view-only on retailers
     response = act(client, [retailer.id], apply="1", report_contacts="x@y.example", timezone="Asia/Tokyo")
-    assert response.status_code == 302 and "needs the “Can change retailer” permission" in messages_of(response)[0]
+    assert response.status_code == 403
     retailer.refresh_from_db()
     assert (retailer.report_contacts, retailer.timezone) == ([retailer.email], "UTC")
 

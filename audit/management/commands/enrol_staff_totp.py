@@ -1,6 +1,6 @@
 from django.core.management.base import BaseCommand, CommandError
 
-from audit.staff import StaffError, staff_totp_enrol, totp_secret
+from audit.staff_login import StaffError, staff_totp_enrol, totp_secret
 
 
 class Command(BaseCommand):

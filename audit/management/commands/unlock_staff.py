@@ -1,6 +1,6 @@
 from django.core.management.base import BaseCommand
 
-from audit.staff import staff_unlock
+from audit.staff_login import staff_unlock
 
 
 class Command(BaseCommand):

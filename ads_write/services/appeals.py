@@ -1,0 +1,100 @@
+"""Appeals: a retailer contests the verdict of its ad (rejected, or decided by staff) once
+per verdict version; a reviewer decides, which gives the ad a new verdict version. Both are
+audited and projected through the outbox like every state change: the appeal shows in the
+ad's read document, and its decision is announced as the webhook `ad.appeal_decided`."""
+
+from django.db import transaction
+from django.db.models import Max
+from django.utils import timezone
+
+from adplatform.kernel.auth import Caller
+from adplatform.kernel.events import PROJECT_ADS_TASK
+from adplatform.kernel.ids import new_id
+from adplatform.problems import problem
+from audit.services import audit_record
+
+from ..models import Ad, AdStatus, Appeal, Verdict
+from .decisions import DecisionError, ad_decide
+from .outbox import outbox_add, outbox_publish
+from .reviews import ReviewOutcome, review_decide
+
+
+def appealable(ad: Ad) -> bool:
+    return ad.status == AdStatus.REJECTED or ad.decided_at is not None
+
+
+def appeal_submit(*, caller: Caller, ad_id, message: str) -> Appeal:
+    """The retailer's appeal of its ad's current verdict. Raises the 404, `appeal-not-allowed`
+    and `appeal-exists` problems."""
+    now = timezone.now()
+    with transaction.atomic():
+        ad = Ad.objects.select_for_update().filter(id=ad_id, retailer=caller.retailer).first()
+        if ad is None:
+            raise problem("not-found", detail="No such ad for your account.")
+        if not appealable(ad):
+            raise problem(
+                "appeal-not-allowed",
+                detail=f"Only a rejected ad, or one decided by staff, can be appealed; this one is {ad.status}.",
+            )
+        verdict_version = Verdict.objects.filter(ad=ad).aggregate(v=Max("version"))["v"] or ad.version
+        earlier = Appeal.objects.filter(ad=ad, verdict_version=verdict_version).first()
+        if earlier is not None:
+            raise problem(
+                "appeal-exists",
+                detail=f"This verdict (version {verdict_version}) was appealed already "
+                f"({earlier.status}); an ad is appealed once per verdict.",
+                appeal_id=str(earlier.id),
+            )
+        ad.version += 1  # a state change the read side must see (the appeal in its document)
+        ad.save(update_fields=["version"])
+        appeal = Appeal.objects.create(
+            ad=ad,
+            retailer=caller.retailer,
+            verdict_version=verdict_version,
+            submitted_version=ad.version,
+            message=message,
+            submitted_at=now,
+        )
+        audit_record(
+            event_id=new_id(),
+            action="ad.appealed",
+            actor=caller.actor,
+            ad_id=ad.id,
+            retailer_id=ad.retailer_id,
+            data={
+                "appeal_id": str(appeal.id),
+                "verdict_version": verdict_version,
+                "version": ad.version,
+                "message": message,
+            },
+            occurred_at=now,
+        )
+        outbox_id = outbox_add(task_name=PROJECT_ADS_TASK, payload=[str(ad.id)])
+        transaction.on_commit(lambda: outbox_publish(ids=[outbox_id]), robust=True)
+    return appeal
+
+
+def appeal_decide(*, appeal_id, **decision) -> ReviewOutcome:
+    """A reviewer's decision on an open appeal: approve (the verdict is overturned) or reject
+    (it stands), with a reason code, a written reason and the disposition of each finding —
+    the arguments and rules, four eyes included, of a decision on a held ad (review_decide).
+    The ad gets a new verdict version by that reviewer, audited as `ad.appeal_decided`."""
+    appeal = Appeal.objects.get(id=appeal_id)
+
+    def decide(**decision) -> Ad:
+        locked = Appeal.objects.select_for_update().get(id=appeal.id)
+        if locked.status != Appeal.Status.OPEN:
+            raise DecisionError("This appeal is decided already.")
+        ad = ad_decide(
+            **decision,
+            action="ad.appeal_decided",
+            decidable=appealable,
+            extra_data={"appeal_id": str(locked.id), "appealed_version": locked.verdict_version},
+        )
+        locked.status, locked.decided_at, locked.decided_version = Appeal.Status.DECIDED, ad.decided_at, ad.version
+        locked.decided_by, locked.decision_status = decision["reviewer"], decision["status"]
+        locked.decision_reason_code, locked.decision_reason = decision["reason_code"], decision["reason"]
+        locked.save()
+        return ad
+
+    return review_decide(ad_id=appeal.ad_id, decide=decide, **decision)
