@@ -75,6 +75,7 @@ class ApiKeyListApi(APIView):
         operation_id="keys_list",
         responses=ApiKeySerializer(many=True),
         summary="List your API keys, newest first (revoked and expired ones too)",
+        description="Each key with its label, scopes, status, expiry and last use; never its secret.",
         examples=[OpenApiExample("A page", value=EXAMPLE_KEY, response_only=True)],
     )
     def get(self, request):
@@ -128,6 +129,7 @@ class ApiKeyDetailApi(APIView):
         operation_id="keys_retrieve",
         responses=ApiKeySerializer,
         summary="Read an API key",
+        description="The key's label, scopes, status, expiry and last use; never its secret.",
         examples=[OpenApiExample("A key", value=EXAMPLE_KEY, response_only=True)],
     )
     def get(self, request, key_id):
@@ -140,6 +142,7 @@ class ApiKeyUpdateApi(APIView):
         request=ApiKeyUpdateSerializer,
         responses=ApiKeySerializer,
         summary="Change an API key's label",
+        description="Only the label changes: scopes and expiry are set when a key is made or rotated.",
         examples=[
             OpenApiExample("A new label", value={"label": "shop backend"}, request_only=True),
             OpenApiExample("The key", value=EXAMPLE_KEY, response_only=True),

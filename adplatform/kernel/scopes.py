@@ -17,6 +17,8 @@ OPERATION_SCOPES: dict[tuple[str, str], str] = {
     ("ads-batch", "POST"): Scope.SUBMIT,
     ("ads-failed", "GET"): Scope.READ,
     ("ad-detail", "GET"): Scope.READ,
+    # Contesting a verdict is part of submitting ads.
+    ("ad-appeals", "POST"): Scope.SUBMIT,
     ("stats", "GET"): Scope.READ,
     ("report-failed-ads", "GET"): Scope.READ,
     ("settings", "GET"): Scope.READ,

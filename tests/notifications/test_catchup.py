@@ -5,9 +5,9 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
-from notifications import services
 from notifications.catchup import report_days_due
 from notifications.models import ReportDelivery
+from notifications.services import reports
 from tests.factories import AdViewFactory, RetailerFactory
 
 pytestmark = pytest.mark.django_db
@@ -22,7 +22,7 @@ def sent_days(retailer) -> list[date]:
 def run_daily(now) -> None:
     """Beat's run, and the `reports` workers sending what it published."""
     for retailer, day in report_days_due(now=now):
-        services.report_failed_ads_send(retailer=retailer, day=day, now=now)
+        reports.report_failed_ads_send(retailer=retailer, day=day, now=now)
 
 
 @pytest.fixture
@@ -37,7 +37,7 @@ def test_a_run_sends_every_missed_day_of_the_window_once(nimbus, settings, mailo
     AdViewFactory(retailer_id=nimbus.id, reviewed_at=datetime(2026, 11, 5, 12, 0, tzinfo=UTC))
     # Beat sent the 1st to the 4th, then was down (or lost its messages) from the 5th on.
     for day in range(1, 5):
-        services.report_failed_ads_send(retailer=nimbus, day=date(2026, 11, day), now=RUN_AT)
+        reports.report_failed_ads_send(retailer=nimbus, day=date(2026, 11, day), now=RUN_AT)
     mailoutbox.clear()
 
     run_daily(RUN_AT)
