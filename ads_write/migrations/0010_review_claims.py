@@ -4,8 +4,12 @@ import django.db.models.deletion
 import django.utils.timezone
 from django.db import migrations, models
 
+from adplatform.migration_operations import AddIndexWithoutLocking
+
 
 class Migration(migrations.Migration):
+    # The indexes are built CONCURRENTLY on PostgreSQL, which a transaction cannot hold.
+    atomic = False
 
     dependencies = [
         ('ads_write', '0009_ad_permissions'),
@@ -22,7 +26,7 @@ class Migration(migrations.Migration):
                 ('expires_at', models.DateTimeField()),
             ],
         ),
-        migrations.AddIndex(
+        AddIndexWithoutLocking(
             model_name='ad',
             index=models.Index(condition=models.Q(('status', 'needs_review')), fields=['reviewed_at', 'id'], name='ad_held_reviewed'),
         ),

@@ -2,31 +2,35 @@
 
 from django.db import migrations, models
 
+from adplatform.migration_operations import AddIndexWithoutLocking
+
 
 class Migration(migrations.Migration):
+    # The indexes are built CONCURRENTLY on PostgreSQL, which a transaction cannot hold.
+    atomic = False
 
     dependencies = [
         ('ads_write', '0011_admin_search_partial'),
     ]
 
     operations = [
-        migrations.AddIndex(
+        AddIndexWithoutLocking(
             model_name='finding',
             index=models.Index(fields=['severity', '-id'], name='finding_severity'),
         ),
-        migrations.AddIndex(
+        AddIndexWithoutLocking(
             model_name='finding',
             index=models.Index(fields=['category', '-id'], name='finding_category'),
         ),
-        migrations.AddIndex(
+        AddIndexWithoutLocking(
             model_name='verdict',
             index=models.Index(fields=['status', '-id'], name='verdict_status'),
         ),
-        migrations.AddIndex(
+        AddIndexWithoutLocking(
             model_name='verdict',
             index=models.Index(fields=['source', '-id'], name='verdict_source'),
         ),
-        migrations.AddIndex(
+        AddIndexWithoutLocking(
             model_name='verdict',
             index=models.Index(fields=['created_at'], name='verdict_created'),
         ),

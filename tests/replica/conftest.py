@@ -101,6 +101,7 @@ class ReadWorld:
             ADPLATFORM_DATA_DIR=str(root / "app"),
             AD_INTAKE_MODE="sync",
             READ_REPLICA_CHECK_INTERVAL="0.2",
+            METRICS_ALLOWED_NETWORKS="127.0.0.1/32",  # the test scrapes /metrics (closed by default)
             **settings,
         )
         self.web = WebServer(env=self.env, log_path=root / "web.log")
