@@ -7,6 +7,7 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from adplatform.kernel.replica import primary_if_replica_fails
 from adplatform.pagination import StrictCursorPagination
 from adplatform.problems import problem
 
@@ -52,6 +53,7 @@ def refuse_empty_filters(params) -> None:
 
 class AdListApi(_AdListBase):
     @openapi.ads_list_schema
+    @primary_if_replica_fails
     def get(self, request):
         refuse_empty_filters(request.query_params)
         queryset = selectors.ad_list(retailer_id=request.user.id, filters=request.query_params)
@@ -60,6 +62,7 @@ class AdListApi(_AdListBase):
 
 class AdFailedListApi(_AdListBase):
     @openapi.ads_failed_list_schema
+    @primary_if_replica_fails
     def get(self, request):
         return self.paginated(request, selectors.ad_failed_list(retailer_id=request.user.id))
 
@@ -101,6 +104,7 @@ class StatsListApi(APIView):
     pagination_class = StatsCursorPagination
 
     @openapi.stats_daily_schema
+    @primary_if_replica_fails
     def get(self, request):
         date_from, date_to = stats_range(request.query_params)
         queryset = selectors.stats_daily(retailer_id=request.user.id, date_from=date_from, date_to=date_to)

@@ -6,10 +6,11 @@ from datetime import UTC
 
 import django_filters
 from django import forms
-from django.db import connections, router
+from django.db import DatabaseError, connections, router
 from django.db.models import Q, QuerySet, Sum
 from django.db.models.functions import Coalesce
 
+from adplatform.kernel.replica import replica_failed
 from ads_write.models import Ad, AdStatus
 
 from .freshness import told_version
@@ -156,7 +157,14 @@ def ad_get(*, retailer_id, ad_id) -> AdView | PendingAd | None:
     except ValueError:
         return None
     using = router.db_for_read(AdView) or "default"
-    row = ad_view_by_id(using=using, ad_id=ad_id, retailer_id=retailer_id)
+    try:
+        row = ad_view_by_id(using=using, ad_id=ad_id, retailer_id=retailer_id)
+    except DatabaseError as exc:
+        if using == "default":
+            raise
+        # The replica went down since it was last checked: the primary answers.
+        replica_failed(exc)
+        using, row = "default", ad_view_by_id(using="default", ad_id=ad_id, retailer_id=retailer_id)
     if using != "default" and (row is None or row.version < told_version(ad_id=ad_id)):
         # The replica lags the primary: read-your-writes, and never a state older than one
         # the retailer was told about (freshness.py), fall back to the primary.

@@ -11,11 +11,12 @@ else the age of the last transaction it replayed (an idle primary sends nothing,
 replay timestamp alone would make an idle, caught-up replica look hours behind).
 """
 
+import functools
 import threading
 import time
 
 from django.conf import settings
-from django.db import connections
+from django.db import DatabaseError, connections
 from prometheus_client import Counter
 
 REPLICA = "replica"
@@ -70,3 +71,30 @@ def replica_usable() -> bool:
     if problem is not None:
         REPLICA_SKIPPED.labels(problem.split(":", 1)[0]).inc()
     return problem is None
+
+
+def replica_failed(exc: Exception) -> None:
+    """A read on the replica failed between two checks (it went down meanwhile): count it
+    skipped from now until the next check finds it back."""
+    with _lock:
+        _state["problem"] = f"down: {type(exc).__name__}"
+        _state["checked_at"] = time.monotonic()
+    REPLICA_SKIPPED.labels("down").inc()
+
+
+def primary_if_replica_fails(read):
+    """Run `read` (a read-side view method) again once, on the primary, when it fails while
+    a replica is configured: the replica went down since it was last checked, and a reader
+    gets the primary's answer rather than a 500. (An error of the primary fails again.)"""
+
+    @functools.wraps(read)
+    def reading(*args, **kwargs):
+        if not replica_configured():
+            return read(*args, **kwargs)
+        try:
+            return read(*args, **kwargs)
+        except DatabaseError as exc:
+            replica_failed(exc)
+            return read(*args, **kwargs)
+
+    return reading

@@ -79,11 +79,6 @@ def test_reads_come_from_the_replica_but_never_older_than_what_the_retailer_was_
     wait_for(lambda: second["id"] in listed(world), timeout=30, what="the replica to catch up")
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="open (stop 13): since the merge of the replica with the key, API and review branches, a sync-mode "
-    "submission right after the replica stops answers 500 instead of reading the primary; to be found next",
-)
 def test_a_lagging_or_dead_replica_is_skipped_counted_and_shown_degraded(read_world, replicated_postgres):
     world = read_world(READ_REPLICA_MAX_LAG="1", **HELD)
     submit(world, "before")
