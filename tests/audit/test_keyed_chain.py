@@ -51,12 +51,14 @@ def plain_sha256(entry) -> str:
 
 
 def rehash_from(entries, first: int, *, change=lambda e: None):
-    """Rewrite entries[first:] as someone without the key would: edit, then rehash each with
-    plain SHA-256 (no key id) and relink the rest, so that every link holds."""
+    """Rewrite the chain from entries[first] on as someone without the key would: edit, then
+    rehash each with plain SHA-256 (no key id) and relink the rest, so that every link holds."""
     prev_hash = entries[first - 1].hash if first else GENESIS_HASH
+    # Every later entry of the same chain, not only those given: another writer (an anchor's
+    # own entry, say) may have landed in this chain after them.
+    later = AuditEntry.objects.filter(chain=entries[first].chain, sequence__gte=entries[first].sequence)
     statements = []
-    for index, original in enumerate(entries[first:]):
-        entry = AuditEntry.objects.get(sequence=original.sequence)
+    for index, entry in enumerate(later.order_by("sequence")):
         if index == 0:
             change(entry)
         entry.prev_hash, entry.key_id = prev_hash, ""
