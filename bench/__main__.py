@@ -1,4 +1,4 @@
-"""python -m bench {modes,intake,pipeline,read,embedded} [options]; `python -m bench CMD --help`."""
+"""python -m bench {modes,intake,pipeline,read,embedded,reference} [options]; `python -m bench CMD --help`."""
 
 import argparse
 import importlib
@@ -13,6 +13,7 @@ COMMANDS = {
     "pipeline": "drain rate of a preloaded intake queue, per-stage cost, lag under steady load",
     "read": "read-by-id and list throughput and latency over a large read table",
     "embedded": "`make run` from a fresh clone: time until 1,200 ads are final on the embedded default",
+    "reference": "every bench on the shipped defaults, its figures and charts kept in bench/reference/",
 }
 
 
