@@ -117,3 +117,26 @@ def pending_get(*, ad_id) -> dict | None:
         logger.warning("could not read the pending marker of %s", ad_id, exc_info=True)
         return None
     return msgspec.json.decode(raw) if raw else None
+
+
+def pending_marked(*, batch: int = 1000):
+    """The ids of the ads that have a marker, in lists of up to `batch` (Redis SCAN, which
+    never holds the server up); nothing without Redis (the cache cannot be listed)."""
+    client = redis_client()
+    if client is None:
+        return
+    ids = []
+    for key in client.scan_iter(match=pending_key("*"), count=batch):
+        ids.append(key.decode().removeprefix(pending_key("")))
+        if len(ids) >= batch:
+            yield ids
+            ids = []
+    if ids:
+        yield ids
+
+
+def pending_forget(*, ad_ids) -> None:
+    """Drop these ads' markers at once (a restore voided them: reconciliation)."""
+    client = redis_client()
+    if client is not None and ad_ids:
+        client.delete(*[pending_key(ad_id) for ad_id in ad_ids])

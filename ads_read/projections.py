@@ -11,6 +11,7 @@ import uuid
 from urllib.parse import urlsplit
 
 from django.db import connection, transaction
+from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
 from adplatform.kernel.bulk import COPY_MIN_ROWS, rows_stage
@@ -162,3 +163,16 @@ def ads_project(*, ad_ids: list, reapply: bool = False) -> int:
     pending_settle(ad_ids=[row.id for row in applied_rows])
     told_versions_record(versions={row.id: row.version for row in applied_rows})
     return len(rows)
+
+
+def ad_views_orphaned_delete(*, retailer_id=None, since=None) -> int:
+    """Delete the read rows (of a retailer's; of ads submitted since a moment) whose ad the
+    write side does not have: after a restore to an earlier point, or a read table restored
+    apart from the write side, they would show ads that do not exist. Returns how many."""
+    rows = AdView.objects.filter(~Exists(Ad.objects.filter(id=OuterRef("id"))))
+    if retailer_id is not None:
+        rows = rows.filter(retailer_id=retailer_id)
+    if since is not None:
+        rows = rows.filter(submitted_at__gte=since)
+    deleted, _ = rows.delete()
+    return deleted

@@ -11,7 +11,9 @@ rebuild and a live projection writes last, the newer version stays.
 Resumable: after each batch the last id done is kept in the cache (Redis in production)
 under a key of the run's scope; a run killed halfway starts after it (`restart` starts over).
 Audited: one entry when a run starts and one when it ends, with the counts. A finished run
-also counts the daily stats of its scope again from the read table (stats.daily_stats_recount)."""
+also deletes the scope's read rows whose ad the write side does not have (a restore to an
+earlier point: docs/restore.md) and counts the daily stats of its scope again from the read
+table (stats.daily_stats_recount)."""
 
 import time
 import uuid
@@ -26,7 +28,7 @@ from adplatform.kernel.ids import new_id
 from ads_write.models import Ad
 from audit.services import AuditRecord, audit_record_many
 
-from .projections import ads_project
+from .projections import ad_views_orphaned_delete, ads_project
 from .stats import daily_stats_recount
 
 REBUILD_ACTOR = "system:rebuild"
@@ -40,6 +42,7 @@ class RebuildResult:
     total: int  # ads in the scope
     resumed_after: str | None  # the checkpoint this run started after
     finished: bool  # False: stopped after max_batches; the checkpoint is kept
+    deleted: int = 0  # read rows of ads the write side does not have, deleted (finished runs)
 
 
 def rebuild_checkpoint_key(*, retailer_id=None, since: datetime | None = None) -> str:
@@ -99,8 +102,9 @@ def read_model_rebuild(
         if max_batches is not None and batches >= max_batches:
             finished = False
             break
-    stats_rows = None
+    stats_rows, deleted = None, 0
     if finished:
+        deleted = ad_views_orphaned_delete(retailer_id=retailer_id, since=since)
         # The daily counts move with the rows a projection applies; rows that had gone missing
         # while their counts stayed would be counted twice: count the scope's days again.
         stats_rows = daily_stats_recount(
@@ -118,10 +122,13 @@ def read_model_rebuild(
             "resumed_after": last,
             "last_id": after,
             "daily_stats_rows": stats_rows,
+            "orphaned_rows_deleted": deleted,
             "seconds": round(seconds, 3),
         },
     )
-    return RebuildResult(projected=projected, batches=batches, total=total, resumed_after=last, finished=finished)
+    return RebuildResult(
+        projected=projected, batches=batches, total=total, resumed_after=last, finished=finished, deleted=deleted
+    )
 
 
 def _audit(*, action: str, data: dict) -> None:

@@ -77,3 +77,12 @@ def intake_journal_touch(*, ad_ids: list) -> None:
     client = redis_client()
     if client is not None and ad_ids:
         client.zadd(INDEX_KEY, {str(ad_id): time.time() for ad_id in ad_ids}, xx=True)
+
+
+def intake_journal_holding(*, ad_ids: list) -> set[str]:
+    """Those of `ad_ids` that have an entry in the journal (none without Redis)."""
+    client = redis_client()
+    if client is None or not ad_ids:
+        return set()
+    keys = [str(ad_id) for ad_id in ad_ids]
+    return {key for key, score in zip(keys, client.zmscore(INDEX_KEY, keys), strict=True) if score is not None}

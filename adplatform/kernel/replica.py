@@ -83,17 +83,28 @@ def replica_failed(exc: Exception) -> None:
 
 
 def primary_if_replica_fails(read):
-    """Run `read` (a read-side view method) again once, on the primary, when it fails while
-    a replica is configured: the replica went down since it was last checked, and a reader
-    gets the primary's answer rather than a 500. (An error of the primary fails again.)"""
+    """Run `read` (a read-side view method) again once, on the primary, when the replica
+    failed it: the replica went down since it was last checked, and a reader gets the
+    primary's answer rather than a 500. An error of the primary is raised as it is: it is
+    no replica failure, and running the read again would only repeat it."""
 
     @functools.wraps(read)
     def reading(*args, **kwargs):
         if not replica_configured():
             return read(*args, **kwargs)
+        replica = connections[REPLICA]
+        # Django flags a connection whose statement or connect failed (`errors_occurred`);
+        # a flag raised during this read says the replica failed it. A closed connection's
+        # flag is stale (its next connect clears it anyway): clear it first. One still up
+        # on an open connection is not this read's: only a change from clean counts.
+        if replica.connection is None:
+            replica.errors_occurred = False
+        clean = not replica.errors_occurred
         try:
             return read(*args, **kwargs)
         except DatabaseError as exc:
+            if not (clean and replica.errors_occurred):
+                raise
             replica_failed(exc)
             return read(*args, **kwargs)
 

@@ -1,8 +1,10 @@
 """The sweeps that repair what a lost message left behind: ads still pending, from the
-database or, in direct mode, the intake journal. (The read side repairs its own rows:
-ads_read/sweep.py.)"""
+database or, in direct mode, the intake journal; and, after a restore of the database to an
+earlier point, the pending markers of ads that will never be stored (docs/restore.md). (The
+read side repairs its own rows: ads_read/sweep.py, ads_read/rebuild.py.)"""
 
 import logging
+import uuid
 from datetime import timedelta
 
 from django.db import transaction
@@ -11,9 +13,10 @@ from django.utils import timezone
 from adplatform.kernel.broker import publish_tasks
 from adplatform.kernel.ids import new_id
 from adplatform.kernel.metrics import RECONCILED_ADS
+from ads_read.pending import pending_forget, pending_marked
 from audit.services import AuditRecord, audit_record_many
 
-from ..journal import intake_journal_clear, intake_journal_stale, intake_journal_touch
+from ..journal import intake_journal_clear, intake_journal_holding, intake_journal_stale, intake_journal_touch
 from ..models import Ad, AdStatus
 from .events import PROCESS_SUBMISSIONS_TASK, replayed_submitted_event
 
@@ -60,6 +63,40 @@ def intake_journal_replay(*, older_than_seconds: int, limit: int) -> int:
     intake_journal_touch(ad_ids=[e.ad_id for e in lost])
     _reconciled(ad_ids=[e.ad_id for e in lost], older_than_seconds=older_than_seconds, source="journal")
     return len(lost)
+
+
+def pending_markers_prune(*, batch: int = 1000) -> int:
+    """Drop the pending markers of ads neither stored nor journaled: after the database was
+    restored to an earlier point, an ad accepted and stored after that point is gone, and its
+    marker (kept up to PENDING_MARKER_TTL when its read row was never written) would show it
+    `pending` for days, an ad that will never be judged. Ads still on their way keep theirs:
+    intake journals a direct-mode ad before it marks it, in one round trip, and a consumer
+    stores an ad before it clears its entry, so the journal is asked first and the database
+    second. (An ad whose journal write failed, best effort, reads 404 until it is stored.)
+    Logged and audited. Returns how many markers it dropped."""
+    dropped = []
+    for marked in pending_marked(batch=batch):
+        ids = [ad_id for ad_id in marked if _is_uuid(ad_id)]
+        journaled = intake_journal_holding(ad_ids=ids)
+        unjournaled = [ad_id for ad_id in ids if ad_id not in journaled]
+        stored = {str(i) for i in Ad.objects.filter(id__in=unjournaled).values_list("id", flat=True)}
+        orphans = [ad_id for ad_id in unjournaled if ad_id not in stored]
+        pending_forget(ad_ids=orphans)
+        dropped += orphans
+    if dropped:
+        logger.warning(
+            "reconciliation: dropped the pending markers of %d ads neither stored nor journaled", len(dropped)
+        )
+        _audit_sweep(action="ads.pending_markers_dropped", data={"count": len(dropped), "ad_ids": dropped})
+    return len(dropped)
+
+
+def _is_uuid(value: str) -> bool:
+    try:
+        uuid.UUID(value)
+    except ValueError:
+        return False
+    return True
 
 
 def _reconciled(*, ad_ids: list[str], older_than_seconds: int, source: str) -> None:

@@ -2,6 +2,7 @@
 batches, resumable, audited, and never over a newer version while intake and staff go on."""
 
 import threading
+import uuid
 from datetime import timedelta
 from io import StringIO
 
@@ -138,6 +139,36 @@ def test_a_rebuild_scoped_to_a_retailer_and_a_day_leaves_the_rest_alone(retailer
     assert AdView.objects.get(id=theirs.id).headline == theirs.headline
     with pytest.raises(CommandError, match="no retailer named"):
         rebuild("--retailer", "Nobody")
+
+
+def orphan_of(row: AdView) -> uuid.UUID:
+    """A copy of a read row under an id the write side does not have (as after a restore of
+    the database to an earlier point, or of the read table apart from it)."""
+    row.pk = uuid.uuid4()
+    row.save(force_insert=True)
+    return row.pk
+
+
+def test_a_finished_rebuild_deletes_read_rows_whose_ad_does_not_exist(retailer):
+    other = RetailerFactory(name="Other Retailer")
+    kept = [submit_ad(retailer, external_ref="kept"), submit_ad(other, external_ref="theirs")]
+    orphans = {row.retailer_id: orphan_of(row) for row in AdView.objects.all()}
+    stats_before = sorted(RetailerDailyStats.objects.values_list("retailer_id", "status", "count"))
+
+    # A stopped run deletes nothing: only a whole pass knows which rows it did not write.
+    assert "deleted" not in rebuild("--batch-size", "1", "--max-batches", "1", "--retailer", retailer.name)
+    assert AdView.objects.filter(id__in=orphans.values()).count() == 2
+    # A run scoped to a retailer deletes only that retailer's.
+    out = rebuild("--retailer", retailer.name, "--restart")
+    assert "deleted 1 read rows of ads the write side does not have" in out
+    assert set(read_rows()) == {kept[0].id, kept[1].id, orphans[other.id]}
+    out = rebuild()
+    assert "deleted 1 read rows" in out
+    assert set(read_rows()) == {ad.id for ad in kept} and matches_write_side() == []
+    finished = AuditEntry.objects.filter(action="read_model.rebuild_finished").order_by("sequence").last()
+    assert finished.data["orphaned_rows_deleted"] == 1
+    # The daily counts are the rows there are (the orphans were never counted: copied here).
+    assert sorted(RetailerDailyStats.objects.values_list("retailer_id", "status", "count")) == stats_before
 
 
 def test_a_rebuild_never_puts_back_an_older_version_while_staff_decide(retailer):

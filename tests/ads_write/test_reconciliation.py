@@ -10,9 +10,12 @@ from django.utils import timezone
 from prometheus_client import REGISTRY
 
 from adplatform.kernel.events import Event
+from adplatform.kernel.redis_client import pipeline
+from ads_read.pending import pending_get, pending_mark
+from ads_write.journal import intake_journal_clear, intake_journal_record
 from ads_write.models import Ad
 from ads_write.services.events import PROCESS_SUBMISSIONS_TASK
-from ads_write.services.reconciliation import ads_reconcile_pending
+from ads_write.services.reconciliation import ads_reconcile_pending, pending_markers_prune
 from ads_write.services.submissions import submissions_process, submissions_store
 from ads_write.tasks import process_submissions_task
 from audit.models import AuditEntry
@@ -79,3 +82,28 @@ def test_nothing_stuck_publishes_nothing_and_audits_nothing(retailer):
     assert ads_reconcile_pending(older_than_seconds=300, limit=100) == 0
     assert queued_tasks(settings.REDIS_URL) == []
     assert not AuditEntry.objects.filter(action="ads.reconciled").exists()
+
+
+def test_after_a_restore_the_markers_of_ads_neither_stored_nor_journaled_are_dropped(retailer):
+    kept_stored, kept_journaled, void = (
+        Event.from_dict(e)
+        for e in intake_events(retailer.id, *(ad_payload(external_ref=f"marked-{n}") for n in range(3)))
+    )
+    pipe = pipeline()
+    intake_journal_record(events=[kept_journaled, void], pipe=pipe)
+    pending_mark(events=[kept_stored, kept_journaled, void], pipe=pipe)
+    pipe.execute()
+    with transaction.atomic():
+        submissions_store(events=[kept_stored])
+    # The void ad was stored after the restore point and cleared from the journal: the
+    # restored database no longer has it.
+    intake_journal_clear(ad_ids=[void.ad_id])
+
+    assert pending_markers_prune(batch=2) == 1
+
+    assert pending_get(ad_id=void.ad_id) is None
+    assert pending_get(ad_id=kept_stored.ad_id) and pending_get(ad_id=kept_journaled.ad_id)
+    entry = AuditEntry.objects.get(action="ads.pending_markers_dropped")
+    assert (entry.actor, entry.data) == ("system:reconciler", {"count": 1, "ad_ids": [void.ad_id]})
+    assert pending_markers_prune() == 0  # nothing left to drop, nothing audited
+    assert AuditEntry.objects.filter(action="ads.pending_markers_dropped").count() == 1

@@ -11,7 +11,8 @@ class Command(BaseCommand):
     help = (
         "Re-project ads from the write side into the read table, in batches, through the projection "
         "(safe while intake runs: a row never replaces a newer one). Resumes after a killed run of the "
-        "same scope; --restart starts over. Audited."
+        "same scope; --restart starts over. A finished run deletes read rows of ads the write side does not "
+        "have. Audited."
     )
 
     def add_arguments(self, parser):
@@ -54,8 +55,10 @@ class Command(BaseCommand):
         rate = f", {result.projected / elapsed:,.0f} ads/s" if elapsed and result.projected else ""
         resumed = f" (resumed after {result.resumed_after})" if result.resumed_after else ""
         state = "done" if result.finished else "stopped; run again to go on"
+        deleted = f"; deleted {result.deleted} read rows of ads the write side does not have" if result.deleted else ""
         self.stdout.write(
-            f"re-projected {result.projected} of {result.total} ads in {result.batches} batches{resumed}{rate}: {state}"
+            f"re-projected {result.projected} of {result.total} ads in {result.batches} batches{resumed}{rate}: "
+            f"{state}{deleted}"
         )
 
 
