@@ -65,7 +65,7 @@ app.conf.update(
     # broker_connection_timeout: CELERY_BROKER_CONNECTION_TIMEOUT in settings (REDIS_CONNECT_TIMEOUT).
     task_publish_retry=False,
     # Messages the worker cannot decode or route become dead letters instead of being dropped.
-    worker_consumer="adplatform.kernel.pipeline:DeadLetteringConsumer",
+    worker_consumer="adplatform.kernel.task_base:DeadLetteringConsumer",
     worker_cancel_long_running_tasks_on_connection_loss=True,
     worker_send_task_events=False,
     timezone="UTC",

@@ -412,7 +412,7 @@ LOGGING = {
 # Retries of a failing consumer before its message becomes a dead letter (backoff drawn at
 # random up to 1 s, 2 s, 4 s … capped at PIPELINE_RETRY_BACKOFF_MAX: about 10 minutes on
 # average with the defaults; while the database is down no dead letter can be written, and
-# the message goes back on the queue instead: kernel/pipeline.py).
+# the message goes back on the queue instead: kernel/task_base.py).
 PIPELINE_MAX_RETRIES = env.int("PIPELINE_MAX_RETRIES", default=16)
 # Ads per intake message: a batch is split into messages of this size so that workers share it.
 INTAKE_MESSAGE_SIZE = env.int("INTAKE_MESSAGE_SIZE", default=100)
