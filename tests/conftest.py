@@ -30,7 +30,6 @@ from rest_framework.test import APIClient
 
 from ads_write.admission import intake_lag_forget
 from audit.roles import AUDITORS, ROLE_GROUPS
-from audit.services import auditor_upsert
 from audit.staff import staff_upsert
 from tests.brokers import BROKERS, use_broker, vhost
 from tests.factories import RetailerFactory
@@ -178,11 +177,8 @@ def operator(staff_groups):
 
 @pytest.fixture
 def auditor(auditors_group):
-    """An auditor (staff in the Auditors group) made by the service behind create_auditor;
-    its password is `auditor.raw_password`."""
-    user, _ = auditor_upsert(username="alice", password=AUDITOR_PASSWORD)
-    user.raw_password = AUDITOR_PASSWORD
-    return user
+    """An auditor (staff in the Auditors group); its password is `auditor.raw_password`."""
+    return staff_user("alice", "auditor")
 
 
 @pytest.fixture
