@@ -10,7 +10,7 @@ import os
 
 import msgspec
 from celery import Celery
-from celery.signals import task_postrun, task_prerun
+from celery.signals import beat_init, task_postrun, task_prerun, worker_init
 from django.db import close_old_connections
 from kombu.serialization import register
 
@@ -65,14 +65,36 @@ app.conf.update(
     # broker_connection_timeout: CELERY_BROKER_CONNECTION_TIMEOUT in settings (REDIS_CONNECT_TIMEOUT).
     task_publish_retry=False,
     # Messages the worker cannot decode or route become dead letters instead of being dropped.
-    worker_consumer="adplatform.kernel.pipeline:DeadLetteringConsumer",
+    worker_consumer="adplatform.kernel.task_base:DeadLetteringConsumer",
     worker_cancel_long_running_tasks_on_connection_loss=True,
     worker_send_task_events=False,
     timezone="UTC",
 )
 
-# Periodic jobs (Celery beat) are CELERY_BEAT_SCHEDULE in settings.py, beside the settings
-# they read: this module reads no Django setting at import (settings modules import it).
+
+@app.on_after_configure.connect
+def _periodic_jobs(sender, **kwargs):
+    """The beat schedule (beat_schedule.py), built once the app has read Django's settings:
+    this module reads none at import (settings modules import it)."""
+    from adplatform.beat_schedule import beat_schedule
+
+    sender.conf.beat_schedule = beat_schedule()
+
+
+@worker_init.connect
+@beat_init.connect
+def _refuse_unsafe_settings(**kwargs):
+    """A worker or beat does not start on settings that break a guarantee (checks.py); web
+    processes refuse them in wsgi.py, management commands through Django's system checks."""
+    from django.core.exceptions import ImproperlyConfigured
+
+    from adplatform.checks import refuse_unsafe_settings
+
+    try:
+        refuse_unsafe_settings()
+    except ImproperlyConfigured as exc:
+        raise SystemExit(f"adplatform: {exc}") from exc  # Celery logs and ignores a plain exception here
+
 
 app.autodiscover_tasks()
 

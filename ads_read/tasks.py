@@ -3,7 +3,7 @@
 from celery import shared_task
 from django.conf import settings
 
-from adplatform.kernel.pipeline import PipelineTask, PoisonMessage
+from adplatform.kernel.task_base import PipelineTask, PoisonMessage
 
 from .projections import ads_project
 from .sweep import read_model_reconcile

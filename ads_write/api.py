@@ -1,7 +1,5 @@
 """Command API: thin views that check input, call one service, and render the answer."""
 
-from datetime import UTC, datetime
-
 import msgspec
 from django.conf import settings
 from django.http import HttpResponse
@@ -19,6 +17,7 @@ from ads_read.serializers import AdViewSerializer
 from . import openapi
 from .idempotency import idempotent
 from .serializers import AcceptedSerializer
+from .services.batches import ads_submit_batch
 from .services.intake import ads_submit, ads_validate_only
 from .validation.basic import validate_basic
 
@@ -76,12 +75,12 @@ class AdSubmitApi(APIView):
         if not result.ok:
             raise basic_validation_problem(result.errors)
         if validate_only_requested(request):
-            verdict = ads_validate_only(retailer=request.user, ads=[result.ad])[0]
+            verdict = ads_validate_only(retailer=request.caller.retailer, ads=[result.ad])[0]
             return Response(verdict.as_dict())
         accepted = ads_submit(caller=request.caller, ads=[result.ad])[0]
         location = reverse("ad-detail", kwargs={"ad_id": accepted.id})
         if settings.AD_INTAKE_MODE == "sync":
-            ad = ad_get(retailer_id=request.user.id, ad_id=accepted.id)
+            ad = ad_get(retailer_id=request.caller.retailer.id, ad_id=accepted.id)
             return Response(AdViewSerializer(ad).data, status=status.HTTP_201_CREATED, headers={"Location": location})
         body = AcceptedSerializer(accepted).data
         return Response(body, status=status.HTTP_202_ACCEPTED, headers={"Location": location})
@@ -100,30 +99,9 @@ class AdBatchSubmitApi(APIView):
     def post(self, request):
         items = batch_items(request)
         dry_run = validate_only_requested(request)
-        now = datetime.now(UTC)  # one clock reading for the whole batch
-        results: list[dict] = []
-        valid: list[tuple[int, dict]] = []
-        for index, item in enumerate(items):
-            checked = validate_basic(item, now=now)
-            if checked.ok:
-                valid.append((index, checked.ad))
-                results.append({"index": index})
-            else:
-                results.append({"index": index, "errors": [e.as_dict() for e in checked.errors]})
-        ads = [ad for _, ad in valid]
+        outcome = ads_submit_batch(caller=request.caller, items=items, dry_run=dry_run)
         if dry_run:
-            for (index, _), verdict in zip(valid, ads_validate_only(retailer=request.user, ads=ads), strict=True):
-                results[index].update(verdict.as_dict())
-            return json_response(_batch_body(results, len(valid)), status_code=status.HTTP_200_OK)
-        if not valid:
-            raise problem(
-                "batch-rejected", detail=f"None of {len(items)} ad(s) passed basic validation.", results=results
-            )
-        for (index, _), accepted in zip(valid, ads_submit(caller=request.caller, ads=ads), strict=True):
-            results[index].update(id=str(accepted.id), status=accepted.status)
-        code = status.HTTP_201_CREATED if settings.AD_INTAKE_MODE == "sync" else status.HTTP_202_ACCEPTED
-        return json_response(_batch_body(results, len(valid)), status_code=code)
-
-
-def _batch_body(results: list[dict], accepted: int) -> dict:
-    return {"accepted_count": accepted, "failed_count": len(results) - accepted, "results": results}
+            code = status.HTTP_200_OK
+        else:
+            code = status.HTTP_201_CREATED if settings.AD_INTAKE_MODE == "sync" else status.HTTP_202_ACCEPTED
+        return json_response(outcome.as_dict(), status_code=code)

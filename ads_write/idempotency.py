@@ -164,7 +164,9 @@ def idempotent(handler):
             raise problem(
                 "invalid-idempotency-key", detail="An Idempotency-Key is 1 to 255 printable ASCII characters."
             )
-        record = idempotency_key_claim(retailer_id=request.user.id, key=key, fingerprint=request_fingerprint(request))
+        record = idempotency_key_claim(
+            retailer_id=request.caller.retailer.id, key=key, fingerprint=request_fingerprint(request)
+        )
         if record.state == IdempotencyKey.State.COMPLETED:
             return _replay(record)
         try:

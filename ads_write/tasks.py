@@ -16,7 +16,7 @@ from django.conf import settings
 
 from adplatform.kernel.broker import publish_task
 from adplatform.kernel.events import PROJECT_ADS_TASK, Event, InvalidEvent
-from adplatform.kernel.pipeline import PipelineTask, PoisonMessage, dead_letter_record
+from adplatform.kernel.task_base import PipelineTask, PoisonMessage, dead_letter_record
 
 from . import idempotency
 from .journal import intake_journal_clear

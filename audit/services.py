@@ -7,16 +7,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from django.conf import settings
-from django.contrib.auth import get_user_model
-from django.contrib.auth.base_user import AbstractBaseUser
-from django.contrib.auth.models import Group
-from django.contrib.auth.password_validation import validate_password
-from django.core.exceptions import ValidationError
-from django.db import connection, transaction
+from django.db import connection
 from django.utils import timezone
 
 from adplatform.kernel.bulk import rows_insert
-from adplatform.kernel.ids import new_id
 
 from .chain import GENESIS_HASH, canonical_json, entry_hash, hmac_key
 from .models import AuditEntry
@@ -129,50 +123,3 @@ def audit_record(**kwargs) -> AuditEntry | None:
     """One record (AuditRecord's fields as keywords), by the rules of audit_record_many."""
     written = audit_record_many(records=[AuditRecord(**kwargs)])
     return written[0] if written else None
-
-
-# --- compliance staff ----------------------------------------------------------------------
-AUDITORS_GROUP = "Auditors"  # made by migration 0004 with its permissions
-
-
-class AuditorError(ValueError):
-    pass
-
-
-def auditor_upsert(*, username: str, password: str, actor: str = "system:cli") -> tuple[AbstractBaseUser, bool]:
-    """Create an auditor (staff, not superuser, in the Auditors group) or update one: set
-    the password, make sure it is active staff in the group. Refuses to touch a superuser.
-    Returns (user, created)."""
-    username = username.strip()
-    if not username:
-        raise AuditorError("A username is required.")
-    User = get_user_model()
-    group = Group.objects.filter(name=AUDITORS_GROUP).first()
-    if group is None:
-        raise AuditorError(f"The {AUDITORS_GROUP} group is missing: run `manage.py migrate`.")
-    with transaction.atomic():
-        user = User.objects.select_for_update().filter(username=username).first()
-        created = user is None
-        if created:
-            user = User(username=username)
-        elif user.is_superuser:
-            raise AuditorError(f"{username} is a superuser; an auditor must not be one.")
-        try:
-            validate_password(password, user)
-        except ValidationError as exc:
-            raise AuditorError(" ".join(exc.messages)) from exc
-        user.set_password(password)
-        user.is_staff, user.is_active = True, True
-        user.save()
-        user.groups.add(group)
-        audit_record_many(
-            records=[
-                AuditRecord(
-                    event_id=new_id(),
-                    action="auditor.created" if created else "auditor.updated",
-                    actor=actor,
-                    data={"user_id": user.pk, "username": username, "group": AUDITORS_GROUP},
-                )
-            ]
-        )
-    return user, created

@@ -11,15 +11,15 @@ import socket
 import subprocess
 import sys
 import time
-import urllib.request
 import uuid
 from pathlib import Path
 
 import environ
 import psycopg
 
+from bench.web_server import HOST, gunicorn_command, healthz_ok
+
 ROOT = Path(__file__).resolve().parent.parent
-HOST = "127.0.0.1"
 PYTHON = sys.executable
 # The PostgreSQL server (without a database name) the benches create their databases on.
 POSTGRES_URL = os.environ.get("BENCH_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432")
@@ -302,38 +302,11 @@ def web_start(stack: Stack, *, env: dict, workers: int, threads: int, name: str 
     port = free_port()
     child = stack.start(
         name,
-        [
-            PYTHON,
-            "-m",
-            "gunicorn",
-            "adplatform.wsgi:application",
-            "--bind",
-            f"{HOST}:{port}",
-            "--worker-class",
-            "gthread",
-            "--workers",
-            str(workers),
-            "--threads",
-            str(threads),
-            "--backlog",
-            "2048",
-            "--timeout",
-            "120",
-            "--graceful-timeout",
-            "5",
-        ],
+        gunicorn_command(port=port, workers=workers, threads=threads, timeout=120, backlog=2048),
         env=env,
     )
     base_url = f"http://{HOST}:{port}"
-
-    def healthy() -> bool:
-        try:
-            with urllib.request.urlopen(base_url + "/healthz", timeout=2) as answer:
-                return answer.status == 200
-        except OSError:
-            return False
-
-    wait_until(healthy, timeout=90, what="gunicorn /healthz", child=child, interval=0.3)
+    wait_until(lambda: healthz_ok(base_url), timeout=90, what="gunicorn /healthz", child=child, interval=0.3)
     return base_url, child
 
 

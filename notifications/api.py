@@ -38,7 +38,7 @@ def _not_found() -> Problem:
 
 
 def _endpoint_or_404(request, endpoint_id):
-    endpoint = selectors.webhook_endpoint_get(retailer_id=request.user.id, endpoint_id=endpoint_id)
+    endpoint = selectors.webhook_endpoint_get(retailer_id=request.caller.retailer.id, endpoint_id=endpoint_id)
     if endpoint is None:
         raise _not_found()
     return endpoint
@@ -51,7 +51,7 @@ class WebhookListApi(APIView):
     def get(self, request):
         paginator = self.pagination_class()
         page = paginator.paginate_queryset(
-            selectors.webhook_endpoint_list(retailer_id=request.user.id), request, view=self
+            selectors.webhook_endpoint_list(retailer_id=request.caller.retailer.id), request, view=self
         )
         return paginator.get_paginated_response(WebhookEndpointSerializer(page, many=True).data)
 
@@ -64,7 +64,7 @@ class WebhookCreateApi(APIView):
         data.is_valid(raise_exception=True)
         try:
             endpoint = webhook_deliveries.webhook_endpoint_create(
-                retailer=request.user, actor=request.caller.actor, **data.validated_data
+                retailer=request.caller.retailer, actor=request.caller.actor, **data.validated_data
             )
         except webhook_deliveries.WebhookError as exc:
             raise problem("webhook-rejected", detail=str(exc)) from exc
@@ -81,7 +81,7 @@ class WebhookDeleteApi(APIView):
     @openapi.webhooks_destroy_schema
     def delete(self, request, endpoint_id):
         if not webhook_deliveries.webhook_endpoint_delete(
-            retailer=request.user, endpoint_id=endpoint_id, actor=request.caller.actor
+            retailer=request.caller.retailer, endpoint_id=endpoint_id, actor=request.caller.actor
         ):
             raise _not_found()
         return Response(status=status.HTTP_204_NO_CONTENT)
@@ -126,14 +126,16 @@ class ReportFailedAdsCsvApi(APIView):
                 "invalid-date", detail=str(exc), errors=[{"field": "date", "code": "invalid", "message": str(exc)}]
             ) from exc
         try:  # the day's bounds in UTC, as the database compares them
-            for moment in day_window(day=day, tz=request.user.timezone):
+            for moment in day_window(day=day, tz=request.caller.retailer.timezone):
                 moment.astimezone(UTC)
         except OverflowError as exc:  # 9999-12-31 everywhere, 0001-01-01 east of UTC
-            detail = f"{day.isoformat()} in {request.user.timezone} lies outside the calendar the reports cover."
+            detail = (
+                f"{day.isoformat()} in {request.caller.retailer.timezone} lies outside the calendar the reports cover."
+            )
             raise problem(
                 "invalid-date", detail=detail, errors=[{"field": "date", "code": "out_of_range", "message": detail}]
             ) from exc
-        report = FailedAdsReport(retailer_id=request.user.id, day=day, tz=request.user.timezone)
+        report = FailedAdsReport(retailer_id=request.caller.retailer.id, day=day, tz=request.caller.retailer.timezone)
         chunks = report.chunks()
         # The first chunk is made before answering: a failure of the query is then a problem
         # answer, not a stream cut off after its 200.
@@ -146,7 +148,7 @@ class ReportFailedAdsCsvApi(APIView):
 class RetailerSettingsDetailApi(APIView):
     @openapi.settings_retrieve_schema
     def get(self, request):
-        return Response(RetailerSettingsSerializer(request.user).data)
+        return Response(RetailerSettingsSerializer(request.caller.retailer).data)
 
 
 class RetailerSettingsUpdateApi(APIView):
@@ -155,7 +157,7 @@ class RetailerSettingsUpdateApi(APIView):
         data = RetailerSettingsSerializer(data=request.data, partial=True)
         data.is_valid(raise_exception=True)
         retailer = retailer_settings.retailer_settings_update(
-            retailer=request.user,
+            retailer=request.caller.retailer,
             actor=request.caller.actor,
             report_contacts=data.validated_data.get("report_contacts"),
             timezone_name=data.validated_data.get("timezone"),

@@ -9,7 +9,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 
 from adplatform.kernel.models import Retailer
-from adplatform.kernel.pipeline import PipelineTask, PoisonMessage
+from adplatform.kernel.task_base import PipelineTask, PoisonMessage
 
 from . import catchup
 from .services import reports, webhook_deliveries

@@ -18,7 +18,6 @@ from pathlib import Path
 
 import pytest
 import redis
-import requests
 from django.apps import apps
 from django.conf import settings
 from django.contrib.auth.models import Group
@@ -30,8 +29,8 @@ from rest_framework.test import APIClient
 
 from ads_write.admission import intake_lag_forget
 from audit.roles import AUDITORS, ROLE_GROUPS
-from audit.services import auditor_upsert
 from audit.staff import staff_upsert
+from bench.web_server import gunicorn_command, healthz_ok
 from tests.brokers import BROKERS, use_broker, vhost
 from tests.factories import RetailerFactory
 from tests.pgbouncer import PGBOUNCER, PrivatePgBouncer
@@ -178,11 +177,8 @@ def operator(staff_groups):
 
 @pytest.fixture
 def auditor(auditors_group):
-    """An auditor (staff in the Auditors group) made by the service behind create_auditor;
-    its password is `auditor.raw_password`."""
-    user, _ = auditor_upsert(username="alice", password=AUDITOR_PASSWORD)
-    user.raw_password = AUDITOR_PASSWORD
-    return user
+    """An auditor (staff in the Auditors group); its password is `auditor.raw_password`."""
+    return staff_user("alice", "auditor")
 
 
 @pytest.fixture
@@ -310,24 +306,7 @@ class WebServer:
         self.log = open(log_path, "w")
         self.log_path = log_path
         self.process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "gunicorn",
-                "adplatform.wsgi:application",
-                "--bind",
-                f"127.0.0.1:{self.port}",
-                "--worker-class",
-                "gthread",
-                "--workers",
-                str(workers),
-                "--threads",
-                str(threads),
-                "--graceful-timeout",
-                "5",
-                "--timeout",
-                "60",
-            ],
+            gunicorn_command(port=self.port, workers=workers, threads=threads),
             cwd=ROOT,
             env=env,
             stdout=self.log,
@@ -344,10 +323,7 @@ class WebServer:
     def _healthy(self) -> bool:
         if self.process.poll() is not None:
             raise RuntimeError(f"gunicorn exited:\n{self.log_path.read_text()[-3000:]}")
-        try:
-            return requests.get(self.url + "/healthz", timeout=2).status_code == 200
-        except requests.RequestException:
-            return False
+        return healthz_ok(self.url)
 
     def kill(self):
         if self.process.poll() is None:

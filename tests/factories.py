@@ -120,11 +120,11 @@ def held_ad(retailer, code="POLICY.SUPERLATIVE_CLAIM", *, evidence=None, extra_f
     """An ad that detailed validation held for review: stored as the consumer stores it,
     then given a review verdict through the service that records the engine's verdicts
     (whatever the rules engine makes of the ad's text today). extra_findings: more
-    engine.Finding to hold it with."""
+    engine.RuleFinding to hold it with."""
     event = intake_event(retailer, **overrides)
     with transaction.atomic():
         submissions_store(events=[event])
-    finding = engine.Finding(
+    finding = engine.RuleFinding(
         code=code,
         category=code.split(".")[0].lower(),
         severity="review",
@@ -133,7 +133,7 @@ def held_ad(retailer, code="POLICY.SUPERLATIVE_CLAIM", *, evidence=None, extra_f
         evidence=evidence or {},
     )
     findings = (finding, *extra_findings)
-    verdict = engine.Verdict(status=AdStatus.NEEDS_REVIEW, findings=findings, ruleset_version="factory")
+    verdict = engine.Evaluation(status=AdStatus.NEEDS_REVIEW, findings=findings, ruleset_version="factory")
     ads_record_verdicts(verdicts={uuid.UUID(event.ad_id): verdict})
     return Ad.objects.get(id=event.ad_id)
 

@@ -80,7 +80,9 @@ class ApiKeyListApi(APIView):
     )
     def get(self, request):
         paginator = self.pagination_class()
-        page = paginator.paginate_queryset(selectors.api_key_list(retailer_id=request.user.id), request, view=self)
+        page = paginator.paginate_queryset(
+            selectors.api_key_list(retailer_id=request.caller.retailer.id), request, view=self
+        )
         return paginator.get_paginated_response(ApiKeySerializer(page, many=True, context={"request": request}).data)
 
 
@@ -107,7 +109,7 @@ class ApiKeyCreateApi(APIView):
         data.is_valid(raise_exception=True)
         with _as_problem():
             issued = services.api_key_issue(
-                retailer=request.user,
+                retailer=request.caller.retailer,
                 label=data.validated_data["label"],
                 scopes=data.validated_data["scopes"],
                 expires_at=data.validated_data["expires_at"],
@@ -118,7 +120,7 @@ class ApiKeyCreateApi(APIView):
 
 
 def _key_or_404(request, key_id):
-    key = selectors.api_key_get(retailer_id=request.user.id, key_id=key_id)
+    key = selectors.api_key_get(retailer_id=request.caller.retailer.id, key_id=key_id)
     if key is None:
         raise problem("not-found", detail="No API key with this id for your account.")
     return key
@@ -153,7 +155,10 @@ class ApiKeyUpdateApi(APIView):
         data.is_valid(raise_exception=True)
         with _as_problem():
             key = services.api_key_update(
-                retailer=request.user, key_id=key_id, label=data.validated_data["label"], actor=request.caller.actor
+                retailer=request.caller.retailer,
+                key_id=key_id,
+                label=data.validated_data["label"],
+                actor=request.caller.actor,
             )
         return Response(ApiKeySerializer(key, context={"request": request}).data)
 
@@ -173,7 +178,7 @@ class ApiKeyRevokeApi(APIView):
         options.is_valid(raise_exception=True)
         with _as_problem():
             services.api_key_revoke(
-                retailer=request.user,
+                retailer=request.caller.retailer,
                 key_id=key_id,
                 allow_lockout=options.validated_data["allow_lockout"],
                 actor=request.caller.actor,
@@ -205,7 +210,7 @@ class ApiKeyRotateApi(APIView):
         data.is_valid(raise_exception=True)
         with _as_problem():
             issued = services.api_key_rotate(
-                retailer=request.user,
+                retailer=request.caller.retailer,
                 key_id=key_id,
                 grace=timedelta(seconds=data.validated_data["grace_seconds"]),
                 expires_at=data.validated_data["expires_at"],

@@ -190,6 +190,8 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
         caller = caller_for_key(raw_key.strip())
         if caller is None:
             raise exceptions.AuthenticationFailed("The API key is not valid, revoked or expired.")
+        # Views reach the caller (its retailer, actor and scopes) as `request.caller`, only; DRF's
+        # request.user and request.auth are set too, for the framework's own hooks.
         request.caller = caller
         return caller.retailer, caller
 
@@ -203,7 +205,7 @@ class IsRetailer(permissions.BasePermission):
     omission."""
 
     def has_permission(self, request, view):
-        if not isinstance(request.user, Retailer):
+        if not isinstance(getattr(request, "caller", None), Caller):
             return False
         from .scopes import require_scope
 

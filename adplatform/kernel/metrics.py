@@ -1,17 +1,35 @@
 """Prometheus metrics of every process, web and workers.
 
-prometheus_client runs in multiprocess mode: settings point PROMETHEUS_MULTIPROC_DIR at a
+prometheus_client runs in multiprocess mode: PROMETHEUS_MULTIPROC_DIR (a setting) names a
 folder of this host, each process writes its samples to files there, and /metrics (see
 adplatform/health.py) adds up the files of all processes of the host, so the workers'
 counters show on the web's /metrics. The folder is per host: scrape every host.
 """
 
 import logging
+import os
+from pathlib import Path
 
-from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest, multiprocess
-from prometheus_client.core import GaugeMetricFamily
+from django.conf import settings
+
+# prometheus_client chooses multiprocess mode by this variable when it is first imported, and
+# this module is the only one of the app that imports it: point it at the folder first.
+os.environ["PROMETHEUS_MULTIPROC_DIR"] = settings.PROMETHEUS_MULTIPROC_DIR
+Path(settings.PROMETHEUS_MULTIPROC_DIR).mkdir(parents=True, exist_ok=True)
+
+from prometheus_client import (  # noqa: E402
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    generate_latest,
+    multiprocess,
+)
+from prometheus_client.core import GaugeMetricFamily  # noqa: E402
 
 logger = logging.getLogger(__name__)
+
+METRICS_CONTENT_TYPE = CONTENT_TYPE_LATEST
 
 HTTP_REQUESTS = Counter(
     "adplatform_http_requests_total",
@@ -46,6 +64,13 @@ CONSISTENCY_LAG = Histogram(
     "adplatform_consistency_lag_seconds",
     "From an ad's acceptance to its first final state on the read side, observed by the projection.",
     buckets=(0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600),
+)
+
+
+REPLICA_SKIPPED = Counter(
+    "adplatform_replica_skipped_reads_total",
+    "Reads of the read side sent to the primary because the replica was down or lagging.",
+    ["reason"],
 )
 
 

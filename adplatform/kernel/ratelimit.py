@@ -145,17 +145,18 @@ class RetailerRateThrottle(BaseThrottle):
     on the request so that every answer carries the RateLimit headers (see middleware)."""
 
     def allow_request(self, request, view):
-        if not isinstance(request.user, Retailer) or not rate_limiting_on():
+        caller = getattr(request, "caller", None)
+        if caller is None or not rate_limiting_on():
             return True
         cost_of = getattr(view, "rate_limit_cost", None)
         cost = cost_of(request) if cost_of else 1
-        limit = rate_limit_of(request.user)
+        limit = rate_limit_of(caller.retailer)
         if cost > limit:
             raise problem(
                 "cost-exceeds-rate-limit",
                 detail=f"This request costs {cost} units; your quota is {limit} per {WINDOW_SECONDS} s. Send smaller batches.",
             )
-        self.decision = rate_limit_take(retailer=request.user, cost=cost)
+        self.decision = rate_limit_take(retailer=caller.retailer, cost=cost)
         if self.decision is None:
             return True
         request._request.rate_limit = self.decision

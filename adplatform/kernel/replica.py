@@ -17,18 +17,13 @@ import time
 
 from django.conf import settings
 from django.db import DatabaseError, connections
-from prometheus_client import Counter
+
+from .metrics import REPLICA_SKIPPED
 
 REPLICA = "replica"
 LAG_SQL = (
     "SELECT CASE WHEN pg_last_wal_receive_lsn() = pg_last_wal_replay_lsn() THEN 0 "
     "ELSE COALESCE(EXTRACT(EPOCH FROM now() - pg_last_xact_replay_timestamp()), 0) END"
-)
-
-REPLICA_SKIPPED = Counter(
-    "adplatform_replica_skipped_reads_total",
-    "Reads of the read side sent to the primary because the replica was down or lagging.",
-    ["reason"],
 )
 
 _lock = threading.Lock()

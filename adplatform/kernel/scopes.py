@@ -54,7 +54,7 @@ def require_scope(request) -> None:
     needed = scope_for(match.url_name, request.method)
     if needed is None:
         raise problem("insufficient-scope", detail="This operation is open to no API key.")
-    caller = request.auth
+    caller = getattr(request, "caller", None)
     scopes = caller.scopes if isinstance(caller, Caller) else frozenset()
     if needed not in scopes:
         raise problem(

@@ -1,6 +1,7 @@
 """The command side's services, one module per concern (as Zulip's `zerver/actions/`):
 
 - `intake`: accepting ads in the configured intake mode (sync, cqrs, direct);
+- `batches`: a batch submission, one result per ad;
 - `events`: the ad.submitted event, derived event ids, the task names intake publishes to;
 - `submissions`: the intake consumer (store, judge, record);
 - `verdicts`: recording the engine's verdicts;

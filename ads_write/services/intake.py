@@ -27,8 +27,7 @@ from ads_read.pending import pending_mark
 from ..admission import intake_admit
 from ..journal import intake_journal_record
 from ..models import Ad, AdStatus
-from ..validation.engine import AdFacts, evaluate
-from ..validation.engine import Verdict as EngineVerdict
+from ..validation.engine import AdFacts, Evaluation, evaluate
 from ..validation.facts import velocity_record
 from .events import PROCESS_SUBMISSIONS_TASK, submitted_event
 from .outbox import outbox_add, outbox_publish
@@ -79,7 +78,7 @@ def ads_submit(*, caller: Caller, ads: list[dict], mode: str | None = None) -> l
     return [Accepted(id=ad_id, status=AdStatus.PENDING, submitted_at=submitted_at) for ad_id in ids]
 
 
-def ads_validate_only(*, retailer, ads: list[dict]) -> list[EngineVerdict]:
+def ads_validate_only(*, retailer, ads: list[dict]) -> list[Evaluation]:
     """A dry run (validate_only=true): the detailed validation that intake would run, with
     nothing stored, published or audited. The stateful facts (duplicate content across
     retailers, submission velocity) keep their defaults: they depend on the submissions

@@ -2,10 +2,10 @@
 category and country."""
 
 from .normalize import skeleton
-from .rules import REJECT, AdContext, Finding, Rule, hit_evidence, written
+from .rules import REJECT, AdContext, Rule, RuleFinding, hit_evidence, written
 
 
-def rule_prohibited_category(ctx: AdContext) -> list[Finding]:
+def rule_prohibited_category(ctx: AdContext) -> list[RuleFinding]:
     if ctx.category not in ctx.ruleset.prohibited_categories:
         return []
     return [
@@ -17,7 +17,7 @@ def rule_prohibited_category(ctx: AdContext) -> list[Finding]:
     ]
 
 
-def rule_category_banned_in_country(ctx: AdContext) -> list[Finding]:
+def rule_category_banned_in_country(ctx: AdContext) -> list[RuleFinding]:
     if ctx.country not in ctx.ruleset.banned_in_country.get(ctx.category, ()):
         return []
     return [
@@ -29,7 +29,7 @@ def rule_category_banned_in_country(ctx: AdContext) -> list[Finding]:
     ]
 
 
-def rule_min_age(ctx: AdContext) -> list[Finding]:
+def rule_min_age(ctx: AdContext) -> list[RuleFinding]:
     legal_age = ctx.ruleset.legal_ages.get(ctx.category)
     if legal_age is None:
         return []
@@ -52,7 +52,7 @@ def rule_min_age(ctx: AdContext) -> list[Finding]:
     ]
 
 
-def rule_license_required(ctx: AdContext) -> list[Finding]:
+def rule_license_required(ctx: AdContext) -> list[RuleFinding]:
     if ctx.category not in ctx.ruleset.license_required or ctx.given("advertiser_license"):
         return []
     return [
@@ -64,7 +64,7 @@ def rule_license_required(ctx: AdContext) -> list[Finding]:
     ]
 
 
-def rule_rx_without_prescription(ctx: AdContext) -> list[Finding]:
+def rule_rx_without_prescription(ctx: AdContext) -> list[RuleFinding]:
     if ctx.category not in ctx.ruleset.rx_categories:
         return []
     return [
@@ -77,7 +77,7 @@ def rule_rx_without_prescription(ctx: AdContext) -> list[Finding]:
     ]
 
 
-def rule_finance_disclosure(ctx: AdContext) -> list[Finding]:
+def rule_finance_disclosure(ctx: AdContext) -> list[RuleFinding]:
     rules = ctx.ruleset
     if ctx.category not in rules.finance_categories:
         return []
@@ -95,7 +95,7 @@ def rule_finance_disclosure(ctx: AdContext) -> list[Finding]:
     ]
 
 
-def rule_political_sponsor(ctx: AdContext) -> list[Finding]:
+def rule_political_sponsor(ctx: AdContext) -> list[RuleFinding]:
     if ctx.category not in ctx.ruleset.sponsor_required or ctx.given("paid_for_by"):
         return []
     return [

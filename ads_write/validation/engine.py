@@ -9,7 +9,7 @@ whole batch first, by `evaluate_many`.
 from dataclasses import dataclass, replace
 
 from . import compliance, external, fraud, policy
-from .rules import REJECT, REVIEW, AdContext, AdFacts, Finding, Rule
+from .rules import REJECT, REVIEW, AdContext, AdFacts, Rule, RuleFinding
 from .ruleset import Ruleset, current_ruleset
 
 __all__ = [
@@ -21,9 +21,9 @@ __all__ = [
     "RULES",
     "RULESET_VERSION",  # noqa: F822 (module __getattr__ below: the ruleset is data)
     "AdFacts",
-    "Finding",
+    "RuleFinding",
     "Rule",
-    "Verdict",
+    "Evaluation",
     "ad_input",
     "evaluate",
     "evaluate_many",
@@ -45,9 +45,12 @@ def __getattr__(name: str):
 
 
 @dataclass(frozen=True)
-class Verdict:
+class Evaluation:
+    """What the engine concluded about one ad, before anything is stored (the stored record
+    is ads_write.models.Verdict)."""
+
     status: str
-    findings: tuple[Finding, ...]
+    findings: tuple[RuleFinding, ...]
     ruleset_version: str
 
     def as_dict(self) -> dict:
@@ -67,7 +70,7 @@ def outcome(findings) -> str:
     return APPROVED
 
 
-def evaluate(ad: dict, *, facts: AdFacts, ruleset: Ruleset | None = None) -> Verdict:
+def evaluate(ad: dict, *, facts: AdFacts, ruleset: Ruleset | None = None) -> Evaluation:
     """Judge one ad (the normalised dict of basic validation). Pure: no I/O. Every finding
     is reported, not just the first."""
     ruleset = ruleset or current_ruleset()
@@ -75,13 +78,13 @@ def evaluate(ad: dict, *, facts: AdFacts, ruleset: Ruleset | None = None) -> Ver
     findings = []
     for rule in RULES:
         findings.extend(rule.check(ctx))
-    return Verdict(outcome(findings), tuple(findings), ruleset.version)
+    return Evaluation(outcome(findings), tuple(findings), ruleset.version)
 
 
 def evaluate_many(ads: list, *, ruleset: Ruleset | None = None) -> dict:
     """Judge a batch of stored ads (ads_write.models.Ad): gather the stateful facts for all
     of them at once (and the external validator's answers, when it is configured), then
-    evaluate each, by `ruleset` or the current one. Returns {ad.id: Verdict}.
+    evaluate each, by `ruleset` or the current one. Returns {ad.id: Evaluation}.
 
     Call it outside any transaction: the content fingerprints are inserted and compared in a
     transaction of their own, which must commit (releasing its advisory locks) for the next

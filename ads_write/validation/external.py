@@ -30,7 +30,7 @@ from requests.adapters import HTTPAdapter
 
 from adplatform.kernel.redis_client import redis_client
 
-from .rules import REVIEW, SEVERITIES, AdContext, Finding, Rule
+from .rules import REVIEW, SEVERITIES, AdContext, Rule, RuleFinding
 
 logger = logging.getLogger(__name__)
 
@@ -259,7 +259,7 @@ def ad_request_body(ad: dict) -> bytes:
     return json.dumps(ad, default=encode, separators=(",", ":")).encode()
 
 
-def ad_check(ad: dict, *, ad_id=None) -> tuple[tuple[Finding, ...], str]:
+def ad_check(ad: dict, *, ad_id=None) -> tuple[tuple[RuleFinding, ...], str]:
     """Ask the service about one ad: (its findings, "") or ((), why it gave no answer)."""
     retries = int(_setting("EXTERNAL_VALIDATOR_RETRIES"))
     backoff = float(_setting("EXTERNAL_VALIDATOR_BACKOFF"))
@@ -294,7 +294,7 @@ def ads_check(ads: dict) -> dict:
         return {ad_id: future.result() for ad_id, future in futures.items()}
 
 
-def _post(body: bytes, *, ad_id) -> tuple[Finding, ...]:
+def _post(body: bytes, *, ad_id) -> tuple[RuleFinding, ...]:
     timeout = float(_setting("EXTERNAL_VALIDATOR_TIMEOUT"))
     headers = {"Content-Type": "application/json"}
     if ad_id is not None:
@@ -316,7 +316,7 @@ def _post(body: bytes, *, ad_id) -> tuple[Finding, ...]:
     return tuple(f for f in map(finding_from_service, items) if f is not None)
 
 
-def finding_from_service(item) -> Finding | None:
+def finding_from_service(item) -> RuleFinding | None:
     if not isinstance(item, dict) or not isinstance(item.get("code"), str) or not item["code"].strip():
         logger.warning("external validator: ignoring a finding without a code: %r", item)
         return None
@@ -329,7 +329,7 @@ def finding_from_service(item) -> Finding | None:
     message = item.get("message") if isinstance(item.get("message"), str) else ""
     field = item.get("field") if isinstance(item.get("field"), str) else None
     evidence = item.get("evidence") if isinstance(item.get("evidence"), dict) else {}
-    return Finding(
+    return RuleFinding(
         code=code[:64],
         category="external",
         severity=item["severity"],
@@ -342,11 +342,11 @@ def finding_from_service(item) -> Finding | None:
 # --- rules: the service's findings come in as facts; evaluate() stays pure ---------------------
 
 
-def rule_external(ctx: AdContext) -> list[Finding]:
+def rule_external(ctx: AdContext) -> list[RuleFinding]:
     return list(ctx.facts.external_findings)
 
 
-def rule_external_unavailable(ctx: AdContext) -> list[Finding]:
+def rule_external_unavailable(ctx: AdContext) -> list[RuleFinding]:
     if not ctx.facts.external_error:
         return []
     return [
@@ -370,7 +370,7 @@ FROM_SERVICE = Rule(
     example={"headline": "Counterfeit designer chairs"},
     example_facts={
         "external_findings": (
-            Finding(
+            RuleFinding(
                 code="EXTERNAL.COUNTERFEIT",
                 category="external",
                 severity="reject",

@@ -1,10 +1,10 @@
 """Fraud rules (AD_POLICY.md, "Fraud"): where the ad sends people, implausible prices, and the
 stateful signals gathered before evaluation (duplicates across retailers, velocity)."""
 
-from .rules import REJECT, REVIEW, AdContext, Finding, Rule
+from .rules import REJECT, REVIEW, AdContext, Rule, RuleFinding
 
 
-def rule_blocked_domain(ctx: AdContext) -> list[Finding]:
+def rule_blocked_domain(ctx: AdContext) -> list[RuleFinding]:
     if ctx.landing is None or ctx.landing.site not in ctx.ruleset.blocked_domains:
         return []
     return [
@@ -16,7 +16,7 @@ def rule_blocked_domain(ctx: AdContext) -> list[Finding]:
     ]
 
 
-def rule_url_shortener(ctx: AdContext) -> list[Finding]:
+def rule_url_shortener(ctx: AdContext) -> list[RuleFinding]:
     if ctx.landing is None or ctx.landing.site not in ctx.ruleset.url_shorteners:
         return []
     return [
@@ -29,7 +29,7 @@ def rule_url_shortener(ctx: AdContext) -> list[Finding]:
     ]
 
 
-def rule_ip_host(ctx: AdContext) -> list[Finding]:
+def rule_ip_host(ctx: AdContext) -> list[RuleFinding]:
     if ctx.landing is None or not ctx.landing.is_ip:
         return []
     return [
@@ -41,7 +41,7 @@ def rule_ip_host(ctx: AdContext) -> list[Finding]:
     ]
 
 
-def rule_domain_mismatch(ctx: AdContext) -> list[Finding]:
+def rule_domain_mismatch(ctx: AdContext) -> list[RuleFinding]:
     display = ctx.display.host if ctx.display else None
     if display is None or ctx.landing is None or display.site == ctx.landing.site:
         return []
@@ -55,7 +55,7 @@ def rule_domain_mismatch(ctx: AdContext) -> list[Finding]:
     ]
 
 
-def rule_url_userinfo(ctx: AdContext) -> list[Finding]:
+def rule_url_userinfo(ctx: AdContext) -> list[RuleFinding]:
     findings = []
     for field, url in (("landing_url", ctx.landing_url), ("display_url", ctx.display)):
         if url is None or not url.userinfo:
@@ -71,7 +71,7 @@ def rule_url_userinfo(ctx: AdContext) -> list[Finding]:
     return findings
 
 
-def rule_punycode_domain(ctx: AdContext) -> list[Finding]:
+def rule_punycode_domain(ctx: AdContext) -> list[RuleFinding]:
     host = ctx.landing
     if host is None or host.is_ip or not host.has_punycode_label:
         return []
@@ -99,7 +99,7 @@ def rule_punycode_domain(ctx: AdContext) -> list[Finding]:
     ]
 
 
-def rule_price_floor(ctx: AdContext) -> list[Finding]:
+def rule_price_floor(ctx: AdContext) -> list[RuleFinding]:
     floor = ctx.ruleset.price_floors.get(ctx.category)
     price = ctx.ad.get("price")
     if floor is None or price is None or price["amount"] >= floor:
@@ -114,7 +114,7 @@ def rule_price_floor(ctx: AdContext) -> list[Finding]:
     ]
 
 
-def rule_duplicate_content(ctx: AdContext) -> list[Finding]:
+def rule_duplicate_content(ctx: AdContext) -> list[RuleFinding]:
     if not ctx.facts.duplicate_elsewhere:
         return []
     days = ctx.ruleset.duplicate_window.days
@@ -129,7 +129,7 @@ def rule_duplicate_content(ctx: AdContext) -> list[Finding]:
     ]
 
 
-def rule_velocity(ctx: AdContext) -> list[Finding]:
+def rule_velocity(ctx: AdContext) -> list[RuleFinding]:
     facts = ctx.facts
     limit = ctx.ruleset.velocity_limit if facts.velocity_limit is None else facts.velocity_limit
     if facts.recent_submissions <= limit:

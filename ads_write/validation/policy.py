@@ -3,7 +3,7 @@
 import re
 
 from .normalize import skeleton
-from .rules import REJECT, REVIEW, AdContext, Finding, Rule, hit_evidence, written
+from .rules import REJECT, REVIEW, AdContext, Rule, RuleFinding, hit_evidence, written
 
 _RUN_OF_MARKS = re.compile(r"[!?]{2,}")
 # Emoji and pictographs: the emoji blocks (pictographs, emoticons, transport, flags' regional
@@ -27,7 +27,7 @@ _EMOJI = re.compile(
 )
 
 
-def rule_excessive_caps(ctx: AdContext) -> list[Finding]:
+def rule_excessive_caps(ctx: AdContext) -> list[RuleFinding]:
     # The clean text: circled and full-width capitals are capitals, Hangul fillers (letters to
     # str.isalpha) and other invisible padding are gone.
     headline = ctx.text("headline")
@@ -47,7 +47,7 @@ def rule_excessive_caps(ctx: AdContext) -> list[Finding]:
     ]
 
 
-def rule_excessive_punctuation(ctx: AdContext) -> list[Finding]:
+def rule_excessive_punctuation(ctx: AdContext) -> list[RuleFinding]:
     # Read in the key: `‼`, `！` and `ǃ` (a click letter drawn as !) are exclamation marks there,
     # and zero-width characters between marks are gone.
     findings = []
@@ -79,7 +79,7 @@ def _read_as_exclamation_marks(original: str) -> list[str]:
     return sorted({f"U+{ord(ch):04X}" for ch in original if ch != "!" and "!" in skeleton(ch)})
 
 
-def rule_prohibited_words(ctx: AdContext) -> list[Finding]:
+def rule_prohibited_words(ctx: AdContext) -> list[RuleFinding]:
     return [
         PROHIBITED_WORDS.finding(
             f"The {name} uses {written(hits)}, which our ad policy does not allow.",
@@ -90,7 +90,7 @@ def rule_prohibited_words(ctx: AdContext) -> list[Finding]:
     ]
 
 
-def rule_misleading_free(ctx: AdContext) -> list[Finding]:
+def rule_misleading_free(ctx: AdContext) -> list[RuleFinding]:
     price = ctx.ad.get("price")
     if price is None or price["amount"] <= 0:
         return []
@@ -105,7 +105,7 @@ def rule_misleading_free(ctx: AdContext) -> list[Finding]:
     ]
 
 
-def rule_phone_number(ctx: AdContext) -> list[Finding]:
+def rule_phone_number(ctx: AdContext) -> list[RuleFinding]:
     return [
         PHONE_NUMBER.finding(
             f"The {name} contains a phone number ({written(hits)}); ads must send people to the landing page instead.",
@@ -116,7 +116,7 @@ def rule_phone_number(ctx: AdContext) -> list[Finding]:
     ]
 
 
-def rule_emoji(ctx: AdContext) -> list[Finding]:
+def rule_emoji(ctx: AdContext) -> list[RuleFinding]:
     found = list(dict.fromkeys(_EMOJI.findall(ctx.ad.get("headline", ""))))
     if not found:
         return []
@@ -129,7 +129,7 @@ def rule_emoji(ctx: AdContext) -> list[Finding]:
     ]
 
 
-def rule_superlative_claim(ctx: AdContext) -> list[Finding]:
+def rule_superlative_claim(ctx: AdContext) -> list[RuleFinding]:
     return [
         SUPERLATIVE_CLAIM.finding(
             f"The {name} makes a claim ({written(hits)}) that must be substantiated; it will be checked by staff.",
@@ -140,7 +140,7 @@ def rule_superlative_claim(ctx: AdContext) -> list[Finding]:
     ]
 
 
-def rule_trademark(ctx: AdContext) -> list[Finding]:
+def rule_trademark(ctx: AdContext) -> list[RuleFinding]:
     owners = ctx.ruleset.brand_owners
     retailer = ctx.facts.retailer_name.strip().casefold()
     findings = []

@@ -1,7 +1,7 @@
 """What every rule shares: findings, the facts gathered before evaluation, the rule record
 (code, severity, documentation, check) and the per-ad context the checks read.
 
-A check is a small function `rule_<name>(ctx) -> list[Finding]`; each module (compliance,
+A check is a small function `rule_<name>(ctx) -> list[RuleFinding]`; each module (compliance,
 fraud, policy, external) lists its rules in `RULES`, in the order they are reported.
 """
 
@@ -22,7 +22,10 @@ MAX_MESSAGE = 500
 
 
 @dataclass(frozen=True)
-class Finding:
+class RuleFinding:
+    """One rule's objection to one ad, as the engine reports it (stored as
+    ads_write.models.Finding)."""
+
     code: str
     category: str  # compliance | fraud | policy | external
     severity: str  # reject | review
@@ -51,7 +54,7 @@ class AdFacts:
     recent_submissions: int = 0
     velocity_limit: int | None = None  # None: the ruleset's default
     retailer_id: uuid.UUID | None = None
-    external_findings: tuple[Finding, ...] = ()
+    external_findings: tuple[RuleFinding, ...] = ()
     external_error: str = ""  # why the configured external validator gave no answer
 
 
@@ -59,7 +62,7 @@ class AdFacts:
 class Rule:
     code: str
     severity: str  # reject | review; "reject or review" for findings the external service decides
-    check: Callable[["AdContext"], list[Finding]]
+    check: Callable[["AdContext"], list[RuleFinding]]
     summary: str  # what triggers it, for docs/rules.md
     example: dict  # fields that trigger it, over docs' clean ad (raw JSON, as a client posts)
     example_facts: dict = dataclasses.field(default_factory=dict)  # AdFacts fields for a stateful example
@@ -73,9 +76,9 @@ class Rule:
     def category(self) -> str:
         return self.code.split(".", 1)[0].lower()
 
-    def finding(self, message: str, *, field: str | None = None, evidence: dict | None = None) -> Finding:
+    def finding(self, message: str, *, field: str | None = None, evidence: dict | None = None) -> RuleFinding:
         # Findings are stored with a message of at most 500 characters; quoting a long text could pass it.
-        return Finding(self.code, self.category, self.severity, message[:MAX_MESSAGE], field, evidence or {})
+        return RuleFinding(self.code, self.category, self.severity, message[:MAX_MESSAGE], field, evidence or {})
 
 
 @dataclass(frozen=True)

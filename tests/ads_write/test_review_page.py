@@ -140,7 +140,7 @@ def test_four_eyes_needs_a_second_reviewer_to_overrule_a_reject_finding(
     client, reviewer, second_reviewer, retailer, settings
 ):
     settings.REVIEW_FOUR_EYES = True
-    blocked = engine.Finding("FRAUD.BLOCKED_DOMAIN", "fraud", "reject", "Blocked domain.", "landing_url", {})
+    blocked = engine.RuleFinding("FRAUD.BLOCKED_DOMAIN", "fraud", "reject", "Blocked domain.", "landing_url", {})
     ad = held_ad(retailer, extra_findings=(blocked,))
     client.force_login(reviewer)
     upheld = client.post(decide_url(ad), form_data(ad, disposition="upheld"))
@@ -159,7 +159,7 @@ def test_four_eyes_needs_a_second_reviewer_to_overrule_a_reject_finding(
 
 
 def test_without_four_eyes_one_reviewer_overrules_a_reject_finding(as_reviewer, retailer):
-    blocked = engine.Finding("FRAUD.BLOCKED_DOMAIN", "fraud", "reject", "Blocked domain.", "landing_url", {})
+    blocked = engine.RuleFinding("FRAUD.BLOCKED_DOMAIN", "fraud", "reject", "Blocked domain.", "landing_url", {})
     ad = held_ad(retailer, extra_findings=(blocked,))
     as_reviewer.post(decide_url(ad), form_data(ad))
     assert Ad.objects.get(id=ad.id).status == "approved"

@@ -14,6 +14,7 @@ from django.core import mail
 from django.core.management import CommandError, call_command
 from django.db import connection, transaction
 
+from adplatform.celery import app
 from audit.anchors import anchor_document, anchors_read, audit_anchor_publish
 from audit.chain import GENESIS_HASH, canonical_json, entry_hash
 from audit.models import AuditEntry
@@ -221,7 +222,7 @@ def test_the_daily_task_writes_a_signed_file_mails_auditors_and_is_audited(keys,
     assert (
         anchored.data["file"] == str(path) and anchored.data["signature"] == json.loads(path.read_text())["signature"]
     )
-    assert settings.CELERY_BEAT_SCHEDULE["audit-anchor"]["task"] == maintenance_audit_anchor_task.name
+    assert app.conf.beat_schedule["audit-anchor"]["task"] == maintenance_audit_anchor_task.name
 
 
 def test_the_anchor_document_is_signed_with_the_current_key(keys):

@@ -54,7 +54,9 @@ def seed(retailer, other):
             external_ref="SHOE-77",
             evidence={"host": "www.n\u0456mbus-store.example", "scripts": ["CYRILLIC", "LATIN"]},
             extra_findings=(
-                engine.Finding("POLICY.PHONE_NUMBER", "policy", "review", "A phone number in the text.", "description"),
+                engine.RuleFinding(
+                    "POLICY.PHONE_NUMBER", "policy", "review", "A phone number in the text.", "description"
+                ),
             ),
         ),
         26,

@@ -14,8 +14,8 @@ from django.test import RequestFactory
 
 from adplatform.kernel.admin_actions import replay_dead_letters
 from adplatform.kernel.models import DeadLetter
-from adplatform.kernel.pipeline import dead_letter_record
 from adplatform.kernel.services import dead_letter_replay
+from adplatform.kernel.task_base import dead_letter_record
 from ads_write.services.events import PROCESS_SUBMISSIONS_TASK
 from audit.models import AuditEntry
 from tests.conftest import queued_tasks

@@ -152,10 +152,12 @@ def hold_for_review(retailer, **overrides) -> uuid.UUID:
     )
     with transaction.atomic():
         submissions.submissions_store(events=[event])
-    finding = engine.Finding("FRAUD.PRICE_FLOOR", "fraud", engine.REVIEW, "Price below the category floor.", "price")
+    finding = engine.RuleFinding(
+        "FRAUD.PRICE_FLOOR", "fraud", engine.REVIEW, "Price below the category floor.", "price"
+    )
     ad_id = uuid.UUID(event.ad_id)
     verdicts.ads_record_verdicts(
-        verdicts={ad_id: engine.Verdict(engine.NEEDS_REVIEW, (finding,), engine.RULESET_VERSION)}
+        verdicts={ad_id: engine.Evaluation(engine.NEEDS_REVIEW, (finding,), engine.RULESET_VERSION)}
     )
     ads_project(ad_ids=[ad_id])
     return ad_id

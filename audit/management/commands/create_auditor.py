@@ -3,7 +3,7 @@ import sys
 
 from django.core.management.base import BaseCommand, CommandError
 
-from audit.services import AuditorError, auditor_upsert
+from audit.staff import StaffError, staff_upsert
 
 
 class Command(BaseCommand):
@@ -35,7 +35,7 @@ class Command(BaseCommand):
         if not password:
             raise CommandError("A password is required.")
         try:
-            user, created = auditor_upsert(username=username, password=password)
-        except AuditorError as exc:
+            user, created, _ = staff_upsert(username=username, role="auditor", password=password)
+        except StaffError as exc:
             raise CommandError(str(exc)) from exc
         self.stdout.write(f"{'Created' if created else 'Updated'} auditor {user.username}.")

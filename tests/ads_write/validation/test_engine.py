@@ -4,14 +4,14 @@ from pathlib import Path
 import pytest
 
 from ads_write.validation import engine
-from ads_write.validation.engine import AdFacts, Finding, evaluate, outcome
+from ads_write.validation.engine import AdFacts, RuleFinding, evaluate, outcome
 from ads_write.validation.ruleset import DEFAULT_RULESET, current_ruleset, load_ruleset
 
 from .support import codes, judge
 
 
-def finding(severity: str) -> Finding:
-    return Finding(code="POLICY.X", category="policy", severity=severity, message="x")
+def finding(severity: str) -> RuleFinding:
+    return RuleFinding(code="POLICY.X", category="policy", severity=severity, message="x")
 
 
 def test_outcome_precedence():

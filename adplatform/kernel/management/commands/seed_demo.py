@@ -6,7 +6,7 @@ from django.core.management.base import BaseCommand
 
 from adplatform.kernel.models import Retailer
 from adplatform.kernel.services import api_key_create, retailer_create
-from audit.services import auditor_upsert
+from audit.staff import staff_upsert
 
 DEMO_RETAILER = "Demo Retailer"
 DEMO_AUDITOR = "auditor"
@@ -45,6 +45,6 @@ class Command(BaseCommand):
             )
             return
         password = secrets.token_urlsafe(12)
-        auditor_upsert(username=DEMO_AUDITOR, password=password, actor="system:seed_demo")
+        staff_upsert(username=DEMO_AUDITOR, role="auditor", password=password, actor="system:seed_demo")
         self.stdout.write(self.style.SUCCESS(f"Auditor (shown once): {DEMO_AUDITOR} / {password}"))
         self.stdout.write(f"  Compliance admin: {self.base_url}/admin/")

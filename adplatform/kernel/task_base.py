@@ -1,4 +1,4 @@
-"""The base class of every pipeline consumer: bounded retries with capped exponential
+"""The base Celery task of every pipeline consumer (`PipelineTask`): bounded retries with capped exponential
 backoff and jitter, then a dead letter that staff can see and replay; and the worker's
 consumer, which dead-letters the messages it cannot decode or route (Celery would only log
 and drop them).
