@@ -2,8 +2,8 @@
 
 Delivery is at-least-once (DESIGN.md §4): a task is acknowledged only after it ran
 (`acks_late`), a worker that dies mid-task hands its message back
-(`task_reject_on_worker_lost`), and each worker takes one message at a time so a crash
-loses at most that one to redelivery. Every consumer is therefore idempotent.
+(`task_reject_on_worker_lost`), and a dead worker's prefetched and buffered messages
+(WORKER_PREFETCH in settings) come back to the queue. Every consumer is therefore idempotent.
 """
 
 import os
@@ -41,7 +41,6 @@ app.conf.update(
     task_acks_late=True,
     task_reject_on_worker_lost=True,
     task_acks_on_failure_or_timeout=True,
-    worker_prefetch_multiplier=1,
     task_serializer="json",
     accept_content=["json", PIPELINE_SERIALIZER],
     result_backend=None,

@@ -1,7 +1,6 @@
 """Writing the audit log. Call inside the transaction of the change being recorded, as late
 in it as you can: from the call until commit, every other writer of the same chain waits."""
 
-import json
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -10,9 +9,9 @@ from django.conf import settings
 from django.db import connection
 from django.utils import timezone
 
-from adplatform.kernel.bulk import rows_insert
+from adplatform.kernel.bulk import JsonText, rows_insert
 
-from .chain import GENESIS_HASH, canonical_json, entry_hash, hmac_key
+from .chain import GENESIS_HASH, canonical_form, entry_hash, hmac_key
 from .models import AuditEntry
 
 # Any constant: with a chain's number, the PostgreSQL advisory lock that orders its writers.
@@ -83,8 +82,9 @@ def audit_record_many(*, records: list[AuditRecord]) -> list[AuditEntry]:
     if not connection.in_atomic_block:
         raise RuntimeError("audit_record_many must run inside the transaction of the change it records")
     unique = list({uuid.UUID(str(r.event_id)): r for r in records}.items())
-    # Before the lock: what does not depend on the chain (the data as stored and hashed).
-    data = {event_id: json.loads(canonical_json(record.data)) for event_id, record in unique}
+    # Before the lock: what does not depend on the chain (the data as stored and hashed, and
+    # its canonical text, which the hash and the COPY take as they are).
+    forms = {event_id: canonical_form(record.data) for event_id, record in unique}
     key_id = settings.AUDIT_HMAC_KEY_ID
     key = hmac_key(key_id)
     chain = _chain_for(unique[0][0])
@@ -106,15 +106,20 @@ def audit_record_many(*, records: list[AuditRecord]) -> list[AuditEntry]:
             action=record.action,
             ad_id=record.ad_id,
             retailer_id=record.retailer_id,
-            data=data[event_id],  # store exactly what is hashed
+            data=forms[event_id][1],  # store exactly what is hashed
             chain=chain,
             key_id=key_id,
             prev_hash=prev_hash,
         )
-        entry.hash = prev_hash = entry_hash(entry, key=key)
+        entry.hash = prev_hash = entry_hash(entry, key=key, data_json=forms[event_id][0])
         entries.append(entry)
     rows_insert(
-        model=AuditEntry, columns=_COLUMNS, rows=[tuple(getattr(e, name) for name in _COLUMNS) for e in entries]
+        model=AuditEntry,
+        columns=_COLUMNS,
+        rows=[
+            tuple(JsonText(forms[e.event_id][0]) if name == "data" else getattr(e, name) for name in _COLUMNS)
+            for e in entries
+        ],
     )
     return entries
 

@@ -12,7 +12,10 @@
 4. Probe: the intake and projection consumers run in this process on --probe-ads more ads,
    each stage and each SQL statement timed; with --profile S, py-spy samples the worker for
    the first S seconds of the drain as well.
-Goals: drain >= 2,000 ads/s to the final state; lag p99 <= 2 s at 500 ads/s."""
+Goals (issue 20, on the shipped defaults: the Procfile's worker processes, the settings'
+consumer): drain >= 2 × today's batched drain (--baseline-drain, the issue's 2,408 ads/s on a
+quiet 2-core VM); at 500 single ads/s, every ad final with a lag p99 <= 1 s. Each is a line
+with MET / MISSED."""
 
 import time
 
@@ -34,24 +37,39 @@ from .stack import (
     DATABASE,
     Stack,
     app_env,
+    batching_argument,
+    batching_env,
     broker_argument,
     broker_env,
     database_drop,
     database_fresh,
     django_setup,
+    procfile_defaults,
     redis_for,
     worker_start,
 )
 
-GOAL_DRAIN_ADS_PER_S = 2_000
-GOAL_LAG_P99_S = 2.0
+# Issue 20: the batched drain before its CPU cuts (ads/s, quiet 2-core VM), and the factor.
+BASELINE_DRAIN_ADS_PER_S = 2_408
+GOAL_DRAIN_FACTOR = 2
+GOAL_LAG_P99_S = 1.0
 GOAL_LAG_RATE = 500  # ads/s at which the lag goal applies
 PRELOAD_CHUNK = 1_000  # ads per ads_submit call while preloading (split into messages by it)
 
 
 def add_arguments(parser) -> None:
     parser.add_argument("--ads", type=int, default=100_000, help="ads to preload and drain (default 100,000)")
-    parser.add_argument("--workers", type=int, default=2, help="Celery worker processes (default 2)")
+    workers = procfile_defaults()["WORKER_CONCURRENCY"]
+    parser.add_argument(
+        "--workers", type=int, default=workers, help=f"Celery worker processes (default {workers}, the Procfile's)"
+    )
+    parser.add_argument(
+        "--baseline-drain",
+        type=float,
+        default=BASELINE_DRAIN_ADS_PER_S,
+        help=f"the drain (ads/s) to double (default {BASELINE_DRAIN_ADS_PER_S:,}: issue 20's batched drain; "
+        "measure today's code on this machine and pass its figure for a side-by-side goal)",
+    )
     parser.add_argument(
         "--message-size",
         type=int,
@@ -78,11 +96,7 @@ def add_arguments(parser) -> None:
         default=0,
         help="py-spy the worker for this many seconds of the steady load (default off)",
     )
-    parser.add_argument(
-        "--batching",
-        action="store_true",
-        help="INTAKE_BATCHING on: the consumer buffers intake messages and judges them together (default off, as the platform's default)",
-    )
+    batching_argument(parser)
     parser.add_argument(
         "--redis-url",
         help="use this Redis database (flushed at the start and the end) instead of a private redis-server",
@@ -101,7 +115,7 @@ def run(args) -> dict:
             redis_url=redis_url,
             AD_INTAKE_MODE="direct",
             INTAKE_MESSAGE_SIZE=args.message_size,
-            INTAKE_BATCHING=str(args.batching).lower(),
+            **batching_env(args.batching),
             **broker_env(args.broker),
         )
         django_setup(env)
@@ -224,8 +238,9 @@ def _drain_figures(args, *, ready_at: float, samples: list, drained: dict, costs
         "judged_ads_per_s": round(args.ads / (judged_at - ready_at), 1) if judged_at else None,
         "status_mix": drained["status_mix"],
         "costs": costs,
-        "goal_ads_per_s": GOAL_DRAIN_ADS_PER_S,
-        "goal_met": bool(final_at) and drained["final"] / (final_at - ready_at) >= GOAL_DRAIN_ADS_PER_S,
+        "goal_ads_per_s": GOAL_DRAIN_FACTOR * args.baseline_drain,
+        "goal_met": bool(final_at)
+        and drained["final"] / (final_at - ready_at) >= GOAL_DRAIN_FACTOR * args.baseline_drain,
     }
 
 
@@ -275,16 +290,20 @@ def _steady(args, *, caller, start_index: int, already_final: int) -> dict:
 
 def _print(data: dict, args) -> None:
     preload, drain, steady, probe = data["preload"], data["drain"], data["steady"], data["probe"]
-    print(f"\nPipeline: {args.ads:,} ads in messages of {args.message_size}, Celery -c {args.workers}")
+    consumer = {None: "the settings' consumer", True: "batching", False: "plain consumer"}[args.batching]
+    print(f"\nPipeline: {args.ads:,} ads in messages of {args.message_size}, Celery -c {args.workers}, {consumer}")
     print(
         f"preload, in one process: basic validation {preload['validation_us_per_ad']} µs/ad, then ads_submit (direct, "
         f"{PRELOAD_CHUNK} ads a call) {preload['submit_us_per_ad']} µs/ad = {preload['publish_ads_per_s']:,.0f} ads/s published"
     )
     print(
         f"drain: {drain['final']:,}/{drain['ads']:,} final in {drain['seconds']} s = {drain['final_ads_per_s']:,.0f} ads/s "
-        f"(verdicts alone {drain['judged_ads_per_s']} ads/s; goal >= {GOAL_DRAIN_ADS_PER_S:,}: "
-        f"{'met' if drain['goal_met'] else 'MISSED'}); mix {drain['status_mix']}; "
+        f"(verdicts alone {drain['judged_ads_per_s']} ads/s); mix {drain['status_mix']}; "
         f"{drain['audit_entries_per_ad']} audit entries per ad"
+    )
+    print(
+        f"GOAL drain >= {GOAL_DRAIN_FACTOR} × baseline {args.baseline_drain:,.0f} = {drain['goal_ads_per_s']:,.0f} ads/s "
+        f"to the final state: {drain['final_ads_per_s']:,.0f} ads/s: {'MET' if drain['goal_met'] else 'MISSED'}"
     )
     queued = preload.get("redis_bytes_per_queued_ad")  # (Redis as the broker only)
     print(
@@ -303,9 +322,12 @@ def _print(data: dict, args) -> None:
         print(
             f"\nsteady: offered {steady['offered_ads_per_s']:,.0f} ads/s (target {steady['target_ads_per_s']:,.0f}) for "
             f"{steady['seconds']} s, {steady['final']:,}/{steady['ads']:,} final; lag to read row p50 {lag.get('p50')} s, "
-            f"p90 {lag.get('p90')} s, p99 {lag.get('p99')} s, max {lag.get('max')} s "
-            f"(goal p99 <= {GOAL_LAG_P99_S} s at {GOAL_LAG_RATE} ads/s: "
-            f"{ {True: 'met', False: 'MISSED', None: 'not judged at this rate'}[steady['goal_met']] })"
+            f"p90 {lag.get('p90')} s, p99 {lag.get('p99')} s, max {lag.get('max')} s"
+        )
+        print(
+            f"GOAL steady {GOAL_LAG_RATE} single ads/s, every ad final, lag p99 <= {GOAL_LAG_P99_S} s: "
+            f"{steady['final']:,}/{steady['ads']:,} final, p99 {lag.get('p99')} s: "
+            f"{ {True: 'MET', False: 'MISSED', None: f'not judged (offered below {GOAL_LAG_RATE} ads/s)'}[steady['goal_met']] }"
         )
         print(_cost_table(steady["costs"]))
         print(f"PostgreSQL during the steady phase: {steady['server_housekeeping']}")

@@ -2,8 +2,10 @@
 validator. Each is a child process in its own process group, bound to 127.0.0.1, and stopped
 (the whole group) when the bench leaves its `Stack`, however it leaves."""
 
+import argparse
 import contextlib
 import os
+import re
 import shlex
 import shutil
 import signal
@@ -14,7 +16,6 @@ import time
 import uuid
 from pathlib import Path
 
-import environ
 import psycopg
 
 from bench.web_server import HOST, gunicorn_command, healthz_ok
@@ -27,6 +28,27 @@ POSTGRES_URL = os.environ.get("BENCH_POSTGRES_URL", "postgres://postgres@127.0.0
 # recreate each other's (one did, and the other's API key vanished: every request a 401).
 DATABASE = f"adplatform_bench_{os.getpid()}"
 TEMPLATE_DATABASE = "adplatform_bench_template"
+
+
+def procfile_defaults() -> dict[str, int]:
+    """The counts the Procfile runs with when the environment sets none (`${NAME:-N}`):
+    WEB_CONCURRENCY, WEB_THREADS, WORKER_CONCURRENCY. The benches measure the shipped
+    defaults unless told otherwise."""
+    return {name: int(value) for name, value in re.findall(r"\$\{(\w+):-(\d+)\}", (ROOT / "Procfile").read_text())}
+
+
+def batching_argument(parser) -> None:
+    """--batching / --no-batching; neither: the settings' default (INTAKE_BATCHING, on)."""
+    parser.add_argument(
+        "--batching",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="INTAKE_BATCHING on or off (default: the settings' default, on)",
+    )
+
+
+def batching_env(batching: bool | None) -> dict:
+    return {} if batching is None else {"INTAKE_BATCHING": str(batching).lower()}
 
 
 def say(message: str) -> None:
@@ -314,19 +336,16 @@ def worker_start(
     stack: Stack, *, env: dict, concurrency: int, queues: str | None = None, name: str = "worker"
 ) -> Child:
     """A Celery worker (prefork, `concurrency` processes) as the Procfile runs it. INFO logs
-    carry one 'succeeded in <s>' line per task: the per-stage cost is read from them. With
-    INTAKE_BATCHING on in `env` it prefetches INTAKE_BATCH_SIZE messages per process, as the
-    README tells (WORKER_PREFETCH), so that the batching consumer can fill its buffer. `queues`
+    carry one 'succeeded in <s>' line per task: the per-stage cost is read from them. Its
+    prefetch is the settings' (WORKER_PREFETCH, from INTAKE_BATCHING in `env`), as the
+    Procfile's worker has it. `queues`
     (comma-separated) defaults to all of the app's: read from adplatform.celery here, not
     at import, so that it is imported only after django_setup."""
     if queues is None:
         from adplatform.celery import QUEUES
 
         queues = ",".join(QUEUES)
-    # Parsed as the settings parse them (django-environ), so the worker and its flag agree.
-    batching = environ.Env.parse_value(env.get("INTAKE_BATCHING", "false"), bool)
-    prefetch = int(env.get("INTAKE_BATCH_SIZE", 50)) if batching else 1
-    say(f"starting {name}: celery -c {concurrency} --prefetch-multiplier {prefetch} -Q {queues} ...")
+    say(f"starting {name}: celery -c {concurrency} -Q {queues} (prefetch: WORKER_PREFETCH) ...")
     child = stack.start(
         name,
         [
@@ -340,8 +359,6 @@ def worker_start(
             queues,
             "-c",
             str(concurrency),
-            "--prefetch-multiplier",
-            str(prefetch),
             "--loglevel",
             "INFO",
             "-n",

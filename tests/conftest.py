@@ -238,7 +238,9 @@ class WorkerProcess:
     """A real `celery worker` subprocess against the test database and Redis, in a process
     group of its own (the main process and its pool), so that a test can kill all of it."""
 
-    def __init__(self, *, env: dict, queues: str, concurrency: int, log_path: Path, prefetch: int = 1, extra_args=()):
+    def __init__(
+        self, *, env: dict, queues: str, concurrency: int, log_path: Path, prefetch: int | None = None, extra_args=()
+    ):
         self.log_path = log_path
         self.concurrency = concurrency
         self.log = open(log_path, "w")
@@ -249,8 +251,8 @@ class WorkerProcess:
                 queues,
                 "-c",
                 str(concurrency),
-                "--prefetch-multiplier",
-                str(prefetch),
+                # None: the settings' WORKER_PREFETCH, as the Procfile's worker runs.
+                *(["--prefetch-multiplier", str(prefetch)] if prefetch is not None else []),
                 "--loglevel",
                 "INFO",
                 "-n",

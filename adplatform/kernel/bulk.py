@@ -27,11 +27,16 @@ _temporary_names = itertools.count()
 COPY_MIN_ROWS = 20
 
 
+class JsonText(str):
+    """A JSON field's value already encoded: COPY sends the text as it is (no second encoding
+    of what the caller has encoded once, as the audit log does to hash it)."""
+
+
 def rows_insert(
     *, model: type[models.Model], columns: list[str], rows: list[tuple], ignore_conflicts: bool = False
 ) -> None:
     """Insert `rows` (tuples in the order of `columns`, the fields' attnames) into the
-    model's table; JSON fields take Python values. With `ignore_conflicts`, rows that
+    model's table; JSON fields take Python values, or JsonText. With `ignore_conflicts`, rows that
     collide with a unique constraint are skipped, as `bulk_create(ignore_conflicts=True)`."""
     if not rows:
         return
@@ -52,6 +57,7 @@ def rows_insert(
 
 
 def _bulk_create(*, model: type[models.Model], columns: list[str], rows: list[tuple], ignore_conflicts: bool) -> None:
+    rows = [tuple(json.loads(v) if isinstance(v, JsonText) else v for v in row) for row in rows]
     model.objects.bulk_create(
         [model(**dict(zip(columns, row, strict=True))) for row in rows], ignore_conflicts=ignore_conflicts
     )
@@ -103,7 +109,7 @@ def _json_dumped(row: tuple, positions: list[int]) -> tuple:
     # COPY's text format hands each value to the column's input function: JSON as text.
     values = list(row)
     for i in positions:
-        if values[i] is not None:
+        if values[i] is not None and not isinstance(values[i], JsonText):
             values[i] = json.dumps(values[i])
     return tuple(values)
 

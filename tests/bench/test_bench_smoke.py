@@ -158,6 +158,7 @@ def _mode_run(mode, *, accepted_per_s, completed_per_s, shed_per_s=0.0):
         "completed_per_s": completed_per_s,
         "completed_per_s_overall": completed_per_s,
         "unfinished": 0,
+        "drain_s": 2.0,
         "lag": {"lag_to_read_s": None},
         "db_sessions_during_load": {"advisory_waiting_mean": 0, "active_mean": 1},
     }
@@ -176,10 +177,21 @@ def test_the_modes_bench_says_whether_the_consumers_finish_what_the_api_accepts(
     modes._print(
         summary,
         args=SimpleNamespace(
-            connections=25, web_workers=5, web_threads=5, worker_concurrency=2, batching=False, duration=30, repeat=1
+            connections=25,
+            profile="procfile",
+            web_workers=2,
+            web_threads=4,
+            worker_concurrency=2,
+            batching=None,
+            duration=30,
+            repeat=1,
         ),
     )
     out = capsys.readouterr().out
     assert "validator 864 ms, cqrs: completed/s 96 >= 0.95 × accepted/s 100: MET" in out
     assert "validator 864 ms, direct: completed/s 90 >= 0.95 × accepted/s 400: MISSED" in out
+    # Issue 20's other goals: final soon after the load, and ten times sync's completions.
+    assert "cqrs: every accepted ad final within 5 s after the load (unfinished 0, last final 2.0 s after): MET" in out
+    assert "validator 864 ms, cqrs: completed/s 96 >= 10 × sync's 30: MISSED" in out
+    assert "validator 864 ms, direct: completed/s 90 >= 10 × sync's 30: MISSED" in out
     assert "4.32 M" in out  # direct's 50 shed ads a second, per day

@@ -19,9 +19,10 @@ pytestmark = pytest.mark.faults
 
 
 CONSUMERS = {
-    "plain": ({}, []),
-    # What the speed issue wants on by default: a buffer of up to 50 messages per worker.
-    "batching": ({"INTAKE_BATCHING": "true"}, ["--prefetch-multiplier", "50"]),
+    # Opted out: one message at a time (the settings' prefetch follows).
+    "plain": ({"INTAKE_BATCHING": "false"}, []),
+    # The shipped default: a buffer of up to 50 messages per worker.
+    "batching": ({}, []),
 }
 
 
@@ -106,6 +107,8 @@ def held_ads(client, tags: list) -> set[str]:
             continue
         message, _exchange, _routing_key = json.loads(raw)
         args, _kwargs, _embed = json.loads(base64.b64decode(message["body"]))
+        if not args:  # a maintenance task of beat's (a worker prefetches those too): no ads
+            continue
         ads |= {item["ad_id"] if isinstance(item, dict) else str(item) for item in args[0]}
     return ads
 
@@ -151,7 +154,9 @@ def test_a_live_worker_keeps_its_messages_however_long_it_holds_them(platform, r
                 r"Task ads_write\.tasks\.process_submissions\w*\[([0-9a-f-]+)\] received", worker.log_path.read_text()
             )
         )
-    assert len(received) == len(ads), received
+    # The plain consumer logs every message it receives; the batching one (the default) logs
+    # none. Either way an ad delivered again while its first delivery still waits on the
+    # validator would be judged, and the validator asked, twice.
     assert [task for task, times in received.items() if times > 1] == [], "messages were delivered twice"
-    assert validator.requests == len(ads)
+    assert validator.requests == len(ads), "an ad was judged twice: its message was delivered twice"
     check_nothing_lost(platform, retailer, accepted, submitted=len(ads), scenario="live worker holding messages 6 s+")
