@@ -307,10 +307,12 @@ OUTBOX_SWEEP_AFTER = env.int("OUTBOX_SWEEP_AFTER", default=5)
 OUTBOX_RETENTION_DAYS = env.int("OUTBOX_RETENTION_DAYS", default=7)
 # Ads still pending after this many seconds are re-published by the reconciliation sweep.
 RECONCILE_PENDING_AFTER = env.int("RECONCILE_PENDING_AFTER", default=300)
-# Body size limit for the API (bytes); larger is 413.
+# Body size limit for the API (bytes); larger is 413. The batch limit is the batch endpoint's
+# alone (also the most one ad of a batch takes is API_MAX_BODY_BYTES); every other body,
+# the admin's forms and its anonymous login included, is held to DATA_UPLOAD_MAX_MEMORY_SIZE.
 API_MAX_BODY_BYTES = env.int("API_MAX_BODY_BYTES", default=64 * 1024)
 API_MAX_BATCH_BODY_BYTES = env.int("API_MAX_BATCH_BODY_BYTES", default=16 * 1024 * 1024)
-DATA_UPLOAD_MAX_MEMORY_SIZE = API_MAX_BATCH_BODY_BYTES
+DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=1024 * 1024)
 
 # --- Admission control (ads_write/admission.py) ---------------------------------------------
 # When the oldest intake message waiting in the broker is older than INTAKE_MAX_LAG seconds,
