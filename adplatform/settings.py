@@ -528,6 +528,33 @@ WEBHOOK_RETRY_WINDOW = env.int("WEBHOOK_RETRY_WINDOW", default=24 * 3600)
 WEBHOOK_MAX_ENDPOINTS = env.int("WEBHOOK_MAX_ENDPOINTS", default=10)
 # Extra CA bundle for webhook TLS (empty: the system's trust store).
 WEBHOOK_CA_BUNDLE = env.str("WEBHOOK_CA_BUNDLE", default="")
+# Webhook signing secrets are stored encrypted (adplatform/kernel/encryption.py) under keys kept
+# outside the database: WEBHOOK_SECRET_KEYS="2026a=<secret>,2026b=<secret>" (secrets of 32+
+# characters); new values use WEBHOOK_SECRET_KEY_ID (the only key's id when there is one).
+# Rotate: add a key, point the id at it, `manage.py reencrypt_webhook_secrets`, then drop the old key.
+# The embedded demo makes one into its data folder.
+WEBHOOK_SECRET_KEYS = {}
+for _pair in filter(None, (item.strip() for item in env.str("WEBHOOK_SECRET_KEYS", default="").split(","))):
+    _key_id, _, _secret = (part.strip() for part in _pair.partition("="))
+    if not (_key_id and len(_key_id) <= 32 and ":" not in _key_id and len(_secret) >= 32):
+        raise ImproperlyConfigured(
+            "WEBHOOK_SECRET_KEYS: give id=secret pairs, ids of 1-32 characters without ':', secrets of 32 or more."
+        )
+    WEBHOOK_SECRET_KEYS[_key_id] = _secret
+if not WEBHOOK_SECRET_KEYS:
+    if not EMBEDDED_DEMO:
+        raise ImproperlyConfigured(
+            "WEBHOOK_SECRET_KEYS must be set when DATABASE_URL is not the embedded SQLite demo "
+            "(e.g. WEBHOOK_SECRET_KEYS=2026a=$(python -c 'import secrets; print(secrets.token_hex(32))'))."
+        )
+    WEBHOOK_SECRET_KEYS = {"demo": _generated_secret("webhook_secret_key")}
+WEBHOOK_SECRET_KEY_ID = env.str(
+    "WEBHOOK_SECRET_KEY_ID", default=next(iter(WEBHOOK_SECRET_KEYS)) if len(WEBHOOK_SECRET_KEYS) == 1 else ""
+)
+if WEBHOOK_SECRET_KEY_ID not in WEBHOOK_SECRET_KEYS:
+    raise ImproperlyConfigured(
+        f"WEBHOOK_SECRET_KEY_ID ({WEBHOOK_SECRET_KEY_ID!r}) must name one of WEBHOOK_SECRET_KEYS."
+    )
 
 
 # --- API manners: idempotency, batch, rate limits, metrics ---------------------------------

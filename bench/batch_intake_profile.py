@@ -4,7 +4,7 @@ auth, rate limit, validation, publish and pending-marker path; no HTTP server or
 in the figure), and optionally a profile of it.
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/<db> REDIS_URL=redis://127.0.0.1:6379/<n> \\
-        SECRET_KEY=... AUDIT_HMAC_KEYS=bench=... .venv/bin/python bench/batch_intake_profile.py [--batches 20] [--runs 5] [--profile out.html]
+        SECRET_KEY=... AUDIT_HMAC_KEYS=bench=... WEBHOOK_SECRET_KEYS=bench=... .venv/bin/python bench/batch_intake_profile.py [--batches 20] [--runs 5] [--profile out.html]
 
 It migrates the database, makes a retailer `bench-batch-intake` with a rate limit that never
 bites (the limiter still runs), and prints each run's ads/s and their median, both of wall-clock
