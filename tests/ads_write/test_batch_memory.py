@@ -89,3 +89,22 @@ def _json(value) -> str:
     import json
 
     return json.dumps(value)
+
+
+def test_only_the_batch_endpoint_takes_a_body_over_the_limit_of_the_others(api, intake_mode, settings, client):
+    """The batch reads its body itself, past DATA_UPLOAD_MAX_MEMORY_SIZE (which Django holds
+    `request.body` to); its Idempotency-Key fingerprint still hashes that body. Any other
+    body over that limit, an anonymous admin login included, is refused."""
+    intake_mode("cqrs")
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 2_000
+    body = _json({"ads": [ad_payload(external_ref=f"SKU-{i}") for i in range(10)]})
+    assert len(body) > 2_000
+    first, again = (
+        api.generic("POST", "/api/v1/ads/batch", body, "application/json", HTTP_IDEMPOTENCY_KEY="k-1") for _ in range(2)
+    )
+    assert first.status_code == again.status_code == 202, first.content[:300]
+    assert again["Idempotent-Replayed"] == "true" and again.content == first.content
+    assert Ad.objects.count() == 10
+
+    login = client.post("/admin/login/", {"username": "x" * 3_000, "password": "y"})
+    assert login.status_code in (400, 413)
