@@ -9,6 +9,7 @@ TEST_REDIS_URL ?= redis://127.0.0.1:6379/15
 # Off the embedded demo the settings require these secrets; the suite's own, public ones.
 TEST_SECRET_KEY ?= test-only-secret-key-never-use-in-production
 TEST_AUDIT_HMAC_KEYS ?= test=test-only-audit-hmac-key-never-use-in-production
+TEST_WEBHOOK_SECRET_KEYS ?= test=test-only-webhook-secret-key-never-use-in-production
 
 .PHONY: run test setup setup-dev browser pgbouncer migrate seed lint format clean bench-setup screenshots
 
@@ -67,6 +68,7 @@ test: setup-dev lint
 	rm -rf .data/prometheus-test
 	DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} REDIS_URL=$${REDIS_URL:-$(TEST_REDIS_URL)} \
 	  SECRET_KEY=$${SECRET_KEY:-$(TEST_SECRET_KEY)} AUDIT_HMAC_KEYS=$${AUDIT_HMAC_KEYS:-$(TEST_AUDIT_HMAC_KEYS)} \
+	  WEBHOOK_SECRET_KEYS=$${WEBHOOK_SECRET_KEYS:-$(TEST_WEBHOOK_SECRET_KEYS)} \
 	  PROMETHEUS_MULTIPROC_DIR=$(CURDIR)/.data/prometheus-test $(VENV)/bin/pytest $(PYTEST_ARGS)
 
 # The compliance workspace's screenshots in docs/screenshots/ (README), from a seeded workspace.

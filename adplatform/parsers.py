@@ -3,6 +3,8 @@ the batch path, and strict. Any undecodable body is a 400, never a 500 (a deeply
 makes a JSON decoder raise RecursionError, which DRF's own parser lets through; bytes that
 are not UTF-8 inside a string make msgspec raise UnicodeDecodeError)."""
 
+import io
+
 import msgspec
 from django.conf import settings
 from rest_framework.exceptions import ParseError, UnsupportedMediaType
@@ -14,13 +16,17 @@ JSON_MEDIA_TYPE = "application/json"
 _decoder = msgspec.json.Decoder()
 
 
+def json_parse_error(exc: Exception) -> ParseError:
+    if isinstance(exc, UnicodeDecodeError):
+        return ParseError(f"JSON parse error: the body is not UTF-8 ({exc.reason} at byte {exc.start}).")
+    return ParseError(f"JSON parse error: {exc}")
+
+
 def decode_json(raw: bytes):
     try:
         return _decoder.decode(raw)
-    except (msgspec.DecodeError, RecursionError) as exc:
-        raise ParseError(f"JSON parse error: {exc}") from exc
-    except UnicodeDecodeError as exc:
-        raise ParseError(f"JSON parse error: the body is not UTF-8 ({exc.reason} at byte {exc.start}).") from exc
+    except (msgspec.DecodeError, RecursionError, UnicodeDecodeError) as exc:
+        raise json_parse_error(exc) from exc
 
 
 class JSONParser(BaseParser):
@@ -37,21 +43,37 @@ class JSONParser(BaseParser):
         return decode_json(raw)
 
 
-def request_json(request, *, max_bytes: int):
+def request_body(request, *, max_bytes: int) -> bytes:
+    """The raw body, 413 over `max_bytes`. Read here rather than by `request.body`, which
+    Django holds to DATA_UPLOAD_MAX_MEMORY_SIZE, the smaller limit of every other body (forms,
+    the admin's anonymous login): the batch endpoint takes more."""
+    django_request = getattr(request, "_request", request)
+    if hasattr(django_request, "_body"):
+        body = django_request._body
+    else:
+        length = request.META.get("CONTENT_LENGTH") or ""
+        if length.isdigit() and int(length) > max_bytes:
+            raise body_too_large(int(length), max_bytes)
+        body = django_request.read(max_bytes + 1)
+        # Django's own cache of `request.body` (as its `body` property fills it), so that later
+        # readers (the idempotency fingerprint, request.data) get these bytes.
+        django_request._body = body
+        django_request._stream = io.BytesIO(body)
+    if len(body) > max_bytes:
+        raise body_too_large(len(body), max_bytes)
+    return body
+
+
+def request_json(request, *, max_bytes: int, decode=decode_json):
     """The body of a DRF request as JSON: 415 unless it is JSON, 413 over `max_bytes`, 400 if
-    it does not decode. Decoded once per request (a throttle may need it before the view)."""
+    it does not decode (by `decode`). Decoded once per request (a throttle may need it before
+    the view)."""
     if hasattr(request, "_decoded_json"):
         return request._decoded_json
     media_type = (request.content_type or "").split(";", 1)[0].strip().lower()
     if media_type != JSON_MEDIA_TYPE:
         raise UnsupportedMediaType(media_type or "(none)")
-    length = request.META.get("CONTENT_LENGTH") or ""
-    if length.isdigit() and int(length) > max_bytes:
-        raise body_too_large(int(length), max_bytes)
-    body = request.body
-    if len(body) > max_bytes:
-        raise body_too_large(len(body), max_bytes)
-    request._decoded_json = decode_json(body)
+    request._decoded_json = decode(request_body(request, max_bytes=max_bytes))
     return request._decoded_json
 
 

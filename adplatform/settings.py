@@ -330,10 +330,12 @@ CELERY_TASK_QUEUES = task_queues(CELERY_BROKER_URL)
 AD_INTAKE_MODE = env.str("AD_INTAKE_MODE", default="direct")
 # Seconds a client is told to wait when the broker cannot take a message.
 BROKER_RETRY_AFTER = env.int("BROKER_RETRY_AFTER", default=5)
-# Body size limit for the API (bytes); larger is 413.
+# Body size limit for the API (bytes); larger is 413. The batch limit is the batch endpoint's
+# alone (also the most one ad of a batch takes is API_MAX_BODY_BYTES); every other body,
+# the admin's forms and its anonymous login included, is held to DATA_UPLOAD_MAX_MEMORY_SIZE.
 API_MAX_BODY_BYTES = env.int("API_MAX_BODY_BYTES", default=64 * 1024)
 API_MAX_BATCH_BODY_BYTES = env.int("API_MAX_BATCH_BODY_BYTES", default=16 * 1024 * 1024)
-DATA_UPLOAD_MAX_MEMORY_SIZE = API_MAX_BATCH_BODY_BYTES
+DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=1024 * 1024)
 # Ads per batch request (POST /api/v1/ads/batch); more is a 422 problem.
 API_MAX_BATCH_SIZE = env.int("API_MAX_BATCH_SIZE", default=1000)
 # Ads per intake message: a batch is split into messages of this size so that workers share it.
@@ -589,6 +591,33 @@ WEBHOOK_RETRY_WINDOW = env.int("WEBHOOK_RETRY_WINDOW", default=24 * 3600)
 WEBHOOK_MAX_ENDPOINTS = env.int("WEBHOOK_MAX_ENDPOINTS", default=10)
 # Extra CA bundle for webhook TLS (empty: the system's trust store).
 WEBHOOK_CA_BUNDLE = env.str("WEBHOOK_CA_BUNDLE", default="")
+# Webhook signing secrets are stored encrypted (adplatform/kernel/encryption.py) under keys kept
+# outside the database: WEBHOOK_SECRET_KEYS="2026a=<secret>,2026b=<secret>" (secrets of 32+
+# characters); new values use WEBHOOK_SECRET_KEY_ID (the only key's id when there is one).
+# Rotate: add a key, point the id at it, `manage.py reencrypt_webhook_secrets`, then drop the old key.
+# The embedded demo makes one into its data folder.
+WEBHOOK_SECRET_KEYS = {}
+for _pair in filter(None, (item.strip() for item in env.str("WEBHOOK_SECRET_KEYS", default="").split(","))):
+    _key_id, _, _secret = (part.strip() for part in _pair.partition("="))
+    if not (_key_id and len(_key_id) <= 32 and ":" not in _key_id and len(_secret) >= 32):
+        raise ImproperlyConfigured(
+            "WEBHOOK_SECRET_KEYS: give id=secret pairs, ids of 1-32 characters without ':', secrets of 32 or more."
+        )
+    WEBHOOK_SECRET_KEYS[_key_id] = _secret
+if not WEBHOOK_SECRET_KEYS:
+    if not EMBEDDED_DEMO:
+        raise ImproperlyConfigured(
+            "WEBHOOK_SECRET_KEYS must be set when DATABASE_URL is not the embedded SQLite demo "
+            "(e.g. WEBHOOK_SECRET_KEYS=2026a=$(python -c 'import secrets; print(secrets.token_hex(32))'))."
+        )
+    WEBHOOK_SECRET_KEYS = {"demo": _generated_secret("webhook_secret_key")}
+WEBHOOK_SECRET_KEY_ID = env.str(
+    "WEBHOOK_SECRET_KEY_ID", default=next(iter(WEBHOOK_SECRET_KEYS)) if len(WEBHOOK_SECRET_KEYS) == 1 else ""
+)
+if WEBHOOK_SECRET_KEY_ID not in WEBHOOK_SECRET_KEYS:
+    raise ImproperlyConfigured(
+        f"WEBHOOK_SECRET_KEY_ID ({WEBHOOK_SECRET_KEY_ID!r}) must name one of WEBHOOK_SECRET_KEYS."
+    )
 
 # --- Celery beat ---------------------------------------------------------------------------
 # One active beat (kernel/beat.py): with Redis, beat dispatches only while it holds a lease in

@@ -1,5 +1,7 @@
 """Command API: thin views that check input, call one service, and render the answer."""
 
+import functools
+
 import msgspec
 from django.conf import settings
 from django.http import HttpResponse
@@ -9,12 +11,13 @@ from rest_framework.exceptions import APIException, ValidationError
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from adplatform.parsers import request_json
+from adplatform.parsers import request_body, request_json
 from adplatform.problems import problem
 from ads_read.selectors import ad_get
 from ads_read.serializers import AdViewSerializer
 
 from . import openapi
+from .batch_body import batch_ads
 from .idempotency import idempotent
 from .serializers import AcceptedSerializer
 from .services.batches import ads_submit_batch
@@ -44,27 +47,10 @@ def json_response(body, *, status_code: int) -> HttpResponse:
     return HttpResponse(msgspec.json.encode(body), status=status_code, content_type="application/json")
 
 
-def _bad_batch(code: str, message: str):
-    return problem(
-        "bad-request",
-        detail='The body must be {"ads": [ad, ...]}.',
-        errors=[{"field": "ads", "code": code, "message": message}],
-    )
-
-
 def batch_items(request) -> list:
-    """The `ads` of a batch body, checked for shape and size (not the ads themselves)."""
-    document = request_json(request, max_bytes=settings.API_MAX_BATCH_BODY_BYTES)
-    if not isinstance(document, dict) or not isinstance(document.get("ads"), list):
-        raise _bad_batch("BASIC.REQUIRED", "Send an object with a list `ads`.")
-    if set(document) != {"ads"}:
-        raise _bad_batch("BASIC.UNKNOWN_FIELD", "Only `ads` is allowed at the top level.")
-    items = document["ads"]
-    if not items:
-        raise _bad_batch("BASIC.REQUIRED", "Send at least one ad.")
-    if len(items) > settings.API_MAX_BATCH_SIZE:
-        raise problem("batch-too-large", detail=f"{len(items)} ads; at most {settings.API_MAX_BATCH_SIZE} per batch.")
-    return items
+    """The ads of a batch body as slices of it, checked for shape and count (batch_body.py)."""
+    decode = functools.partial(batch_ads, max_ads=settings.API_MAX_BATCH_SIZE)
+    return request_json(request, max_bytes=settings.API_MAX_BATCH_BODY_BYTES, decode=decode)
 
 
 class AdSubmitApi(APIView):
@@ -87,6 +73,12 @@ class AdSubmitApi(APIView):
 
 
 class AdBatchSubmitApi(APIView):
+    def initial(self, request, *args, **kwargs):
+        super().initial(request, *args, **kwargs)
+        # Read under the batch limit before @idempotent's fingerprint reads `request.body`,
+        # which Django holds to the smaller DATA_UPLOAD_MAX_MEMORY_SIZE.
+        request_body(request, max_bytes=settings.API_MAX_BATCH_BODY_BYTES)
+
     def rate_limit_cost(self, request) -> int:
         """One unit of the rate limit per ad (see kernel/ratelimit.py)."""
         try:

@@ -96,7 +96,8 @@ ads_submit_batch_schema = extend_schema(
     "The answer has one result per item, in order: `{index, id, status}` when accepted, `{index, errors}` "
     "when not. 202 in the asynchronous intake modes (statuses pending), 201 in sync mode (final statuses); "
     "if no item passed, nothing is accepted and the answer is the 422 problem `batch-rejected` with the same "
-    "results. More than 1,000 ads is the 422 problem `batch-too-large`. Each ad costs one unit of the rate "
+    "results. More than 1,000 ads is the 422 problem `batch-too-large`; an ad over 64 KiB of JSON (the single "
+    "ad's limit) is that item's `BASIC.TOO_LONG` error. Each ad costs one unit of the rate "
     "limit. `validate_only=true` is a dry run for every item (200).",
     parameters=[VALIDATE_ONLY],
     request=BatchInputSerializer,

@@ -2,7 +2,7 @@
 findings, and one valid audit-chain entry per ad), then time the admin's pages, the CSV
 export and the chain verification. Not part of the test suite.
 
-    DATABASE_URL=postgres://postgres@127.0.0.1:5432/adplatform_scale SECRET_KEY=... AUDIT_HMAC_KEYS=bench=... \\
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/adplatform_scale SECRET_KEY=... AUDIT_HMAC_KEYS=bench=... WEBHOOK_SECRET_KEYS=bench=... \\
         .venv/bin/python bench/admin_scale.py --ads 1000000
 
 The database is migrated first; seeding refuses a database that already holds ads (pass

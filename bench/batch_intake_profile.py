@@ -4,7 +4,7 @@ auth, rate limit, validation, publish and pending-marker path; no HTTP server or
 in the figure), and optionally a profile of it.
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/<db> REDIS_URL=redis://127.0.0.1:6379/<n> \\
-        SECRET_KEY=... AUDIT_HMAC_KEYS=bench=... .venv/bin/python bench/batch_intake_profile.py [--batches 20] [--runs 5] [--profile out.html]
+        SECRET_KEY=... AUDIT_HMAC_KEYS=bench=... WEBHOOK_SECRET_KEYS=bench=... .venv/bin/python bench/batch_intake_profile.py [--batches 20] [--runs 5] [--profile out.html]
 
 It migrates the database, makes a retailer `bench-batch-intake` with a rate limit that never
 bites (the limiter still runs), and prints each run's ads/s and their median, both of wall-clock
@@ -12,6 +12,10 @@ time and per CPU-second of this process (the second is steadier on a shared mach
 time is not in it). Use a scratch
 Redis db with no workers on it: at the end it takes its messages off the intake queue and
 deletes its pending markers. --profile needs pyinstrument (pip install pyinstrument).
+
+--memory instead prints, for one request each, the peak of what Python allocated (tracemalloc)
+as a multiple of the body: the hostile bodies at the batch body limit (bench/batch_memory.py;
+the bound is 4 ×) and one batch of 1,000 valid ads. A few seconds; no rate figures.
 """
 
 import argparse
@@ -37,27 +41,14 @@ from adplatform.kernel.models import Retailer  # noqa: E402
 from adplatform.kernel.redis_client import redis_client  # noqa: E402
 from adplatform.kernel.services import api_key_create  # noqa: E402
 from ads_read.pending import pending_key  # noqa: E402
+from bench.batch_memory import hostile_bodies, peak_of_request, valid_body  # noqa: E402
 
 BATCH_SIZE = 1000
 
 
 def batch_body() -> bytes:
     """1,000 valid ads, each a little different, as a client would send them."""
-    ads = [
-        {
-            "external_ref": f"SKU-{i}",
-            "headline": f"Trail running shoes, model {i}",
-            "description": "Grippy soles and waterproof uppers for winter runs.",
-            "landing_url": f"https://www.nimbus-store.example/shoes/{i}",
-            "display_url": "nimbus-store.example/shoes",
-            "country": "US",
-            "language": "en",
-            "category": "sports",
-            "price": {"amount": f"{50 + i % 50}.90", "currency": "USD"},
-        }
-        for i in range(BATCH_SIZE)
-    ]
-    return msgspec.json.encode({"ads": ads})
+    return valid_body(BATCH_SIZE)
 
 
 def run(client: Client, body: bytes, batches: int, accepted_ids: list) -> tuple[float, float]:
@@ -77,6 +68,7 @@ def main():
     parser.add_argument("--batches", type=int, default=20, help="batches per run")
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--profile", help="write a pyinstrument profile of one more run here (.html or .txt)")
+    parser.add_argument("--memory", action="store_true", help="peak memory per request instead of rates")
     args = parser.parse_args()
     redis = redis_client()
     if redis is None:
@@ -90,6 +82,8 @@ def main():
     accepted_ids: list = []
     try:
         run(client, body, 2, accepted_ids)  # warm-up: imports, connections, caches
+        if args.memory:
+            return memory(client, body, accepted_ids)
         rates = [run(client, body, args.batches, accepted_ids) for _ in range(args.runs)]
         for number, (wall, cpu) in enumerate(rates, 1):
             print(f"run {number}: {wall:,.0f} ads/s, {cpu:,.0f} ads per CPU-second")
@@ -113,6 +107,21 @@ def main():
             redis.ltrim("intake", added, -1)
         for start in range(0, len(accepted_ids), 10_000):
             redis.delete(*[pending_key(ad_id) for ad_id in accepted_ids[start : start + 10_000]])
+
+
+def memory(client: Client, valid: bytes, accepted_ids: list) -> None:
+    from django.conf import settings
+
+    limits = {"max_ads": settings.API_MAX_BATCH_SIZE, "max_ad_bytes": settings.API_MAX_BODY_BYTES}
+    shapes = {**hostile_bodies(settings.API_MAX_BATCH_BODY_BYTES, **limits), "1,000 valid ads": valid}
+    for shape, body in shapes.items():
+        response, peak = peak_of_request(client, body)
+        if response.status_code == 202:
+            accepted_ids += [r["id"] for r in msgspec.json.decode(response.content)["results"]]
+        print(
+            f"{shape}: body {len(body) / 2**20:.2f} MiB, answer {response.status_code}, "
+            f"peak {peak / 2**20:.1f} MiB = {peak / len(body):.1f} × the body"
+        )
 
 
 if __name__ == "__main__":

@@ -294,6 +294,7 @@ def base_env(run_dir: Path) -> dict:
     # On PostgreSQL the settings require these secrets (README, Running in production).
     env.setdefault("SECRET_KEY", "bench-only-secret-key-never-use-in-production")
     env.setdefault("AUDIT_HMAC_KEYS", "bench=bench-only-audit-hmac-key-never-use-in-production")
+    env.setdefault("WEBHOOK_SECRET_KEYS", "bench=bench-only-webhook-secret-key-never-use-in-production")
     for name in ("READ_DATABASE_URL", "CELERY_BROKER_URL"):
         env.pop(name, None)
     return env

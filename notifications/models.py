@@ -1,6 +1,7 @@
 from django.db import models
 from django.utils import timezone
 
+from adplatform.kernel.encryption import EncryptedTextField
 from adplatform.kernel.ids import new_id
 from adplatform.kernel.models import Retailer
 
@@ -10,14 +11,15 @@ WEBHOOK_EVENTS = ("ad.approved", "ad.rejected", "ad.needs_review", "ad.decided",
 class WebhookEndpoint(models.Model):
     """A retailer's URL that receives signed POSTs for the events it subscribed to.
 
-    `secret` is kept in clear: the platform must sign every delivery with it (HMAC needs the
-    key itself, a hash would not do). It is shown to the retailer once, at creation."""
+    `secret` is stored encrypted (adplatform/kernel/encryption.py): the platform must sign every
+    delivery with it (HMAC needs the key itself, a hash would not do), so it is kept readable,
+    but only with a key held outside the database. It is shown to the retailer once, at creation."""
 
     id = models.UUIDField(primary_key=True, default=new_id, editable=False)
     retailer = models.ForeignKey(Retailer, on_delete=models.CASCADE, related_name="webhook_endpoints")
     url = models.URLField(max_length=2048)
     events = models.JSONField(default=list, help_text="Subset of " + ", ".join(WEBHOOK_EVENTS))
-    secret = models.CharField(max_length=100)
+    secret = EncryptedTextField()
     created_at = models.DateTimeField(default=timezone.now, editable=False)
 
     class Meta:

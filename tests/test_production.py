@@ -32,9 +32,10 @@ def documented_production_env() -> dict:
     readme = (ROOT / "README.md").read_text()
     block = re.search(r"## Running in production\n.*?```sh\n(.*?)```", readme, re.S).group(1)
     env = dict(line.split("=", 1) for line in block.strip().splitlines())
-    assert env["SECRET_KEY"].startswith("<") and env["AUDIT_HMAC_KEYS"].startswith("<")
+    assert all(env[name].startswith("<") for name in ["SECRET_KEY", "AUDIT_HMAC_KEYS", "WEBHOOK_SECRET_KEYS"])
     env["SECRET_KEY"] = secrets.token_urlsafe(50)
     env["AUDIT_HMAC_KEYS"] = f"prod={secrets.token_hex(32)}"
+    env["WEBHOOK_SECRET_KEYS"] = f"prod={secrets.token_hex(32)}"
     return env
 
 
@@ -98,7 +99,7 @@ def test_every_security_setting_is_read_from_the_environment():
     }
 
 
-@pytest.mark.parametrize("secret", ["SECRET_KEY", "AUDIT_HMAC_KEYS"])
+@pytest.mark.parametrize("secret", ["SECRET_KEY", "AUDIT_HMAC_KEYS", "WEBHOOK_SECRET_KEYS"])
 def test_a_secret_is_required_on_postgresql(secret):
     done = run([sys.executable, "-c", "from django.conf import settings; settings.INSTALLED_APPS"], **{secret: None})
     assert (
@@ -113,15 +114,17 @@ def test_the_embedded_demo_generates_its_secrets_once_and_keeps_them(tmp_path):
         "REDIS_URL": None,
         "SECRET_KEY": None,
         "AUDIT_HMAC_KEYS": None,
+        "WEBHOOK_SECRET_KEYS": None,
         "ADPLATFORM_DATA_DIR": str(tmp_path),
         "PROMETHEUS_MULTIPROC_DIR": str(tmp_path / "prometheus"),
     }
-    names = ["SECRET_KEY", "AUDIT_HMAC_KEYS", "STAFF_REQUIRE_2FA"]
+    names = ["SECRET_KEY", "AUDIT_HMAC_KEYS", "WEBHOOK_SECRET_KEYS", "STAFF_REQUIRE_2FA"]
     first, second = settings_of(names, **demo), settings_of(names, **demo)
     assert (
         first == second and len(first["SECRET_KEY"]) >= 50 and first["SECRET_KEY"] != "dev-only-insecure-key-change-me"
     )
     assert first["AUDIT_HMAC_KEYS"]["demo"] == (tmp_path / "audit_hmac_key").read_text()
+    assert first["WEBHOOK_SECRET_KEYS"]["demo"] == (tmp_path / "webhook_secret_key").read_text()
     assert (tmp_path / "secret_key").stat().st_mode & 0o777 == 0o600
     assert first["STAFF_REQUIRE_2FA"] is False  # the demo's admin needs no second factor
     assert settings_of(["STAFF_REQUIRE_2FA"])["STAFF_REQUIRE_2FA"] is True  # PostgreSQL: on by default

@@ -5,10 +5,13 @@ in the order sent."""
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+import msgspec
+from django.conf import settings
+
 from adplatform.kernel.auth import Caller
 from adplatform.problems import problem
 
-from ..validation.basic import validate_basic
+from ..batch_body import basic_results
 from .intake import ads_submit, ads_validate_only
 
 
@@ -25,15 +28,15 @@ class BatchOutcome:
         }
 
 
-def ads_submit_batch(*, caller: Caller, items: list, dry_run: bool = False) -> BatchOutcome:
-    """Basic validation of every item, then `ads_validate_only` (dry run) or `ads_submit` of
+def ads_submit_batch(*, caller: Caller, items: list[msgspec.Raw], dry_run: bool = False) -> BatchOutcome:
+    """Basic validation of every item (each ad's JSON, decoded in turn: ads_write/batch_body.py), then `ads_validate_only` (dry run) or `ads_submit` of
     those that passed. Raises a 422 problem (batch-rejected, with the results) when none
     passed and it was not a dry run; whatever ads_submit raises otherwise."""
     now = datetime.now(UTC)  # one clock reading for the whole batch
     results: list[dict] = []
     valid: list[tuple[int, dict]] = []
-    for index, item in enumerate(items):
-        checked = validate_basic(item, now=now)
+    checks = basic_results(items, max_ad_bytes=settings.API_MAX_BODY_BYTES, now=now)
+    for index, checked in enumerate(checks):
         if checked.ok:
             valid.append((index, checked.ad))
             results.append({"index": index})

@@ -70,6 +70,22 @@ def webhook_endpoint_create(*, retailer: Retailer, url: str, events: list[str], 
     return endpoint
 
 
+def webhook_secrets_reencrypt() -> int:
+    """Encrypt every endpoint's signing secret again under the current key
+    (settings.WEBHOOK_SECRET_KEY_ID), after a key rotation; the old key may be dropped once
+    this ran. Raises SecretUnreadable on a secret that no configured key opens, leaving the
+    rest as they were. Returns how many were re-encrypted."""
+    endpoints = WebhookEndpoint.objects.only("id", "secret").order_by("id")
+    with transaction.atomic():
+        count = 0
+        for endpoint in endpoints.select_for_update():  # at most WEBHOOK_MAX_ENDPOINTS a retailer
+            # The field decrypted it on load (any configured key) and encrypts it on save.
+            WebhookEndpoint.objects.filter(id=endpoint.id).update(secret=endpoint.secret)
+            count += 1
+    logger.info("webhook secrets re-encrypted under key %s: %d", settings.WEBHOOK_SECRET_KEY_ID, count)
+    return count
+
+
 def webhook_endpoint_delete(*, retailer: Retailer, endpoint_id, actor: str) -> bool:
     """Delete one of the retailer's endpoints with its pending deliveries. False if it has
     no such endpoint."""
