@@ -102,7 +102,6 @@ FIELDS_BY_NAME = {field.name: field for field in AD_FIELDS}
 # What a retailer sends, in the order basic validation reports its errors.
 SUBMITTED_FIELDS = tuple(field for field in AD_FIELDS if field.submitted)
 EDITABLE_FIELDS = tuple(field for field in AD_FIELDS if field.editable)
-DOCUMENT_FIELDS = tuple(field for field in AD_FIELDS if field.in_document)
 # The write model's columns that the projection copies into the read table as they are.
 READ_COLUMNS = tuple(column for field in AD_FIELDS if not field.not_read for column in field.columns)
 
