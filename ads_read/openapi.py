@@ -43,6 +43,7 @@ EXAMPLE_AD_VIEW = {
     "decided_at": None,
     "decision": None,
     "version": 2,
+    "appeal": None,
 }
 AD_FILTERS = [
     OpenApiParameter(

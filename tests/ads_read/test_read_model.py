@@ -5,10 +5,13 @@ or is left out with a reason; and what the retailer submitted reads back as it s
 import pytest
 
 from ads_read.models import AdView
+from ads_read.openapi import EXAMPLE_AD_VIEW
 from ads_read.selectors import ad_get
 from ads_read.serializers import DOCUMENT_KEYS, READ_SIDE_KEYS, AdViewSerializer, ad_document
 from ads_write.fields import AD_FIELDS, READ_COLUMNS, SUBMITTED_FIELDS
 from ads_write.models import Ad
+from ads_write.openapi import EXAMPLE_AD
+from ads_write.validation.basic import validate_basic
 from tests.factories import RetailerFactory, submit_ad
 
 # The read row's own columns: what the projection derives, not copies from the ad.
@@ -69,3 +72,8 @@ def test_a_retailer_reads_back_every_field_it_submitted():
     assert {name: document[name] for name in sent} == sent
     assert document["price"] == {"amount": "89.90", "currency": "USD"}
     assert document["display_url"] == "nimbus-store.example/shoes"
+
+
+def test_the_schemas_examples_show_the_document_and_a_valid_submission():
+    assert tuple(EXAMPLE_AD_VIEW) == DOCUMENT_KEYS
+    assert validate_basic(EXAMPLE_AD).ok
