@@ -85,7 +85,7 @@ AD_FIELDS: tuple[AdField, ...] = (
     _content("disclosure", Kind.TEXT, max_length=500),
     _content("advertiser_license", Kind.TEXT, max_length=64),
     _content("paid_for_by", Kind.TEXT, max_length=200),
-    _state("status", Kind.TEXT),
+    _state("status", Kind.CODE),  # ads_write.models.AdStatus
     _state("version", Kind.INTEGER),
     _state("submitted_at", Kind.DATETIME),
     _state("reviewed_at", Kind.DATETIME),
