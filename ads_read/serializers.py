@@ -65,6 +65,27 @@ def appeal_document(appeal) -> dict:
     }
 
 
+class ChangeDocumentSerializer(serializers.Serializer):
+    """A change of the ad's content that is being judged: the ad shows its last judged content
+    (an approved ad keeps serving it) until the change's verdict makes it the ad's content."""
+
+    version = serializers.IntegerField(help_text="The ad version that accepted the change.")
+    status = serializers.ChoiceField(choices=["pending"])
+    fields = serializers.ListField(child=serializers.CharField(), help_text="The fields it changes.")
+    submitted_at = serializers.DateTimeField()
+
+
+def change_document(change) -> dict:
+    """A change waiting for judgement (ads_write.models.AdChange) as the API shows it; the
+    projection stores it in the read row as such."""
+    return {
+        "version": change.version,
+        "status": "pending",
+        "fields": sorted(change.fields),
+        "submitted_at": _datetime(change.submitted_at),
+    }
+
+
 class AdViewSerializer(serializers.Serializer):
     """An ad as the retailer reads it. A pending stand-in (accepted, not yet projected) has
     only id, status, external_ref and submitted_at; the rest is null. Every field is always
@@ -92,6 +113,11 @@ class AdViewSerializer(serializers.Serializer):
     decision = serializers.SerializerMethodField()
     version = serializers.IntegerField(default=0, read_only=True)
     appeal = serializers.SerializerMethodField()
+    paused = serializers.BooleanField(
+        default=False, read_only=True, help_text="Paused by the retailer: an approved ad stays approved, not live."
+    )
+    withdrawn_at = serializers.DateTimeField(allow_null=True, default=None, read_only=True)
+    change = serializers.SerializerMethodField()
 
     # For the schema only (see to_representation).
     def get_price(self, obj) -> PriceSerializer(allow_null=True): ...
@@ -99,6 +125,8 @@ class AdViewSerializer(serializers.Serializer):
     def get_decision(self, obj) -> DecisionSerializer(allow_null=True): ...
 
     def get_appeal(self, obj) -> AppealDocumentSerializer(allow_null=True): ...
+
+    def get_change(self, obj) -> ChangeDocumentSerializer(allow_null=True): ...
 
     def to_representation(self, instance):
         # Rendered by `ad_document`, not field by field: DRF copies and runs the 21 declared
@@ -120,6 +148,7 @@ def ad_document(ad) -> dict:
             submitted_at=_datetime(datetime.fromisoformat(ad["submitted_at"])),
             findings=[],
             version=0,
+            paused=False,
         )
         return document
     row = ad if isinstance(ad, dict) else ad.__dict__  # an instance's field values, by attname
@@ -148,6 +177,9 @@ def ad_document(ad) -> dict:
         "decision": {"by": row["decided_by"], "reason": row["decision_reason"]} if row["decided_by"] else None,
         "version": row["version"],
         "appeal": row.get("appeal"),  # added last: the fields before it render as they always did
+        "paused": row.get("paused", False),
+        "withdrawn_at": _datetime(row.get("withdrawn_at")),
+        "change": row.get("change"),
     }
 
 
@@ -168,4 +200,5 @@ class DailyStatsSerializer(serializers.Serializer):
     approved = serializers.IntegerField()
     rejected = serializers.IntegerField()
     needs_review = serializers.IntegerField()
+    withdrawn = serializers.IntegerField(help_text="Withdrawn by the retailer: not failed.")
     total = serializers.IntegerField()

@@ -76,3 +76,62 @@ class BatchResponseSerializer(serializers.Serializer):
 
 class BatchProblemSerializer(ProblemSerializer):
     results = BatchResultSerializer(many=True, required=False, help_text="batch-rejected: each item's errors.")
+
+
+class AdChangeInputSerializer(serializers.Serializer):
+    """A change (PATCH): only the fields to change. `null` removes an optional field. The
+    content it makes passes basic validation as a new ad does, then detailed validation."""
+
+    external_ref = serializers.CharField(required=False, allow_null=True, max_length=64)
+    headline = serializers.CharField(required=False, max_length=90)
+    description = serializers.CharField(required=False, max_length=300)
+    landing_url = serializers.URLField(required=False, max_length=2048, help_text="Absolute https URL.")
+    display_url = serializers.CharField(required=False, allow_null=True, max_length=255)
+    country = serializers.RegexField(r"^[A-Z]{2}$", required=False)
+    language = serializers.RegexField(r"^[a-z]{2}$", required=False)
+    category = serializers.ChoiceField(choices=sorted(TAXONOMY), required=False)
+    price = PriceInputSerializer(required=False, allow_null=True)
+    target_min_age = serializers.IntegerField(required=False, allow_null=True, min_value=13, max_value=99)
+    starts_at = serializers.DateTimeField(required=False, allow_null=True)
+    ends_at = serializers.DateTimeField(required=False, allow_null=True)
+    disclosure = serializers.CharField(required=False, allow_null=True, max_length=500)
+    advertiser_license = serializers.CharField(required=False, allow_null=True, max_length=64)
+    paid_for_by = serializers.CharField(required=False, allow_null=True, max_length=200)
+
+
+class PendingChangeSerializer(serializers.Serializer):
+    version = serializers.IntegerField(help_text="The ad version that accepted the change.")
+    status = serializers.ChoiceField(choices=["pending"])
+    fields = serializers.ListField(child=serializers.CharField(), help_text="The fields it changes.")
+
+
+class CommandResultSerializer(serializers.Serializer):
+    """Where the ad stands after the command: its version (also the answer's `ETag`), status,
+    whether it is paused, and the change being judged, if one is."""
+
+    id = serializers.UUIDField()
+    version = serializers.IntegerField(help_text="The ad's version after the command: send it as `If-Match`.")
+    status = serializers.ChoiceField(choices=AdStatus.values, help_text="Its verdict (or `withdrawn`).")
+    paused = serializers.BooleanField()
+    change = PendingChangeSerializer(allow_null=True, help_text="A change being judged; null when none is.")
+    note = serializers.CharField(help_text="What happens next, in words.")
+
+
+class AdIdsInputSerializer(serializers.Serializer):
+    ids = serializers.ListField(child=serializers.UUIDField(), min_length=1, max_length=1000)
+
+
+class CommandItemResultSerializer(serializers.Serializer):
+    """One id's result: the ad after the command, or the problem that refused it."""
+
+    id = serializers.CharField()
+    version = serializers.IntegerField(required=False)
+    status = serializers.ChoiceField(choices=AdStatus.values, required=False)
+    paused = serializers.BooleanField(required=False)
+    problem = ProblemSerializer(required=False, help_text="Why this ad was refused (not found, withdrawn, …).")
+
+
+class BatchCommandResponseSerializer(serializers.Serializer):
+    accepted_count = serializers.IntegerField()
+    failed_count = serializers.IntegerField()
+    results = CommandItemResultSerializer(many=True, help_text="One result per id, in the order sent.")
