@@ -264,6 +264,12 @@ ads_change_schema = extend_schema(
             request_only=True,
         ),
         OpenApiExample("Accepted", value=EXAMPLE_CHANGE_ACCEPTED, response_only=True, status_codes=[202]),
+        OpenApiExample(
+            "Judged (sync intake mode)",
+            value={**EXAMPLE_AD_VIEW, "version": 4},
+            response_only=True,
+            status_codes=[200],
+        ),
     ],
 )
 
@@ -299,7 +305,7 @@ def ads_command_schema(action: str):
                     "note": "…",
                 },
                 response_only=True,
-                status_codes=[202],
+                status_codes=[200, 202],
             )
         ],
     )
@@ -342,7 +348,7 @@ def ads_batch_command_schema(action: str):
                     ],
                 },
                 response_only=True,
-                status_codes=[202],
+                status_codes=[200, 202],
             ),
         ],
     )

@@ -7,6 +7,7 @@ from rest_framework import serializers
 from adplatform.openapi import FieldErrorSerializer, ProblemSerializer
 from ads_read.serializers import FindingSerializer
 
+from .fields import EDITABLE_FIELDS
 from .models import AdStatus
 from .validation.basic import TAXONOMY
 
@@ -78,25 +79,24 @@ class BatchProblemSerializer(ProblemSerializer):
     results = BatchResultSerializer(many=True, required=False, help_text="batch-rejected: each item's errors.")
 
 
-class AdChangeInputSerializer(serializers.Serializer):
-    """A change (PATCH): only the fields to change. `null` removes an optional field. The
-    content it makes passes basic validation as a new ad does, then detailed validation."""
+def _changeable(field) -> serializers.Field:
+    # The submission's field, optional, and nullable unless the ad must have it.
+    declared = AdInputSerializer._declared_fields[field.name]
+    return type(declared)(*declared._args, **{**declared._kwargs, "required": False, "allow_null": not field.required})
 
-    external_ref = serializers.CharField(required=False, allow_null=True, max_length=64)
-    headline = serializers.CharField(required=False, max_length=90)
-    description = serializers.CharField(required=False, max_length=300)
-    landing_url = serializers.URLField(required=False, max_length=2048, help_text="Absolute https URL.")
-    display_url = serializers.CharField(required=False, allow_null=True, max_length=255)
-    country = serializers.RegexField(r"^[A-Z]{2}$", required=False)
-    language = serializers.RegexField(r"^[a-z]{2}$", required=False)
-    category = serializers.ChoiceField(choices=sorted(TAXONOMY), required=False)
-    price = PriceInputSerializer(required=False, allow_null=True)
-    target_min_age = serializers.IntegerField(required=False, allow_null=True, min_value=13, max_value=99)
-    starts_at = serializers.DateTimeField(required=False, allow_null=True)
-    ends_at = serializers.DateTimeField(required=False, allow_null=True)
-    disclosure = serializers.CharField(required=False, allow_null=True, max_length=500)
-    advertiser_license = serializers.CharField(required=False, allow_null=True, max_length=64)
-    paid_for_by = serializers.CharField(required=False, allow_null=True, max_length=200)
+
+# A change (PATCH): only the fields to change, of those a retailer may change.
+AdChangeInputSerializer = type(
+    "AdChangeInputSerializer",
+    (serializers.Serializer,),
+    {
+        "__doc__": "Only the fields to change, of those a retailer may change (fields.EDITABLE_FIELDS). `null` "
+        "removes an optional field. The content it makes passes basic validation as a new ad does, then "
+        "detailed validation.",
+        "__module__": __name__,
+        **{field.name: _changeable(field) for field in EDITABLE_FIELDS},
+    },
+)
 
 
 class PendingChangeSerializer(serializers.Serializer):

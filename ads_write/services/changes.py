@@ -17,12 +17,11 @@ from django.utils import timezone
 from adplatform.kernel.bulk import rows_insert
 from audit.services import AuditRecord, audit_record_many
 
+from ..fields import FIELDS_BY_NAME, Kind
 from ..models import Ad, AdChange, AdStatus, Verdict
 from ..validation.engine import ad_input, evaluate_many
 from .events import ad_event_data, derived_event_id
 from .verdicts import _VERDICT_COLUMNS, VALIDATOR_ACTOR, _count_verdicts, _findings_insert
-
-_DATETIME_FIELDS = ("starts_at", "ends_at")
 
 
 def content_data(ad: Ad, change: AdChange | None = None) -> dict:
@@ -47,10 +46,12 @@ def content_diff(*, before: dict, after: dict) -> tuple[dict, dict]:
 def content_apply(ad: Ad, fields: dict) -> None:
     """Set the ad's content columns to the changed fields (event data; None removes one)."""
     for name, value in fields.items():
-        if name == "price":
-            ad.price_amount = Decimal(value["amount"]) if value else None
-            ad.price_currency = value["currency"] if value else ""
-        elif name in _DATETIME_FIELDS:
+        kind = FIELDS_BY_NAME[name].kind
+        if kind is Kind.PRICE:
+            amount, currency = FIELDS_BY_NAME[name].columns
+            setattr(ad, amount, Decimal(value["amount"]) if value else None)
+            setattr(ad, currency, value["currency"] if value else "")
+        elif kind is Kind.DATETIME:
             setattr(ad, name, datetime.fromisoformat(value) if value else None)
         else:
             field = Ad._meta.get_field(name)

@@ -25,6 +25,7 @@ from adplatform.problems import Problem, broker_unavailable, problem
 from audit.models import AuditEntry
 from audit.services import AuditRecord, audit_record_many
 
+from ..fields import FIELDS_BY_NAME
 from ..models import Ad, AdChange, AdStatus, ApprovalProposal, ReviewClaim
 from ..validation.basic import validate_basic
 from .changes import changes_judge, content_data, content_diff, pending_change
@@ -155,14 +156,15 @@ def _changed_fields(ad: Ad, patch: dict) -> dict:
     """The fields the change sets, against the ad's judged content (event data). Basic
     validation checks the whole content the change makes, as for a new ad."""
     current = content_data(ad, pending_change(ad.id))
-    merged = {**current, **patch}
+    # What the platform records (status, version, …) is not the retailer's to change (fields.py).
+    fixed = [name for name in patch if name in FIELDS_BY_NAME and not FIELDS_BY_NAME[name].editable]
+    merged = {**current, **{k: v for k, v in patch.items() if k not in fixed}}
     result = validate_basic({k: v for k, v in merged.items() if v is not None})
-    if not result.ok:
-        raise problem(
-            "validation-error",
-            detail=f"{len(result.errors)} field error(s); nothing was changed.",
-            errors=[e.as_dict() for e in result.errors],
-        )
+    errors = [e.as_dict() for e in result.errors] + [
+        {"field": name, "code": "BASIC.NOT_EDITABLE", "message": f"'{name}' cannot be changed."} for name in fixed
+    ]
+    if errors:
+        raise problem("validation-error", detail=f"{len(errors)} field error(s); nothing was changed.", errors=errors)
     from .events import ad_event_data
 
     after = ad_event_data(result.ad)

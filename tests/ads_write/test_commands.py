@@ -104,6 +104,11 @@ def test_a_change_gets_basic_validation_as_a_new_ad(api, approved, intake_mode):
     bad = change(api, approved.id, {"landing_url": "http://insecure.example", "colour": "red"}, version=2)
     assert bad.status_code == 400 and problem_type(bad) == "validation-error"
     assert {e["field"] for e in bad.json()["errors"]} == {"landing_url", "colour"}
+    fixed = change(api, approved.id, {"status": "approved", "version": 9}, version=2)
+    assert {(e["field"], e["code"]) for e in fixed.json()["errors"]} == {
+        ("status", "BASIC.NOT_EDITABLE"),
+        ("version", "BASIC.NOT_EDITABLE"),
+    }
     same = change(api, approved.id, {"headline": approved.headline}, version=2)
     assert same.status_code == 400 and same.json()["errors"][0]["code"] == "BASIC.NO_CHANGE"
     # null removes an optional field, never a required one.
