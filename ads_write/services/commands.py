@@ -247,13 +247,12 @@ def _direct(*, caller, action, ids, if_match, patch, batch) -> dict:
             ad = ads.get(ad_id)
             if ad is None and (pending_get(ad_id=ad_id) or {}).get("retailer_id") == str(caller.retailer.id):
                 raise problem("ad-not-changeable", detail="The ad is accepted but not stored yet; retry shortly.")
+            # A command in flight: the stored ad is not the state the next one applies to.
+            if client is not None and client.exists(_LOCK_KEY.format(ad_id)):
+                raise _busy()
             event = _command_event(caller=caller, action=action, ad=ad, if_match=if_match, patch=patch)
             if client is not None and not client.set(_LOCK_KEY.format(ad_id), event.event_id, nx=True, ex=LOCK_SECONDS):
-                raise problem(
-                    "ad-busy",
-                    detail="The ad's previous command is still on its way to the write side; retry shortly.",
-                    headers={"Retry-After": "1"},
-                )
+                raise _busy()
         except Problem as refused:
             if batch:
                 results[ad_id] = refused
@@ -268,6 +267,14 @@ def _direct(*, caller, action, ids, if_match, patch, batch) -> dict:
             _unlock(events)
             raise broker_unavailable() from exc
     return results
+
+
+def _busy() -> Problem:
+    return problem(
+        "ad-busy",
+        detail="The ad's previous command is still on its way to the write side; retry shortly.",
+        headers={"Retry-After": "1"},
+    )
 
 
 def _direct_result(ad: Ad, event: Event, action: str) -> CommandResult:
