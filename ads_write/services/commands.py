@@ -182,7 +182,7 @@ def _apply(ad: Ad, event: Event) -> tuple[CommandResult, AuditRecord | None]:
     nothing to do)."""
     action = next(a for a, t in _EVENT_TYPE.items() if t == event.type)
     now = timezone.now()
-    if (action == "pause" and ad.paused) or (action == "resume" and not ad.paused):
+    if _nothing_to_do(ad, action):
         return _result(ad, applied=False), None
     change = None
     data = {"version": ad.version + 1, "base_version": event.data["base_version"]}
@@ -224,6 +224,11 @@ def _apply(ad: Ad, event: Event) -> tuple[CommandResult, AuditRecord | None]:
     return _result(ad, change=change), record
 
 
+def _nothing_to_do(ad: Ad, action: str) -> bool:
+    # Pausing a paused ad, resuming a running one: no new version, nothing to audit.
+    return (action == "pause" and ad.paused) or (action == "resume" and not ad.paused)
+
+
 def _result(ad: Ad, *, change: AdChange | None = None, applied: bool = True) -> CommandResult:
     return CommandResult(
         id=ad.id,
@@ -251,6 +256,9 @@ def _direct(*, caller, action, ids, if_match, patch, batch) -> dict:
             if client is not None and client.exists(_LOCK_KEY.format(ad_id)):
                 raise _busy()
             event = _command_event(caller=caller, action=action, ad=ad, if_match=if_match, patch=patch)
+            if _nothing_to_do(ad, action):
+                results[ad_id] = _result(ad, applied=False)
+                continue
             if client is not None and not client.set(_LOCK_KEY.format(ad_id), event.event_id, nx=True, ex=LOCK_SECONDS):
                 raise _busy()
         except Problem as refused:

@@ -160,6 +160,8 @@ def test_withdrawn_is_final_and_not_failed(api, retailer, intake_mode):
     assert response.status_code == 200 and response.json()["status"] == "withdrawn"
     for refused in (change(api, rejected.id, {"headline": "x"}, version=3), command(api, rejected.id, "pause")):
         assert refused.status_code == 409 and problem_type(refused) == "ad-not-changeable"
+    appeal = api.post(f"/api/v1/ads/{rejected.id}/appeals", {"message": "Please look again."}, format="json")
+    assert appeal.status_code == 409 and problem_type(appeal) == "appeal-not-allowed"
     read = api.get(f"/api/v1/ads/{rejected.id}").json()
     assert read["status"] == "withdrawn" and read["withdrawn_at"]
     assert api.get("/api/v1/ads/failed").json()["results"] == []
@@ -252,3 +254,16 @@ def _payload():
     from tests.factories import ad_payload
 
     return ad_payload()
+
+
+def test_staff_see_the_changes_side_by_side_in_the_admin(client, auditor, api, approved, intake_mode):
+    intake_mode("sync")
+    change(api, approved.id, {"headline": "Trail running shoes, new"}, version=2)
+    change(api, approved.id, {"category": "tobacco", "price": None}, version=4)
+    client.force_login(auditor)
+    page = client.get(f"/admin/ads_write/ad/{approved.id}/change/").content.decode()
+    assert "changes, side by side" in page
+    table = page.split('class="ad-changes"', 1)[1].split("</table>", 1)[0]
+    assert "v3 · judged → approved (v4)" in table and "v5 · judged → rejected (v6)" in table
+    assert "<del>Trail running shoes</del><br><ins>Trail running shoes, new</ins>" in table
+    assert "<del>sports</del><br><ins>tobacco</ins>" in table
