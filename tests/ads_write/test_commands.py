@@ -262,7 +262,7 @@ def test_staff_see_the_changes_side_by_side_in_the_admin(client, auditor, api, a
     change(api, approved.id, {"category": "tobacco", "price": None}, version=4)
     client.force_login(auditor)
     page = client.get(f"/admin/ads_write/ad/{approved.id}/change/").content.decode()
-    assert "changes, side by side" in page
+    assert "changes, side by side" in page.lower()
     table = page.split('class="ad-changes"', 1)[1].split("</table>", 1)[0]
     assert "v3 · judged → approved (v4)" in table and "v5 · judged → rejected (v6)" in table
     assert "<del>Trail running shoes</del><br><ins>Trail running shoes, new</ins>" in table
