@@ -325,7 +325,7 @@ def ads_batch_command_schema(action: str):
             200: BatchCommandResponseSerializer,
             202: BatchCommandResponseSerializer,
             **problem_responses(
-                "batch-too-large", "cost-exceeds-rate-limit", "broker-unavailable", path=f"/api/v1/ads/{action}"
+                "batch-too-large", "cost-exceeds-rate-limit", "broker-unavailable", path=f"/api/v1/ads/batch/{action}"
             ),
         },
         examples=[
@@ -342,7 +342,9 @@ def ads_batch_command_schema(action: str):
                         {
                             "id": "019abc12-0000-7def-8abc-0123456789ab",
                             "problem": problem_example(
-                                "not-found", path=f"/api/v1/ads/{action}", detail="No ad with this id for your account."
+                                "not-found",
+                                path=f"/api/v1/ads/batch/{action}",
+                                detail="No ad with this id for your account.",
                             ),
                         },
                     ],

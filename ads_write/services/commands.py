@@ -19,7 +19,8 @@ from django.utils import timezone
 
 from adplatform.kernel.auth import Caller
 from adplatform.kernel.broker import publish_task
-from adplatform.kernel.events import PROJECT_ADS_TASK, Event
+from adplatform.kernel.bulk import chunked
+from adplatform.kernel.events import PROJECT_ADS_TASK, PROJECTION_MESSAGE_SIZE, Event
 from adplatform.kernel.redis_client import redis_client
 from adplatform.problems import Problem, broker_unavailable, problem
 from audit.models import AuditEntry
@@ -110,9 +111,11 @@ def _run(*, caller, action, ad_ids, if_match, mode, patch=None, batch=False) -> 
                     changed.append(ad_id)
             audit_record_many(records=records)
             if changed and mode == "cqrs":
-                payload = [str(i) for i in changed]
                 task = COMMANDS_TASK if action == "change" else PROJECT_ADS_TASK
-                outbox_ids = [outbox_add(task_name=task, payload=payload)]
+                outbox_ids = [
+                    outbox_add(task_name=task, payload=chunk)
+                    for chunk in chunked([str(i) for i in changed], PROJECTION_MESSAGE_SIZE)
+                ]
                 transaction.on_commit(lambda: outbox_publish(ids=outbox_ids), robust=True)
         if changed and mode == "sync":
             from ads_read.projections import ads_project

@@ -197,7 +197,7 @@ def test_batch_pause_and_withdraw_answer_per_id(api, retailer, other_retailer, i
     mine = [submit_ad(retailer, external_ref=f"b-{n}") for n in range(2)]
     theirs = submit_ad(other_retailer)
     ids = [str(mine[0].id), "not-an-id", str(theirs.id), str(mine[1].id)]
-    response = api.post("/api/v1/ads/pause", {"ids": ids}, format="json")
+    response = api.post("/api/v1/ads/batch/pause", {"ids": ids}, format="json")
     assert response.status_code == 200, response.content
     body = response.json()
     assert (body["accepted_count"], body["failed_count"]) == (2, 2)
@@ -205,9 +205,9 @@ def test_batch_pause_and_withdraw_answer_per_id(api, retailer, other_retailer, i
     assert [r.get("paused") for r in body["results"]] == [True, None, None, True]
     assert body["results"][2]["problem"]["status"] == 404
     assert not Ad.objects.get(id=theirs.id).paused
-    withdrawn = api.post("/api/v1/ads/withdraw", {"ids": [str(mine[0].id)]}, format="json").json()
+    withdrawn = api.post("/api/v1/ads/batch/withdraw", {"ids": [str(mine[0].id)]}, format="json").json()
     assert withdrawn["results"][0]["status"] == "withdrawn"
-    too_many = api.post("/api/v1/ads/withdraw", {"ids": [str(uuid.uuid4())] * 1001}, format="json")
+    too_many = api.post("/api/v1/ads/batch/withdraw", {"ids": [str(uuid.uuid4())] * 1001}, format="json")
     assert too_many.status_code == 422 and problem_type(too_many) == "batch-too-large"
 
 
