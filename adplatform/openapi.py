@@ -172,11 +172,18 @@ RESPONSE_HEADERS = {
         "`Idempotency-Key`: nothing ran a second time.",
         "schema": {"type": "string", "enum": ["true"]},
     },
+    "ETag": {
+        "description": 'The ad\'s version, quoted (`"3"`): send it as `If-Match` to change, pause, resume or '
+        "withdraw exactly that version.",
+        "schema": {"type": "string", "example": '"3"'},
+    },
     "Location": {
         "description": "The accepted ad's URL (read it there, as `pending` at once).",
         "schema": {"type": "string", "example": "/api/v1/ads/019abc12-3456-7def-8abc-0123456789ab"},
     },
 }
+# The commands on one ad (ads_write/api_commands.py): answered with the ad's ETag and URL.
+AD_COMMANDS = ("ads_change", "ads_pause", "ads_resume", "ads_withdraw")
 RATE_LIMIT_HEADERS = ("RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "RateLimit-Policy")
 
 
@@ -187,10 +194,12 @@ def response_header_names(method: str, operation: dict, status: str) -> list[str
         names += RATE_LIMIT_HEADERS
     if status in ("409", "429", "503"):
         names.append("Retry-After")
-    if method == "post" and not status.startswith("5"):
+    if (method == "post" or operation.get("operationId") in AD_COMMANDS) and not status.startswith("5"):
         names.append("Idempotent-Replayed")
-    if operation.get("operationId") == "ads_submit" and status in ("201", "202"):
+    if operation.get("operationId") in ("ads_submit", *AD_COMMANDS) and status in ("200", "201", "202"):
         names.append("Location")
+    if operation.get("operationId") in ("ads_retrieve", *AD_COMMANDS) and status in ("200", "202"):
+        names.append("ETag")
     return names
 
 

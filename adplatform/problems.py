@@ -108,6 +108,33 @@ PROBLEM_TYPES = {
             "An ad is appealed once per verdict version; `appeal_id` names the earlier appeal (read it on the ad).",
         ),
         ProblemType(
+            "ad-not-changeable",
+            409,
+            "The ad cannot take this command in its state.",
+            "A withdrawn ad is final; an ad still waiting for its first judgement can only be withdrawn. "
+            "See `detail` (docs/ad-states.md has every state and command).",
+        ),
+        ProblemType(
+            "ad-busy",
+            409,
+            "The ad's previous command is still on its way.",
+            "The direct intake mode takes one command of an ad at a time: retry after `Retry-After`.",
+        ),
+        ProblemType(
+            "precondition-failed",
+            412,
+            "The ad changed since you read it.",
+            "`If-Match` named another version than the ad's; `current_version` is its version now. Read the ad "
+            "again (its `ETag`) and decide on what it is now.",
+        ),
+        ProblemType(
+            "precondition-required",
+            428,
+            "A change needs If-Match.",
+            'Send `If-Match` with the ad\'s `ETag` (e.g. `"3"`) as your last read gave it, so that no change '
+            "is made to a version you have not seen.",
+        ),
+        ProblemType(
             "idempotency-key-in-flight",
             409,
             "A request with this Idempotency-Key is still in progress.",

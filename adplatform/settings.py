@@ -416,8 +416,9 @@ SPECTACULAR_SETTINGS = {
     "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums", "adplatform.openapi.add_api_manners"],
     # One named enum per set of values, shared by every field and parameter that takes it.
     "ENUM_NAME_OVERRIDES": {
-        "AdStatusEnum": ["pending", "approved", "rejected", "needs_review"],
+        "AdStatusEnum": ["pending", "approved", "rejected", "needs_review", "withdrawn"],
         "VerdictStatusEnum": ["approved", "rejected", "needs_review"],
+        "ChangeStatusEnum": ["pending"],
         "WebhookEventEnum": "notifications.models.WEBHOOK_EVENTS",
         "DeliveryStatusEnum": "notifications.models.WebhookDelivery.Status",
         "ApiKeyStatusEnum": ["active", "expired", "revoked"],

@@ -6,12 +6,24 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitVie
 from ads_read.api import AdDetailApi, AdFailedListApi, AdListApi, StatsListApi
 from ads_write.api import AdBatchSubmitApi, AdSubmitApi
 from ads_write.api_appeals import AdAppealCreateApi
+from ads_write.api_commands import (
+    AdBatchPauseApi,
+    AdBatchWithdrawApi,
+    AdChangeApi,
+    AdPauseApi,
+    AdResumeApi,
+    AdWithdrawApi,
+)
 
 from . import admin_site, health, problems
 
 
 class AdCollectionApi(AdListApi, AdSubmitApi):
     """/api/v1/ads: GET lists (query side), POST submits (command side)."""
+
+
+class AdResourceApi(AdDetailApi, AdChangeApi):
+    """/api/v1/ads/{id}: GET reads (query side), PATCH changes (command side)."""
 
 
 class ApiDocsView(SpectacularSwaggerSplitView):
@@ -27,7 +39,12 @@ urlpatterns = [
     path("api/v1/ads", AdCollectionApi.as_view(), name="ads"),
     path("api/v1/ads/failed", AdFailedListApi.as_view(), name="ads-failed"),
     path("api/v1/ads/batch", AdBatchSubmitApi.as_view(), name="ads-batch"),
-    path("api/v1/ads/<str:ad_id>", AdDetailApi.as_view(), name="ad-detail"),
+    path("api/v1/ads/batch/pause", AdBatchPauseApi.as_view(), name="ads-batch-pause"),
+    path("api/v1/ads/batch/withdraw", AdBatchWithdrawApi.as_view(), name="ads-batch-withdraw"),
+    path("api/v1/ads/<str:ad_id>", AdResourceApi.as_view(), name="ad-detail"),
+    path("api/v1/ads/<str:ad_id>/pause", AdPauseApi.as_view(), name="ad-pause"),
+    path("api/v1/ads/<str:ad_id>/resume", AdResumeApi.as_view(), name="ad-resume"),
+    path("api/v1/ads/<str:ad_id>/withdraw", AdWithdrawApi.as_view(), name="ad-withdraw"),
     path("api/v1/ads/<str:ad_id>/appeals", AdAppealCreateApi.as_view(), name="ad-appeals"),
     path("api/v1/stats", StatsListApi.as_view(), name="stats"),
     path("api/v1/", include("notifications.urls")),

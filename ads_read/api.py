@@ -73,7 +73,9 @@ class AdDetailApi(APIView):
         ad = selectors.ad_get(retailer_id=request.caller.retailer.id, ad_id=ad_id)
         if ad is None:
             raise not_found(request)
-        return Response(AdViewSerializer(ad).data)
+        body = AdViewSerializer(ad).data
+        # The version is the ad's ETag: a change names it in If-Match (ads_write/api_commands.py).
+        return Response(body, headers={"ETag": f'"{body["version"]}"'})
 
 
 def stats_range(params) -> tuple[date, date]:

@@ -42,6 +42,14 @@ class AdView(models.Model):
     appeal = models.JSONField(
         null=True, blank=True, help_text="The ad's latest appeal as the API shows it (ads_read.serializers)."
     )
+    paused = models.BooleanField(default=False)
+    withdrawn_at = models.DateTimeField(null=True)
+    change = models.JSONField(
+        null=True, blank=True, help_text="The change being judged, as the API shows it (ads_read.serializers)."
+    )
+    action = models.CharField(
+        max_length=16, blank=True, help_text="The retailer's command that made this version, if one did (webhooks)."
+    )
     previous_status = models.CharField(
         max_length=16,
         blank=True,

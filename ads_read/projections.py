@@ -16,20 +16,20 @@ from django.utils import timezone
 
 from adplatform.kernel.bulk import COPY_MIN_ROWS, rows_stage
 from ads_write.fields import READ_COLUMNS
-from ads_write.models import Ad, Appeal, Finding, Verdict, finding_document
+from ads_write.models import Ad, AdChange, Appeal, Finding, Verdict, finding_document
 from notifications.services.webhook_deliveries import webhook_deliveries_create
 
 from . import stats
 from .freshness import told_versions_record
 from .models import AdView
 from .pending import pending_settle
-from .serializers import appeal_document
+from .serializers import appeal_document, change_document
 
 _COLUMNS = list(AdView._meta.concrete_fields)
 _UPDATE_COLUMNS = [f for f in _COLUMNS if not f.primary_key]
 
 
-def _view_row(ad: dict, verdicts: list[dict], findings: dict, now, appeal=None) -> AdView:
+def _view_row(ad: dict, verdicts: list[dict], findings: dict, now, appeal=None, change=None) -> AdView:
     # The latest engine verdict: a revalidation (ads_write/services/revalidation.py) adds one.
     engine = next((v for v in reversed(verdicts) if v["source"] == Verdict.Source.ENGINE), None)
     staff = next((v for v in reversed(verdicts) if v["source"] == Verdict.Source.STAFF), None)
@@ -43,6 +43,9 @@ def _view_row(ad: dict, verdicts: list[dict], findings: dict, now, appeal=None) 
         decided_by=staff["reviewer"] if staff else "",
         decision_reason=staff["reason"] if staff else "",
         appeal=appeal_document(appeal) if appeal is not None else None,
+        change=change_document(change) if change is not None else None,
+        # Only the version the retailer's command made is announced as that command (webhooks).
+        action=ad["action"] if ad["action_version"] == ad["version"] else "",
         projected_at=now,
     )
 
@@ -100,7 +103,7 @@ def ads_project(*, ad_ids: list, reapply: bool = False) -> int:
     a rebuild; module docstring). Returns how many ads it read."""
     ids = [uuid.UUID(str(i)) for i in ad_ids]
     # Plain values, not model instances: a batch is hundreds of ads.
-    ads = list(Ad.objects.filter(id__in=ids).values(*READ_COLUMNS, "retailer__name"))
+    ads = list(Ad.objects.filter(id__in=ids).values(*READ_COLUMNS, "retailer__name", "action", "action_version"))
     if not ads:
         return 0
     verdicts: dict = {}
@@ -119,9 +122,11 @@ def ads_project(*, ad_ids: list, reapply: bool = False) -> int:
     appeals = {}  # each ad's latest appeal (few ads have any)
     for appeal in Appeal.objects.filter(ad_id__in=[a["id"] for a in ads]).order_by("verdict_version"):
         appeals[appeal.ad_id] = appeal
+    # Each ad's change waiting for judgement (few ads have one).
+    changes = {c.ad_id: c for c in AdChange.objects.filter(ad_id__in=ids, status=AdChange.Status.PENDING)}
     now = timezone.now()
     rows = [
-        _view_row(ad, verdicts.get(ad["id"], []), findings, now, appeals.get(ad["id"]))
+        _view_row(ad, verdicts.get(ad["id"], []), findings, now, appeals.get(ad["id"]), changes.get(ad["id"]))
         for ad in sorted(ads, key=lambda a: a["id"])
     ]
     with transaction.atomic():

@@ -49,6 +49,7 @@ class AdFilter(django_filters.FilterSet):
     country = django_filters.CharFilter()
     external_ref = django_filters.CharFilter()
     finding_code = django_filters.CharFilter(method="filter_finding_code", label="Finding code")
+    paused = django_filters.BooleanFilter(label="Paused by the retailer")
     submitted_after = UtcDateTimeFilter(field_name="submitted_at", lookup_expr="gte")
     submitted_before = UtcDateTimeFilter(field_name="submitted_at", lookup_expr="lt")
 

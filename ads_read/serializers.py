@@ -67,6 +67,27 @@ def appeal_document(appeal) -> dict:
     }
 
 
+class ChangeDocumentSerializer(serializers.Serializer):
+    """A change of the ad's content that is being judged: the ad shows its last judged content
+    (an approved ad keeps serving it) until the change's verdict makes it the ad's content."""
+
+    version = serializers.IntegerField(help_text="The ad version that accepted the change.")
+    status = serializers.ChoiceField(choices=["pending"])
+    fields = serializers.ListField(child=serializers.CharField(), help_text="The fields it changes.")
+    submitted_at = serializers.DateTimeField()
+
+
+def change_document(change) -> dict:
+    """A change waiting for judgement (ads_write.models.AdChange) as the API shows it; the
+    projection stores it in the read row as such."""
+    return {
+        "version": change.version,
+        "status": "pending",
+        "fields": sorted(change.fields),
+        "submitted_at": _datetime(change.submitted_at),
+    }
+
+
 class AdViewSerializer(serializers.Serializer):
     """An ad as the retailer reads it. A pending stand-in (accepted, not yet projected) has
     only id, status, external_ref and submitted_at; the rest is null. Every field is always
@@ -98,6 +119,11 @@ class AdViewSerializer(serializers.Serializer):
     decision = serializers.SerializerMethodField()
     version = serializers.IntegerField(default=0, read_only=True)
     appeal = serializers.SerializerMethodField()
+    paused = serializers.BooleanField(
+        default=False, read_only=True, help_text="Paused by the retailer: an approved ad stays approved, not live."
+    )
+    withdrawn_at = serializers.DateTimeField(allow_null=True, default=None, read_only=True)
+    change = serializers.SerializerMethodField()
 
     # For the schema only (see to_representation).
     def get_price(self, obj) -> PriceSerializer(allow_null=True): ...
@@ -105,6 +131,8 @@ class AdViewSerializer(serializers.Serializer):
     def get_decision(self, obj) -> DecisionSerializer(allow_null=True): ...
 
     def get_appeal(self, obj) -> AppealDocumentSerializer(allow_null=True): ...
+
+    def get_change(self, obj) -> ChangeDocumentSerializer(allow_null=True): ...
 
     def to_representation(self, instance):
         # Rendered by `ad_document`, not field by field: DRF copies and runs the 27 declared
@@ -126,6 +154,7 @@ def ad_document(ad) -> dict:
             submitted_at=_datetime(datetime.fromisoformat(ad["submitted_at"])),
             findings=[],
             version=0,
+            paused=False,
         )
         return document
     row = ad if isinstance(ad, dict) else ad.__dict__  # an instance's field values, by attname
@@ -135,7 +164,12 @@ def ad_document(ad) -> dict:
 FINDING_KEYS = tuple(FindingSerializer._declared_fields)
 # What the read side adds to the ad's registry fields: its findings, the staff decision, the
 # latest appeal; each with the read columns it is made of.
-READ_SIDE_KEYS = {"findings": ("findings",), "decision": ("decided_by", "decision_reason"), "appeal": ("appeal",)}
+READ_SIDE_KEYS = {
+    "findings": ("findings",),
+    "decision": ("decided_by", "decision_reason"),
+    "appeal": ("appeal",),
+    "change": ("change",),
+}
 # The document's keys, in the order clients have always had them: the registry's fields that
 # the document shows (every submitted one among them), and the read side's own.
 DOCUMENT_KEYS = (
@@ -149,7 +183,10 @@ DOCUMENT_KEYS = (
     "decided_at",
     "decision",
     "version",
-    "appeal",  # added last: the keys before it render as they always did
+    "appeal",  # added after the rest: the keys before it render as they always did
+    "paused",
+    "withdrawn_at",
+    "change",  # the change being judged, if any (docs/ad-states.md)
 )
 # The read columns the document is made of: what lists select (ads_read.selectors).
 DOCUMENT_COLUMNS = tuple(
@@ -166,8 +203,8 @@ def _renderer(key: str):
         return lambda row: [{name: finding.get(name) for name in FINDING_KEYS} for finding in row["findings"]]
     if key == "decision":
         return lambda row: {"by": row["decided_by"], "reason": row["decision_reason"]} if row["decided_by"] else None
-    if key == "appeal":
-        return lambda row: row.get("appeal")
+    if key in ("appeal", "change"):
+        return operator.methodcaller("get", key)
     field = FIELDS_BY_NAME[key]
     if field.kind is Kind.ID:
         return lambda row: str(row[key])
@@ -196,4 +233,5 @@ class DailyStatsSerializer(serializers.Serializer):
     approved = serializers.IntegerField()
     rejected = serializers.IntegerField()
     needs_review = serializers.IntegerField()
+    withdrawn = serializers.IntegerField(help_text="Withdrawn by the retailer: not failed.")
     total = serializers.IntegerField()

@@ -40,6 +40,7 @@ from audit.roles import DECIDE_PERMISSION, EXPORT_PERMISSION
 from audit.selectors import audit_entries_for_ad
 
 from . import review
+from .admin_changes import changes_side_by_side
 from .fields import admin_fieldsets
 from .models import Ad, AdStatus, ApprovalProposal, Finding, HeldAd, ReviewClaim, Verdict
 from .services.decisions import DecisionError
@@ -137,13 +138,18 @@ class AdAdmin(ReadOnlyAdmin):
     )
     change_list_template = "admin/ads_write/ad/change_list.html"
     ordering = ("-submitted_at", "-id")
-    readonly_fields = ("id", "price")
-    fieldsets = admin_fieldsets()  # the price is the method below
+    readonly_fields = ("id", "price", "changes")
+    # The price and the changes are the methods below.
+    fieldsets = (*admin_fieldsets(), ("The retailer's changes", {"fields": ("changes",)}))
     change_form_template = "admin/ads_write/ad/change_form.html"
 
     @admin.display(description="price")
     def price(self, ad):
         return f"{ad.price_amount} {ad.price_currency}" if ad.price_amount is not None else "—"
+
+    @admin.display(description="changes, side by side")
+    def changes(self, ad):
+        return changes_side_by_side(ad)
 
     def get_search_results(self, request, queryset, search_term):
         return ad_search(queryset, search_term), False

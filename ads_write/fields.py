@@ -23,6 +23,7 @@ class Kind(StrEnum):
     PRICE = "price"  # {amount: decimal string, currency: ISO 4217}: two columns
     INTEGER = "integer"
     DATETIME = "datetime"  # ISO 8601, aware
+    BOOLEAN = "boolean"
 
 
 class Group(StrEnum):
@@ -91,6 +92,21 @@ AD_FIELDS: tuple[AdField, ...] = (
     _state("reviewed_at", Kind.DATETIME),
     _state("decided_at", Kind.DATETIME),
     _state("ruleset_version", Kind.TEXT),
+    # The retailer's commands (services/commands.py, docs/ad-states.md).
+    _state("paused", Kind.BOOLEAN),
+    _state("withdrawn_at", Kind.DATETIME),
+    _state(
+        "action",
+        Kind.TEXT,
+        in_document=False,
+        not_read="The command that made `action_version`: the projection keeps it only for that version.",
+    ),
+    _state(
+        "action_version",
+        Kind.INTEGER,
+        in_document=False,
+        not_read="Read with `action`, which the read table keeps only for the version the command made.",
+    ),
     _state(
         "intake_event_id",
         Kind.ID,

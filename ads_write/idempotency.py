@@ -37,7 +37,7 @@ from .models import IdempotencyKey
 HEADER = "Idempotency-Key"
 REPLAYED_HEADER = "Idempotent-Replayed"
 _VALID_KEY = re.compile(r"^[\x20-\x7e]{1,255}$")
-_STORED_HEADERS = ("Content-Type", "Location")
+_STORED_HEADERS = ("Content-Type", "Location", "ETag")
 _CLAIM_ATTEMPTS = 3
 _PURGE_CHUNK = 10_000
 

@@ -10,6 +10,8 @@ class AdStatus(models.TextChoices):
     APPROVED = "approved"
     REJECTED = "rejected"
     NEEDS_REVIEW = "needs_review"
+    # The retailer took the ad down for good (docs/ad-states.md): final, never a verdict.
+    WITHDRAWN = "withdrawn"
 
 
 FINAL_STATUSES = (AdStatus.APPROVED, AdStatus.REJECTED, AdStatus.NEEDS_REVIEW)
@@ -18,8 +20,11 @@ FINAL_STATUSES = (AdStatus.APPROVED, AdStatus.REJECTED, AdStatus.NEEDS_REVIEW)
 class Ad(models.Model):
     """A submission as the retailer sent it (after basic validation), and where it stands.
 
-    `version` rises with every state change (1 submitted, 2 validated, 3 decided by staff);
-    projections copy it so the read side applies only newer states.
+    `version` rises with every state change (1 submitted, 2 validated, 3 decided by staff, and
+    each of the retailer's commands: a change accepted and judged, pause, resume, withdraw);
+    projections copy it so the read side applies only newer states. The content columns are
+    the last judged content: a change waits in `AdChange` until it is judged
+    (docs/ad-states.md).
     """
 
     id = models.UUIDField(primary_key=True, default=new_id, editable=False)
@@ -48,6 +53,18 @@ class Ad(models.Model):
     reviewed_at = models.DateTimeField(null=True, blank=True, help_text="When detailed validation ended.")
     decided_at = models.DateTimeField(null=True, blank=True, help_text="When staff decided a held ad.")
     ruleset_version = models.CharField(max_length=32, blank=True)
+    # The retailer's commands (services/changes.py). Bulk inserts (intake) leave them to the
+    # database's defaults.
+    paused = models.BooleanField(default=False, db_default=False, help_text="Approved but not live while paused.")
+    withdrawn_at = models.DateTimeField(null=True, blank=True)
+    action = models.CharField(
+        max_length=16,
+        blank=True,
+        default="",
+        db_default="",
+        help_text="The retailer's command that made `action_version`: changed, paused, resumed or withdrawn.",
+    )
+    action_version = models.PositiveIntegerField(null=True, blank=True)
 
     class Meta:
         indexes = [
@@ -312,3 +329,35 @@ class Appeal(models.Model):
 
     def __str__(self):
         return f"Appeal of {self.ad_id} v{self.verdict_version} ({self.status})"
+
+
+class AdChange(models.Model):
+    """A retailer's change of an ad's content (PATCH): accepted as a new version of the ad,
+    judged by the consumers as a new ad is, and only then the ad's content. At most one change
+    of an ad waits for judgement: a newer one supersedes it (docs/ad-states.md)."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending"
+        JUDGED = "judged"
+        SUPERSEDED = "superseded"
+        REFUSED = "refused"  # direct mode: the ad had moved on by the time the consumer stored it
+
+    id = models.BigAutoField(primary_key=True)
+    ad = models.ForeignKey(Ad, on_delete=models.CASCADE, related_name="changes")
+    event_id = models.UUIDField(unique=True, help_text="The ad.change_requested event; one change per event.")
+    base_version = models.PositiveIntegerField(help_text="The version the retailer changed (If-Match).")
+    version = models.PositiveIntegerField(null=True, blank=True, help_text="The ad version that accepted it.")
+    fields = models.JSONField(help_text="The changed fields' new values, as event data.")
+    before = models.JSONField(default=dict, help_text="The same fields' values in the judged content it changes.")
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    actor = models.CharField(max_length=200)
+    submitted_at = models.DateTimeField(default=timezone.now)
+    judged_at = models.DateTimeField(null=True, blank=True)
+    verdict_version = models.PositiveIntegerField(null=True, blank=True, help_text="The ad version its verdict made.")
+    verdict_status = models.CharField(max_length=16, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["ad", "-id"], name="adchange_ad")]
+
+    def __str__(self):
+        return f"{self.ad_id} change to v{self.version} ({self.status})"

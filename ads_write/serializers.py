@@ -7,6 +7,7 @@ from rest_framework import serializers
 from adplatform.openapi import FieldErrorSerializer, ProblemSerializer
 from ads_read.serializers import FindingSerializer
 
+from .fields import EDITABLE_FIELDS
 from .models import AdStatus
 from .validation.basic import TAXONOMY
 
@@ -76,3 +77,61 @@ class BatchResponseSerializer(serializers.Serializer):
 
 class BatchProblemSerializer(ProblemSerializer):
     results = BatchResultSerializer(many=True, required=False, help_text="batch-rejected: each item's errors.")
+
+
+def _changeable(field) -> serializers.Field:
+    # The submission's field, optional, and nullable unless the ad must have it.
+    declared = AdInputSerializer._declared_fields[field.name]
+    return type(declared)(*declared._args, **{**declared._kwargs, "required": False, "allow_null": not field.required})
+
+
+# A change (PATCH): only the fields to change, of those a retailer may change.
+AdChangeInputSerializer = type(
+    "AdChangeInputSerializer",
+    (serializers.Serializer,),
+    {
+        "__doc__": "Only the fields to change, of those a retailer may change (fields.EDITABLE_FIELDS). `null` "
+        "removes an optional field. The content it makes passes basic validation as a new ad does, then "
+        "detailed validation.",
+        "__module__": __name__,
+        **{field.name: _changeable(field) for field in EDITABLE_FIELDS},
+    },
+)
+
+
+class PendingChangeSerializer(serializers.Serializer):
+    version = serializers.IntegerField(help_text="The ad version that accepted the change.")
+    status = serializers.ChoiceField(choices=["pending"])
+    fields = serializers.ListField(child=serializers.CharField(), help_text="The fields it changes.")
+
+
+class CommandResultSerializer(serializers.Serializer):
+    """Where the ad stands after the command: its version (also the answer's `ETag`), status,
+    whether it is paused, and the change being judged, if one is."""
+
+    id = serializers.UUIDField()
+    version = serializers.IntegerField(help_text="The ad's version after the command: send it as `If-Match`.")
+    status = serializers.ChoiceField(choices=AdStatus.values, help_text="Its verdict (or `withdrawn`).")
+    paused = serializers.BooleanField()
+    change = PendingChangeSerializer(allow_null=True, help_text="A change being judged; null when none is.")
+    note = serializers.CharField(help_text="What happens next, in words.")
+
+
+class AdIdsInputSerializer(serializers.Serializer):
+    ids = serializers.ListField(child=serializers.UUIDField(), min_length=1, max_length=1000)
+
+
+class CommandItemResultSerializer(serializers.Serializer):
+    """One id's result: the ad after the command, or the problem that refused it."""
+
+    id = serializers.CharField()
+    version = serializers.IntegerField(required=False)
+    status = serializers.ChoiceField(choices=AdStatus.values, required=False)
+    paused = serializers.BooleanField(required=False)
+    problem = ProblemSerializer(required=False, help_text="Why this ad was refused (not found, withdrawn, …).")
+
+
+class BatchCommandResponseSerializer(serializers.Serializer):
+    accepted_count = serializers.IntegerField()
+    failed_count = serializers.IntegerField()
+    results = CommandItemResultSerializer(many=True, help_text="One result per id, in the order sent.")

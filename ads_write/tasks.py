@@ -20,6 +20,7 @@ from adplatform.kernel.task_base import PipelineTask, PoisonMessage, dead_letter
 
 from . import idempotency
 from .journal import intake_journal_clear
+from .services.commands import commands_process
 from .services.housekeeping import content_fingerprints_purge, outbox_purge
 from .services.outbox import outbox_publish
 from .services.reconciliation import ads_reconcile_pending, intake_journal_replay
@@ -28,7 +29,7 @@ from .services.submissions import submissions_process
 logger = logging.getLogger(__name__)
 
 
-def _decode(payload, *, task_id: str = "") -> list[Event]:
+def _decode(payload, *, task_id: str = "", task_name: str = "ads_write.tasks.process_submissions_task") -> list[Event]:
     if not isinstance(payload, list):
         raise PoisonMessage(f"an intake message is a list of events, got {type(payload).__name__}")
     events = []
@@ -39,9 +40,7 @@ def _decode(payload, *, task_id: str = "") -> list[Event]:
             # One bad event must not hold up the good ones beside it: it becomes a dead letter of
             # its own (written once, however often this message is delivered), replayable
             # through the retry lane.
-            if not dead_letter_record(
-                task_name=process_submissions_task.name, task_id=task_id, args=[[raw]], error=exc
-            ):
+            if not dead_letter_record(task_name=task_name, task_id=task_id, args=[[raw]], error=exc):
                 raise RuntimeError("could not record a dead letter for a bad event; retrying the message") from exc
     return events
 
@@ -61,6 +60,22 @@ def _process(events: list[Event]) -> int:
 @shared_task(base=PipelineTask, bind=True, name="ads_write.tasks.process_submissions_task")
 def process_submissions_task(self, payload):
     return _process(_decode(payload, task_id=self.request.id or ""))
+
+
+@shared_task(base=PipelineTask, bind=True, name="ads_write.tasks.process_commands_task")
+def process_commands_task(self, payload):
+    """The retailer's commands on submitted ads (services/commands.py): direct mode's events,
+    or the ids of ads whose change cqrs stored; stores and judges, then projects."""
+    if not isinstance(payload, list):
+        raise PoisonMessage(f"a commands message is a list, got {type(payload).__name__}")
+    ad_ids = [item for item in payload if isinstance(item, str)]
+    raw = [item for item in payload if not isinstance(item, str)]
+    events = _decode(raw, task_id=self.request.id or "", task_name=self.name)
+    ids = commands_process(events=events, ad_ids=ad_ids)
+    # Published here, not on commit: a refused publish fails the task, and its retry publishes.
+    if ids:
+        publish_task(task_name=PROJECT_ADS_TASK, payload=[str(i) for i in ids])
+    return len(ids)
 
 
 @shared_task(

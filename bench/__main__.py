@@ -1,4 +1,4 @@
-"""python -m bench {modes,intake,pipeline,read,embedded,reference} [options]; `python -m bench CMD --help`."""
+"""python -m bench {modes,intake,pipeline,read,changes,embedded,reference} [options]; `python -m bench CMD --help`."""
 
 import argparse
 import importlib
@@ -12,6 +12,7 @@ COMMANDS = {
     "intake": "single-ad and batch intake (direct mode) against a bare DRF POST ceiling",
     "pipeline": "drain rate of a preloaded intake queue, per-stage cost, lag under steady load",
     "read": "read-by-id and list throughput and latency over a large read table",
+    "changes": "the cost of changing an ad against submitting one, side by side",
     "embedded": "`make run` from a fresh clone: time until 1,200 ads are final on the embedded default",
     "reference": "every bench on the shipped defaults, its figures and charts kept in bench/reference/",
 }

@@ -5,7 +5,18 @@ from adplatform.kernel.encryption import EncryptedTextField
 from adplatform.kernel.ids import new_id
 from adplatform.kernel.models import Retailer
 
-WEBHOOK_EVENTS = ("ad.approved", "ad.rejected", "ad.needs_review", "ad.decided", "ad.appeal_decided")
+WEBHOOK_EVENTS = (
+    "ad.approved",
+    "ad.rejected",
+    "ad.needs_review",
+    "ad.decided",
+    "ad.appeal_decided",
+    # The retailer's own commands (docs/ad-states.md): a change once judged, pause, resume, withdraw.
+    "ad.changed",
+    "ad.paused",
+    "ad.resumed",
+    "ad.withdrawn",
+)
 
 
 class WebhookEndpoint(models.Model):

@@ -216,3 +216,43 @@ def test_the_example_of_docs_clients_md_runs_as_written(generated, live_server, 
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.splitlines()[0] == "approved []", done.stdout
+
+
+def test_the_generated_client_changes_pauses_resumes_and_withdraws(generated, client, webhook_worker, intake_mode):
+    api, models = generated.api, generated.models
+    intake_mode("direct")
+    submitted = api.ads_submit.sync(client=client, body=models.AdInput.from_dict(ad_payload(external_ref="gen-cmd")))
+    ad = read_until_final(generated, client, submitted.id)
+    assert ad.status == models.AdStatusEnum.APPROVED
+
+    # A change needs the ETag of a read as If-Match; the answer is 202 with the new version.
+    etag = api.ads_retrieve.sync_detailed(client=client, ad_id=ad.id).headers["ETag"]
+    assert etag == f'"{ad.version}"'
+    body = models.PatchedAdChangeInput.from_dict({"headline": "Trail running shoes, winter sale"})
+    changed = api.ads_change.sync_detailed(client=client, ad_id=ad.id, if_match=etag, body=body)
+    assert changed.status_code == 202, changed.content
+    assert isinstance(changed.parsed, models.CommandResult) and changed.parsed.version == ad.version + 1
+    assert changed.parsed.status == models.AdStatusEnum.APPROVED and changed.parsed.change.fields == ["headline"]
+    wait_for(
+        lambda: api.ads_retrieve.sync(client=client, ad_id=ad.id).headline.endswith("winter sale"),
+        timeout=90,
+        what="the change judged",
+    )
+    stale = api.ads_change.sync(client=client, ad_id=ad.id, if_match=etag, body=body)
+    assert isinstance(stale, models.Problem) and stale.status == 412
+
+    paused = api.ads_pause.sync(client=client, ad_id=ad.id)
+    assert isinstance(paused, models.CommandResult) and paused.paused is True
+    wait_for(lambda: api.ads_retrieve.sync(client=client, ad_id=ad.id).paused, timeout=90, what="paused")
+    resumed = api.ads_resume.sync(client=client, ad_id=ad.id)
+    assert isinstance(resumed, models.CommandResult) and resumed.paused is False
+    wait_for(lambda: not api.ads_retrieve.sync(client=client, ad_id=ad.id).paused, timeout=90, what="resumed")
+    withdrawn = api.ads_withdraw_batch.sync(client=client, body=models.AdIdsInput(ids=[ad.id]))
+    assert isinstance(withdrawn, models.BatchCommandResponse) and withdrawn.accepted_count == 1
+    assert withdrawn.results[0].status == models.AdStatusEnum.WITHDRAWN
+    final = wait_for(
+        lambda: (read := api.ads_retrieve.sync(client=client, ad_id=ad.id)).status.value == "withdrawn" and read,
+        timeout=90,
+        what="withdrawn",
+    )
+    assert final.version == ad.version + 5

@@ -19,6 +19,13 @@ OPERATION_SCOPES: dict[tuple[str, str], str] = {
     ("ad-detail", "GET"): Scope.READ,
     # Contesting a verdict is part of submitting ads.
     ("ad-appeals", "POST"): Scope.SUBMIT,
+    # Managing a submitted ad (change, pause, resume, withdraw) is part of submitting ads.
+    ("ad-detail", "PATCH"): Scope.SUBMIT,
+    ("ad-pause", "POST"): Scope.SUBMIT,
+    ("ad-resume", "POST"): Scope.SUBMIT,
+    ("ad-withdraw", "POST"): Scope.SUBMIT,
+    ("ads-batch-pause", "POST"): Scope.SUBMIT,
+    ("ads-batch-withdraw", "POST"): Scope.SUBMIT,
     ("stats", "GET"): Scope.READ,
     ("report-failed-ads", "GET"): Scope.READ,
     ("settings", "GET"): Scope.READ,

@@ -20,7 +20,8 @@ from .reviews import ReviewOutcome, review_decide
 
 
 def appealable(ad: Ad) -> bool:
-    return ad.status == AdStatus.REJECTED or ad.decided_at is not None
+    # A withdrawn ad is final (docs/ad-states.md): nothing left to contest.
+    return ad.status != AdStatus.WITHDRAWN and (ad.status == AdStatus.REJECTED or ad.decided_at is not None)
 
 
 def appeal_submit(*, caller: Caller, ad_id, message: str) -> Appeal:

@@ -18,7 +18,7 @@ from adplatform.kernel.ids import new_id
 from adplatform.kernel.models import Retailer
 from ads_read.models import AdView
 from ads_read.serializers import ad_document
-from ads_write.models import FINAL_STATUSES
+from ads_write.models import FINAL_STATUSES, AdStatus
 from audit.services import audit_record
 
 from .. import webhooks
@@ -104,11 +104,19 @@ def webhook_endpoint_delete(*, retailer: Retailer, endpoint_id, actor: str) -> b
     return True
 
 
+_ANNOUNCED = (*FINAL_STATUSES, AdStatus.WITHDRAWN)
+_COMMANDS = ("ad.paused", "ad.resumed", "ad.withdrawn")
+
+
 def event_type_of(ad: AdView) -> str | None:
     """The event an ad's new state is announced as; None for the retailer's own appeal (it
     changes the ad's version, not its outcome: the decision on it is the news)."""
     # Nothing changes a decided appeal's ad but a new appeal (open again): a decided appeal
     # in the row means this version is its decision.
+    if ad.change:
+        return None  # a change accepted: its verdict is the news (ad.changed)
+    if ad.action:
+        return f"ad.{ad.action}"
     appeal_status = (ad.appeal or {}).get("status")
     if appeal_status == "decided":
         return "ad.appeal_decided"
@@ -121,7 +129,9 @@ def _subscribed(endpoint: WebhookEndpoint, ad: AdView) -> bool:
     # A staff decision is announced as ad.decided (an appeal's as ad.appeal_decided), and
     # also reaches those who follow the outcome (ad.approved / ad.rejected): "tell me about
     # every rejection" includes staff's.
-    wanted = {event_type_of(ad), f"ad.{ad.status}"}
+    # Pausing, resuming and withdrawing are no verdict: only their own subscribers hear of them.
+    event_type = event_type_of(ad)
+    wanted = {event_type} if event_type in _COMMANDS else {event_type, f"ad.{ad.status}"}
     return bool(wanted & set(endpoint.events))
 
 
@@ -129,7 +139,7 @@ def webhook_deliveries_create(*, ads: list[AdView]) -> int:
     """Create the deliveries for ad states a projection has just applied (call it inside the
     projection's transaction); publish their send task after commit. Idempotent: one
     delivery per endpoint and ad version. Returns how many rows it tried to create."""
-    final = [ad for ad in ads if ad.status in FINAL_STATUSES and event_type_of(ad) is not None]
+    final = [ad for ad in ads if ad.status in _ANNOUNCED and event_type_of(ad) is not None]
     if not final:
         return 0
     endpoints: dict = {}

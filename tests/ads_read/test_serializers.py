@@ -95,4 +95,5 @@ def test_a_pending_stand_in_has_every_field_and_only_what_is_known():
         "submitted_at": "2026-11-26T10:00:00.500000Z",
         "findings": [],
         "version": 0,
+        "paused": False,
     }

@@ -95,6 +95,7 @@ def test_the_stats_api_gives_the_callers_days_newest_first_with_cursor_pages(ret
         "approved": 0,
         "rejected": 0,
         "needs_review": 0,
+        "withdrawn": 0,
         "total": 2,
     }
 

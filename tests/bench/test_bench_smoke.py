@@ -195,3 +195,14 @@ def test_the_modes_bench_says_whether_the_consumers_finish_what_the_api_accepts(
     assert "validator 864 ms, cqrs: completed/s 96 >= 10 × sync's 30: MISSED" in out
     assert "validator 864 ms, direct: completed/s 90 >= 10 × sync's 30: MISSED" in out
     assert "4.32 M" in out  # direct's 50 shed ads a second, per day
+
+
+@pytest.mark.django_db
+def test_the_changes_bench_times_a_change_against_a_submission():
+    from bench.changes import measure
+
+    phases = measure(ads=2)
+    assert set(phases) == {"request path (cqrs)", "consumer", "whole path (sync)"}
+    for figures in phases.values():
+        assert figures["submit_ms"]["median"] > 0 and figures["change_ms"]["median"] > 0 and figures["ratio"] > 0
+    assert Ad.objects.filter(changes__status="judged").distinct().count() == 2
