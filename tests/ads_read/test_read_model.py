@@ -23,6 +23,8 @@ DERIVED_COLUMNS = {
     "decided_by": "the staff decision's reviewer",
     "decision_reason": "and its reason",
     "appeal": "the latest appeal, as the API shows it",
+    "change": "the change being judged, as the API shows it",
+    "action": "the retailer's command that made this version, only while the ad is at that version (webhooks)",
     "previous_status": "the status before the last change, for the daily counts",
     "projected_at": "when the projection wrote the row",
 }
@@ -34,7 +36,8 @@ def test_every_stored_field_of_the_ad_is_in_the_read_row_or_left_out_with_a_reas
     for field in AD_FIELDS:
         assert set(field.columns) <= stored, field.name
         if field.not_read:
-            assert not set(field.columns) & read, f"{field.name} is read after all: drop its not_read"
+            copied = (set(field.columns) & read) - set(DERIVED_COLUMNS)
+            assert not copied, f"{field.name} is read after all: drop its not_read"
         else:
             assert set(field.columns) <= read, f"{field.name}: add it to AdView, or say in not_read why not"
     assert read == set(READ_COLUMNS) | set(DERIVED_COLUMNS)
