@@ -40,6 +40,7 @@ from audit.roles import DECIDE_PERMISSION, EXPORT_PERMISSION
 from audit.selectors import audit_entries_for_ad
 
 from . import review
+from .fields import admin_fieldsets
 from .models import Ad, AdStatus, ApprovalProposal, Finding, HeldAd, ReviewClaim, Verdict
 from .services.decisions import DecisionError
 from .services.reviews import (
@@ -137,46 +138,7 @@ class AdAdmin(ReadOnlyAdmin):
     change_list_template = "admin/ads_write/ad/change_list.html"
     ordering = ("-submitted_at", "-id")
     readonly_fields = ("id", "price")
-    fieldsets = (
-        (
-            "Ad",
-            {
-                "fields": (
-                    "id",
-                    "retailer",
-                    "external_ref",
-                    "headline",
-                    "description",
-                    "landing_url",
-                    "display_url",
-                    "country",
-                    "language",
-                    "category",
-                    "price",
-                    "target_min_age",
-                    "starts_at",
-                    "ends_at",
-                    "disclosure",
-                    "advertiser_license",
-                    "paid_for_by",
-                )
-            },
-        ),
-        (
-            "State",
-            {
-                "fields": (
-                    "status",
-                    "version",
-                    "submitted_at",
-                    "reviewed_at",
-                    "decided_at",
-                    "ruleset_version",
-                    "intake_event_id",
-                )
-            },
-        ),
-    )
+    fieldsets = admin_fieldsets()  # the price is the method below
     change_form_template = "admin/ads_write/ad/change_form.html"
 
     @admin.display(description="price")

@@ -9,6 +9,7 @@ from django.conf import settings
 
 from adplatform.kernel.events import Event
 
+from ..fields import SUBMITTED_FIELDS, Kind, names
 from ..models import Ad
 from ..validation.engine import ad_input
 
@@ -25,8 +26,8 @@ PROCESS_SUBMISSIONS_TASK = (
 _DERIVED_EVENT_NAMESPACE = uuid.UUID("6f1d3c0e-2b7a-4a51-9a3e-5d2f0c1b7e11")
 
 
-_DATETIME_FIELDS = ("starts_at", "ends_at")
-_NOT_JSON_SAFE = frozenset({"price", *_DATETIME_FIELDS})
+_DATETIME_FIELDS = names(SUBMITTED_FIELDS, Kind.DATETIME)
+_NOT_JSON_SAFE = frozenset(names(SUBMITTED_FIELDS, Kind.DATETIME, Kind.PRICE))
 
 
 def ad_event_data(ad: dict) -> dict:
@@ -40,8 +41,14 @@ def ad_event_data(ad: dict) -> dict:
     return data
 
 
+# What the event adds to the submitted fields (ad_row stores submitted_at its own way).
+_EVENT_ONLY = frozenset({"submitted_at", "actor"})
+
+
 def _ad_model_fields(data: dict) -> dict:
-    fields = {k: v for k, v in data.items() if k not in ("price", "submitted_at", "actor", *_DATETIME_FIELDS)}
+    """The Ad columns of an ad.submitted event's data: the submitted fields, the price in its
+    two columns; any other key is left in, for ad_row to refuse."""
+    fields = {k: v for k, v in data.items() if k not in _EVENT_ONLY | _NOT_JSON_SAFE}
     for name in _DATETIME_FIELDS:
         if data.get(name):
             fields[name] = datetime.fromisoformat(data[name])

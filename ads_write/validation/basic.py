@@ -12,6 +12,7 @@ from urllib.parse import urlsplit
 
 import pycountry
 
+from ..fields import FIELDS_BY_NAME, SUBMITTED_FIELDS, Kind, names
 from .normalize import is_blank
 
 REQUIRED = "BASIC.REQUIRED"
@@ -31,32 +32,22 @@ CURRENCIES = frozenset(c.alpha_3 for c in pycountry.currencies)
 
 # field -> (max length, required); the text fields of the ad, trimmed before checking.
 TEXT_FIELDS = {
-    "external_ref": (64, False),
-    "headline": (90, True),
-    "description": (300, True),
-    "display_url": (255, False),
-    "disclosure": (500, False),
-    "advertiser_license": (64, False),
-    "paid_for_by": (200, False),
+    field.name: (field.max_length, field.required)
+    for field in SUBMITTED_FIELDS
+    if field.kind in (Kind.TEXT, Kind.HOST_PATH)
 }
-FIELDS = frozenset(TEXT_FIELDS) | {
-    "landing_url",
-    "country",
-    "language",
-    "category",
-    "price",
-    "target_min_age",
-    "starts_at",
-    "ends_at",
-}
+FIELDS = frozenset(names(SUBMITTED_FIELDS))
 PRICE_FIELDS = frozenset({"amount", "currency"})
+_CODES = {
+    "country": (COUNTRIES, "an ISO 3166-1 alpha-2 code in upper case, like US"),
+    "language": (LANGUAGES, "an ISO 639-1 code in lower case, like en"),
+    "category": (TAXONOMY, "one of: " + ", ".join(sorted(TAXONOMY))),
+}
 # field -> (allowed codes, what a valid one looks like)
-CODE_FIELDS = (
-    ("country", COUNTRIES, "an ISO 3166-1 alpha-2 code in upper case, like US"),
-    ("language", LANGUAGES, "an ISO 639-1 code in lower case, like en"),
-    ("category", TAXONOMY, "one of: " + ", ".join(sorted(TAXONOMY))),
-)
-MAX_URL_LENGTH = 2048
+CODE_FIELDS = tuple((name, *_CODES[name]) for name in names(SUBMITTED_FIELDS, Kind.CODE))
+MAX_URL_LENGTH = FIELDS_BY_NAME["landing_url"].max_length
+MIN_AGE, MAX_AGE = FIELDS_BY_NAME["target_min_age"].min_value, FIELDS_BY_NAME["target_min_age"].max_value
+DATETIME_FIELDS = names(SUBMITTED_FIELDS, Kind.DATETIME)
 MAX_PRICE = Decimal("999999999999.99")
 CENT = Decimal("0.01")
 
@@ -247,12 +238,12 @@ def validate_basic(payload, *, now: datetime | None = None) -> BasicResult:
 
     age = payload.get("target_min_age")
     if age is not None:
-        if isinstance(age, bool) or not isinstance(age, int) or not 13 <= age <= 99:
-            fail("target_min_age", INVALID_VALUE, "Must be a whole number from 13 to 99.")
+        if isinstance(age, bool) or not isinstance(age, int) or not MIN_AGE <= age <= MAX_AGE:
+            fail("target_min_age", INVALID_VALUE, f"Must be a whole number from {MIN_AGE} to {MAX_AGE}.")
         else:
             ad["target_min_age"] = age
 
-    for name in ("starts_at", "ends_at"):
+    for name in DATETIME_FIELDS:
         value = payload.get(name)
         if value is None:
             continue

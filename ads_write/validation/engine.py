@@ -8,6 +8,7 @@ whole batch first, by `evaluate_many`.
 
 from dataclasses import dataclass, replace
 
+from ..fields import SUBMITTED_FIELDS, Kind
 from . import compliance, external, fraud, policy
 from .rules import REJECT, REVIEW, AdContext, AdFacts, Finding, Rule
 from .ruleset import Ruleset, current_ruleset
@@ -100,28 +101,13 @@ def evaluate_many(ads: list, *, ruleset: Ruleset | None = None) -> dict:
     return {ad_id: evaluate(ad, facts=facts[ad_id], ruleset=ruleset) for ad_id, ad in inputs.items()}
 
 
+# The submitted fields stored in one column of their own (all but the price).
+_SINGLE_COLUMN_INPUT = tuple(field.name for field in SUBMITTED_FIELDS if field.kind is not Kind.PRICE)
+
+
 def ad_input(ad) -> dict:
     """The normalised dict (as basic validation returns it) from a stored Ad."""
-    data = {
-        name: getattr(ad, name)
-        for name in (
-            "external_ref",
-            "headline",
-            "description",
-            "landing_url",
-            "display_url",
-            "country",
-            "language",
-            "category",
-            "target_min_age",
-            "starts_at",
-            "ends_at",
-            "disclosure",
-            "advertiser_license",
-            "paid_for_by",
-        )
-        if getattr(ad, name) not in (None, "")
-    }
+    data = {name: getattr(ad, name) for name in _SINGLE_COLUMN_INPUT if getattr(ad, name) not in (None, "")}
     if ad.price_amount is not None:
         data["price"] = {"amount": ad.price_amount, "currency": ad.price_currency}
     return data
