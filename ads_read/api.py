@@ -2,7 +2,7 @@
 
 from datetime import date
 
-from django.db import connections
+from django.db import connections, router
 from django.utils import timezone
 from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
@@ -13,6 +13,7 @@ from adplatform.pagination import StrictCursorPagination
 from adplatform.problems import problem
 
 from . import openapi, selectors
+from .models import AdView
 from .selectors import STATS_DEFAULT_DAYS, STATS_MAX_DAYS
 from .serializers import (
     AdViewSerializer,
@@ -47,13 +48,26 @@ class _AdListBase(APIView):
     renderer_classes = [DocumentRenderer]
 
     def paginated(self, request, queryset):
-        """The page joined from the ads' stored documents: no serializer runs per ad."""
         paginator = self.pagination_class()
         page = paginator.paginate_queryset(queryset, request, view=self)
+        return self.page_response(paginator, page, using=queryset.db)
+
+    def paged(self, request, *, statuses=None):
+        """An unfiltered list's page, by its own statement (selectors.ad_page)."""
+        paginator = self.pagination_class()
+
+        def fetch(**at):
+            return selectors.ad_page(retailer_id=request.user.id, statuses=statuses, **at)
+
+        return self.page_response(paginator, paginator.paginate_rows(fetch, request, model=AdView))
+
+    def page_response(self, paginator, page, *, using=None):
+        """The page joined from the ads' stored documents: no serializer runs per ad."""
         missing = [row["id"] for row in page if row["document"] is None]
         if missing:  # rows projected before documents were stored: rendered from their columns
-            rows = selectors.ad_rows_by_id(ad_ids=missing, using=queryset.db)
-            vendor = connections[queryset.db].vendor
+            using = using or router.db_for_read(AdView) or "default"
+            rows = selectors.ad_rows_by_id(ad_ids=missing, using=using)
+            vendor = connections[using].vendor
             for row in page:
                 if row["document"] is None:
                     row["document"] = stored_document(rows[row["id"]], vendor=vendor)
@@ -73,6 +87,8 @@ class AdListApi(_AdListBase):
     @primary_if_replica_fails
     def get(self, request):
         refuse_empty_filters(request.query_params)
+        if not selectors.filters_given(request.query_params):
+            return self.paged(request)
         queryset = selectors.ad_list(retailer_id=request.user.id, filters=request.query_params)
         return self.paginated(request, queryset)
 
@@ -81,7 +97,7 @@ class AdFailedListApi(_AdListBase):
     @openapi.ads_failed_list_schema
     @primary_if_replica_fails
     def get(self, request):
-        return self.paginated(request, selectors.ad_failed_list(retailer_id=request.user.id))
+        return self.paged(request, statuses=selectors.FAILED_STATUSES)
 
 
 class AdDetailApi(APIView):

@@ -99,7 +99,7 @@ def ad_list(*, retailer_id, filters: dict | None = None) -> QuerySet:
     ValidationError on bad filters."""
     queryset = AdView.objects.filter(retailer_id=retailer_id).values(*LISTED_FIELDS)
     filters = filters or {}
-    if not any(name in filters for name in AdFilter.base_filters):
+    if not filters_given(filters):
         return queryset  # nothing to filter on: no FilterSet and its form (~0.4 ms a request)
     filterset = AdFilter(data=filters, queryset=queryset)
     if not filterset.is_valid():
@@ -107,9 +107,39 @@ def ad_list(*, retailer_id, filters: dict | None = None) -> QuerySet:
     return filterset.qs
 
 
-def ad_failed_list(*, retailer_id) -> QuerySet:
-    """The retailer's rejected ads, as dicts of LISTED_FIELDS."""
-    return AdView.objects.filter(retailer_id=retailer_id, status__in=FAILED_STATUSES).values(*LISTED_FIELDS)
+def filters_given(params) -> bool:
+    return any(name in params for name in AdFilter.base_filters)
+
+
+def ad_page(*, retailer_id, statuses=None, before=None, offset: int = 0, limit: int) -> list[dict]:
+    """A page of an unfiltered list: up to `limit` of the retailer's ads (of `statuses` only,
+    if given), newest first, older than the ad `before` (an id), skipping `offset`, as dicts
+    of LISTED_FIELDS. The ORM cost more than the page's SELECT itself (cloning, compiling
+    and iterating the queryset: ~1.1 ms of ~1.7 ms of CPU a 50-ad page), so this statement
+    is written out, as the read by id is; filtered lists go through AdFilter (ad_list)."""
+    using = router.db_for_read(AdView) or "default"
+    connection = connections[using]
+    table, quote = connection.ops.quote_name(AdView._meta.db_table), connection.ops.quote_name
+    id_field = AdView._meta.pk
+    where = [f"{table}.{quote('retailer_id')} = %s"]
+    params = [id_field.get_db_prep_value(uuid.UUID(str(retailer_id)), connection)]
+    if statuses:
+        where.append(f"{table}.{quote('status')} IN ({', '.join(['%s'] * len(statuses))})")
+        params += list(statuses)
+    if before is not None:
+        where.append(f"{table}.{quote('id')} < %s")
+        params.append(id_field.get_db_prep_value(uuid.UUID(str(before)), connection))
+    columns = ", ".join(f"{table}.{quote(name)}" for name in LISTED_FIELDS)
+    sql = f"SELECT {columns} FROM {table} WHERE {' AND '.join(where)} ORDER BY {table}.{quote('id')} DESC LIMIT %s"
+    params.append(limit)
+    if offset:
+        sql += " OFFSET %s"
+        params.append(offset)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        rows = cursor.fetchall()
+    # SQLite gives the id as hex text: the cursor position is the UUID's text either way.
+    return [{"id": uuid.UUID(str(ad_id)), "document": document} for ad_id, document in rows]
 
 
 def ad_rows_by_id(*, ad_ids: list, using: str) -> dict:

@@ -2,16 +2,21 @@
 the query API sends it, alone or joined into list pages, with no serializer run per ad. The
 answers stay byte for byte what the DRF serializer path renders from the row's columns."""
 
+import base64
 import json
 import uuid
 from io import StringIO
+from urllib.parse import urlencode
 
 import pytest
 from django.core.management import call_command
 from django.db import connection
 from rest_framework.renderers import JSONRenderer
+from rest_framework.request import Request
+from rest_framework.test import APIRequestFactory
 
 from adplatform.kernel.auth import Caller
+from ads_read.api import AdCursorPagination
 from ads_read.models import AdView
 from ads_read.projections import ads_project
 from ads_read.selectors import DOCUMENT_FIELDS
@@ -158,3 +163,38 @@ def test_the_stored_document_is_the_rendered_row():
     document = json.loads(stored_document(row, vendor="sqlite"))
     assert document["findings"][0]["evidence"] == EVIDENCE
     assert list(document) == list(AdViewSerializer._declared_fields)
+
+
+def drf_page(url: str, queryset) -> bytes:
+    """What DRF's CursorPagination over a queryset makes of the request `url`."""
+    request = Request(APIRequestFactory().get(url))
+    paginator = AdCursorPagination()
+    page = paginator.paginate_queryset(queryset.values("id", "document"), request)
+    results = [json.loads(bytes(row["document"])) for row in page]
+    return JSONRenderer().render({"results": results, **paginator.page_links()})
+
+
+def cursor(**fields) -> str:
+    return base64.b64encode(urlencode(fields).encode()).decode()
+
+
+@pytest.mark.parametrize("path, statuses", [("/api/v1/ads", None), ("/api/v1/ads/failed", ["rejected"])])
+def test_unfiltered_pages_by_their_own_statement_are_drfs_pages_with_the_same_cursors(api, retailer, path, statuses):
+    rows = [AdViewFactory(retailer_id=retailer.id, status="rejected" if n % 3 else "approved") for n in range(9)]
+    AdViewFactory(status="rejected")  # another retailer's
+    queryset = AdView.objects.filter(retailer_id=retailer.id, **({"status__in": statuses} if statuses else {}))
+    middle = sorted(str(row.id) for row in rows)[5]
+    urls = [
+        f"{path}?page_size=3",
+        f"{path}?page_size=2&cursor={cursor(p=middle)}",
+        f"{path}?page_size=2&cursor={cursor(o=2, p=middle)}",  # an offset (DRF's, for ties)
+        f"{path}?cursor={cursor(o=1)}",
+        f"{path}?page_size=500&cursor={cursor(p=sorted(str(row.id) for row in rows)[0])}",  # past the last
+    ]
+    page = api.get(urls[0]).json()
+    while page["next"]:  # every page of a walk, by its `next` links
+        urls.append(page["next"])
+        page = api.get(page["next"]).json()
+    assert len(urls) >= 6  # at least one `next` followed
+    for url in urls:
+        assert api.get(url).content == drf_page(url, queryset), url
