@@ -111,6 +111,15 @@ def filters_given(params) -> bool:
     return any(name in params for name in AdFilter.base_filters)
 
 
+def statuses_only(params) -> list | None:
+    """The statuses of a list filtered by status alone, all of them valid: a page ad_page
+    reads by its own statement. None for any other filter (AdFilter validates and applies it)."""
+    if [name for name in AdFilter.base_filters if name in params] != ["status"]:
+        return None
+    statuses = params.getlist("status")
+    return statuses if all(status in STATUSES for status in statuses) else None
+
+
 def ad_page(*, retailer_id, statuses=None, before=None, offset: int = 0, limit: int) -> list[dict]:
     """A page of an unfiltered list: up to `limit` of the retailer's ads (of `statuses` only,
     if given), newest first, older than the ad `before` (an id), skipping `offset`, as dicts
