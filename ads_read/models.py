@@ -5,7 +5,9 @@ from django.db.models.functions import Coalesce
 
 class AdView(models.Model):
     """One row per ad with everything a reader shows. Written only by projections, which
-    apply a row only when its `version` is newer than the one stored."""
+    apply a row only when its `version` is newer than the one stored. It copies the ad's
+    columns of the field registry (ads_write/fields.py, READ_COLUMNS; a test holds the two
+    together) and adds what the read side derives."""
 
     id = models.UUIDField(primary_key=True)
     retailer_id = models.UUIDField()
@@ -25,6 +27,9 @@ class AdView(models.Model):
     target_min_age = models.PositiveSmallIntegerField(null=True)
     starts_at = models.DateTimeField(null=True)
     ends_at = models.DateTimeField(null=True)
+    disclosure = models.CharField(max_length=500, blank=True)
+    advertiser_license = models.CharField(max_length=64, blank=True)
+    paid_for_by = models.CharField(max_length=200, blank=True)
     findings = models.JSONField(default=list)
     finding_codes = models.CharField(max_length=1000, blank=True, help_text="Space-separated codes, for filtering.")
     ruleset_version = models.CharField(max_length=32, blank=True)

@@ -24,6 +24,9 @@ EXAMPLE_AD_VIEW = {
     "target_min_age": None,
     "starts_at": None,
     "ends_at": None,
+    "disclosure": "",
+    "advertiser_license": "",
+    "paid_for_by": "",
     "findings": [
         {
             "code": "COMPLIANCE.PROHIBITED_CATEGORY",
@@ -40,6 +43,7 @@ EXAMPLE_AD_VIEW = {
     "decided_at": None,
     "decision": None,
     "version": 2,
+    "appeal": None,
 }
 AD_FILTERS = [
     OpenApiParameter(

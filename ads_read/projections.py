@@ -14,6 +14,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from adplatform.kernel.bulk import COPY_MIN_ROWS, rows_stage
+from ads_write.fields import READ_COLUMNS
 from ads_write.models import Ad, Appeal, Finding, Verdict, finding_document
 from notifications.services.webhook_deliveries import webhook_deliveries_create
 
@@ -25,30 +26,6 @@ from .serializers import appeal_document, stored_document
 
 _COLUMNS = list(AdView._meta.concrete_fields)
 _UPDATE_COLUMNS = [f for f in _COLUMNS if not f.primary_key]
-# What the read row copies from the ad as it is.
-_AD_COLUMNS = (
-    "id",
-    "retailer_id",
-    "external_ref",
-    "status",
-    "headline",
-    "description",
-    "landing_url",
-    "display_url",
-    "country",
-    "language",
-    "category",
-    "price_amount",
-    "price_currency",
-    "target_min_age",
-    "starts_at",
-    "ends_at",
-    "ruleset_version",
-    "submitted_at",
-    "reviewed_at",
-    "decided_at",
-    "version",
-)
 
 
 def _view_row(ad: dict, verdicts: list[dict], findings: dict, now, appeal=None) -> AdView:
@@ -57,7 +34,7 @@ def _view_row(ad: dict, verdicts: list[dict], findings: dict, now, appeal=None) 
     staff = next((v for v in reversed(verdicts) if v["source"] == Verdict.Source.STAFF), None)
     found = findings.get(engine["id"], []) if engine else []
     row = AdView(
-        **{name: ad[name] for name in _AD_COLUMNS},
+        **{name: ad[name] for name in READ_COLUMNS},  # what the read row copies from the ad as it is
         retailer_name=ad["retailer__name"],
         landing_domain=(urlsplit(ad["landing_url"]).hostname or "")[:255],
         findings=found,
@@ -125,7 +102,7 @@ def ads_project(*, ad_ids: list, reapply: bool = False) -> int:
     a rebuild; module docstring). Returns how many ads it read."""
     ids = [uuid.UUID(str(i)) for i in ad_ids]
     # Plain values, not model instances: a batch is hundreds of ads.
-    ads = list(Ad.objects.filter(id__in=ids).values(*_AD_COLUMNS, "retailer__name"))
+    ads = list(Ad.objects.filter(id__in=ids).values(*READ_COLUMNS, "retailer__name"))
     if not ads:
         return 0
     verdicts: dict = {}

@@ -1,10 +1,12 @@
 import json
+import operator
 from datetime import UTC, datetime
 from decimal import Decimal
 
 from rest_framework import serializers
 from rest_framework.renderers import JSONRenderer
 
+from ads_write.fields import FIELDS_BY_NAME, SUBMITTED_FIELDS, Kind
 from ads_write.models import AdStatus
 
 from .pending import PendingAd
@@ -71,7 +73,8 @@ def appeal_document(appeal) -> dict:
 class AdViewSerializer(serializers.Serializer):
     """An ad as the retailer reads it. A pending stand-in (accepted, not yet projected) has
     only id, status, external_ref and submitted_at; the rest is null. Every field is always
-    present (read-only fields are `required` in the schema), null where it has no value."""
+    present (read-only fields are `required` in the schema), null where it has no value.
+    The fields are the OpenAPI schema of DOCUMENT_KEYS (below; a test holds them together)."""
 
     id = serializers.UUIDField(read_only=True)
     status = serializers.ChoiceField(choices=AdStatus.values, read_only=True)
@@ -87,6 +90,9 @@ class AdViewSerializer(serializers.Serializer):
     target_min_age = serializers.IntegerField(allow_null=True, default=None, read_only=True)
     starts_at = serializers.DateTimeField(allow_null=True, default=None, read_only=True)
     ends_at = serializers.DateTimeField(allow_null=True, default=None, read_only=True)
+    disclosure = serializers.CharField(allow_null=True, default=None, read_only=True)
+    advertiser_license = serializers.CharField(allow_null=True, default=None, read_only=True)
+    paid_for_by = serializers.CharField(allow_null=True, default=None, read_only=True)
     findings = FindingSerializer(many=True, default=list, read_only=True)
     ruleset_version = serializers.CharField(allow_null=True, default=None, read_only=True)
     submitted_at = serializers.DateTimeField(read_only=True)
@@ -104,14 +110,14 @@ class AdViewSerializer(serializers.Serializer):
     def get_appeal(self, obj) -> AppealDocumentSerializer(allow_null=True): ...
 
     def to_representation(self, instance):
-        # Rendered by `ad_document`, not field by field: DRF copies and runs the 21 declared
+        # Rendered by `ad_document`, not field by field: DRF copies and runs the 27 declared
         # fields for every ad, a fifth of a read by id and more of a list. The fields above
         # stay as the OpenAPI schema; a test holds the two to the same output.
         return ad_document(instance)
 
 
 def ad_document(ad) -> dict:
-    """The API representation of a read row — an AdView, or a dict of its DOCUMENT_FIELDS
+    """The API representation of a read row — an AdView, or a dict of its DOCUMENT_COLUMNS
     as the lists read them — or of a PendingAd (accepted, not yet projected: only id,
     external_ref and submitted_at are known)."""
     if isinstance(ad, PendingAd):
@@ -126,35 +132,57 @@ def ad_document(ad) -> dict:
         )
         return document
     row = ad if isinstance(ad, dict) else ad.__dict__  # an instance's field values, by attname
-    return {
-        "id": str(row["id"]),
-        "status": row["status"],
-        "external_ref": row["external_ref"],
-        "headline": row["headline"],
-        "description": row["description"],
-        "landing_url": row["landing_url"],
-        "display_url": row["display_url"],
-        "country": row["country"],
-        "language": row["language"],
-        "category": row["category"],
-        "price": {"amount": str(row["price_amount"]), "currency": row["price_currency"]}
-        if row["price_amount"] is not None
-        else None,
-        "target_min_age": row["target_min_age"],
-        "starts_at": _datetime(row["starts_at"]),
-        "ends_at": _datetime(row["ends_at"]),
-        "findings": [{key: finding.get(key) for key in FINDING_KEYS} for finding in row["findings"]],
-        "ruleset_version": row["ruleset_version"],
-        "submitted_at": _datetime(row["submitted_at"]),
-        "reviewed_at": _datetime(row["reviewed_at"]),
-        "decided_at": _datetime(row["decided_at"]),
-        "decision": {"by": row["decided_by"], "reason": row["decision_reason"]} if row["decided_by"] else None,
-        "version": row["version"],
-        "appeal": row.get("appeal"),  # added last: the fields before it render as they always did
-    }
+    return {key: render(row) for key, render in _RENDERERS}
 
 
 FINDING_KEYS = tuple(FindingSerializer._declared_fields)
+# What the read side adds to the ad's registry fields: its findings, the staff decision, the
+# latest appeal; each with the read columns it is made of.
+READ_SIDE_KEYS = {"findings": ("findings",), "decision": ("decided_by", "decision_reason"), "appeal": ("appeal",)}
+# The document's keys, in the order clients have always had them: the registry's fields that
+# the document shows (every submitted one among them), and the read side's own.
+DOCUMENT_KEYS = (
+    "id",
+    "status",
+    *(field.name for field in SUBMITTED_FIELDS if field.in_document),
+    "findings",
+    "ruleset_version",
+    "submitted_at",
+    "reviewed_at",
+    "decided_at",
+    "decision",
+    "version",
+    "appeal",  # added last: the keys before it render as they always did
+)
+# The read columns the document is made of: what lists select (ads_read.selectors).
+DOCUMENT_COLUMNS = tuple(
+    column
+    for key in DOCUMENT_KEYS
+    for column in (READ_SIDE_KEYS[key] if key in READ_SIDE_KEYS else FIELDS_BY_NAME[key].columns)
+)
+
+
+def _renderer(key: str):
+    """How the document renders `key` from a read row (a dict by attname); one function per
+    key, chosen once, since lists render 50 documents a page."""
+    if key == "findings":
+        return lambda row: [{name: finding.get(name) for name in FINDING_KEYS} for finding in row["findings"]]
+    if key == "decision":
+        return lambda row: {"by": row["decided_by"], "reason": row["decision_reason"]} if row["decided_by"] else None
+    if key == "appeal":
+        return lambda row: row.get("appeal")
+    field = FIELDS_BY_NAME[key]
+    if field.kind is Kind.ID:
+        return lambda row: str(row[key])
+    if field.kind is Kind.DATETIME:
+        return lambda row: _datetime(row[key])
+    if field.kind is Kind.PRICE:
+        amount, currency = field.columns
+        return lambda row: {"amount": str(row[amount]), "currency": row[currency]} if row[amount] is not None else None
+    return operator.itemgetter(key)
+
+
+_RENDERERS = tuple((key, _renderer(key)) for key in DOCUMENT_KEYS)
 
 
 class StoredDocument(bytes):

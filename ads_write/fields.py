@@ -85,7 +85,7 @@ AD_FIELDS: tuple[AdField, ...] = (
     _content("disclosure", Kind.TEXT, max_length=500),
     _content("advertiser_license", Kind.TEXT, max_length=64),
     _content("paid_for_by", Kind.TEXT, max_length=200),
-    _state("status", Kind.TEXT),
+    _state("status", Kind.CODE),  # ads_write.models.AdStatus
     _state("version", Kind.INTEGER),
     _state("submitted_at", Kind.DATETIME),
     _state("reviewed_at", Kind.DATETIME),
@@ -102,7 +102,6 @@ FIELDS_BY_NAME = {field.name: field for field in AD_FIELDS}
 # What a retailer sends, in the order basic validation reports its errors.
 SUBMITTED_FIELDS = tuple(field for field in AD_FIELDS if field.submitted)
 EDITABLE_FIELDS = tuple(field for field in AD_FIELDS if field.editable)
-DOCUMENT_FIELDS = tuple(field for field in AD_FIELDS if field.in_document)
 # The write model's columns that the projection copies into the read table as they are.
 READ_COLUMNS = tuple(column for field in AD_FIELDS if not field.not_read for column in field.columns)
 

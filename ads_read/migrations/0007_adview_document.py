@@ -9,7 +9,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('ads_read', '0005_adview_appeal'),
+        ('ads_read', '0006_adview_content_fields'),
     ]
 
     operations = [
