@@ -142,6 +142,18 @@ def test_rows_projected_before_documents_are_rendered_from_their_columns_until_a
     assert api.get("/api/v1/ads").content == page
 
 
+def test_a_valid_status_filter_alone_reads_its_page_without_the_filterset(api, retailer, monkeypatch):
+    from ads_read import selectors
+
+    AdViewFactory(retailer_id=retailer.id, status="rejected")
+
+    def unused(**kwargs):
+        raise AssertionError("the FilterSet's queryset was built")
+
+    monkeypatch.setattr(selectors, "ad_list", unused)
+    assert len(api.get("/api/v1/ads", {"status": "rejected", "page_size": 50}).json()["results"]) == 1
+
+
 def test_a_status_filter_with_a_bad_value_or_beside_other_filters_goes_through_the_filterset(api, retailer):
     AdViewFactory(retailer_id=retailer.id, status="rejected", country="US")
     AdViewFactory(retailer_id=retailer.id, status="rejected", country="DE")
