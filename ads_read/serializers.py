@@ -3,12 +3,14 @@ import operator
 from datetime import UTC, datetime
 from decimal import Decimal
 
+from django.db import models
 from rest_framework import serializers
 from rest_framework.renderers import JSONRenderer
 
 from ads_write.fields import FIELDS_BY_NAME, SUBMITTED_FIELDS, Kind
 from ads_write.models import AdStatus
 
+from .models import AdView
 from .pending import PendingAd
 
 
@@ -211,9 +213,14 @@ def stored_document(row, *, vendor: str) -> bytes:
     `row`: an AdView, or a dict of its DOCUMENT_FIELDS."""
     values = dict(row if isinstance(row, dict) else row.__dict__)
     if vendor == "postgresql":
-        values["findings"] = jsonb_ordered(values["findings"])
-        values["appeal"] = jsonb_ordered(values.get("appeal"))
+        for name in _JSON_COLUMNS:
+            if name in values:
+                values[name] = jsonb_ordered(values[name])
     return JSONRenderer().render(ad_document(values))
+
+
+# The read row's JSON columns (findings, appeal, any added later): jsonb on PostgreSQL.
+_JSON_COLUMNS = tuple(f.attname for f in AdView._meta.concrete_fields if isinstance(f, models.JSONField))
 
 
 def documents_page(documents: list[bytes], links: dict) -> StoredDocument:
