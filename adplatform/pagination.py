@@ -31,6 +31,26 @@ class StrictCursorPagination(CursorPagination):
         self.position_field = queryset.model._meta.get_field(self.ordering.lstrip("-"))
         return super().paginate_queryset(queryset, request, view)
 
+    def paginate_rows(self, fetch, request, *, model) -> list:
+        """As paginate_queryset, for a page the view fetches itself with
+        `fetch(before=position, offset=, limit=)` (rows of `model`, by `ordering` descending)
+        instead of a queryset. Only forward cursors are issued and accepted here, so this is
+        DRF's forward half of paginate_queryset; its get_next_link makes the links."""
+        self.position_field = model._meta.get_field(self.ordering.lstrip("-"))
+        self.request = request
+        self.page_size = self.get_page_size(request)
+        self.base_url = request.build_absolute_uri()
+        self.ordering = (self.ordering,)  # as DRF's get_ordering gives it
+        self.cursor = self.decode_cursor(request)
+        offset, _, position = self.cursor or (0, False, None)
+        results = fetch(before=position, offset=offset, limit=self.page_size + 1)
+        self.page = results[: self.page_size]
+        self.has_next = len(results) > len(self.page)
+        self.next_position = self._get_position_from_instance(results[-1], self.ordering) if self.has_next else None
+        self.has_previous = position is not None or offset > 0
+        self.previous_position = position if self.has_previous else None
+        return self.page
+
     def get_page_size(self, request):
         raw = request.query_params.get(self.page_size_query_param)
         if raw is None:

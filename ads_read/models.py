@@ -56,6 +56,13 @@ class AdView(models.Model):
         help_text="The status before the last change ('' for a new row): the projection counts the move.",
     )
     projected_at = models.DateTimeField()
+    # The answer by id, rendered once by the projection (serializers.stored_document): reads
+    # send it as it is, and list pages join them, instead of building each document anew on
+    # every request. Null on rows projected before it existed: those are rendered from the
+    # columns when read, until `manage.py rebuild_read_model` stores theirs.
+    document = models.BinaryField(
+        null=True, editable=False, help_text="The ad's API document (UTF-8 JSON) as the API answers it by id."
+    )
 
     class Meta:
         indexes = [

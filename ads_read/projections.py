@@ -23,7 +23,7 @@ from . import stats
 from .freshness import told_versions_record
 from .models import AdView
 from .pending import pending_settle
-from .serializers import appeal_document, change_document
+from .serializers import appeal_document, change_document, stored_document
 
 _COLUMNS = list(AdView._meta.concrete_fields)
 _UPDATE_COLUMNS = [f for f in _COLUMNS if not f.primary_key]
@@ -34,7 +34,7 @@ def _view_row(ad: dict, verdicts: list[dict], findings: dict, now, appeal=None, 
     engine = next((v for v in reversed(verdicts) if v["source"] == Verdict.Source.ENGINE), None)
     staff = next((v for v in reversed(verdicts) if v["source"] == Verdict.Source.STAFF), None)
     found = findings.get(engine["id"], []) if engine else []
-    return AdView(
+    row = AdView(
         **{name: ad[name] for name in READ_COLUMNS},  # what the read row copies from the ad as it is
         retailer_name=ad["retailer__name"],
         landing_domain=(urlsplit(ad["landing_url"]).hostname or "")[:255],
@@ -48,6 +48,9 @@ def _view_row(ad: dict, verdicts: list[dict], findings: dict, now, appeal=None, 
         action=ad["action"] if ad["action_version"] == ad["version"] else "",
         projected_at=now,
     )
+    # The answer itself, rendered once here rather than on every read (AdView.document).
+    row.document = stored_document(row, vendor=connection.vendor)
+    return row
 
 
 def _upsert_newer(rows: list[AdView], *, reapply: bool = False) -> dict[uuid.UUID, str]:

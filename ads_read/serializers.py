@@ -1,11 +1,16 @@
+import json
 import operator
 from datetime import UTC, datetime
+from decimal import Decimal
 
+from django.db import models
 from rest_framework import serializers
+from rest_framework.renderers import JSONRenderer
 
 from ads_write.fields import FIELDS_BY_NAME, SUBMITTED_FIELDS, Kind
 from ads_write.models import AdStatus
 
+from .models import AdView
 from .pending import PendingAd
 
 
@@ -217,6 +222,63 @@ def _renderer(key: str):
 
 
 _RENDERERS = tuple((key, _renderer(key)) for key in DOCUMENT_KEYS)
+
+
+class StoredDocument(bytes):
+    """An answer's JSON, rendered already (a read row's stored document, or a list page put
+    together from them): DocumentRenderer sends it as it is."""
+
+
+class DocumentRenderer(JSONRenderer):
+    """DRF's JSON renderer, which sends a StoredDocument unchanged. Only when the client asks
+    for indented JSON (`Accept: application/json; indent=2`) is it decoded and rendered
+    again, as DRF would render the document itself."""
+
+    def render(self, data, accepted_media_type=None, renderer_context=None):
+        if isinstance(data, StoredDocument):
+            if self.get_indent(accepted_media_type, renderer_context or {}) is None:
+                return bytes(data)
+            data = json.loads(data)
+        return super().render(data, accepted_media_type, renderer_context)
+
+
+def stored_document(row, *, vendor: str) -> bytes:
+    """The read row's API document as the API answers it by id, for the projection to store
+    (AdView.document): the bytes DRF's JSON renderer makes of `ad_document(row)` read back
+    from the database. The row's JSON columns come back from PostgreSQL's jsonb with their
+    keys reordered (jsonb_ordered), so the document is made of them as they will read.
+    `row`: an AdView, or a dict of its DOCUMENT_FIELDS."""
+    values = dict(row if isinstance(row, dict) else row.__dict__)
+    if vendor == "postgresql":
+        for name in _JSON_COLUMNS:
+            if name in values:
+                values[name] = jsonb_ordered(values[name])
+    return JSONRenderer().render(ad_document(values))
+
+
+# The read row's JSON columns (findings, appeal, any added later): jsonb on PostgreSQL.
+_JSON_COLUMNS = tuple(f.attname for f in AdView._meta.concrete_fields if isinstance(f, models.JSONField))
+
+
+def documents_page(documents: list[bytes], links: dict) -> StoredDocument:
+    """A list page, `{"results": [...], "next": …, "next_cursor": …}`, byte for byte as DRF
+    renders it, made of the ads' stored documents: only the links are rendered."""
+    tail = JSONRenderer().render(links)  # b'{"next":…}': its members follow the results
+    return StoredDocument(b'{"results":[' + b",".join(documents) + b"]," + tail[1:])
+
+
+def jsonb_ordered(value):
+    """A JSON value as PostgreSQL's jsonb gives it back: each object's keys shortest first,
+    equal lengths by their UTF-8 bytes; a float written with a positive exponent comes back
+    as the whole number it is (jsonb keeps numbers as decimals: 1e+16 reads 10000000000000000)."""
+    if isinstance(value, dict):
+        keys = sorted(value, key=lambda key: (len(key.encode()), key.encode()))
+        return {key: jsonb_ordered(value[key]) for key in keys}
+    if isinstance(value, list):
+        return [jsonb_ordered(item) for item in value]
+    if isinstance(value, float) and "e+" in repr(value):
+        return int(Decimal(repr(value)))
+    return value
 
 
 def _datetime(value: datetime | None) -> str | None:

@@ -1,8 +1,13 @@
-"""Bench-only URLconf: the application's URLs plus `POST /bench/ceiling/ads`, which does the
-request-path work of `POST /api/v1/ads` up to the point of accepting (DRF parsing, API-key
-auth, body-size check, basic validation, the 202 body) but publishes and stores nothing.
-Single-ad intake divided by this ceiling is the share of the request budget the intake
-itself (event, publish, pending marker) leaves to the API."""
+"""Bench-only URLconf: the application's URLs plus two stand-ins.
+
+`POST /bench/ceiling/ads` does the request-path work of `POST /api/v1/ads` up to the point of
+accepting (DRF parsing, API-key auth, body-size check, basic validation, the 202 body) but
+publishes and stores nothing. Single-ad intake divided by this ceiling is the share of the
+request budget the intake itself (event, publish, pending marker) leaves to the API.
+
+`GET /bench/ceiling/read` is the read API's trivial endpoint: a DRF view with everything every
+read pays (API-key auth, the `read` scope, the rate limit, content negotiation, JSON), which
+reads nothing and answers a constant document. `bench read` gives each endpoint as a ratio to it."""
 
 from django.conf import settings
 from django.urls import path
@@ -33,8 +38,18 @@ class AdSubmitCeilingApi(APIView):
         return Response(AcceptedSerializer(accepted).data, status=status.HTTP_202_ACCEPTED)
 
 
-urlpatterns = [path("bench/ceiling/ads", AdSubmitCeilingApi.as_view(), name="bench-ceiling"), *app_urlpatterns]
-# The scope check is request-path work too: the stand-in needs what POST /api/v1/ads needs.
+class ReadCeilingApi(APIView):
+    def get(self, request):
+        return Response({"id": "00000000-0000-0000-0000-000000000000", "status": "approved"})
+
+
+urlpatterns = [
+    path("bench/ceiling/ads", AdSubmitCeilingApi.as_view(), name="bench-ceiling"),
+    path("bench/ceiling/read", ReadCeilingApi.as_view(), name="bench-ceiling-read"),
+    *app_urlpatterns,
+]
+# The scope check is request-path work too: the stand-ins need what the API's operations need.
 OPERATION_SCOPES[("bench-ceiling", "POST")] = Scope.SUBMIT
+OPERATION_SCOPES[("bench-ceiling-read", "GET")] = Scope.READ
 
 __all__ = ["urlpatterns", "handler400", "handler403", "handler404", "handler500"]

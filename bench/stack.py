@@ -318,6 +318,17 @@ def django_setup(env: dict) -> None:
     django.setup()
 
 
+def procfile_web_defaults() -> tuple[int, int]:
+    """The gunicorn processes and threads the Procfile's `web` line runs by default
+    (`${WEB_CONCURRENCY:-N}`, `${WEB_THREADS:-M}`): what the shipped defaults serve with."""
+    web = next(line for line in (ROOT / "Procfile").read_text().splitlines() if line.startswith("web:"))
+    workers = re.search(r"\$\{WEB_CONCURRENCY:-(\d+)\}", web)
+    threads = re.search(r"\$\{WEB_THREADS:-(\d+)\}", web)
+    if workers is None or threads is None:
+        raise RuntimeError(f"the Procfile's web line has no WEB_CONCURRENCY/WEB_THREADS defaults: {web}")
+    return int(workers.group(1)), int(threads.group(1))
+
+
 def web_start(stack: Stack, *, env: dict, workers: int, threads: int, name: str = "web") -> tuple[str, Child]:
     """gunicorn with gthread workers, as the Procfile runs it (without the access log).
     Returns its base URL (once /healthz answers) and the process."""

@@ -1,13 +1,14 @@
 import uuid
 
 import factory
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from adplatform.kernel.auth import Caller
 from adplatform.kernel.ids import new_id
 from adplatform.kernel.models import Retailer
 from ads_read.models import AdView
+from ads_read.serializers import stored_document
 from ads_write.models import Ad, AdStatus
 from ads_write.services.events import submitted_event
 from ads_write.services.intake import ads_submit
@@ -47,10 +48,13 @@ def ad_payload(**overrides) -> dict:
 
 class AdViewFactory(factory.django.DjangoModelFactory):
     """A read-table row, for tests of the query side (reports) that need exact states and
-    times; the write side and projection are exercised by the pipeline tests."""
+    times; the write side and projection are exercised by the pipeline tests. It stores its
+    document as the projection does, rendered from the row as read back (`stored=False`: a
+    row projected before documents were stored, whose document is null)."""
 
     class Meta:
         model = AdView
+        skip_postgeneration_save = True
 
     id = factory.LazyFunction(new_id)
     retailer_id = factory.LazyAttribute(lambda v: RetailerFactory().id)
@@ -80,6 +84,14 @@ class AdViewFactory(factory.django.DjangoModelFactory):
     reviewed_at = factory.LazyAttribute(lambda v: v.submitted_at)
     version = 2
     projected_at = factory.LazyAttribute(lambda v: v.submitted_at)
+
+    @factory.post_generation
+    def stored(row, create, extracted, **kwargs):
+        if not create or extracted is False:
+            return
+        stored = AdView.objects.get(pk=row.pk)  # database types, as the projection has them
+        row.document = stored_document(stored, vendor=connection.vendor)
+        AdView.objects.filter(pk=row.pk).update(document=row.document)
 
 
 def mixed_batch(size: int) -> tuple[list, set]:

@@ -136,7 +136,7 @@ def test_a_fault_on_our_side_is_a_500_problem_with_the_request_id(api, monkeypat
     def broken(**kwargs):
         raise RuntimeError("a bug, not bad input")
 
-    monkeypatch.setattr(selectors, "ad_list", broken)
+    monkeypatch.setattr(selectors, "ad_page", broken)  # the unfiltered list's page
     api.raise_request_exception = False  # answer as the server would, instead of raising in the test
     problem = assert_problem(api.get("/api/v1/ads", HTTP_X_REQUEST_ID="trace-500"), 500, "internal")
     assert problem["request_id"] == "trace-500" and "a bug" not in problem["detail"]  # no internals leak

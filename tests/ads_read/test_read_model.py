@@ -27,6 +27,7 @@ DERIVED_COLUMNS = {
     "action": "the retailer's command that made this version, only while the ad is at that version (webhooks)",
     "previous_status": "the status before the last change, for the daily counts",
     "projected_at": "when the projection wrote the row",
+    "document": "the answer by id, rendered once by the projection (ads_read.serializers.stored_document)",
 }
 
 

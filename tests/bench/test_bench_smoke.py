@@ -206,3 +206,63 @@ def test_the_changes_bench_times_a_change_against_a_submission():
     for figures in phases.values():
         assert figures["submit_ms"]["median"] > 0 and figures["change_ms"]["median"] > 0 and figures["ratio"] > 0
     assert Ad.objects.filter(changes__status="judged").distinct().count() == 2
+
+
+@pytest.mark.django_db
+def test_the_trivial_read_endpoint_pays_what_a_read_pays_and_reads_nothing(api, settings):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+    from rest_framework.test import APIClient
+
+    settings.ROOT_URLCONF = "bench.ceiling_urls"
+    assert APIClient().get("/bench/ceiling/read").status_code == 401  # API-key auth, as every read
+    with CaptureQueriesContext(connection) as queries:
+        answer = api.get("/bench/ceiling/read")
+    assert answer.status_code == 200 and answer["Content-Type"] == "application/json"
+    assert "RateLimit" in " ".join(answer.headers)  # the rate limit ran
+    assert not [q for q in queries.captured_queries if "ads_read" in q["sql"]]
+    assert api.get("/bench/ceiling/read", HTTP_ACCEPT="text/csv").status_code == 406  # negotiation
+
+
+@pytest.mark.django_db
+def test_the_read_bench_loads_rows_whose_stored_documents_are_what_the_api_renders():
+    from rest_framework.renderers import JSONRenderer
+
+    from ads_read.serializers import AdViewSerializer
+    from bench import read
+
+    read._load(rows=30, retailers=3)
+    rows = list(AdView.objects.all())
+    assert len(rows) == 30 and {row.status for row in rows} == {"approved", "rejected", "needs_review"}
+    for row in rows:
+        assert bytes(row.document) == JSONRenderer().render(AdViewSerializer(row).data)
+    assert read._documents_stored()
+
+
+def _read_run(phase, round_, *, rps, p99, errors=0):
+    load = {"ok_per_s": rps, "p50_ms": 1, "p95_ms": 2, "p99_ms": p99, "first_bad": ""}
+    return {"phase": phase, "round": round_, "load": {**load, "non_2xx": errors, "socket_errors": 0, "timeouts": 0}}
+
+
+def test_the_read_bench_holds_each_endpoint_to_the_trivial_one_of_its_round(capsys):
+    from bench import read
+
+    runs = []
+    for round_, trivial_rps in enumerate([1000, 2000, 1000]):
+        runs += [
+            _read_run("trivial", round_, rps=trivial_rps, p99=10),
+            _read_run("by_id", round_, rps=trivial_rps * 0.85, p99=20),
+            _read_run("list", round_, rps=trivial_rps * 0.4, p99=40),  # ratio 0.4 every round
+            _read_run("failed", round_, rps=trivial_rps * 0.6, p99=25, errors=1 if round_ == 0 else 0),
+        ]
+    summary = read._summarise(runs)
+    assert summary["by_id"]["rps_ratio"] == 0.85 and summary["by_id"]["rps_ratio_rounds"] == [0.85] * 3
+    assert summary["list"]["requests_per_s"] == 400  # a median of req/s, though its ratio is 0.4
+    read._print(summary, SimpleNamespace(rows=1000, connections=16, web_workers=2, web_threads=4, duration=2, rounds=3))
+    out = capsys.readouterr().out
+    assert "by_id req/s >= 0.8 × trivial: 0.85 × (850 / 1,000 req/s): MET" in out
+    assert "by_id p99 <= 3 × trivial: 2.00 × (20.00 / 10.00 ms): MET" in out
+    assert "list req/s >= 0.5 × trivial: 0.40 × (400 / 1,000 req/s): MISSED" in out
+    assert "list p99 <= 3 × trivial: 4.00 × (40.00 / 10.00 ms): MISSED" in out
+    assert "failed req/s >= 0.5 × trivial: 0.60 × (600 / 1,000 req/s), 1 errors: MISSED" in out  # errors miss
+    assert "trivial req/s" not in out and "trivial p99" not in out
