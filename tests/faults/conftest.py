@@ -545,7 +545,7 @@ def wait_all_final(platform: Platform, count: int, *, timeout: float = 120):
         intake = platform.redis.client().llen("intake") if platform.redis.process.poll() is None else "redis down"
         return f"judged {judged}, projected {projected} of {count}; intake queue {intake}\n{platform.logs()}"
 
-    wait_for(done, timeout=timeout, what=f"{count} ads to reach a final state", interval=0.5, details=details)
+    wait_for(done, timeout=timeout, what=f"{count} ads to reach a final state", interval=0.2, details=details)
 
 
 def check_nothing_lost(

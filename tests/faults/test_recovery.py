@@ -81,7 +81,7 @@ def dead_worker_scenario(platform, retailer_client, *, consumer: str) -> None:
     wait_for(
         lambda: final_among(platform, held) == len(held),
         timeout=120,
-        interval=0.5,
+        interval=0.2,
         what=f"the {len(held)} ads the killed worker held to be final",
         details=platform.logs,
     )
