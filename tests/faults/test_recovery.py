@@ -130,7 +130,8 @@ def held_ads(client, tags: list) -> set[str]:
             continue
         message, _exchange, _routing_key = json.loads(raw)
         args, _kwargs, _embed = json.loads(base64.b64decode(message["body"]))
-        ads |= {item["ad_id"] if isinstance(item, dict) else str(item) for item in args[0]}
+        # (A maintenance task beat dispatched carries no arguments.)
+        ads |= {item["ad_id"] if isinstance(item, dict) else str(item) for item in (args[0] if args else [])}
     return ads
 
 
