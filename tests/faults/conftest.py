@@ -23,7 +23,7 @@ import sys
 import tempfile
 import threading
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 import psycopg
@@ -345,12 +345,12 @@ class Platform:
             worker.wait_ready()
         return worker
 
-    def manage(self, *args: str) -> subprocess.CompletedProcess:
+    def manage(self, *args: str, **overrides) -> subprocess.CompletedProcess:
         """Run a management command against this world, as an operator would."""
         return subprocess.run(
             [sys.executable, "manage.py", *args],
             cwd=ROOT,
-            env=self.env(),
+            env=self.env(**overrides),
             check=True,
             capture_output=True,
             text=True,
@@ -420,12 +420,11 @@ class Platform:
         return [args for _task, args in queued_tasks(self.redis.url(), queue)]
 
 
-@pytest.fixture
-def platform(spare_postgres, request):
-    """The scenario's world, on Redis; parametrized indirectly ("amqp", "amqp-private") on RabbitMQ."""
+@contextmanager
+def _world(spare_postgres, request, *, broker: str):
     root = Path(tempfile.mkdtemp(prefix=f"adp-faults-{request.node.name[:40]}-"))
     name = f"f_{re.sub(r'[^a-z0-9_]', '_', request.node.name[:40].lower())}_{os.urandom(3).hex()}"
-    world = Platform(postgres=spare_postgres, root=root, name=name, broker=getattr(request, "param", "redis"))
+    world = Platform(postgres=spare_postgres, root=root, name=name, broker=broker)
     try:
         yield world
     finally:
@@ -434,6 +433,21 @@ def platform(spare_postgres, request):
             print(f"logs of the failed scenario kept in {root}")
         else:
             shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture
+def platform(spare_postgres, request):
+    """The scenario's world, on Redis; parametrized indirectly ("amqp", "amqp-private") on RabbitMQ."""
+    with _world(spare_postgres, request, broker=getattr(request, "param", "redis")) as world:
+        yield world
+
+
+@pytest.fixture
+def platforms(spare_postgres, request):
+    """platforms(): one more world of its own, for a test that runs independent scenarios side
+    by side (their waits on a timeout overlap instead of adding up)."""
+    with ExitStack() as worlds:
+        yield lambda broker="redis": worlds.enter_context(_world(spare_postgres, request, broker=broker))
 
 
 @pytest.hookimpl(wrapper=True)
@@ -474,7 +488,7 @@ class Retailer:
             with lock:
                 done += 1
                 if on_progress:
-                    on_progress(done)
+                    on_progress(done, response)
             return response
 
         with ThreadPoolExecutor(threads) as pool:
@@ -548,7 +562,7 @@ def wait_all_final(platform: Platform, count: int, *, timeout: float = 120, ads:
         missing = f"; unfinished {unfinished(platform, ads)[:5]}" if ads else ""
         return f"judged {judged}, projected {projected} of {count}{missing}; intake queue {intake}\n{platform.logs()}"
 
-    wait_for(done, timeout=timeout, what=f"{count} ads to reach a final state", interval=0.5, details=details)
+    wait_for(done, timeout=timeout, what=f"{count} ads to reach a final state", interval=0.2, details=details)
 
 
 def check_nothing_lost(

@@ -3,8 +3,6 @@ sweep publishes it later; direct: 503 with Retry-After, nothing half-accepted), 
 data (reconciliation re-publishes what was stuck), or cannot be written to by a worker
 (its messages are handed back, not dropped)."""
 
-import time
-
 import pytest
 from celery import Celery
 
@@ -12,8 +10,8 @@ from .conftest import SpareRedis, check_nothing_lost, payloads, progress, wait_a
 
 pytestmark = pytest.mark.faults
 
-# Longer than a worker with a bounded reconnect budget survives (3 tries: ~12-16 s).
-OUTAGE_SECONDS = 18
+# More failed reconnects than a worker with a bounded reconnect budget survives (3 tries).
+RECONNECTS_OUTLIVED = 4
 
 
 def unpublished_outbox_rows(platform) -> int:
@@ -21,19 +19,28 @@ def unpublished_outbox_rows(platform) -> int:
 
 
 def test_cqrs_accepts_everything_while_redis_is_down_and_the_sweep_publishes_it(platform, retailer_client):
-    web = platform.start_web(mode="cqrs")
     # Reconciliation on, past the outage: a Redis killed while a worker pops a message can
     # lose that one message (see the direct-mode scenario); in cqrs mode the ad is stored,
     # and reconciliation is what re-publishes it.
-    worker = platform.start_worker(beat=True, RECONCILE_PENDING_AFTER="30")
+    worker = platform.start_worker(beat=True, RECONCILE_PENDING_AFTER="30", wait=False)
+    web = platform.start_web(mode="cqrs")
+    worker.wait_ready()
     retailer = retailer_client(web)
 
     answers = retailer.submit_all(payloads(40, prefix="before"))
     platform.redis.kill()
-    outage_started = time.monotonic()
     during = retailer.submit_all(payloads(80, prefix="down"))  # each one stored with its outbox row
     left_for_the_sweep = unpublished_outbox_rows(platform)
-    time.sleep(max(0.0, OUTAGE_SECONDS - (time.monotonic() - outage_started)))
+    # Down until the worker has failed to reconnect more often than a bounded budget allows.
+    wait_for(
+        lambda: (
+            worker.process.poll() is not None
+            or worker.log_path.read_text(errors="replace").count("consumer: Cannot connect to") >= RECONNECTS_OUTLIVED
+        ),
+        timeout=90,
+        what=f"{RECONNECTS_OUTLIVED} failed reconnects",
+        details=platform.logs,
+    )
     assert worker.process.poll() is None, "the worker gave up on the broker during the outage"
     platform.redis.start()
     answers += during + retailer.submit_all(payloads(40, prefix="after"))
@@ -120,17 +127,25 @@ def test_a_worker_that_cannot_publish_hands_its_messages_back(platform, retailer
     wait_for(
         lambda: progress(platform)[0] == len(accepted), timeout=60, what="the ads to be judged", details=platform.logs
     )
-    time.sleep(2)  # rounds of failing retries
+    wait_for(
+        lambda: "could not publish its retry" in cut_off.log_path.read_text(errors="replace"),
+        timeout=60,
+        what="a round of failing retries",
+        details=platform.logs,
+    )
     # Kombu moves a message between the queue and its unacked set in two steps (README,
     # "Nothing lost"): a kill landing between them would lose one for a reason that is not
     # this test's. So the worker first stops taking messages (a control message it reads on
     # its working connection), hands back the ones it holds, and is killed once still.
     with Celery(broker=platform.redis.url()) as control:
         control.control.cancel_consumer("intake", reply=False)
-    time.sleep(3)  # longer than a retry's backoff here: every held message is handed back
+    broker = platform.redis.client()
+    # Every message it held is handed back once its retry's backoff is over (1 s here).
+    wait_for(
+        lambda: broker.hlen("unacked") == 0, timeout=30, what="the held messages handed back", details=platform.logs
+    )
     cut_off.kill_all()
     assert progress(platform)[1] == 0
-    broker = platform.redis.client()
     # Each message is queued or held unacknowledged (back after the visibility timeout):
     # none was acknowledged away.
     assert broker.llen("intake") + broker.hlen("unacked") == len(accepted), "messages whose retry failed were dropped"

@@ -48,8 +48,9 @@ def replayed_and_done(platform, worker, letter_id: int) -> None:
 
 
 def test_poison_messages_become_dead_letters_and_replay_completes_them(platform, retailer_client):
+    worker = platform.start_worker(PIPELINE_MAX_RETRIES="2", wait=False)
     web = platform.start_web(mode="direct")
-    worker = platform.start_worker(PIPELINE_MAX_RETRIES="2")
+    worker.wait_ready()
     retailer = retailer_client(web)
     (retailer_id,) = platform.query("SELECT id FROM kernel_retailer")[0]
     (good,) = intake_events(retailer_id, ad_payload(external_ref="beside-a-bad-event"))
@@ -114,8 +115,9 @@ def test_poison_messages_become_dead_letters_and_replay_completes_them(platform,
 
 
 def test_a_task_killed_at_its_hard_time_limit_becomes_a_dead_letter(platform, retailer_client):
+    worker = platform.start_worker(CELERY_TASK_TIME_LIMIT="3", wait=False)
     web = platform.start_web(mode="direct")
-    worker = platform.start_worker(CELERY_TASK_TIME_LIMIT="3")
+    worker.wait_ready()
     retailer = retailer_client(web)
 
     # Every consumer appends to an audit chain under its lock: holding them all stalls them.

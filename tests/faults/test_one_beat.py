@@ -3,7 +3,6 @@ takes over when the first dies."""
 
 import os
 import signal
-import time
 
 import pytest
 
@@ -43,8 +42,13 @@ def test_only_the_lease_holder_dispatches_and_a_standby_takes_over(platform):
             what="a beat to dispatch",
             details=platform.logs,
         )
-        time.sleep(4)  # longer than the lease: a standby that ignored it would have dispatched by now
         leader, standby = sorted(beats, key=Beat.dispatches, reverse=True)
+        # Four more sweeps (one a second) outlast the 3 s lease: a standby that ignored it
+        # would have dispatched by now.
+        sent = leader.dispatches()
+        wait_for(
+            lambda: leader.dispatches() >= sent + 4, timeout=60, what="four more dispatches", details=platform.logs
+        )
         assert standby.dispatches() == 0, "both beats dispatched the schedule"
         assert "standing by" not in leader.log_path.read_text()
 

@@ -54,19 +54,26 @@ def test_sigkilled_workers_lose_and_duplicate_nothing(platform, retailer_client,
     # The same window on the projections queue loses a read-row update (seen: 1 in 2,000):
     # the read-model sweep projects it again, here every 10 s instead of every 5 minutes.
     overrides, args = CONSUMERS[consumer]
+    # (Workers and web start side by side: each start is mostly a wait on imports.)
+    steady = platform.start_worker(beat=True, extra_args=args, wait=False, **overrides, **BACKSTOPS)
+    victim = platform.start_worker(extra_args=args, wait=False, **overrides)
     web = platform.start_web(mode="direct", **overrides)
-    platform.start_worker(beat=True, extra_args=args, **overrides, **BACKSTOPS)
-    victim = platform.start_worker(extra_args=args, **overrides)
+    steady.wait_ready()
+    victim.wait_ready()
     retailer = retailer_client(web)
-    # 2,000 on Redis, to meet the rare pop window above; RabbitMQ has no such window, but
-    # needs a backlog for the victim to hold messages when it dies.
-    ads = payloads(2000 if platform.broker_kind == "redis" else 1000, prefix="kill")
+    # Enough for a backlog when the victim dies (asserted below: it held messages, and ads
+    # were still unjudged); the rare pop window above is the backstops' business, shown by
+    # their own tests (a few hundred ads prove here what 2,000 did, in a sixth of the time).
+    ads = payloads(400, prefix="kill")
 
     with ThreadPoolExecutor(1) as background:
         submitting = background.submit(retailer.submit_all, ads)
         # A pool process dies mid-task: the worker requeues its message at once.
         wait_for(
-            lambda: progress(platform)[0] >= 200, timeout=90, what="the workers to get going", details=platform.logs
+            lambda: progress(platform)[0] >= len(ads) * 0.1,
+            timeout=90,
+            what="the workers to get going",
+            details=platform.logs,
         )
         # (The victim's, since the steady worker's children include its embedded beat.)
         killed = victim.pool_pids()[0]
@@ -85,6 +92,7 @@ def test_sigkilled_workers_lose_and_duplicate_nothing(platform, retailer_client,
         )
         unacked_in_redis = platform.redis.client().hlen("unacked")  # (Redis as the broker)
         victim.kill_all()
+        judged_at_kill = progress(platform)[0]
         killed_at = time.monotonic()
         # (celery-batches logs no "received": its held messages are counted in Redis.)
         held = held_task_ids(victim.log_path, since=log_offset)
@@ -104,6 +112,7 @@ def test_sigkilled_workers_lose_and_duplicate_nothing(platform, retailer_client,
 
     assert [a.status_code for a in answers] == [202] * len(ads), {a.status_code for a in answers}
     assert (unacked_in_redis if consumer == "batching" else len(held)) > 0, "the killed worker held no message"
+    assert judged_at_kill < len(ads), "every ad was judged before the kill: it met no stream"
     accepted = {a.json()["id"] for a in answers}
     wait_all_final(platform, len(accepted), timeout=150)
     check_nothing_lost(
@@ -124,8 +133,9 @@ def test_sigkilled_workers_lose_and_duplicate_nothing(platform, retailer_client,
 
 
 def test_a_sigtermed_worker_finishes_its_work_and_exits_cleanly(platform, retailer_client):
+    leaving = platform.start_worker(wait=False)
     web = platform.start_web(mode="direct")
-    leaving = platform.start_worker()
+    leaving.wait_ready()
     retailer = retailer_client(web)
     ads = payloads(150, prefix="term")
 
