@@ -44,6 +44,9 @@ EXAMPLE_AD_VIEW = {
     "decision": None,
     "version": 2,
     "appeal": None,
+    "paused": False,
+    "withdrawn_at": None,
+    "change": None,
 }
 AD_FILTERS = [
     OpenApiParameter(

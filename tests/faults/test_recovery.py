@@ -20,10 +20,10 @@ pytestmark = pytest.mark.faults
 
 
 CONSUMERS = {
-    # Opted out: one message at a time (the settings' prefetch follows).
-    "plain": ({"INTAKE_BATCHING": "false"}, []),
-    # The shipped default: a buffer of up to 50 messages per worker.
-    "batching": ({}, []),
+    # The shipped default: one message at a time (the settings' prefetch follows).
+    "plain": ({}, []),
+    # Opted in: a buffer of up to 50 messages per worker (the prefetch follows).
+    "batching": ({"INTAKE_BATCHING": "true"}, []),
 }
 
 

@@ -29,8 +29,8 @@ pytestmark = pytest.mark.faults
 # worker in memory before it judges them; they are unacknowledged in Redis until then, so a
 # kill hands them back too. The plain consumer (prefetch 1, from the settings) by opting out.
 CONSUMERS = {
-    "plain": ({"INTAKE_BATCHING": "false"}, []),
-    "batching": ({}, []),
+    "plain": ({}, []),
+    "batching": ({"INTAKE_BATCHING": "true"}, []),
 }
 
 
