@@ -4,6 +4,7 @@ consumers store, and what a replay rebuilds from a stored ad."""
 import uuid
 from datetime import UTC, datetime
 from decimal import ROUND_HALF_UP, Decimal
+from enum import Enum
 
 from django.conf import settings
 
@@ -78,10 +79,10 @@ _CENT = Decimal("0.01")
 
 def ad_as_stored(row: tuple, *, using: str) -> Ad:
     """The Ad that reading back `row` (of ad_row, just inserted) would give: ids as UUIDs,
-    times in UTC, the price at its two places, as the database returns them. The consumer
+    times in UTC, the price at its two places, plain strings, as the database returns them. The consumer
     judges it without a query for what it has just written (and ~10,000 model instances
     per 5,000 ads, with their retailers)."""
-    values = list(row)
+    values = [value.value if isinstance(value, Enum) else value for value in row]  # defaults such as AdStatus.PENDING
     for i in _AD_UUIDS:
         values[i] = uuid.UUID(values[i]) if isinstance(values[i], str) else values[i]
     for i in _AD_TIMES:
