@@ -38,6 +38,12 @@ def _canonical_value(value):
 _DUMPS = {"sort_keys": True, "separators": (",", ":"), "ensure_ascii": False, "allow_nan": False}
 
 
+# Made once: json.dumps and json.loads with options build an encoder or decoder per call,
+# which cost as much as the work itself on an ad's data.
+_ENCODER = json.JSONEncoder(default=lambda value: _json_default(value), **_DUMPS)
+_DECODER = json.JSONDecoder(parse_float=lambda token: _parse_float(token))
+
+
 def canonical_json(value) -> str:
     """Sorted keys, no whitespace, UTF-8 text: one byte string per value."""
     return canonical_form(value)[0]
@@ -50,23 +56,23 @@ def canonical_form(value) -> tuple[str, object]:
     integral float (printed otherwise than jsonb prints it) or keys it cannot sort take the
     walk in Python (a third of the consumer's audit time when it was the only way)."""
     try:
-        text = json.dumps(value, default=_json_default, **_DUMPS)
-    except (TypeError, ValueError):  # keys of mixed types; NaN (refused below, with its reason)
-        text = None
-    if text is not None:
-        integral = []
-
-        def parse_float(token: str) -> float:
-            number = float(token)
-            if number.is_integer():
-                integral.append(token)
-            return number
-
-        parsed = json.loads(text, parse_float=parse_float)
-        if not integral:
-            return text, parsed
+        text = _ENCODER.encode(value)
+        return text, _DECODER.decode(text)
+    except (TypeError, ValueError, _IntegralFloat):  # keys of mixed types; NaN (refused below, with its reason)
+        pass
     text = json.dumps(_canonical_value(value), **_DUMPS)
     return text, json.loads(text)
+
+
+class _IntegralFloat(Exception):
+    pass
+
+
+def _parse_float(token: str) -> float:
+    number = float(token)
+    if number.is_integer():
+        raise _IntegralFloat(token)  # the walk in Python then writes it as jsonb would
+    return number
 
 
 def _json_default(value):
@@ -98,6 +104,20 @@ def hmac_key(key_id: str) -> bytes:
         raise UnknownKey(f"no audit HMAC key {key_id!r} in AUDIT_HMAC_KEYS") from None
 
 
+_encode_text = json.encoder.encode_basestring  # json.dumps' own, with ensure_ascii=False
+
+
+def _json_scalar(value) -> str:
+    """A field's value as json.dumps(value, **_DUMPS) writes it."""
+    if isinstance(value, str):
+        return _encode_text(value)
+    if value is None:
+        return "null"
+    if type(value) is int:
+        return int.__repr__(value)
+    return json.dumps(value, **_DUMPS)
+
+
 def entry_hash(entry, *, key: bytes | None = None, data_json: str | None = None) -> str:
     """The hash of an entry's canonical form (an AuditEntry, or anything with its attributes):
     every stored column but the hash itself, including the previous entry's hash and the key
@@ -105,30 +125,40 @@ def entry_hash(entry, *, key: bytes | None = None, data_json: str | None = None)
     `key` or else the key its key id names; SHA-256 for an entry without key id. The same
     one-shot call either way: keying costs the hot path nothing measurable. `data_json`: the
     data's canonical text, when the caller has it already (the writer)."""
-    body = {
-        "sequence": entry.sequence,
-        "event_id": _uuid_text(entry.event_id),
-        "occurred_at": utc_iso(entry.occurred_at),
-        "recorded_at": utc_iso(entry.recorded_at),
-        "actor": entry.actor,
-        "action": entry.action,
-        "ad_id": _uuid_text(entry.ad_id),
-        "retailer_id": _uuid_text(entry.retailer_id),
-        "prev_hash": entry.prev_hash,
-    }
-    if entry.chain:
-        # Chain 0 leaves the key out, so entries written before the log had chains still verify.
-        body["chain"] = entry.chain
+    # The canonical text (json.dumps of the fields with sorted keys, as it was first written)
+    # put together directly: the same bytes, without a dict and an encoder per entry (the
+    # writer hashes thousands a second). The data, the bulk of the entry, is put in canonical
+    # form once, by the caller when it has it already. Chain 0 leaves the key out, so entries
+    # written before the log had chains still verify; an entry without key id leaves that out.
     key_id = entry.key_id
-    if key_id:
-        body["key_id"] = key_id
-    # The data, the bulk of the entry, is put in canonical form once: its text goes where the
-    # sorted keys put "data", just before "event_id" (a key no earlier value can fake: inside
-    # a JSON string every quote is escaped). The rest are texts and integers: json as it is.
-    head = json.dumps(body, **_DUMPS)
-    at = head.index(',"event_id":')
     data = data_json if data_json is not None else canonical_json(entry.data)
-    text = f'{head[:at]},"data":{data}{head[at:]}'.encode()
+    text = "".join(
+        (
+            '{"action":',
+            _json_scalar(entry.action),
+            ',"actor":',
+            _json_scalar(entry.actor),
+            ',"ad_id":',
+            _json_scalar(_uuid_text(entry.ad_id)),
+            f',"chain":{_json_scalar(entry.chain)}' if entry.chain else "",
+            ',"data":',
+            data,
+            ',"event_id":',
+            _json_scalar(_uuid_text(entry.event_id)),
+            f',"key_id":{_json_scalar(key_id)}' if key_id else "",
+            ',"occurred_at":',
+            _json_scalar(utc_iso(entry.occurred_at)),
+            ',"prev_hash":',
+            _json_scalar(entry.prev_hash),
+            ',"recorded_at":',
+            _json_scalar(utc_iso(entry.recorded_at)),
+            ',"retailer_id":',
+            _json_scalar(_uuid_text(entry.retailer_id)),
+            ',"sequence":',
+            _json_scalar(entry.sequence),
+            "}",
+        )
+    ).encode()
     if not key_id:
         return hashlib.sha256(text).hexdigest()
     return hmac.digest(key or hmac_key(key_id), text, "sha256").hex()

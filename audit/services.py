@@ -16,7 +16,23 @@ from .models import AuditEntry
 
 # Any constant: with a chain's number, the PostgreSQL advisory lock that orders its writers.
 CHAIN_LOCK_KEY = 0x0AD0_A0D1
-_COLUMNS = [f.attname for f in AuditEntry._meta.concrete_fields]
+# AuditEntry's columns in the order of its fields: the writer builds each row once, as a tuple
+# for COPY and, positionally, as the entry it returns (tests/audit checks the order).
+_COLUMNS = [
+    "sequence",
+    "event_id",
+    "occurred_at",
+    "recorded_at",
+    "actor",
+    "action",
+    "ad_id",
+    "retailer_id",
+    "data",
+    "chain",
+    "key_id",
+    "prev_hash",
+    "hash",
+]
 
 
 @dataclass(frozen=True)
@@ -81,7 +97,7 @@ def audit_record_many(*, records: list[AuditRecord]) -> list[AuditEntry]:
         return []
     if not connection.in_atomic_block:
         raise RuntimeError("audit_record_many must run inside the transaction of the change it records")
-    unique = list({uuid.UUID(str(r.event_id)): r for r in records}.items())
+    unique = list({_as_uuid(r.event_id): r for r in records}.items())
     # Before the lock: what does not depend on the chain (the data as stored and hashed, and
     # its canonical text, which the hash and the COPY take as they are).
     forms = {event_id: canonical_form(record.data) for event_id, record in unique}
@@ -95,32 +111,32 @@ def audit_record_many(*, records: list[AuditRecord]) -> list[AuditEntry]:
         return []
     prev_hash = last[1] if last else GENESIS_HASH
     now = timezone.now()
-    entries = []
+    alias = connection.alias
+    rows, entries = [], []
     for sequence, (event_id, record) in zip(sequences, fresh, strict=True):
-        entry = AuditEntry(
-            sequence=sequence,
-            event_id=event_id,
-            occurred_at=record.occurred_at or now,
-            recorded_at=now,
-            actor=record.actor,
-            action=record.action,
-            ad_id=record.ad_id,
-            retailer_id=record.retailer_id,
-            data=forms[event_id][1],  # store exactly what is hashed
-            chain=chain,
-            key_id=key_id,
-            prev_hash=prev_hash,
-        )
-        entry.hash = prev_hash = entry_hash(entry, key=key, data_json=forms[event_id][0])
+        text, data = forms[event_id]
+        values = [
+            sequence,
+            event_id,
+            record.occurred_at or now,
+            now,
+            record.actor,
+            record.action,
+            record.ad_id,
+            record.retailer_id,
+            data,  # store exactly what is hashed
+            chain,
+            key_id,
+            prev_hash,
+            None,
+        ]
+        # Built positionally (Model.from_db), not by keywords: half the cost, thousands a second.
+        entry = AuditEntry.from_db(alias, None, values)
+        entry.hash = prev_hash = entry_hash(entry, key=key, data_json=text)
+        values[8], values[12] = JsonText(text), prev_hash
+        rows.append(values)
         entries.append(entry)
-    rows_insert(
-        model=AuditEntry,
-        columns=_COLUMNS,
-        rows=[
-            tuple(JsonText(forms[e.event_id][0]) if name == "data" else getattr(e, name) for name in _COLUMNS)
-            for e in entries
-        ],
-    )
+    rows_insert(model=AuditEntry, columns=_COLUMNS, rows=rows)
     return entries
 
 
@@ -128,3 +144,7 @@ def audit_record(**kwargs) -> AuditEntry | None:
     """One record (AuditRecord's fields as keywords), by the rules of audit_record_many."""
     written = audit_record_many(records=[AuditRecord(**kwargs)])
     return written[0] if written else None
+
+
+def _as_uuid(value) -> uuid.UUID:
+    return value if isinstance(value, uuid.UUID) else uuid.UUID(str(value))

@@ -15,6 +15,8 @@ class KernelConfig(AppConfig):
             openapi,  # noqa: F401  registers the API-key scheme with drf-spectacular
         )
 
+        from . import lookups  # noqa: F401  registers field__any
+
         data_folders_make()
 
 

@@ -34,18 +34,20 @@ class JsonText(str):
 
 def rows_insert(
     *, model: type[models.Model], columns: list[str], rows: list[tuple], ignore_conflicts: bool = False
-) -> None:
+) -> bool:
     """Insert `rows` (tuples in the order of `columns`, the fields' attnames) into the
     model's table; JSON fields take Python values, or JsonText. With `ignore_conflicts`, rows that
-    collide with a unique constraint are skipped, as `bulk_create(ignore_conflicts=True)`."""
+    collide with a unique constraint are skipped, as `bulk_create(ignore_conflicts=True)`.
+    Returns True when every row is known to be inserted, False when some may have been
+    skipped (the caller then reads back what is stored)."""
     if not rows:
-        return
+        return True
     if connection.vendor != "postgresql" or len(rows) < COPY_MIN_ROWS:
         _bulk_create(model=model, columns=columns, rows=rows, ignore_conflicts=ignore_conflicts)
-        return
+        return not ignore_conflicts
     if not ignore_conflicts:
         _copy(model=model, table=model._meta.db_table, columns=columns, rows=rows)
-        return
+        return True
     # Conflicts are rare (a redelivery racing its twin), so COPY straight in, under a
     # savepoint; on a conflict nothing of it stays, and the statement that skips them runs.
     # (Staging in a temporary table instead costs ~1 ms of catalog work on every call.)
@@ -54,6 +56,8 @@ def rows_insert(
             _copy(model=model, table=model._meta.db_table, columns=columns, rows=rows)
     except IntegrityError:
         _bulk_create(model=model, columns=columns, rows=rows, ignore_conflicts=True)
+        return False
+    return True
 
 
 def _bulk_create(*, model: type[models.Model], columns: list[str], rows: list[tuple], ignore_conflicts: bool) -> None:

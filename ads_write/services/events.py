@@ -2,8 +2,9 @@
 consumers store, and what a replay rebuilds from a stored ad."""
 
 import uuid
-from datetime import datetime
-from decimal import Decimal
+from datetime import UTC, datetime
+from decimal import ROUND_HALF_UP, Decimal
+from enum import Enum
 
 from django.conf import settings
 
@@ -75,6 +76,28 @@ def ad_row(event: Event, *, defaults: dict) -> tuple:
         **fields,
     }
     return tuple(values[f.attname] for f in AD_FIELDS)
+
+
+_AD_UUIDS = [i for i, f in enumerate(AD_FIELDS) if f.attname in ("id", "retailer_id", "intake_event_id")]
+_AD_TIMES = [i for i, f in enumerate(AD_FIELDS) if f.get_internal_type() == "DateTimeField"]
+_AD_PRICE = next(i for i, f in enumerate(AD_FIELDS) if f.attname == "price_amount")
+_CENT = Decimal("0.01")
+
+
+def ad_as_stored(row: tuple, *, using: str) -> Ad:
+    """The Ad that reading back `row` (of ad_row, just inserted) would give: ids as UUIDs,
+    times in UTC, the price at its two places, plain strings, as the database returns them. The consumer
+    judges it without a query for what it has just written (and ~10,000 model instances
+    per 5,000 ads, with their retailers)."""
+    values = [value.value if isinstance(value, Enum) else value for value in row]  # defaults such as AdStatus.PENDING
+    for i in _AD_UUIDS:
+        values[i] = uuid.UUID(values[i]) if isinstance(values[i], str) else values[i]
+    for i in _AD_TIMES:
+        if values[i] is not None and values[i].tzinfo is not None:
+            values[i] = values[i].astimezone(UTC)
+    if values[_AD_PRICE] is not None:
+        values[_AD_PRICE] = values[_AD_PRICE].quantize(_CENT, rounding=ROUND_HALF_UP)
+    return Ad.from_db(using, None, values)
 
 
 def derived_event_id(event_id, suffix: str) -> uuid.UUID:

@@ -12,21 +12,18 @@ from audit.services import AuditRecord, audit_record_many
 
 from ..models import Ad, AdStatus
 from ..validation.engine import evaluate_many
-from .events import AD_FIELDS, ad_row
+from .events import AD_FIELDS, ad_as_stored, ad_row
 from .verdicts import ads_record_verdicts
 
 
-def submissions_store(*, events: list[Event]) -> None:
+def submissions_store(*, events: list[Event]) -> list[tuple] | None:
     """Store submitted ads if absent (an upsert by id) and audit each submission once.
-    Runs on the request path (sync, cqrs) or in the consumer (direct)."""
+    Runs on the request path (sync, cqrs) or in the consumer (direct). Returns the rows it
+    inserted (ad_row's), or None when some may have been stored before (a twin's)."""
     # Rows, not Ad instances: the consumer stores thousands a second (kernel/bulk.py).
     defaults = {f.attname: f.get_default() for f in AD_FIELDS}
-    rows_insert(
-        model=Ad,
-        columns=[f.attname for f in AD_FIELDS],
-        rows=[ad_row(e, defaults=defaults) for e in events],
-        ignore_conflicts=True,
-    )
+    rows = [ad_row(e, defaults=defaults) for e in events]
+    inserted = rows_insert(model=Ad, columns=[f.attname for f in AD_FIELDS], rows=rows, ignore_conflicts=True)
     audit_record_many(
         records=[
             AuditRecord(
@@ -41,6 +38,7 @@ def submissions_store(*, events: list[Event]) -> None:
             for e in events
         ]
     )
+    return rows if inserted else None
 
 
 def submissions_process(*, events: list[Event]) -> list[uuid.UUID]:
@@ -53,12 +51,17 @@ def submissions_process(*, events: list[Event]) -> list[uuid.UUID]:
     # redelivery, a re-publish) needs neither again: skip them, and with them the audit
     # chain's lock, which every writer shares.
     # The stored ads are read once, for this and for judging: a cqrs message costs one query.
-    ads = Ad.objects.select_related("retailer").in_bulk(ids)
-    missing = [e for e in unique if uuid.UUID(e.ad_id) not in ads]
+    ads = {ad.id: ad for ad in Ad.objects.select_related("retailer").filter(id__any=ids)}
+    missing = [e for e, ad_id in zip(unique, ids, strict=True) if ad_id not in ads]
     if missing:
         with transaction.atomic():
-            submissions_store(events=missing)
-        ads |= Ad.objects.select_related("retailer").in_bulk([uuid.UUID(e.ad_id) for e in missing])
+            rows = submissions_store(events=missing)
+        if rows is not None:
+            # What was just inserted needs no reading back (events.ad_as_stored).
+            ads |= {ad.id: ad for ad in (ad_as_stored(row, using=Ad.objects.db) for row in rows)}
+        else:
+            missed = [uuid.UUID(e.ad_id) for e in missing]
+            ads |= {ad.id: ad for ad in Ad.objects.select_related("retailer").filter(id__any=missed)}
     unjudged = [ad for ad in ads.values() if ad.version == 1 and ad.status == AdStatus.PENDING]
     if unjudged:
         # Judged outside any transaction: the external validator may take long.

@@ -25,7 +25,7 @@ def ads_record_verdicts(*, verdicts: dict) -> list[uuid.UUID]:
         # Only the columns this needs, not Ad instances: a batch is hundreds of ads.
         ads = list(
             Ad.objects.select_for_update()
-            .filter(id__in=list(verdicts), version=1)
+            .filter(id__any=list(verdicts), version=1)
             .order_by("id")
             .values_list("id", "retailer_id", "intake_event_id")
         )
@@ -60,7 +60,7 @@ def ads_record_verdicts(*, verdicts: dict) -> list[uuid.UUID]:
         # One UPDATE per outcome rather than bulk_update's per-row CASE, which costs more
         # than the rest of the batch together.
         for (status, ruleset_version), ids in by_outcome.items():
-            Ad.objects.filter(id__in=ids).update(
+            Ad.objects.filter(id__any=ids).update(
                 status=status, version=2, reviewed_at=now, ruleset_version=ruleset_version
             )
         audit_record_many(records=records)
@@ -75,7 +75,7 @@ def _findings_insert(*, verdicts: dict, events: dict) -> None:
     if not events:
         return
     # The findings point at their verdict's id, which the database chose.
-    verdict_ids = dict(Verdict.objects.filter(event_id__in=list(events.values())).values_list("ad_id", "id"))
+    verdict_ids = dict(Verdict.objects.filter(event_id__any=list(events.values())).values_list("ad_id", "id"))
     rows_insert(
         model=Finding,
         columns=_FINDING_COLUMNS,

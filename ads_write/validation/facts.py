@@ -142,7 +142,7 @@ def duplicate_ads(ads: list[Ad], *, window) -> set:
     def other_retailers(lookup: str):
         return Exists(
             ContentFingerprint.objects.filter(
-                Q(submitted_at__lte=OuterRef("submitted_at")) | ~Q(ad_id__in=batch),
+                Q(submitted_at__lte=OuterRef("submitted_at")) | ~Q(ad_id__any=batch),
                 content_hash=OuterRef("content_hash"),
                 submitted_at__gte=OuterRef("submitted_at") - window,
                 submitted_at__lte=OuterRef("submitted_at") + window,
@@ -164,7 +164,7 @@ def duplicate_ads(ads: list[Ad], *, window) -> set:
             ignore_conflicts=True,
         )
         return set(
-            ContentFingerprint.objects.filter(ad_id__in=batch)
+            ContentFingerprint.objects.filter(ad_id__any=batch)
             .filter(other_retailers("lt") | other_retailers("gt"))
             .values_list("ad_id", flat=True)
         )

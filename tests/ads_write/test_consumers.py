@@ -2,13 +2,16 @@
 the Celery task objects) with duplicated and reordered events."""
 
 import pytest
+from django.db import transaction
 
+from adplatform.kernel.bulk import COPY_MIN_ROWS
 from adplatform.kernel.events import Event
 from ads_read.models import AdView
 from ads_read.projections import ads_project
 from ads_read.tasks import project_ads_task
 from ads_write.models import Ad, Finding, Verdict
 from ads_write.services import decisions, submissions
+from ads_write.services.events import ad_as_stored
 from ads_write.tasks import process_submissions_task
 from audit.models import AuditEntry
 from tests.factories import ad_payload, intake_events
@@ -42,10 +45,32 @@ def test_the_same_intake_event_twice_leaves_one_ad_one_verdict_one_audit_entry(r
     assert [action for _, action in once["audit"]].count("ad.validated") == 2
 
 
+def test_the_ads_judged_as_inserted_are_the_ads_the_database_gives_back(retailer):
+    # The consumer judges the ads it has just inserted without reading them back: the same
+    # values, down to the price's two places and the times' zone.
+    payloads = [
+        ad_payload(
+            external_ref=f"kept-{n}",
+            price={"amount": "89.9", "currency": "USD"},
+            starts_at="2027-01-01T10:00:00+05:00",
+            ends_at="2027-02-01T10:00:00-03:30",
+        )
+        for n in range(COPY_MIN_ROWS)
+    ]
+    with transaction.atomic():
+        rows = submissions.submissions_store(events=[Event.from_dict(e) for e in intake_events(retailer.id, *payloads)])
+    assert rows is not None and len(rows) == COPY_MIN_ROWS
+    for row in rows:
+        built = ad_as_stored(row, using=Ad.objects.db)
+        stored = Ad.objects.get(id=built.id)
+        for field in Ad._meta.concrete_fields:
+            ours, theirs = getattr(built, field.attname), getattr(stored, field.attname)
+            assert (type(ours), str(ours)) == (type(theirs), str(theirs)), field.attname
+        assert built.starts_at.utcoffset().total_seconds() == 0
+
+
 def test_redelivery_after_the_store_but_before_the_verdict_finishes_the_work(retailer):
     events = intake_events(retailer.id, ad_payload())
-    from django.db import transaction
-
     with transaction.atomic():  # a worker died right after storing the ad
         submissions.submissions_store(events=[Event.from_dict(e) for e in events])
     assert Ad.objects.get().status == "pending"

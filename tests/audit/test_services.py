@@ -10,6 +10,7 @@ import pytest
 from django.conf import settings
 from django.db import OperationalError, connection, transaction
 
+from audit import services
 from audit.chain import GENESIS_HASH, entry_hash
 from audit.models import AuditEntry
 from audit.selectors import audit_chain_verify
@@ -230,3 +231,8 @@ def test_a_writer_waits_only_for_writers_of_its_own_chain():
         release.set()
         thread.join()
     assert audit_chain_verify().entries == 2
+
+
+def test_the_writer_builds_rows_in_the_order_of_the_entry_fields():
+    # audit_record_many builds each entry positionally from its row: same order, or fields swap.
+    assert services._COLUMNS == [f.attname for f in AuditEntry._meta.concrete_fields]
