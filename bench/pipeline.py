@@ -252,24 +252,28 @@ def _steady(args, *, caller, start_index: int, already_final: int) -> dict:
     """Offer --rate ads/s, one ad per ads_submit call (one message each, as the single-ad
     API publishes), on schedule: a late start is caught up at once, so the offered count
     tracks rate × time."""
+    from adplatform.problems import Problem
     from ads_write.services.intake import ads_submit
 
     total = int(args.rate * args.steady_duration)
     ads = validated(ad_payloads(total, start=start_index))
-    sent = 0
+    sent = shed = 0
     housekeeping = server_housekeeping()
     started = time.time()
     with progress(total=total, desc=f"{'steady load':<24}", unit="ad") as bar:
         while sent < total:
             due = min(total, int((time.time() - started) * args.rate) + 1)
             while sent < due:
-                ads_submit(caller=caller, ads=[ads[sent]], mode="direct")
+                try:
+                    ads_submit(caller=caller, ads=[ads[sent]], mode="direct")
+                except Problem:  # shed by admission control (INTAKE_MAX_LAG): the API's 503
+                    shed += 1
                 sent += 1
             bar.n = sent
             bar.refresh()
             time.sleep(max(0.0, sent / args.rate - (time.time() - started)))
     ended = time.time()
-    wait_final(already_final + total, timeout=max(60.0, args.steady_duration), desc="steady drain")
+    wait_final(already_final + total - shed, timeout=max(60.0, args.steady_duration), desc="steady drain")
     housekeeping = housekeeping_between(housekeeping, server_housekeeping())
     lag = lag_stats(since=started, until=ended)
     offered = total / (ended - started)
@@ -279,6 +283,7 @@ def _steady(args, *, caller, start_index: int, already_final: int) -> dict:
         "offered_ads_per_s": round(offered, 1),
         "seconds": round(ended - started, 2),
         "ads": total,
+        "shed": shed,
         "final": lag["final"],
         "lag_to_read_s": lag["lag_to_read_s"],
         "lag_to_verdict_s": lag["lag_to_verdict_s"],
@@ -325,7 +330,8 @@ def _print(data: dict, args) -> None:
         lag = steady["lag_to_read_s"] or {}
         print(
             f"\nsteady: offered {steady['offered_ads_per_s']:,.0f} ads/s (target {steady['target_ads_per_s']:,.0f}) for "
-            f"{steady['seconds']} s, {steady['final']:,}/{steady['ads']:,} final; lag to read row p50 {lag.get('p50')} s, "
+            f"{steady['seconds']} s, {steady['final']:,}/{steady['ads']:,} final, {steady.get('shed', 0):,} shed by "
+            f"admission control; lag to read row p50 {lag.get('p50')} s, "
             f"p90 {lag.get('p90')} s, p99 {lag.get('p99')} s, max {lag.get('max')} s"
         )
         print(
