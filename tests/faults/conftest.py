@@ -163,6 +163,22 @@ class SparePostgres:
             host="127.0.0.1", port=self.port, user="postgres", dbname=dbname, autocommit=True, connect_timeout=5
         )
 
+    def platform_database(self, dbname: str, *, retailer: str, data_dir: Path) -> str:
+        """A new database `dbname` on this server, migrated, with one retailer; its API key."""
+        with self.connect() as conn:
+            conn.execute(f'CREATE DATABASE "{dbname}"')
+        env = worker_env(DATABASE_URL=self.url(dbname), REDIS_URL="", ADPLATFORM_DATA_DIR=str(data_dir))
+        subprocess.run([sys.executable, "manage.py", "migrate", "-v0"], cwd=ROOT, env=env, check=True)
+        created = subprocess.run(
+            [sys.executable, "manage.py", "create_retailer", "--name", retailer],
+            cwd=ROOT,
+            env=env,
+            check=True,
+            capture_output=True,
+            text=True,
+        )
+        return created.stdout.strip().splitlines()[-1]
+
     def query(self, dbname: str, sql: str, params=()) -> list[tuple]:
         with self.connect(dbname) as conn:
             return conn.execute(sql, params).fetchall()

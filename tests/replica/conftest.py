@@ -61,21 +61,10 @@ def replicated_postgres():
     replica = None
     try:
         primary.start()
-        with primary.connect() as conn:
-            conn.execute(f'CREATE DATABASE "{DB}"')
-        env = worker_env(DATABASE_URL=primary.url(DB), REDIS_URL="", ADPLATFORM_DATA_DIR=str(root / "app"))
-        subprocess.run([sys.executable, "manage.py", "migrate", "-v0"], cwd=ROOT, env=env, check=True)
-        created = subprocess.run(
-            [sys.executable, "manage.py", "create_retailer", "--name", RETAILER_NAME],
-            cwd=ROOT,
-            env=env,
-            check=True,
-            capture_output=True,
-            text=True,
-        )
+        api_key = primary.platform_database(DB, retailer=RETAILER_NAME, data_dir=root / "app")
         replica = StreamingReplica(root / "replica", primary=primary)
         replica.start()
-        yield primary, replica, created.stdout.strip().splitlines()[-1]
+        yield primary, replica, api_key
     finally:
         for server in (replica, primary):
             if server is not None:

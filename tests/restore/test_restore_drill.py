@@ -11,13 +11,12 @@ report (docs/restore.md shows one)."""
 
 import shutil
 import subprocess
-import sys
 import tempfile
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT, wait_for, worker_env
+from tests.conftest import wait_for
 from tests.faults.conftest import (
     ALL_QUEUES,
     PG_BIN,
@@ -112,20 +111,9 @@ def drill_world():
     world = None
     try:
         postgres.start()
-        with postgres.connect() as conn:
-            conn.execute(f'CREATE DATABASE "{TEMPLATE_DB}"')
-        env = worker_env(DATABASE_URL=postgres.url(TEMPLATE_DB), REDIS_URL="", ADPLATFORM_DATA_DIR=str(root / "app"))
-        subprocess.run([sys.executable, "manage.py", "migrate", "-v0"], cwd=ROOT, env=env, check=True)
-        created = subprocess.run(
-            [sys.executable, "manage.py", "create_retailer", "--name", RETAILER_NAME],
-            cwd=ROOT,
-            env=env,
-            check=True,
-            capture_output=True,
-            text=True,
-        )
+        api_key = postgres.platform_database(TEMPLATE_DB, retailer=RETAILER_NAME, data_dir=root / "app")
         world = Platform(postgres=postgres, root=root / "world", name="drill")
-        world.api_key = created.stdout.strip().splitlines()[-1]
+        world.api_key = api_key
         yield world
     finally:
         if world is not None:
