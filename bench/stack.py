@@ -295,6 +295,8 @@ def base_env(run_dir: Path) -> dict:
     env.setdefault("SECRET_KEY", "bench-only-secret-key-never-use-in-production")
     env.setdefault("AUDIT_HMAC_KEYS", "bench=bench-only-audit-hmac-key-never-use-in-production")
     env.setdefault("WEBHOOK_SECRET_KEYS", "bench=bench-only-webhook-secret-key-never-use-in-production")
+    # The benches read the web processes' /metrics (shed ads); its allow-list is empty by default.
+    env.setdefault("METRICS_ALLOWED_NETWORKS", "127.0.0.1/32,::1/128")
     for name in ("READ_DATABASE_URL", "CELERY_BROKER_URL"):
         env.pop(name, None)
     return env
