@@ -10,10 +10,10 @@ Each bench's JSON goes to bench/reference/<bench>.json (its chart, if it draws o
 .png), and bench/reference/README.md lists the machine, the exact command and every goal line
 (MET / MISSED) of each bench."""
 
-import argparse
-import importlib
 import json
 import shutil
+import subprocess
+import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -55,10 +55,10 @@ def run(args) -> None:
 
 
 def _bench_run(name: str, argv: list[str]) -> None:
-    module = importlib.import_module(f"bench.{name}")
-    parser = argparse.ArgumentParser(prog=f"python -m bench {name}")
-    module.add_arguments(parser)
-    module.run(parser.parse_args(argv))
+    # Each bench in a process of its own: a bench sets up Django once, on its own database and
+    # Redis, and drops them when it ends, so the next one in this process would find its
+    # connections closed under it.
+    subprocess.run([sys.executable, "-m", "bench", name, *argv], check=True)
 
 
 def _keep(name: str, *, argv: list[str], started: datetime, quick: bool) -> None:
