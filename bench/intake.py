@@ -19,7 +19,17 @@ from .fixtures import ad_bodies, batch_body, bench_retailer
 from .load import run_wrk
 from .profiling import print_profile, pyspy_profile
 from .report import machine_info, median, print_machine, results_write, run_dir, table
-from .stack import DATABASE, Stack, app_env, database_drop, database_fresh, django_setup, redis_for, web_start
+from .stack import (
+    DATABASE,
+    Stack,
+    app_env,
+    database_drop,
+    database_fresh,
+    django_setup,
+    procfile_web_defaults,
+    redis_for,
+    web_start,
+)
 
 GOAL_RATIO = 0.6
 GOAL_BATCH_ADS_PER_S = 20_000
@@ -33,8 +43,17 @@ def add_arguments(parser) -> None:
     parser.add_argument(
         "--batch-connections", type=int, default=None, help="concurrent batch requests (default: --connections)"
     )
-    parser.add_argument("--web-workers", type=int, default=5, help="gunicorn processes (default 5)")
-    parser.add_argument("--web-threads", type=int, default=5, help="threads per gunicorn process (default 5)")
+    # The shipped defaults: the Procfile's web processes and threads (issue 20), not a tuned profile.
+    workers, threads = procfile_web_defaults()
+    parser.add_argument(
+        "--web-workers", type=int, default=workers, help=f"gunicorn processes (default {workers}, the Procfile's)"
+    )
+    parser.add_argument(
+        "--web-threads",
+        type=int,
+        default=threads,
+        help=f"threads per gunicorn process (default {threads}, the Procfile's)",
+    )
     parser.add_argument("--batch-size", type=int, default=1000, help="ads per batch request (default 1000)")
     parser.add_argument("--warmup", type=float, default=3, help="seconds of warm-up before measuring (default 3)")
     parser.add_argument(
