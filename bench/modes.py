@@ -278,15 +278,22 @@ def _summarise(runs: list[dict], *, modes: list[str], scales: list[float]) -> li
             )
             row = rows[-1]
             row["drain_s"] = max(r["drain_s"] for r in mine)
+            # An asynchronous mode that accepted nothing (admission control shed the whole load)
+            # meets neither goal, though no accepted ad was left unfinished.
+            accepted_none = mode != "sync" and not row["accepted_per_s"]
             row["goal_completed_met"] = (
                 None
-                if mode == "sync" or not row["accepted_per_s"]
+                if mode == "sync"
+                else False
+                if accepted_none
                 else (row["completed_per_s"] or 0) >= GOAL_COMPLETED_SHARE * row["accepted_per_s"]
             )
             # Every accepted ad final soon after the load stops (in every run).
             row["goal_final_met"] = (
                 None
                 if mode == "sync"
+                else False
+                if accepted_none
                 else all(r["unfinished"] == 0 and r["drain_s"] <= GOAL_FINAL_AFTER_LOAD_S for r in mine)
             )
         sync_completed = median(

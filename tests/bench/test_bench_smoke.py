@@ -197,6 +197,18 @@ def test_the_modes_bench_says_whether_the_consumers_finish_what_the_api_accepts(
     assert "4.32 M" in out  # direct's 50 shed ads a second, per day
 
 
+def test_a_mode_that_accepted_nothing_misses_its_goals():
+    # Admission control shed the whole load: no accepted ad is unfinished, yet nothing was done.
+    from bench import modes
+
+    runs = [
+        _mode_run("sync", accepted_per_s=30, completed_per_s=30),
+        _mode_run("direct", accepted_per_s=0, completed_per_s=0, shed_per_s=800),
+    ]
+    summary = modes._summarise(runs, modes=["sync", "direct"], scales=[1.0])
+    assert [(r["goal_completed_met"], r["goal_final_met"]) for r in summary] == [(None, None), (False, False)]
+
+
 @pytest.mark.django_db
 def test_the_changes_bench_times_a_change_against_a_submission():
     from bench.changes import measure
