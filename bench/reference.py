@@ -97,9 +97,19 @@ def goal_lines(data, path: str = "") -> list[tuple[str, bool | None]]:
                 found += goal_lines(value, where)
     elif isinstance(data, list):
         for index, value in enumerate(data):
-            label = value.get("mode") or value.get("name") or value.get("endpoint") if isinstance(value, dict) else None
-            found += goal_lines(value, f"{path}[{label or index}]")
+            found += goal_lines(value, f"{path}[{_row_label(value) or index}]")
     return found
+
+
+def _row_label(row) -> str | None:
+    """A summary row's name in the goals table: its mode, endpoint or name, and the
+    validator's latency where rows repeat per latency (bench modes)."""
+    if not isinstance(row, dict):
+        return None
+    label = row.get("mode") or row.get("name") or row.get("endpoint")
+    if label and row.get("latency_ms") is not None:
+        label = f"{label} @ {row['latency_ms']:g} ms"
+    return label
 
 
 def reference_index_write() -> Path:
