@@ -465,6 +465,21 @@ def test_skeleton_is_idempotent_and_its_ascii_shortcut_agrees(text):
     assert normalize.skeleton(text) == text.translate(normalize.KEY_TABLE)
 
 
+@pytest.mark.parametrize(
+    "character,key",
+    [
+        ("\u2030", "o/oo"),  # ‰: its TR 39 prototype º/₀₀ is not NFKC-normal
+        ("\u0432", "b"),  # Cyrillic в: its prototype is the small capital ʙ
+        ("\u2260", "="),  # ≠ decomposes to = and an overlay
+        ("\u00f8", "o"),  # ø: TR 39 draws it as o with an overlay
+        ("\u00e9", "e\u0301"),  # accents stay
+    ],
+)
+def test_the_key_of_a_key_is_itself(character, key):
+    assert normalize.skeleton(character) == key
+    assert normalize.skeleton(key) == key
+
+
 @settings(max_examples=200, deadline=None)
 @given(st.text(st.characters(min_codepoint=32, max_codepoint=126), max_size=60))
 def test_ascii_text_is_its_own_clean_form_and_duplicate_fold(text):
