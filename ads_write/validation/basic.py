@@ -13,6 +13,7 @@ from urllib.parse import urlsplit
 import pycountry
 
 from ..fields import FIELDS_BY_NAME, SUBMITTED_FIELDS, Kind, names
+from .domains import parse_url
 from .normalize import is_blank
 
 REQUIRED = "BASIC.REQUIRED"
@@ -103,6 +104,8 @@ def _check_landing_url(value: str) -> str | None:
         return "must name a host"
     if not (_is_hostname(host) or ":" in host):  # ":" = an IPv6 literal, judged by the fraud rules
         return "has an invalid host"
+    if parse_url(value) is None:  # what no browser can open, the fraud rules could not judge either
+        return "is not a URL a browser can open"
     return None
 
 
@@ -116,6 +119,10 @@ def _check_display_url(value: str) -> str | None:
     if parts.scheme not in ("http", "https") or not host or " " in value:
         return "must be a host with an optional path, like example.com/shoes"
     if not _is_hostname(host):
+        return "has an invalid host"
+    if parse_url(candidate) is None:
+        # A browser reads no host in it (`shop.example:chairs`), so the domain rules could not
+        # compare it with the landing page's, though a reader sees one.
         return "has an invalid host"
     return None
 

@@ -142,7 +142,7 @@ LICENSE_REQUIRED = Rule(
     check=rule_license_required,
     summary="A regulated category without `advertiser_license` (ruleset `compliance.license_required`).",
     example={"category": "pharmacy", "headline": "Allergy relief tablets"},
-    disguises="A licence made only of invisible characters (zero-width spaces, soft hyphens, Hangul fillers, bidi controls) is missing.",
+    disguises="A licence made only of invisible characters (zero-width spaces, soft hyphens, Hangul fillers, bidi controls) or of characters that draw a blank (braille blank U+2800) is missing.",
     disguise_example={
         "category": "pharmacy",
         "headline": "Allergy relief tablets",
@@ -162,7 +162,7 @@ RX_WITHOUT_PRESCRIPTION = Rule(
         "advertiser_license": "PH-20431",
         "headline": "Antibiotics, no prescription needed",
     },
-    disguises="Reads the normalised key: full-width and other compatibility forms (NFKC), invisible characters inside or between words, confusable letters (Cyrillic `о` in `prescriptiоn`), any case.",
+    disguises="Reads the normalised key: full-width and other compatibility forms (NFKC), invisible characters inside or between words, a braille blank (U+2800) for the space, confusable letters (Cyrillic `о` in `prescriptiоn`), small capitals, text written backwards under a right-to-left override, any case.",
     disguise_example={
         "category": "pharmacy",
         "advertiser_license": "PH-20431",
@@ -196,7 +196,7 @@ POLITICAL_SPONSOR = Rule(
     check=rule_political_sponsor,
     summary="A political ad without `paid_for_by` (ruleset `compliance.sponsor_required`).",
     example={"category": "political", "headline": "Vote for cleaner rivers"},
-    disguises="A `paid_for_by` made only of invisible characters is missing.",
+    disguises="A `paid_for_by` made only of invisible characters or blank-drawing ones (U+2800, U+1D159) is missing.",
     disguise_example={
         "category": "political",
         "headline": "Vote for cleaner rivers",

@@ -187,7 +187,7 @@ DOMAIN_MISMATCH = Rule(
         "(`shop.example.co.uk` matches `example.co.uk`; `a.github.io` does not match `b.github.io`)."
     ),
     example={"display_url": "acme-store.example/chairs"},
-    disguises="Reads both hosts as a browser does (full-width letters, UTS 46 mapping); the display URL's host is the one after any user info (which `FRAUD.URL_USERINFO` flags).",
+    disguises="Reads both hosts as a browser does (full-width letters, UTS 46 mapping); the display URL's host is the one after any user info (which `FRAUD.URL_USERINFO` flags). A display URL a browser reads no host in (`acme-store.example:chairs`) fails basic validation, so it cannot slip past the comparison.",
     disguise_example={"display_url": "\uff41\uff43\uff4d\uff45-store.example/chairs"},
 )
 URL_USERINFO = Rule(
@@ -214,7 +214,7 @@ PUNYCODE_DOMAIN = Rule(
         "own that reads as no Latin name (`магазин.рф`, `bücher.example`) passes."
     ),
     example={"landing_url": "https://xn--nmbus-store-ocb.example/chairs"},
-    disguises="Judges the host as a browser shows it, whether written in Unicode or as `xn--`: mixed scripts, and labels whose confusable skeleton is a Latin name (`аррӏе`, `ɑcmephone`, `nımbus-store`).",
+    disguises="Judges the host as a browser shows it, whether written in Unicode or as `xn--`: mixed scripts, and labels whose confusable skeleton is a Latin name (`аррӏе`, `ɑcmephone`, `nımbus-store`, `ᴀcmephone` in a small capital).",
     disguise_example={"landing_url": "https://n\u0131mbus-store.example/chairs"},
 )
 PRICE_FLOOR = Rule(

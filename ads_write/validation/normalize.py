@@ -6,11 +6,19 @@ Three forms of each text:
 - `original`: as the retailer sent it; findings quote it as evidence;
 - `clean`: Unicode NFKC (full-width and mathematical letters, circled letters, `‼`, `％`
   become their plain forms) with the invisible characters removed (zero-width characters,
-  soft hyphen, CGJ, bidi controls, variation selectors, Hangul fillers...). Case is kept, so the
-  capitals and phone-number rules read it;
+  soft hyphen, CGJ, bidi controls, variation selectors, Hangul fillers...). Also what NFKC does
+  not cover: characters that draw a blank (U+2800) are spaces; Latin letters that Unicode names
+  only as styled (small capitals `ᴀ`, negative circled or squared `🅐`, parenthesized `⒜`) are
+  their letter; marks drawn over or around a letter (strike-through U+0336, keycap U+20E3) are
+  dropped. Case is kept, so the capitals and phone-number rules read it;
 - `key`: `clean` case-folded and mapped to its confusable skeleton (Unicode TR 39: Cyrillic `ѕсаm`
   and Latin `scam` have one skeleton), for matching the ruleset's word lists and brands, and
-  for punctuation (`ǃ`, a click letter, is drawn as `!`).
+  for punctuation (`ǃ`, a click letter, is drawn as `!`; `❗` is an exclamation mark). Overlays
+  are dropped here too, also those TR 39 draws letters with (`ø` is `o̸`, so it reads as `o`),
+  while accents stay (`raté` is not `rate`).
+
+Text under a right-to-left override (U+202E) is drawn reversed (`\u202emacs` shows `scam`), so
+the clean form and the key read it in the order it is drawn.
 
 Both forms are made character by character (`str.translate` with a table that fills itself on
 first sight of a character), so a text costs one C-level pass each; the per-character map back to
@@ -52,6 +60,18 @@ INVISIBLE_RANGES = (
     (0xE0000, 0xE0FFF),  # tags, variation selectors supplement
 )
 INVISIBLE = re.compile("[" + "".join(f"{chr(a)}-{chr(b)}" for a, b in INVISIBLE_RANGES) + "]")
+# Characters that are not whitespace to Unicode but draw an empty glyph the width of a letter:
+# they read as a space (a licence of them is blank; `no⠀prescription` is two words).
+BLANKS = frozenset("\u2800\U0001d159")  # braille pattern blank, musical symbol null notehead
+# Latin letters Unicode only names as styled, which NFKC leaves alone (or makes `(a)`).
+_STYLED_LETTER = re.compile(
+    r"(?:LATIN LETTER SMALL CAPITAL|(?:(?:NEGATIVE )?(?:CIRCLED|SQUARED)|PARENTHESIZED) LATIN (CAPITAL|SMALL) LETTER) "
+    r"([A-Z])"
+)
+# Punctuation drawn as an emoji or a ligature, which neither NFKC nor TR 39 relates to `!`/`?`.
+_READ_AS = {"\u2757": "!", "\u2755": "!", "\u2762": "!", "\u2753": "?", "\u2754": "?", "\u203d": "?!"}
+# Right-to-left override up to its pop (or the end of the paragraph): drawn in reverse order.
+_OVERRIDE = re.compile("\u202e[^\u202a-\u202e\n\u2029]*")
 
 # The combining marks canonical decomposition leaves in the key (Latin, Greek and Cyrillic
 # letters decompose into a base and marks of these blocks): a word does not end before one.
@@ -64,8 +84,8 @@ def visible(text: str) -> str:
 
 
 def is_blank(text: str | None) -> bool:
-    """True for None, "", and a text of only whitespace and invisible characters."""
-    return not text or not visible(text).strip()
+    """True for None, "", and a text of only whitespace, blank and invisible characters."""
+    return not text or not clean(text).strip()
 
 
 # --- the confusable skeleton ------------------------------------------------------------------
@@ -122,26 +142,74 @@ class _LazyTable(dict):
 _PROTOTYPES: dict[str, str] | None = None
 
 
-def _map(text: str) -> str:
+def _loaded_prototypes() -> dict[str, str]:
     global _PROTOTYPES
     if _PROTOTYPES is None:
         _PROTOTYPES = _prototypes()
-    return "".join(_PROTOTYPES.get(ch, ch) for ch in text)
+    return _PROTOTYPES
+
+
+def _map(text: str) -> str:
+    prototypes = _loaded_prototypes()
+    return "".join(prototypes.get(ch, ch) for ch in text)
+
+
+def drawn_as(prototype: str) -> str:
+    """The characters TR 39 says are drawn as `prototype` (`˗` and `⁃` for `-`), for patterns
+    that read the clean text."""
+    return "".join(sorted(ch for ch, target in _loaded_prototypes().items() if target == prototype))
+
+
+def _styled_letter(ch: str) -> str:
+    match = _STYLED_LETTER.fullmatch(unicodedata.name(ch, ""))
+    if match is None:
+        return ""
+    case, letter = match.groups()
+    return letter.lower() if case == "SMALL" else letter
+
+
+def _drawn_over(ch: str) -> bool:
+    """A mark drawn through (overlay) or around (enclosing) its letter, which stays readable."""
+    return unicodedata.combining(ch) == 1 or unicodedata.category(ch) == "Me"
 
 
 def _clean_char(ch: str) -> str:
     if INVISIBLE.match(ch):
         return ""
-    return visible(unicodedata.normalize("NFKC", ch))
+    if ch in BLANKS:
+        return " "
+    if styled := _styled_letter(ch):
+        return styled
+    return "".join(c for c in visible(unicodedata.normalize("NFKC", ch)) if not _drawn_over(c))
 
 
 def _key_char(ch: str) -> str:
-    text = _clean_char(ch).casefold()
+    # The key of a key must be itself, but a step may give characters with keys of their own:
+    # prototypes that are small capitals (Cyrillic в is drawn as ʙ, which reads as b) or not in
+    # NFKC (‰ → º/₀₀), a decomposition that brings back an overlay (≠ → = U+0338). Repeat
+    # until nothing changes (one more pass is the most any character needs).
+    key = _key_step(ch)
+    for _ in range(4):
+        again = "".join(_key_step(c) for c in key)
+        if again == key:
+            break
+        key = again
+    return key
+
+
+def _key_step(ch: str) -> str:
+    if ch in _READ_AS:
+        return _READ_AS[ch]
+    text = _clean_char(ch)
+    if len(text) > 1 and text[0] == " ":
+        # A spacing accent (´, ΄): NFKC makes it a space and a combining mark, TR 39 (which
+        # starts from NFD) reads the character itself: `world´s` is `world's`.
+        text = ch
+    text = text.casefold()
     # TR 39: skeleton = NFD, prototypes, NFD. Prototypes may be capitals (0 → O) and case
     # folding may give a character with a prototype, so fold and map once more.
     text = unicodedata.normalize("NFD", _map(unicodedata.normalize("NFD", text)))
-    text = unicodedata.normalize("NFD", _map(text.casefold()))
-    return text
+    return unicodedata.normalize("NFD", _map(text.casefold()))
 
 
 def _fold_char(ch: str) -> str:
@@ -220,28 +288,49 @@ class Text:
     def __init__(self, field: str, original: str):
         self.field = field
         self.original = original
-        self.clean = clean(original)
-        self.key = skeleton(original)
+        # `drawn`: the original in the order it is drawn; `_order[i]` is where its i-th character
+        # is in the original (None: the same order). Only an override changes it, which is rare.
+        self.drawn, self._order, self._overrides = original, None, ()
+        if not original.isascii() and "\u202e" in original:
+            self.drawn, self._order, self._overrides = _drawn(original)
+        self.clean = clean(self.drawn)
+        self.key = skeleton(self.drawn)
 
     def __repr__(self) -> str:
         return f"Text({self.field!r}, {self.original!r})"
 
     @cached_property
     def _key_ends(self) -> list[int]:
-        return _ends(self.original, KEY_TABLE)
+        return _ends(self.drawn, KEY_TABLE)
 
     @cached_property
     def _clean_ends(self) -> list[int]:
-        if self.clean is self.original:
-            return list(range(1, len(self.original) + 1))
-        return _ends(self.original, CLEAN_TABLE)
+        if self.clean is self.drawn:
+            return list(range(1, len(self.drawn) + 1))
+        return _ends(self.drawn, CLEAN_TABLE)
 
     def original_of_key(self, start: int, end: int) -> str:
         """The original characters that the key's [start, end) comes from."""
-        return _span(self.original, self._key_ends, start, end)
+        return self._quote(*_span(self._key_ends, start, end))
 
     def original_of_clean(self, start: int, end: int) -> str:
-        return _span(self.original, self._clean_ends, start, end)
+        return self._quote(*_span(self._clean_ends, start, end))
+
+    def _quote(self, first: int, last: int) -> str:
+        """The original of the drawn characters [first, last], with the marks of its last
+        letter that the normalised form dropped (`m̶`, a keycap's U+FE0F U+20E3); where an
+        override reversed them, from the override on, so the quote shows why it reads otherwise."""
+        drawn = self.drawn
+        while last + 1 < len(drawn) and unicodedata.category(drawn[last + 1])[0] == "M":
+            last += 1
+        if self._order is None:
+            return self.original[first : last + 1]
+        positions = self._order[first : last + 1] or [first]
+        low, high = min(positions), max(positions)
+        for start, end in self._overrides:
+            if start <= high and low < end:
+                low = min(low, start)
+        return self.original[low : high + 1]
 
     def key_hit(self, match: re.Match, text: str) -> Hit:
         return Hit(text, self.original_of_key(match.start(), match.end()))
@@ -259,8 +348,21 @@ def _ends(original: str, table: _LazyTable) -> list[int]:
     return ends
 
 
-def _span(original: str, ends: list[int], start: int, end: int) -> str:
+def _span(ends: list[int], start: int, end: int) -> tuple[int, int]:
     # The first character whose piece ends after `start`, the last whose piece starts before `end`.
-    first = bisect.bisect_right(ends, start)
-    last = bisect.bisect_left(ends, end)
-    return original[first : last + 1]
+    return bisect.bisect_right(ends, start), bisect.bisect_left(ends, end)
+
+
+def _drawn(original: str) -> tuple[str, list[int], tuple[tuple[int, int], ...]]:
+    """`original` with each right-to-left override's run reversed, as it is drawn; where each
+    character came from; the overrides' spans (the override character stays, invisible, first)."""
+    pieces, order, overrides, position = [], [], [], 0
+    for match in _OVERRIDE.finditer(original):
+        start, end = match.span()
+        pieces += [original[position:start], original[start], original[start + 1 : end][::-1]]
+        order += [*range(position, start + 1), *range(end - 1, start, -1)]
+        overrides.append((start, end))
+        position = end
+    pieces.append(original[position:])
+    order += range(position, len(original))
+    return "".join(pieces), order, tuple(overrides)

@@ -169,7 +169,7 @@ EXCESSIVE_CAPS = Rule(
         "capitals (exactly half is not more than half)."
     ),
     example={"headline": "HUGE SALE on teak"},
-    disguises="Counts letters in the clean text: circled, full-width and mathematical capitals (NFKC) are capitals, and invisible padding (the Hangul filler U+3164, a letter to Unicode) is not counted.",
+    disguises="Counts letters in the clean text: circled, full-width and mathematical capitals (NFKC), small capitals (`ʙɪɢ ꜱᴀʟᴇ`) and negative circled or squared letters are capitals, and invisible padding (the Hangul filler U+3164, a letter to Unicode) is not counted.",
     disguise_example={"headline": "\u24bd\u24ca\u24bc\u24ba SALE on teak"},
 )
 EXCESSIVE_PUNCTUATION = Rule(
@@ -178,7 +178,7 @@ EXCESSIVE_PUNCTUATION = Rule(
     check=rule_excessive_punctuation,
     summary="The headline has more than one `!`, or the headline or description has a run of two or more `!`/`?`.",
     example={"headline": "Garden chairs! Today only!"},
-    disguises="Reads the normalised key: `‼` is `!!`, `！` is `!`, `ǃ` (U+01C3, a click letter drawn as `!`) is `!`, and invisible characters between marks are gone (`!\\u200b!`).",
+    disguises="Reads the normalised key: `‼` is `!!`, `！` is `!`, `ǃ` (U+01C3, a click letter drawn as `!`) is `!`, the emoji `❗` `❕` `❓` `❔` are `!` and `?`, `‽` is `?!`, and invisible characters between marks are gone (`!\\u200b!`).",
     disguise_example={"headline": "Garden chairs\u203c"},
 )
 PROHIBITED_WORDS = Rule(
@@ -190,7 +190,7 @@ PROHIBITED_WORDS = Rule(
         "case-insensitive (`scam` is, `scampi` is not)."
     ),
     example={"description": "Other shops are a scam; our chairs are real teak."},
-    disguises="Reads the normalised key: Cyrillic or Greek look-alikes (`ѕсаm`), full-width letters (`ｓｃａｍ`), zero-width joiners, soft hyphens and combining grapheme joiners inside the word. Whole words still: `scampi` passes.",
+    disguises="Reads the normalised key: Cyrillic or Greek look-alikes (`ѕсаm`), full-width letters (`ｓｃａｍ`), small capitals (`ꜱᴄᴀᴍ`), negative circled or parenthesized letters, a strike-through (`s̶c̶a̶m̶`), zero-width joiners, soft hyphens and combining grapheme joiners inside the word, the word written backwards under a right-to-left override (U+202E `macs` is drawn `scam`). Whole words still: `scampi` passes.",
     disguise_example={"description": "Other shops are a \u0455\u0441\u0430m; our chairs are real teak."},
 )
 MISLEADING_FREE = Rule(
@@ -211,7 +211,7 @@ PHONE_NUMBER = Rule(
         "optionally with `+`, spaces, dots, dashes and parentheses between; not glued to a word before it."
     ),
     example={"description": "Order by phone: +44 20 7946 0958."},
-    disguises="Reads the clean text: zero-width characters between digits are gone, full-width digits are digits, and a gap may be ` - ` or any Unicode dash.",
+    disguises="Reads the clean text: zero-width characters between digits are gone, full-width, Arabic-Indic and keycap digits (`0️⃣`) are digits, a braille blank (U+2800) is a space, and a gap may be ` - `, any Unicode dash or a character drawn as one (`˗` U+02D7).",
     disguise_example={"description": "Order by phone: 020\u200b7946\u200b0958."},
 )
 EMOJI = Rule(
@@ -232,7 +232,7 @@ SUPERLATIVE_CLAIM = Rule(
         "(whole words, either apostrophe)."
     ),
     example={"headline": "The world's best garden chairs"},
-    disguises="Reads the normalised key: any apostrophe (`’`, `‘`, `ʼ`), full-width `＃`, confusable letters and invisible characters.",
+    disguises="Reads the normalised key: any apostrophe (`’`, `‘`, `ʼ`, and the spacing accents `´` and `` ` ``), full-width `＃`, confusable letters and invisible characters.",
     disguise_example={"headline": "The world\u02bcs best garden chairs"},
 )
 TRADEMARK = Rule(

@@ -16,7 +16,7 @@ from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 
 from .domains import parse_host
-from .normalize import MARKS, skeleton
+from .normalize import MARKS, drawn_as, skeleton
 
 DEFAULT_RULESET = Path(__file__).resolve().parent / "rulesets" / "2026-11.json"
 
@@ -107,10 +107,12 @@ def phrase_pattern(phrases) -> PhraseList:
 
 def phone_pattern(min_digits: int) -> re.Pattern:
     # A digit run of `min_digits`+ digits, each gap at most three of: space, dot, dash (any
-    # Unicode dash or minus), parentheses, so `555 - 0199` is one number; an optional leading
-    # + or (. Not glued to a word before it (SKU1234567). Read in the clean text, where
-    # zero-width characters are gone and full-width digits are ASCII.
-    return re.compile(rf"(?<!\w)[+(]?\d(?:[\s.\-\u2010-\u2015\u2212()]{{0,3}}\d){{{min_digits - 1},}}")
+    # Unicode dash or minus, or a character drawn as one: `˗`), parentheses, so `555 - 0199` is
+    # one number; an optional leading + or (. Not glued to a word before it (SKU1234567). Read in
+    # the clean text, where zero-width characters are gone and full-width digits are ASCII.
+    look_alikes = re.escape(drawn_as("-") + drawn_as("."))
+    gap = rf"[\s.\-\u2010-\u2015\u2212(){look_alikes}]"
+    return re.compile(rf"(?<!\w)[+(]?\d(?:{gap}{{0,3}}\d){{{min_digits - 1},}}")
 
 
 def compile_ruleset(data: dict) -> Ruleset:

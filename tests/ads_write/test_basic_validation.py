@@ -39,6 +39,11 @@ BASIC_RULE_CASES = [
     ({"landing_url": "https://shop.example/" + "a" * 2048}, ("landing_url", "BASIC.TOO_LONG")),
     ({"landing_url": "https://shop.example:99999/"}, ("landing_url", "BASIC.INVALID_URL")),
     ({"display_url": "not a url"}, ("display_url", "BASIC.INVALID_URL")),
+    # Hosts urlsplit reads but a browser cannot (a port of letters; ⒈ has no IDNA mapping): the
+    # domain rules could not judge them, though a reader sees a host.
+    ({"display_url": "acme-store.example:chairs"}, ("display_url", "BASIC.INVALID_URL")),
+    ({"display_url": "acme-store.example\u2488"}, ("display_url", "BASIC.INVALID_URL")),
+    ({"landing_url": "https://bit.ly\u2488/x"}, ("landing_url", "BASIC.INVALID_URL")),
     ({"display_url": "d" * 256}, ("display_url", "BASIC.TOO_LONG")),
     ({"country": "us"}, ("country", "BASIC.INVALID_CODE")),
     ({"country": "XX"}, ("country", "BASIC.INVALID_CODE")),

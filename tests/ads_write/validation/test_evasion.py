@@ -179,6 +179,113 @@ def test_each_issue_example_gets_the_verdict_of_its_plain_form(request, disguise
     assert (verdict.status, codes(verdict)) == (status, expected), verdict.findings
 
 
+# Disguises the issue did not list, found when it was audited; each beside its plain form.
+MORE_DISGUISES = [
+    (
+        "scam reversed by a right-to-left override",
+        {"headline": "No \u202emacs\u202c here"},
+        {"headline": "No scam here"},
+    ),
+    ("override to the end of the text", {"headline": "Here no \u202emacs"}, {"headline": "Here no scam"}),
+    ("scam in small capitals", {"headline": "No \ua731\u1d04\u1d00\u1d0d here"}, {"headline": "No scam here"}),
+    (
+        "scam in negative circled letters",
+        {"description": "No \U0001f162\U0001f152\U0001f150\U0001f15c here"},
+        {"description": "No scam here"},
+    ),
+    (
+        "scam in parenthesized letters",
+        {"description": "No \u24ae\u249e\u249c\u24a8 here"},
+        {"description": "No scam here"},
+    ),
+    ("scam struck through", {"headline": "No s\u0336c\u0336a\u0336m\u0336 here"}, {"headline": "No scam here"}),
+    (
+        "no prescription with a braille blank for the space",
+        {**PHARMACY, "headline": "Antibiotics, no\u2800prescription"},
+        {**PHARMACY, "headline": "Antibiotics, no prescription"},
+    ),
+    (
+        "licence of braille blanks",
+        {"category": "pharmacy", "advertiser_license": "\u2800\u2800"},
+        {"category": "pharmacy"},
+    ),
+    (
+        "paid_for_by of a null notehead",
+        {"category": "political", "paid_for_by": "\U0001d159"},
+        {"category": "political"},
+    ),
+    (
+        "phone split by braille blanks",
+        {"description": "Call 020\u28007946\u28000958 today."},
+        {"description": "Call 020 7946 0958 today."},
+    ),
+    (
+        "phone split by modifier minus signs",
+        {"description": "Call 020\u02d77946\u02d70958 today."},
+        {"description": "Call 020-7946-0958 today."},
+    ),
+    (
+        "phone in keycap digits",
+        {"description": "Call " + "".join(f"{d}\ufe0f\u20e3" for d in "02079460958") + " today."},
+        {"description": "Call 02079460958 today."},
+    ),
+    (
+        "capitals in small capitals",
+        {"headline": "\u0299\u026a\u0262 \ua731\u1d00\u029f\u1d07 now"},
+        {"headline": "BIG SALE now"},
+    ),
+    ("heavy exclamation mark emoji", {"description": "Weatherproof\u2757\u2757"}, {"description": "Weatherproof!!"}),
+    ("interrobang", {"description": "Weatherproof\u203d"}, {"description": "Weatherproof?!"}),
+    (
+        "superlative with an acute accent",
+        {"headline": "The world\u00b4s best chairs"},
+        {"headline": "The world's best chairs"},
+    ),
+    ("host in small capitals", {"landing_url": "https://\u1d00cmephone.example/"}, None),
+    # Already seen through before the audit; kept so that they stay so.
+    ("scam with a word joiner", {"headline": "No sc\u2060am here"}, {"headline": "No scam here"}),
+    ("scam with a Mongolian vowel separator", {"headline": "No sc\u180eam here"}, {"headline": "No scam here"}),
+    ("scam with a byte order mark", {"headline": "No sc\ufeffam here"}, {"headline": "No scam here"}),
+    ("scam with a variation selector", {"headline": "No sc\U000e0100am here"}, {"headline": "No scam here"}),
+    (
+        "scam in mathematical bold",
+        {"headline": "No \U0001d42c\U0001d41c\U0001d41a\U0001d426 here"},
+        {"headline": "No scam here"},
+    ),
+    ("idiot with an Armenian o", {"headline": "No idi\u0585t here"}, {"headline": "No idiot here"}),
+    ("scam with a Cherokee s", {"headline": "No \uabaacam here"}, {"headline": "No scam here"}),
+    (
+        "superlative with a grave accent",
+        {"headline": "The world`s best chairs"},
+        {"headline": "The world's best chairs"},
+    ),
+    (
+        "phone in Arabic-Indic digits",
+        {"description": "Call \u0660\u0662\u0660\u0667\u0669\u0664\u0666\u0660\u0669\u0665\u0668 today."},
+        {"description": "Call 02079460958 today."},
+    ),
+    ("IPv4 in decimal", {"landing_url": "https://3405803783/x"}, {"landing_url": "https://203.0.113.7/x"}),
+    ("IPv4 in hex", {"landing_url": "https://0xcb.0x0.0x71.0x7/x"}, {"landing_url": "https://203.0.113.7/x"}),
+    ("IPv4 in octal", {"landing_url": "https://0313.0.0161.07/x"}, {"landing_url": "https://203.0.113.7/x"}),
+    ("IPv4-mapped IPv6", {"landing_url": "https://[::ffff:cb00:7107]/x"}, {"landing_url": "https://203.0.113.7/x"}),
+    ("shortener with trailing dots", {"landing_url": "https://BIT.LY../x"}, {"landing_url": "https://bit.ly/x"}),
+]
+EXPECTED["host in small capitals"] = ("needs_review", {"FRAUD.PUNYCODE_DOMAIN"})
+
+
+@pytest.mark.parametrize("disguised,plain", [case[1:] for case in MORE_DISGUISES], ids=[c[0] for c in MORE_DISGUISES])
+def test_other_disguises_get_the_verdict_of_their_plain_form(request, disguised, plain):
+    test_each_issue_example_gets_the_verdict_of_its_plain_form(request, disguised, plain)
+
+
+def test_an_override_is_quoted_from_the_override_on_and_a_struck_word_whole():
+    [finding] = only(judge(headline="No \u202emacs\u202c here"), "POLICY.PROHIBITED_WORDS")
+    assert finding.evidence == {"words": ["scam"], "original": ["\u202emacs"]}
+    assert "'scam' (written '<U+202E>macs')" in finding.message
+    [finding] = only(judge(headline="No s\u0336c\u0336a\u0336m\u0336 here"), "POLICY.PROHIBITED_WORDS")
+    assert finding.evidence["original"] == ["s\u0336c\u0336a\u0336m\u0336"]
+
+
 def test_findings_quote_the_original_and_name_the_normalised_form():
     [finding] = only(judge(headline="No \u0455\u0441\u0430m here"), "POLICY.PROHIBITED_WORDS")
     assert finding.evidence == {"words": ["scam"], "original": ["\u0455\u0441\u0430m"]}
@@ -253,6 +360,16 @@ def test_user_info_is_flagged_wherever_a_browser_finds_it(url, display, code):
         {"landing_url": "https://\u65e5\u672c\u306e\u304a\u8336.example/sets", "country": "JP", "language": "ja"},
         {"landing_url": "https://\ud55c\uad6d.kr/", "country": "KR", "language": "ko"},
         {"headline": "\u65e5\u672c\u306e\u304a\u8336\u3001\u65b0\u8336\u5165\u8377", "country": "JP", "language": "ja"},
+        # Arabic, written right to left with its own digits and percent sign (not a finance ad).
+        {
+            "headline": "\u062e\u0635\u0645 \u0663\u0660\u066a \u0639\u0644\u0649 \u0627\u0644\u0643\u0631\u0627\u0633\u064a",
+            "description": "\u062a\u0648\u0635\u064a\u0644 \u062e\u0644\u0627\u0644 \u064a\u0648\u0645\u064a\u0646 \u0662\u0660\u0662\u0666.",
+            "country": "AE",
+            "language": "ar",
+        },
+        {"description": "Steps 1\ufe0f\u20e3 2\ufe0f\u20e3 3\ufe0f\u20e3: pick, pay, sit."},  # three digits: no phone
+        {"headline": "Scampi night \u202e\u05e9\u05dc\u05d5\u05dd\u202c"},  # an override around Hebrew
+        {"headline": "Sizes 36\u280044 in stock"},  # a braille blank is a space: four digits, no phone
     ],
 )
 def test_look_alike_legitimate_ads_stay_approved(fields):
@@ -281,7 +398,10 @@ def test_a_host_is_judged_the_same_in_unicode_and_as_xn(host, flagged):
 # --- basic validation: invisible text is blank --------------------------------------------------
 
 
-@pytest.mark.parametrize("text", ["\u200b", "\u200b\u200c\u200d", "\u3164\u3164", " \u00ad \ufeff ", "\u2060\u034f"])
+@pytest.mark.parametrize(
+    "text",
+    ["\u200b", "\u200b\u200c\u200d", "\u3164\u3164", " \u00ad \ufeff ", "\u2060\u034f", "\u2800\u2800", "\U0001d159"],
+)
 def test_required_text_of_invisible_characters_is_missing(text):
     result = validate_basic(payload(headline=text, description=text))
     assert {(e.field, e.code) for e in result.errors} == {
@@ -345,6 +465,21 @@ def test_skeleton_is_idempotent_and_its_ascii_shortcut_agrees(text):
     assert normalize.skeleton(text) == text.translate(normalize.KEY_TABLE)
 
 
+@pytest.mark.parametrize(
+    "character,key",
+    [
+        ("\u2030", "o/oo"),  # ‰: its TR 39 prototype º/₀₀ is not NFKC-normal
+        ("\u0432", "b"),  # Cyrillic в: its prototype is the small capital ʙ
+        ("\u2260", "="),  # ≠ decomposes to = and an overlay
+        ("\u00f8", "o"),  # ø: TR 39 draws it as o with an overlay
+        ("\u00e9", "e\u0301"),  # accents stay
+    ],
+)
+def test_the_key_of_a_key_is_itself(character, key):
+    assert normalize.skeleton(character) == key
+    assert normalize.skeleton(key) == key
+
+
 @settings(max_examples=200, deadline=None)
 @given(st.text(st.characters(min_codepoint=32, max_codepoint=126), max_size=60))
 def test_ascii_text_is_its_own_clean_form_and_duplicate_fold(text):
@@ -374,7 +509,11 @@ VIOLATIONS = [
     ({"description": "Call 0207 946 0958 now."}, {}),
     ({"headline": "GARDEN CHAIRS today"}, {}),
 ]
-INVISIBLES = sorted({chr(cp) for a, b in normalize.INVISIBLE_RANGES for cp in range(a, min(b, a + 40) + 1)})
+# Not the right-to-left override: it shows nothing itself but draws the text after it reversed
+# (its own property test is below).
+INVISIBLES = sorted(
+    {chr(cp) for a, b in normalize.INVISIBLE_RANGES for cp in range(a, min(b, a + 40) + 1)} - {"\u202e"}
+)
 
 
 def _same_class(ch: str, other: str) -> bool:
@@ -397,6 +536,18 @@ def _look_alikes() -> dict[str, list[str]]:
             if len(source) == 1 and source != ch and target in (ch, ch.lower(), normalize.skeleton(ch)):
                 if _same_class(ch, source):
                     found[ch].append(source)
+    # Latin letters that only their Unicode names relate to ASCII (small capitals, negative
+    # circled and squared, parenthesized): normalize reads them by name.
+    styled = [
+        chr(cp)
+        for a, b in ((0x0260, 0x02AF), (0x1D00, 0x1D2B), (0xA730, 0xA7FF), (0x2474, 0x24E9))
+        for cp in range(a, b + 1)
+    ]
+    styled += [chr(cp) for cp in range(0x1F110, 0x1F18A)]
+    for source in styled:
+        for ch in found:
+            if source not in found[ch] and normalize._styled_letter(source) and _same_class(ch, source):
+                found[ch].append(source)
     return {ch: sorted(others) for ch, others in found.items() if others}
 
 
@@ -451,6 +602,25 @@ def test_both_disguises_at_once_do_not_change_the_verdict(case):
     _check(*case)
 
 
+@st.composite
+def overridden(draw):
+    """A violating text with a random part written backwards inside a right-to-left override,
+    so that it is drawn as the plain text."""
+    violation = draw(st.sampled_from(VIOLATIONS))
+    _, text = _field(violation)
+    start = draw(st.integers(min_value=0, max_value=len(text) - 1))
+    end = draw(st.integers(min_value=start + 1, max_value=len(text)))
+    pop = "\u202c" if end < len(text) or draw(st.booleans()) else ""
+    return violation, text[:start] + "\u202e" + text[start:end][::-1] + pop + text[end:]
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(overridden())
+def test_text_written_backwards_under_an_override_gets_the_verdict_of_what_is_drawn(case):
+    _check(*case)
+
+
 def test_there_are_look_alikes_to_swap():
     assert {"a", "c", "e", "o", "p", "s", "x"} <= set(LOOK_ALIKES)
     assert "\u0430" in LOOK_ALIKES["a"] and "\u0455" in LOOK_ALIKES["s"]
+    assert "\u1d00" in LOOK_ALIKES["A"] and "\u249c" in LOOK_ALIKES["a"]  # small capital, parenthesized
