@@ -85,7 +85,8 @@ class FindingCodeFilter(InputFilter):
     placeholder = "e.g. POLICY.EXCESSIVE_CAPS"
 
     def filter(self, queryset, value):
-        return queryset.filter(Exists(Finding.objects.filter(verdict__ad=OuterRef("pk"), code=value)))
+        # Codes are upper case (CATEGORY.NAME): typed in any case, as in the search.
+        return queryset.filter(Exists(Finding.objects.filter(verdict__ad=OuterRef("pk"), code=value.upper())))
 
 
 # A search term that can only be a finding code (CATEGORY.NAME), or part of an ad id.
@@ -398,13 +399,15 @@ class SlaFilter(ChoiceFilter):
 class ClaimFilter(ChoiceFilter):
     title = "being reviewed"
     parameter_name = "claim"
-    options = {"free": "By nobody", "mine": "By me", "others": "By someone else"}
+    options = {"free": "By nobody", "any": "By anyone", "mine": "By me", "others": "By someone else"}
 
     def narrow(self, value, queryset, request):
         active = ReviewClaim.objects.filter(ad=OuterRef("pk"), expires_at__gt=timezone.now())
         me = request.user.get_username()
         if value == "free":
             return queryset.exclude(Exists(active))
+        if value == "any":  # what the index counts as "Being reviewed"
+            return queryset.filter(Exists(active))
         mine = active.filter(reviewer=me)
         return queryset.filter(Exists(mine if value == "mine" else active.exclude(reviewer=me)))
 
@@ -439,7 +442,9 @@ class HeldAdAdmin(AdAdmin):
         return super().changelist_view(request, {"title": "Review queue: ads held for review", **(extra_context or {})})
 
     def get_queryset(self, request):
-        engine_verdicts = Verdict.objects.filter(source=Verdict.Source.ENGINE).prefetch_related("findings")
+        engine_verdicts = Verdict.objects.filter(version=review.latest_engine_verdict(OuterRef("ad"))).prefetch_related(
+            "findings"
+        )
         return (
             super()
             .get_queryset(request)
@@ -626,6 +631,8 @@ class HeldAdAdmin(AdAdmin):
         )
 
     def next_view(self, request):
+        if not self.has_view_permission(request):
+            raise PermissionDenied  # the next held ad's id is not for staff who may not see the queue
         return self._open_next(request, after=parse_uuid(request.GET.get("after", "")))
 
     def _open_next(self, request, *, after):
@@ -767,7 +774,7 @@ class FindingCodeInput(InputFilter):
     parameter_name = "code"
 
     def filter(self, queryset, value):
-        return queryset.filter(code=value)
+        return queryset.filter(code=value.upper())
 
 
 class FindingAdmin(ReadOnlyAdmin):

@@ -17,7 +17,7 @@ from adplatform.admin_tools import DateRangeFilter, ReadOnlyAdmin, parse_uuid
 
 from .admin import SlaFilter, age_text, decision_response, sla_markup
 from .models import Appeal, HeldAd
-from .services.appeals import appeal_decide
+from .services.appeals import appeal_decide, appeal_superseded
 
 
 class AppealSlaFilter(SlaFilter):
@@ -110,13 +110,15 @@ class AppealAdmin(ReadOnlyAdmin):
         return appeal
 
     def appeal_page(self, request, appeal, *, form, status_code=200):
+        superseded_by = appeal_superseded(appeal) if appeal.status == Appeal.Status.OPEN else None
         return self._held_admin().review_page(
             request,
             appeal.ad,
             form=form,
             status_code=status_code,
-            decidable=appeal.status == Appeal.Status.OPEN,
+            decidable=appeal.status == Appeal.Status.OPEN and superseded_by is None,
             appeal=appeal,
+            superseded_by=superseded_by,
             appeal_age=age_text(timezone.now() - appeal.submitted_at) if appeal.status == Appeal.Status.OPEN else None,
             opts=self.opts,
             title=f"Appeal: {appeal.ad.headline}",
@@ -156,6 +158,8 @@ class AppealAdmin(ReadOnlyAdmin):
         )
 
     def next_view(self, request):
+        if not self.has_view_permission(request):
+            raise PermissionDenied
         return self._open_next(request, after=parse_uuid(request.GET.get("after", "")))
 
     def _open_next(self, request, *, after):
