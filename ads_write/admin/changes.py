@@ -6,8 +6,8 @@ import json
 
 from django.utils.html import format_html, format_html_join
 
-from .models import Ad
-from .review import iso_time
+from ..models import Ad
+from ..review import iso_time
 
 
 def _value(value) -> str:
