@@ -13,6 +13,7 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
+from django.utils.safestring import mark_safe
 
 from adplatform.admin_tools import parse_uuid
 from audit.roles import DECIDE_PERMISSION
@@ -54,7 +55,7 @@ class HeldAdAdmin(HeldAdActions, NextItem, AdAdmin):
     @admin.display(description="findings")
     def finding_list(self, ad):
         codes = sorted({f.code for v in ad.verdicts.all() for f in v.findings.all()})
-        return format_html_join(format_html("<br>"), "{}", ((code,) for code in codes)) if codes else "—"
+        return format_html_join(mark_safe("<br>"), "{}", ((code,) for code in codes)) if codes else "—"
 
     @admin.display(description="held for (SLA)", ordering="reviewed_at")
     def held_for(self, ad):
