@@ -195,3 +195,12 @@ def test_an_appeal_of_a_verdict_judged_again_since_is_not_decided(api, client, r
     assert response.status_code == 400 and "judged again since this appeal" in response.content.decode()
     assert Ad.objects.get(id=rejected.id).status == "rejected" and Appeal.objects.get(id=appeal_id).status == "open"
     assert not Verdict.objects.filter(ad=rejected, source="staff").exists()
+
+
+def test_the_failed_ads_csv_says_when_an_appeal_was_rejected(api, retailer, rejected, reviewer, client):
+    appeal_id = appeal(api, rejected.id).json()["id"]
+    client.force_login(reviewer)
+    assert decide(client, appeal_id, decision="rejected", reason_code="PROHIBITED_CONTENT").status_code == 302
+    ads_project(ad_ids=[rejected.id])
+    report = FailedAdsReport(retailer_id=retailer.id, day=rejected.submitted_at.date(), tz="UTC")
+    assert "\r\nrejected (appeal rejected)," in b"".join(report.chunks()).decode()
