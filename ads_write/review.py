@@ -13,11 +13,12 @@ from datetime import timedelta
 from urllib.parse import urlsplit
 
 import idna
+from django.db.models import Subquery
 from django.utils import formats, timezone
 from django.utils.html import escape, format_html
 from django.utils.safestring import SafeString, mark_safe
 
-from .models import Ad, ContentFingerprint, Finding
+from .models import Ad, ContentFingerprint, Finding, Verdict
 from .validation.domains import _script, parse_host
 from .validation.engine import RULES
 from .validation.rules import REJECT, TEXT_FIELDS
@@ -196,9 +197,21 @@ def duplicates_of(ad: Ad, *, window_days: int = 30) -> list[Ad]:
     return list(Ad.objects.filter(id__in=list(others)).select_related("retailer").order_by("submitted_at"))
 
 
+def latest_engine_verdict(ad_ref):
+    """The version of the ad's latest engine verdict, as a subquery (`ad_ref`: the ad, or an
+    OuterRef to it): a change or a revalidation judges the ad again, and only that judgement's
+    findings are the ones staff decide on."""
+    engine = Verdict.objects.filter(ad=ad_ref, source=Verdict.Source.ENGINE)
+    return Subquery(engine.order_by("-version").values("version")[:1])
+
+
 def current_findings(ad: Ad) -> list[Finding]:
-    """The findings of the ad's engine verdict (the ones a decision disposes of)."""
-    return list(Finding.objects.filter(verdict__ad=ad, verdict__source="engine").order_by("verdict__version", "id"))
+    """The findings of the ad's latest engine verdict (the ones a decision disposes of)."""
+    return list(
+        Finding.objects.filter(
+            verdict__ad=ad, verdict__source=Verdict.Source.ENGINE, verdict__version=latest_engine_verdict(ad)
+        ).order_by("id")
+    )
 
 
 def finding_views(ad: Ad, findings: list[Finding]) -> list[FindingView]:

@@ -1,6 +1,7 @@
 """Compliance staff accounts: `staff_upsert` (behind `create_staff`) puts a user in exactly
 one role, and signal handlers audit what happens to staff accounts by any other way — a
-login, a user created (`createsuperuser`, the admin, a shell), a change of groups.
+login, a user created (`createsuperuser`, the admin, a shell), a change of groups, of the
+user's own permissions or of its staff / superuser / active flags.
 
 Who did it (`actor`) comes from the request when there is one (StaffActorMiddleware), else
 `system:cli`."""
@@ -10,7 +11,7 @@ from contextlib import contextmanager
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.base_user import AbstractBaseUser
-from django.contrib.auth.models import Group
+from django.contrib.auth.models import Group, Permission
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -129,39 +130,70 @@ def staff_upsert(
 
 
 # --- signal handlers (connected in apps.py) -------------------------------------------------
+# What a user may do besides its groups: flags a superuser can flip in the user admin. Each
+# change is a change of role, audited like a change of groups.
+PRIVILEGE_FLAGS = ("is_staff", "is_superuser", "is_active")
+
+
+def on_user_saving(sender, instance, raw=False, update_fields=None, **kwargs):
+    """Keeps the user's privilege flags as stored, for on_user_saved to compare."""
+    if raw or instance.pk is None or _service_records.get():
+        return
+    if update_fields is not None and not set(update_fields) & set(PRIVILEGE_FLAGS):
+        return  # a sign-in's last_login, a password: no privilege changes
+    instance._audit_flags = type(instance).objects.filter(pk=instance.pk).values(*PRIVILEGE_FLAGS).first()
+
+
 def on_user_saved(sender, instance, created, raw=False, **kwargs):
-    if created and not raw and not _service_records.get():
+    if raw or _service_records.get():
+        return
+    if created:
         _record("user.created", _user_data(instance))
+        return
+    before = instance.__dict__.pop("_audit_flags", None) or {}
+    changed = {
+        flag: {"from": before[flag], "to": getattr(instance, flag)}
+        for flag in PRIVILEGE_FLAGS
+        if flag in before and before[flag] != getattr(instance, flag)
+    }
+    if changed:
+        _record("staff.role_changed", {**_user_data(instance), "flags": changed})
 
 
-def on_groups_changed(sender, instance, action, reverse, model, pk_set, **kwargs):
+def _permission_label(permission) -> str:
+    return f"{permission.content_type.app_label}.{permission.codename}"
+
+
+def on_access_changed(sender, instance, action, reverse, model, pk_set, **kwargs):
+    """A user's groups (its roles: `staff.role_changed`) or its own permissions
+    (`staff.permissions_changed`) changed, from either side of the relation."""
     if action not in ("post_add", "post_remove", "pre_clear", "post_clear") or _service_records.get():
         return
     User = get_user_model()
+    groups = model is Group or isinstance(instance, Group)
     if action == "pre_clear":  # what a clear removes is known only before it
-        instance._audit_cleared = list(
-            instance.user_set.values_list("pk", flat=True) if reverse else instance.groups.values_list("pk", flat=True)
-        )
+        related = instance.user_set if reverse else (instance.groups if groups else instance.user_permissions)
+        instance._audit_cleared = list(related.values_list("pk", flat=True))
         return
     if action == "post_clear":
         pk_set = set(getattr(instance, "_audit_cleared", []))
     if not pk_set:
         return
     verb = "added" if action == "post_add" else "removed"
-    if reverse:  # group.user_set.add(users…)
-        pairs = [(user, [instance.name]) for user in User.objects.filter(pk__in=pk_set)]
-    else:
+    if reverse:  # group.user_set.add(users…), permission.user_set.add(users…)
+        name = instance.name if groups else _permission_label(instance)
+        pairs = [(user, [name]) for user in User.objects.filter(pk__in=pk_set)]
+    elif groups:
         pairs = [(instance, sorted(Group.objects.filter(pk__in=pk_set).values_list("name", flat=True)))]
-    for user, groups in pairs:
-        _record(
-            "staff.role_changed",
-            {
-                "user_id": user.pk,
-                "username": user.get_username(),
-                verb: groups,
-                "roles": sorted(user.groups.values_list("name", flat=True)),
-            },
-        )
+    else:
+        permissions = Permission.objects.filter(pk__in=pk_set).select_related("content_type")
+        pairs = [(instance, sorted(_permission_label(p) for p in permissions))]
+    for user, names in pairs:
+        data = {"user_id": user.pk, "username": user.get_username(), verb: names}
+        if groups:
+            _record("staff.role_changed", {**data, "roles": sorted(user.groups.values_list("name", flat=True))})
+        else:
+            _record("staff.permissions_changed", data)
 
 
 def on_logged_in(sender, request, user, **kwargs):

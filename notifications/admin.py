@@ -3,7 +3,7 @@ report deliveries. Read-only: every change goes through the services, which audi
 
 from django.contrib import admin
 
-from adplatform.admin_tools import ReadOnlyAdmin
+from adplatform.admin_tools import DateRangeFilter, ReadOnlyAdmin
 
 from .models import ReportDelivery, WebhookDelivery, WebhookEndpoint
 
@@ -12,6 +12,7 @@ from .models import ReportDelivery, WebhookDelivery, WebhookEndpoint
 class WebhookEndpointAdmin(ReadOnlyAdmin):
     list_display = ["url", "retailer", "events", "created_at"]
     list_select_related = ["retailer"]
+    list_filter = ["retailer", ("created_at", DateRangeFilter)]
     search_fields = ["url", "retailer__name"]
     exclude = ["secret"]  # the signing secret is the retailer's, not staff's to read
 

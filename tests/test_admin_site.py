@@ -4,6 +4,8 @@
 import re
 
 import pytest
+from django.contrib import admin
+from django.urls import reverse
 
 from tests.factories import held_ad, submit_ad
 
@@ -44,3 +46,18 @@ def test_the_api_keeps_its_problems(client):
     assert response.status_code == 404 and response["Content-Type"] == "application/problem+json"
     anonymous = client.get("/admin/ads_write/heldad/00000000-0000-0000-0000-000000000000/decide/")
     assert anonymous.status_code == 302  # not signed in: the admin's login, as ever
+
+
+OUR_APPS = {"kernel", "ads_write", "ads_read", "audit", "notifications"}
+
+
+def test_every_list_of_ours_has_filters_that_work(admin_client, retailer):
+    held_ad(retailer)
+    lists = [
+        (model, model_admin) for model, model_admin in admin.site._registry.items() if model._meta.app_label in OUR_APPS
+    ]
+    assert len(lists) >= 10
+    for model, model_admin in lists:
+        assert model_admin.list_filter, f"{model.__name__} lists without filters"
+        page = admin_client.get(reverse(f"admin:{model._meta.app_label}_{model._meta.model_name}_changelist"))
+        assert page.status_code == 200 and 'id="changelist-filter"' in page.content.decode(), model.__name__

@@ -37,7 +37,7 @@ def appeal_submit(*, caller: Caller, ad_id, message: str) -> Appeal:
                 "appeal-not-allowed",
                 detail=f"Only a rejected ad, or one decided by staff, can be appealed; this one is {ad.status}.",
             )
-        verdict_version = Verdict.objects.filter(ad=ad).aggregate(v=Max("version"))["v"] or ad.version
+        verdict_version = current_verdict_version(ad.id) or ad.version
         earlier = Appeal.objects.filter(ad=ad, verdict_version=verdict_version).first()
         if earlier is not None:
             raise problem(
@@ -75,12 +75,31 @@ def appeal_submit(*, caller: Caller, ad_id, message: str) -> Appeal:
     return appeal
 
 
+def current_verdict_version(ad_id) -> int | None:
+    return Verdict.objects.filter(ad_id=ad_id).aggregate(v=Max("version"))["v"]
+
+
+def appeal_superseded(appeal: Appeal) -> int | None:
+    """The ad's newer verdict version if the ad was judged again since the appeal (a change
+    of its content, a revalidation): the appeal contests a verdict that no longer stands."""
+    current = current_verdict_version(appeal.ad_id)
+    return current if current is not None and current != appeal.verdict_version else None
+
+
 def appeal_decide(*, appeal_id, **decision) -> ReviewOutcome:
     """A reviewer's decision on an open appeal: approve (the verdict is overturned) or reject
     (it stands), with a reason code, a written reason and the disposition of each finding —
     the arguments and rules, four eyes included, of a decision on a held ad (review_decide).
-    The ad gets a new verdict version by that reviewer, audited as `ad.appeal_decided`."""
+    The ad gets a new verdict version by that reviewer, audited as `ad.appeal_decided`.
+    Refused once the ad has a newer verdict than the one appealed (the ad's version, checked
+    under its lock by review_decide, catches a verdict that comes while the reviewer reads)."""
     appeal = Appeal.objects.get(id=appeal_id)
+    newer = appeal_superseded(appeal) if appeal.status == Appeal.Status.OPEN else None
+    if newer is not None:
+        raise DecisionError(
+            f"The ad was judged again since this appeal (verdict version {newer}, the appeal contests "
+            f"version {appeal.verdict_version}): the appealed verdict no longer stands, so it is not decided here."
+        )
 
     def decide(**decision) -> Ad:
         locked = Appeal.objects.select_for_update().get(id=appeal.id)

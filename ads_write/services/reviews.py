@@ -23,11 +23,13 @@ class ClaimError(ValueError):
 
 
 def review_claim(*, ad_id, reviewer: str) -> ReviewClaim:
-    """Claim an ad for `reviewer` (or extend the reviewer's own claim). Raises ClaimError if
-    another reviewer holds an unexpired claim."""
+    """Claim a held ad for `reviewer` (or extend the reviewer's own claim). Raises ClaimError
+    if the ad is not held for review, or another reviewer holds an unexpired claim."""
     now = timezone.now()
     with transaction.atomic():
         ad = Ad.objects.select_for_update().get(id=ad_id)  # serialises claims of one ad
+        if ad.status != AdStatus.NEEDS_REVIEW:  # a decided ad's page has no claim button, a forged POST
+            raise ClaimError(f"This ad is not held for review: it is {ad.status}.")
         claim = ReviewClaim.objects.filter(ad=ad).first()
         if claim and claim.active(now) and claim.reviewer != reviewer:
             raise ClaimError(f"Being reviewed by {claim.reviewer} until {iso_time(claim.expires_at)}.")

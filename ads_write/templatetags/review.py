@@ -37,7 +37,7 @@ def review_counts(context):
             "admin:ads_write_heldad_changelist",
             "sla=overdue",
         ),
-        ("claimed", "Being reviewed", _count(claimed), "admin:ads_write_heldad_changelist", "claim=others"),
+        ("claimed", "Being reviewed", _count(claimed), "admin:ads_write_heldad_changelist", "claim=any"),
     ]
     if request.user.has_perm("ads_write.view_appeal"):
         appeals = Appeal.objects.filter(status=Appeal.Status.OPEN)

@@ -178,3 +178,29 @@ def test_a_staff_decided_ad_may_be_appealed_and_decided_again(api, retailer, cli
     assert Verdict.objects.filter(ad=ad).latest("version").status == "rejected"
     assert Ad.objects.get(id=ad.id).status == "rejected"
     assert appeal(api, ad.id).status_code == 201  # the new verdict (version 5) may be appealed
+
+
+def test_an_appeal_of_a_verdict_judged_again_since_is_not_decided(api, client, reviewer, rejected, intake_mode):
+    appeal_id = appeal(api, rejected.id).json()["id"]
+    intake_mode("sync")
+    changed = api.patch(
+        f"/api/v1/ads/{rejected.id}", {"headline": "Cigars, rolled by hand"}, format="json", headers={"If-Match": '"3"'}
+    )
+    assert changed.status_code == 200, changed.content
+    assert Verdict.objects.filter(ad=rejected).latest("version").version == 5  # the change's own verdict
+    client.force_login(reviewer)
+    page = client.get(f"{APPEALS}{appeal_id}/change/").content.decode()
+    assert 'id="appeal-superseded"' in page and 'id="decide-approve"' not in page
+    response = decide(client, appeal_id)  # at the ad's current version: only the verdict is stale
+    assert response.status_code == 400 and "judged again since this appeal" in response.content.decode()
+    assert Ad.objects.get(id=rejected.id).status == "rejected" and Appeal.objects.get(id=appeal_id).status == "open"
+    assert not Verdict.objects.filter(ad=rejected, source="staff").exists()
+
+
+def test_the_failed_ads_csv_says_when_an_appeal_was_rejected(api, retailer, rejected, reviewer, client):
+    appeal_id = appeal(api, rejected.id).json()["id"]
+    client.force_login(reviewer)
+    assert decide(client, appeal_id, decision="rejected", reason_code="PROHIBITED_CONTENT").status_code == 302
+    ads_project(ad_ids=[rejected.id])
+    report = FailedAdsReport(retailer_id=retailer.id, day=rejected.submitted_at.date(), tz="UTC")
+    assert "\r\nrejected (appeal rejected)," in b"".join(report.chunks()).decode()

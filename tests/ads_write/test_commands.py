@@ -3,6 +3,7 @@ judged as a new ad; ETag and If-Match), pause, resume, withdraw and their batch 
 audit entries, the read document, stats, webhooks and the review queue. The pipeline with
 real workers, in every intake mode: tests/pipeline/test_commands.py."""
 
+import re
 import uuid
 from datetime import date
 
@@ -267,3 +268,5 @@ def test_staff_see_the_changes_side_by_side_in_the_admin(client, auditor, api, a
     assert "v3 · judged → approved (v4)" in table and "v5 · judged → rejected (v6)" in table
     assert "<del>Trail running shoes</del><br><ins>Trail running shoes, new</ins>" in table
     assert "<del>sports</del><br><ins>tobacco</ins>" in table
+    # Times as everywhere in the admin: ISO 8601 with the offset.
+    assert len(re.findall(r"<small>\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\+0000 · ", table)) == 2

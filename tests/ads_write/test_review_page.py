@@ -14,7 +14,7 @@ from ads_write.models import Ad, ApprovalProposal, ContentFingerprint, Finding, 
 from ads_write.services.decisions import ad_decide
 from ads_write.validation import engine
 from audit.models import AuditEntry
-from tests.factories import held_ad
+from tests.factories import held_ad, submit_ad
 
 pytestmark = pytest.mark.django_db
 
@@ -185,3 +185,33 @@ def test_an_auditor_reads_the_page_without_a_form_and_a_forged_decision_is_refus
     assert client.post(decide_url(ad), form_data(ad)).status_code == 403
     assert client.post(f"{HELD}{ad.id}/claim/").status_code == 403
     assert Ad.objects.get(id=ad.id).status == "needs_review"
+
+
+def test_an_ad_judged_again_is_decided_on_its_latest_findings_only(as_reviewer, api, retailer, intake_mode):
+    # Rejected for its category, then changed (PATCH, judged in the request): held for a claim.
+    ad = submit_ad(retailer, category="tobacco", headline="Fine cigars", display_url=None)
+    intake_mode("sync")
+    changed = api.patch(
+        f"/api/v1/ads/{ad.id}",
+        {"category": "sports", "headline": "The world's best garden chairs"},
+        format="json",
+        headers={"If-Match": f'"{ad.version}"'},
+    )
+    assert changed.status_code == 200, changed.content
+    ad.refresh_from_db()
+    assert ad.status == "needs_review"
+    html = as_reviewer.get(page_of(ad)).content.decode()
+    findings = html.split('id="findings"', 1)[1].split('id="ad-text"', 1)[0]
+    assert "POLICY.SUPERLATIVE_CLAIM" in findings and "COMPLIANCE.PROHIBITED_CATEGORY" not in findings
+    latest = Finding.objects.get(verdict__ad=ad, verdict__version=ad.version)
+    data = {**form_data(ad), "then_next": ""}
+    data = {k: v for k, v in data.items() if not k.startswith("finding_")} | {f"finding_{latest.id}": "overruled"}
+    assert as_reviewer.post(decide_url(ad), data).status_code == 302
+    assert Verdict.objects.get(ad=ad, source="staff").dispositions == {str(latest.id): "overruled"}
+
+
+def test_next_is_not_for_staff_who_may_not_see_the_queue(client, operator, retailer):
+    held_ad(retailer)
+    client.force_login(operator)
+    assert client.get(f"{HELD}next/").status_code == 403
+    assert client.get("/admin/ads_write/appeal/next/").status_code == 403

@@ -129,3 +129,31 @@ def test_csv_exports_of_the_ads_and_of_the_queue_follow_the_filters(client, audi
 def test_staff_without_the_export_permission_cannot_export(client, operator, queue):
     client.force_login(operator)
     assert client.get(f"{ADS}export/").status_code == 403
+
+
+def test_the_indexs_being_reviewed_count_links_to_the_ads_it_counts(client, reviewer, second_reviewer, queue):
+    review_claim(ad_id=queue["fresh"].id, reviewer=reviewer.username)
+    review_claim(ad_id=queue["due_soon"].id, reviewer=second_reviewer.username)
+    client.force_login(reviewer)
+    page = client.get("/admin/").content.decode()
+    link, count = re.search(
+        r'<tr class="count-claimed">.*?href="([^"]+)".*?<td class="count">([^<]+)</td>', page, re.S
+    ).groups()
+    path, query = link.split("?")
+    assert count == "2" and set(listed(client, path, query)) == {queue["fresh"].id, queue["due_soon"].id}
+
+
+def test_the_finding_code_filters_take_any_case(client, reviewer, queue):
+    client.force_login(reviewer)
+    assert listed(client, HELD, "finding_code=fraud.velocity") == [queue["due_soon"].id]
+    response = client.get("/admin/ads_write/finding/?code=Fraud.Velocity")
+    assert [f.code for f in response.context["cl"].result_list] == ["FRAUD.VELOCITY"]
+
+
+def test_only_a_held_ad_can_be_claimed(client, reviewer, retailer):
+    approved = submit_ad(retailer)
+    with pytest.raises(ClaimError, match="not held for review: it is approved"):
+        review_claim(ad_id=approved.id, reviewer="rita")
+    client.force_login(reviewer)
+    client.post(f"{HELD}{approved.id}/claim/")  # a forged POST: the page offers no claim
+    assert not ReviewClaim.objects.exists()

@@ -6,7 +6,7 @@ import io
 
 import pytest
 from django.contrib.auth import get_user_model
-from django.contrib.auth.models import Group
+from django.contrib.auth.models import Group, Permission
 from django.core.management import CommandError, call_command
 
 from adplatform.kernel.models import DeadLetter
@@ -128,4 +128,26 @@ def test_createsuperuser_a_group_change_and_a_login_are_audited(client, staff_gr
         ("staff.role_changed", "system:cli", "root", ["Reviewers"], None),
         ("staff.role_changed", "system:cli", "root", None, ["Operators"]),
         ("staff.login", "staff:root", "root", None, None),
+    ]
+
+
+def test_privileges_given_outside_the_roles_are_audited_too(reviewer):
+    """A superuser in the user admin can also flip the flags and give permissions one by one."""
+    replay = Permission.objects.get(content_type__app_label="kernel", codename="change_deadletter")
+    reviewer.is_superuser = True
+    reviewer.save()
+    reviewer.user_permissions.add(replay)
+    replay.user_set.remove(reviewer)
+    reviewer.is_active = False
+    reviewer.save(update_fields=["is_active"])
+    reviewer.save(update_fields=["last_login"])  # no privilege: nothing recorded
+    entries = AuditEntry.objects.filter(action__in=["staff.role_changed", "staff.permissions_changed"])
+    assert [
+        (e.action, e.actor, e.data["username"], e.data.get("flags"), e.data.get("added"), e.data.get("removed"))
+        for e in entries.order_by("sequence")
+    ][1:] == [  # after create_staff's own
+        ("staff.role_changed", "system:cli", "rita", {"is_superuser": {"from": False, "to": True}}, None, None),
+        ("staff.permissions_changed", "system:cli", "rita", None, ["kernel.change_deadletter"], None),
+        ("staff.permissions_changed", "system:cli", "rita", None, None, ["kernel.change_deadletter"]),
+        ("staff.role_changed", "system:cli", "rita", {"is_active": {"from": True, "to": False}}, None, None),
     ]

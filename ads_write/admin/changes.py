@@ -6,7 +6,8 @@ import json
 
 from django.utils.html import format_html, format_html_join
 
-from .models import Ad
+from ..models import Ad
+from ..review import iso_time
 
 
 def _value(value) -> str:
@@ -28,7 +29,7 @@ def changes_side_by_side(ad: Ad):
                 change.version or change.base_version,
                 change.status,
                 f" → {change.verdict_status} (v{change.verdict_version})" if change.verdict_status else "",
-                change.submitted_at.strftime("%Y-%m-%d %H:%M:%S"),
+                iso_time(change.submitted_at),  # as every time in the admin: ISO 8601 with the offset
                 change.actor,
             )
             for change in changes

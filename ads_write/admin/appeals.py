@@ -15,9 +15,11 @@ from django.utils.text import Truncator
 
 from adplatform.admin_tools import DateRangeFilter, ReadOnlyAdmin, parse_uuid
 
-from .admin import SlaFilter, age_text, decision_response, sla_markup
-from .models import Appeal, HeldAd
-from .services.appeals import appeal_decide
+from ..models import Appeal, HeldAd
+from ..services.appeals import appeal_decide, appeal_superseded
+from .filters import SlaFilter
+from .forms import NextItem, decision_response
+from .sla import age_text, sla_markup
 
 
 class AppealSlaFilter(SlaFilter):
@@ -27,8 +29,7 @@ class AppealSlaFilter(SlaFilter):
         return super().narrow(value, queryset.filter(status=Appeal.Status.OPEN), request)
 
 
-@admin.register(Appeal)
-class AppealAdmin(ReadOnlyAdmin):
+class AppealAdmin(NextItem, ReadOnlyAdmin):
     change_list_template = "admin/ads_write/ad/change_list.html"  # the workspace's styles
     list_display = ("ad_headline", "retailer", "status", "waiting", "message_start", "decision")
     list_select_related = ("ad", "retailer")
@@ -110,13 +111,15 @@ class AppealAdmin(ReadOnlyAdmin):
         return appeal
 
     def appeal_page(self, request, appeal, *, form, status_code=200):
+        superseded_by = appeal_superseded(appeal) if appeal.status == Appeal.Status.OPEN else None
         return self._held_admin().review_page(
             request,
             appeal.ad,
             form=form,
             status_code=status_code,
-            decidable=appeal.status == Appeal.Status.OPEN,
+            decidable=appeal.status == Appeal.Status.OPEN and superseded_by is None,
             appeal=appeal,
+            superseded_by=superseded_by,
             appeal_age=age_text(timezone.now() - appeal.submitted_at) if appeal.status == Appeal.Status.OPEN else None,
             opts=self.opts,
             title=f"Appeal: {appeal.ad.headline}",
@@ -154,9 +157,6 @@ class AppealAdmin(ReadOnlyAdmin):
             open_next=lambda: self._open_next(request, after=appeal.id),
             queue_url=reverse("admin:ads_write_appeal_changelist"),
         )
-
-    def next_view(self, request):
-        return self._open_next(request, after=parse_uuid(request.GET.get("after", "")))
 
     def _open_next(self, request, *, after):
         following = (
