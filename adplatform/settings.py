@@ -17,6 +17,7 @@ from pathlib import Path
 import environ
 from django.core.exceptions import ImproperlyConfigured
 
+from adplatform.kernel.key_lists import key_list_parse
 from adplatform.kernel.queues import AMQP_TRANSPORT_OPTIONS, is_amqp, task_queues
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -471,15 +472,7 @@ AUDIT_VERIFY_ADMIN_SECONDS = env.float("AUDIT_VERIFY_ADMIN_SECONDS", default=20.
 # AUDIT_HMAC_KEYS="2026a=<secret>,2026b=<secret>"; new entries use AUDIT_HMAC_KEY_ID (the only
 # key's id when there is one) and store it, so keys rotate by adding one and switching the id;
 # keep the old ones for verification. The embedded demo makes one into its data folder.
-_audit_keys = env.str("AUDIT_HMAC_KEYS", default="")
-AUDIT_HMAC_KEYS = {}
-for _pair in filter(None, (item.strip() for item in _audit_keys.split(","))):
-    _key_id, _, _secret = _pair.partition("=")
-    if not (_key_id.strip() and len(_key_id.strip()) <= 32 and len(_secret.strip()) >= 32):
-        raise ImproperlyConfigured(
-            "AUDIT_HMAC_KEYS: give id=secret pairs, ids of 1-32 characters, secrets of 32 or more."
-        )
-    AUDIT_HMAC_KEYS[_key_id.strip()] = _secret.strip()
+AUDIT_HMAC_KEYS = key_list_parse(name="AUDIT_HMAC_KEYS", value=env.str("AUDIT_HMAC_KEYS", default=""))
 if not AUDIT_HMAC_KEYS:
     if not EMBEDDED_DEMO:
         raise ImproperlyConfigured(
@@ -596,14 +589,7 @@ WEBHOOK_CA_BUNDLE = env.str("WEBHOOK_CA_BUNDLE", default="")
 # characters); new values use WEBHOOK_SECRET_KEY_ID (the only key's id when there is one).
 # Rotate: add a key, point the id at it, `manage.py reencrypt_webhook_secrets`, then drop the old key.
 # The embedded demo makes one into its data folder.
-WEBHOOK_SECRET_KEYS = {}
-for _pair in filter(None, (item.strip() for item in env.str("WEBHOOK_SECRET_KEYS", default="").split(","))):
-    _key_id, _, _secret = (part.strip() for part in _pair.partition("="))
-    if not (_key_id and len(_key_id) <= 32 and ":" not in _key_id and len(_secret) >= 32):
-        raise ImproperlyConfigured(
-            "WEBHOOK_SECRET_KEYS: give id=secret pairs, ids of 1-32 characters without ':', secrets of 32 or more."
-        )
-    WEBHOOK_SECRET_KEYS[_key_id] = _secret
+WEBHOOK_SECRET_KEYS = key_list_parse(name="WEBHOOK_SECRET_KEYS", value=env.str("WEBHOOK_SECRET_KEYS", default=""))
 if not WEBHOOK_SECRET_KEYS:
     if not EMBEDDED_DEMO:
         raise ImproperlyConfigured(
