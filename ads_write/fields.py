@@ -108,6 +108,12 @@ AD_FIELDS: tuple[AdField, ...] = (
         not_read="Read with `action`, which the read table keeps only for the version the command made.",
     ),
     _state(
+        "command_at",
+        Kind.DATETIME,
+        in_document=False,
+        not_read="When the last command was stored: the read-model sweep's window, of no use to a reader.",
+    ),
+    _state(
         "intake_event_id",
         Kind.ID,
         in_document=False,

@@ -65,6 +65,13 @@ class Ad(models.Model):
         help_text="The retailer's command that made `action_version`: changed, paused, resumed or withdrawn.",
     )
     action_version = models.PositiveIntegerField(null=True, blank=True)
+    # A command changes none of the times above: without its own, the read-model sweep would
+    # never see a lost pause, resume or withdraw projection of an ad judged long ago.
+    command_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="When the retailer's last command (change, pause, resume, withdraw) was stored.",
+    )
 
     class Meta:
         indexes = [
@@ -81,6 +88,7 @@ class Ad(models.Model):
             # decided by staff, so that index leaves out the rest.
             models.Index(fields=["reviewed_at"], name="ad_reviewed"),
             models.Index(fields=["decided_at"], name="ad_decided", condition=models.Q(decided_at__isnull=False)),
+            models.Index(fields=["command_at"], name="ad_command", condition=models.Q(command_at__isnull=False)),
             # The review queue, oldest hold (the most overdue) first.
             models.Index(
                 fields=["reviewed_at", "id"], name="ad_held_reviewed", condition=models.Q(status="needs_review")

@@ -213,8 +213,8 @@ def _apply(ad: Ad, event: Event) -> tuple[CommandResult, AuditRecord | None]:
         ReviewClaim.objects.filter(ad=ad).delete()
         ApprovalProposal.objects.filter(ad=ad).delete()
     ad.version += 1
-    ad.action, ad.action_version = _ACTION[action], ad.version
-    ad.save(update_fields=["status", "version", "paused", "withdrawn_at", "action", "action_version"])
+    ad.action, ad.action_version, ad.command_at = _ACTION[action], ad.version, now
+    ad.save(update_fields=["status", "version", "paused", "withdrawn_at", "action", "action_version", "command_at"])
     record = AuditRecord(
         event_id=uuid.UUID(event.event_id),
         action=event.type,
