@@ -95,6 +95,7 @@ AD_FIELDS: tuple[AdField, ...] = (
     # The retailer's commands (services/commands.py, docs/ad-states.md).
     _state("paused", Kind.BOOLEAN),
     _state("withdrawn_at", Kind.DATETIME),
+    _state("withdrawn_from", Kind.CODE, in_document=False),  # read by the failed-ads report
     _state(
         "action",
         Kind.TEXT,

@@ -57,6 +57,10 @@ class Ad(models.Model):
     # database's defaults.
     paused = models.BooleanField(default=False, db_default=False, help_text="Approved but not live while paused.")
     withdrawn_at = models.DateTimeField(null=True, blank=True)
+    # The daily failed-ads report still lists an ad rejected that day and withdrawn since.
+    withdrawn_from = models.CharField(
+        max_length=16, blank=True, default="", db_default="", help_text="The status the ad was withdrawn from."
+    )
     action = models.CharField(
         max_length=16,
         blank=True,

@@ -207,14 +207,25 @@ def _apply(ad: Ad, event: Event) -> tuple[CommandResult, AuditRecord | None]:
     elif action in ("pause", "resume"):
         ad.paused = action == "pause"
     else:
-        data["previous_status"] = ad.status
+        data["previous_status"] = ad.withdrawn_from = ad.status
         ad.status, ad.withdrawn_at, ad.paused = AdStatus.WITHDRAWN, now, False
         # Out of the review queue: nobody reviews or confirms a withdrawn ad.
         ReviewClaim.objects.filter(ad=ad).delete()
         ApprovalProposal.objects.filter(ad=ad).delete()
     ad.version += 1
     ad.action, ad.action_version, ad.command_at = _ACTION[action], ad.version, now
-    ad.save(update_fields=["status", "version", "paused", "withdrawn_at", "action", "action_version", "command_at"])
+    ad.save(
+        update_fields=[
+            "status",
+            "version",
+            "paused",
+            "withdrawn_at",
+            "withdrawn_from",
+            "action",
+            "action_version",
+            "command_at",
+        ]
+    )
     record = AuditRecord(
         event_id=uuid.UUID(event.event_id),
         action=event.type,
