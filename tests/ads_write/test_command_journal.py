@@ -43,6 +43,15 @@ def commands_queued() -> list:
     return [args for task, args in queued_tasks(settings.REDIS_URL) if task == COMMANDS_TASK]
 
 
+def command_stored(retailer, ad, action) -> list:
+    """Command the ad in direct mode and run the consumer on its message; returns the message's args."""
+    command(retailer, ad, action)
+    (message,) = commands_queued()
+    redis.Redis.from_url(settings.REDIS_URL).delete("intake")
+    process_commands_task.apply(args=message).get()
+    return message
+
+
 def test_a_direct_command_is_journaled_until_the_consumer_stores_it(retailer, broker):
     ad = submit_ad(retailer)
     broker.delete("projections")
@@ -89,10 +98,7 @@ def test_a_lost_command_keeps_the_ad_busy_and_is_replayed_once_per_threshold(ret
 
 def test_an_entry_whose_command_is_stored_is_dropped_without_a_replay(retailer, broker):
     ad = submit_ad(retailer)
-    command(retailer, ad, "pause")
-    (message,) = commands_queued()
-    broker.delete("intake")
-    process_commands_task.apply(args=message).get()
+    message = command_stored(retailer, ad, "pause")
     pipe = broker.pipeline()  # stored, but the consumer died before clearing its entry
     journal.COMMANDS_JOURNAL.record(events=[Event.from_dict(message[0][0])], pipe=pipe)
     pipe.execute()
@@ -105,10 +111,7 @@ def test_an_entry_whose_command_is_stored_is_dropped_without_a_replay(retailer, 
 
 def test_a_late_copy_of_a_stored_command_does_not_clear_the_ads_next_one(retailer, broker):
     ad = submit_ad(retailer)
-    command(retailer, ad, "pause")
-    (first,) = commands_queued()
-    broker.delete("intake")
-    process_commands_task.apply(args=first).get()
+    first = command_stored(retailer, ad, "pause")
     command(retailer, ad, "resume")  # journaled now
     process_commands_task.apply(args=first).get()  # a redelivery of the first, stored already
     assert journaled(broker) == {str(ad.id)}
