@@ -21,13 +21,6 @@ from tests.factories import submit_ad
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-@pytest.fixture
-def broker():
-    client = redis.Redis.from_url(settings.REDIS_URL)
-    client.delete("intake", "projections", journal.COMMANDS_INDEX_KEY, journal.COMMANDS_EVENTS_KEY)
-    return client
-
-
 def command(retailer, ad, action, mode="direct"):
     (result,) = ads_command(
         caller=Caller(retailer=retailer, key_prefix="test"), action=action, ad_ids=[ad.id], mode=mode
