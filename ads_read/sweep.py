@@ -1,7 +1,7 @@
 """The read-model sweep: the read side repairs itself. Ads whose read row is missing or older
 than the write side's (their projection message was lost: a worker SIGKILLed as it popped
 it) are published to the projection again, which stays the read table's only writer. A
-retailer's command (pause, resume, withdraw, change) is a version too: found by the time
+retailer's command (pause, resume, withdraw, change, appeal) is a version too: found by the time
 it was stored (`Ad.command_at`), as verdicts and decisions are by theirs."""
 
 import logging

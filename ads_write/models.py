@@ -69,12 +69,13 @@ class Ad(models.Model):
         help_text="The retailer's command that made `action_version`: changed, paused, resumed or withdrawn.",
     )
     action_version = models.PositiveIntegerField(null=True, blank=True)
-    # A command changes none of the times above: without its own, the read-model sweep would
-    # never see a lost pause, resume or withdraw projection of an ad judged long ago.
+    # A command (an appeal too) changes none of the times above: without its own, the read-model
+    # sweep would never see a lost pause, resume, withdraw or appeal projection of an ad judged
+    # long ago.
     command_at = models.DateTimeField(
         null=True,
         blank=True,
-        help_text="When the retailer's last command (change, pause, resume, withdraw) was stored.",
+        help_text="When the retailer's last command (change, pause, resume, withdraw, appeal) was stored.",
     )
 
     class Meta:

@@ -16,7 +16,7 @@ class Migration(migrations.Migration):
             name="command_at",
             field=models.DateTimeField(
                 blank=True,
-                help_text="When the retailer's last command (change, pause, resume, withdraw) was stored.",
+                help_text="When the retailer's last command (change, pause, resume, withdraw, appeal) was stored.",
                 null=True,
             ),
         ),

@@ -19,6 +19,7 @@ from ads_read.projections import ads_project
 from ads_read.sweep import ads_behind_read_model, read_model_reconcile
 from ads_read.tasks import maintenance_read_model_reconcile_task, project_ads_task
 from ads_write.models import Ad
+from ads_write.services.appeals import appeal_submit
 from ads_write.services.commands import ads_command
 from ads_write.services.decisions import ad_decide
 from ads_write.services.submissions import submissions_process, submissions_store
@@ -29,6 +30,7 @@ from tests.factories import ad_payload, held_ad, intake_events
 pytestmark = pytest.mark.django_db(transaction=True)
 
 SWEEP = {"lookback_seconds": 3600, "grace_seconds": 60}
+RECENT = {"lookback_seconds": 3600, "grace_seconds": 0}  # what changed just now too
 
 
 def reconciled_total() -> float:
@@ -162,11 +164,11 @@ def test_a_lost_command_projection_of_an_ad_judged_long_ago_is_found_by_the_comm
     at(ad, submitted_at=300, reviewed_at=290)  # far outside the lookback
     for action in actions:  # cqrs: its projection goes out through the outbox, then is lost
         ads_command(caller=Caller(retailer=retailer, key_prefix="test"), action=action, ad_ids=[ad.id], mode="cqrs")
-    ad = at(ad, command_at=10)
+    ad = Ad.objects.get(id=ad.id)  # stamped with the command's time, just now
     empty_projections_queue()
     assert AdView.objects.get(id=ad.id).version == 2 < ad.version
 
-    assert read_model_reconcile(**SWEEP, limit=100) == 1
+    assert read_model_reconcile(**RECENT, limit=100) == 1
     ((_task, (payload,)),) = queued_tasks(settings.REDIS_URL, queue="projections")
     assert payload == [str(ad.id)]
     project_ads_task.apply(args=[payload]).get()
@@ -177,6 +179,21 @@ def test_a_lost_command_projection_of_an_ad_judged_long_ago_is_found_by_the_comm
         ad.paused,
         ad.withdrawn_at,
     )
+
+
+def test_a_lost_appeal_projection_of_an_ad_rejected_long_ago_is_found_too(retailer):
+    ad = judged(retailer, "rejected-long-ago")
+    Ad.objects.filter(id=ad.id).update(status="rejected")  # as the engine would have it
+    ads_project(ad_ids=[ad.id])
+    at(ad, submitted_at=300, reviewed_at=290)
+    appeal_submit(caller=Caller(retailer=retailer, key_prefix="test"), ad_id=ad.id, message="Please look again.")
+    ad = Ad.objects.get(id=ad.id)  # stamped with the command's time, just now
+    empty_projections_queue()  # the appeal's projection, lost
+
+    assert read_model_reconcile(**RECENT, limit=100) == 1
+    project_ads_task.apply(args=[[str(ad.id)]]).get()
+    view = AdView.objects.get(id=ad.id)
+    assert view.version == ad.version and view.appeal["status"] == "open"
 
 
 def test_the_window_is_read_off_the_indexes_of_the_time_columns(behind):
