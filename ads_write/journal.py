@@ -44,11 +44,11 @@ COMMANDS_EVENTS_KEY = "command-journal:events"
 # Forgets an ad's entry only if it still holds this event (a replayed command stored late
 # must not clear the ad's next one).
 _CLEAR_IF_SAME = """
-for i, ad_id in ipairs(KEYS) do
-  local value = redis.call('HGET', ARGV[1], ad_id)
-  if value and string.find(value, ARGV[i + 2], 1, true) then
-    redis.call('HDEL', ARGV[1], ad_id)
-    redis.call('ZREM', ARGV[2], ad_id)
+for i = 1, #ARGV, 2 do
+  local value = redis.call('HGET', KEYS[1], ARGV[i])
+  if value and string.find(value, ARGV[i + 1], 1, true) then
+    redis.call('HDEL', KEYS[1], ARGV[i])
+    redis.call('ZREM', KEYS[2], ARGV[i])
   end
 end
 return 0
@@ -87,14 +87,8 @@ class Journal:
         if client is None or not events:
             return
         try:
-            client.eval(
-                _CLEAR_IF_SAME,
-                len(events),
-                *[e.ad_id for e in events],
-                self.events_key,
-                self.index_key,
-                *[e.event_id for e in events],
-            )
+            pairs = [value for e in events for value in (e.ad_id, e.event_id)]
+            client.eval(_CLEAR_IF_SAME, 2, self.events_key, self.index_key, *pairs)
         except Exception:
             logger.warning("could not clear %d events from the %s", len(events), self.what, exc_info=True)
 
