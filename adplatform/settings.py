@@ -17,6 +17,7 @@ from pathlib import Path
 import environ
 from django.core.exceptions import ImproperlyConfigured
 
+from adplatform.kernel.key_lists import key_list_parse
 from adplatform.kernel.queues import AMQP_TRANSPORT_OPTIONS, is_amqp, task_queues
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -170,6 +171,25 @@ def _generated_secret(name: str) -> str:
         finally:
             draft.unlink()
     return path.read_text().strip()
+
+
+def _key_list(name: str, *, demo_file: str) -> dict[str, str]:
+    """An `id=secret,…` setting (kernel/key_lists.py), required off the embedded demo, which
+    makes its one key (`demo`) into its data folder."""
+    keys = key_list_parse(name=name, value=env.str(name, default=""))
+    if keys:
+        return keys
+    if not EMBEDDED_DEMO:
+        raise ImproperlyConfigured(
+            f"{name} must be set when DATABASE_URL is not the embedded SQLite demo "
+            f"(e.g. {name}=2026a=$(python -c 'import secrets; print(secrets.token_hex(32))'))."
+        )
+    return {"demo": _generated_secret(demo_file)}
+
+
+def _only_key_id(keys: dict) -> str:
+    # The default key id: the only key's, when there is one.
+    return next(iter(keys)) if len(keys) == 1 else ""
 
 
 SECRET_KEY = env.str("SECRET_KEY", default="")
@@ -471,26 +491,9 @@ AUDIT_VERIFY_ADMIN_SECONDS = env.float("AUDIT_VERIFY_ADMIN_SECONDS", default=20.
 # AUDIT_HMAC_KEYS="2026a=<secret>,2026b=<secret>"; new entries use AUDIT_HMAC_KEY_ID (the only
 # key's id when there is one) and store it, so keys rotate by adding one and switching the id;
 # keep the old ones for verification. The embedded demo makes one into its data folder.
-_audit_keys = env.str("AUDIT_HMAC_KEYS", default="")
-AUDIT_HMAC_KEYS = {}
-for _pair in filter(None, (item.strip() for item in _audit_keys.split(","))):
-    _key_id, _, _secret = _pair.partition("=")
-    if not (_key_id.strip() and len(_key_id.strip()) <= 32 and len(_secret.strip()) >= 32):
-        raise ImproperlyConfigured(
-            "AUDIT_HMAC_KEYS: give id=secret pairs, ids of 1-32 characters, secrets of 32 or more."
-        )
-    AUDIT_HMAC_KEYS[_key_id.strip()] = _secret.strip()
-if not AUDIT_HMAC_KEYS:
-    if not EMBEDDED_DEMO:
-        raise ImproperlyConfigured(
-            "AUDIT_HMAC_KEYS must be set when DATABASE_URL is not the embedded SQLite demo "
-            "(e.g. AUDIT_HMAC_KEYS=2026a=$(python -c 'import secrets; print(secrets.token_hex(32))'))."
-        )
-    AUDIT_HMAC_KEYS = {"demo": _generated_secret("audit_hmac_key")}
+AUDIT_HMAC_KEYS = _key_list("AUDIT_HMAC_KEYS", demo_file="audit_hmac_key")
 # One of AUDIT_HMAC_KEYS (system check adplatform.E005).
-AUDIT_HMAC_KEY_ID = env.str(
-    "AUDIT_HMAC_KEY_ID", default=next(iter(AUDIT_HMAC_KEYS)) if len(AUDIT_HMAC_KEYS) == 1 else ""
-)
+AUDIT_HMAC_KEY_ID = env.str("AUDIT_HMAC_KEY_ID", default=_only_key_id(AUDIT_HMAC_KEYS))
 # Entries written before the chain was keyed carry no key id and a plain SHA-256; they verify
 # unless this is off (a log begun keyed: set it off, so no entry can pass for an old one).
 AUDIT_ACCEPT_UNKEYED = env.bool("AUDIT_ACCEPT_UNKEYED", default=True)
@@ -596,24 +599,8 @@ WEBHOOK_CA_BUNDLE = env.str("WEBHOOK_CA_BUNDLE", default="")
 # characters); new values use WEBHOOK_SECRET_KEY_ID (the only key's id when there is one).
 # Rotate: add a key, point the id at it, `manage.py reencrypt_webhook_secrets`, then drop the old key.
 # The embedded demo makes one into its data folder.
-WEBHOOK_SECRET_KEYS = {}
-for _pair in filter(None, (item.strip() for item in env.str("WEBHOOK_SECRET_KEYS", default="").split(","))):
-    _key_id, _, _secret = (part.strip() for part in _pair.partition("="))
-    if not (_key_id and len(_key_id) <= 32 and ":" not in _key_id and len(_secret) >= 32):
-        raise ImproperlyConfigured(
-            "WEBHOOK_SECRET_KEYS: give id=secret pairs, ids of 1-32 characters without ':', secrets of 32 or more."
-        )
-    WEBHOOK_SECRET_KEYS[_key_id] = _secret
-if not WEBHOOK_SECRET_KEYS:
-    if not EMBEDDED_DEMO:
-        raise ImproperlyConfigured(
-            "WEBHOOK_SECRET_KEYS must be set when DATABASE_URL is not the embedded SQLite demo "
-            "(e.g. WEBHOOK_SECRET_KEYS=2026a=$(python -c 'import secrets; print(secrets.token_hex(32))'))."
-        )
-    WEBHOOK_SECRET_KEYS = {"demo": _generated_secret("webhook_secret_key")}
-WEBHOOK_SECRET_KEY_ID = env.str(
-    "WEBHOOK_SECRET_KEY_ID", default=next(iter(WEBHOOK_SECRET_KEYS)) if len(WEBHOOK_SECRET_KEYS) == 1 else ""
-)
+WEBHOOK_SECRET_KEYS = _key_list("WEBHOOK_SECRET_KEYS", demo_file="webhook_secret_key")
+WEBHOOK_SECRET_KEY_ID = env.str("WEBHOOK_SECRET_KEY_ID", default=_only_key_id(WEBHOOK_SECRET_KEYS))
 if WEBHOOK_SECRET_KEY_ID not in WEBHOOK_SECRET_KEYS:
     raise ImproperlyConfigured(
         f"WEBHOOK_SECRET_KEY_ID ({WEBHOOK_SECRET_KEY_ID!r}) must name one of WEBHOOK_SECRET_KEYS."

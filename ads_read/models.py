@@ -44,6 +44,7 @@ class AdView(models.Model):
     )
     paused = models.BooleanField(default=False)
     withdrawn_at = models.DateTimeField(null=True)
+    withdrawn_from = models.CharField(max_length=16, blank=True, default="", db_default="")
     change = models.JSONField(
         null=True, blank=True, help_text="The change being judged, as the API shows it (ads_read.serializers)."
     )

@@ -3,9 +3,12 @@
 Layout: one CSV with a header row, then one row per finding (an ad with three findings takes
 three rows; an ad without findings still takes one, with empty finding cells). An appealed
 ad's status says so: `rejected (appealed)`, `rejected (appeal rejected)`. Rows of ads
-that ended `rejected` during the day come first, then the ads held for review (`needs_review`)
-during the day and still open when the report is built; the `status` column tells the two
-sections apart. Both are the day's: a report of an old day does not list today's holds. Times are ISO 8601 in the retailer's time zone. `decided_at` is when the ad reached its
+that ended `rejected` during the day come first, then those of them withdrawn since
+(`rejected (withdrawn)`: a withdrawal does not undo the day's rejection; counted with the
+rejected, and in `withdrawn`), then the ads held for review (`needs_review`) during the day
+and still open when the report is built; the `status` column tells the sections apart. A
+held ad withdrawn is not open any more, as a decided one is not; an ad withdrawn from any
+other status never failed (docs/ad-states.md). Both are the day's: a report of an old day does not list today's holds. Times are ISO 8601 in the retailer's time zone. `decided_at` is when the ad reached its
 status (the staff decision, else the end of detailed validation).
 
 Memory stays constant whatever the number of ads: rows come from the database in chunks
@@ -78,17 +81,20 @@ class FailedAdsReport:
     tz: str
     rejected: int = 0
     needs_review: int = 0
+    withdrawn: int = 0  # of the rejected, those withdrawn since
 
     def chunks(self) -> Iterator[bytes]:
-        self.rejected = self.needs_review = 0
+        self.rejected = self.needs_review = self.withdrawn = 0
         zone = ZoneInfo(self.tz)
         start, end = day_window(day=self.day, tz=self.tz)
         buffer = io.StringIO()
         writer = csv.writer(buffer, lineterminator="\r\n")
         writer.writerow(COLUMNS)
+        window = {"retailer_id": self.retailer_id, "start": start, "end": end}
         sections = (
-            ("rejected", selectors.ad_report_rejected(retailer_id=self.retailer_id, start=start, end=end)),
-            ("needs_review", selectors.ad_report_open_reviews(retailer_id=self.retailer_id, start=start, end=end)),
+            ("rejected", selectors.ad_report_rejected(**window)),
+            ("rejected", selectors.ad_report_rejected(**window, withdrawn=True)),
+            ("needs_review", selectors.ad_report_open_reviews(**window)),
         )
         with transaction.atomic(using=sections[0][1].db):
             yield from self._rows(sections, zone=zone, buffer=buffer, writer=writer)
@@ -111,6 +117,8 @@ class FailedAdsReport:
                     self.rejected += 1
                 else:
                     self.needs_review += 1
+                if ad_status == "withdrawn":
+                    self.withdrawn += 1
                 ad_cells = [
                     status_cell(ad_status, appeal),
                     ad_id,
@@ -130,7 +138,10 @@ class FailedAdsReport:
 
 def status_cell(status: str, appeal: dict | None) -> str:
     """The status column, with the ad's appeal if it has one: `rejected (appealed)` while a
-    reviewer has yet to decide it, `rejected (appeal rejected)` once the verdict stood."""
+    reviewer has yet to decide it, `rejected (appeal rejected)` once the verdict stood; a
+    rejected ad withdrawn since is `rejected (withdrawn)`, whatever its appeal."""
+    if status == "withdrawn":  # only rejected ones are in the report
+        return "rejected (withdrawn)"
     if not appeal:
         return status
     if appeal.get("status") == "open":

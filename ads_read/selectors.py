@@ -154,12 +154,15 @@ REPORT_FIELDS = (
 )
 
 
-def ad_report_rejected(*, retailer_id, start, end) -> QuerySet:
+def ad_report_rejected(*, retailer_id, start, end, withdrawn: bool = False) -> QuerySet:
     """The retailer's ads that ended rejected in [start, end), oldest first, as tuples of
-    REPORT_FIELDS."""
+    REPORT_FIELDS; with `withdrawn`, those of them withdrawn since (a withdrawal does not undo
+    the day's rejection). Either is one ordered range of the report index (an OR of the two
+    would be a bitmap scan, sorted before the first row streams)."""
+    rejected = Q(status="withdrawn", withdrawn_from="rejected") if withdrawn else Q(status="rejected")
     return (
         AdView.objects.annotate(reached_at=reached_at())
-        .filter(retailer_id=retailer_id, status="rejected", reached_at__gte=start, reached_at__lt=end)
+        .filter(rejected, retailer_id=retailer_id, reached_at__gte=start, reached_at__lt=end)
         .order_by("reached_at", "id")
         .values_list(*REPORT_FIELDS)
     )

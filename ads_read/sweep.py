@@ -1,6 +1,8 @@
 """The read-model sweep: the read side repairs itself. Ads whose read row is missing or older
 than the write side's (their projection message was lost: a worker SIGKILLed as it popped
-it) are published to the projection again, which stays the read table's only writer."""
+it) are published to the projection again, which stays the read table's only writer. A
+retailer's command (pause, resume, withdraw, change, appeal) is a version too: found by the time
+it was stored (`Ad.command_at`), as verdicts and decisions are by theirs."""
 
 import logging
 import uuid
@@ -27,11 +29,12 @@ SWEEP_ACTOR = "system:reconciler"
 
 
 def ads_behind_read_model(*, changed_from: datetime, changed_before: datetime, limit: int) -> list[uuid.UUID]:
-    """Ids of ads submitted, reviewed or decided in [changed_from, changed_before) whose read
-    row is missing or holds an older version (their projection message was lost), those
-    whose last change is oldest first, at most `limit`.
+    """Ids of ads submitted, reviewed, decided or commanded (changed, paused, resumed,
+    withdrawn by the retailer) in [changed_from, changed_before) whose read row is missing or
+    holds an older version (their projection message was lost), those whose last change is
+    oldest first, at most `limit`.
 
-    Each time column has an index, so the window is three index ranges (a BitmapOr on
+    Each time column has an index, so the window is four index ranges (a BitmapOr on
     PostgreSQL) and each ad in it costs one primary-key probe of the read table. The order
     matters to the plan too: no index gives it, so PostgreSQL cannot hope to meet the LIMIT
     early in a sequential scan (without it, it chose one at a million ads). The read table
@@ -40,11 +43,12 @@ def ads_behind_read_model(*, changed_from: datetime, changed_before: datetime, l
         Q(submitted_at__gte=changed_from, submitted_at__lt=changed_before)
         | Q(reviewed_at__gte=changed_from, reviewed_at__lt=changed_before)
         | Q(decided_at__gte=changed_from, decided_at__lt=changed_before)
+        | Q(command_at__gte=changed_from, command_at__lt=changed_before)
     )
     current = AdView.objects.filter(id=OuterRef("id"), version__gte=OuterRef("version"))
     # Version 1 is an ad not judged yet: it has no read row to project (pending reads come
     # from the marker), and reconciliation of pending ads looks after it.
-    last_change = Coalesce("decided_at", "reviewed_at", "submitted_at")
+    last_change = Coalesce("command_at", "decided_at", "reviewed_at", "submitted_at")
     return list(
         Ad.objects.filter(in_window, version__gt=1)
         .filter(~Exists(current))

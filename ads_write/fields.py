@@ -95,6 +95,7 @@ AD_FIELDS: tuple[AdField, ...] = (
     # The retailer's commands (services/commands.py, docs/ad-states.md).
     _state("paused", Kind.BOOLEAN),
     _state("withdrawn_at", Kind.DATETIME),
+    _state("withdrawn_from", Kind.CODE, in_document=False),  # read by the failed-ads report
     _state(
         "action",
         Kind.TEXT,
@@ -106,6 +107,12 @@ AD_FIELDS: tuple[AdField, ...] = (
         Kind.INTEGER,
         in_document=False,
         not_read="Read with `action`, which the read table keeps only for the version the command made.",
+    ),
+    _state(
+        "command_at",
+        Kind.DATETIME,
+        in_document=False,
+        not_read="When the last command was stored: the read-model sweep's window, of no use to a reader.",
     ),
     _state(
         "intake_event_id",

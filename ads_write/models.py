@@ -57,6 +57,10 @@ class Ad(models.Model):
     # database's defaults.
     paused = models.BooleanField(default=False, db_default=False, help_text="Approved but not live while paused.")
     withdrawn_at = models.DateTimeField(null=True, blank=True)
+    # The daily failed-ads report still lists an ad rejected that day and withdrawn since.
+    withdrawn_from = models.CharField(
+        max_length=16, blank=True, default="", db_default="", help_text="The status the ad was withdrawn from."
+    )
     action = models.CharField(
         max_length=16,
         blank=True,
@@ -65,6 +69,14 @@ class Ad(models.Model):
         help_text="The retailer's command that made `action_version`: changed, paused, resumed or withdrawn.",
     )
     action_version = models.PositiveIntegerField(null=True, blank=True)
+    # A command (an appeal too) changes none of the times above: without its own, the read-model
+    # sweep would never see a lost pause, resume, withdraw or appeal projection of an ad judged
+    # long ago.
+    command_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="When the retailer's last command (change, pause, resume, withdraw, appeal) was stored.",
+    )
 
     class Meta:
         indexes = [
@@ -81,6 +93,7 @@ class Ad(models.Model):
             # decided by staff, so that index leaves out the rest.
             models.Index(fields=["reviewed_at"], name="ad_reviewed"),
             models.Index(fields=["decided_at"], name="ad_decided", condition=models.Q(decided_at__isnull=False)),
+            models.Index(fields=["command_at"], name="ad_command", condition=models.Q(command_at__isnull=False)),
             # The review queue, oldest hold (the most overdue) first.
             models.Index(
                 fields=["reviewed_at", "id"], name="ad_held_reviewed", condition=models.Q(status="needs_review")

@@ -23,7 +23,7 @@ from .journal import intake_journal_clear
 from .services.commands import commands_process
 from .services.housekeeping import content_fingerprints_purge, outbox_purge
 from .services.outbox import outbox_publish
-from .services.reconciliation import ads_reconcile_pending, intake_journal_replay
+from .services.reconciliation import ads_reconcile_pending, commands_journal_replay, intake_journal_replay
 from .services.submissions import submissions_process
 
 logger = logging.getLogger(__name__)
@@ -139,6 +139,7 @@ def maintenance_idempotency_purge_task(self):
 @shared_task(bind=True, name="ads_write.tasks.maintenance_reconcile_pending_task")
 def maintenance_reconcile_pending_task(self):
     """Re-publish ads whose message was lost: direct-mode ads never stored (the intake
-    journal), then stored ads stuck in pending. Beat runs it every RECONCILE_PENDING_AFTER seconds."""
+    journal), direct-mode commands never stored (the command journal), then stored ads stuck
+    in pending. Beat runs it every RECONCILE_PENDING_AFTER seconds."""
     limits = {"older_than_seconds": settings.RECONCILE_PENDING_AFTER, "limit": settings.RECONCILE_BATCH_LIMIT}
-    return intake_journal_replay(**limits) + ads_reconcile_pending(**limits)
+    return intake_journal_replay(**limits) + commands_journal_replay(**limits) + ads_reconcile_pending(**limits)

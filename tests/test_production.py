@@ -138,3 +138,15 @@ def test_the_admin_and_the_docs_carry_a_content_security_policy(client):
     assert "<script>" not in docs  # the start-up script is a file of its own
     script = client.get("/api/docs/", {"script": ""})
     assert script.status_code == 200 and "/api/schema/" in script.content.decode()
+
+
+@pytest.mark.parametrize("setting", ["AUDIT_HMAC_KEYS", "WEBHOOK_SECRET_KEYS"])
+def test_a_malformed_key_list_is_refused_with_one_message(setting):
+    # The second pair's id names a stored value's separator; its secret never reaches the message.
+    done = run(
+        [sys.executable, "-c", "from django.conf import settings; settings.INSTALLED_APPS"],
+        **{setting: f"a={'x' * 32},b:2={'s3cret' * 6}"},
+    )
+    assert done.returncode != 0
+    assert f"{setting}: pair 2 of 2 is malformed; give id=secret pairs separated by commas" in done.stderr
+    assert "s3cret" not in done.stderr

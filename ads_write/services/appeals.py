@@ -47,7 +47,8 @@ def appeal_submit(*, caller: Caller, ad_id, message: str) -> Appeal:
                 appeal_id=str(earlier.id),
             )
         ad.version += 1  # a state change the read side must see (the appeal in its document)
-        ad.save(update_fields=["version"])
+        ad.command_at = now  # the read-model sweep's window, as for the other commands
+        ad.save(update_fields=["version", "command_at"])
         appeal = Appeal.objects.create(
             ad=ad,
             retailer=caller.retailer,

@@ -7,7 +7,8 @@ intake mode as a submission is (docs/ad-states.md has the states and the decisio
 - direct: check on the request path, publish first, the consumer applies and judges; 202.
   Commands of one ad go one at a time: a lock in Redis, taken before the publish and dropped
   by the consumer once it stored the command, so the request path always checks a stored
-  state, and the consumer applies a change only to the version it was made on."""
+  state, and the consumer applies a change only to the version it was made on. Each is
+  journaled (ads_write/journal.py) until stored, and replayed if its message was lost."""
 
 import logging
 import uuid
@@ -21,12 +22,14 @@ from adplatform.kernel.auth import Caller
 from adplatform.kernel.broker import publish_task
 from adplatform.kernel.bulk import chunked
 from adplatform.kernel.events import PROJECT_ADS_TASK, PROJECTION_MESSAGE_SIZE, Event
-from adplatform.kernel.redis_client import redis_client
+from adplatform.kernel.redis_client import execute_best_effort, redis_client
+from adplatform.kernel.redis_client import pipeline as redis_pipeline
 from adplatform.problems import Problem, broker_unavailable, problem
 from audit.models import AuditEntry
 from audit.services import AuditRecord, audit_record_many
 
 from ..fields import FIELDS_BY_NAME
+from ..journal import COMMANDS_JOURNAL
 from ..models import Ad, AdChange, AdStatus, ApprovalProposal, ReviewClaim
 from ..validation.basic import validate_basic
 from .changes import changes_judge, content_data, content_diff, pending_change
@@ -207,14 +210,25 @@ def _apply(ad: Ad, event: Event) -> tuple[CommandResult, AuditRecord | None]:
     elif action in ("pause", "resume"):
         ad.paused = action == "pause"
     else:
-        data["previous_status"] = ad.status
+        data["previous_status"] = ad.withdrawn_from = ad.status
         ad.status, ad.withdrawn_at, ad.paused = AdStatus.WITHDRAWN, now, False
         # Out of the review queue: nobody reviews or confirms a withdrawn ad.
         ReviewClaim.objects.filter(ad=ad).delete()
         ApprovalProposal.objects.filter(ad=ad).delete()
     ad.version += 1
-    ad.action, ad.action_version = _ACTION[action], ad.version
-    ad.save(update_fields=["status", "version", "paused", "withdrawn_at", "action", "action_version"])
+    ad.action, ad.action_version, ad.command_at = _ACTION[action], ad.version, now
+    ad.save(
+        update_fields=[
+            "status",
+            "version",
+            "paused",
+            "withdrawn_at",
+            "withdrawn_from",
+            "action",
+            "action_version",
+            "command_at",
+        ]
+    )
     record = AuditRecord(
         event_id=uuid.UUID(event.event_id),
         action=event.type,
@@ -250,13 +264,16 @@ def _direct(*, caller, action, ids, if_match, patch, batch) -> dict:
     ads = {ad.id: ad for ad in Ad.objects.filter(retailer=caller.retailer, id__in=ids)}
     results, events = {}, []
     client = redis_client()
+    # A journaled command is not stored yet (its message may be lost, to be replayed), though
+    # its lock may have lapsed: the ad stays busy until it is.
+    journaled = COMMANDS_JOURNAL.holding(ad_ids=ids)
     for ad_id in ids:
         try:
             ad = ads.get(ad_id)
             if ad is None and (pending_get(ad_id=ad_id) or {}).get("retailer_id") == str(caller.retailer.id):
                 raise problem("ad-not-changeable", detail="The ad is accepted but not stored yet; retry shortly.")
             # A command in flight: the stored ad is not the state the next one applies to.
-            if client is not None and client.exists(_LOCK_KEY.format(ad_id)):
+            if str(ad_id) in journaled or (client is not None and client.exists(_LOCK_KEY.format(ad_id))):
                 raise _busy()
             event = _command_event(caller=caller, action=action, ad=ad, if_match=if_match, patch=patch)
             if _nothing_to_do(ad, action):
@@ -272,9 +289,16 @@ def _direct(*, caller, action, ids, if_match, patch, batch) -> dict:
         events.append(event)
         results[ad_id] = _direct_result(ad, event, action)
     if events:
+        # Journaled before the publish: a consumer quicker than a later write would leave the
+        # entry behind (and the ad busy) until a replay found the command stored.
+        pipe = redis_pipeline()
+        COMMANDS_JOURNAL.record(events=events, pipe=pipe)
+        if pipe is not None:
+            execute_best_effort(pipe, what=f"journal {len(events)} commands")
         try:
             publish_task(task_name=COMMANDS_TASK, payload=[e.to_dict() for e in events])
         except Exception as exc:
+            COMMANDS_JOURNAL.clear_events(events=events)
             _unlock(events)
             raise broker_unavailable() from exc
     return results
@@ -335,6 +359,8 @@ def commands_process(*, events: list[Event], ad_ids: list | None = None) -> list
                 records.append(_apply(ad, event)[1])
             audit_record_many(records=[r for r in records if r])
         _unlock(fresh)
+    # Stored, refused, or of an ad that is gone: nothing left to replay.
+    COMMANDS_JOURNAL.clear_events(events=events)
     ids = list(dict.fromkeys([*(uuid.UUID(e.ad_id) for e in events), *(uuid.UUID(str(i)) for i in ad_ids or [])]))
     changes_judge(ad_ids=ids)
     return ids

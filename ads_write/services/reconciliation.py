@@ -1,5 +1,6 @@
 """The sweeps that repair what a lost message left behind: ads still pending, from the
-database or, in direct mode, the intake journal; and, after a restore of the database to an
+database or, in direct mode, the intake journal; direct-mode commands never stored, from
+the command journal; and, after a restore of the database to an
 earlier point, the pending markers of ads that will never be stored (docs/restore.md). (The
 read side repairs its own rows: ads_read/sweep.py, ads_read/rebuild.py.)"""
 
@@ -14,10 +15,18 @@ from adplatform.kernel.broker import publish_tasks
 from adplatform.kernel.ids import new_id
 from adplatform.kernel.metrics import RECONCILED_ADS
 from ads_read.pending import pending_forget, pending_marked
+from audit.models import AuditEntry
 from audit.services import AuditRecord, audit_record_many
 
-from ..journal import intake_journal_clear, intake_journal_holding, intake_journal_stale, intake_journal_touch
+from ..journal import (
+    COMMANDS_JOURNAL,
+    intake_journal_clear,
+    intake_journal_holding,
+    intake_journal_stale,
+    intake_journal_touch,
+)
 from ..models import Ad, AdStatus
+from .commands import COMMANDS_TASK
 from .events import PROCESS_SUBMISSIONS_TASK, replayed_submitted_event
 
 logger = logging.getLogger(__name__)
@@ -62,6 +71,25 @@ def intake_journal_replay(*, older_than_seconds: int, limit: int) -> int:
     # Each is replayed at most once per threshold; the consumer clears it once stored.
     intake_journal_touch(ad_ids=[e.ad_id for e in lost])
     _reconciled(ad_ids=[e.ad_id for e in lost], older_than_seconds=older_than_seconds, source="journal")
+    return len(lost)
+
+
+def commands_journal_replay(*, older_than_seconds: int, limit: int) -> int:
+    """Direct mode's backstop for commands: re-publish journaled commands that have no audit
+    entry after `older_than_seconds` (never stored: the broker lost their message), oldest
+    first and at most `limit`, one message per ad; forget those that are stored. The
+    consumer applies each only to the version it was made on (else refuses it, audited).
+    Counted, logged and audited like `ads_reconcile_pending`. Returns how many it re-published."""
+    events = COMMANDS_JOURNAL.stale(older_than_seconds=older_than_seconds, limit=limit)
+    if not events:
+        return 0
+    recorded = AuditEntry.objects.filter(event_id__in=[e.event_id for e in events]).values_list("event_id", flat=True)
+    recorded = {str(event_id) for event_id in recorded}
+    COMMANDS_JOURNAL.clear_events(events=[e for e in events if e.event_id in recorded])
+    lost = [e for e in events if e.event_id not in recorded]
+    publish_tasks(task_name=COMMANDS_TASK, payloads=[[event.to_dict()] for event in lost])
+    COMMANDS_JOURNAL.touch(ad_ids=[e.ad_id for e in lost])
+    _reconciled(ad_ids=[e.ad_id for e in lost], older_than_seconds=older_than_seconds, source="command journal")
     return len(lost)
 
 

@@ -103,6 +103,7 @@ def report_failed_ads_send(
                 "recipients": recipients,
                 "rejected": report.rejected,
                 "needs_review": report.needs_review,
+                "withdrawn": report.withdrawn,
                 "attachment": filename,
                 "bytes": size,
                 "forced": force,
@@ -175,7 +176,8 @@ def _report_body(*, retailer: Retailer, report: FailedAdsReport, filename: str, 
     lines = [
         f"Failed-ads report for {retailer.name}, {report.day.isoformat()} ({report.tz}).",
         "",
-        f"Ads rejected during the day: {report.rejected}",
+        f"Ads rejected during the day: {report.rejected}"
+        + (f" ({report.withdrawn} of them withdrawn since)" if report.withdrawn else ""),
         f"Ads held for review during the day, still open: {report.needs_review}",
         "",
     ]

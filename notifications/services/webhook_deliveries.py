@@ -70,19 +70,27 @@ def webhook_endpoint_create(*, retailer: Retailer, url: str, events: list[str], 
     return endpoint
 
 
-def webhook_secrets_reencrypt() -> int:
+def webhook_secrets_reencrypt(*, actor: str, data: dict | None = None) -> int:
     """Encrypt every endpoint's signing secret again under the current key
     (settings.WEBHOOK_SECRET_KEY_ID), after a key rotation; the old key may be dropped once
-    this ran. Raises SecretUnreadable on a secret that no configured key opens, leaving the
-    rest as they were. Returns how many were re-encrypted."""
+    this ran. Audited (`webhook.secrets_reencrypted`: who, the key, how many, and `data`) in
+    the same transaction. Raises SecretUnreadable on a secret that no configured key opens,
+    leaving the rest as they were. Returns how many were re-encrypted."""
     endpoints = WebhookEndpoint.objects.only("id", "secret").order_by("id")
+    key_id = settings.WEBHOOK_SECRET_KEY_ID
     with transaction.atomic():
         count = 0
         for endpoint in endpoints.select_for_update():  # at most WEBHOOK_MAX_ENDPOINTS a retailer
             # The field decrypted it on load (any configured key) and encrypts it on save.
             WebhookEndpoint.objects.filter(id=endpoint.id).update(secret=endpoint.secret)
             count += 1
-    logger.info("webhook secrets re-encrypted under key %s: %d", settings.WEBHOOK_SECRET_KEY_ID, count)
+        audit_record(
+            event_id=new_id(),
+            action="webhook.secrets_reencrypted",
+            actor=actor,
+            data={**(data or {}), "key_id": key_id, "count": count},
+        )
+    logger.info("webhook secrets re-encrypted under key %s by %s: %d", key_id, actor, count)
     return count
 
 

@@ -89,6 +89,28 @@ def test_rejected_ads_of_the_day_and_open_reviews_one_row_per_finding(retailer, 
     assert data.endswith(b"\r\n") and data.count(b"\r\n") == 6
 
 
+def test_a_rejected_ad_withdrawn_since_stays_in_its_days_report_and_other_withdrawn_ads_do_not(retailer):
+    withdrawn_rejected = AdViewFactory(
+        retailer_id=retailer.id, status="withdrawn", withdrawn_from="rejected", reviewed_at=NOON
+    )
+    still_rejected = AdViewFactory(retailer_id=retailer.id, reviewed_at=NOON + timedelta(hours=1))
+    held = AdViewFactory(retailer_id=retailer.id, status="needs_review", reviewed_at=NOON - timedelta(hours=1))
+    # A withdrawn hold is not open any more; an ad withdrawn when approved never failed.
+    AdViewFactory(retailer_id=retailer.id, status="withdrawn", withdrawn_from="needs_review", reviewed_at=NOON)
+    AdViewFactory(retailer_id=retailer.id, status="withdrawn", withdrawn_from="approved", reviewed_at=NOON)
+    AdViewFactory(  # rejected and withdrawn, but rejected the day before
+        retailer_id=retailer.id, status="withdrawn", withdrawn_from="rejected", reviewed_at=NOON - timedelta(days=1)
+    )
+
+    data, report = build(retailer)
+    assert [(r["status"], r["ad_id"]) for r in parse(data)] == [
+        ("rejected", str(still_rejected.id)),
+        ("rejected (withdrawn)", str(withdrawn_rejected.id)),  # after the rejected ones still rejected
+        ("needs_review", str(held.id)),
+    ]
+    assert (report.rejected, report.needs_review, report.withdrawn) == (2, 1, 1)
+
+
 def test_the_day_is_the_retailers_own(db):
     berlin = RetailerFactory(name="Berlin Shop", timezone="Europe/Berlin")
     late_evening = AdViewFactory(retailer_id=berlin.id, reviewed_at=datetime(2026, 11, 2, 23, 30, tzinfo=UTC))

@@ -11,6 +11,7 @@ from django.utils import timezone
 from prometheus_client import REGISTRY
 
 from adplatform.celery import app
+from adplatform.kernel.auth import Caller
 from adplatform.kernel.events import PROJECT_ADS_TASK, Event
 from ads_read import sweep
 from ads_read.models import AdView
@@ -18,6 +19,8 @@ from ads_read.projections import ads_project
 from ads_read.sweep import ads_behind_read_model, read_model_reconcile
 from ads_read.tasks import maintenance_read_model_reconcile_task, project_ads_task
 from ads_write.models import Ad
+from ads_write.services.appeals import appeal_submit
+from ads_write.services.commands import ads_command
 from ads_write.services.decisions import ad_decide
 from ads_write.services.submissions import submissions_process, submissions_store
 from audit.models import AuditEntry
@@ -27,6 +30,7 @@ from tests.factories import ad_payload, held_ad, intake_events
 pytestmark = pytest.mark.django_db(transaction=True)
 
 SWEEP = {"lookback_seconds": 3600, "grace_seconds": 60}
+RECENT = {"lookback_seconds": 3600, "grace_seconds": 0}  # what changed just now too
 
 
 def reconciled_total() -> float:
@@ -151,7 +155,48 @@ def test_beat_runs_the_sweep_on_the_maintenance_queue_with_the_settings(behind, 
     assert maintenance_read_model_reconcile_task.apply().get() == 1  # only the older ad, reviewed 20 minutes ago
 
 
-def test_the_window_is_read_off_the_indexes_of_the_three_time_columns(behind):
+@pytest.mark.parametrize("actions", [["pause"], ["pause", "resume"], ["withdraw"]])
+def test_a_lost_command_projection_of_an_ad_judged_long_ago_is_found_by_the_commands_time(retailer, actions):
+    """The command moves none of the ad's verdict times: the read row still says live (not
+    paused, not withdrawn) at the old version until the sweep sees the command's own time."""
+    ad = judged(retailer, "judged-long-ago")
+    ads_project(ad_ids=[ad.id])
+    at(ad, submitted_at=300, reviewed_at=290)  # far outside the lookback
+    for action in actions:  # cqrs: its projection goes out through the outbox, then is lost
+        ads_command(caller=Caller(retailer=retailer, key_prefix="test"), action=action, ad_ids=[ad.id], mode="cqrs")
+    ad = Ad.objects.get(id=ad.id)  # stamped with the command's time, just now
+    empty_projections_queue()
+    assert AdView.objects.get(id=ad.id).version == 2 < ad.version
+
+    assert read_model_reconcile(**RECENT, limit=100) == 1
+    ((_task, (payload,)),) = queued_tasks(settings.REDIS_URL, queue="projections")
+    assert payload == [str(ad.id)]
+    project_ads_task.apply(args=[payload]).get()
+    view = AdView.objects.get(id=ad.id)
+    assert (view.version, view.status, view.paused, view.withdrawn_at) == (
+        ad.version,
+        ad.status,
+        ad.paused,
+        ad.withdrawn_at,
+    )
+
+
+def test_a_lost_appeal_projection_of_an_ad_rejected_long_ago_is_found_too(retailer):
+    ad = judged(retailer, "rejected-long-ago")
+    Ad.objects.filter(id=ad.id).update(status="rejected")  # as the engine would have it
+    ads_project(ad_ids=[ad.id])
+    at(ad, submitted_at=300, reviewed_at=290)
+    appeal_submit(caller=Caller(retailer=retailer, key_prefix="test"), ad_id=ad.id, message="Please look again.")
+    ad = Ad.objects.get(id=ad.id)  # stamped with the command's time, just now
+    empty_projections_queue()  # the appeal's projection, lost
+
+    assert read_model_reconcile(**RECENT, limit=100) == 1
+    project_ads_task.apply(args=[[str(ad.id)]]).get()
+    view = AdView.objects.get(id=ad.id)
+    assert view.version == ad.version and view.appeal["status"] == "open"
+
+
+def test_the_window_is_read_off_the_indexes_of_the_time_columns(behind):
     """With sequential scans priced out (these few rows would otherwise be scanned), each
     time column's range comes from its own index and the read table is probed by key."""
     now = timezone.now()
@@ -159,5 +204,5 @@ def test_the_window_is_read_off_the_indexes_of_the_three_time_columns(behind):
         ads_behind_read_model(changed_from=now - timedelta(hours=1), changed_before=now, limit=10)
     (plan,) = plans_of([q["sql"] for q in queries], "enable_seqscan")
     assert "Seq Scan" not in plan, plan
-    for index in ("ad_submitted", "ad_reviewed", "ad_decided", "ads_read_adview_pkey"):
+    for index in ("ad_submitted", "ad_reviewed", "ad_decided", "ad_command", "ads_read_adview_pkey"):
         assert f" {index}" in plan, plan

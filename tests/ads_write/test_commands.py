@@ -154,7 +154,7 @@ def test_pause_and_resume(api, approved, intake_mode):
     ]
 
 
-def test_withdrawn_is_final_and_not_failed(api, retailer, intake_mode):
+def test_withdrawn_is_final_and_not_failed_now(api, retailer, intake_mode):
     intake_mode("sync")
     rejected = submit_ad(retailer, category="tobacco", headline="Fine cigars")
     response = command(api, rejected.id, "withdraw")
@@ -169,8 +169,11 @@ def test_withdrawn_is_final_and_not_failed(api, retailer, intake_mode):
     stats = api.get("/api/v1/stats").json()["results"][0]
     assert (stats["withdrawn"], stats["rejected"]) == (1, 0)
     assert set(RetailerDailyStats.objects.filter(count__gt=0).values_list("status", flat=True)) == {"withdrawn"}
+    # Withdrawing does not undo the day's rejection: its report still lists it, saying so.
     report = FailedAdsReport(retailer_id=retailer.id, day=date.fromisoformat(read["submitted_at"][:10]), tz="UTC")
-    assert str(rejected.id).encode() not in b"".join(report.chunks())
+    assert f"rejected (withdrawn),{rejected.id},".encode() in b"".join(report.chunks())
+    assert (report.rejected, report.withdrawn) == (1, 1)
+    assert AdView.objects.get(id=rejected.id).withdrawn_from == "rejected"
 
 
 def test_a_held_ad_withdrawn_leaves_the_review_queue(api, retailer, reviewer, intake_mode):
@@ -270,3 +273,20 @@ def test_staff_see_the_changes_side_by_side_in_the_admin(client, auditor, api, a
     assert "<del>sports</del><br><ins>tobacco</ins>" in table
     # Times as everywhere in the admin: ISO 8601 with the offset.
     assert len(re.findall(r"<small>\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\+0000 · ", table)) == 2
+
+
+@pytest.mark.django_db(transaction=True)
+def test_ads_withdrawn_before_the_column_get_their_status_from_the_audit_log(api, retailer, intake_mode):
+    from django.db import connection
+    from django.db.migrations.executor import MigrationExecutor
+
+    intake_mode("sync")
+    rejected = submit_ad(retailer, category="tobacco", headline="Fine cigars")
+    assert command(api, rejected.id, "withdraw").status_code == 200
+    before = [("ads_read", "0008_adview_document"), ("ads_write", "0016_ad_command_at")]
+    executor = MigrationExecutor(connection)
+    executor.migrate(before)  # the columns go, and with them what the command wrote
+    executor = MigrationExecutor(connection)
+    executor.migrate([("ads_read", "0009_adview_withdrawn_from"), ("ads_write", "0017_ad_withdrawn_from")])
+    assert Ad.objects.get(id=rejected.id).withdrawn_from == "rejected"
+    assert AdView.objects.get(id=rejected.id).withdrawn_from == "rejected"

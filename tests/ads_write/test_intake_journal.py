@@ -2,7 +2,6 @@
 that died before recording it) is replayed from the journal; stored ads leave it."""
 
 import pytest
-import redis
 from django.conf import settings
 from prometheus_client import REGISTRY
 
@@ -18,13 +17,6 @@ from tests.conftest import queued_tasks
 from tests.factories import ad_payload
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@pytest.fixture
-def broker():
-    client = redis.Redis.from_url(settings.REDIS_URL)
-    client.delete("intake", "projections", journal.INDEX_KEY, journal.EVENTS_KEY)
-    return client
 
 
 def submit(retailer, mode, *refs):

@@ -7,6 +7,7 @@ from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
 
 from adplatform.kernel.encryption import SecretUnreadable, decrypt, key_id_of
+from audit.models import AuditEntry
 from notifications.models import WebhookEndpoint
 from notifications.services import webhook_deliveries
 
@@ -57,6 +58,17 @@ def test_a_rotation_re_encrypts_under_the_new_key_and_the_old_one_can_go(keys, r
     assert [WebhookEndpoint.objects.get(id=e.id).secret for e in endpoints] == [e.secret for e in endpoints]
 
 
+def test_a_rotation_is_audited_with_who_ran_it(keys, retailer):
+    register(retailer)
+    keys.WEBHOOK_SECRET_KEYS, keys.WEBHOOK_SECRET_KEY_ID = {"k1": OLD, "k2": NEW}, "k2"
+    call_command("reencrypt_webhook_secrets", "--by", "staff:ops-anna")
+    (entry,) = AuditEntry.objects.filter(action="webhook.secrets_reencrypted")
+    assert entry.actor == "staff:ops-anna" and entry.data["count"] == 1 and entry.data["key_id"] == "k2"
+    assert {"os_user", "host"} <= entry.data.keys()
+    call_command("reencrypt_webhook_secrets")  # nobody named: still the command line's, and the account's
+    assert AuditEntry.objects.filter(action="webhook.secrets_reencrypted", actor="system:cli").count() == 1
+
+
 def test_a_wrong_or_missing_key_fails_loudly(keys, retailer):
     endpoint = register(retailer)
     keys.WEBHOOK_SECRET_KEYS = {"k1": "k1-" + "c" * 40}  # the same id, another secret
@@ -67,6 +79,7 @@ def test_a_wrong_or_missing_key_fails_loudly(keys, retailer):
         WebhookEndpoint.objects.get(id=endpoint.id)
     with pytest.raises(CommandError, match="nothing re-encrypted"):
         call_command("reencrypt_webhook_secrets")
+    assert not AuditEntry.objects.filter(action="webhook.secrets_reencrypted").exists()  # nothing changed
     keys.WEBHOOK_SECRET_KEYS = {"k1": OLD, "k2": NEW}
     assert key_id_of(stored_secret(endpoint.id)) == "k1"  # left as it was
 
