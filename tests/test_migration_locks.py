@@ -124,3 +124,12 @@ def test_the_check_lets_concurrent_builds_and_small_tables_through():
     )
     small = migrations.AddIndex("retailerdailystats", models.Index(fields=["day"], name="stats_day_idx"))
     assert blocking_index_operations(_migration(small)) == []
+
+
+@pytest.mark.django_db
+def test_every_model_change_has_its_migration():
+    # A model change without its migration (even a help_text) leaves `migrate` warning on every
+    # deploy, and the next migration someone generates picks it up unseen.
+    from django.core.management import call_command
+
+    call_command("makemigrations", "--check", "--dry-run", verbosity=0)
