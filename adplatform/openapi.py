@@ -210,6 +210,15 @@ def _document_headers(method: str, operation: dict) -> None:
             headers.setdefault(name, {"$ref": f"#/components/headers/{name}"})
 
 
+def _path_ids_are_uuids(operation: dict) -> None:
+    """Every id in a path is a UUID. The routes take any text (`<str:ad_id>`) so that one that
+    is not a UUID is the 404 problem, not a URL that does not resolve; described as text, a
+    generated client typed `ad_id` a string on some operations and a UUID on others."""
+    for parameter in operation.get("parameters", []):
+        if parameter["in"] == "path" and parameter["name"].endswith("_id"):
+            parameter["schema"] = {"type": "string", "format": "uuid"}
+
+
 def _share_parameter_enums(result) -> None:
     """A query parameter that takes the values of a named enum refers to it, instead of
     repeating the values inline (a generated client made a second enum of each)."""
@@ -238,6 +247,7 @@ def add_api_manners(result, generator, request, public):
                 operation.setdefault("parameters", []).append(IDEMPOTENCY_KEY)
             _document_problems(operation, implied_problem_types(method, operation), path)
             _document_headers(method, operation)
+            _path_ids_are_uuids(operation)
     _share_parameter_enums(result)
     result["components"]["headers"] = RESPONSE_HEADERS
     document_scopes(result)
