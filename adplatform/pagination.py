@@ -18,6 +18,15 @@ from rest_framework.response import Response
 _DIGITS = re.compile(r"[0-9]{1,9}")
 
 
+def refuse_empty_parameters(params, names) -> None:
+    """`status=` and the like: a filter sent empty is a 400 naming it. Left to the filter, an
+    empty value is skipped (django-filter, DRF's serializers), which lists everything while
+    the client meant to narrow the list."""
+    empty = [name for name in names if any(not value.strip() for value in params.getlist(name))]
+    if empty:
+        raise ValidationError(dict.fromkeys(empty, ["Must not be empty; leave the parameter out to not filter."]))
+
+
 class StrictCursorPagination(CursorPagination):
     ordering = "-id"
     page_size = 50

@@ -93,6 +93,24 @@ def test_an_empty_filter_is_a_400_not_the_whole_list(api, name):
     assert [e["field"] for e in body["errors"]] == [name]
 
 
+def test_an_empty_status_of_the_deliveries_is_a_400_not_the_whole_list(api, endpoint):
+    for query in ("status=", "status=delivered&status=%20"):
+        response = api.get(f"/api/v1/webhooks/{endpoint.id}/deliveries?{query}")
+        assert [e["field"] for e in assert_problem(response, 400, "bad-request")["errors"]] == ["status"]
+
+
+@pytest.mark.parametrize("value", ["maybe", "\x00", "yes", "2"])
+def test_a_paused_filter_that_is_not_true_or_false_is_a_400_not_the_whole_list(api, value):
+    body = assert_problem(api.get("/api/v1/ads", {"paused": value}), 400, "bad-request")
+    assert [e["field"] for e in body["errors"]] == ["paused"]
+
+
+def test_the_paused_filter_reads_true_and_false(api, retailer):
+    paused, live = AdViewFactory(retailer_id=retailer.id, paused=True), AdViewFactory(retailer_id=retailer.id)
+    for value, expected in [("true", paused), ("1", paused), ("TRUE", paused), ("false", live), ("0", live)]:
+        assert [ad["id"] for ad in api.get("/api/v1/ads", {"paused": value}).json()["results"]] == [str(expected.id)]
+
+
 # --- bodies -----------------------------------------------------------------------------
 BODY_OPERATIONS = [
     ("post", "/api/v1/ads"),
