@@ -58,6 +58,14 @@ def test_a_cursor_that_decodes_to_something_the_list_never_issued_is_a_400(api, 
     assert [e["field"] for e in body["errors"]] == ["cursor"]
 
 
+@pytest.mark.parametrize("path", LISTS)
+@pytest.mark.parametrize("value", ["", " ", "\x00", "!!!", "%%%", "cD0w!", cursor("x=1"), cursor(""), "cD0w\n"])
+def test_a_cursor_that_is_not_one_the_list_issues_is_a_400_not_the_first_page(api, endpoint, path, value):
+    """DRF's base64 decoding skipped what was not base64: these read as no cursor at all."""
+    body = assert_problem(api.get(list_url(path, endpoint), {"cursor": value}), 400, "bad-request")
+    assert [e["field"] for e in body["errors"]] == ["cursor"]
+
+
 @pytest.mark.parametrize("path", ["/api/v1/ads", "/api/v1/ads/failed", "/api/v1/webhooks", "/api/v1/stats"])
 def test_a_position_of_the_wrong_type_for_the_list_is_a_400(api, path):
     """`p=0000` decodes, but these lists are ordered by a UUID or a date (it was a 500)."""
