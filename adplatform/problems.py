@@ -153,6 +153,13 @@ PROBLEM_TYPES = {
             "Bodies must be JSON with `Content-Type: application/json`.",
         ),
         ProblemType(
+            "unsupported-content-encoding",
+            415,
+            "Send the body uncompressed.",
+            "A body with a `Content-Encoding` (gzip, br...) is not accepted; send it without one "
+            "(`Accept-Encoding: identity` says so).",
+        ),
+        ProblemType(
             "idempotency-key-reused",
             422,
             "This Idempotency-Key was used with another request.",

@@ -4,6 +4,7 @@ where it is an error. Chunked bodies are tested against a real gunicorn, the ser
 decodes them."""
 
 import base64
+import gzip
 import http.client
 import json
 import uuid
@@ -134,6 +135,32 @@ BODY_OPERATIONS = [
 def test_a_body_that_is_not_utf8_is_a_400(api, method, path, raw):
     response = getattr(api, method)(path, data=raw, content_type="application/json")
     assert "UTF-8" in assert_problem(response, 400, "bad-request")["detail"] or raw == b"\xfe\xff"
+
+
+CODED_BODY_OPERATIONS = [
+    *BODY_OPERATIONS,
+    ("post", "/api/v1/ads/batch?validate_only=true"),
+    ("post", "/api/v1/ads/batch/pause"),
+    ("post", "/api/v1/ads/batch/withdraw"),
+    ("post", "/api/v1/keys"),
+]
+
+
+@pytest.mark.parametrize("method, path", CODED_BODY_OPERATIONS)
+@pytest.mark.parametrize("coding", ["gzip", "br", "deflate, gzip", "GZIP"])
+def test_a_compressed_body_is_a_415_that_asks_for_identity(api, method, path, coding):
+    """Not decompressed (nothing to bound a zip bomb), nor read as JSON (a misleading 400)."""
+    body = gzip.compress(json.dumps({"ads": [ad_payload()]} if "batch" in path else ad_payload()).encode())
+    response = getattr(api, method)(path, data=body, content_type="application/json", HTTP_CONTENT_ENCODING=coding)
+    assert_problem(response, 415, "unsupported-content-encoding")
+    assert response["Accept-Encoding"] == "identity"
+
+
+def test_a_body_in_the_identity_coding_is_read(api):
+    response = api.post(
+        "/api/v1/ads?validate_only=true", data=ad_payload(), format="json", HTTP_CONTENT_ENCODING="identity"
+    )
+    assert response.status_code == 200 and response.json()["status"] == "approved"
 
 
 # --- the CSV's dates --------------------------------------------------------------------
