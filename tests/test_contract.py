@@ -209,6 +209,14 @@ def test_an_accept_header_that_refuses_json_is_a_406(api, accept):
         assert response.status_code == 200 and response["Content-Type"] == "application/json", takes_json
 
 
+@pytest.mark.parametrize("path", ["/api/v1/ads", "/api/v1/stats", "/api/v1/settings", "/api/schema/"])
+@pytest.mark.parametrize("value", ["xml", "csv", "api", "\x00"])
+def test_a_format_no_renderer_has_is_a_400_not_a_404(api, path, value):
+    body = assert_problem(api.get(path, {"format": value}), 400, "bad-request")
+    assert [e["field"] for e in body["errors"]] == ["format"]
+    assert api.get(path, {"format": "json"}).status_code == 200
+
+
 # --- chunked bodies, through a real gunicorn --------------------------------------------
 @pytest.fixture(scope="module")
 def gunicorn(django_db_setup, django_db_blocker, tmp_path_factory):
