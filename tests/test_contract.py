@@ -6,8 +6,11 @@ decodes them."""
 import base64
 import gzip
 import http.client
+import importlib.util
 import json
+import socket
 import uuid
+from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -290,6 +293,58 @@ def test_chunked_bodies_are_read_with_the_same_limits_as_sized_ones(gunicorn, re
     assert status == 200 and json.loads(body)["timezone"] == "Europe/Berlin", body
 
 
+def raw_request(server, data: bytes) -> tuple[int, dict, bytes]:
+    """Bytes sent as they are (http.client refuses to send most of these), the answer parsed."""
+    with socket.create_connection(("127.0.0.1", server.port), timeout=30) as connection:
+        connection.sendall(data)
+        answer = b""
+        while chunk := connection.recv(65536):
+            answer += chunk
+    head, _, body = answer.partition(b"\r\n\r\n")
+    status_line, *fields = head.decode("latin-1").split("\r\n")
+    headers = dict(field.split(": ", 1) for field in fields)
+    return int(status_line.split()[1]), headers, body
+
+
+SERVER_REFUSALS = [
+    (b"GET /api/v1/ads?external_ref=" + b"x" * 5000 + b" HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n", 414, "uri-too-long"),
+    (b"GET /api/v1/ads HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Long: " + b"x" * 9000 + b"\r\n\r\n", 431, None),
+    (
+        b"GET /api/v1/ads HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+        + b"".join(b"X-H%d: x\r\n" % i for i in range(150))
+        + b"\r\n",
+        431,
+        "header-fields-too-large",
+    ),
+    (b"GET /api/v1/ads/\x00 HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n", 400, "bad-request"),
+    (b"GET /api/v1/ads HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Bad: a\x00b\r\n\r\n", 400, "bad-request"),
+    (b"POST /api/v1/ads HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: -1\r\n\r\n", 400, "bad-request"),
+    (b"POST /api/v1/ads HTTP/1.1\r\nHost: 127.0.0.1\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n", 400, None),
+    (b"POST /api/v1/ads HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 2\r\nExpect: sth\r\n\r\n{}", 417, None),
+]
+
+
+@pytest.mark.parametrize("data, status, slug", SERVER_REFUSALS)
+def test_what_gunicorn_refuses_itself_is_a_problem_too(gunicorn, data, status, slug):
+    """Requests refused before the application sees them: gunicorn's HTML page was the answer."""
+    answered, headers, body = raw_request(gunicorn, data)
+    assert answered == status and headers["Content-Type"] == PROBLEM_CONTENT_TYPE, (answered, headers, body)
+    problem = json.loads(body)
+    assert problem["status"] == status and problem["type"].startswith(PROBLEM_BASE) and problem["detail"]
+    if slug:
+        assert problem["type"] == PROBLEM_BASE + slug
+
+
+def test_every_problem_gunicorn_answers_is_a_registered_type():
+    from adplatform.problems import PROBLEM_TYPES
+
+    spec = importlib.util.spec_from_file_location("gunicorn_conf", Path(__file__).parent.parent / "gunicorn.conf.py")
+    conf = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(conf)
+    for status, (slug, title) in conf.SERVER_PROBLEMS.items():
+        assert (PROBLEM_TYPES[slug].status, PROBLEM_TYPES[slug].title) == (status, title)
+
+
 # --- the whole URL map, property-based ----------------------------------------------------
 def api_routes() -> list[str]:
     """Every route of the URL map the API and the probes answer, as Django writes them
@@ -373,7 +428,7 @@ def strategies(known: dict):
         optional={
             "Content-Type": st.sampled_from(["application/json", "text/plain", "application/json; charset=latin-1"]),
             "Accept": st.sampled_from(["application/json", "application/json;q=0", "*/*;q=0", "text/csv", "*/*"]),
-            # (a control character is refused by gunicorn itself, with its own HTML page, before the app)
+            # (http.client sends no control character; test_what_gunicorn_refuses_itself_is_a_problem_too does)
             "Idempotency-Key": st.sampled_from(["k-1", "", "k\u00e9", "x" * 300]),
         },
     )
