@@ -105,7 +105,7 @@ def implied_problem_types(method: str, operation: dict) -> list[str]:
     if "query" in locations or "requestBody" in operation:
         slugs.append("bad-request")
     if "requestBody" in operation:
-        slugs += ["payload-too-large", "unsupported-media-type", "unsupported-content-encoding"]
+        slugs += ["payload-too-large", "unsupported-media-type", "unsupported-content-encoding", "not-implemented"]
     if method == "post":
         slugs += ["invalid-idempotency-key", "idempotency-key-in-flight", "idempotency-key-reused"]
     return slugs

@@ -80,10 +80,21 @@ def request_json(request, *, max_bytes: int, decode=decode_json):
 
 
 def refuse_content_coding(request) -> None:
-    """415 for a body sent in a content coding (`Content-Encoding: gzip`), with `Accept-Encoding:
+    """501 for a body in a transfer coding but chunked; 415 for a body sent in a content coding (`Content-Encoding: gzip`), with `Accept-Encoding:
     identity` as RFC 9110 (15.5.16) asks: bodies are not decompressed here (no zip bombs to
     bound), and read as JSON the compressed bytes were a misleading parse error."""
-    coding = request.META.get("HTTP_CONTENT_ENCODING", "").strip().lower() if request is not None else ""
+    if request is None:
+        return
+    # gunicorn decodes `chunked` and refuses unknown transfer codings itself (501), but hands
+    # gzip, deflate and compress on still coded: not decoded here either.
+    transfer = [c.strip().lower() for c in request.META.get("HTTP_TRANSFER_ENCODING", "").split(",")]
+    if any(c and c not in ("chunked", "identity") for c in transfer):
+        raise problem(
+            "not-implemented",
+            detail=f"Transfer-Encoding {', '.join(c for c in transfer if c)}: only chunked is read; send the "
+            "body uncompressed.",
+        )
+    coding = request.META.get("HTTP_CONTENT_ENCODING", "").strip().lower()
     if coding and coding != "identity":
         raise problem(
             "unsupported-content-encoding",

@@ -335,6 +335,22 @@ def test_what_gunicorn_refuses_itself_is_a_problem_too(gunicorn, data, status, s
         assert problem["type"] == PROBLEM_BASE + slug
 
 
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("coding", ["gzip, chunked", "deflate, chunked", "br, chunked"])
+def test_a_body_in_a_transfer_coding_but_chunked_is_a_501_problem(gunicorn, retailer, coding):
+    """gunicorn refuses br itself but hands gzip and deflate on still coded (they were read as JSON: a 400)."""
+    from adplatform.kernel.services import api_key_create
+
+    body = gzip.compress(b'{"timezone": "UTC"}')
+    request = (
+        f"PATCH /api/v1/settings HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {api_key_create(retailer=retailer)}"
+        f"\r\nContent-Type: application/json\r\nTransfer-Encoding: {coding}\r\nConnection: close\r\n\r\n"
+    ).encode()
+    status, headers, answer = raw_request(gunicorn, request + b"%x\r\n%s\r\n0\r\n\r\n" % (len(body), body))
+    assert status == 501 and headers["Content-Type"] == PROBLEM_CONTENT_TYPE, (status, answer)
+    assert json.loads(answer)["type"] == PROBLEM_BASE + "not-implemented"
+
+
 def test_every_problem_gunicorn_answers_is_a_registered_type():
     from adplatform.problems import PROBLEM_TYPES
 
