@@ -1,4 +1,4 @@
-"""HTTP manners DRF leaves out: `q=0` in Accept, and OPTIONS.
+"""HTTP manners DRF leaves out: `q=0` in Accept, an unknown `?format=`, and OPTIONS.
 
 DRF's content negotiation ranks media types by specificity and ignores their weights, so
 `Accept: application/json;q=0` ("anything but JSON") still got JSON. Here a type with q=0 is
@@ -8,7 +8,8 @@ OPTIONS: DRF answers it through a metadata class, and without one (we describe t
 its OpenAPI schema, not per view) it answered 405 while listing OPTIONS in `Allow`. Here it
 answers 200 with `Allow` and the methods and schema URL in the body."""
 
-from rest_framework.exceptions import NotAcceptable
+from django.http import Http404
+from rest_framework.exceptions import NotAcceptable, ValidationError
 from rest_framework.metadata import BaseMetadata
 from rest_framework.negotiation import DefaultContentNegotiation
 
@@ -29,6 +30,15 @@ def _bare(media_range: str) -> str:
 
 
 class ContentNegotiation(DefaultContentNegotiation):
+    def filter_renderers(self, renderers, format):
+        """`?format=` (DRF's URL_FORMAT_OVERRIDE) that no renderer of the view has: a 400 naming
+        the parameter, not DRF's 404 for a URL that exists."""
+        try:
+            return super().filter_renderers(renderers, format)
+        except Http404:
+            formats = ", ".join(sorted({renderer.format for renderer in renderers}))
+            raise ValidationError({"format": [f"Must be one of: {formats}; or leave it out."]}) from None
+
     def get_accept_list(self, request):
         return [media_range for media_range in super().get_accept_list(request) if _weight(media_range) > 0]
 

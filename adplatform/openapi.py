@@ -105,7 +105,7 @@ def implied_problem_types(method: str, operation: dict) -> list[str]:
     if "query" in locations or "requestBody" in operation:
         slugs.append("bad-request")
     if "requestBody" in operation:
-        slugs += ["payload-too-large", "unsupported-media-type"]
+        slugs += ["payload-too-large", "unsupported-media-type", "unsupported-content-encoding", "not-implemented"]
     if method == "post":
         slugs += ["invalid-idempotency-key", "idempotency-key-in-flight", "idempotency-key-reused"]
     return slugs
@@ -167,6 +167,10 @@ RESPONSE_HEADERS = {
         "ready) and 409 (the same Idempotency-Key still in flight).",
         "schema": {"type": "integer", "minimum": 0},
     },
+    "Accept-Encoding": {
+        "description": "On a 415 for a compressed body: `identity`, the only content coding a body may have.",
+        "schema": {"type": "string", "enum": ["identity"]},
+    },
     "Idempotent-Replayed": {
         "description": "`true` when this is the stored answer to an earlier request with the same "
         "`Idempotency-Key`: nothing ran a second time.",
@@ -194,6 +198,8 @@ def response_header_names(method: str, operation: dict, status: str) -> list[str
         names += RATE_LIMIT_HEADERS
     if status in ("409", "429", "503"):
         names.append("Retry-After")
+    if status == "415":
+        names.append("Accept-Encoding")
     if (method == "post" or operation.get("operationId") in AD_COMMANDS) and not status.startswith("5"):
         names.append("Idempotent-Replayed")
     if operation.get("operationId") in ("ads_submit", *AD_COMMANDS) and status in ("200", "201", "202"):
@@ -208,6 +214,15 @@ def _document_headers(method: str, operation: dict) -> None:
         headers = response.setdefault("headers", {})
         for name in response_header_names(method, operation, status):
             headers.setdefault(name, {"$ref": f"#/components/headers/{name}"})
+
+
+def _path_ids_are_uuids(operation: dict) -> None:
+    """Every id in a path is a UUID. The routes take any text (`<str:ad_id>`) so that one that
+    is not a UUID is the 404 problem, not a URL that does not resolve; described as text, a
+    generated client typed `ad_id` a string on some operations and a UUID on others."""
+    for parameter in operation.get("parameters", []):
+        if parameter["in"] == "path" and parameter["name"].endswith("_id"):
+            parameter["schema"] = {"type": "string", "format": "uuid"}
 
 
 def _share_parameter_enums(result) -> None:
@@ -238,6 +253,7 @@ def add_api_manners(result, generator, request, public):
                 operation.setdefault("parameters", []).append(IDEMPOTENCY_KEY)
             _document_problems(operation, implied_problem_types(method, operation), path)
             _document_headers(method, operation)
+            _path_ids_are_uuids(operation)
     _share_parameter_enums(result)
     result["components"]["headers"] = RESPONSE_HEADERS
     document_scopes(result)

@@ -7,6 +7,8 @@ read (`-1`, `0`, `abc`, `1.5`, `1e3`) fell back to the default in silence. Here 
 is a 400 problem naming the parameter. Pages carry `next` (the URL of the following page)
 and `next_cursor` (its `cursor` alone, for clients that build their own requests)."""
 
+import base64
+import binascii
 import re
 from urllib import parse
 
@@ -16,6 +18,18 @@ from rest_framework.pagination import CursorPagination
 from rest_framework.response import Response
 
 _DIGITS = re.compile(r"[0-9]{1,9}")
+# What encode_cursor makes: padded standard base64 of `o=…&r=…&p=…` (at least one of them).
+_BASE64 = re.compile(r"[A-Za-z0-9+/]+={0,2}")
+_CURSOR_KEYS = frozenset({"o", "r", "p"})
+
+
+def refuse_empty_parameters(params, names) -> None:
+    """`status=` and the like: a filter sent empty is a 400 naming it. Left to the filter, an
+    empty value is skipped (django-filter, DRF's serializers), which lists everything while
+    the client meant to narrow the list."""
+    empty = [name for name in names if any(not value.strip() for value in params.getlist(name))]
+    if empty:
+        raise ValidationError(dict.fromkeys(empty, ["Must not be empty; leave the parameter out to not filter."]))
 
 
 class StrictCursorPagination(CursorPagination):
@@ -63,6 +77,11 @@ class StrictCursorPagination(CursorPagination):
         return size
 
     def decode_cursor(self, request):
+        raw = request.query_params.get(self.cursor_query_param)
+        if raw is not None and not _issued_shape(raw):
+            # DRF's base64 decoding drops what is not base64, so `cursor=` or `cursor=!!!`
+            # decoded to nothing: the first page, as if no cursor had been sent.
+            raise self._invalid()
         try:
             cursor = super().decode_cursor(request)
         except NotFound as exc:  # DRF answers a bad cursor 404; it is a bad parameter
@@ -103,6 +122,17 @@ class StrictCursorPagination(CursorPagination):
 
     def get_paginated_response_schema(self, schema):
         return {"type": "object", "required": ["results", "next", "next_cursor"], "properties": page_properties(schema)}
+
+
+def _issued_shape(raw: str) -> bool:
+    """Whether `raw` has the shape of a cursor this API issues (not yet whether its values fit)."""
+    if not _BASE64.fullmatch(raw):
+        return False
+    try:
+        tokens = parse.parse_qs(base64.b64decode(raw, validate=True).decode("ascii"), keep_blank_values=True)
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        return False
+    return bool(tokens) and tokens.keys() <= _CURSOR_KEYS
 
 
 def page_properties(results_schema) -> dict:

@@ -36,6 +36,7 @@ class JSONParser(BaseParser):
     media_type = JSON_MEDIA_TYPE
 
     def parse(self, stream, media_type=None, parser_context=None):
+        refuse_content_coding((parser_context or {}).get("request"))
         limit = settings.API_MAX_BODY_BYTES
         raw = stream.read(limit + 1)
         if len(raw) > limit:
@@ -47,6 +48,7 @@ def request_body(request, *, max_bytes: int) -> bytes:
     """The raw body, 413 over `max_bytes`. Read here rather than by `request.body`, which
     Django holds to DATA_UPLOAD_MAX_MEMORY_SIZE, the smaller limit of every other body (forms,
     the admin's anonymous login): the batch endpoint takes more."""
+    refuse_content_coding(request)
     django_request = getattr(request, "_request", request)
     if hasattr(django_request, "_body"):
         body = django_request._body
@@ -75,6 +77,30 @@ def request_json(request, *, max_bytes: int, decode=decode_json):
         raise UnsupportedMediaType(media_type or "(none)")
     request._decoded_json = decode(request_body(request, max_bytes=max_bytes))
     return request._decoded_json
+
+
+def refuse_content_coding(request) -> None:
+    """501 for a body in a transfer coding but chunked; 415 for a body sent in a content coding (`Content-Encoding: gzip`), with `Accept-Encoding:
+    identity` as RFC 9110 (15.5.16) asks: bodies are not decompressed here (no zip bombs to
+    bound), and read as JSON the compressed bytes were a misleading parse error."""
+    if request is None:
+        return
+    # gunicorn decodes `chunked` and refuses unknown transfer codings itself (501), but hands
+    # gzip, deflate and compress on still coded: not decoded here either.
+    transfer = [c.strip().lower() for c in request.META.get("HTTP_TRANSFER_ENCODING", "").split(",")]
+    if any(c and c not in ("chunked", "identity") for c in transfer):
+        raise problem(
+            "not-implemented",
+            detail=f"Transfer-Encoding {', '.join(c for c in transfer if c)}: only chunked is read; send the "
+            "body uncompressed.",
+        )
+    coding = request.META.get("HTTP_CONTENT_ENCODING", "").strip().lower()
+    if coding and coding != "identity":
+        raise problem(
+            "unsupported-content-encoding",
+            detail=f"The body is {coding}-encoded; send it uncompressed (no Content-Encoding).",
+            headers={"Accept-Encoding": "identity"},
+        )
 
 
 def body_too_large(size: int, max_bytes: int):

@@ -81,6 +81,30 @@ PROBLEM_TYPES = {
         ProblemType(
             "not-acceptable", 406, "Not acceptable.", "The API answers in JSON only; accept `application/json`."
         ),
+        ProblemType(
+            "uri-too-long",
+            414,
+            "The URL is too long.",
+            "The request line (method, path and query) is over 4094 bytes; send fewer or shorter parameters.",
+        ),
+        ProblemType(
+            "expectation-failed",
+            417,
+            "The Expect header cannot be met.",
+            "Only `Expect: 100-continue` is understood; send no other expectation.",
+        ),
+        ProblemType(
+            "header-fields-too-large",
+            431,
+            "The request's header fields are too large.",
+            "At most 100 header fields of 8190 bytes each; send fewer or shorter ones.",
+        ),
+        ProblemType(
+            "not-implemented",
+            501,
+            "The request uses what the server does not implement.",
+            "E.g. a `Transfer-Encoding` other than `chunked`; see `detail`.",
+        ),
         ProblemType("conflict", 409, "Conflict.", "The request conflicts with the current state of the resource."),
         ProblemType(
             "last-key-manager",
@@ -151,6 +175,13 @@ PROBLEM_TYPES = {
             415,
             "Send JSON (Content-Type: application/json).",
             "Bodies must be JSON with `Content-Type: application/json`.",
+        ),
+        ProblemType(
+            "unsupported-content-encoding",
+            415,
+            "Send the body uncompressed.",
+            "A body with a `Content-Encoding` (gzip, br...) is not accepted; send it without one "
+            "(`Accept-Encoding: identity` says so).",
         ),
         ProblemType(
             "idempotency-key-reused",

@@ -9,7 +9,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from adplatform.kernel.replica import primary_if_replica_fails
-from adplatform.pagination import StrictCursorPagination
+from adplatform.pagination import StrictCursorPagination, refuse_empty_parameters
 from adplatform.problems import problem
 
 from . import openapi, selectors
@@ -74,19 +74,11 @@ class _AdListBase(APIView):
         return Response(documents_page([row["document"] for row in page], paginator.page_links()))
 
 
-def refuse_empty_filters(params) -> None:
-    """`status=` and the like: django-filter skips an empty filter, which would list every
-    ad while the client meant to narrow the list."""
-    empty = [name for name in selectors.AdFilter.base_filters if any(not v.strip() for v in params.getlist(name))]
-    if empty:
-        raise ValidationError(dict.fromkeys(empty, ["Must not be empty; leave the parameter out to not filter."]))
-
-
 class AdListApi(_AdListBase):
     @openapi.ads_list_schema
     @primary_if_replica_fails
     def get(self, request):
-        refuse_empty_filters(request.query_params)
+        refuse_empty_parameters(request.query_params, selectors.AdFilter.base_filters)
         if not selectors.filters_given(request.query_params):
             return self.paged(request)
         statuses = selectors.statuses_only(request.query_params)

@@ -61,6 +61,7 @@ AD_FILTERS = [
     OpenApiParameter("finding_code", str, description="Ads with this finding, e.g. `FRAUD.URL_SHORTENER`."),
     OpenApiParameter("submitted_after", OpenApiTypes.DATETIME, description="Submitted at or after this time."),
     OpenApiParameter("submitted_before", OpenApiTypes.DATETIME, description="Submitted before this time."),
+    OpenApiParameter("paused", bool, description="`true`: only the ads you paused; `false`: only the others."),
 ]
 
 

@@ -42,6 +42,29 @@ class UtcDateTimeFilter(django_filters.IsoDateTimeFilter):
     field_class = UtcDateTimeField
 
 
+class StrictBooleanField(forms.NullBooleanField):
+    """`true` or `false` (also `1`, `0`, any case). Django's NullBooleanField reads every other
+    value as "not given", so `paused=maybe` listed every ad instead of being a 400."""
+
+    VALUES = {"true": True, "1": True, "false": False, "0": False}
+    widget = forms.TextInput  # the raw value (the boolean widgets read an unknown one as None)
+
+    def to_python(self, value):
+        if value in (None, ""):
+            return None
+        try:
+            return self.VALUES[str(value).strip().lower()]
+        except KeyError:
+            raise forms.ValidationError("Must be true or false.", code="invalid") from None
+
+    def validate(self, value):
+        pass  # None is "not given"; every other value was checked by to_python
+
+
+class StrictBooleanFilter(django_filters.BooleanFilter):
+    field_class = StrictBooleanField
+
+
 class AdFilter(django_filters.FilterSet):
     # distinct=False: each row has one status, and SELECT DISTINCT kept PostgreSQL off the
     # (retailer_id, status, -id) index (24 ms instead of 0.06 ms a page at 100k rows).
@@ -50,7 +73,7 @@ class AdFilter(django_filters.FilterSet):
     country = django_filters.CharFilter()
     external_ref = django_filters.CharFilter()
     finding_code = django_filters.CharFilter(method="filter_finding_code", label="Finding code")
-    paused = django_filters.BooleanFilter(label="Paused by the retailer")
+    paused = StrictBooleanFilter(label="Paused by the retailer")
     submitted_after = UtcDateTimeFilter(field_name="submitted_at", lookup_expr="gte")
     submitted_before = UtcDateTimeFilter(field_name="submitted_at", lookup_expr="lt")
 

@@ -3,7 +3,7 @@
 
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema
 
-from adplatform.openapi import problem_example, problem_responses
+from adplatform.openapi import IDEMPOTENCY_KEY, problem_example, problem_responses
 from ads_read.openapi import EXAMPLE_AD_VIEW
 from ads_read.serializers import AdViewSerializer
 
@@ -187,7 +187,7 @@ IF_MATCH = OpenApiParameter(
 )
 IDEMPOTENCY_KEY_PATCH = OpenApiParameter(
     "Idempotency-Key",
-    str,
+    IDEMPOTENCY_KEY["schema"],
     OpenApiParameter.HEADER,
     description="Makes the change safe to retry: the first answer is replayed for 24 hours, as for a POST.",
 )

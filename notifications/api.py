@@ -10,6 +10,7 @@ from rest_framework.negotiation import BaseContentNegotiation
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from adplatform.pagination import refuse_empty_parameters
 from adplatform.problems import Problem, problem
 from ads_read.api import AdCursorPagination
 from ads_read.reports import FailedAdsReport, day_window, parse_report_date, report_filename
@@ -93,6 +94,7 @@ class WebhookDeliveryListApi(APIView):
     @openapi.webhooks_deliveries_list_schema
     def get(self, request, endpoint_id):
         endpoint = _endpoint_or_404(request, endpoint_id)
+        refuse_empty_parameters(request.query_params, ["status"])
         filters = WebhookDeliveryFilterSerializer(data=request.query_params)
         filters.is_valid(raise_exception=True)
         paginator = self.pagination_class()

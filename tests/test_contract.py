@@ -4,9 +4,13 @@ where it is an error. Chunked bodies are tested against a real gunicorn, the ser
 decodes them."""
 
 import base64
+import gzip
 import http.client
+import importlib.util
 import json
+import socket
 import uuid
+from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -58,6 +62,14 @@ def test_a_cursor_that_decodes_to_something_the_list_never_issued_is_a_400(api, 
     assert [e["field"] for e in body["errors"]] == ["cursor"]
 
 
+@pytest.mark.parametrize("path", LISTS)
+@pytest.mark.parametrize("value", ["", " ", "\x00", "!!!", "%%%", "cD0w!", cursor("x=1"), cursor(""), "cD0w\n"])
+def test_a_cursor_that_is_not_one_the_list_issues_is_a_400_not_the_first_page(api, endpoint, path, value):
+    """DRF's base64 decoding skipped what was not base64: these read as no cursor at all."""
+    body = assert_problem(api.get(list_url(path, endpoint), {"cursor": value}), 400, "bad-request")
+    assert [e["field"] for e in body["errors"]] == ["cursor"]
+
+
 @pytest.mark.parametrize("path", ["/api/v1/ads", "/api/v1/ads/failed", "/api/v1/webhooks", "/api/v1/stats"])
 def test_a_position_of_the_wrong_type_for_the_list_is_a_400(api, path):
     """`p=0000` decodes, but these lists are ordered by a UUID or a date (it was a 500)."""
@@ -93,6 +105,24 @@ def test_an_empty_filter_is_a_400_not_the_whole_list(api, name):
     assert [e["field"] for e in body["errors"]] == [name]
 
 
+def test_an_empty_status_of_the_deliveries_is_a_400_not_the_whole_list(api, endpoint):
+    for query in ("status=", "status=delivered&status=%20"):
+        response = api.get(f"/api/v1/webhooks/{endpoint.id}/deliveries?{query}")
+        assert [e["field"] for e in assert_problem(response, 400, "bad-request")["errors"]] == ["status"]
+
+
+@pytest.mark.parametrize("value", ["maybe", "\x00", "yes", "2"])
+def test_a_paused_filter_that_is_not_true_or_false_is_a_400_not_the_whole_list(api, value):
+    body = assert_problem(api.get("/api/v1/ads", {"paused": value}), 400, "bad-request")
+    assert [e["field"] for e in body["errors"]] == ["paused"]
+
+
+def test_the_paused_filter_reads_true_and_false(api, retailer):
+    paused, live = AdViewFactory(retailer_id=retailer.id, paused=True), AdViewFactory(retailer_id=retailer.id)
+    for value, expected in [("true", paused), ("1", paused), ("TRUE", paused), ("false", live), ("0", live)]:
+        assert [ad["id"] for ad in api.get("/api/v1/ads", {"paused": value}).json()["results"]] == [str(expected.id)]
+
+
 # --- bodies -----------------------------------------------------------------------------
 BODY_OPERATIONS = [
     ("post", "/api/v1/ads"),
@@ -108,6 +138,32 @@ BODY_OPERATIONS = [
 def test_a_body_that_is_not_utf8_is_a_400(api, method, path, raw):
     response = getattr(api, method)(path, data=raw, content_type="application/json")
     assert "UTF-8" in assert_problem(response, 400, "bad-request")["detail"] or raw == b"\xfe\xff"
+
+
+CODED_BODY_OPERATIONS = [
+    *BODY_OPERATIONS,
+    ("post", "/api/v1/ads/batch?validate_only=true"),
+    ("post", "/api/v1/ads/batch/pause"),
+    ("post", "/api/v1/ads/batch/withdraw"),
+    ("post", "/api/v1/keys"),
+]
+
+
+@pytest.mark.parametrize("method, path", CODED_BODY_OPERATIONS)
+@pytest.mark.parametrize("coding", ["gzip", "br", "deflate, gzip", "GZIP"])
+def test_a_compressed_body_is_a_415_that_asks_for_identity(api, method, path, coding):
+    """Not decompressed (nothing to bound a zip bomb), nor read as JSON (a misleading 400)."""
+    body = gzip.compress(json.dumps({"ads": [ad_payload()]} if "batch" in path else ad_payload()).encode())
+    response = getattr(api, method)(path, data=body, content_type="application/json", HTTP_CONTENT_ENCODING=coding)
+    assert_problem(response, 415, "unsupported-content-encoding")
+    assert response["Accept-Encoding"] == "identity"
+
+
+def test_a_body_in_the_identity_coding_is_read(api):
+    response = api.post(
+        "/api/v1/ads?validate_only=true", data=ad_payload(), format="json", HTTP_CONTENT_ENCODING="identity"
+    )
+    assert response.status_code == 200 and response.json()["status"] == "approved"
 
 
 # --- the CSV's dates --------------------------------------------------------------------
@@ -154,6 +210,14 @@ def test_an_accept_header_that_refuses_json_is_a_406(api, accept):
     for takes_json in ("application/json;q=0.1", "text/html;q=0, application/json", "*/*"):
         response = api.get("/api/v1/stats", HTTP_ACCEPT=takes_json)
         assert response.status_code == 200 and response["Content-Type"] == "application/json", takes_json
+
+
+@pytest.mark.parametrize("path", ["/api/v1/ads", "/api/v1/stats", "/api/v1/settings", "/api/schema/"])
+@pytest.mark.parametrize("value", ["xml", "csv", "api", "\x00"])
+def test_a_format_no_renderer_has_is_a_400_not_a_404(api, path, value):
+    body = assert_problem(api.get(path, {"format": value}), 400, "bad-request")
+    assert [e["field"] for e in body["errors"]] == ["format"]
+    assert api.get(path, {"format": "json"}).status_code == 200
 
 
 # --- chunked bodies, through a real gunicorn --------------------------------------------
@@ -227,6 +291,74 @@ def test_chunked_bodies_are_read_with_the_same_limits_as_sized_ones(gunicorn, re
         gunicorn, "/api/v1/settings", b'{"timezone": "Europe/Berlin"}', key=key, method="PATCH"
     )
     assert status == 200 and json.loads(body)["timezone"] == "Europe/Berlin", body
+
+
+def raw_request(server, data: bytes) -> tuple[int, dict, bytes]:
+    """Bytes sent as they are (http.client refuses to send most of these), the answer parsed."""
+    with socket.create_connection(("127.0.0.1", server.port), timeout=30) as connection:
+        connection.sendall(data)
+        answer = b""
+        while chunk := connection.recv(65536):
+            answer += chunk
+    head, _, body = answer.partition(b"\r\n\r\n")
+    status_line, *fields = head.decode("latin-1").split("\r\n")
+    headers = dict(field.split(": ", 1) for field in fields)
+    return int(status_line.split()[1]), headers, body
+
+
+SERVER_REFUSALS = [
+    (b"GET /api/v1/ads?external_ref=" + b"x" * 5000 + b" HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n", 414, "uri-too-long"),
+    (b"GET /api/v1/ads HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Long: " + b"x" * 9000 + b"\r\n\r\n", 431, None),
+    (
+        b"GET /api/v1/ads HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+        + b"".join(b"X-H%d: x\r\n" % i for i in range(150))
+        + b"\r\n",
+        431,
+        "header-fields-too-large",
+    ),
+    (b"GET /api/v1/ads/\x00 HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n", 400, "bad-request"),
+    (b"GET /api/v1/ads HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Bad: a\x00b\r\n\r\n", 400, "bad-request"),
+    (b"POST /api/v1/ads HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: -1\r\n\r\n", 400, "bad-request"),
+    (b"POST /api/v1/ads HTTP/1.1\r\nHost: 127.0.0.1\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n", 400, None),
+    (b"POST /api/v1/ads HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 2\r\nExpect: sth\r\n\r\n{}", 417, None),
+]
+
+
+@pytest.mark.parametrize("data, status, slug", SERVER_REFUSALS)
+def test_what_gunicorn_refuses_itself_is_a_problem_too(gunicorn, data, status, slug):
+    """Requests refused before the application sees them: gunicorn's HTML page was the answer."""
+    answered, headers, body = raw_request(gunicorn, data)
+    assert answered == status and headers["Content-Type"] == PROBLEM_CONTENT_TYPE, (answered, headers, body)
+    problem = json.loads(body)
+    assert problem["status"] == status and problem["type"].startswith(PROBLEM_BASE) and problem["detail"]
+    if slug:
+        assert problem["type"] == PROBLEM_BASE + slug
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("coding", ["gzip, chunked", "deflate, chunked", "br, chunked"])
+def test_a_body_in_a_transfer_coding_but_chunked_is_a_501_problem(gunicorn, retailer, coding):
+    """gunicorn refuses br itself but hands gzip and deflate on still coded (they were read as JSON: a 400)."""
+    from adplatform.kernel.services import api_key_create
+
+    body = gzip.compress(b'{"timezone": "UTC"}')
+    request = (
+        f"PATCH /api/v1/settings HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {api_key_create(retailer=retailer)}"
+        f"\r\nContent-Type: application/json\r\nTransfer-Encoding: {coding}\r\nConnection: close\r\n\r\n"
+    ).encode()
+    status, headers, answer = raw_request(gunicorn, request + b"%x\r\n%s\r\n0\r\n\r\n" % (len(body), body))
+    assert status == 501 and headers["Content-Type"] == PROBLEM_CONTENT_TYPE, (status, answer)
+    assert json.loads(answer)["type"] == PROBLEM_BASE + "not-implemented"
+
+
+def test_every_problem_gunicorn_answers_is_a_registered_type():
+    from adplatform.problems import PROBLEM_TYPES
+
+    spec = importlib.util.spec_from_file_location("gunicorn_conf", Path(__file__).parent.parent / "gunicorn.conf.py")
+    conf = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(conf)
+    for status, (slug, title) in conf.SERVER_PROBLEMS.items():
+        assert (PROBLEM_TYPES[slug].status, PROBLEM_TYPES[slug].title) == (status, title)
 
 
 # --- the whole URL map, property-based ----------------------------------------------------
@@ -312,7 +444,7 @@ def strategies(known: dict):
         optional={
             "Content-Type": st.sampled_from(["application/json", "text/plain", "application/json; charset=latin-1"]),
             "Accept": st.sampled_from(["application/json", "application/json;q=0", "*/*;q=0", "text/csv", "*/*"]),
-            # (a control character is refused by gunicorn itself, with its own HTML page, before the app)
+            # (http.client sends no control character; test_what_gunicorn_refuses_itself_is_a_problem_too does)
             "Idempotency-Key": st.sampled_from(["k-1", "", "k\u00e9", "x" * 300]),
         },
     )

@@ -256,3 +256,41 @@ def test_the_generated_client_changes_pauses_resumes_and_withdraws(generated, cl
         what="withdrawn",
     )
     assert final.version == ad.version + 5
+
+
+def test_the_generated_client_manages_keys_appeals_and_batch_commands(generated, client, webhook_worker):
+    """The operations the journeys above leave out, so that every operation of the schema is
+    used through the generated client at least once."""
+    api, models = generated.api, generated.models
+
+    # Keys: make one, read, list, label, rotate, revoke.
+    made = api.keys_create.sync(
+        client=client, body=models.ApiKeyCreate(scopes=[models.ScopesEnum.READ], label="reports")
+    )
+    assert isinstance(made, models.ApiKeyCreated) and made.secret and made.scopes == [models.ScopesEnum.READ]
+    assert api.keys_retrieve.sync(client=client, key_id=made.id).label == "reports"
+    assert made.id in [key.id for key in api.keys_list.sync(client=client, page_size=100).results]
+    relabelled = api.keys_partial_update.sync(
+        client=client, key_id=made.id, body=models.PatchedApiKeyUpdate(label="nightly reports")
+    )
+    assert isinstance(relabelled, models.ApiKey) and relabelled.label == "nightly reports"
+    rotated = api.keys_rotate.sync(client=client, key_id=made.id, body=models.ApiKeyRotate(grace_seconds=0))
+    assert isinstance(rotated, models.ApiKeyCreated) and rotated.secret and rotated.id != made.id
+    assert api.keys_destroy.sync_detailed(client=client, key_id=rotated.id).status_code == 204
+    assert api.keys_retrieve.sync(client=client, key_id=rotated.id).status == models.ApiKeyStatusEnum.REVOKED
+
+    # Appeal a rejected ad; pause a batch (one id unknown); withdraw the rejected ad.
+    body = ad_payload(category="tobacco", headline="Fine cigars", external_ref="gen-appeal")
+    submitted = api.ads_submit.sync(client=client, body=models.AdInput.from_dict(body))
+    rejected = read_until_final(generated, client, submitted.id)
+    assert rejected.status == models.AdStatusEnum.REJECTED
+    appeal = api.ads_appeal.sync(
+        client=client, ad_id=rejected.id, body=models.AppealInput(message="The licence is in the disclosure.")
+    )
+    assert isinstance(appeal, models.AppealDocument) and appeal.status == models.AppealDocumentStatusEnum.OPEN
+    submitted = api.ads_submit.sync(client=client, body=models.AdInput.from_dict(ad_payload(external_ref="gen-bp")))
+    approved = read_until_final(generated, client, submitted.id)
+    paused = api.ads_pause_batch.sync(client=client, body=models.AdIdsInput(ids=[approved.id, uuid.uuid4()]))
+    assert isinstance(paused, models.BatchCommandResponse) and (paused.accepted_count, paused.failed_count) == (1, 1)
+    withdrawn = api.ads_withdraw.sync(client=client, ad_id=rejected.id)
+    assert isinstance(withdrawn, models.CommandResult) and withdrawn.status == models.AdStatusEnum.WITHDRAWN

@@ -151,3 +151,25 @@ def test_every_operation_names_the_scope_its_key_needs(openapi):
                 assert "`insufficient-scope`" in operation["responses"]["403"]["description"], (path, method)
     assert openapi["paths"]["/api/v1/ads"]["post"]["x-required-scope"] == "submit"
     assert openapi["paths"]["/api/v1/keys/{key_id}/rotate"]["post"]["x-required-scope"] == "keys"
+
+
+def test_every_path_id_is_a_uuid_and_every_idempotency_key_is_described_alike(openapi):
+    """On every operation, not only the first that had them (the commands on one ad took
+    `ad_id` as text, and the change an unconstrained Idempotency-Key)."""
+    keys = []
+    for path, item in openapi["paths"].items():
+        for method, operation in item.items():
+            for parameter in operation.get("parameters", []):
+                if parameter["in"] == "path":
+                    assert parameter["schema"] == {"type": "string", "format": "uuid"}, (method, path, parameter)
+                if parameter["name"] == "Idempotency-Key":
+                    keys.append(parameter["schema"])
+    assert len(keys) > 10 and all(key == keys[0] and key["maxLength"] == 255 for key in keys), keys
+
+
+def test_every_filter_of_the_ad_list_is_documented(openapi):
+    from ads_read.selectors import AdFilter
+
+    operation = openapi["paths"]["/api/v1/ads"]["get"]
+    documented = {parameter["name"] for parameter in operation["parameters"]}
+    assert set(AdFilter.base_filters) <= documented, set(AdFilter.base_filters) - documented

@@ -142,18 +142,17 @@ def _parse_datetime(value) -> datetime | None:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
-# A decimal string as the policy and the schema say: digits, and decimals after a point. Not
-# what Decimal() also reads ("1e3", "+5", "Infinity", " 1_000 ").
-_DECIMAL_STRING = re.compile(r"\d+(\.\d+)?")
+# A decimal string as the policy and the schema say: ASCII digits, and decimals after a point.
+# Not what Decimal() also reads ("1e3", "+5", "Infinity", " 1_000 ", "١٠" in Arabic-Indic
+# digits), nor a JSON number (a float: 0.1 + 0.2 is not 0.3).
+_DECIMAL_STRING = re.compile(r"[0-9]+(\.[0-9]+)?")
 
 
 def _parse_amount(value) -> Decimal | None:
-    if isinstance(value, bool) or not isinstance(value, (str, int, float)):
-        return None
-    if isinstance(value, str) and not _DECIMAL_STRING.fullmatch(value.strip()):
+    if not isinstance(value, str) or not _DECIMAL_STRING.fullmatch(value):
         return None
     try:
-        amount = Decimal(str(value).strip())
+        amount = Decimal(value)
     except InvalidOperation:
         return None
     return amount if amount.is_finite() else None
