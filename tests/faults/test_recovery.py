@@ -19,11 +19,13 @@ from .conftest import check_nothing_lost, payloads, progress, wait_all_final, wa
 pytestmark = pytest.mark.faults
 
 
+# Each consumer named as a deployment selects it, with the ads it takes for the victim to
+# still hold messages when it dies: the plain consumer (opted out of batching) holds one per
+# process at a time; the batching one, the shipped default ({}), takes 50 per process and
+# judges them at once, so a backlog of 200 is gone in about one round of buffers.
 CONSUMERS = {
-    # The shipped default: one message at a time (the settings' prefetch follows).
-    "plain": ({}, []),
-    # Opted in: a buffer of up to 50 messages per worker (the prefetch follows).
-    "batching": ({"INTAKE_BATCHING": "true"}, []),
+    "plain": ({"INTAKE_BATCHING": "false"}, 200),
+    "batching": ({}, 1000),
 }
 
 
@@ -43,18 +45,18 @@ def dead_worker_scenario(platform, retailer_client, *, consumer: str) -> None:
     # the backstops (reconciliation after 300 s, read-model sweep), which therefore cannot be
     # what brings the ads back within the bound below.
     platform.timings = {}
-    overrides, args = CONSUMERS[consumer]
+    overrides, count = CONSUMERS[consumer]
     web = platform.start_web(mode="direct", **overrides)
     retailer = retailer_client(web)
-    ads = payloads(200, prefix="lease")
+    ads = payloads(count, prefix="lease")
     answers = retailer.submit_all(ads)
     assert [a.status_code for a in answers] == [202] * len(ads), {a.status_code for a in answers}
     accepted = {a.json()["id"] for a in answers}
 
     # Both workers start together on the full queue (beat with its default schedule in the
     # survivor); the victim dies mid-stream, holding messages.
-    survivor = platform.start_worker(beat=True, extra_args=args, wait=False, **overrides)
-    victim = platform.start_worker(extra_args=args, wait=False, **overrides)
+    survivor = platform.start_worker(beat=True, wait=False, **overrides)
+    victim = platform.start_worker(wait=False, **overrides)
     survivor.wait_ready()
     victim.wait_ready()
     wait_for(
