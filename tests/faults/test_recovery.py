@@ -23,7 +23,7 @@ pytestmark = pytest.mark.faults
 # still hold messages when it dies: the plain consumer (opted out of batching) holds one per
 # process at a time; the batching one, the shipped default ({}), takes 50 per process and
 # judges them at once, so a backlog of 200 is gone in about one round of buffers. (No more:
-# the restored messages wait behind what the survivor holds of a backlog.)
+# restored messages wait for a free place in the survivor's prefetch, behind its backlog.)
 CONSUMERS = {
     "plain": ({"INTAKE_BATCHING": "false"}, 200),
     "batching": ({}, 400),
