@@ -1,22 +1,20 @@
 """Consumers of intake events (queue `intake`): thin wrappers around services.
 
-Intake messages go to `process_submissions_task` (bounded retries, dead letters). With
-INTAKE_BATCHING on they go to `process_submissions_batch_task` instead, which buffers them in
-the worker (celery-batches) and judges many at once: one message per ad caps the pipeline
-near the broker's per-message cost (DESIGN.md §12). A buffer that fails is handed, message
-by message, to `process_submissions_task`.
+Intake messages go to `process_submissions_batch_task` (INTAKE_BATCHING, the default), which
+buffers them in the worker (celery-batches) and judges many at once: one message per ad caps
+the pipeline near the broker's per-message cost (DESIGN.md §12). A buffer that fails is
+handed, message by message, to `process_submissions_task`, the plain consumer (bounded
+retries, dead letters), which takes the intake messages with INTAKE_BATCHING off.
 """
 
 import logging
-import os
 
 from celery import shared_task
-from celery_batches import Batches
 from django.conf import settings
 
 from adplatform.kernel.broker import publish_task
 from adplatform.kernel.events import PROJECT_ADS_TASK, Event, InvalidEvent
-from adplatform.kernel.task_base import PipelineTask, PoisonMessage, dead_letter_record
+from adplatform.kernel.task_base import PipelineBatches, PipelineTask, PoisonMessage, dead_letter_record
 
 from . import idempotency
 from .journal import intake_journal_clear
@@ -79,18 +77,17 @@ def process_commands_task(self, payload):
 
 
 @shared_task(
-    base=Batches,
+    base=PipelineBatches,
     bind=True,
     name="ads_write.tasks.process_submissions_batch_task",
-    acks_late=True,
+    retry_lane="ads_write.tasks.process_submissions_task",
     flush_every=settings.INTAKE_BATCH_SIZE,
     flush_interval=settings.INTAKE_BATCH_INTERVAL,
 )
 def process_submissions_batch_task(self, requests):
-    """Judge the buffered intake messages together. celery-batches acknowledges every
-    message once this returns, even after an error, so on an error each message goes to the
-    retry lane before we return; if even that fails, the worker process exits without
-    returning, and the unacknowledged messages come back from the broker."""
+    """Judge the buffered intake messages together. Once this returns the worker
+    acknowledges every message, so on an error each message goes to the retry lane first;
+    if even that fails, the buffer goes back to the broker (kernel/task_base.py)."""
     try:
         events = []
         for request in requests:
@@ -104,13 +101,7 @@ def process_submissions_batch_task(self, requests):
         logger.warning(
             "intake batch of %d messages failed; handing them to the retry lane", len(requests), exc_info=True
         )
-    try:
-        for request in requests:
-            process_submissions_task.apply_async(args=list(request.args), countdown=1)
-    except Exception:
-        logger.critical("could not hand a failed intake batch to the retry lane; exiting unacknowledged", exc_info=True)
-        os._exit(70)
-    return 0
+    return self.to_retry_lane(requests)
 
 
 @shared_task(bind=True, name="ads_write.tasks.maintenance_outbox_sweep_task")

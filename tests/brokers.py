@@ -67,6 +67,17 @@ class Vhost:
     def set_policy(self, name: str, pattern: str, definition: str) -> None:
         _ctl("set_policy", "-p", self.name, "--apply-to", "queues", name, pattern, definition)
 
+    def unacknowledged(self) -> int:
+        """Messages delivered to consumers and not acknowledged yet, over the vhost's queues."""
+        listed = subprocess.run(
+            [RABBITMQCTL, "-q", "list_queues", "-p", self.name, "--no-table-headers", "messages_unacknowledged"],
+            check=True,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        return sum(int(line) for line in listed.stdout.split())
+
     def delete(self) -> None:
         _ctl("delete_vhost", self.name)
 

@@ -10,7 +10,11 @@ Where Celery would otherwise lose a message, we keep it:
   `on_failure` (its process is gone): the worker's main process dead-letters it
   (`_dead_letter_hard_time_limit`);
 - a dead letter that cannot be written (the database is down) goes back on the queue
-  as a fresh message instead (`PipelineTask.on_failure`).
+  as a fresh message instead (`PipelineTask.on_failure`);
+- a celery-batches buffer is acknowledged or handed back whatever becomes of it
+  (`PipelineBatches`): celery-batches leaves a buffer whose pool process died or hit the
+  hard time limit unacknowledged for as long as the worker lives (its leases kept renewed),
+  and stops flushing a buffer for good once a broker reconnect clears the worker's timers.
 """
 
 import logging
@@ -21,6 +25,8 @@ from celery import Task
 from celery.exceptions import Reject
 from celery.signals import task_failure
 from celery.worker.consumer import Consumer
+from celery_batches import Batches, SimpleRequest
+from celery_batches.trace import apply_batches_task
 from django.conf import settings
 
 logger = logging.getLogger(__name__)
@@ -71,6 +77,95 @@ class PipelineTask(Task):
                 logger.critical(
                     "lost %s %s args=%r: no dead letter, no requeue", self.name, task_id, args, exc_info=True
                 )
+
+
+# What a PipelineBatches task returns when its buffer must go back to the broker as it is.
+REQUEUE = "requeue"
+# How long a pool process waits before handing a buffer back that it could not pass on (as a
+# plain task's first retry would back off): the broker gives it straight back to this worker.
+REQUEUE_PAUSE = 1.0
+
+
+class PipelineBatches(Batches):
+    """celery-batches' buffering task class, made to lose and hold nothing (module
+    docstring). Its tasks take the buffered requests and return `REQUEUE` when the buffer
+    must go back to the broker; `retry_lane` names the plain task that judges a message of
+    a failed buffer alone (with its own retries, time limit and dead letter)."""
+
+    abstract = True
+    acks_late = True
+    retry_lane = ""
+
+    def Strategy(self, task, app, consumer):
+        # Built again at every (re)start of the worker's consumer. A connection loss cleared
+        # the event loop's timers (celery's asynloop), the repeating flush among them, but
+        # celery-batches only arms it while `_tref` is None: arm it again, so a buffer
+        # (still holding messages from before the loss, or a trickle after it) is flushed.
+        if self._tref is not None:
+            self._tref.cancel()
+        handler = super().Strategy(task, app, consumer)
+        self._tref = consumer.timer.call_repeatedly(self.flush_interval, self._do_flush)
+        return handler
+
+    def flush(self, requests):
+        """Run the buffer in the pool (as celery-batches does), then acknowledge it, or hand
+        it back when the task says so; a pool job that died (SIGKILL, OOM, the hard time
+        limit) hands each message to the retry lane."""
+
+        def on_return(result):
+            for request in requests:
+                if result == REQUEUE:
+                    request.reject(requeue=True)
+                else:
+                    request.acknowledge()
+
+        def on_error(exc_info):
+            self._requests_to_retry_lane(requests, exc_info.exception)
+
+        return self._pool.apply_async(
+            apply_batches_task,
+            (self, ([SimpleRequest.from_request(r) for r in requests],), 0, None),
+            callback=on_return,
+            error_callback=on_error,
+        )
+
+    def _requests_to_retry_lane(self, requests, error) -> None:
+        # In the worker's main process: the pool process is gone, and with it any chance to
+        # tell which message of the buffer was at fault, so each one is judged alone.
+        logger.error(
+            "%s: a buffer of %d messages failed in the pool (%r); handing each to %s",
+            self.name,
+            len(requests),
+            error,
+            self.retry_lane,
+        )
+        lane = self.app.tasks[self.retry_lane]
+        for request in requests:
+            try:
+                lane.apply_async(args=list(request.args), kwargs=dict(request.kwargs))
+            except Exception:
+                logger.warning("%s: could not publish to the retry lane; requeueing", self.name, exc_info=True)
+                request.reject(requeue=True)
+            else:
+                request.acknowledge()
+
+    def to_retry_lane(self, requests) -> int | str:
+        """In the pool process: hand each buffered message to the retry lane (a message of
+        its own, due in a second); if the broker refuses, `REQUEUE` after a pause."""
+        lane = self.app.tasks[self.retry_lane]
+        try:
+            for request in requests:
+                lane.apply_async(args=list(request.args), kwargs=dict(request.kwargs), countdown=1)
+        except Exception:
+            logger.critical(
+                "%s: could not publish a failed buffer to the retry lane; handing its %d messages back",
+                self.name,
+                len(requests),
+                exc_info=True,
+            )
+            time.sleep(REQUEUE_PAUSE)
+            return REQUEUE
+        return 0
 
 
 def dead_letter_record(*, task_name, task_id="", args=(), kwargs=None, error, traceback="") -> bool:

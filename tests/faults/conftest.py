@@ -431,6 +431,13 @@ class Platform:
                 headers=headers,
             )
 
+    def unacknowledged(self) -> int:
+        """Messages delivered to the workers and not acknowledged yet, in the broker."""
+        if self.broker_kind == "redis":
+            return self.redis.client().hlen("unacked")
+        assert self.vhost, "counted on the shared RabbitMQ's vhosts only"
+        return self.vhost.unacknowledged()
+
     def queued_messages(self, queue: str = "intake") -> list[list]:
         """The task arguments of every message waiting in a queue (oldest first)."""
         return [args for _task, args in queued_tasks(self.redis.url(), queue)]

@@ -108,8 +108,11 @@ def test_reconciliation_republishes_ads_whose_messages_redis_lost(platform, reta
     assert "reconciliation: re-published" in worker.log_path.read_text()
 
 
-def test_a_worker_that_cannot_publish_hands_its_messages_back(platform, retailer_client):
-    web = platform.start_web(mode="direct")
+# The plain consumer hands a message back once its retry cannot be published; the batching
+# one (the default) its buffer, once the buffer's messages cannot be passed to the retry lane.
+@pytest.mark.parametrize("batching", ["false", "true"])
+def test_a_worker_that_cannot_publish_hands_its_messages_back(platform, retailer_client, batching):
+    web = platform.start_web(mode="direct", INTAKE_BATCHING=batching)
     retailer = retailer_client(web)
 
     # A worker that consumes and acknowledges through one connection, and publishes through
@@ -119,7 +122,9 @@ def test_a_worker_that_cannot_publish_hands_its_messages_back(platform, retailer
     write_side = SpareRedis(platform.root)
     write_side.start()
     try:
-        cut_off = platform.start_worker(CELERY_BROKER_WRITE_URL=write_side.url(), extra_args=["--without-heartbeat"])
+        cut_off = platform.start_worker(
+            CELERY_BROKER_WRITE_URL=write_side.url(), INTAKE_BATCHING=batching, extra_args=["--without-heartbeat"]
+        )
     finally:
         write_side.kill()
     answers = retailer.submit_all(payloads(10, prefix="nopub"))
@@ -128,7 +133,7 @@ def test_a_worker_that_cannot_publish_hands_its_messages_back(platform, retailer
         lambda: progress(platform)[0] == len(accepted), timeout=60, what="the ads to be judged", details=platform.logs
     )
     wait_for(
-        lambda: "could not publish its retry" in cut_off.log_path.read_text(errors="replace"),
+        lambda: "could not publish" in cut_off.log_path.read_text(errors="replace"),
         timeout=60,
         what="a round of failing retries",
         details=platform.logs,
@@ -150,8 +155,13 @@ def test_a_worker_that_cannot_publish_hands_its_messages_back(platform, retailer
     # none was acknowledged away.
     assert broker.llen("intake") + broker.hlen("unacked") == len(accepted), "messages whose retry failed were dropped"
 
-    platform.start_worker()
+    platform.start_worker(INTAKE_BATCHING=batching)
     wait_all_final(platform, len(accepted))
+    consumer = "batching" if batching == "true" else "plain"
     check_nothing_lost(
-        platform, retailer, accepted, scenario="worker cannot publish (retry handed back)", submitted=len(answers)
+        platform,
+        retailer,
+        accepted,
+        scenario=f"worker cannot publish (handed back), {consumer} consumer",
+        submitted=len(answers),
     )

@@ -7,6 +7,7 @@ from django.conf import settings
 
 from adplatform.kernel.ids import new_id
 from ads_write.services.events import PROCESS_SUBMISSIONS_TASK
+from ads_write.tasks import process_submissions_task
 from audit.services import CHAIN_LOCK_KEY
 from tests.factories import ad_payload, intake_events
 
@@ -114,9 +115,13 @@ def test_poison_messages_become_dead_letters_and_replay_completes_them(platform,
     assert platform.query("SELECT count(*) FROM audit_auditentry WHERE action = 'dead_letter.replayed'") == [(2,)]
 
 
-def test_a_task_killed_at_its_hard_time_limit_becomes_a_dead_letter(platform, retailer_client):
-    worker = platform.start_worker(CELERY_TASK_TIME_LIMIT="3", wait=False)
-    web = platform.start_web(mode="direct")
+# The plain consumer judges one message per task; the batching one (the default) a buffer,
+# which the limit kills whole: each of its messages is then judged alone by the plain one,
+# so that only a message that stalls on its own becomes a letter, and the letter is its.
+@pytest.mark.parametrize("batching", ["false", "true"])
+def test_a_task_killed_at_its_hard_time_limit_becomes_a_dead_letter(platform, retailer_client, batching):
+    worker = platform.start_worker(CELERY_TASK_TIME_LIMIT="3", INTAKE_BATCHING=batching, wait=False)
+    web = platform.start_web(mode="direct", INTAKE_BATCHING=batching)
     worker.wait_ready()
     retailer = retailer_client(web)
 
@@ -130,11 +135,16 @@ def test_a_task_killed_at_its_hard_time_limit_becomes_a_dead_letter(platform, re
         assert answer.status_code == 202
         found = wait_for(lambda: letters(platform), timeout=60, what="a dead letter", details=platform.logs)
     ((letter_id, letter),) = found.items()
-    assert letter["task_name"] == PROCESS_SUBMISSIONS_TASK and "TimeLimitExceeded" in letter["error"]
+    assert letter["task_name"] == process_submissions_task.name and "TimeLimitExceeded" in letter["error"]
     assert letter["args"][0][0]["ad_id"] == answer.json()["id"]
 
     replayed_and_done(platform, worker, letter_id)
     wait_all_final(platform, 1)
+    consumer = "batching" if batching == "true" else "plain"
     check_nothing_lost(
-        platform, retailer, {answer.json()["id"]}, scenario="task killed at its hard time limit", submitted=1
+        platform,
+        retailer,
+        {answer.json()["id"]},
+        scenario=f"task killed at its hard time limit, {consumer} consumer",
+        submitted=1,
     )
