@@ -11,6 +11,7 @@ from django.db import DatabaseError, connections, router
 from django.db.models import Q, QuerySet, Sum
 from django.db.models.functions import Coalesce
 
+from adplatform.kernel.connections import checked_by_use
 from adplatform.kernel.replica import replica_failed
 from ads_write.models import Ad, AdStatus
 
@@ -244,16 +245,22 @@ def _stored_by_id(*, using: str, ad_id: uuid.UUID, retailer_id) -> StoredAd | No
     connection = connections[using]
     table, quote = connection.ops.quote_name(AdView._meta.db_table), connection.ops.quote_name
     field = AdView._meta.pk
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"SELECT {quote('version')}, {quote('document')} FROM {table} "
-            f"WHERE {quote('id')} = %s AND {quote('retailer_id')} = %s",
-            [
-                field.get_db_prep_value(ad_id, connection),
-                field.get_db_prep_value(uuid.UUID(str(retailer_id)), connection),
-            ],
-        )
-        row = cursor.fetchone()
+    sql = (
+        f"SELECT {quote('version')}, {quote('document')} FROM {table} "
+        f"WHERE {quote('id')} = %s AND {quote('retailer_id')} = %s"
+    )
+    params = [
+        field.get_db_prep_value(ad_id, connection),
+        field.get_db_prep_value(uuid.UUID(str(retailer_id)), connection),
+    ]
+
+    def fetch():
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            return cursor.fetchone()
+
+    # No `SELECT 1` health check first (it cost as much as this read): the read is the check.
+    row = checked_by_use(connection, fetch)
     if row is None:
         return None
     version, document = row
