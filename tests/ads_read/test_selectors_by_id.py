@@ -142,3 +142,24 @@ def test_a_statement_that_fails_on_a_live_connection_is_not_run_again(retailer):
     with pytest.raises(DatabaseError):
         checked_by_use(connection, failing)
     assert runs == [1]
+
+
+def test_reads_of_stored_documents_are_logged_and_wrapped_as_any_statement(decided, retailer):
+    """The read keeps its cursor between reads, yet is seen like any statement: in the query
+    log (DEBUG, CaptureQueriesContext) and by the connection's execute wrappers (bench profiling)."""
+    ad_document_get(retailer_id=retailer.id, ad_id=decided.id)  # its cursor is kept
+    seen = []
+
+    def wrapper(execute, sql, params, many, context):
+        seen.append(sql)
+        return execute(sql, params, many, context)
+
+    with CaptureQueriesContext(connection) as queries, connection.execute_wrapper(wrapper):
+        first = ad_document_get(retailer_id=retailer.id, ad_id=decided.id)
+        second = ad_document_get(retailer_id=retailer.id, ad_id=decided.id)
+
+    assert first == second and first.document == bytes(decided.document)
+    assert len(queries) == 2 and all(decided.id.hex in q["sql"].replace("-", "") for q in queries)
+    assert len(seen) == 2
+    ad_document_get(retailer_id=retailer.id, ad_id=decided.id)
+    assert len(seen) == 2  # the wrapper is gone with its block
