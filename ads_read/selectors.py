@@ -241,10 +241,13 @@ def _ad_by_id(*, retailer_id, ad_id, read):
 
 def _stored_by_id(*, using: str, ad_id: uuid.UUID, retailer_id) -> StoredAd | None:
     """The version and stored document of one of the retailer's ads, from database `using`:
-    two columns by primary key, in a statement written once (no ORM compilation per read)."""
+    by primary key alone, in a statement written once (no ORM compilation per read). The
+    retailer is compared here, not in the statement: with `retailer_id` in it PostgreSQL
+    weighed the four indexes that begin with it on every read (planning ~0.09 ms against
+    ~0.02 ms by the key alone), to find the one row the key finds anyway."""
     connection = connections[using]
     statement = _stored_by_id_statement(connection)
-    params = [statement.prep(ad_id, connection), statement.prep(retailer_id, connection)]
+    params = [statement.prep(ad_id, connection)]
 
     def fetch():
         cursor = statement.cursor(connection)
@@ -253,9 +256,11 @@ def _stored_by_id(*, using: str, ad_id: uuid.UUID, retailer_id) -> StoredAd | No
 
     # No `SELECT 1` health check first (it cost as much as this read): the read is the check.
     row = checked_by_use(connection, fetch)
-    if row is None:
+    # Another retailer's ad is no ad of this one's. Both sides as the database gives a UUID
+    # column back (a UUID on PostgreSQL, its hex on SQLite).
+    if row is None or row[2] != statement.prep(retailer_id, connection):
         return None
-    version, document = row
+    version, document, _ = row
     return StoredAd(id=ad_id, version=version, document=bytes(document) if document is not None else None, using=using)
 
 
@@ -270,8 +275,8 @@ class _StoredStatement:
     def __init__(self, connection):
         quote = connection.ops.quote_name
         self.sql = (
-            f"SELECT {quote('version')}, {quote('document')} FROM {quote(AdView._meta.db_table)} "
-            f"WHERE {quote('id')} = %s AND {quote('retailer_id')} = %s"
+            f"SELECT {quote('version')}, {quote('document')}, {quote('retailer_id')} "
+            f"FROM {quote(AdView._meta.db_table)} WHERE {quote('id')} = %s"
         )
         self.prep = AdView._meta.pk.get_db_prep_value  # retailer_id is a UUID column too
         self._kept = (None, None)  # (the DB-API connection it was made on, the cursor)

@@ -58,6 +58,8 @@ def test_another_retailers_ad_and_an_unknown_id_read_as_none(decided, other_reta
     assert ad_view_by_id(using="default", ad_id=decided.id, retailer_id=other_retailer.id) is None
     assert ad_view_by_id(using="default", ad_id=uuid.uuid4(), retailer_id=retailer.id) is None
     assert ad_get(retailer_id=other_retailer.id, ad_id=decided.id) is None
+    assert ad_document_get(retailer_id=other_retailer.id, ad_id=decided.id) is None
+    assert ad_document_get(retailer_id=retailer.id, ad_id=decided.id).version == decided.version
 
 
 def test_the_statement_is_reused_with_new_parameters(retailer):
