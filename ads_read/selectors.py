@@ -250,7 +250,11 @@ def _stored_by_id(*, using: str, ad_id: uuid.UUID, retailer_id) -> StoredAd | No
     params = [statement.prep(ad_id, connection)]
 
     def fetch():
-        cursor = statement.cursor(connection)
+        if connection.queries_logged:  # DEBUG, CaptureQueriesContext: logged as any statement
+            with connection.cursor() as cursor:
+                cursor.execute(statement.sql, params)
+                return cursor.fetchone()
+        cursor = statement.kept_cursor(connection)
         cursor.execute(statement.sql, params)
         return cursor.fetchone()
 
@@ -267,10 +271,9 @@ def _stored_by_id(*, using: str, ad_id: uuid.UUID, retailer_id) -> StoredAd | No
 class _StoredStatement:
     """The read by id of a stored document on one connection wrapper (one per thread and
     alias): its SQL, and a cursor kept for it. Making a cursor per read (Django's wrapper
-    over a new psycopg cursor) cost a fifth of the read's CPU in process; the kept one is a
-    client-side cursor, no session state on the server (PgBouncer), remade when the wrapper
-    reconnects. While queries are logged (DEBUG, CaptureQueriesContext) each read takes a
-    cursor of its own, so that it is logged as any statement."""
+    over a new psycopg cursor) cost about a fifth of the selector's CPU (tight loop); the kept
+    one is Django's wrapper too (execute wrappers, error translation), over a client-side
+    cursor: no session state on the server (PgBouncer). Remade when the wrapper reconnects."""
 
     def __init__(self, connection):
         quote = connection.ops.quote_name
@@ -281,9 +284,7 @@ class _StoredStatement:
         self.prep = AdView._meta.pk.get_db_prep_value  # retailer_id is a UUID column too
         self._kept = (None, None)  # (the DB-API connection it was made on, the cursor)
 
-    def cursor(self, connection):
-        if connection.queries_logged:
-            return connection.cursor()
+    def kept_cursor(self, connection):
         connection.ensure_connection()
         made_on, cursor = self._kept
         if made_on is None or made_on is not connection.connection:
