@@ -11,6 +11,7 @@ from django.db import DatabaseError, connections, router
 from django.db.models import Q, QuerySet, Sum
 from django.db.models.functions import Coalesce
 
+from adplatform.kernel.connections import checked_by_use
 from adplatform.kernel.replica import replica_failed
 from ads_write.models import Ad, AdStatus
 
@@ -266,24 +267,61 @@ def _ad_by_id(*, retailer_id, ad_id, read):
 
 def _stored_by_id(*, using: str, ad_id: uuid.UUID, retailer_id) -> StoredAd | None:
     """The version and stored document of one of the retailer's ads, from database `using`:
-    two columns by primary key, in a statement written once (no ORM compilation per read)."""
+    by primary key alone, in a statement written once (no ORM compilation per read). The
+    retailer is compared here, not in the statement: with `retailer_id` in it PostgreSQL
+    weighed the four indexes that begin with it on every read (planning ~0.09 ms against
+    ~0.02 ms by the key alone), to find the one row the key finds anyway."""
     connection = connections[using]
-    table, quote = connection.ops.quote_name(AdView._meta.db_table), connection.ops.quote_name
-    field = AdView._meta.pk
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"SELECT {quote('version')}, {quote('document')} FROM {table} "
-            f"WHERE {quote('id')} = %s AND {quote('retailer_id')} = %s",
-            [
-                field.get_db_prep_value(ad_id, connection),
-                field.get_db_prep_value(uuid.UUID(str(retailer_id)), connection),
-            ],
-        )
-        row = cursor.fetchone()
-    if row is None:
+    statement = _stored_by_id_statement(connection)
+    params = [statement.prep(ad_id, connection)]
+
+    def fetch():
+        if connection.queries_logged:  # DEBUG, CaptureQueriesContext: logged as any statement
+            with connection.cursor() as cursor:
+                cursor.execute(statement.sql, params)
+                return cursor.fetchone()
+        cursor = statement.kept_cursor(connection)
+        cursor.execute(statement.sql, params)
+        return cursor.fetchone()
+
+    # No `SELECT 1` health check first (it cost as much as this read): the read is the check.
+    row = checked_by_use(connection, fetch)
+    # Another retailer's ad is no ad of this one's. Both sides as the database gives a UUID
+    # column back (a UUID on PostgreSQL, its hex on SQLite).
+    if row is None or row[2] != statement.prep(retailer_id, connection):
         return None
-    version, document = row
+    version, document, _ = row
     return StoredAd(id=ad_id, version=version, document=bytes(document) if document is not None else None, using=using)
+
+
+class _StoredStatement:
+    """The read by id of a stored document on one connection wrapper (one per thread and
+    alias): its SQL, and a cursor kept for it. Making a cursor per read (Django's wrapper
+    over a new psycopg cursor) cost about a fifth of the selector's CPU (tight loop); the kept
+    one is Django's wrapper too (execute wrappers, error translation), over a client-side
+    cursor: no session state on the server (PgBouncer). Remade when the wrapper reconnects."""
+
+    def __init__(self, connection):
+        quote = connection.ops.quote_name
+        self.sql = (
+            f"SELECT {quote('version')}, {quote('document')}, {quote('retailer_id')} "
+            f"FROM {quote(AdView._meta.db_table)} WHERE {quote('id')} = %s"
+        )
+        self.prep = AdView._meta.pk.get_db_prep_value  # retailer_id is a UUID column too
+        self._kept = (None, None)  # (the DB-API connection it was made on, the cursor)
+
+    def kept_cursor(self, connection):
+        connection.ensure_connection()
+        made_on, cursor = self._kept
+        if made_on is None or made_on is not connection.connection:
+            cursor = connection.cursor()
+            self._kept = (connection.connection, cursor)
+        return cursor
+
+
+@functools.lru_cache(maxsize=256)
+def _stored_by_id_statement(connection) -> _StoredStatement:
+    return _StoredStatement(connection)
 
 
 def ad_view_by_id(*, using: str, ad_id: uuid.UUID, retailer_id) -> AdView | None:
