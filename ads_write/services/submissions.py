@@ -23,7 +23,8 @@ def submissions_store(*, events: list[Event]) -> list[tuple] | None:
     Returns the rows it inserted (ad_row's), or None when some may have been stored before
     (a twin's)."""
     # Rows, not Ad instances: the consumer stores thousands a second (kernel/bulk.py).
-    rows = [ad_row(e, defaults=_ad_defaults()) for e in events]
+    defaults = _ad_defaults()
+    rows = [ad_row(e, defaults=defaults) for e in events]
     inserted = rows_insert(model=Ad, columns=_AD_COLUMNS, rows=rows, ignore_conflicts=True)
     audit_record_many(records=_submitted_records(events))
     return rows if inserted else None
@@ -37,7 +38,8 @@ def submissions_store_judged(*, events: list[Event]) -> bool:
     updating it cost a second row version and every index entry again (four trigram indexes
     among them). False, with nothing stored, when one of them was stored meanwhile (a twin
     delivery): the caller then stores and judges the rest as it does for stored ads."""
-    rows = [ad_row(e, defaults=_ad_defaults()) for e in events]
+    defaults = _ad_defaults()
+    rows = [ad_row(e, defaults=defaults) for e in events]
     # What the rows will read back as (events.ad_as_stored): the engine judges them unread.
     ads = [ad_as_stored(row, using=Ad.objects.db) for row in rows]
     verdicts = evaluate_many(ads)
