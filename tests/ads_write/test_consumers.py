@@ -194,3 +194,31 @@ def test_an_ad_a_twin_stored_while_the_batch_was_judged_is_judged_once(retailer,
     assert sorted(action for _, action in once["audit"]) == ["ad.submitted"] * count + ["ad.validated"] * count
     run(events)
     assert state() == once
+
+
+def test_the_projection_reads_verdicts_and_findings_by_their_keys(retailer):
+    # Lists of ad or verdict ids against the verdict and finding tables were scanned whole by
+    # PostgreSQL when it had no statistics on them (a table filled faster than autoanalyze
+    # runs): the projection reads the keys per ad by index, then the rows by primary key.
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    retailer.velocity_limit = 10_000
+    retailer.save()
+    payloads = [ad_payload(external_ref=f"p{i}", **({"category": "tobacco"} if i % 2 else {})) for i in range(4)]
+    events = intake_events(retailer.id, *payloads)
+    process_submissions_task.apply(args=[events]).get()
+    with CaptureQueriesContext(connection) as queries:
+        project_ads_task.apply(args=[[e["ad_id"] for e in events]]).get()
+    reads = [q["sql"] for q in queries.captured_queries if q["sql"].startswith("SELECT")]
+    by_list = (
+        '"ads_write_verdict"."ad_id" IN',
+        '"ads_write_verdict"."ad_id" = ANY',
+        '"verdict_id" IN',
+        '"verdict_id" = ANY',
+    )
+    assert not [sql for sql in reads if any(lookup in sql for lookup in by_list)]
+    assert any('"ads_write_verdict"."id" = ANY' in sql for sql in reads)
+    assert any('"ads_write_finding"."id" = ANY' in sql for sql in reads)
+    findings = {view.external_ref: [f["code"] for f in view.findings] for view in AdView.objects.all()}
+    assert findings == {f"p{i}": (["COMPLIANCE.PROHIBITED_CATEGORY"] if i % 2 else []) for i in range(4)}
