@@ -10,6 +10,7 @@ and counted; a same-version row changes no count and sends nothing."""
 import uuid
 from urllib.parse import urlsplit
 
+from django.contrib.postgres.expressions import ArraySubquery
 from django.db import connection, transaction
 from django.db.models import Exists, OuterRef
 from django.utils import timezone
@@ -106,21 +107,15 @@ def ads_project(*, ad_ids: list, reapply: bool = False) -> int:
     a rebuild; module docstring). Returns how many ads it read."""
     ids = [uuid.UUID(str(i)) for i in ad_ids]
     # Plain values, not model instances: a batch is hundreds of ads.
-    ads = list(Ad.objects.filter(id__in=ids).values(*READ_COLUMNS, "retailer__name", "action", "action_version"))
+    ads = list(_ads_read(ids))
     if not ads:
         return 0
     verdicts: dict = {}
-    for verdict in (
-        Verdict.objects.filter(ad_id__in=[a["id"] for a in ads])
-        .order_by("version")
-        .values("id", "ad_id", "source", "reviewer", "reason")
-    ):
+    for verdict in _verdicts_of(ads):
         verdicts.setdefault(verdict["ad_id"], []).append(verdict)
-    engine_ids = [v["id"] for vs in verdicts.values() for v in vs if v["source"] == Verdict.Source.ENGINE]
+    engine = [v for vs in verdicts.values() for v in vs if v["source"] == Verdict.Source.ENGINE]
     findings: dict = {}
-    for finding in (
-        Finding.objects.filter(verdict_id__in=engine_ids).order_by("id").values("verdict_id", *Finding.DOCUMENT_FIELDS)
-    ):
+    for finding in _findings_of(engine).order_by("id").values("verdict_id", *Finding.DOCUMENT_FIELDS):
         findings.setdefault(finding.pop("verdict_id"), []).append(finding_document(**finding))
     appeals = {}  # each ad's latest appeal (few ads have any)
     for appeal in Appeal.objects.filter(ad_id__in=[a["id"] for a in ads]).order_by("verdict_version"):
@@ -148,6 +143,43 @@ def ads_project(*, ad_ids: list, reapply: bool = False) -> int:
     pending_settle(ad_ids=[row.id for row in applied_rows])
     told_versions_record(versions={row.id: row.version for row in applied_rows})
     return len(rows)
+
+
+# On PostgreSQL the ads are read with the ids of their verdicts, the verdicts by those ids
+# with the ids of their findings, and the findings by theirs: each a lookup by an index per
+# ad or verdict, or a list of primary keys. Read by lists of ad or verdict ids instead, the
+# verdict and finding tables were scanned whole whenever PostgreSQL had no statistics on them
+# (a table filled faster than autoanalyze runs, or autovacuum off: it then guesses a fixed
+# share of the table per listed id), at a cost that grew with the tables. A list of keys it
+# reads by the unique index whatever it knows. (SQLite uses the indexes for the lists.)
+_AD_VALUES = (*READ_COLUMNS, "retailer__name", "action", "action_version")
+_VERDICT_VALUES = ("id", "ad_id", "source", "reviewer", "reason")
+
+
+def _ads_read(ids: list):
+    ads = Ad.objects.filter(id__any=ids) if ids else Ad.objects.none()
+    if connection.vendor != "postgresql":
+        return ads.values(*_AD_VALUES)
+    verdict_ids = ArraySubquery(Verdict.objects.filter(ad_id=OuterRef("id")).values("id"))
+    return ads.annotate(verdict_ids=verdict_ids).values(*_AD_VALUES, "verdict_ids")
+
+
+def _verdicts_of(ads: list[dict]):
+    if connection.vendor != "postgresql":
+        return Verdict.objects.filter(ad_id__in=[a["id"] for a in ads]).order_by("version").values(*_VERDICT_VALUES)
+    ids = [verdict_id for ad in ads for verdict_id in ad["verdict_ids"]]
+    if not ids:
+        return []
+    finding_ids = ArraySubquery(Finding.objects.filter(verdict_id=OuterRef("id")).values("id"))
+    verdicts = Verdict.objects.filter(id__any=ids).annotate(finding_ids=finding_ids).order_by("version")
+    return verdicts.values(*_VERDICT_VALUES, "finding_ids")
+
+
+def _findings_of(verdicts: list[dict]):
+    if connection.vendor != "postgresql":
+        return Finding.objects.filter(verdict_id__in=[v["id"] for v in verdicts])
+    ids = [finding_id for verdict in verdicts for finding_id in verdict["finding_ids"]]
+    return Finding.objects.filter(id__any=ids) if ids else Finding.objects.none()
 
 
 def ad_views_orphaned_delete(*, retailer_id=None, since=None) -> int:

@@ -112,11 +112,14 @@ def _frame(raw: str) -> str:
 # Functions whose time is measured (inclusive; nested ones are inside their callers).
 STAGES = (
     ("ads_write.services.submissions", "submissions_store"),
+    # Ads no one stored yet (direct mode): judged, then written once with their verdicts.
+    ("ads_write.services.submissions", "submissions_store_judged"),
     # The audit writes of both the store and the verdicts, counted as one stage.
     ("ads_write.services.submissions", "audit_record_many"),
     ("ads_write.services.verdicts", "audit_record_many"),
     ("ads_write.services.submissions", "evaluate_many"),
     ("ads_write.services.submissions", "ads_record_verdicts"),
+    ("ads_write.services.submissions", "verdicts_insert"),
     ("ads_read.tasks", "ads_project"),
     ("ads_read.projections", "_upsert_newer"),
 )

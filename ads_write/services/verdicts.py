@@ -31,32 +31,10 @@ def ads_record_verdicts(*, verdicts: dict) -> list[uuid.UUID]:
         )
         if not ads:
             return []
-        rows, records, by_outcome = [], [], {}
-        for ad_id, retailer_id, intake_event_id in ads:
-            verdict = verdicts[ad_id]
-            event_id = derived_event_id(intake_event_id, "validated")
-            rows.append(
-                (ad_id, event_id, 2, verdict.status, Verdict.Source.ENGINE, verdict.ruleset_version, "", "", now)
-            )
-            records.append(
-                AuditRecord(
-                    event_id=event_id,
-                    action="ad.validated",
-                    actor=VALIDATOR_ACTOR,
-                    ad_id=ad_id,
-                    retailer_id=retailer_id,
-                    data={
-                        "status": verdict.status,
-                        "version": 2,
-                        "ruleset_version": verdict.ruleset_version,
-                        "findings": [f.as_dict() for f in verdict.findings],
-                    },
-                    occurred_at=now,
-                )
-            )
-            by_outcome.setdefault((verdict.status, verdict.ruleset_version), []).append(ad_id)
-        rows_insert(model=Verdict, columns=_VERDICT_COLUMNS, rows=rows)
-        _findings_insert(verdicts=verdicts, events={row[0]: row[1] for row in rows if verdicts[row[0]].findings})
+        records = verdicts_insert(ads=ads, verdicts=verdicts, now=now)
+        by_outcome = {}
+        for ad_id, *_ in ads:
+            by_outcome.setdefault((verdicts[ad_id].status, verdicts[ad_id].ruleset_version), []).append(ad_id)
         # One UPDATE per outcome rather than bulk_update's per-row CASE, which costs more
         # than the rest of the batch together.
         for (status, ruleset_version), ids in by_outcome.items():
@@ -64,9 +42,39 @@ def ads_record_verdicts(*, verdicts: dict) -> list[uuid.UUID]:
                 status=status, version=2, reviewed_at=now, ruleset_version=ruleset_version
             )
         audit_record_many(records=records)
-        counts = Counter((row[3], Verdict.Source.ENGINE) for row in rows)
-        transaction.on_commit(lambda: _count_verdicts(counts))
     return [ad_id for ad_id, *_ in ads]
+
+
+def verdicts_insert(*, ads: list[tuple], verdicts: dict, now) -> list[AuditRecord]:
+    """Store the engine's verdicts (version 2) of `ads` ((id, retailer id, intake event id)
+    each) with their findings, inside the caller's transaction, which also brings the ads to
+    them. Returns their audit records, for the caller's one audit call of the transaction."""
+    rows, records = [], []
+    for ad_id, retailer_id, intake_event_id in ads:
+        verdict = verdicts[ad_id]
+        event_id = derived_event_id(intake_event_id, "validated")
+        rows.append((ad_id, event_id, 2, verdict.status, Verdict.Source.ENGINE, verdict.ruleset_version, "", "", now))
+        records.append(
+            AuditRecord(
+                event_id=event_id,
+                action="ad.validated",
+                actor=VALIDATOR_ACTOR,
+                ad_id=ad_id,
+                retailer_id=retailer_id,
+                data={
+                    "status": verdict.status,
+                    "version": 2,
+                    "ruleset_version": verdict.ruleset_version,
+                    "findings": [f.as_dict() for f in verdict.findings],
+                },
+                occurred_at=now,
+            )
+        )
+    rows_insert(model=Verdict, columns=_VERDICT_COLUMNS, rows=rows)
+    _findings_insert(verdicts=verdicts, events={row[0]: row[1] for row in rows if verdicts[row[0]].findings})
+    counts = Counter((row[3], Verdict.Source.ENGINE) for row in rows)
+    transaction.on_commit(lambda: _count_verdicts(counts))
+    return records
 
 
 def _findings_insert(*, verdicts: dict, events: dict) -> None:

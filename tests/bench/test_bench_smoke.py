@@ -45,7 +45,7 @@ def test_the_probe_runs_the_real_consumers_and_times_every_stage_and_statement(r
     result = pipeline_probe(caller=Caller(retailer=retailer, key_prefix="test"), ads=ads, ads_per_submit=len(ads))
 
     assert (result["ads"], result["intake_messages"]) == (len(ads), 1)
-    assert {"submissions_store", "audit_record_many", "ads_record_verdicts", "ads_project"} <= {
+    assert {"submissions_store_judged", "audit_record_many", "verdicts_insert", "ads_project"} <= {
         s["what"] for s in result["stages"]
     }
     assert any(s["what"] == "COPY audit_auditentry" for s in result["intake_statements"])
