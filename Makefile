@@ -10,6 +10,11 @@ TEST_REDIS_URL ?= redis://127.0.0.1:6379/15
 TEST_SECRET_KEY ?= test-only-secret-key-never-use-in-production
 TEST_AUDIT_HMAC_KEYS ?= test=test-only-audit-hmac-key-never-use-in-production
 TEST_WEBHOOK_SECRET_KEYS ?= test=test-only-webhook-secret-key-never-use-in-production
+# pytest-xdist's test processes: most of the suite's time is spent waiting on the servers and
+# workers it starts, so two processes on two cores overlap those waits. Whole files go to one
+# process (their module-scoped workers and servers start once); each process gets its own test
+# database, Redis database and Prometheus folder (tests/conftest.py). TEST_PROCESSES=0: one process.
+TEST_PROCESSES ?= 2
 
 .PHONY: run test setup setup-dev browser pgbouncer migrate seed lint format clean bench-setup screenshots
 
@@ -69,7 +74,7 @@ test: setup-dev lint
 	DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} REDIS_URL=$${REDIS_URL:-$(TEST_REDIS_URL)} \
 	  SECRET_KEY=$${SECRET_KEY:-$(TEST_SECRET_KEY)} AUDIT_HMAC_KEYS=$${AUDIT_HMAC_KEYS:-$(TEST_AUDIT_HMAC_KEYS)} \
 	  WEBHOOK_SECRET_KEYS=$${WEBHOOK_SECRET_KEYS:-$(TEST_WEBHOOK_SECRET_KEYS)} \
-	  PROMETHEUS_MULTIPROC_DIR=$(CURDIR)/.data/prometheus-test $(VENV)/bin/pytest $(PYTEST_ARGS)
+	  PROMETHEUS_MULTIPROC_DIR=$(CURDIR)/.data/prometheus-test $(VENV)/bin/pytest -n $(TEST_PROCESSES) --dist loadfile $(PYTEST_ARGS)
 
 # The compliance workspace's screenshots in docs/screenshots/ (README), from a seeded workspace.
 screenshots: setup-dev

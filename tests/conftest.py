@@ -15,6 +15,7 @@ import time
 import uuid
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 import redis
@@ -78,12 +79,64 @@ def pytest_sessionstart(session):
         redis.Redis.from_url(settings.REDIS_URL).flushdb()
 
 
+REDIS_DATABASES = 16  # redis-server's default `databases`
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_setupnodes(config, specs):
+    """Under pytest-xdist (`make test` runs `-n 2`) each test process, and every server and
+    Celery worker it starts (they inherit its environment), gets a Redis database of its own
+    (the suite flushes its database and drains the platform's queues: it would take another
+    process's messages) and a Prometheus folder of its own (/metrics adds up the samples of
+    every process in the folder; the metric tests compare counts). PostgreSQL needs nothing:
+    pytest-django names each process's test database apart (test_<name>_gw0, ...).
+    Process N takes the Nth Redis database below REDIS_URL's (15, 14 under `make test`)."""
+    for index, spec in enumerate(specs):
+        if os.environ.get("REDIS_URL"):
+            parts = urlsplit(os.environ["REDIS_URL"])
+            own_db = (int(parts.path.strip("/") or 0) - index) % REDIS_DATABASES
+            spec.env["REDIS_URL"] = urlunsplit(parts._replace(path=f"/{own_db}"))
+        if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+            spec.env["PROMETHEUS_MULTIPROC_DIR"] = os.path.join(
+                os.environ["PROMETHEUS_MULTIPROC_DIR"], f"process{index}"
+            )
+
+
 def pytest_collection_modifyitems(config, items):
     if _missing:
         skip = pytest.mark.skip(reason="services missing: " + "; ".join(_missing))
         for item in items:
             if "django_db" in item.keywords or "pipeline" in item.keywords or "faults" in item.keywords:
                 item.add_marker(skip)
+
+
+# The tables the fault scenarios fill (tests/faults/conftest.py: report, report_recovery), as
+# rows on their test reports: printed here, where the reports of every xdist process arrive.
+FAULT_SCENARIOS, RECOVERY_TIMES = "fault scenarios", "recovery times"
+SUMMARY_HEADERS = {
+    FAULT_SCENARIOS: ("scenario", "submitted", "final", "lost", "duplicated", "recovery"),
+    RECOVERY_TIMES: ("scenario", "broker", "seconds", "measured"),
+}
+
+
+def pytest_terminal_summary(terminalreporter):
+    tables = {title: [] for title in SUMMARY_HEADERS}
+    for reports in terminalreporter.stats.values():
+        for report in reports:
+            if getattr(report, "when", None) == "call":
+                for title, row in report.user_properties:
+                    if title in tables:
+                        tables[title].append(row)
+    for title, rows in tables.items():
+        if not rows:
+            continue
+        terminalreporter.section(title)
+        header = SUMMARY_HEADERS[title]
+        widths = [max(len(str(row[i])) for row in [header, *rows]) for i in range(len(header))]
+        for row in [header, *rows]:
+            terminalreporter.write_line(
+                "  ".join(str(cell).ljust(width) for cell, width in zip(row, widths, strict=True))
+            )
 
 
 @pytest.fixture(autouse=True)

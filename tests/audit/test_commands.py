@@ -75,7 +75,8 @@ def test_create_auditor_refuses_a_weak_password_and_a_superuser(auditors_group):
     assert not get_user_model().objects.filter(username="dave").exists()
 
 
-def test_seed_demo_makes_the_auditor_once_and_prints_its_password_once():
+def test_seed_demo_makes_the_auditor_once_and_prints_its_password_once(staff_groups):
+    # staff_groups: the Auditors group as migrate makes it (a transactional test run before in this process flushed it).
     first = command("seed_demo")
     password = first.split("Auditor (shown once): auditor / ")[1].split()[0]
     assert signs_in("auditor", password).groups.filter(name="Auditors").exists()

@@ -32,7 +32,17 @@ import redis
 import requests
 
 from tests.brokers import PrivateRabbitMQ, Vhost
-from tests.conftest import ROOT, WebServer, WorkerProcess, free_port, queued_tasks, wait_for, worker_env
+from tests.conftest import (
+    FAULT_SCENARIOS,
+    RECOVERY_TIMES,
+    ROOT,
+    WebServer,
+    WorkerProcess,
+    free_port,
+    queued_tasks,
+    wait_for,
+    worker_env,
+)
 from tests.factories import ad_payload
 
 PG_BIN = Path("/usr/lib/postgresql/15/bin")
@@ -59,35 +69,28 @@ FAST_TIMINGS = {
     "INTAKE_MAX_LAG": "600",
 }
 
-_summary: list[tuple] = []
-# Recovery times measured by the scenarios that time one: (scenario, broker, seconds, what).
-_recoveries: list[tuple] = []
+# The scenario running now: report() and report_recovery() put their rows on its test report
+# (user_properties), which reaches the process that prints the tables under pytest-xdist too
+# (tests/conftest.py, pytest_terminal_summary).
+_running: dict = {}
 
 
-def pytest_terminal_summary(terminalreporter):
-    for title, header, rows in (
-        ("fault scenarios", ("scenario", "submitted", "final", "lost", "duplicated", "recovery"), _summary),
-        ("recovery times", ("scenario", "broker", "seconds", "measured"), _recoveries),
-    ):
-        if not rows:
-            continue
-        terminalreporter.section(title)
-        widths = [max(len(str(row[i])) for row in [header, *rows]) for i in range(len(header))]
-        for row in [header, *rows]:
-            terminalreporter.write_line(
-                "  ".join(str(cell).ljust(width) for cell, width in zip(row, widths, strict=True))
-            )
+@pytest.fixture(autouse=True)
+def _scenario_node(request):
+    _running["node"] = request.node
+    yield
+    _running.pop("node", None)
 
 
 def report(*, scenario: str, submitted: int, final: int, lost: int, duplicated: int, recovery: str = "") -> None:
     """A row of the summary table printed at the end of the run (`recovery`: a measured time,
     reported, never asserted)."""
-    _summary.append((scenario, submitted, final, lost, duplicated, recovery))
+    _running["node"].user_properties.append((FAULT_SCENARIOS, (scenario, submitted, final, lost, duplicated, recovery)))
 
 
 def report_recovery(*, scenario: str, broker: str, seconds: float, what: str) -> None:
     """A row of the recovery-time table printed at the end of the run (README's fault table)."""
-    _recoveries.append((scenario, broker, f"{seconds:.1f}", what))
+    _running["node"].user_properties.append((RECOVERY_TIMES, (scenario, broker, f"{seconds:.1f}", what)))
 
 
 # --- spare servers -------------------------------------------------------------------------
