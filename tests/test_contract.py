@@ -479,8 +479,6 @@ def test_no_input_on_any_route_gets_a_5xx_and_every_error_is_a_problem(gunicorn,
     }
     seen = set()
 
-    @given(request=strategies(known))
-    @settings(max_examples=400, deadline=None, database=None, suppress_health_check=list(HealthCheck))
     def answers_by_the_contract(request):
         route, identifier, method, query, body, headers = request
         path = fill(route, identifier) + ("?" + urlencode(query) if query else "")
@@ -497,6 +495,15 @@ def test_no_input_on_any_route_gets_a_5xx_and_every_error_is_a_problem(gunicorn,
                 raise AssertionError(f"not JSON: {method} {path} {headers} -> {status} {content[:300]!r}") from exc
             assert problem["status"] == status and problem["type"].startswith(PROBLEM_BASE), problem
 
-    answers_by_the_contract()
+    given(request=strategies(known))(
+        settings(max_examples=400, deadline=None, database=None, suppress_health_check=list(HealthCheck))(
+            answers_by_the_contract
+        )
+    )()
+    # hypothesis draws routes unevenly (it favours the first of a list): a route it left out
+    # gets a plain authenticated GET, so that every route of the map is reached in every run.
+    for route in sorted(set(api_routes()) - {route for route, _, _ in seen}):
+        identifier = known["endpoint_id"] if "endpoint_id" in route else known["ad_id"]
+        answers_by_the_contract((route, identifier, "GET", {}, None, {"Authorization": f"Bearer {known['key']}"}))
     routes = {route for route, _, _ in seen}
     assert routes == set(api_routes()), set(api_routes()) - routes  # the whole map was reached
