@@ -362,11 +362,12 @@ API_MAX_BATCH_SIZE = env.int("API_MAX_BATCH_SIZE", default=1000)
 INTAKE_MESSAGE_SIZE = env.int("INTAKE_MESSAGE_SIZE", default=100)
 # Consumer batching: a worker buffers intake messages and judges them together once it has
 # this many messages or this many seconds have passed: far more throughput for single-ad
-# intake (bench pipeline: 500 single ads/s for 30 s, all final batched, 42 % plain), so on by
-# default (issue 20). A buffer is acknowledged only once judged, handed back or passed to the
-# plain consumer whatever fails (kernel/task_base.py, PipelineBatches); off, every message is
-# judged alone by the plain consumer.
-INTAKE_BATCHING = env.bool("INTAKE_BATCHING", default=True)
+# intake (bench pipeline: 500 single ads/s for 30 s, all final batched, 42 % plain). A buffer
+# is acknowledged only once judged, handed back or passed to the plain consumer whatever fails
+# (kernel/task_base.py, PipelineBatches). Not yet the default: after a Redis outage in cqrs
+# mode a few of a failed buffer's ads once stayed unprojected past the fault test's 120 s
+# (left to the read-model sweep). Off, every message is judged alone by the plain consumer.
+INTAKE_BATCHING = env.bool("INTAKE_BATCHING", default=False)
 INTAKE_BATCH_SIZE = env.int("INTAKE_BATCH_SIZE", default=50)
 INTAKE_BATCH_INTERVAL = env.float("INTAKE_BATCH_INTERVAL", default=0.1)
 # Messages each worker process takes ahead (celery's prefetch multiplier; the command line's

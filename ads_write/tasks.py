@@ -1,6 +1,6 @@
 """Consumers of intake events (queue `intake`): thin wrappers around services.
 
-Intake messages go to `process_submissions_batch_task` (INTAKE_BATCHING, the default), which
+Intake messages go to `process_submissions_batch_task` when INTAKE_BATCHING is on, which
 buffers them in the worker (celery-batches) and judges many at once: one message per ad caps
 the pipeline near the broker's per-message cost (DESIGN.md §12). A buffer that fails is
 handed, message by message, to `process_submissions_task`, the plain consumer (bounded

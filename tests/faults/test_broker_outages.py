@@ -109,7 +109,7 @@ def test_reconciliation_republishes_ads_whose_messages_redis_lost(platform, reta
 
 
 # The plain consumer hands a message back once its retry cannot be published; the batching
-# one (the default) its buffer, once the buffer's messages cannot be passed to the retry lane.
+# one its buffer, once the buffer's messages cannot be passed to the retry lane.
 @pytest.mark.parametrize("batching", ["false", "true"])
 def test_a_worker_that_cannot_publish_hands_its_messages_back(platform, retailer_client, batching):
     web = platform.start_web(mode="direct", INTAKE_BATCHING=batching)

@@ -115,7 +115,7 @@ def test_poison_messages_become_dead_letters_and_replay_completes_them(platform,
     assert platform.query("SELECT count(*) FROM audit_auditentry WHERE action = 'dead_letter.replayed'") == [(2,)]
 
 
-# The plain consumer judges one message per task; the batching one (the default) a buffer,
+# The plain consumer (the default) judges one message per task; the batching one a buffer,
 # which the limit kills whole: each of its messages is then judged alone by the plain one,
 # so that only a message that stalls on its own becomes a letter, and the letter is its.
 @pytest.mark.parametrize("batching", ["false", "true"])

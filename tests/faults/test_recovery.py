@@ -20,13 +20,13 @@ pytestmark = pytest.mark.faults
 
 
 # Each consumer named as a deployment selects it, with the ads it takes for the victim to
-# still hold messages when it dies: the plain consumer (opted out of batching) holds one per
-# process at a time; the batching one, the shipped default ({}), takes 50 per process and
+# still hold messages when it dies: the plain consumer (the shipped default) holds one per
+# process at a time; the batching one (opted in) takes 50 per process and
 # judges them at once, so a backlog of 200 is gone in about one round of buffers. (No more:
 # restored messages wait for a free place in the survivor's prefetch, behind its backlog.)
 CONSUMERS = {
     "plain": ({"INTAKE_BATCHING": "false"}, 200),
-    "batching": ({}, 400),
+    "batching": ({"INTAKE_BATCHING": "true"}, 400),
 }
 
 
@@ -190,7 +190,7 @@ def test_a_live_worker_keeps_its_messages_however_long_it_holds_them(platform, r
                 r"Task ads_write\.tasks\.process_submissions\w*\[([0-9a-f-]+)\] received", worker.log_path.read_text()
             )
         )
-    # The plain consumer logs every message it receives; the batching one (the default) logs
+    # The plain consumer logs every message it receives; the batching one logs
     # none. Either way an ad delivered again while its first delivery still waits on the
     # validator would be judged, and the validator asked, twice.
     assert [task for task, times in received.items() if times > 1] == [], "messages were delivered twice"

@@ -148,7 +148,7 @@ def test_make_run_default_judges_ads_with_no_server_at_all(embedded):
     assert redis.Redis(port=embedded.redis_port).info("server")["redis_version"].startswith("6.2")
     logs = embedded.log_path.read_text()
     # Projections are published by the intake consumer alone (direct mode): worker.1 running
-    # them shows it ran intake too (the batching consumer, the default, logs no task line).
+    # them shows it ran intake too (whichever consumer: the batching one logs no task line).
     assert re.search(r"worker\.1 .*project_ads_task\[.*\] succeeded", logs), logs[-5000:]
     assert "beat.1" in logs
     with sqlite3.connect(embedded.data / "adplatform.sqlite3") as db:
