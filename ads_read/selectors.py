@@ -145,9 +145,15 @@ def ad_page(*, retailer_id, statuses=None, before=None, offset: int = 0, limit: 
     if offset:
         sql += " OFFSET %s"
         params.append(offset)
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        rows = cursor.fetchall()
+
+    def fetch():
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            return cursor.fetchall()
+
+    # The page is the request's health check of its connection, as the read by id is (no
+    # `SELECT 1` round trip before it).
+    rows = checked_by_use(connection, fetch)
     # SQLite gives the id as hex text: the cursor position is the UUID's text either way.
     return [{"id": uuid.UUID(str(ad_id)), "document": document} for ad_id, document in rows]
 

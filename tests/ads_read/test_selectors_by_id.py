@@ -12,7 +12,7 @@ from django.test.utils import CaptureQueriesContext
 
 from adplatform.kernel.connections import checked_by_use
 from ads_read.models import AdView
-from ads_read.selectors import ad_document_get, ad_get, ad_view_by_id
+from ads_read.selectors import ad_document_get, ad_get, ad_page, ad_view_by_id
 from tests.factories import AdViewFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -106,6 +106,20 @@ def test_the_read_by_id_is_its_own_health_check(decided, retailer, monkeypatch):
     assert (ad.id, ad.version) == (decided.id, decided.version) and ad.document == bytes(decided.document)
     assert checks == []
     assert connection.health_check_done  # the request's next statements are not checked either
+
+
+def test_a_list_page_is_its_own_health_check_too(decided, retailer, monkeypatch):
+    ad_page(retailer_id=retailer.id, limit=1)  # the connection is open
+    checks = []
+    is_usable = connection.is_usable
+    monkeypatch.setattr(connection, "is_usable", lambda: checks.append(1) or is_usable())
+    connection.close_if_unusable_or_obsolete()  # as Django does when a request starts
+
+    page = ad_page(retailer_id=retailer.id, limit=50)
+
+    assert [row["id"] for row in page] == [decided.id]
+    assert checks == []
+    assert connection.health_check_done
 
 
 def test_a_connection_that_died_since_the_last_request_is_replaced_and_the_read_answers(decided, retailer):
