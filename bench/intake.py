@@ -26,8 +26,8 @@ from .stack import (
     database_drop,
     database_fresh,
     django_setup,
-    procfile_web_defaults,
     redis_for,
+    web_arguments,
     web_start,
 )
 
@@ -43,17 +43,7 @@ def add_arguments(parser) -> None:
     parser.add_argument(
         "--batch-connections", type=int, default=None, help="concurrent batch requests (default: --connections)"
     )
-    # The shipped defaults: the Procfile's web processes and threads (issue 20), not a tuned profile.
-    workers, threads = procfile_web_defaults()
-    parser.add_argument(
-        "--web-workers", type=int, default=workers, help=f"gunicorn processes (default {workers}, the Procfile's)"
-    )
-    parser.add_argument(
-        "--web-threads",
-        type=int,
-        default=threads,
-        help=f"threads per gunicorn process (default {threads}, the Procfile's)",
-    )
+    web_arguments(parser)
     parser.add_argument("--batch-size", type=int, default=1000, help="ads per batch request (default 1000)")
     parser.add_argument("--warmup", type=float, default=3, help="seconds of warm-up before measuring (default 3)")
     parser.add_argument(

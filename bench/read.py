@@ -31,8 +31,8 @@ from .stack import (
     database_migrated,
     database_url,
     django_setup,
-    procfile_web_defaults,
     redis_for,
+    web_arguments,
     web_start,
 )
 
@@ -52,16 +52,7 @@ def add_arguments(parser) -> None:
     parser.add_argument("--connections", type=int, default=16, help="concurrent requests (default 16)")
     parser.add_argument("--duration", type=float, default=10, help="seconds per endpoint and round (default 10)")
     parser.add_argument("--rounds", type=int, default=3, help="rounds over the endpoints, interleaved (default 3)")
-    workers, threads = procfile_web_defaults()
-    parser.add_argument(
-        "--web-workers", type=int, default=workers, help=f"gunicorn processes (default {workers}, the Procfile's)"
-    )
-    parser.add_argument(
-        "--web-threads",
-        type=int,
-        default=threads,
-        help=f"threads per gunicorn process (default {threads}, the Procfile's)",
-    )
+    web_arguments(parser)
     parser.add_argument("--warmup", type=float, default=3, help="seconds of warm-up before measuring (default 3)")
     parser.add_argument(
         "--profile",

@@ -320,6 +320,21 @@ def django_setup(env: dict) -> None:
     django.setup()
 
 
+def web_arguments(parser) -> None:
+    """--web-workers and --web-threads, defaulting to the shipped defaults: the Procfile's web
+    processes and threads (issue 20), not a tuned profile."""
+    workers, threads = procfile_web_defaults()
+    parser.add_argument(
+        "--web-workers", type=int, default=workers, help=f"gunicorn processes (default {workers}, the Procfile's)"
+    )
+    parser.add_argument(
+        "--web-threads",
+        type=int,
+        default=threads,
+        help=f"threads per gunicorn process (default {threads}, the Procfile's)",
+    )
+
+
 def procfile_web_defaults() -> tuple[int, int]:
     """The gunicorn processes and threads the Procfile's `web` line runs by default
     (`${WEB_CONCURRENCY:-N}`, `${WEB_THREADS:-M}`): what the shipped defaults serve with."""
