@@ -360,20 +360,23 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=102
 API_MAX_BATCH_SIZE = env.int("API_MAX_BATCH_SIZE", default=1000)
 # Ads per intake message: a batch is split into messages of this size so that workers share it.
 INTAKE_MESSAGE_SIZE = env.int("INTAKE_MESSAGE_SIZE", default=100)
-# Consumer batching: a worker buffers intake messages and judges them together once it has
-# this many messages or this many seconds have passed: far more throughput for single-ad
-# intake (bench pipeline: 500 single ads/s for 30 s, all final batched, 42 % plain). A buffer
-# is acknowledged only once judged, handed back or passed to the plain consumer whatever fails
-# (kernel/task_base.py, PipelineBatches). Not yet the default: after a Redis outage in cqrs
-# mode a few of a failed buffer's ads once stayed unprojected past the fault test's 120 s
-# (left to the read-model sweep). Off, every message is judged alone by the plain consumer.
-INTAKE_BATCHING = env.bool("INTAKE_BATCHING", default=False)
-INTAKE_BATCH_SIZE = env.int("INTAKE_BATCH_SIZE", default=50)
-INTAKE_BATCH_INTERVAL = env.float("INTAKE_BATCH_INTERVAL", default=0.1)
+# Consumer batching: a worker buffers intake messages and judges them together, many ads per
+# transaction and external validator calls all in flight at once: one message per ad caps the
+# pipeline near the broker's per-message cost and, with an external validator, one process
+# near one ad per call's latency (DESIGN.md §12). Batches size themselves to the load
+# (kernel/task_base.py, PipelineBatches): a buffer goes to a pool process as soon as one is
+# free (the timer looks every INTAKE_BATCH_INTERVAL seconds), holding at most INTAKE_BATCH_SIZE
+# ads; while every process is busy the next batch grows. A buffer is acknowledged only once
+# judged, handed back or passed to the plain consumer whatever fails. Off, every message is
+# judged alone by the plain consumer.
+INTAKE_BATCHING = env.bool("INTAKE_BATCHING", default=True)
+INTAKE_BATCH_SIZE = env.int("INTAKE_BATCH_SIZE", default=1000)
+INTAKE_BATCH_INTERVAL = env.float("INTAKE_BATCH_INTERVAL", default=0.05)
 # Messages each worker process takes ahead (celery's prefetch multiplier; the command line's
-# --prefetch-multiplier overrides it). The buffer fills only from prefetched messages, so with
-# batching it must admit INTAKE_BATCH_SIZE; without, one at a time (a crash then holds least).
-WORKER_PREFETCH = env.int("WORKER_PREFETCH", default=INTAKE_BATCH_SIZE if INTAKE_BATCHING else 1)
+# --prefetch-multiplier overrides it). A batch fills only from prefetched messages, and with an
+# external validator they are the calls a worker can have in flight (Little's law: 864 ms a
+# call at 200 ads/s needs ~175), so with batching 200 per process; without, one at a time.
+WORKER_PREFETCH = env.int("WORKER_PREFETCH", default=200 if INTAKE_BATCHING else 1)
 CELERY_WORKER_PREFETCH_MULTIPLIER = WORKER_PREFETCH
 # How long the "accepted, still pending" marker lives for read-your-writes in async modes,
 # at most (an ad never projected); once its read row is written it goes after
@@ -475,7 +478,7 @@ EXTERNAL_VALIDATOR_URL = env.str("EXTERNAL_VALIDATOR_URL", default="")
 EXTERNAL_VALIDATOR_TIMEOUT = env.float("EXTERNAL_VALIDATOR_TIMEOUT", default=2.0)
 EXTERNAL_VALIDATOR_RETRIES = env.int("EXTERNAL_VALIDATOR_RETRIES", default=2)
 EXTERNAL_VALIDATOR_BACKOFF = env.float("EXTERNAL_VALIDATOR_BACKOFF", default=0.2)
-EXTERNAL_VALIDATOR_CONCURRENCY = env.int("EXTERNAL_VALIDATOR_CONCURRENCY", default=64)
+EXTERNAL_VALIDATOR_CONCURRENCY = env.int("EXTERNAL_VALIDATOR_CONCURRENCY", default=256)
 EXTERNAL_VALIDATOR_BREAKER_THRESHOLD = env.int("EXTERNAL_VALIDATOR_BREAKER_THRESHOLD", default=5)
 EXTERNAL_VALIDATOR_BREAKER_COOLDOWN = env.float("EXTERNAL_VALIDATOR_BREAKER_COOLDOWN", default=30.0)
 

@@ -8,6 +8,7 @@ retries, dead letters), which takes the intake messages with INTAKE_BATCHING off
 """
 
 import logging
+import time
 
 from celery import shared_task
 from django.conf import settings
@@ -81,7 +82,8 @@ def process_commands_task(self, payload):
     bind=True,
     name="ads_write.tasks.process_submissions_batch_task",
     retry_lane="ads_write.tasks.process_submissions_task",
-    flush_every=settings.INTAKE_BATCH_SIZE,
+    flush_every=settings.WORKER_PREFETCH,
+    flush_max=settings.INTAKE_BATCH_SIZE,
     flush_interval=settings.INTAKE_BATCH_INTERVAL,
 )
 def process_submissions_batch_task(self, requests):
@@ -96,7 +98,11 @@ def process_submissions_batch_task(self, requests):
             except PoisonMessage as exc:
                 if not dead_letter_record(task_name=self.name, task_id=request.id, args=list(request.args), error=exc):
                     raise RuntimeError("could not record a dead letter for a poison message") from exc
-        return _process(events)
+        started = time.monotonic()
+        judged = _process(events)
+        # The batch sizes the load gave (PipelineBatches), for whoever tunes the worker.
+        logger.info("judged %d ads of %d messages in %.3f s", judged, len(requests), time.monotonic() - started)
+        return judged
     except Exception:
         logger.warning(
             "intake batch of %d messages failed; handing them to the retry lane", len(requests), exc_info=True

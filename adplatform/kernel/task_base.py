@@ -15,10 +15,18 @@ Where Celery would otherwise lose a message, we keep it:
   (`PipelineBatches`): celery-batches leaves a buffer whose pool process died or hit the
   hard time limit unacknowledged for as long as the worker lives (its leases kept renewed),
   and stops flushing a buffer for good once a broker reconnect clears the worker's timers.
+
+`PipelineBatches` also sizes its batches to the load: a buffer goes to the pool only when a
+pool process is free to take it, so while every process judges a batch the next one grows
+(up to `flush_max` items) instead of queueing behind them as many small ones. A light load
+gets small batches every `flush_interval`; a heavy one, or a slow external validator whose
+calls a batch makes concurrently, gets large ones and keeps up.
 """
 
 import logging
 import time
+from collections import deque
+from queue import Empty
 
 from billiard.exceptions import TimeLimitExceeded
 from celery import Task
@@ -87,14 +95,22 @@ REQUEUE_PAUSE = 1.0
 
 
 class PipelineBatches(Batches):
-    """celery-batches' buffering task class, made to lose and hold nothing (module
-    docstring). Its tasks take the buffered requests and return `REQUEUE` when the buffer
-    must go back to the broker; `retry_lane` names the plain task that judges a message of
-    a failed buffer alone (with its own retries, time limit and dead letter)."""
+    """celery-batches' buffering task class, made to lose and hold nothing and to size its
+    batches to the load (module docstring). Its tasks take the buffered requests and return
+    `REQUEUE` when the buffer must go back to the broker; `retry_lane` names the plain task
+    that judges a message of a failed buffer alone (with its own retries, time limit and dead
+    letter); `flush_max` is the most items one batch holds (a request's items: the length of
+    its list argument)."""
 
     abstract = True
     acks_late = True
     retry_lane = ""
+    flush_max = 500
+
+    def __init__(self):
+        super().__init__()
+        self._held: deque = deque()  # ready requests not yet handed to the pool, in order
+        self._running: set = set()  # a token per batch in the pool, dropped by its callback
 
     def Strategy(self, task, app, consumer):
         # Built again at every (re)start of the worker's consumer. A connection loss cleared
@@ -103,31 +119,75 @@ class PipelineBatches(Batches):
         # (still holding messages from before the loss, or a trickle after it) is flushed.
         if self._tref is not None:
             self._tref.cancel()
+        # At a reconnect Celery's consumer flushes the pool, which discards the batches no
+        # process had taken yet without calling back (their messages come back from the
+        # broker): forget them all, or their tokens would keep the pool looking busy forever.
+        # A batch still running ends as usual; only its own token is dropped.
+        self._running.clear()
         handler = super().Strategy(task, app, consumer)
         self._tref = consumer.timer.call_repeatedly(self.flush_interval, self._do_flush)
         return handler
 
+    def _do_flush(self) -> None:
+        """Hand the buffer to the pool, one batch of at most `flush_max` items per free pool
+        process; what no free process can take yet stays buffered (and keeps growing). Called
+        by the timer, every `flush_every` messages, and when a batch ends. The timer repeats
+        for the worker's life: celery-batches' cancel-when-empty is not needed."""
+        while True:
+            try:
+                self._held.append(self._buffer.get_nowait())
+            except Empty:
+                break
+        if not self._held:
+            return
+        free = max(0, self._pool.num_processes - len(self._running))
+        while free and self._held:
+            batch, items = [], 0
+            while self._held and (not batch or items + _items_of(self._held[0]) <= self.flush_max):
+                request = self._held.popleft()
+                batch.append(request)
+                items += _items_of(request)
+            free -= 1
+            self.flush(batch)
+
     def flush(self, requests):
         """Run the buffer in the pool (as celery-batches does), then acknowledge it, or hand
         it back when the task says so; a pool job that died (SIGKILL, OOM, the hard time
-        limit) hands each message to the retry lane."""
+        limit) hands each message to the retry lane. Either way a pool process is free again,
+        so what was buffered meanwhile goes to it at once."""
 
         def on_return(result):
-            for request in requests:
-                if result == REQUEUE:
-                    request.reject(requeue=True)
-                else:
-                    request.acknowledge()
+            try:
+                for request in requests:
+                    if result == REQUEUE:
+                        request.reject(requeue=True)
+                    else:
+                        request.acknowledge()
+            finally:
+                self._batch_ended(token)
 
         def on_error(exc_info):
-            self._requests_to_retry_lane(requests, exc_info.exception)
+            try:
+                self._requests_to_retry_lane(requests, exc_info.exception)
+            finally:
+                self._batch_ended(token)
 
-        return self._pool.apply_async(
-            apply_batches_task,
-            (self, ([SimpleRequest.from_request(r) for r in requests],), 0, None),
-            callback=on_return,
-            error_callback=on_error,
-        )
+        token = object()
+        self._running.add(token)
+        try:
+            return self._pool.apply_async(
+                apply_batches_task,
+                (self, ([SimpleRequest.from_request(r) for r in requests],), 0, None),
+                callback=on_return,
+                error_callback=on_error,
+            )
+        except BaseException:
+            self._running.discard(token)
+            raise
+
+    def _batch_ended(self, token) -> None:
+        self._running.discard(token)
+        self._do_flush()
 
     def _requests_to_retry_lane(self, requests, error) -> None:
         # In the worker's main process: the pool process is gone, and with it any chance to
@@ -166,6 +226,12 @@ class PipelineBatches(Batches):
             time.sleep(REQUEUE_PAUSE)
             return REQUEUE
         return 0
+
+
+def _items_of(request) -> int:
+    """How many items (ads, for intake) a buffered request carries: its list argument's length."""
+    args = request.args
+    return max(1, len(args[0])) if args and isinstance(args[0], list) else 1
 
 
 def dead_letter_record(*, task_name, task_id="", args=(), kwargs=None, error, traceback="") -> bool:

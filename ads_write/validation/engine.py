@@ -94,9 +94,11 @@ def evaluate_many(ads: list, *, ruleset: Ruleset | None = None) -> dict:
 
     ruleset = ruleset or current_ruleset()
     inputs = {ad.id: ad_input(ad) for ad in ads}
+    # The external validator's calls are in flight while the facts are gathered.
+    asked = external.ads_check_start(inputs) if external.is_configured() else None
     facts = gather_facts(ads, ruleset=ruleset)
-    if external.is_configured():
-        answers = external.ads_check(inputs)
+    if asked is not None:
+        answers = {ad_id: future.result() for ad_id, future in asked.items()}
         facts = {
             ad_id: replace(facts[ad_id], external_findings=answers[ad_id][0], external_error=answers[ad_id][1])
             for ad_id in inputs

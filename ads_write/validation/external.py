@@ -185,6 +185,7 @@ class SharedCircuitBreaker:
 _state_lock = threading.Lock()
 _breaker: CircuitBreaker | SharedCircuitBreaker | None = None
 _session: tuple[int, requests.Session] | None = None  # (pid, session): never share sockets across fork
+_threads: tuple[int, ThreadPoolExecutor] | None = None  # (pid, pool): the calls of a batch
 
 
 def circuit_breaker() -> CircuitBreaker | SharedCircuitBreaker:
@@ -232,8 +233,8 @@ def http_session() -> requests.Session:
 
 
 def client_state_reset() -> None:
-    """Forget the breaker, its shared state, and the session (tests; settings changed)."""
-    global _breaker, _session
+    """Forget the breaker, its shared state, the session and the threads (tests; settings changed)."""
+    global _breaker, _session, _threads
     with _state_lock:
         _breaker = None
         if (client := redis_client()) is not None and is_configured():
@@ -244,6 +245,9 @@ def client_state_reset() -> None:
         if _session is not None:
             _session[1].close()
         _session = None
+        if _threads is not None and _threads[0] == os.getpid():
+            _threads[1].shutdown(wait=False)
+        _threads = None
 
 
 def ad_request_body(ad: dict) -> bytes:
@@ -284,14 +288,29 @@ def ad_check(ad: dict, *, ad_id=None) -> tuple[tuple[RuleFinding, ...], str]:
 
 
 def ads_check(ads: dict) -> dict:
-    """Ask the service about a batch {ad_id: normalised ad} concurrently (a bounded pool of
-    threads: each call mostly waits on the network). Returns {ad_id: (findings, error)}."""
-    if not ads:
-        return {}
-    workers = max(1, min(len(ads), int(_setting("EXTERNAL_VALIDATOR_CONCURRENCY"))))
-    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="external-validator") as pool:
-        futures = {ad_id: pool.submit(ad_check, ad, ad_id=ad_id) for ad_id, ad in ads.items()}
-        return {ad_id: future.result() for ad_id, future in futures.items()}
+    """Ask the service about a batch {ad_id: normalised ad} concurrently. Returns {ad_id:
+    (findings, error)}."""
+    return {ad_id: future.result() for ad_id, future in ads_check_start(ads).items()}
+
+
+def ads_check_start(ads: dict) -> dict:
+    """Start asking the service about a batch {ad_id: normalised ad} on this process's pool of
+    EXTERNAL_VALIDATOR_CONCURRENCY threads (each call mostly waits on the network, so a batch
+    of that many ads takes about one call's time); the caller can work meanwhile. Returns
+    {ad_id: a future of (findings, error)}."""
+    pool = _thread_pool()
+    return {ad_id: pool.submit(ad_check, ad, ad_id=ad_id) for ad_id, ad in ads.items()}
+
+
+def _thread_pool() -> ThreadPoolExecutor:
+    # Kept for the process's life (threads start on demand, up to the bound), not built per
+    # batch; a forked child starts its own (threads do not survive a fork).
+    global _threads
+    with _state_lock:
+        if _threads is None or _threads[0] != os.getpid():
+            workers = max(1, int(_setting("EXTERNAL_VALIDATOR_CONCURRENCY")))
+            _threads = (os.getpid(), ThreadPoolExecutor(max_workers=workers, thread_name_prefix="external-validator"))
+        return _threads[1]
 
 
 def _post(body: bytes, *, ad_id) -> tuple[RuleFinding, ...]:

@@ -47,7 +47,7 @@ class RuleFinding:
 @dataclass(frozen=True)
 class AdFacts:
     """What the stateful rules need to know about an ad, gathered in bulk before evaluation
-    (facts.gather_facts, external.ads_check)."""
+    (facts.gather_facts, external.ads_check_start)."""
 
     retailer_name: str = ""
     duplicate_elsewhere: bool = False
