@@ -38,12 +38,12 @@ def procfile_defaults() -> dict[str, int]:
 
 
 def batching_argument(parser) -> None:
-    """--batching / --no-batching; neither: the settings' default (INTAKE_BATCHING, off)."""
+    """--batching / --no-batching; neither: the settings' default (INTAKE_BATCHING, on)."""
     parser.add_argument(
         "--batching",
         action=argparse.BooleanOptionalAction,
         default=None,
-        help="INTAKE_BATCHING on or off (default: the settings' default, off)",
+        help="INTAKE_BATCHING on or off (default: the settings' default, on)",
     )
 
 

@@ -32,6 +32,7 @@ from billiard.exceptions import TimeLimitExceeded
 from celery import Task
 from celery.exceptions import Reject
 from celery.signals import task_failure
+from celery.worker import state as worker_state
 from celery.worker.consumer import Consumer
 from celery_batches import Batches, SimpleRequest
 from celery_batches.trace import apply_batches_task
@@ -138,7 +139,9 @@ class PipelineBatches(Batches):
                 self._held.append(self._buffer.get_nowait())
             except Empty:
                 break
-        if not self._held:
+        if not self._held or _worker_shutting_down():
+            # Shutting down: the pool finishes what it took, and what is still buffered goes
+            # back to the broker with the connection (kombu restores unacknowledged messages).
             return
         free = max(0, self._pool.num_processes - len(self._running))
         while free and self._held:
@@ -226,6 +229,13 @@ class PipelineBatches(Batches):
             time.sleep(REQUEUE_PAUSE)
             return REQUEUE
         return 0
+
+
+def _worker_shutting_down() -> bool:
+    # As Celery tests it (celery.worker.state.maybe_shutdown): a warm shutdown's code is 0.
+    return any(
+        flag is not None and flag is not False for flag in (worker_state.should_stop, worker_state.should_terminate)
+    )
 
 
 def _items_of(request) -> int:

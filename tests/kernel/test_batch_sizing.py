@@ -139,3 +139,18 @@ def test_batches_a_reconnect_discarded_do_not_keep_the_pool_looking_busy():
     buffered(task, ["b"])
     task._do_flush()
     assert [job[0] for job in pool.jobs] == [[["b"]]]
+
+
+def test_a_worker_shutting_down_hands_nothing_more_to_the_pool(monkeypatch):
+    """After SIGTERM (warm shutdown, code 0) the pool only finishes what it took: what is
+    still buffered goes back to the broker with the connection."""
+    from celery.worker import state
+
+    task, pool = batches(processes=1)
+    monkeypatch.setattr(state, "should_stop", 0)
+    buffered(task, ["a"])
+    task._do_flush()
+    assert pool.jobs == []
+    monkeypatch.setattr(state, "should_stop", None)
+    task._do_flush()
+    assert [job[0] for job in pool.jobs] == [[["a"]]]
