@@ -9,7 +9,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import redis
 from django.conf import settings
-from django.db import connection
+from django.db import connection, transaction
+from django.test.utils import CaptureQueriesContext
 
 from adplatform.kernel.bulk import COPY_MIN_ROWS
 from ads_write.models import Ad, ContentFingerprint
@@ -183,6 +184,45 @@ def test_the_duplicate_question_is_index_ranges(nimbus):
     ranges = [line for line in plan.splitlines() if "Index Cond" in line and "content_hash" in line]
     assert len(ranges) == 2, plan
     assert all("submitted_at >=" in r and "submitted_at <=" in r and "ad_id" not in r for r in ranges), plan
+
+
+def _scans(node):
+    """Every node of an EXPLAIN (FORMAT JSON) plan that reads a table, with its subplans'."""
+    if "Relation Name" in node:
+        yield node
+    for child in node.get("Plans", []):
+        yield from _scans(child)
+
+
+def test_the_duplicate_question_keeps_its_index_once_the_table_is_analysed(nimbus):
+    # Analysed, a table of few distinct contents stored in time order made the planner probe
+    # by fingerprint_submitted (the purge's index): the whole 30-day window per ad, 1.5 s an ad
+    # at a million rows. Rows such that it did (10 contents), then the plan, not a timing.
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            INSERT INTO ads_write_contentfingerprint (ad_id, retailer_id, content_hash, submitted_at)
+            SELECT gen_random_uuid(), md5('retailer ' || n %% 20)::uuid,
+                   encode(sha256(('content ' || n %% 10)::bytea), 'hex'),
+                   %s::timestamptz - interval '30 days' + n * interval '50 seconds'
+            FROM generate_series(1, 50000) n
+            """,
+            [T0],
+        )
+    with CaptureQueriesContext(connection) as queries:
+        gather_facts([make_ad(nimbus, at=T0, headline="Brand new text")])
+    (question,) = [q["sql"] for q in queries if q["sql"].startswith("SELECT") and "EXISTS" in q["sql"]]
+
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("ANALYZE ads_write_contentfingerprint")
+        cursor.execute("EXPLAIN (FORMAT JSON) " + question)
+        (plan,) = cursor.fetchone()[0]
+        transaction.set_rollback(True)  # the column statistics go too: no other test plans on them
+    probes = [
+        (s["Node Type"], s.get("Index Name")) for s in _scans(plan["Plan"]) if s.get("Parent Relationship") == "SubPlan"
+    ]
+    # Plain index scans: a bitmap would gather every row of the range before the first.
+    assert probes == [("Index Scan", "fingerprint_hash_retailer")] * 2
 
 
 def test_concurrent_workers_leave_exactly_the_first_judged_ad_of_a_content_unflagged():
