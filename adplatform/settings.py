@@ -371,7 +371,7 @@ INTAKE_MESSAGE_SIZE = env.int("INTAKE_MESSAGE_SIZE", default=100)
 # judged alone by the plain consumer.
 INTAKE_BATCHING = env.bool("INTAKE_BATCHING", default=True)
 INTAKE_BATCH_SIZE = env.int("INTAKE_BATCH_SIZE", default=1000)
-INTAKE_BATCH_INTERVAL = env.float("INTAKE_BATCH_INTERVAL", default=0.05)
+INTAKE_BATCH_INTERVAL = env.float("INTAKE_BATCH_INTERVAL", default=0.1)
 # Messages each worker process takes ahead (celery's prefetch multiplier; the command line's
 # --prefetch-multiplier overrides it). A batch fills only from prefetched messages, and with an
 # external validator they are the calls a worker can have in flight (Little's law: 864 ms a

@@ -143,7 +143,7 @@ class PipelineBatches(Batches):
             # Shutting down: the pool finishes what it took, and what is still buffered goes
             # back to the broker with the connection (kombu restores unacknowledged messages).
             return
-        free = max(0, self._pool.num_processes - len(self._running))
+        free = max(0, self._pool.num_processes - self._pool_jobs())
         while free and self._held:
             batch, items = [], 0
             while self._held and (not batch or items + _items_of(self._held[0]) <= self.flush_max):
@@ -152,6 +152,14 @@ class PipelineBatches(Batches):
                 items += _items_of(request)
             free -= 1
             self.flush(batch)
+
+    def _pool_jobs(self) -> int:
+        """Jobs the pool holds, running or waiting for a process, whatever their task: the
+        projections share the processes, and a batch handed to a process busy with one only
+        waits (while staying small). Billiard's job cache where the pool has one (prefork:
+        docs/internals.md), else this task's own batches."""
+        cache = getattr(getattr(self._pool, "_pool", None), "_cache", None)
+        return len(cache) if cache is not None else len(self._running)
 
     def flush(self, requests):
         """Run the buffer in the pool (as celery-batches does), then acknowledge it, or hand

@@ -154,3 +154,34 @@ def test_a_worker_shutting_down_hands_nothing_more_to_the_pool(monkeypatch):
     monkeypatch.setattr(state, "should_stop", None)
     task._do_flush()
     assert [job[0] for job in pool.jobs] == [[["a"]]]
+
+
+def test_other_tasks_in_a_prefork_pool_count_as_busy_processes():
+    """The projections share the pool's processes: billiard's job cache (prefork) counts
+    every job the pool holds, so a batch is not queued behind them while it could grow."""
+    from types import SimpleNamespace
+
+    task, pool = batches(processes=2)
+    pool._pool = SimpleNamespace(_cache={"projection-1": object(), "projection-2": object()})
+    buffered(task, ["a"])
+    task._do_flush()
+    assert pool.jobs == []
+    del pool._pool._cache["projection-1"]
+    task._do_flush()
+    assert [job[0] for job in pool.jobs] == [[["a"]]]
+
+
+def test_the_prefork_pool_keeps_the_job_cache_batching_counts():
+    """What _pool_jobs reads of Celery's prefork pool (docs/internals.md): billiard's job
+    cache, which holds a job from apply_async on (results are read by the worker's event
+    loop, absent here, which is where a finished job leaves it)."""
+    from celery.concurrency.prefork import TaskPool
+
+    pool = TaskPool(limit=1)
+    pool.start()
+    try:
+        assert len(pool._pool._cache) == 0
+        pool._pool.apply_async(sum, ([1, 2],))
+        assert len(pool._pool._cache) == 1
+    finally:
+        pool.terminate()
