@@ -61,6 +61,8 @@ app.conf.update(
     # down the request path answers 503 (direct) or leaves the outbox row to the sweep (cqrs)
     # within about REDIS_SOCKET_TIMEOUT, and a consumer retries its whole task. Retrying the
     # publish itself only multiplies that wait when the broker hangs (measured: 2 s -> 6 s).
+    # One exception, in kernel/broker.py: a pooled connection found dead (the broker restarted
+    # while it sat idle) fails at once, and that publish is tried again on a new connection.
     # broker_connection_timeout: CELERY_BROKER_CONNECTION_TIMEOUT in settings (REDIS_CONNECT_TIMEOUT).
     task_publish_retry=False,
     # Messages the worker cannot decode or route become dead letters instead of being dropped.

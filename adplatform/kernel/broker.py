@@ -58,6 +58,7 @@ import uuid
 
 import msgspec
 from django.conf import settings
+from kombu.exceptions import OperationalError
 from kombu.transport import redis
 
 from .redis_client import redis_client
@@ -188,7 +189,7 @@ def publish_task(*, task_name: str, payload: list) -> None:
 def publish_tasks(*, task_name: str, payloads: list[list]) -> None:
     """Hand messages to the broker in one round trip (one Redis pipeline); returns only once
     the broker has them all."""
-    from adplatform.celery import PIPELINE_SERIALIZER, app
+    from adplatform.celery import app
 
     if not payloads:
         return
@@ -197,14 +198,52 @@ def publish_tasks(*, task_name: str, payloads: list[list]) -> None:
         task_messages_push(pipe=pipe, task_name=task_name, payloads=payloads)
         pipe.execute()
         return
-    with app.producer_or_acquire() as producer, producer.batch():  # kombu's publish batch: one pipeline
-        for payload in payloads:
-            # A short argsrepr: Celery's default repr of a 100-ad payload costs more than sending it.
-            app.send_task(
-                task_name,
-                args=[payload],
-                producer=producer,
-                retry=False,
-                serializer=PIPELINE_SERIALIZER,
-                argsrepr=f"[<{len(payload)} items>]",
-            )
+    sent, reused = 0, False
+    try:
+        with app.producer_or_acquire() as producer, producer.batch():  # kombu's publish batch: one pipeline
+            connection = producer.__connection__
+            reused = connection is not None and connection.connected
+            for payload in payloads:
+                _send_task(producer, task_name=task_name, payload=payload)
+                sent += 1
+    except OperationalError as exc:
+        if not (reused and sent == 0 and not _timed_out(exc)):
+            raise
+        # A pooled connection made before the broker restarted (or before anything else cut
+        # it while it sat idle) fails its first use at once: py-amqp finds the reset before
+        # it writes the message. kombu closes that one, but each other idle connection in the
+        # pool would fail the same way, each a 503 while the broker is fine. So once more on
+        # a new connection. Not after a timeout (a hung broker would double the wait), nor
+        # once a message went out (the broker may have it), nor when connecting failed.
+        logger.info("a pooled broker connection was dead (%s): publishing on a new one", exc)
+        with app.connection_for_write() as fresh:
+            producer = app.amqp.Producer(fresh, auto_declare=False)
+            with producer.batch():
+                for payload in payloads:
+                    _send_task(producer, task_name=task_name, payload=payload)
+
+
+def _send_task(producer, *, task_name: str, payload: list) -> None:
+    from adplatform.celery import PIPELINE_SERIALIZER, app
+
+    # A short argsrepr: Celery's default repr of a 100-ad payload costs more than sending it.
+    app.send_task(
+        task_name,
+        args=[payload],
+        producer=producer,
+        retry=False,
+        serializer=PIPELINE_SERIALIZER,
+        argsrepr=f"[<{len(payload)} items>]",
+    )
+
+
+def _timed_out(exc: BaseException | None) -> bool:
+    """Whether a timeout is anywhere in the chain (py-amqp re-raises a write timeout as a
+    connection error)."""
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        if isinstance(exc, TimeoutError):
+            return True
+        seen.add(id(exc))
+        exc = exc.__cause__ or exc.__context__
+    return False

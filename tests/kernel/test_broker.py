@@ -5,12 +5,22 @@ import json
 import time
 
 import msgspec
+import pytest
 import redis
 from django.conf import settings
-from kombu import Queue
+from kombu import Connection, Queue
+from kombu.exceptions import OperationalError
 
 from adplatform.celery import PIPELINE_SERIALIZER, app
-from adplatform.kernel.broker import Channel, _task_message, broker_pipeline, leases_renew, task_messages_push
+from adplatform.kernel.broker import (
+    Channel,
+    _task_message,
+    broker_pipeline,
+    leases_renew,
+    publish_tasks,
+    task_messages_push,
+)
+from tests.brokers import PrivateRabbitMQ, use_broker
 from tests.conftest import queued_tasks
 
 
@@ -123,3 +133,35 @@ def test_a_lease_renewal_restamps_only_the_messages_still_held():
         assert client.zscore("unacked_index", acked.delivery_tag) is None
         held.ack()
     assert client.zscore("unacked_index", held.delivery_tag) is None
+
+
+def test_after_rabbitmq_restarts_a_publish_goes_through_although_the_pool_holds_dead_connections():
+    # A web process keeps the connections of its busiest moment idle in kombu's pool; a
+    # broker restart leaves them dead, and each failed its first publish (a 503) with the
+    # broker back. A node of the test's own: the shared RabbitMQ is never restarted.
+    node = PrivateRabbitMQ()
+    try:
+        node.start()
+        with use_broker(node.url):
+            with Connection(node.url) as connection:
+                for queue in app.amqp.queues.values():
+                    queue(connection.default_channel).declare()
+            producers = [app.producer_pool.acquire(block=True) for _ in range(3)]
+            for producer in producers:
+                assert producer.channel.is_open  # connected
+            for producer in producers:
+                producer.release()
+            node.kill()
+            node.start()
+
+            for n in range(3):
+                publish_tasks(task_name="tests.broker.nothing", payloads=[[n]])
+
+            with Connection(node.url) as connection:
+                assert connection.default_channel.queue_declare("intake", passive=True).message_count == 3
+            # A broker that is down still fails the publish (the request's 503).
+            node.kill()
+            with pytest.raises(OperationalError):
+                publish_tasks(task_name="tests.broker.nothing", payloads=[[4]])
+    finally:
+        node.close()
