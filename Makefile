@@ -13,11 +13,11 @@ TEST_WEBHOOK_SECRET_KEYS ?= test=test-only-webhook-secret-key-never-use-in-produ
 # pytest-xdist's test processes: most of the suite's time is spent waiting on the servers and
 # workers it starts, so two processes on two cores overlap those waits. Whole files go to one
 # process (their module-scoped workers and servers start once); each process gets its own test
-# database, Redis database and Prometheus folder (tests/conftest.py). TEST_PROCESSES=2 halves the
-# suite's time (502 s against 981 s, measured side by side); it is not the default yet: under it
-# one test file's in-process Celery publish once went to a Redis an earlier test had started and
-# stopped, a leak between tests that the serial order does not expose. 0: one process.
-TEST_PROCESSES ?= 0
+# database, Redis database and Prometheus folder (tests/conftest.py). Two halve the suite's time
+# (502 s against 981 s, measured side by side). A file may then run after any other in its
+# process: tests/conftest.py fails a file that leaves this process publishing elsewhere.
+# TEST_PROCESSES=0: one process, in pytest's order.
+TEST_PROCESSES ?= 2
 
 .PHONY: run test setup setup-dev browser pgbouncer migrate seed lint format clean bench-setup screenshots
 

@@ -139,6 +139,48 @@ def pytest_terminal_summary(terminalreporter):
             )
 
 
+def publishing_state() -> dict:
+    """Where this process's publishes go: Celery's current app (the platform's shared tasks
+    resolve to it), our app's broker URLs and the broker its producer pool connects to (the
+    one it would build, when none is built yet), and REDIS_URL."""
+    from celery import current_app
+
+    from adplatform.celery import app
+
+    current = current_app._get_current_object()
+    pool = app._pool
+    return {
+        "current Celery app": f"{current.main} at {current.conf.broker_url}",
+        "broker_url": app.conf.broker_url,
+        "broker_write_url": app.conf.broker_write_url,
+        "producer pool": (pool.connection if pool is not None else app.connection_for_write()).as_uri(),
+        "REDIS_URL": settings.REDIS_URL,
+    }
+
+
+@pytest.fixture(scope="session")
+def _publishing_state_at_start():
+    return publishing_state()
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _publishing_left_as_found(_publishing_state_at_start):
+    """After each test file, this process publishes where it did at the start. Under
+    pytest-xdist (`--dist loadfile`) a file may run after any other in its process, so a file
+    that leaves publishes pointing elsewhere (at a Redis it started and stopped, say) breaks
+    whichever file comes next, in one order out of many. Checked per file: inside one the
+    order is the serial one, and a module fixture may point the app elsewhere for its file."""
+    yield
+    left = publishing_state()
+    if left != _publishing_state_at_start:
+        from adplatform.celery import app
+
+        app.set_current()  # so that the files after this one do not fail too
+        app._pool = None
+        changed = {k: (v, left[k]) for k, v in _publishing_state_at_start.items() if left[k] != v}
+        pytest.fail(f"this file left the Celery publishing state changed (before, after): {changed}")
+
+
 @pytest.fixture(autouse=True)
 def _no_intake_backlog_from_earlier_tests():
     """Each test starts with no intake message waiting and no sampled intake lag: admission

@@ -142,7 +142,10 @@ def test_a_worker_that_cannot_publish_hands_its_messages_back(platform, retailer
     # "Nothing lost"): a kill landing between them would lose one for a reason that is not
     # this test's. So the worker first stops taking messages (a control message it reads on
     # its working connection), hands back the ones it holds, and is killed once still.
-    with Celery(broker=platform.redis.url()) as control:
+    # Not this process's current app (Celery's default for a new app): the platform's shared
+    # tasks resolve to the current app, so a later test's `.delay()` in this process went to
+    # this scenario's Redis, killed by then (pytest-xdist runs files largest first).
+    with Celery(broker=platform.redis.url(), set_as_current=False) as control:
         control.control.cancel_consumer("intake", reply=False)
     broker = platform.redis.client()
     # Every message it held is handed back once its retry's backoff is over (1 s here).

@@ -94,6 +94,17 @@ def test_sigkilled_workers_lose_and_duplicate_nothing(platform, retailer_client,
         wait_for(
             lambda: progress(platform)[0] >= len(ads) * 0.3, timeout=90, what="more progress", details=platform.logs
         )
+        if consumer == "plain":
+            # Killed while it holds a message: when the stream runs slower than the workers (a
+            # loaded machine; seen in a full run on two test processes) they sit idle between
+            # messages, and a kill there met none.
+            wait_for(
+                lambda: held_task_ids(victim.log_path, since=log_offset),
+                timeout=60,
+                interval=0.01,
+                what="the worker to hold a message",
+                details=platform.logs,
+            )
         unacked = platform.unacknowledged()
         victim.kill_all()
         judged_at_kill = progress(platform)[0]
