@@ -115,6 +115,8 @@ def _submit_direct(events: list[Event]) -> None:
         try:
             publish_tasks(task_name=PROCESS_SUBMISSIONS_TASK, payloads=payloads)
         except Exception as exc:
+            # The answer says only "unavailable"; the log says why (refused, reset, timeout).
+            logger.warning("direct intake refused: the broker did not take the message (%r)", exc)
             raise broker_unavailable() from exc
         _mark_accepted(events=events, journal=True)
         return
