@@ -101,7 +101,9 @@ def test_cpu_per_ad_is_split_by_part_of_the_stack():
     used = cpu_between(before, after, ads=10)
     assert set(used) == {"publisher", "worker main", "worker pool", "postgresql", "redis", "machine", "stolen"}
     assert 25 <= used["worker pool"] <= 40  # 0.3 s over 10 ads, within the clock's ticks
-    assert used["worker main"] < 5 and used["machine"] >= used["worker pool"]
+    # The parent's own CPU is its interpreter's start (measured 5.0 ms/ad, 50 ms, on a loaded
+    # machine): far below the pool's 30, which it would hold if the pool were counted as main.
+    assert used["worker main"] < 12 and used["machine"] >= used["worker pool"]
 
 
 def test_a_pyspy_profile_is_summarised_by_self_time_and_by_our_own_code(tmp_path):
