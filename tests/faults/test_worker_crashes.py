@@ -95,16 +95,18 @@ def test_sigkilled_workers_lose_and_duplicate_nothing(platform, retailer_client,
             lambda: progress(platform)[0] >= len(ads) * 0.3, timeout=90, what="more progress", details=platform.logs
         )
         if consumer == "plain":
-            # Killed while it holds a message: when the stream runs slower than the workers (a
-            # loaded machine; seen in a full run on two test processes) they sit idle between
-            # messages, and a kill there met none.
-            wait_for(
-                lambda: held_task_ids(victim.log_path, since=log_offset),
-                timeout=60,
-                interval=0.01,
-                what="the worker to hold a message",
-                details=platform.logs,
-            )
+            # Killed while it holds a message. Frozen (SIGSTOP), a worker finishes and
+            # acknowledges nothing, and its pool logs a success before the main process
+            # acknowledges it: a message received and not finished in the log is held. Waiting
+            # for such a line and then killing lost the race to a 17 ms task in a full run.
+            deadline = time.monotonic() + 60
+            while True:
+                os.killpg(victim.process.pid, signal.SIGSTOP)
+                if held_task_ids(victim.log_path, since=log_offset):
+                    break
+                os.killpg(victim.process.pid, signal.SIGCONT)
+                assert time.monotonic() < deadline, f"the worker never held a message\n{platform.logs()}"
+                time.sleep(0.01)
         unacked = platform.unacknowledged()
         victim.kill_all()
         judged_at_kill = progress(platform)[0]
