@@ -323,7 +323,8 @@ def django_setup(env: dict) -> None:
 def web_arguments(parser) -> None:
     """--web-workers and --web-threads, defaulting to the shipped defaults: the Procfile's web
     processes and threads (issue 20), not a tuned profile."""
-    workers, threads = procfile_web_defaults()
+    procfile = procfile_defaults()
+    workers, threads = procfile["WEB_CONCURRENCY"], procfile["WEB_THREADS"]
     parser.add_argument(
         "--web-workers", type=int, default=workers, help=f"gunicorn processes (default {workers}, the Procfile's)"
     )
@@ -333,17 +334,6 @@ def web_arguments(parser) -> None:
         default=threads,
         help=f"threads per gunicorn process (default {threads}, the Procfile's)",
     )
-
-
-def procfile_web_defaults() -> tuple[int, int]:
-    """The gunicorn processes and threads the Procfile's `web` line runs by default
-    (`${WEB_CONCURRENCY:-N}`, `${WEB_THREADS:-M}`): what the shipped defaults serve with."""
-    web = next(line for line in (ROOT / "Procfile").read_text().splitlines() if line.startswith("web:"))
-    workers = re.search(r"\$\{WEB_CONCURRENCY:-(\d+)\}", web)
-    threads = re.search(r"\$\{WEB_THREADS:-(\d+)\}", web)
-    if workers is None or threads is None:
-        raise RuntimeError(f"the Procfile's web line has no WEB_CONCURRENCY/WEB_THREADS defaults: {web}")
-    return int(workers.group(1)), int(threads.group(1))
 
 
 def web_start(stack: Stack, *, env: dict, workers: int, threads: int, name: str = "web") -> tuple[str, Child]:

@@ -287,12 +287,6 @@ def ad_check(ad: dict, *, ad_id=None) -> tuple[tuple[RuleFinding, ...], str]:
     return (), f"{problem} (after {retries + 1} attempts)"
 
 
-def ads_check(ads: dict) -> dict:
-    """Ask the service about a batch {ad_id: normalised ad} concurrently. Returns {ad_id:
-    (findings, error)}."""
-    return {ad_id: future.result() for ad_id, future in ads_check_start(ads).items()}
-
-
 def ads_check_start(ads: dict) -> dict:
     """Start asking the service about a batch {ad_id: normalised ad} on this process's pool of
     EXTERNAL_VALIDATOR_CONCURRENCY threads (each call mostly waits on the network, so a batch
