@@ -84,8 +84,10 @@ def rate_limiting_on() -> bool:
 
 
 @functools.cache
-def _gcra_script():
-    return redis_client().register_script(_GCRA)  # sent once, then called by its SHA
+def _gcra_script(client):
+    # Per client, so per REDIS_URL (redis_client_for keeps one a URL): a script bound to the
+    # first URL would count every retailer there after the setting changed.
+    return client.register_script(_GCRA)  # sent once, then called by its SHA
 
 
 def rate_limit_take(*, retailer: Retailer, cost: int = 1) -> RateLimit | None:
@@ -95,10 +97,11 @@ def rate_limit_take(*, retailer: Retailer, cost: int = 1) -> RateLimit | None:
         return None
     limit = rate_limit_of(retailer)
     try:
-        if redis_client() is None:
+        client = redis_client()
+        if client is None:
             allowed, remaining, reset_ms, retry_ms = _local_gcra(key=str(retailer.id), limit=limit, cost=cost)
         else:
-            allowed, remaining, reset_ms, retry_ms = _gcra_script()(
+            allowed, remaining, reset_ms, retry_ms = _gcra_script(client)(
                 keys=[f"ratelimit:{retailer.id}"], args=[limit, _PERIOD_US, cost]
             )
     except Exception:

@@ -4,6 +4,7 @@ with Retry-After, RateLimit headers, batches by the ad."""
 import json
 
 import pytest
+import redis
 
 from adplatform.kernel import ratelimit
 from tests.factories import ad_payload
@@ -76,13 +77,20 @@ def test_when_redis_fails_requests_pass(api, retailer, settings):
     retailer.rate_limit_per_minute = 1
     retailer.save()
     settings.REDIS_URL = "redis://127.0.0.1:1/0"  # nothing listens there
-    ratelimit._gcra_script.cache_clear()
-    try:
-        answers = [api.get("/api/v1/ads") for _ in range(3)]
-    finally:
-        ratelimit._gcra_script.cache_clear()
+    answers = [api.get("/api/v1/ads") for _ in range(3)]
     assert [a.status_code for a in answers] == [200] * 3
     assert "RateLimit-Limit" not in answers[0]
+
+
+def test_the_quota_lives_in_the_redis_the_setting_names_now(retailer, settings, embedded_redis_url):
+    # A process that rate-limited on one Redis and then is pointed at another counts there
+    # (the limiter's script was once bound to the first Redis for the process's life).
+    retailer.rate_limit_per_minute = 3  # a unit comes back in 20 s: the first take is still counted
+    retailer.save()
+    assert ratelimit.rate_limit_take(retailer=retailer).remaining == 2
+    settings.REDIS_URL = embedded_redis_url
+    assert ratelimit.rate_limit_take(retailer=retailer).remaining == 2
+    assert redis.Redis.from_url(embedded_redis_url).exists(f"ratelimit:{retailer.id}")
 
 
 def test_without_redis_the_web_processes_of_a_host_share_one_quota(retailer, settings, tmp_path):
