@@ -18,7 +18,7 @@ import environ
 from django.core.exceptions import ImproperlyConfigured
 
 from adplatform.kernel.key_lists import key_list_parse
-from adplatform.kernel.queues import AMQP_TRANSPORT_OPTIONS, is_amqp, task_queues
+from adplatform.kernel.queues import amqp_transport_options, is_amqp, task_queues
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -255,6 +255,9 @@ REDIS_URL = REDIS_URL or EMBEDDED_REDIS_URL
 REDIS_CONNECT_TIMEOUT = env.float("REDIS_CONNECT_TIMEOUT", default=2.0)
 CELERY_BROKER_CONNECTION_TIMEOUT = REDIS_CONNECT_TIMEOUT
 REDIS_SOCKET_TIMEOUT = env.float("REDIS_SOCKET_TIMEOUT", default=2.0)
+# RabbitMQ as the broker: the bound on each read and write of its connections (a publish's
+# confirm waits on one read; quorum queues confirm after an fsync, so longer than Redis's).
+BROKER_SOCKET_TIMEOUT = env.float("BROKER_SOCKET_TIMEOUT", default=5.0)
 if REDIS_URL:
     CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default=REDIS_URL)
     CACHES = {
@@ -319,7 +322,7 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
     }
 elif is_amqp(CELERY_BROKER_URL):
     # RabbitMQ: quorum queues and publisher confirms (kernel/queues.py; README, "RabbitMQ").
-    CELERY_BROKER_TRANSPORT_OPTIONS = dict(AMQP_TRANSPORT_OPTIONS)
+    CELERY_BROKER_TRANSPORT_OPTIONS = amqp_transport_options(socket_timeout=BROKER_SOCKET_TIMEOUT)
 else:
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "visibility_timeout": BROKER_VISIBILITY_TIMEOUT,

@@ -165,6 +165,13 @@ class PrivateRabbitMQ:
             self.process.wait()
             self.log.close()
 
+    def freeze(self) -> None:
+        """SIGSTOP the node: a hung broker, whose kernel still accepts connections."""
+        os.killpg(self.process.pid, signal.SIGSTOP)
+
+    def thaw(self) -> None:
+        os.killpg(self.process.pid, signal.SIGCONT)
+
     def close(self) -> None:
         self.kill()
         shutil.rmtree(self.root, ignore_errors=True)
@@ -174,8 +181,10 @@ class PrivateRabbitMQ:
 def use_broker(url: str):
     """Point this process's Celery app at another broker (the live server's publishes), as
     settings.py would configure it, and back afterwards."""
+    from django.conf import settings
+
     from adplatform.celery import app
-    from adplatform.kernel.queues import AMQP_TRANSPORT_OPTIONS, is_amqp, task_queues
+    from adplatform.kernel.queues import amqp_transport_options, is_amqp, task_queues
 
     # Under the names settings.py gives them: the app reads its settings with the CELERY_
     # namespace first, so an unprefixed key would hide behind the Django setting. The write
@@ -185,7 +194,7 @@ def use_broker(url: str):
         "CELERY_BROKER_WRITE_URL": url,
         "CELERY_BROKER_READ_URL": url,
         "CELERY_BROKER_TRANSPORT": None if is_amqp(url) else app.conf.broker_transport,
-        "CELERY_BROKER_TRANSPORT_OPTIONS": dict(AMQP_TRANSPORT_OPTIONS)
+        "CELERY_BROKER_TRANSPORT_OPTIONS": amqp_transport_options(socket_timeout=settings.BROKER_SOCKET_TIMEOUT)
         if is_amqp(url)
         else app.conf.broker_transport_options,
         "CELERY_TASK_QUEUES": task_queues(url),

@@ -294,3 +294,11 @@ def test_the_generated_client_manages_keys_appeals_and_batch_commands(generated,
     assert isinstance(paused, models.BatchCommandResponse) and (paused.accepted_count, paused.failed_count) == (1, 1)
     withdrawn = api.ads_withdraw.sync(client=client, ad_id=rejected.id)
     assert isinstance(withdrawn, models.CommandResult) and withdrawn.status == models.AdStatusEnum.WITHDRAWN
+    # Both commands reach the read side (and the worker is done with them before the test's
+    # database is emptied: a TRUNCATE beside its transaction deadlocked).
+    wait_for(lambda: api.ads_retrieve.sync(client=client, ad_id=approved.id).paused, timeout=90, what="paused")
+    wait_for(
+        lambda: api.ads_retrieve.sync(client=client, ad_id=rejected.id).status == models.AdStatusEnum.WITHDRAWN,
+        timeout=90,
+        what="withdrawn",
+    )

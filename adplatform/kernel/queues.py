@@ -20,11 +20,22 @@ QUEUES = ("intake", "projections", "notifications", "reports", "maintenance")
 
 AMQP_SCHEMES = ("amqp://", "amqps://", "pyamqp://")
 
-# RabbitMQ's transport options. Publisher confirms: a publish returns only once the broker has
-# the message (on disk, in its quorum queue), and one it refuses (a nack) raises, so `direct`
-# mode answers 202 only for a message the broker confirmed. One connection attempt per
-# publish, as with Redis (settings.py): when the broker is down the request answers 503 at once.
-AMQP_TRANSPORT_OPTIONS = {"confirm_publish": True, "max_retries": 0}
+
+def amqp_transport_options(*, socket_timeout: float) -> dict:
+    """RabbitMQ's transport options (kombu hands them to py-amqp's Connection). Publisher
+    confirms: a publish returns only once the broker has the message (on disk, in its quorum
+    queue), and one it refuses (a nack) raises, so `direct` mode answers 202 only for a message
+    the broker confirmed. One connection attempt per publish, as with Redis (settings.py): when
+    the broker is down the request answers 503 at once. And a bound on every read and write of
+    the connection: py-amqp has only a connect timeout, so a hung broker (one that accepts the
+    TCP connection and answers nothing) held a request waiting for its handshake or confirm
+    for ever."""
+    return {
+        "confirm_publish": True,
+        "max_retries": 0,
+        "read_timeout": socket_timeout,
+        "write_timeout": socket_timeout,
+    }
 
 
 def is_amqp(broker_url: str) -> bool:
