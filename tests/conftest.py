@@ -84,13 +84,13 @@ REDIS_DATABASES = 16  # redis-server's default `databases`
 
 @pytest.hookimpl(optionalhook=True)
 def pytest_xdist_setupnodes(config, specs):
-    """Under pytest-xdist (`make test` runs `-n 2`) each test process, and every server and
+    """Under pytest-xdist (`make test` runs `-n 3`) each test process, and every server and
     Celery worker it starts (they inherit its environment), gets a Redis database of its own
     (the suite flushes its database and drains the platform's queues: it would take another
     process's messages) and a Prometheus folder of its own (/metrics adds up the samples of
     every process in the folder; the metric tests compare counts). PostgreSQL needs nothing:
     pytest-django names each process's test database apart (test_<name>_gw0, ...).
-    Process N takes the Nth Redis database below REDIS_URL's (15, 14 under `make test`)."""
+    Process N takes the Nth Redis database below REDIS_URL's (15, 14, 13 under `make test`)."""
     for index, spec in enumerate(specs):
         if os.environ.get("REDIS_URL"):
             parts = urlsplit(os.environ["REDIS_URL"])
