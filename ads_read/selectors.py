@@ -86,11 +86,6 @@ class AdFilter(django_filters.FilterSet):
         return queryset.filter(finding_codes__contains=f" {value.strip()} ")
 
 
-# The columns an ad's API document reads (ads_read.serializers.ad_document), for rows
-# without a stored document; as dicts, not AdView instances (50 instances cost ~0.5 ms).
-DOCUMENT_FIELDS = DOCUMENT_COLUMNS
-
-
 # What a list page reads of each ad: its stored document (and the id, for the cursor).
 LISTED_FIELDS = ("id", "document")
 
@@ -159,9 +154,10 @@ def ad_page(*, retailer_id, statuses=None, before=None, offset: int = 0, limit: 
 
 
 def ad_rows_by_id(*, ad_ids: list, using: str) -> dict:
-    """{id: dict of DOCUMENT_FIELDS} of these read rows, from database `using`: for listed
-    rows projected before documents were stored (their document is rendered from these)."""
-    rows = AdView.objects.using(using).filter(id__in=ad_ids).values(*DOCUMENT_FIELDS)
+    """{id: dict of DOCUMENT_COLUMNS} of these read rows, from database `using`: for listed
+    rows projected before documents were stored (their document is rendered from these). As
+    dicts, not AdView instances (50 instances cost ~0.5 ms)."""
+    rows = AdView.objects.using(using).filter(id__in=ad_ids).values(*DOCUMENT_COLUMNS)
     return {row["id"]: row for row in rows}
 
 

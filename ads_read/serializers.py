@@ -247,7 +247,7 @@ def stored_document(row, *, vendor: str) -> bytes:
     (AdView.document): the bytes DRF's JSON renderer makes of `ad_document(row)` read back
     from the database. The row's JSON columns come back from PostgreSQL's jsonb with their
     keys reordered (jsonb_ordered), so the document is made of them as they will read.
-    `row`: an AdView, or a dict of its DOCUMENT_FIELDS."""
+    `row`: an AdView, or a dict of its DOCUMENT_COLUMNS."""
     values = dict(row if isinstance(row, dict) else row.__dict__)
     if vendor == "postgresql":
         for name in _JSON_COLUMNS:

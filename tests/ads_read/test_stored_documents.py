@@ -19,8 +19,7 @@ from adplatform.kernel.auth import Caller
 from ads_read.api import AdCursorPagination
 from ads_read.models import AdView
 from ads_read.projections import ads_project
-from ads_read.selectors import DOCUMENT_FIELDS
-from ads_read.serializers import AdViewSerializer, jsonb_ordered, stored_document
+from ads_read.serializers import DOCUMENT_COLUMNS, AdViewSerializer, jsonb_ordered, stored_document
 from ads_write.models import Finding
 from ads_write.services.appeals import appeal_decide, appeal_submit
 from ads_write.services.decisions import ad_decide
@@ -46,7 +45,7 @@ def old_rendering(ad_id) -> bytes:
 
 
 def old_page(ad_ids, links) -> bytes:
-    rows = AdView.objects.filter(id__in=ad_ids).order_by("-id").values(*DOCUMENT_FIELDS)
+    rows = AdView.objects.filter(id__in=ad_ids).order_by("-id").values(*DOCUMENT_COLUMNS)
     return JSONRenderer().render({"results": AdViewSerializer(rows, many=True).data, **links})
 
 
