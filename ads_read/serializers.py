@@ -44,7 +44,11 @@ class AppealDocumentSerializer(serializers.Serializer):
     """The retailer's appeal of the ad's verdict, and its decision once a reviewer made it."""
 
     id = serializers.UUIDField()
-    status = serializers.ChoiceField(choices=["open", "decided"])
+    status = serializers.ChoiceField(
+        choices=["open", "decided", "superseded"],
+        help_text="`superseded`: the ad was judged again before a reviewer decided (its content changed, or a "
+        "new ruleset revalidated it); the appealed verdict no longer stands, and the ad's new one may be appealed.",
+    )
     message = serializers.CharField()
     verdict_version = serializers.IntegerField(help_text="The version of the verdict appealed against.")
     submitted_at = serializers.DateTimeField()

@@ -315,6 +315,9 @@ class Appeal(models.Model):
     class Status(models.TextChoices):
         OPEN = "open"
         DECIDED = "decided"
+        # The ad was judged again before a reviewer decided (its content changed, or a new
+        # ruleset revalidated it): the appealed verdict no longer stands (services/appeals.py).
+        SUPERSEDED = "superseded"
 
     id = models.UUIDField(primary_key=True, default=new_id, editable=False)
     ad = models.ForeignKey(Ad, on_delete=models.CASCADE, related_name="appeals")
@@ -322,16 +325,18 @@ class Appeal(models.Model):
     verdict_version = models.PositiveIntegerField(help_text="The version of the verdict appealed against.")
     submitted_version = models.PositiveIntegerField(help_text="The ad version the appeal made.")
     message = models.TextField(max_length=2000)
-    status = models.CharField(max_length=8, choices=Status.choices, default=Status.OPEN)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.OPEN)
     submitted_at = models.DateTimeField(default=timezone.now)
-    decided_at = models.DateTimeField(null=True, blank=True)
+    decided_at = models.DateTimeField(null=True, blank=True, help_text="When it was decided, or superseded.")
     decided_by = models.CharField(max_length=150, blank=True)
     decision_status = models.CharField(
         max_length=16, choices=[(AdStatus.APPROVED, "Approved"), (AdStatus.REJECTED, "Rejected")], blank=True
     )
     decision_reason_code = models.CharField(max_length=32, blank=True)
     decision_reason = models.TextField(blank=True)
-    decided_version = models.PositiveIntegerField(null=True, blank=True, help_text="The ad version the decision made.")
+    decided_version = models.PositiveIntegerField(
+        null=True, blank=True, help_text="The ad version the decision made, or the new verdict that superseded it."
+    )
 
     class Meta:
         constraints = [

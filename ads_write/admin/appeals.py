@@ -7,6 +7,7 @@ import functools
 from django.conf import settings
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
+from django.db.models import Case, When
 from django.http import Http404, HttpResponseRedirect
 from django.urls import path, reverse
 from django.utils import timezone
@@ -43,7 +44,8 @@ class AppealAdmin(NextItem, ReadOnlyAdmin):
     )
     search_fields = ("id",)
     search_help_text = "An appeal's or an ad's id, or part of the retailer's name or the message."
-    ordering = ("-status", "submitted_at", "id")  # open ("open" > "decided") first, oldest first
+    # Open ones first, the oldest first.
+    ordering = (Case(When(status=Appeal.Status.OPEN, then=0), default=1), "submitted_at", "id")
 
     def get_search_results(self, request, queryset, search_term):
         term = search_term.strip()
@@ -111,7 +113,7 @@ class AppealAdmin(NextItem, ReadOnlyAdmin):
         return appeal
 
     def appeal_page(self, request, appeal, *, form, status_code=200):
-        superseded_by = appeal_superseded(appeal) if appeal.status == Appeal.Status.OPEN else None
+        superseded_by = appeal_superseded(appeal)
         return self._held_admin().review_page(
             request,
             appeal.ad,

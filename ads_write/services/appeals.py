@@ -11,10 +11,11 @@ from adplatform.kernel.auth import Caller
 from adplatform.kernel.events import PROJECT_ADS_TASK
 from adplatform.kernel.ids import new_id
 from adplatform.problems import problem
-from audit.services import audit_record
+from audit.services import AuditRecord, audit_record
 
 from ..models import Ad, AdStatus, Appeal, Verdict
 from .decisions import DecisionError, ad_decide
+from .events import derived_event_id
 from .outbox import outbox_add, outbox_publish
 from .reviews import ReviewOutcome, review_decide
 
@@ -82,9 +83,47 @@ def current_verdict_version(ad_id) -> int | None:
 
 def appeal_superseded(appeal: Appeal) -> int | None:
     """The ad's newer verdict version if the ad was judged again since the appeal (a change
-    of its content, a revalidation): the appeal contests a verdict that no longer stands."""
+    of its content, a revalidation): the appeal contests a verdict that no longer stands.
+    Recorded on the appeal since it is closed with the new verdict (appeals_supersede); found
+    from the verdicts for an appeal left open before that (or decided: None)."""
+    if appeal.status == Appeal.Status.SUPERSEDED:
+        return appeal.decided_version
+    if appeal.status != Appeal.Status.OPEN:
+        return None
     current = current_verdict_version(appeal.ad_id)
     return current if current is not None and current != appeal.verdict_version else None
+
+
+def appeals_supersede(*, versions: dict, now, actor: str) -> list[AuditRecord]:
+    """Close the open appeals of ads judged again, inside the caller's transaction (which
+    records the new verdicts: `versions` maps each ad id to its new verdict's version). Each
+    contests a verdict that no longer stands: no reviewer may decide it (appeal_decide
+    refuses), and the retailer sees it superseded instead of open for ever. Returns their
+    `ad.appeal_superseded` audit records, for the caller's one audit call."""
+    superseded = list(
+        Appeal.objects.select_for_update().filter(ad_id__in=list(versions), status=Appeal.Status.OPEN).order_by("id")
+    )
+    records = []
+    for appeal in superseded:
+        appeal.status, appeal.decided_at = Appeal.Status.SUPERSEDED, now
+        appeal.decided_version = versions[appeal.ad_id]
+        records.append(
+            AuditRecord(
+                event_id=derived_event_id(appeal.id, f"superseded:{appeal.decided_version}"),
+                action="ad.appeal_superseded",
+                actor=actor,
+                ad_id=appeal.ad_id,
+                retailer_id=appeal.retailer_id,
+                data={
+                    "appeal_id": str(appeal.id),
+                    "appealed_version": appeal.verdict_version,
+                    "version": appeal.decided_version,
+                },
+                occurred_at=now,
+            )
+        )
+    Appeal.objects.bulk_update(superseded, ["status", "decided_at", "decided_version"])
+    return records
 
 
 def appeal_decide(*, appeal_id, **decision) -> ReviewOutcome:
@@ -95,7 +134,7 @@ def appeal_decide(*, appeal_id, **decision) -> ReviewOutcome:
     Refused once the ad has a newer verdict than the one appealed (the ad's version, checked
     under its lock by review_decide, catches a verdict that comes while the reviewer reads)."""
     appeal = Appeal.objects.get(id=appeal_id)
-    newer = appeal_superseded(appeal) if appeal.status == Appeal.Status.OPEN else None
+    newer = appeal_superseded(appeal)
     if newer is not None:
         raise DecisionError(
             f"The ad was judged again since this appeal (verdict version {newer}, the appeal contests "

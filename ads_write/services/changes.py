@@ -20,6 +20,7 @@ from audit.services import AuditRecord, audit_record_many
 from ..fields import FIELDS_BY_NAME, Kind
 from ..models import Ad, AdChange, AdStatus, Verdict
 from ..validation.engine import ad_input, evaluate_many
+from .appeals import appeals_supersede
 from .events import ad_event_data, derived_event_id
 from .verdicts import _VERDICT_COLUMNS, VALIDATOR_ACTOR, _count_verdicts, _findings_insert
 
@@ -123,6 +124,7 @@ def _verdict_record(*, change_id, verdict) -> bool:
         change.verdict_version, change.verdict_status = ad.version, verdict.status
         change.save(update_fields=["status", "judged_at", "verdict_version", "verdict_status"])
         old, new = content_diff(before=before, after=content_data(ad))
+        superseded = appeals_supersede(versions={ad.id: ad.version}, now=now, actor=VALIDATOR_ACTOR)
         audit_record_many(
             records=[
                 AuditRecord(
@@ -141,7 +143,8 @@ def _verdict_record(*, change_id, verdict) -> bool:
                         "after": new,
                     },
                     occurred_at=now,
-                )
+                ),
+                *superseded,
             ]
         )
         transaction.on_commit(lambda: _count_verdicts({(verdict.status, Verdict.Source.ENGINE): 1}))

@@ -28,6 +28,7 @@ from audit.services import AuditRecord, audit_record_many
 from ..models import Ad, AdStatus, Verdict
 from ..validation.engine import evaluate_many
 from ..validation.ruleset import Ruleset
+from .appeals import appeals_supersede
 from .events import derived_event_id
 from .outbox import outbox_add, outbox_publish
 from .verdicts import _VERDICT_COLUMNS, _count_verdicts, _findings_insert
@@ -139,6 +140,8 @@ def _verdicts_record(*, changed: dict, ruleset: Ruleset) -> list[uuid.UUID]:
             Ad.objects.filter(id__in=ids).update(
                 status=status, version=F("version") + 1, reviewed_at=now, ruleset_version=ruleset.version
             )
+        # An appeal of a staff approval contests a verdict this replaces.
+        records += appeals_supersede(versions={row[0]: row[3] + 1 for row in locked}, now=now, actor=REVALIDATOR_ACTOR)
         audit_record_many(records=records)
         ids = [str(row[0]) for row in locked]
         outbox_ids = [

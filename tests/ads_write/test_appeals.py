@@ -14,6 +14,8 @@ from ads_read.projections import ads_project
 from ads_read.reports import FailedAdsReport
 from ads_write.models import Ad, Appeal, Finding, Verdict
 from ads_write.services.decisions import ad_decide
+from ads_write.services.revalidation import REVALIDATOR_ACTOR, ads_revalidate
+from ads_write.validation.ruleset import DEFAULT_RULESET, compile_ruleset
 from audit.models import AuditEntry
 from notifications.models import WebhookDelivery
 from notifications.services import webhook_deliveries
@@ -180,7 +182,9 @@ def test_a_staff_decided_ad_may_be_appealed_and_decided_again(api, retailer, cli
     assert appeal(api, ad.id).status_code == 201  # the new verdict (version 5) may be appealed
 
 
-def test_an_appeal_of_a_verdict_judged_again_since_is_not_decided(api, client, reviewer, rejected, intake_mode):
+def test_an_appeal_of_a_verdict_judged_again_since_is_superseded_not_decided(
+    api, client, reviewer, rejected, intake_mode
+):
     appeal_id = appeal(api, rejected.id).json()["id"]
     intake_mode("sync")
     changed = api.patch(
@@ -188,13 +192,42 @@ def test_an_appeal_of_a_verdict_judged_again_since_is_not_decided(api, client, r
     )
     assert changed.status_code == 200, changed.content
     assert Verdict.objects.filter(ad=rejected).latest("version").version == 5  # the change's own verdict
+    # Closed with the new verdict, in its transaction, and audited beside it.
+    closed = Appeal.objects.get(id=appeal_id)
+    assert (closed.status, closed.decided_version, closed.decided_by) == ("superseded", 5, "")
+    entry = AuditEntry.objects.get(action="ad.appeal_superseded")
+    assert entry.ad_id == rejected.id and entry.data == {"appeal_id": appeal_id, "appealed_version": 2, "version": 5}
+    # The retailer reads it superseded, with no decision; the ad's new verdict may be appealed.
+    ads_project(ad_ids=[rejected.id])
+    shown = api.get(f"/api/v1/ads/{rejected.id}").json()["appeal"]
+    assert (shown["id"], shown["status"], shown["decision"]) == (appeal_id, "superseded", None)
+    # Staff find it out of the queue of open appeals, and cannot decide it.
     client.force_login(reviewer)
+    assert appeal_id not in client.get(f"{APPEALS}?status__exact=open").content.decode()
     page = client.get(f"{APPEALS}{appeal_id}/change/").content.decode()
     assert 'id="appeal-superseded"' in page and 'id="decide-approve"' not in page
     response = decide(client, appeal_id)  # at the ad's current version: only the verdict is stale
     assert response.status_code == 400 and "judged again since this appeal" in response.content.decode()
-    assert Ad.objects.get(id=rejected.id).status == "rejected" and Appeal.objects.get(id=appeal_id).status == "open"
+    assert Ad.objects.get(id=rejected.id).status == "rejected"
     assert not Verdict.objects.filter(ad=rejected, source="staff").exists()
+    assert appeal(api, rejected.id).status_code == 201
+
+
+def test_an_appeal_of_a_staff_decision_is_superseded_by_a_revalidation(api, retailer):
+    ad = held_ad(retailer, headline="Marathon socks")
+    ad_decide(ad_id=ad.id, status="approved", reviewer="ravi", reason="The claim was checked by phone today.")
+    appeal_id = appeal(api, ad.id).json()["id"]
+    data = json.loads(DEFAULT_RULESET.read_text())
+    data["version"], data["policy"]["prohibited_words"] = "2026-12.9", [*data["policy"]["prohibited_words"], "marathon"]
+
+    result = ads_revalidate(ruleset=compile_ruleset(data), retailer_id=retailer.id)
+
+    assert result.changed_ids == [ad.id]
+    closed = Appeal.objects.get(id=appeal_id)
+    new_version = Verdict.objects.filter(ad_id=ad.id).latest("version").version
+    assert (closed.status, closed.decided_version) == ("superseded", new_version)
+    entry = AuditEntry.objects.get(action="ad.appeal_superseded")
+    assert entry.actor == REVALIDATOR_ACTOR and entry.data["version"] == new_version
 
 
 def test_the_failed_ads_csv_says_when_an_appeal_was_rejected(api, retailer, rejected, reviewer, client):
