@@ -33,7 +33,9 @@ _UPDATE_COLUMNS = [f for f in _COLUMNS if not f.primary_key]
 def _view_row(ad: dict, verdicts: list[dict], findings: dict, now, appeal=None, change=None) -> AdView:
     # The latest engine verdict: a revalidation (ads_write/services/revalidation.py) adds one.
     engine = next((v for v in reversed(verdicts) if v["source"] == Verdict.Source.ENGINE), None)
-    staff = next((v for v in reversed(verdicts) if v["source"] == Verdict.Source.STAFF), None)
+    # A staff decision shows while it is the ad's verdict: a newer engine verdict (its content
+    # changed, or a revalidation) judged the ad anew, and no one decided that one.
+    staff = verdicts[-1] if verdicts and verdicts[-1]["source"] == Verdict.Source.STAFF else None
     found = findings.get(engine["id"], []) if engine else []
     row = AdView(
         **{name: ad[name] for name in READ_COLUMNS},  # what the read row copies from the ad as it is

@@ -138,7 +138,11 @@ def _verdicts_record(*, changed: dict, ruleset: Ruleset) -> list[uuid.UUID]:
         for status, ids in by_outcome.items():
             # Each locked row is at the version judged: one more, whatever it was.
             Ad.objects.filter(id__in=ids).update(
-                status=status, version=F("version") + 1, reviewed_at=now, ruleset_version=ruleset.version
+                status=status,
+                version=F("version") + 1,
+                reviewed_at=now,
+                ruleset_version=ruleset.version,
+                decided_at=None,  # a new judgement: no staff decision (as a change's)
             )
         # An appeal of a staff approval contests a verdict this replaces.
         records += appeals_supersede(versions={row[0]: row[3] + 1 for row in locked}, now=now, actor=REVALIDATOR_ACTOR)

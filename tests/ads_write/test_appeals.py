@@ -228,6 +228,12 @@ def test_an_appeal_of_a_staff_decision_is_superseded_by_a_revalidation(api, reta
     assert (closed.status, closed.decided_version) == ("superseded", new_version)
     entry = AuditEntry.objects.get(action="ad.appeal_superseded")
     assert entry.actor == REVALIDATOR_ACTOR and entry.data["version"] == new_version
+    # The engine judged the ad anew: no staff decision stands, in the row or its document.
+    assert Ad.objects.get(id=ad.id).decided_at is None
+    ads_project(ad_ids=[ad.id])
+    document = api.get(f"/api/v1/ads/{ad.id}").json()
+    assert (document["status"], document["decided_at"], document["decision"]) == ("rejected", None, None)
+    assert document["appeal"]["status"] == "superseded"
 
 
 def test_the_failed_ads_csv_says_when_an_appeal_was_rejected(api, retailer, rejected, reviewer, client):
