@@ -11,7 +11,7 @@ from adplatform.kernel.auth import Caller
 from adplatform.kernel.events import PROJECT_ADS_TASK
 from adplatform.kernel.ids import new_id
 from adplatform.problems import problem
-from audit.services import AuditRecord, audit_record
+from audit.services import AuditRecord, audit_record, audit_record_many
 
 from ..models import Ad, AdStatus, Appeal, Verdict
 from .decisions import DecisionError, ad_decide
@@ -100,9 +100,9 @@ def appeals_supersede(*, versions: dict, now, actor: str) -> list[AuditRecord]:
     contests a verdict that no longer stands: no reviewer may decide it (appeal_decide
     refuses), and the retailer sees it superseded instead of open for ever. Returns their
     `ad.appeal_superseded` audit records, for the caller's one audit call."""
-    superseded = list(
-        Appeal.objects.select_for_update().filter(ad_id__in=list(versions), status=Appeal.Status.OPEN).order_by("id")
-    )
+    open_appeals = Appeal.objects.select_for_update().filter(ad_id__in=list(versions), status=Appeal.Status.OPEN)
+    # (An appeal of the standing verdict itself stays open: appeals_supersede_stale passes it.)
+    superseded = [a for a in open_appeals.order_by("id") if a.verdict_version != versions[a.ad_id]]
     records = []
     for appeal in superseded:
         appeal.status, appeal.decided_at = Appeal.Status.SUPERSEDED, now
@@ -124,6 +124,26 @@ def appeals_supersede(*, versions: dict, now, actor: str) -> list[AuditRecord]:
         )
     Appeal.objects.bulk_update(superseded, ["status", "decided_at", "decided_version"])
     return records
+
+
+def appeals_supersede_stale(*, actor: str) -> int:
+    """Close the appeals left open on ads judged again before appeals_supersede existed (or by
+    any path that missed it): each ad's, under its lock, with the audit records and projection
+    of appeals_supersede. Returns how many it closed."""
+    stale = [appeal for appeal in Appeal.objects.filter(status=Appeal.Status.OPEN) if appeal_superseded(appeal)]
+    closed = 0
+    for ad_id in sorted({appeal.ad_id for appeal in stale}):
+        with transaction.atomic():
+            Ad.objects.select_for_update().filter(id=ad_id).first()  # serialises with decisions
+            current = current_verdict_version(ad_id)
+            records = appeals_supersede(versions={ad_id: current}, now=timezone.now(), actor=actor)
+            if not records:
+                continue  # decided meanwhile
+            audit_record_many(records=records)
+            outbox_id = outbox_add(task_name=PROJECT_ADS_TASK, payload=[str(ad_id)])
+            transaction.on_commit(lambda outbox_id=outbox_id: outbox_publish(ids=[outbox_id]), robust=True)
+            closed += len(records)
+    return closed
 
 
 def appeal_decide(*, appeal_id, **decision) -> ReviewOutcome:

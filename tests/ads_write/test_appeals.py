@@ -5,8 +5,10 @@ Reviewers' decision, which gives the ad a new verdict version; the webhook
 
 import json
 import uuid
+from io import StringIO
 
 import pytest
+from django.core.management import call_command
 
 from adplatform.kernel.auth import forget_cached_keys
 from ads_read.models import AdView
@@ -211,6 +213,27 @@ def test_an_appeal_of_a_verdict_judged_again_since_is_superseded_not_decided(
     assert Ad.objects.get(id=rejected.id).status == "rejected"
     assert not Verdict.objects.filter(ad=rejected, source="staff").exists()
     assert appeal(api, rejected.id).status_code == 201
+
+
+def test_appeals_left_open_on_an_ad_judged_again_are_closed_by_the_command(api, rejected):
+    stale_id = appeal(api, rejected.id).json()["id"]  # of verdict version 2
+    # Judged again by a path that left the appeal open (the code before appeals_supersede).
+    ad = Ad.objects.get(id=rejected.id)
+    ad.version += 1
+    ad.save(update_fields=["version"])
+    Verdict.objects.create(ad=ad, event_id=uuid.uuid4(), version=ad.version, status="rejected", ruleset_version="x")
+    standing_id = appeal(api, rejected.id).json()["id"]  # of the new verdict: it stands
+    out = StringIO()
+
+    call_command("appeals_supersede_stale", stdout=out)
+    call_command("appeals_supersede_stale", stdout=out)  # nothing left the second time
+
+    assert out.getvalue().splitlines() == ["closed 1 superseded appeal", "closed 0 superseded appeals"]
+    stale, standing = Appeal.objects.get(id=stale_id), Appeal.objects.get(id=standing_id)
+    assert (stale.status, stale.decided_version) == ("superseded", ad.version)
+    assert standing.status == "open"
+    entry = AuditEntry.objects.get(action="ad.appeal_superseded")
+    assert entry.actor == "system:appeals_supersede_stale" and entry.data["appeal_id"] == stale_id
 
 
 def test_an_appeal_of_a_staff_decision_is_superseded_by_a_revalidation(api, retailer):
