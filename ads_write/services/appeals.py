@@ -4,11 +4,10 @@ audited and projected through the outbox like every state change: the appeal sho
 ad's read document, and its decision is announced as the webhook `ad.appeal_decided`."""
 
 from django.db import transaction
-from django.db.models import Max
+from django.db.models import F, Max, OuterRef, Subquery
 from django.utils import timezone
 
 from adplatform.kernel.auth import Caller
-from adplatform.kernel.events import PROJECT_ADS_TASK
 from adplatform.kernel.ids import new_id
 from adplatform.problems import problem
 from audit.services import AuditRecord, audit_record, audit_record_many
@@ -16,7 +15,7 @@ from audit.services import AuditRecord, audit_record, audit_record_many
 from ..models import Ad, AdStatus, Appeal, Verdict
 from .decisions import DecisionError, ad_decide
 from .events import derived_event_id
-from .outbox import outbox_add, outbox_publish
+from .outbox import outbox_project
 from .reviews import ReviewOutcome, review_decide
 
 
@@ -72,8 +71,7 @@ def appeal_submit(*, caller: Caller, ad_id, message: str) -> Appeal:
             },
             occurred_at=now,
         )
-        outbox_id = outbox_add(task_name=PROJECT_ADS_TASK, payload=[str(ad.id)])
-        transaction.on_commit(lambda: outbox_publish(ids=[outbox_id]), robust=True)
+        outbox_project(ad_ids=[ad.id])
     return appeal
 
 
@@ -130,9 +128,17 @@ def appeals_supersede_stale(*, actor: str) -> int:
     """Close the appeals left open on ads judged again before appeals_supersede existed (or by
     any path that missed it): each ad's, under its lock, with the audit records and projection
     of appeals_supersede. Returns how many it closed."""
-    stale = [appeal for appeal in Appeal.objects.filter(status=Appeal.Status.OPEN) if appeal_superseded(appeal)]
+    newest = Verdict.objects.filter(ad_id=OuterRef("ad_id")).order_by("-version").values("version")[:1]
+    stale = (
+        Appeal.objects.filter(status=Appeal.Status.OPEN)
+        .annotate(current=Subquery(newest))
+        .filter(current__isnull=False)
+        .exclude(verdict_version=F("current"))
+        .values_list("ad_id", flat=True)
+        .distinct()
+    )
     closed = 0
-    for ad_id in sorted({appeal.ad_id for appeal in stale}):
+    for ad_id in sorted(stale):
         with transaction.atomic():
             Ad.objects.select_for_update().filter(id=ad_id).first()  # serialises with decisions
             current = current_verdict_version(ad_id)
@@ -140,8 +146,7 @@ def appeals_supersede_stale(*, actor: str) -> int:
             if not records:
                 continue  # decided meanwhile
             audit_record_many(records=records)
-            outbox_id = outbox_add(task_name=PROJECT_ADS_TASK, payload=[str(ad_id)])
-            transaction.on_commit(lambda outbox_id=outbox_id: outbox_publish(ids=[outbox_id]), robust=True)
+            outbox_project(ad_ids=[ad_id])
             closed += len(records)
     return closed
 

@@ -3,13 +3,12 @@
 from django.db import transaction
 from django.utils import timezone
 
-from adplatform.kernel.events import PROJECT_ADS_TASK
 from adplatform.kernel.ids import new_id
 from adplatform.kernel.metrics import VERDICTS
 from audit.services import AuditRecord, audit_record_many
 
 from ..models import Ad, AdStatus, Verdict
-from .outbox import outbox_add, outbox_publish
+from .outbox import outbox_project
 
 
 class DecisionError(ValueError):
@@ -85,7 +84,6 @@ def ad_decide(
                 )
             ]
         )
-        outbox_id = outbox_add(task_name=PROJECT_ADS_TASK, payload=[str(ad.id)])
-        transaction.on_commit(lambda: outbox_publish(ids=[outbox_id]), robust=True)
+        outbox_project(ad_ids=[ad.id])
         transaction.on_commit(lambda: VERDICTS.labels(status, Verdict.Source.STAFF).inc())
     return ad

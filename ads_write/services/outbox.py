@@ -7,6 +7,8 @@ from django.db import transaction
 from django.utils import timezone
 
 from adplatform.kernel.broker import publish_task
+from adplatform.kernel.bulk import chunked
+from adplatform.kernel.events import PROJECT_ADS_TASK, PROJECTION_MESSAGE_SIZE
 from adplatform.kernel.ids import new_id
 
 from ..models import OutboxMessage
@@ -15,6 +17,16 @@ from ..models import OutboxMessage
 def outbox_add(*, task_name: str, payload) -> int:
     """Record a message to publish once the surrounding transaction commits."""
     return OutboxMessage.objects.create(event_id=new_id(), task_name=task_name, payload=payload).id
+
+
+def outbox_project(*, ad_ids: list) -> None:
+    """Project these ads once the surrounding transaction commits, which changed them: their
+    projection messages are outbox rows of it, published on commit (else by the sweep)."""
+    ids = [
+        outbox_add(task_name=PROJECT_ADS_TASK, payload=chunk)
+        for chunk in chunked([str(ad_id) for ad_id in ad_ids], PROJECTION_MESSAGE_SIZE)
+    ]
+    transaction.on_commit(lambda: outbox_publish(ids=ids), robust=True)
 
 
 def outbox_publish(*, ids: list[int] | None = None, older_than_seconds: int | None = None, limit: int = 500) -> int:

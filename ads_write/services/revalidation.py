@@ -21,8 +21,7 @@ from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from adplatform.kernel.bulk import chunked, rows_insert
-from adplatform.kernel.events import PROJECT_ADS_TASK, PROJECTION_MESSAGE_SIZE
+from adplatform.kernel.bulk import rows_insert
 from audit.services import AuditRecord, audit_record_many
 
 from ..models import Ad, AdStatus, Verdict
@@ -30,7 +29,7 @@ from ..validation.engine import evaluate_many
 from ..validation.ruleset import Ruleset
 from .appeals import appeals_supersede
 from .events import derived_event_id
-from .outbox import outbox_add, outbox_publish
+from .outbox import outbox_project
 from .verdicts import _VERDICT_COLUMNS, _count_verdicts, _findings_insert
 
 REVALIDATOR_ACTOR = "system:revalidation"
@@ -147,11 +146,7 @@ def _verdicts_record(*, changed: dict, ruleset: Ruleset) -> list[uuid.UUID]:
         # An appeal of a staff approval contests a verdict this replaces.
         records += appeals_supersede(versions={row[0]: row[3] + 1 for row in locked}, now=now, actor=REVALIDATOR_ACTOR)
         audit_record_many(records=records)
-        ids = [str(row[0]) for row in locked]
-        outbox_ids = [
-            outbox_add(task_name=PROJECT_ADS_TASK, payload=chunk) for chunk in chunked(ids, PROJECTION_MESSAGE_SIZE)
-        ]
-        transaction.on_commit(lambda: outbox_publish(ids=outbox_ids), robust=True)
+        outbox_project(ad_ids=[row[0] for row in locked])
         counts = Counter((row[3], Verdict.Source.ENGINE) for row in rows)
         transaction.on_commit(lambda: _count_verdicts(counts))
     return [row[0] for row in locked]
