@@ -178,6 +178,26 @@ class PrivateRabbitMQ:
 
 
 @contextmanager
+def private_rabbitmq():
+    """A RabbitMQ node of the test's own (the shared one is never killed or frozen), this
+    process's Celery app publishing to it, and the platform's queues declared there."""
+    from kombu import Connection
+
+    from adplatform.celery import app
+
+    node = PrivateRabbitMQ()
+    try:
+        node.start()
+        with use_broker(node.url):
+            with Connection(node.url) as connection:
+                for queue in app.amqp.queues.values():
+                    queue(connection.default_channel).declare()
+            yield node
+    finally:
+        node.close()
+
+
+@contextmanager
 def use_broker(url: str):
     """Point this process's Celery app at another broker (the live server's publishes), as
     settings.py would configure it, and back afterwards."""

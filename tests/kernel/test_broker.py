@@ -20,7 +20,7 @@ from adplatform.kernel.broker import (
     publish_tasks,
     task_messages_push,
 )
-from tests.brokers import PrivateRabbitMQ, use_broker
+from tests.brokers import private_rabbitmq
 from tests.conftest import queued_tasks
 
 
@@ -139,59 +139,43 @@ def test_after_rabbitmq_restarts_a_publish_goes_through_although_the_pool_holds_
     # A web process keeps the connections of its busiest moment idle in kombu's pool; a
     # broker restart leaves them dead, and each failed its first publish (a 503) with the
     # broker back. A node of the test's own: the shared RabbitMQ is never restarted.
-    node = PrivateRabbitMQ()
-    try:
+    with private_rabbitmq() as node:
+        producers = [app.producer_pool.acquire(block=True) for _ in range(3)]
+        for producer in producers:
+            assert producer.channel.is_open  # connected
+        for producer in producers:
+            producer.release()
+        node.kill()
         node.start()
-        with use_broker(node.url):
-            with Connection(node.url) as connection:
-                for queue in app.amqp.queues.values():
-                    queue(connection.default_channel).declare()
-            producers = [app.producer_pool.acquire(block=True) for _ in range(3)]
-            for producer in producers:
-                assert producer.channel.is_open  # connected
-            for producer in producers:
-                producer.release()
-            node.kill()
-            node.start()
 
-            for n in range(3):
-                publish_tasks(task_name="tests.broker.nothing", payloads=[[n]])
+        for n in range(3):
+            publish_tasks(task_name="tests.broker.nothing", payloads=[[n]])
 
-            with Connection(node.url) as connection:
-                assert connection.default_channel.queue_declare("intake", passive=True).message_count == 3
-            # A broker that is down still fails the publish (the request's 503).
-            node.kill()
-            with pytest.raises(OperationalError):
-                publish_tasks(task_name="tests.broker.nothing", payloads=[[4]])
-    finally:
-        node.close()
+        with Connection(node.url) as connection:
+            assert connection.default_channel.queue_declare("intake", passive=True).message_count == 3
+        # A broker that is down still fails the publish (the request's 503).
+        node.kill()
+        with pytest.raises(OperationalError):
+            publish_tasks(task_name="tests.broker.nothing", payloads=[[4]])
 
 
 def test_a_hung_rabbitmq_fails_a_publish_within_the_socket_timeout_and_it_goes_through_once_resumed(settings):
     # A node that accepts TCP connections and answers nothing (SIGSTOP): a request publishing
     # to it waited for ever, on its pooled connection's confirm or a new one's handshake.
     settings.BROKER_SOCKET_TIMEOUT = 1.0
-    node = PrivateRabbitMQ()
-    try:
-        node.start()
-        with use_broker(node.url):
-            with Connection(node.url) as connection:
-                for queue in app.amqp.queues.values():
-                    queue(connection.default_channel).declare()
-            publish_tasks(task_name="tests.broker.nothing", payloads=[[0]])  # a pooled connection now
-            node.freeze()
-            try:
-                for attempt in ("the pooled connection's confirm", "a new connection's handshake"):
-                    started = time.monotonic()
-                    with pytest.raises(Exception) as refused:
-                        publish_tasks(task_name="tests.broker.nothing", payloads=[[1]])
-                    # Bounded by the socket timeout (and a connect's), not by the test's patience.
-                    assert time.monotonic() - started < 20, (attempt, refused.value)
-            finally:
-                node.thaw()
-            publish_tasks(task_name="tests.broker.nothing", payloads=[[2]])
-            with Connection(node.url) as connection:
-                # The frozen node may have taken the refused ones before it stopped answering.
-                assert connection.default_channel.queue_declare("intake", passive=True).message_count >= 2
-    finally:
-        node.close()
+    with private_rabbitmq() as node:
+        publish_tasks(task_name="tests.broker.nothing", payloads=[[0]])  # a pooled connection now
+        node.freeze()
+        try:
+            for attempt in ("the pooled connection's confirm", "a new connection's handshake"):
+                started = time.monotonic()
+                with pytest.raises(Exception) as refused:
+                    publish_tasks(task_name="tests.broker.nothing", payloads=[[1]])
+                # Bounded by the socket timeout (and a connect's), not by the test's patience.
+                assert time.monotonic() - started < 20, (attempt, refused.value)
+        finally:
+            node.thaw()
+        publish_tasks(task_name="tests.broker.nothing", payloads=[[2]])
+        with Connection(node.url) as connection:
+            # The frozen node may have taken the refused ones before it stopped answering.
+            assert connection.default_channel.queue_declare("intake", passive=True).message_count >= 2
