@@ -216,8 +216,9 @@ def test_failures_in_one_process_open_the_breaker_for_another(configured, valida
 
 def test_one_trial_call_among_all_processes_then_its_answer_holds_for_all(configured):
     breakers = [
+        # sync_every=0: each asks Redis on every call, so each sees the other's last change at once.
         external.SharedCircuitBreaker(
-            client=redis_client(), key=external.breaker_key(), threshold=2, cooldown=0, trial_timeout=60
+            client=redis_client(), key=external.breaker_key(), threshold=2, cooldown=0, trial_timeout=60, sync_every=0
         )
         for _ in range(2)
     ]
@@ -234,6 +235,51 @@ def test_one_trial_call_among_all_processes_then_its_answer_holds_for_all(config
     second.record_success()  # a success resets the count of failures in a row for all
     first.record_failure()
     assert second.state == "closed"
+
+
+class CountingRedis(redis.Redis):
+    """A real client to the test's Redis that counts the commands it sends."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.commands = []
+
+    def execute_command(self, *args, **options):
+        self.commands.append(args[0])
+        return super().execute_command(*args, **options)
+
+
+def test_a_healthy_service_costs_redis_one_read_per_sync_interval_not_calls(configured):
+    """Calls and successes of a closed breaker without failures go by the process's last
+    reading of the shared state; a failure goes to Redis at once, and from then on every call
+    asks Redis until a success resets the state for all."""
+    kwargs = redis_client().connection_pool.connection_kwargs
+    counting = CountingRedis(host=kwargs["host"], port=kwargs["port"], db=kwargs["db"])
+    common = {"key": external.breaker_key(), "threshold": 3, "cooldown": 30, "trial_timeout": 60}
+    breaker = external.SharedCircuitBreaker(client=counting, sync_every=3600, **common)
+    other = external.SharedCircuitBreaker(client=redis_client(), sync_every=0, **common)
+
+    for _ in range(50):
+        assert breaker.allow()
+        breaker.record_success()
+    assert counting.commands == ["HMGET"]  # one reading for the 50 calls
+
+    breaker.record_failure()
+    assert counting.commands[-1] == "EVALSHA" and other.state == "closed"
+    assert int(redis_client().hget(external.breaker_key(), "failures")) == 1  # shared at once
+    counting.commands.clear()
+    assert breaker.allow()
+    assert counting.commands == ["EVALSHA"]  # after a failure, every call asks Redis
+    breaker.record_success()  # and a success resets the shared count for all
+    assert redis_client().hget(external.breaker_key(), "failures") is None
+
+    # Another process opens the breaker: this one, whose reading says healthy, learns it at
+    # its next reading (sync_every later; forced here), and then stops calling.
+    for _ in range(3):
+        other.record_failure()
+    assert other.state == "open" and breaker.allow()
+    breaker._reading = (breaker._reading[0] - 3600, True)
+    assert not breaker.allow()
 
 
 def test_without_redis_each_process_falls_back_to_its_own_breaker(configured):
