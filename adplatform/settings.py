@@ -373,13 +373,17 @@ INTAKE_MESSAGE_SIZE = env.int("INTAKE_MESSAGE_SIZE", default=100)
 # judged, handed back or passed to the plain consumer whatever fails. Off, every message is
 # judged alone by the plain consumer.
 INTAKE_BATCHING = env.bool("INTAKE_BATCHING", default=True)
-INTAKE_BATCH_SIZE = env.int("INTAKE_BATCH_SIZE", default=1000)
+# 400, a process's share of what the worker prefetches (WORKER_PREFETCH): at 1000, the first
+# process free took most of what was held and the others, freed next, took crumbs (batches of
+# 2 to 600 ads in one run), and the 864 ms calls of a small batch hold its process as long.
+INTAKE_BATCH_SIZE = env.int("INTAKE_BATCH_SIZE", default=400)
 INTAKE_BATCH_INTERVAL = env.float("INTAKE_BATCH_INTERVAL", default=0.1)
 # Messages each worker process takes ahead (celery's prefetch multiplier; the command line's
 # --prefetch-multiplier overrides it). A batch fills only from prefetched messages, and with an
 # external validator they are the calls a worker can have in flight (Little's law: 864 ms a
-# call at 200 ads/s needs ~175), so with batching 200 per process; without, one at a time.
-WORKER_PREFETCH = env.int("WORKER_PREFETCH", default=200 if INTAKE_BATCHING else 1)
+# call at 400 ads/s needs ~350, and a process freed finds its next batch already held), so
+# with batching 400 per process; without, one at a time.
+WORKER_PREFETCH = env.int("WORKER_PREFETCH", default=400 if INTAKE_BATCHING else 1)
 CELERY_WORKER_PREFETCH_MULTIPLIER = WORKER_PREFETCH
 # How long the "accepted, still pending" marker lives for read-your-writes in async modes,
 # at most (an ad never projected); once its read row is written it goes after
