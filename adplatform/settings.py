@@ -390,7 +390,8 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = WORKER_PREFETCH
 # PENDING_MARKER_LINGER (a read that just missed the row still finds the marker).
 PENDING_MARKER_TTL = env.int("PENDING_MARKER_TTL", default=7 * 24 * 3600)
 PENDING_MARKER_LINGER = env.int("PENDING_MARKER_LINGER", default=300)
-# When the oldest intake message waiting in the broker is older than INTAKE_MAX_LAG seconds,
+# When the oldest intake message not yet judged (waiting in the broker, or held by a batching
+# worker: ads_write/admission.py) is older than INTAKE_MAX_LAG seconds,
 # new intake (single and batch, not validate-only) is refused with 503 intake-overloaded and
 # Retry-After INTAKE_OVERLOADED_RETRY_AFTER, instead of growing a backlog without end; 0 turns
 # it off. Each web process looks at the broker at most every INTAKE_LAG_SAMPLE_SECONDS.

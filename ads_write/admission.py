@@ -1,20 +1,28 @@
 """Admission control: when the consumers fall behind past a bound, intake is shed (503
 `intake-overloaded` with Retry-After) instead of growing a backlog without end (DESIGN.md §11).
 
-The signal is the age of the oldest intake message still waiting in the broker: the tail of
-the `intake` list on Redis (kombu LPUSHes and BRPOPs, so the tail is the next to go). Its
-events carry `occurred_at`, the time the request path accepted them, so its age is how far
-behind the consumers are, whatever the mode (direct, or cqrs through the outbox). One LINDEX
-per process at most every INTAKE_LAG_SAMPLE_SECONDS, shared by the process's threads: the
-request path pays nothing else. An ad already accepted is never affected: shedding refuses new
-ones only, before anything is published. Without a Redis broker (the folder broker, or
-another), or when the broker cannot be read, nothing is shed (a broker that is down answers
-503 `broker-unavailable` on its own).
+The signal is how long the oldest intake message not yet judged has waited. Its events carry
+`occurred_at`, the time the request path accepted them, so its age is how far behind the
+consumers are, whatever the mode (direct, or cqrs through the outbox). It is the older of
+- the tail of the `intake` list on Redis (kombu LPUSHes and BRPOPs, so the tail is the next to
+  go), and
+- the oldest message a worker holds: the batching consumer prefetches WORKER_PREFETCH messages
+  per process, which leave the list at once (1,600 on the Procfile's worker, seconds of
+  backlog behind an external validator), so each worker reports the oldest it holds into the
+  hash `intake:held` every second (`held_report`, from kernel/task_base.py); a report older
+  than HELD_REPORT_FRESH seconds is of a worker gone, whose messages the broker restores.
+One pipelined read per process at most every INTAKE_LAG_SAMPLE_SECONDS, shared by the
+process's threads: the request path pays nothing else. An ad already accepted is never
+affected: shedding refuses new ones only, before anything is published. Without a Redis broker
+(the folder broker, or another), or when the broker cannot be read, nothing is shed (a broker
+that is down answers 503 `broker-unavailable` on its own).
 """
 
 import base64
 import logging
 import math
+import os
+import socket
 import threading
 import time
 from datetime import UTC, datetime
@@ -30,6 +38,10 @@ from adplatform.problems import problem
 from .services.events import PROCESS_SUBMISSIONS_TASK
 
 logger = logging.getLogger(__name__)
+
+HELD_KEY = "intake:held"  # {worker: "<oldest held accepted_at or -> <reported at>"}, epoch seconds
+HELD_REPORT_FRESH = 5.0  # a worker reports every second: older, it has gone
+HELD_REPORT_FORGET = 3600.0  # a gone worker's field is deleted by the reader after this
 
 _sampling = threading.Lock()
 _last = {"at": -math.inf, "lag": None}
@@ -71,10 +83,10 @@ def intake_admit(*, mode: str, ads: int) -> None:
     )
 
 
-def _broker_redis():
+def _broker_redis(*, write: bool = False):
     from adplatform.celery import app
 
-    url = app.conf.broker_read_url or app.conf.broker_url or ""
+    url = (None if write else app.conf.broker_read_url) or app.conf.broker_url or ""
     if not url.startswith(("redis://", "rediss://")):
         return None
     return redis_client_for(url)
@@ -85,18 +97,65 @@ def _oldest_waiting_age() -> float | None:
     if client is None:
         return None
     try:
-        raw = client.lindex(_queue_of(PROCESS_SUBMISSIONS_TASK), -1)
+        pipe = client.pipeline(transaction=False)
+        pipe.lindex(_queue_of(PROCESS_SUBMISSIONS_TASK), -1)
+        pipe.hgetall(HELD_KEY)
+        raw, held = pipe.execute()
     except Exception:
         logger.warning("could not read the oldest waiting intake message", exc_info=True)
         return None
-    if raw is None:
-        return 0.0
+    now = time.time()
+    oldest = _oldest_held(client, held, now=now)
+    if raw is not None:
+        try:
+            accepted_at = _accepted_at(raw)
+        except Exception:  # not an intake message we can read: the consumer dead-letters it
+            logger.debug("could not read the time of the oldest waiting intake message", exc_info=True)
+            return None
+        oldest = accepted_at if oldest is None else min(oldest, accepted_at)
+    return 0.0 if oldest is None else max(0.0, now - oldest)
+
+
+def _oldest_held(client, held: dict, *, now: float) -> float | None:
+    """The oldest acceptance time the live workers report holding; forgets the fields of
+    workers gone for an hour."""
+    oldest, gone = None, []
+    for worker, report in held.items():
+        try:
+            accepted_text, reported_text = (report.decode() if isinstance(report, bytes) else report).split()
+            reported_at = float(reported_text)
+            accepted_at = None if accepted_text == "-" else float(accepted_text)
+        except ValueError:
+            gone.append(worker)
+            continue
+        if now - reported_at > HELD_REPORT_FORGET:
+            gone.append(worker)
+        elif now - reported_at <= HELD_REPORT_FRESH and accepted_at is not None:
+            oldest = accepted_at if oldest is None else min(oldest, accepted_at)
+    if gone:
+        try:
+            client.hdel(HELD_KEY, *gone)
+        except Exception:
+            logger.debug("could not forget gone workers' reports", exc_info=True)
+    return oldest
+
+
+def held_report(oldest: float | None) -> None:
+    """The batching intake consumer's report (kernel/task_base.py, in the worker's main
+    process): the acceptance time of the oldest intake message this worker holds, or None."""
+    client = _broker_redis(write=True)
+    if client is None:
+        return
+    value = f"{'-' if oldest is None else f'{oldest:.3f}'} {time.time():.3f}"
+    client.hset(HELD_KEY, f"{socket.gethostname()}:{os.getpid()}", value)
+
+
+def request_accepted_at(request) -> float | None:
+    """When a buffered intake request (its first event) was accepted, or None if unreadable."""
     try:
-        accepted_at = _accepted_at(raw)
-    except Exception:  # not an intake message we can read: the consumer dead-letters it
-        logger.debug("could not read the time of the oldest waiting intake message", exc_info=True)
+        return _event_accepted_at(request.args[0][0])
+    except Exception:
         return None
-    return max(0.0, time.time() - accepted_at)
 
 
 def _accepted_at(raw: bytes) -> float:
@@ -107,7 +166,11 @@ def _accepted_at(raw: bytes) -> float:
     if envelope.get("properties", {}).get("body_encoding") == "base64":
         body = base64.b64decode(body)
     (payload, *_), _kwargs, _embed = msgspec.json.decode(body)
-    occurred_at = datetime.fromisoformat(payload[0]["occurred_at"])
+    return _event_accepted_at(payload[0])
+
+
+def _event_accepted_at(event: dict) -> float:
+    occurred_at = datetime.fromisoformat(event["occurred_at"])
     if occurred_at.tzinfo is None:
         occurred_at = occurred_at.replace(tzinfo=UTC)
     return occurred_at.timestamp()

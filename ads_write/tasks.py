@@ -17,7 +17,7 @@ from adplatform.kernel.broker import publish_task
 from adplatform.kernel.events import PROJECT_ADS_TASK, Event, InvalidEvent
 from adplatform.kernel.task_base import PipelineBatches, PipelineTask, PoisonMessage, dead_letter_record
 
-from . import idempotency
+from . import admission, idempotency
 from .journal import intake_journal_clear
 from .services.commands import commands_process
 from .services.housekeeping import content_fingerprints_purge, outbox_purge
@@ -85,6 +85,9 @@ def process_commands_task(self, payload):
     flush_every=settings.WORKER_PREFETCH,
     flush_max=settings.INTAKE_BATCH_SIZE,
     flush_interval=settings.INTAKE_BATCH_INTERVAL,
+    # What the worker holds is part of the intake lag that admission control watches.
+    accepted_at=staticmethod(admission.request_accepted_at),
+    held_report=staticmethod(admission.held_report),
 )
 def process_submissions_batch_task(self, requests):
     """Judge the buffered intake messages together. Once this returns the worker

@@ -107,11 +107,19 @@ class PipelineBatches(Batches):
     acks_late = True
     retry_lane = ""
     flush_max = 500
+    # When a buffered request's oldest item was accepted (epoch seconds, or None), and who is
+    # told, at most every HELD_REPORT_EVERY seconds, the oldest of what this worker holds
+    # (None: nothing): for a task whose lag is watched (admission control). Both optional.
+    accepted_at = None
+    held_report = None
+    HELD_REPORT_EVERY = 1.0
 
     def __init__(self):
         super().__init__()
         self._held: deque = deque()  # ready requests not yet handed to the pool, in order
-        self._running: set = set()  # a token per batch in the pool, dropped by its callback
+        # A token per batch in the pool, dropped by its callback: its oldest item's acceptance.
+        self._running: dict[object, float | None] = {}
+        self._reported_at = 0.0
 
     def Strategy(self, task, app, consumer):
         # Built again at every (re)start of the worker's consumer. A connection loss cleared
@@ -139,6 +147,7 @@ class PipelineBatches(Batches):
                 self._held.append(self._buffer.get_nowait())
             except Empty:
                 break
+        self._held_report()
         if not self._held or _worker_shutting_down():
             # Shutting down: the pool finishes what it took, and what is still buffered goes
             # back to the broker with the connection (kombu restores unacknowledged messages).
@@ -184,7 +193,7 @@ class PipelineBatches(Batches):
                 self._batch_ended(token)
 
         token = object()
-        self._running.add(token)
+        self._running[token] = self._oldest_accepted(requests)
         try:
             return self._pool.apply_async(
                 apply_batches_task,
@@ -193,12 +202,31 @@ class PipelineBatches(Batches):
                 error_callback=on_error,
             )
         except BaseException:
-            self._running.discard(token)
+            self._running.pop(token, None)
             raise
 
     def _batch_ended(self, token) -> None:
-        self._running.discard(token)
+        self._running.pop(token, None)
         self._do_flush()
+
+    def _oldest_accepted(self, requests) -> float | None:
+        if self.accepted_at is None:
+            return None
+        return min(filter(None, map(self.accepted_at, requests)), default=None)
+
+    def _held_report(self) -> None:
+        """Tell `held_report` when the oldest item this worker holds (buffered, or in a batch
+        in the pool) was accepted: what the broker's queue alone does not show, since the
+        messages a worker prefetched have left it. In the worker's main process, from the
+        flush timer, so at most every HELD_REPORT_EVERY seconds and never failing it."""
+        if self.held_report is None or time.monotonic() - self._reported_at < self.HELD_REPORT_EVERY:
+            return
+        self._reported_at = time.monotonic()
+        oldest = [t for t in (*self._running.values(), self._oldest_accepted(self._held)) if t is not None]
+        try:
+            self.held_report(min(oldest, default=None))
+        except Exception:
+            logger.warning("%s: could not report the oldest item held", self.name, exc_info=True)
 
     def _requests_to_retry_lane(self, requests, error) -> None:
         # In the worker's main process: the pool process is gone, and with it any chance to

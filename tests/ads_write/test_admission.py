@@ -9,6 +9,7 @@ import pytest
 import redis
 
 from ads_write import admission
+from bench import external_validator
 from tests.conftest import WorkerProcess, client_for, wait_for, worker_env
 from tests.factories import ad_payload
 from tests.test_metrics import scrape, value
@@ -21,7 +22,8 @@ FINAL = {"approved", "rejected", "needs_review"}
 def lag_bound(settings):
     settings.INTAKE_MAX_LAG, settings.INTAKE_OVERLOADED_RETRY_AFTER = 2, 7
     settings.INTAKE_LAG_SAMPLE_SECONDS = 0  # every request looks: the test waits on the lag itself
-    redis.Redis.from_url(settings.REDIS_URL).delete("intake", "projections")  # no worker: nothing else waits
+    # No worker (nor an earlier test's, still reporting what it held): nothing else waits.
+    redis.Redis.from_url(settings.REDIS_URL).delete("intake", "projections", admission.HELD_KEY)
     return settings
 
 
@@ -76,3 +78,52 @@ def test_intake_is_shed_past_the_lag_bound_and_accepted_again_once_drained(
     finally:
         worker.stop()
     assert len(accepted) >= 2  # the first ad and the one after the drain, both final
+
+
+def test_the_lag_counts_what_a_worker_holds_though_the_queue_is_empty(
+    retailer, lag_bound, intake_mode, tmp_path, settings
+):
+    """The batching consumer prefetches: an ad it holds has left the broker's list, yet waits.
+    Here its batch waits on a slow external validator (8 s a call), the list is empty, and the
+    lag is still the held ad's age, through the worker's report, so intake is shed past 2 s;
+    once the ad is judged the worker holds nothing and intake is accepted again."""
+    intake_mode("direct")
+    slow = external_validator.start(latency_ms=8000)
+    client = redis.Redis.from_url(settings.REDIS_URL)
+    api = client_for(retailer)
+    worker = WorkerProcess(
+        env=worker_env(AD_INTAKE_MODE="direct", EXTERNAL_VALIDATOR_URL=slow.url, EXTERNAL_VALIDATOR_TIMEOUT="30"),
+        queues="intake,projections",
+        concurrency=1,
+        log_path=tmp_path / "worker.log",
+    )
+    try:
+        worker.wait_ready()
+        held = api.post("/api/v1/ads", ad_payload(external_ref="held"), format="json")
+        assert held.status_code == 202, held.content
+        wait_for(lambda: slow.in_flight == 1, timeout=30, what="the worker's call about the ad in flight")
+        assert client.llen("intake") == 0  # the held ad has left the list
+        wait_for(
+            lambda: (admission.intake_lag_seconds() or 0) > 2,
+            timeout=30,
+            what="the held ad's age in the intake lag",
+            details=worker.log_path.read_text,
+        )
+        shed = api.post("/api/v1/ads", ad_payload(external_ref="shed"), format="json")
+        assert shed.status_code == 503 and shed.json()["type"].endswith("/intake-overloaded")
+
+        # Judged after the validator's 8 s: the worker holds nothing, and intake is accepted.
+        wait_for(
+            lambda: api.get(f"/api/v1/ads/{held.json()['id']}").json()["status"] in FINAL,
+            timeout=60,
+            interval=0.5,
+            what="the held ad final",
+            details=worker.log_path.read_text,
+        )
+        wait_for(lambda: (admission.intake_lag_seconds() or 0) < 2, timeout=30, what="the lag back under the bound")
+        after = api.post("/api/v1/ads", ad_payload(external_ref="after"), format="json")
+        assert after.status_code == 202, after.content
+    finally:
+        worker.stop()
+        slow.shutdown()
+        slow.server_close()
