@@ -169,9 +169,9 @@ def housekeeping_between(before: dict, after: dict) -> dict:
 PARTS = ("publisher", "worker main", "worker pool", "postgresql", "redis")
 
 
-def cpu_snapshot(*, worker_pid: int) -> dict:
+def cpu_snapshot(*, worker_pids: list[int]) -> dict:
     """CPU seconds used so far by each process of the stack, from /proc: this process (the
-    publisher), the Celery worker's main process and its pool, PostgreSQL's processes and
+    publisher), the Celery workers' main processes and their pools, PostgreSQL's processes and
     Redis; the whole machine's, and what the hypervisor stole. Two snapshots bracket a phase (`cpu_between`)."""
     tick = os.sysconf("SC_CLK_TCK")
     processes = {}
@@ -190,9 +190,9 @@ def cpu_snapshot(*, worker_pid: int) -> dict:
             "publisher"
             if pid == os.getpid()
             else "worker main"
-            if pid == worker_pid
+            if pid in worker_pids
             else "worker pool"
-            if parent == worker_pid
+            if parent in worker_pids
             else "postgresql"
             if command == "postgres"
             else "redis"

@@ -26,6 +26,7 @@ from .stack import (
     database_url,
     django_setup,
     procfile_defaults,
+    procfile_pipeline_workers,
     redis_flush,
     redis_for,
     validator_start,
@@ -70,7 +71,8 @@ def add_arguments(parser) -> None:
         "--worker-concurrency",
         type=int,
         default=procfile["WORKER_CONCURRENCY"],
-        help=f"Celery prefork processes (default {procfile['WORKER_CONCURRENCY']}, the Procfile's)",
+        help=f"prefork processes of each Celery pipeline worker (default {procfile['WORKER_CONCURRENCY']}, "
+        f"the Procfile's; it runs {procfile_pipeline_workers()} such workers)",
     )
     parser.add_argument("--modes", default=",".join(MODES), help="comma-separated, default sync,cqrs,direct")
     parser.add_argument(
@@ -311,7 +313,7 @@ def _summarise(runs: list[dict], *, modes: list[str], scales: list[float]) -> li
 def _print(summary: list[dict], *, args) -> None:
     print(
         f"\nIntake modes, {args.connections} concurrent requests, gunicorn {args.web_workers}×{args.web_threads} gthread, "
-        f"({args.profile} profile), Celery -c {args.worker_concurrency}"
+        f"({args.profile} profile), {procfile_pipeline_workers()} × Celery -c {args.worker_concurrency}"
         f"{ {None: '', True: ', INTAKE_BATCHING on', False: ', INTAKE_BATCHING off'}[args.batching] }, "
         f"{args.duration:.0f} s per mode, median of {args.repeat} run(s)"
     )

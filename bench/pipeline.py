@@ -46,6 +46,7 @@ from .stack import (
     database_fresh,
     django_setup,
     procfile_defaults,
+    procfile_pipeline_workers,
     redis_for,
     worker_start,
 )
@@ -62,7 +63,11 @@ def add_arguments(parser) -> None:
     parser.add_argument("--ads", type=int, default=100_000, help="ads to preload and drain (default 100,000)")
     workers = procfile_defaults()["WORKER_CONCURRENCY"]
     parser.add_argument(
-        "--workers", type=int, default=workers, help=f"Celery worker processes (default {workers}, the Procfile's)"
+        "--workers",
+        type=int,
+        default=workers,
+        help=f"processes of each Celery pipeline worker (default {workers}, the Procfile's; it runs "
+        f"{procfile_pipeline_workers()} such workers)",
     )
     parser.add_argument(
         "--baseline-drain",
@@ -134,14 +139,17 @@ def run(args) -> dict:
             preload["redis_bytes_per_queued_ad"] = round(
                 redis.Redis.from_url(redis_url).memory_usage("intake", samples=0) / args.ads
             )
-        worker = worker_start(stack, env=env, concurrency=args.workers)
+        workers = worker_start(stack, env=env, concurrency=args.workers)
+        pids = [worker.pid for worker in workers]
         ready_at = time.time()
-        cpu = cpu_snapshot(worker_pid=worker.pid)
-        with pyspy_profile(stack, pid=worker.pid, seconds=args.profile, name="py-spy-worker") as profile:
+        cpu = cpu_snapshot(worker_pids=pids)
+        # py-spy follows the first worker (and its pool): the others run the same code.
+        with pyspy_profile(stack, pid=pids[0], seconds=args.profile, name="py-spy-worker") as profile:
             samples = wait_final(args.ads, timeout=args.drain_timeout, desc="drain")
-        drain_cpu = cpu_between(cpu, cpu_snapshot(worker_pid=worker.pid), ads=args.ads)
+        drain_cpu = cpu_between(cpu, cpu_snapshot(worker_pids=pids), ads=args.ads)
         drained = lag_stats(since=preload["started_at"], until=preload["ended_at"])
-        drain_log = worker.log_path.read_text(errors="replace")
+        drain_logs = [worker.log_path.read_text(errors="replace") for worker in workers]
+        drain_log = "".join(drain_logs)
         drain = _drain_figures(args, ready_at=ready_at, samples=samples, drained=drained, costs=task_costs(drain_log))
         drain["storage_bytes_per_ad"] = _storage_per_ad(args.ads)
         drain["cpu_ms_per_ad"] = drain_cpu
@@ -149,15 +157,21 @@ def run(args) -> dict:
         steady = None
         if args.rate > 0:
             with pyspy_profile(
-                stack, pid=worker.pid, seconds=args.profile_steady, name="py-spy-worker-steady"
+                stack, pid=pids[0], seconds=args.profile_steady, name="py-spy-worker-steady"
             ) as steady_profile:
-                cpu = cpu_snapshot(worker_pid=worker.pid)
+                cpu = cpu_snapshot(worker_pids=pids)
                 steady = _steady(args, caller=caller, start_index=args.ads, already_final=drained["final"])
-                steady["cpu_ms_per_ad"] = cpu_between(cpu, cpu_snapshot(worker_pid=worker.pid), ads=steady["ads"])
-            steady["costs"] = task_costs(worker.log_path.read_text(errors="replace")[len(drain_log) :])
+                steady["cpu_ms_per_ad"] = cpu_between(cpu, cpu_snapshot(worker_pids=pids), ads=steady["ads"])
+            steady["costs"] = task_costs(
+                "".join(
+                    worker.log_path.read_text(errors="replace")[len(before) :]
+                    for worker, before in zip(workers, drain_logs, strict=True)
+                )
+            )
 
-        # The probe measures one process alone: the worker (and any backlog) must not compete.
-        worker.stop()
+        # The probe measures one process alone: the workers (and any backlog) must not compete.
+        for worker in workers:
+            worker.stop()
         probe = {}
         if args.probe_ads > 0:
             # Batched (as preloaded) and single-ad messages (as the steady load), on fresh ads.
@@ -301,7 +315,10 @@ def _steady(args, *, caller, start_index: int, already_final: int) -> dict:
 def _print(data: dict, args) -> None:
     preload, drain, steady, probe = data["preload"], data["drain"], data["steady"], data["probe"]
     consumer = {None: "the settings' consumer", True: "batching", False: "plain consumer"}[args.batching]
-    print(f"\nPipeline: {args.ads:,} ads in messages of {args.message_size}, Celery -c {args.workers}, {consumer}")
+    print(
+        f"\nPipeline: {args.ads:,} ads in messages of {args.message_size}, "
+        f"{procfile_pipeline_workers()} × Celery -c {args.workers}, {consumer}"
+    )
     print(
         f"preload, in one process: basic validation {preload['validation_us_per_ad']} µs/ad, then ads_submit (direct, "
         f"{PRELOAD_CHUNK} ads a call) {preload['submit_us_per_ad']} µs/ad = {preload['publish_ads_per_s']:,.0f} ads/s published"

@@ -30,6 +30,13 @@ DATABASE = f"adplatform_bench_{os.getpid()}"
 TEMPLATE_DATABASE = "adplatform_bench_template"
 
 
+def procfile_pipeline_workers() -> int:
+    """How many Celery workers the Procfile runs on the pipeline queues (each its own main
+    process and pool of WORKER_CONCURRENCY): the benches start as many."""
+    lines = (ROOT / "Procfile").read_text().splitlines()
+    return sum(1 for line in lines if re.match(r"\w+:.*celery .* worker .*-Q intake", line))
+
+
 def procfile_defaults() -> dict[str, int]:
     """The counts the Procfile runs with when the environment sets none (`${NAME:-N}`):
     WEB_CONCURRENCY, WEB_THREADS, WORKER_CONCURRENCY. The benches measure the shipped
@@ -352,44 +359,62 @@ def web_start(stack: Stack, *, env: dict, workers: int, threads: int, name: str 
 
 
 def worker_start(
-    stack: Stack, *, env: dict, concurrency: int, queues: str | None = None, name: str = "worker"
-) -> Child:
-    """A Celery worker (prefork, `concurrency` processes) as the Procfile runs it. INFO logs
-    carry one 'succeeded in <s>' line per task: the per-stage cost is read from them. Its
-    prefetch is the settings' (WORKER_PREFETCH, from INTAKE_BATCHING in `env`), as the
-    Procfile's worker has it. `queues`
-    (comma-separated) defaults to all of the app's: read from adplatform.celery here, not
-    at import, so that it is imported only after django_setup."""
+    stack: Stack,
+    *,
+    env: dict,
+    concurrency: int,
+    queues: str | None = None,
+    name: str = "worker",
+    instances: int | None = None,
+) -> list[Child]:
+    """The Celery workers (prefork, `concurrency` processes each) as the Procfile runs them:
+    `instances` of them, by default the Procfile's pipeline workers. INFO logs carry one
+    'succeeded in <s>' line per task: the per-stage cost is read from them. Their prefetch is
+    the settings' (WORKER_PREFETCH, from INTAKE_BATCHING in `env`), as the Procfile's workers
+    have it. `queues` (comma-separated) defaults to all of the app's: read from
+    adplatform.celery here, not at import, so that it is imported only after django_setup."""
     if queues is None:
         from adplatform.celery import QUEUES
 
         queues = ",".join(QUEUES)
-    say(f"starting {name}: celery -c {concurrency} -Q {queues} (prefetch: WORKER_PREFETCH) ...")
-    child = stack.start(
-        name,
-        [
-            PYTHON,
-            "-m",
-            "celery",
-            "-A",
-            "adplatform",
-            "worker",
-            "-Q",
-            queues,
-            "-c",
-            str(concurrency),
-            "--loglevel",
-            "INFO",
-            "-n",
-            f"bench-{name}-{uuid.uuid4().hex[:6]}@%h",
-            "--without-mingle",
-            "--without-gossip",
-            "--without-heartbeat",
-        ],
-        env={**env, "LOG_LEVEL": "INFO"},
-    )
-    wait_until(lambda: " ready." in child.tail(20000), timeout=90, what=f"celery {name}", child=child, interval=0.3)
-    return child
+    instances = procfile_pipeline_workers() if instances is None else instances
+    say(f"starting {name}: {instances} × celery -c {concurrency} -Q {queues} (prefetch: WORKER_PREFETCH) ...")
+    children = []
+    for number in range(1, instances + 1):
+        label = name if number == 1 else f"{name}-{number}"
+        child = stack.start(
+            label,
+            [
+                PYTHON,
+                "-m",
+                "celery",
+                "-A",
+                "adplatform",
+                "worker",
+                "-Q",
+                queues,
+                "-c",
+                str(concurrency),
+                "--loglevel",
+                "INFO",
+                "-n",
+                f"bench-{label}-{uuid.uuid4().hex[:6]}@%h",
+                "--without-mingle",
+                "--without-gossip",
+                "--without-heartbeat",
+            ],
+            env={**env, "LOG_LEVEL": "INFO"},
+        )
+        children.append(child)
+    for child in children:
+        wait_until(
+            lambda child=child: " ready." in child.tail(20000),
+            timeout=90,
+            what=f"celery {child.name}",
+            child=child,
+            interval=0.3,
+        )
+    return children
 
 
 def validator_start(stack: Stack, *, latency_ms: float, command: str | None = None) -> str:
