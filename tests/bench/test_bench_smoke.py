@@ -92,9 +92,9 @@ def test_cpu_per_ad_is_split_by_part_of_the_stack():
         start_new_session=True,
     )
     try:
-        before = cpu_snapshot(worker_pid=worker.pid)
+        before = cpu_snapshot(worker_pids=[worker.pid])
         assert worker.stdout.readline() == "burned\n"
-        after = cpu_snapshot(worker_pid=worker.pid)
+        after = cpu_snapshot(worker_pids=[worker.pid])
     finally:
         os.killpg(worker.pid, signal.SIGKILL)
         worker.wait()
