@@ -441,6 +441,23 @@ def worker_env(**overrides) -> dict:
     return env
 
 
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup, django_db_blocker):
+    """pytest-django's test databases; before they are dropped, no other session on them. A
+    connection some thread still held (a live server's, a thread pool's) failed the drop
+    ("being accessed by other users", a warning in CI) and left the database behind."""
+    yield
+    if connection.vendor != "postgresql":
+        return
+    with django_db_blocker.unblock():
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
+        connections.close_all()
+
+
 @pytest.fixture(scope="module")
 def celery_worker(request, django_db_setup, tmp_path_factory):
     """Two prefork worker processes consuming every queue, for the tests of one module
