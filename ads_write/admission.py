@@ -41,7 +41,7 @@ logger = logging.getLogger(__name__)
 
 HELD_KEY = "intake:held"  # {worker: "<oldest held accepted_at or -> <reported at>"}, epoch seconds
 HELD_REPORT_FRESH = 5.0  # a worker reports every second: older, it has gone
-HELD_REPORT_FORGET = 3600.0  # a gone worker's field is deleted by the reader after this
+HELD_REPORT_FORGET = 3600.0  # a gone worker's field is deleted (by a live worker) after this
 
 _sampling = threading.Lock()
 _last = {"at": -math.inf, "lag": None}
@@ -105,7 +105,7 @@ def _oldest_waiting_age() -> float | None:
         logger.warning("could not read the oldest waiting intake message", exc_info=True)
         return None
     now = time.time()
-    oldest = _oldest_held(client, held, now=now)
+    oldest = _oldest_held(held, now=now)
     if raw is not None:
         try:
             accepted_at = _accepted_at(raw)
@@ -116,38 +116,46 @@ def _oldest_waiting_age() -> float | None:
     return 0.0 if oldest is None else max(0.0, now - oldest)
 
 
-def _oldest_held(client, held: dict, *, now: float) -> float | None:
-    """The oldest acceptance time the live workers report holding; forgets the fields of
-    workers gone for an hour."""
-    oldest, gone = None, []
-    for worker, report in held.items():
-        try:
-            accepted_text, reported_text = (report.decode() if isinstance(report, bytes) else report).split()
-            reported_at = float(reported_text)
-            accepted_at = None if accepted_text == "-" else float(accepted_text)
-        except ValueError:
-            gone.append(worker)
-            continue
-        if now - reported_at > HELD_REPORT_FORGET:
-            gone.append(worker)
-        elif now - reported_at <= HELD_REPORT_FRESH and accepted_at is not None:
-            oldest = accepted_at if oldest is None else min(oldest, accepted_at)
-    if gone:
-        try:
-            client.hdel(HELD_KEY, *gone)
-        except Exception:
-            logger.debug("could not forget gone workers' reports", exc_info=True)
-    return oldest
+def _report_read(report) -> tuple[float | None, float] | None:
+    """(the oldest held ad's acceptance or None, when it was reported) of a worker's field of
+    HELD_KEY; None if it cannot be read."""
+    try:
+        accepted_text, reported_text = (report.decode() if isinstance(report, bytes) else report).split()
+        return (None if accepted_text == "-" else float(accepted_text)), float(reported_text)
+    except ValueError:
+        return None
+
+
+def _oldest_held(held: dict, *, now: float) -> float | None:
+    """The oldest acceptance time the live workers report holding."""
+    live = [read for read in map(_report_read, held.values()) if read and now - read[1] <= HELD_REPORT_FRESH]
+    return min((accepted_at for accepted_at, _ in live if accepted_at is not None), default=None)
+
+
+_pruned_at = {"at": 0.0}
 
 
 def held_report(oldest: float | None) -> None:
     """The batching intake consumer's report (kernel/task_base.py, in the worker's main
-    process): the acceptance time of the oldest intake message this worker holds, or None."""
+    process): the acceptance time of the oldest intake message this worker holds, or None.
+    Once an hour it also deletes the fields of workers gone that long (a killed worker never
+    removes its own): the web only reads the hash, and it stays small."""
     client = _broker_redis(write=True)
     if client is None:
         return
-    value = f"{'-' if oldest is None else f'{oldest:.3f}'} {time.time():.3f}"
+    now = time.time()
+    value = f"{'-' if oldest is None else f'{oldest:.3f}'} {now:.3f}"
     client.hset(HELD_KEY, f"{socket.gethostname()}:{os.getpid()}", value)
+    if now - _pruned_at["at"] < HELD_REPORT_FORGET:
+        return
+    _pruned_at["at"] = now
+    gone = [
+        worker
+        for worker, report in client.hgetall(HELD_KEY).items()
+        if (read := _report_read(report)) is None or now - read[1] > HELD_REPORT_FORGET
+    ]
+    if gone:
+        client.hdel(HELD_KEY, *gone)
 
 
 def request_accepted_at(request) -> float | None:

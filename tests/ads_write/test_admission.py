@@ -4,6 +4,9 @@ up; once the oldest has waited longer than INTAKE_MAX_LAG, new intake is refused
 drained the queue it is accepted again, with every ad accepted before, during and after final."""
 
 import json
+import os
+import socket
+import time
 
 import pytest
 import redis
@@ -127,3 +130,20 @@ def test_the_lag_counts_what_a_worker_holds_though_the_queue_is_empty(
         worker.stop()
         slow.shutdown()
         slow.server_close()
+
+
+def test_a_live_worker_deletes_the_reports_of_workers_gone_an_hour(lag_bound, settings, monkeypatch):
+    """A killed worker never removes its field of intake:held: the next live worker's report
+    deletes those older than an hour (the web only reads the hash), and ignores them before."""
+    client = redis.Redis.from_url(settings.REDIS_URL)
+    now = time.time()
+    client.hset(admission.HELD_KEY, "gone-long:1", f"{now - 7300:.3f} {now - 7200:.3f}")
+    client.hset(admission.HELD_KEY, "gone-lately:2", f"{now - 120:.3f} {now - 60:.3f}")
+    assert admission._oldest_held(client.hgetall(admission.HELD_KEY), now=now) is None  # neither is live
+    monkeypatch.setitem(admission._pruned_at, "at", 0.0)
+
+    admission.held_report(now - 3)
+
+    fields = client.hgetall(admission.HELD_KEY)
+    assert set(fields) == {b"gone-lately:2", f"{socket.gethostname()}:{os.getpid()}".encode()}
+    assert admission._oldest_held(fields, now=time.time()) == pytest.approx(now - 3, abs=0.01)
