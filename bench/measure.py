@@ -143,6 +143,36 @@ def lag_stats(*, since: float, until: float) -> dict:
     }
 
 
+def steady_throughput(*, load_since: float, since: float, until: float) -> dict:
+    """Ads accepted and ads completed (final to a reader) in the same window, `since` to
+    `until`, of a load that began at `load_since`. Starting the window after the pipeline has
+    filled measures what the consumers carry against what the API takes: a backlog that grows
+    shows as completed below accepted, while the fixed lag of a pipeline that keeps up (the
+    external call alone is 864 ms) does not, as it does when completions are counted from the
+    load's first second."""
+    _, view = _tables()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""
+            SELECT count(*) FILTER (WHERE submitted_at >= %s),
+                   count(*) FILTER (WHERE status <> 'pending' AND projected_at >= %s AND projected_at <= %s)
+            FROM {view} WHERE submitted_at >= %s AND submitted_at <= %s
+            """,
+            [_at(since), _at(since), _at(until), _at(load_since), _at(until)],
+        )
+        accepted, completed = cursor.fetchone()
+    seconds = until - since
+    return {
+        "from_s": round(since - load_since, 1),
+        "seconds": round(seconds, 1),
+        "accepted": accepted,
+        "completed": completed,
+        "accepted_per_s": round(accepted / seconds, 2) if seconds > 0 else 0.0,
+        "completed_per_s": round(completed / seconds, 2) if seconds > 0 else 0.0,
+        "completed_share": round(completed / accepted, 3) if accepted else None,
+    }
+
+
 def server_housekeeping() -> dict:
     """PostgreSQL's own background work so far: checkpoints, and autovacuum and autoanalyze
     runs on our tables. Two snapshots bracket a phase, to tell a stall of ours from the

@@ -11,7 +11,7 @@ reported, with the ratios to `sync` side by side with the paper's."""
 
 from .fixtures import ad_bodies, bench_retailer
 from .load import run_wrk
-from .measure import LockWaiters, final_count, lag_stats, shed_ads_total, wait_final
+from .measure import LockWaiters, final_count, lag_stats, shed_ads_total, steady_throughput, wait_final
 from .report import DAY, machine_info, median, print_machine, results_write, run_dir, table
 from .stack import (
     DATABASE,
@@ -35,9 +35,10 @@ from .stack import (
 )
 
 MODES = ("sync", "cqrs", "direct")
-# Issue 20: the consumers finish what the API accepts (completed within the load window, per
-# second, against accepted per second).
+# Issue 20: the consumers finish what the API accepts: completed per second against accepted
+# per second, both counted in the load's window from STEADY_FROM_S on (the pipeline filled).
 GOAL_COMPLETED_SHARE = 0.95
+STEADY_FROM_S = 5.0
 GOAL_FINAL_AFTER_LOAD_S = 5.0  # every accepted ad final within this long after the load stops
 GOAL_SYNC_FACTOR = 10  # completed/s against sync's, at the paper's latency
 PAPER_LATENCY_MS = 864
@@ -207,6 +208,9 @@ def _run_mode(args, *, mode: str, folder, env: dict, redis_url: str, validator_u
         shed = shed_ads_total(base_url) - shed_before
         samples = wait_final(before + load.ok, timeout=args.drain_timeout, desc=f"drain {mode}")
         lag = lag_stats(since=load.started_at, until=load.ended_at)
+        steady = steady_throughput(
+            load_since=load.started_at, since=load.started_at + STEADY_FROM_S, until=load.ended_at
+        )
     seconds = load.ended_at - load.started_at
     accepted_per_s = load.ok / load.duration_s if load.duration_s else 0.0
     drained_at = lag["last_final_at"]
@@ -220,6 +224,10 @@ def _run_mode(args, *, mode: str, folder, env: dict, redis_url: str, validator_u
         "shed_per_s": round(shed / load.duration_s, 2) if load.duration_s else 0.0,
         "completed_in_window": lag["final_in_window"],
         "completed_per_s": round(lag["final_in_window"] / seconds, 2),
+        # What the consumers carry against what the API takes once the pipeline has filled:
+        # the goal's figure. The window's own share above also charges the pipeline's lag
+        # (ads accepted in its last second or two are final after it).
+        "steady": steady,
         "completed_total": lag["final"],
         # wrk counts only answers received within the run; requests still in flight when it
         # stopped were accepted too, so the final count may exceed `accepted` by up to
@@ -269,6 +277,9 @@ def _summarise(runs: list[dict], *, modes: list[str], scales: list[float]) -> li
                     "shed_per_s": median(r.get("shed_per_s", 0.0) for r in mine),
                     "completed_per_s": median(r["completed_per_s"] for r in mine),
                     "completed_per_s_overall": median(r["completed_per_s_overall"] for r in mine),
+                    "steady_accepted_per_s": median(r["steady"]["accepted_per_s"] for r in mine),
+                    "steady_completed_per_s": median(r["steady"]["completed_per_s"] for r in mine),
+                    "steady_share": median(r["steady"]["completed_share"] or 0.0 for r in mine),
                     "unfinished": median(r["unfinished"] for r in mine),
                     "lag_p50_s": median(lag["p50"] for lag in lags),
                     "lag_p99_s": median(lag["p99"] for lag in lags),
@@ -288,7 +299,7 @@ def _summarise(runs: list[dict], *, modes: list[str], scales: list[float]) -> li
                 if mode == "sync"
                 else False
                 if accepted_none
-                else (row["completed_per_s"] or 0) >= GOAL_COMPLETED_SHARE * row["accepted_per_s"]
+                else (row["steady_share"] or 0) >= GOAL_COMPLETED_SHARE
             )
             # Every accepted ad final soon after the load stops (in every run).
             row["goal_final_met"] = (
@@ -364,10 +375,24 @@ def _print(summary: list[dict], *, args) -> None:
             ],
         )
     )
-    print("\nPer day, side by side with the paper's tables (completed: final within the load window)")
+    print(
+        "\nPer day, side by side with the paper's tables (completed: final within the load window; "
+        f"steady: accepted and completed in the same window, from {STEADY_FROM_S:g} s into the load)"
+    )
     print(
         table(
-            ["validator", "mode", "paper /day", "accepted /day", "shed /day", "completed /day", "completed ÷ accepted"],
+            [
+                "validator",
+                "mode",
+                "paper /day",
+                "accepted /day",
+                "shed /day",
+                "completed /day",
+                "completed ÷ accepted",
+                "steady accepted/s",
+                "steady completed/s",
+                "steady ÷",
+            ],
             [
                 [
                     f"{r['latency_ms']:.0f} ms",
@@ -377,6 +402,9 @@ def _print(summary: list[dict], *, args) -> None:
                     _millions(r["shed_per_s"]),
                     _millions(r["completed_per_s"]),
                     f"{r['completed_per_s'] / r['accepted_per_s']:.2f}" if r["accepted_per_s"] else None,
+                    r["steady_accepted_per_s"],
+                    r["steady_completed_per_s"],
+                    r["steady_share"],
                 ]
                 for r in summary
             ],
@@ -388,8 +416,9 @@ def _print(summary: list[dict], *, args) -> None:
         where = f"GOAL validator {r['latency_ms']:.0f} ms, {r['mode']}:"
         if r["goal_completed_met"] is not None:
             print(
-                f"{where} completed/s {r['completed_per_s']} >= {GOAL_COMPLETED_SHARE} × accepted/s "
-                f"{r['accepted_per_s']}: {_verdict(r['goal_completed_met'])}"
+                f"{where} completed/s {r['steady_completed_per_s']} >= {GOAL_COMPLETED_SHARE} × accepted/s "
+                f"{r['steady_accepted_per_s']} (from {STEADY_FROM_S:g} s into the load; "
+                f"share {r['steady_share']}): {_verdict(r['goal_completed_met'])}"
             )
         print(
             f"{where} every accepted ad final within {GOAL_FINAL_AFTER_LOAD_S:g} s after the load "
