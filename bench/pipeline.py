@@ -206,8 +206,8 @@ def _preload(caller, count: int) -> dict:
     ads = validated(payloads)
     validation_seconds = time.perf_counter() - start
     started = time.time()
-    # The preload builds the backlog the drain measures on purpose: admission control
-    # (INTAKE_MAX_LAG) would shed it once the oldest message is 30 s old.
+    # The preload builds the backlog the drain measures on purpose: admission control would
+    # shed it once the oldest message is INTAKE_MAX_LAG (5 s) old.
     with override_settings(INTAKE_MAX_LAG=0), progress(total=count, desc=f"{'preload':<24}", unit="ad") as bar:
         for start in range(0, count, PRELOAD_CHUNK):
             chunk = ads[start : start + PRELOAD_CHUNK]
