@@ -73,7 +73,7 @@ def baseline_pipeline_drain(*, ref: str, ads: int, log: Path) -> dict:
     return {
         "ref": ref,
         "commit": _git("rev-parse", "--short=12", f"{ref}^{{commit}}").strip(),
-        "command": " ".join(command[1:]),
+        "command": " ".join(["python", *command[1:]]),
         "ads": drain["ads"],
         "final": drain["final"],
         "final_ads_per_s": drain["final_ads_per_s"],
