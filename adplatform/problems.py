@@ -231,8 +231,9 @@ PROBLEM_TYPES = {
             "intake-overloaded",
             503,
             "The platform is behind on the ads it has accepted.",
-            "The oldest accepted ad still waiting for its checks has waited longer than the platform allows; "
-            "nothing was accepted. Retry after the seconds in `Retry-After`; ads already accepted are unaffected.",
+            "The oldest accepted ad still waiting for its checks has waited near or past the platform's bound "
+            "(a share of intake is refused as the wait nears it, all of it past it); nothing was accepted. "
+            "Retry after the seconds in `Retry-After`; ads already accepted are unaffected.",
         ),
         ProblemType("unavailable", 503, "The service is unavailable; try again later.", "Retry after `Retry-After`."),
     )

@@ -9,10 +9,16 @@ consumers are, whatever the mode (direct, or cqrs through the outbox). It is the
 - the oldest message a worker holds: the batching consumer prefetches WORKER_PREFETCH messages
   per process, which leave the list at once (1,600 on the Procfile's worker, seconds of
   backlog behind an external validator), so each worker reports the oldest it holds into the
-  hash `intake:held` every second (`held_report`, from kernel/task_base.py); a report older
+  hash `intake:held` every quarter second (`held_report`, from kernel/task_base.py); a report older
   than HELD_REPORT_FRESH seconds is of a worker gone, whose messages the broker restores.
 One pipelined read per process at most every INTAKE_LAG_SAMPLE_SECONDS, shared by the
-process's threads: the request path pays nothing else. An ad already accepted is never
+process's threads: the request path pays nothing else.
+
+Past the bound every request is shed; from SHED_FROM of it on, a share that grows with the lag
+(drawn per request), so intake eases down as the backlog nears the bound. Shedding all or
+nothing swung the load: each web process learns of the lag up to a sample and a report late,
+the backlog overshot the bound by seconds, and every request was then shed until the consumers
+had caught up (at 864 ms, direct mode: 5 s windows accepting 0 to 2,700 ads). An ad already accepted is never
 affected: shedding refuses new ones only, before anything is published. Without a Redis broker
 (the folder broker, or another), or when the broker cannot be read, nothing is shed (a broker
 that is down answers 503 `broker-unavailable` on its own).
@@ -22,6 +28,7 @@ import base64
 import logging
 import math
 import os
+import random
 import socket
 import threading
 import time
@@ -40,8 +47,9 @@ from .services.events import PROCESS_SUBMISSIONS_TASK
 logger = logging.getLogger(__name__)
 
 HELD_KEY = "intake:held"  # {worker: "<oldest held accepted_at or -> <reported at>"}, epoch seconds
-HELD_REPORT_FRESH = 5.0  # a worker reports every second: older, it has gone
+HELD_REPORT_FRESH = 5.0  # a worker reports every quarter second: older, it has gone
 HELD_REPORT_FORGET = 3600.0  # a gone worker's field is deleted (by a live worker) after this
+SHED_FROM = 0.6  # of INTAKE_MAX_LAG: where shedding starts, with a share rising to all at the bound
 
 _sampling = threading.Lock()
 _last = {"at": -math.inf, "lag": None}
@@ -66,19 +74,34 @@ def intake_lag_forget() -> None:
     _last.update(at=-math.inf, lag=None)
 
 
+def shed_share(lag: float | None) -> float:
+    """The share of new intake refused at this lag: none up to SHED_FROM of INTAKE_MAX_LAG,
+    rising linearly to all at the bound (0: never shed)."""
+    bound = settings.INTAKE_MAX_LAG
+    if not bound or lag is None:
+        return 0.0
+    if lag > bound:
+        return 1.0
+    start = SHED_FROM * bound
+    return 0.0 if lag <= start else (lag - start) / (bound - start)
+
+
 def intake_admit(*, mode: str, ads: int) -> None:
-    """Raise the 503 `intake-overloaded` problem when the oldest waiting intake message is
-    older than INTAKE_MAX_LAG (0: never). Only for the asynchronous modes: sync has no queue."""
+    """Raise the 503 `intake-overloaded` problem for the share of requests `shed_share` gives
+    at the oldest waiting intake message's age: all of them past INTAKE_MAX_LAG (0: never).
+    Only for the asynchronous modes: sync has no queue."""
     if mode == "sync" or not settings.INTAKE_MAX_LAG:
         return
     lag = intake_lag_seconds()
-    if lag is None or lag <= settings.INTAKE_MAX_LAG:
+    share = shed_share(lag)
+    if share <= 0.0 or (share < 1.0 and random.random() >= share):
         return
     INTAKE_SHED_ADS.labels(mode).inc(ads)
     raise problem(
         "intake-overloaded",
-        detail=f"The oldest waiting ad has waited {lag:.0f} s (the bound is {settings.INTAKE_MAX_LAG:.0f} s); "
-        "nothing was accepted. Retry after the time in Retry-After.",
+        detail=f"The oldest waiting ad has waited {lag:.1f} s: from {SHED_FROM * settings.INTAKE_MAX_LAG:g} s on "
+        f"a share of intake is refused, past {settings.INTAKE_MAX_LAG:g} s all of it. Nothing was accepted; "
+        "retry after the time in Retry-After.",
         headers={"Retry-After": str(settings.INTAKE_OVERLOADED_RETRY_AFTER)},
     )
 

@@ -56,7 +56,7 @@ READ_MODEL_RECONCILED_ADS = Counter(
 )
 INTAKE_SHED_ADS = Counter(
     "adplatform_intake_shed_ads_total",
-    "Ads refused with 503 intake-overloaded because the oldest waiting intake message was older than "
+    "Ads refused with 503 intake-overloaded because the oldest waiting intake message was near or past "
     "INTAKE_MAX_LAG, by intake mode (the requests are adplatform_http_requests_total's 503s).",
     ["mode"],
 )

@@ -112,7 +112,7 @@ class PipelineBatches(Batches):
     # (None: nothing): for a task whose lag is watched (admission control). Both optional.
     accepted_at = None
     held_report = None
-    HELD_REPORT_EVERY = 1.0
+    HELD_REPORT_EVERY = 0.25  # admission control sheds by it: a late report lets the backlog overshoot
 
     def __init__(self):
         super().__init__()

@@ -123,7 +123,11 @@ def test_the_lag_counts_what_a_worker_holds_though_the_queue_is_empty(
             what="the held ad final",
             details=worker.log_path.read_text,
         )
-        wait_for(lambda: (admission.intake_lag_seconds() or 0) < 2, timeout=30, what="the lag back under the bound")
+        wait_for(
+            lambda: (admission.intake_lag_seconds() or 0) <= admission.SHED_FROM * 2,
+            timeout=30,
+            what="the lag back under where shedding starts",
+        )
         after = api.post("/api/v1/ads", ad_payload(external_ref="after"), format="json")
         assert after.status_code == 202, after.content
     finally:
@@ -147,3 +151,38 @@ def test_a_live_worker_deletes_the_reports_of_workers_gone_an_hour(lag_bound, se
     fields = client.hgetall(admission.HELD_KEY)
     assert set(fields) == {b"gone-lately:2", f"{socket.gethostname()}:{os.getpid()}".encode()}
     assert admission._oldest_held(fields, now=time.time()) == pytest.approx(now - 3, abs=0.01)
+
+
+def test_the_share_shed_rises_from_sixty_percent_of_the_bound_to_all_past_it(settings):
+    settings.INTAKE_MAX_LAG = 5
+    shares = [admission.shed_share(lag) for lag in (None, 0, 3, 4, 4.5, 5, 6, 600)]
+    assert shares == pytest.approx([0, 0, 0, 0.5, 0.75, 1, 1, 1])
+    settings.INTAKE_MAX_LAG = 0  # off: nothing is ever shed
+    assert admission.shed_share(600) == 0
+
+
+def test_between_the_ramp_and_the_bound_a_share_of_intake_is_shed_and_the_rest_accepted(
+    retailer, lag_bound, intake_mode, settings
+):
+    """Intake eases down as the backlog nears its bound instead of stopping at once: a worker
+    holding an ad accepted 80 s ago, with the bound at 100 s (shedding from 60 s), sheds about
+    half of new intake; each refused request is a whole 503, each accepted one a 202."""
+    intake_mode("direct")
+    settings.INTAKE_MAX_LAG = 100
+    client = redis.Redis.from_url(settings.REDIS_URL)
+    api = client_for(retailer)
+
+    def submit(ref):
+        # The worker's report, fresh at every request (a slow machine must not age it out).
+        now = time.time()
+        client.hset(admission.HELD_KEY, "busy-worker:1", f"{now - 80:.3f} {now:.3f}")
+        return api.post("/api/v1/ads", ad_payload(external_ref=ref), format="json")
+
+    answers = [submit(f"r{i}") for i in range(100)]
+    statuses = [answer.status_code for answer in answers]
+    assert set(statuses) == {202, 503}
+    # p = 0.5 for each of 100 requests: outside 25..75 with a chance of about one in a million.
+    assert 25 <= statuses.count(503) <= 75, statuses.count(503)
+    shed = next(answer for answer in answers if answer.status_code == 503)
+    assert shed.json()["type"].endswith("/intake-overloaded") and shed["Retry-After"] == "7"
+    assert client.llen("intake") == statuses.count(202)  # what was shed published nothing
