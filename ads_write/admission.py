@@ -9,8 +9,8 @@ consumers are, whatever the mode (direct, or cqrs through the outbox). It is the
 - the oldest message a worker holds: the batching consumer prefetches WORKER_PREFETCH messages
   per process, which leave the list at once (1,600 on the Procfile's worker, seconds of
   backlog behind an external validator), so each worker reports the oldest it holds into the
-  hash `intake:held` every quarter second (`held_report`, from kernel/task_base.py); a report older
-  than HELD_REPORT_FRESH seconds is of a worker gone, whose messages the broker restores.
+  hash `intake:held` every quarter second (`held_report`, from kernel/task_base.py); a report
+  older than HELD_REPORT_FRESH seconds is of a worker gone, whose messages the broker restores.
 One pipelined read per process at most every INTAKE_LAG_SAMPLE_SECONDS, shared by the
 process's threads: the request path pays nothing else.
 
@@ -18,10 +18,11 @@ Past the bound every request is shed; from SHED_FROM of it on, a share that grow
 (drawn per request), so intake eases down as the backlog nears the bound. Shedding all or
 nothing swung the load: each web process learns of the lag up to a sample and a report late,
 the backlog overshot the bound by seconds, and every request was then shed until the consumers
-had caught up (at 864 ms, direct mode: 5 s windows accepting 0 to 2,700 ads). An ad already accepted is never
-affected: shedding refuses new ones only, before anything is published. Without a Redis broker
-(the folder broker, or another), or when the broker cannot be read, nothing is shed (a broker
-that is down answers 503 `broker-unavailable` on its own).
+had caught up (at 864 ms, direct mode: 5 s windows accepting 0 to 2,700 ads).
+
+An ad already accepted is never affected: shedding refuses new ones only, before anything is
+published. Without a Redis broker (the folder broker, or another), or when the broker cannot be
+read, nothing is shed (a broker that is down answers 503 `broker-unavailable` on its own).
 """
 
 import base64
