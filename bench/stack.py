@@ -18,6 +18,7 @@ from pathlib import Path
 
 import psycopg
 
+from bench.celery_worker import celery_command, worker_arguments
 from bench.web_server import HOST, gunicorn_command, healthz_ok
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -382,29 +383,10 @@ def worker_start(
     children = []
     for number in range(1, instances + 1):
         label = name if number == 1 else f"{name}-{number}"
-        child = stack.start(
-            label,
-            [
-                PYTHON,
-                "-m",
-                "celery",
-                "-A",
-                "adplatform",
-                "worker",
-                "-Q",
-                queues,
-                "-c",
-                str(concurrency),
-                "--loglevel",
-                "INFO",
-                "-n",
-                f"bench-{label}-{uuid.uuid4().hex[:6]}@%h",
-                "--without-mingle",
-                "--without-gossip",
-                "--without-heartbeat",
-            ],
-            env={**env, "LOG_LEVEL": "INFO"},
+        arguments = worker_arguments(
+            queues=queues, concurrency=concurrency, name=f"bench-{label}-{uuid.uuid4().hex[:6]}@%h"
         )
+        child = stack.start(label, celery_command(*arguments, "--without-heartbeat"), env={**env, "LOG_LEVEL": "INFO"})
         children.append(child)
     for child in children:
         wait_until(

@@ -10,7 +10,6 @@ import os
 import signal
 import socket
 import subprocess
-import sys
 import time
 import uuid
 from contextlib import ExitStack, contextmanager
@@ -31,6 +30,7 @@ from rest_framework.test import APIClient
 from ads_write.admission import intake_lag_forget
 from audit.roles import AUDITORS, ROLE_GROUPS
 from audit.staff import staff_upsert
+from bench.celery_worker import celery_command, worker_arguments
 from bench.web_server import gunicorn_command, healthz_ok
 from tests.brokers import BROKERS, use_broker, vhost
 from tests.factories import RetailerFactory
@@ -320,7 +320,7 @@ def database_url_of(db_settings) -> str:
 def celery_process(args: list[str], *, env: dict, log) -> subprocess.Popen:
     """`celery -A adplatform <args>` in a process group of its own, its output to `log`."""
     return subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "adplatform", *args],
+        celery_command(*args),
         cwd=ROOT,
         env=env,
         stdout=log,
@@ -341,19 +341,10 @@ class WorkerProcess:
         self.log = open(log_path, "w")
         self.process = celery_process(
             [
-                "worker",
-                "-Q",
-                queues,
-                "-c",
-                str(concurrency),
-                # None: the settings' WORKER_PREFETCH, as the Procfile's worker runs.
-                *(["--prefetch-multiplier", str(prefetch)] if prefetch is not None else []),
-                "--loglevel",
-                "INFO",
-                "-n",
-                f"test-{uuid.uuid4().hex[:8]}@%h",
-                "--without-mingle",
-                "--without-gossip",
+                # prefetch None: the settings' WORKER_PREFETCH, as the Procfile's worker runs.
+                *worker_arguments(
+                    queues=queues, concurrency=concurrency, name=f"test-{uuid.uuid4().hex[:8]}@%h", prefetch=prefetch
+                ),
                 *extra_args,
             ],
             env=env,
