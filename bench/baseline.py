@@ -8,23 +8,22 @@ the system's temp directory with a virtualenv of its own pins (its `make bench-s
 the next run; its own bench runs there and its results JSON is read back."""
 
 import json
+import os
 import subprocess
-import sys
 import tempfile
+import time
 from pathlib import Path
 
-from .stack import BenchError, database_drop, say
+from .stack import ROOT, TEMPLATE_DATABASE, BenchError, database_drop, git, say
 
-ROOT = Path(__file__).resolve().parent.parent
 # Issue 20 was filed on the code of this commit (the 'speed' branch started from it); its
 # batched drain was the issue's 2,408 ads/s on a quiet 2-core VM.
 ISSUE_20_REF = "ed25631"
-TEMPLATE_DATABASE = "adplatform_bench_template"
 
 
 def checkout(ref: str) -> Path:
     """The tree of `ref` with its virtualenv set up, in a folder kept across runs."""
-    commit = _git("rev-parse", "--verify", f"{ref}^{{commit}}").strip()
+    commit = git("rev-parse", "--verify", f"{ref}^{{commit}}").strip()
     folder = Path(tempfile.gettempdir()) / f"adplatform-baseline-{commit[:12]}"
     if not (folder / "manage.py").exists():
         say(f"exporting {commit[:12]} to {folder} ...")
@@ -61,6 +60,7 @@ def baseline_pipeline_drain(*, ref: str, ads: int, log: Path) -> dict:
         "0",
     ]
     say(f"baseline: {ref}'s bench pipeline --batching --ads {ads:,} (log {log}) ...")
+    started = time.time()
     try:
         with log.open("w") as out:
             done = subprocess.run(command, cwd=folder, stdout=out, stderr=subprocess.STDOUT, env=_clean_env())
@@ -68,11 +68,14 @@ def baseline_pipeline_drain(*, ref: str, ads: int, log: Path) -> dict:
         database_drop(TEMPLATE_DATABASE)
     if done.returncode:
         raise BenchError(f"the baseline's bench pipeline failed (exit {done.returncode}); see {log}")
-    figures = json.loads((folder / "bench" / "results" / "pipeline-latest.json").read_text())
+    latest = folder / "bench" / "results" / "pipeline-latest.json"
+    if not latest.exists() or latest.stat().st_mtime < started:
+        raise BenchError(f"the baseline's bench pipeline wrote no new figures ({latest}); see {log}")
+    figures = json.loads(latest.read_text())
     drain = figures["drain"]
     return {
         "ref": ref,
-        "commit": _git("rev-parse", "--short=12", f"{ref}^{{commit}}").strip(),
+        "commit": git("rev-parse", "--short=12", f"{ref}^{{commit}}").strip(),
         "command": " ".join(["python", *command[1:]]),
         "ads": drain["ads"],
         "final": drain["final"],
@@ -84,15 +87,5 @@ def baseline_pipeline_drain(*, ref: str, ads: int, log: Path) -> dict:
 def _clean_env() -> dict:
     """This process's environment without the settings of ours the baseline's bench would
     read as its own (it sets its children's database, Redis and keys itself)."""
-    import os
-
     ours = ("DATABASE_URL", "REDIS_URL", "DJANGO_SETTINGS_MODULE", "VIRTUAL_ENV", "PYTHONPATH")
     return {key: value for key, value in os.environ.items() if key not in ours}
-
-
-def _git(*args: str) -> str:
-    done = subprocess.run(["git", "-C", str(ROOT), *args], capture_output=True, text=True)
-    if done.returncode:
-        print(done.stderr, file=sys.stderr)
-        raise BenchError(f"git {' '.join(args)} failed: is {ROOT} a clone with that commit?")
-    return done.stdout

@@ -27,7 +27,7 @@ import requests
 
 from .fixtures import ad_payloads
 from .report import machine_info, print_machine, results_write, run_dir, table
-from .stack import HOST, ROOT, BenchError, free_port, say
+from .stack import HOST, ROOT, BenchError, free_port, git, say
 
 GOAL_SECONDS = 15.0
 BATCH_ADS, SINGLE_ADS = 1000, 200
@@ -66,7 +66,7 @@ def run(args) -> dict:
     folder = run_dir("embedded")
     machine = machine_info()
     print_machine(machine)
-    commit = _git("rev-parse", args.ref).strip() if not args.here else "working tree"
+    commit = git("rev-parse", args.ref).strip() if not args.here else "working tree"
     clone = Path(tempfile.mkdtemp(prefix="adplatform-embedded-"))
     try:
         figures = _run_clone(args, clone=clone, commit=commit, folder=folder)
@@ -88,10 +88,6 @@ def _switches() -> dict:
     return {name: os.environ.get(name) for name in ("INTAKE_BATCHING", "WORKER_PREFETCH", "WORKER_CONCURRENCY")}
 
 
-def _git(*args: str, cwd: Path = ROOT) -> str:
-    return subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True, text=True).stdout
-
-
 def _run_clone(args, *, clone: Path, commit: str, folder: Path) -> dict:
     port = free_port()
     env = {name: value for name, value in os.environ.items() if name not in SERVER_SETTINGS}
@@ -102,8 +98,8 @@ def _run_clone(args, *, clone: Path, commit: str, folder: Path) -> dict:
         env["ADPLATFORM_DATA_DIR"] = str(data)
     else:
         say(f"cloning {commit[:10]} into {clone} ...")
-        _git("clone", "--quiet", "--no-checkout", str(ROOT), str(clone))
-        _git("checkout", "--quiet", "--detach", commit, cwd=clone)
+        git("clone", "--quiet", "--no-checkout", str(ROOT), str(clone))
+        git("checkout", "--quiet", "--detach", commit, cwd=clone)
         data, cwd = clone / ".data", clone
     log_path = folder / "make-run.log"
     started = time.time()

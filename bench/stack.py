@@ -67,6 +67,14 @@ class BenchError(RuntimeError):
     """A bench cannot run (a missing tool, a child that died); the message says why."""
 
 
+def git(*args: str, cwd: Path = ROOT) -> str:
+    """`git <args>` in `cwd` (this repository by default); its output, or BenchError with git's."""
+    done = subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True)
+    if done.returncode:
+        raise BenchError(f"git {' '.join(args)} failed in {cwd}:\n{done.stderr.strip()}")
+    return done.stdout
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind((HOST, 0))
