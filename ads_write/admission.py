@@ -94,8 +94,7 @@ def intake_admit(*, mode: str, ads: int) -> None:
     if mode == "sync" or not settings.INTAKE_MAX_LAG:
         return
     lag = intake_lag_seconds()
-    share = shed_share(lag)
-    if share <= 0.0 or (share < 1.0 and random.random() >= share):
+    if random.random() >= shed_share(lag):  # random() < 1: a share of 1 sheds all, 0 none
         return
     INTAKE_SHED_ADS.labels(mode).inc(ads)
     raise problem(
