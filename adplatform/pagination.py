@@ -102,14 +102,12 @@ class StrictCursorPagination(CursorPagination):
     def _invalid(self) -> ValidationError:
         return ValidationError({self.cursor_query_param: [str(self.invalid_cursor_message)]})
 
-    def next_cursor(self) -> str | None:
-        link = self.get_next_link()
-        if link is None:
-            return None
-        return parse.parse_qs(parse.urlsplit(link).query)[self.cursor_query_param][0]
-
     def page_links(self) -> dict:
-        return {"next": self.get_next_link(), "next_cursor": self.next_cursor()}
+        """`next` and `next_cursor`, the cursor taken from the link (built once: DRF encodes
+        the position and rebuilds the URL's query each time)."""
+        link = self.get_next_link()
+        cursor = None if link is None else parse.parse_qs(parse.urlsplit(link).query)[self.cursor_query_param][0]
+        return {"next": link, "next_cursor": cursor}
 
     def get_paginated_response(self, data):
         return Response({"results": data, **self.page_links()})

@@ -11,7 +11,7 @@ from django.db import DatabaseError, connections, router
 from django.db.models import Q, QuerySet, Sum
 from django.db.models.functions import Coalesce
 
-from adplatform.kernel.connections import checked_by_use
+from adplatform.kernel.connections import checked_by_use, rows_binary
 from adplatform.kernel.replica import replica_failed
 from ads_write.models import Ad, AdStatus
 
@@ -141,16 +141,14 @@ def ad_page(*, retailer_id, statuses=None, before=None, offset: int = 0, limit: 
         sql += " OFFSET %s"
         params.append(offset)
 
-    def fetch():
-        with connection.cursor() as cursor:
-            cursor.execute(sql, params)
-            return cursor.fetchall()
-
     # The page is the request's health check of its connection, as the read by id is (no
     # `SELECT 1` round trip before it).
-    rows = checked_by_use(connection, fetch)
-    # SQLite gives the id as hex text: the cursor position is the UUID's text either way.
-    return [{"id": uuid.UUID(str(ad_id)), "document": document} for ad_id, document in rows]
+    rows = checked_by_use(connection, lambda: rows_binary(connection, sql, params))
+    # SQLite gives the id as hex text: the cursor position is a UUID either way.
+    return [
+        {"id": ad_id if isinstance(ad_id, uuid.UUID) else uuid.UUID(ad_id), "document": document}
+        for ad_id, document in rows
+    ]
 
 
 def ad_rows_by_id(*, ad_ids: list, using: str) -> dict:

@@ -1,4 +1,5 @@
-"""CPU per request of the read by id against the trivial read endpoint, in one process: the
+"""CPU per request of a read endpoint (by default the read by id) against the trivial read
+endpoint, in one process: the
 WSGI application called directly (every middleware, DRF, API-key auth, scope, rate limit,
 negotiation; no HTTP server or client in the figure), with this process's CPU time and the
 PostgreSQL backend's (its /proc/<pid>/schedstat, so the database's work per read counts too).
@@ -6,16 +7,18 @@ CPU time, not wall time: steadier on a shared machine, where `bench read` is not
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/<scratch db> REDIS_URL=redis://127.0.0.1:6379/<n> \\
         SECRET_KEY=... AUDIT_HMAC_KEYS=bench=... WEBHOOK_SECRET_KEYS=bench=... DB_CONN_MAX_AGE=3600 \\
-        .venv/bin/python bench/read_cpu.py [--rows 200000] [--block 200] [--rounds 12] [--state FILE]
+        .venv/bin/python bench/read_cpu.py [--endpoint by_id|list|list_filtered|failed] [--rows 200000] \\
+        [--block 200] [--rounds 12] [--state FILE]
 
 The first run migrates the database and loads --rows read rows as `bench read` does (its
 retailers and stored documents), with a key and a sample of ids kept in --state; later runs
 reuse them (compare two checkouts by running each on the same database and state, in turns).
 Then, --rounds times, a block of --block requests to the trivial endpoint
-(`GET /bench/ceiling/read`) and one to `GET /api/v1/ads/{id}` (random ids of one retailer),
-and prints the medians of µs per request (this process, PostgreSQL, both) and, per round, the
-trivial endpoint's total over the read by id's: the in-process counterpart of `bench read`'s
-req/s ratio (goal 0.8), without the costs both share outside Django (gunicorn, wrk, Redis's
+(`GET /bench/ceiling/read`) and one to --endpoint, as `bench read` calls it (by_id: `GET
+/api/v1/ads/{id}`, random ids of one retailer; the lists: their first page of 50), and prints
+the medians of µs per request (this process, PostgreSQL, both) and, per round, the trivial
+endpoint's total over the endpoint's: the in-process counterpart of `bench read`'s req/s
+ratio (goals 0.8 by id, 0.5 the lists), without the costs both share outside Django (gunicorn, wrk, Redis's
 own CPU), so lower than the bench's. DB_CONN_MAX_AGE keeps one backend for the whole run.
 """
 
@@ -41,6 +44,12 @@ from django.core.management import call_command  # noqa: E402
 from django.db import connection  # noqa: E402
 
 TRIVIAL, BY_ID = "trivial", "by_id"
+# The lists as `bench read` asks for them: (path, query string).
+LISTS = {
+    "list": ("/api/v1/ads", "page_size=50"),
+    "list_filtered": ("/api/v1/ads", "status=rejected&page_size=50"),
+    "failed": ("/api/v1/ads/failed", ""),
+}
 
 
 def prepare(*, rows: int, state: Path) -> dict:
@@ -71,6 +80,9 @@ def backend_pid() -> int:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument(
+        "--endpoint", choices=[BY_ID, *LISTS], default=BY_ID, help="the endpoint held against the trivial one (by_id)"
+    )
     parser.add_argument("--rows", type=int, default=200_000, help="read rows loaded on the first run (200,000)")
     parser.add_argument("--block", type=int, default=200, help="requests per endpoint and round (200)")
     parser.add_argument("--rounds", type=int, default=12, help="rounds, each endpoint in turn (12)")
@@ -95,7 +107,12 @@ def main() -> None:
         "wsgi.multithread": True,
         "wsgi.multiprocess": True,
     }
-    paths = {TRIVIAL: ["/bench/ceiling/read"], BY_ID: [f"/api/v1/ads/{ad_id}" for ad_id in state["ids"]]}
+    endpoint = args.endpoint
+    if endpoint == BY_ID:
+        targets = [(f"/api/v1/ads/{ad_id}", "") for ad_id in state["ids"]]
+    else:
+        targets = [LISTS[endpoint]]
+    paths = {TRIVIAL: [("/bench/ceiling/read", "")], endpoint: targets}
     statuses = []
 
     def start_response(status, headers, exc_info=None):
@@ -103,7 +120,8 @@ def main() -> None:
 
     def requests(phase: str, count: int) -> None:
         for i in range(count):
-            environ = dict(base, PATH_INFO=paths[phase][i % len(paths[phase])])
+            path, query = paths[phase][i % len(paths[phase])]
+            environ = dict(base, PATH_INFO=path, QUERY_STRING=query)
             environ["wsgi.input"] = io.BytesIO(b"")
             response = application(environ, start_response)
             b"".join(response)
@@ -129,14 +147,14 @@ def main() -> None:
     for phase, figures in per_request.items():
         python, postgres = (statistics.median(f[i] for f in figures) for i in (0, 1))
         print(
-            f"{phase:8} µs per request: python {python:7.1f}  postgres {postgres:6.1f}  total {python + postgres:7.1f}"
+            f"{phase:13} µs per request: python {python:7.1f}  postgres {postgres:6.1f}  total {python + postgres:7.1f}"
         )
     totals = {phase: [py + pg for py, pg in figures] for phase, figures in per_request.items()}
-    ratios = [t / b for t, b in zip(totals[TRIVIAL], totals[BY_ID], strict=True)]
-    extras = [b - t for t, b in zip(totals[TRIVIAL], totals[BY_ID], strict=True)]
+    ratios = [t / b for t, b in zip(totals[TRIVIAL], totals[endpoint], strict=True)]
+    extras = [b - t for t, b in zip(totals[TRIVIAL], totals[endpoint], strict=True)]
     print(
-        f"trivial / by id, per round: median {statistics.median(ratios):.3f} "
-        f"(rounds {', '.join(f'{r:.2f}' for r in ratios)}); by id costs {statistics.median(extras):.0f} µs more"
+        f"trivial / {endpoint}, per round: median {statistics.median(ratios):.3f} "
+        f"(rounds {', '.join(f'{r:.2f}' for r in ratios)}); {endpoint} costs {statistics.median(extras):.0f} µs more"
     )
 
 

@@ -1,4 +1,5 @@
-"""A read that is its own connection health check.
+"""Reads over a Django connection: a read that is its own connection health check, and the
+rows of a read in PostgreSQL's binary format.
 
 With CONN_HEALTH_CHECKS (settings: a persistent connection may have died with a database
 restart since the last request), Django sends `SELECT 1` before a request's first statement:
@@ -7,6 +8,9 @@ lets the read go first instead; when it fails on a connection the request has no
 and the connection is dead, it closes it and reads once more on a new one — what the health
 check would have done, paid only when the connection is found dead."""
 
+import contextlib
+
+import psycopg
 from django.db import DatabaseError
 
 
@@ -29,3 +33,28 @@ def checked_by_use(connection, read):
             raise  # the statement failed, not the connection
         connection.close()
         return read()
+
+
+def rows_binary(connection, sql: str, params: list) -> list[tuple]:
+    """The rows of a read statement (`%s` placeholders) on `connection`, a Django connection
+    wrapper. On PostgreSQL they come in the binary format, which Django's client-side cursor
+    cannot ask for: a bytea column arrives as it is stored, not as hex text that the server
+    writes and psycopg parses back, and a UUID is made in C instead of parsed from its text (a
+    50-document list page: ~200 of ~400 µs of CPU, server and client, less). As Django runs a
+    statement: through the connection's execute wrappers, its error translation and, when
+    queries are logged, its query log. Elsewhere (SQLite), Django's cursor."""
+    with connection.cursor() as cursor:
+        if connection.vendor != "postgresql":
+            cursor.execute(sql, params)
+            return cursor.fetchall()
+
+        def execute(sql, params, many, context):
+            # psycopg's own cursor (the connection's factory makes Django's client-side one); an
+            # unnamed statement (prepare=False) leaves nothing on the server session, which a
+            # pooler in transaction mode may hand to another client next.
+            with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as binary:
+                binary.execute(sql, params, binary=True, prepare=False)
+                return binary.fetchall()
+
+        with cursor.debug_sql(sql, params) if connection.queries_logged else contextlib.nullcontext():
+            return cursor._execute_with_wrappers(sql, params, False, executor=execute)
