@@ -3,14 +3,16 @@ refused as bulk_create would, and the staging table of the read model's upsert. 
 have COPY_MIN_ROWS rows, so that they go by COPY."""
 
 import uuid
+from datetime import UTC, datetime
+from decimal import Decimal
 
 import pytest
-from django.db import IntegrityError, connection, transaction
+from django.db import DataError, IntegrityError, connection, transaction
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from adplatform.kernel.bulk import COPY_MIN_ROWS, rows_insert, rows_stage
-from ads_write.models import OutboxMessage
+from adplatform.kernel.bulk import COPY_MIN_ROWS, JsonText, rows_insert, rows_stage
+from ads_write.models import Ad, OutboxMessage
 
 pytestmark = pytest.mark.django_db
 COLUMNS = ["event_id", "task_name", "payload", "created_at"]
@@ -92,3 +94,55 @@ def test_staged_rows_live_until_commit_only_inside_a_transaction():
         cursor.execute("SELECT to_regclass(%s)", [staged])
         assert cursor.fetchone() == (None,)
     assert not OutboxMessage.objects.exists()
+
+
+# --- values as callers give them: ids and times as text, choices, prices past two places --------
+
+
+def test_ids_and_times_given_as_text_land_as_their_values():
+    event_id = uuid.uuid4()
+    rows = [
+        (str(event_id), "test.task", JsonText('{"b": 1, "a": "ü"}'), "2026-12-07T10:00:00.123456+02:00"),
+        (uuid.uuid4(), "test.task", {"n": 2}, "2026-12-07T10:00:00"),  # no offset: UTC, as the session reads it
+        *others(),
+    ]
+    rows_insert(model=OutboxMessage, columns=COLUMNS, rows=rows)
+    first = OutboxMessage.objects.get(event_id=event_id)
+    assert first.created_at == datetime(2026, 12, 7, 8, 0, 0, 123456, tzinfo=UTC)
+    assert first.payload == {"b": 1, "a": "ü"}
+    second = OutboxMessage.objects.get(event_id=rows[1][0])
+    assert second.created_at == datetime(2026, 12, 7, 10, 0, tzinfo=UTC) and second.payload == {"n": 2}
+
+
+def test_the_columns_types_still_hold_their_values(retailer):
+    """COPY hands each value to the type's input function with the column's modifiers: a
+    price is rounded to its two places and an over-long text refused, as an INSERT would."""
+    fields = Ad._meta.concrete_fields
+    columns = [f.attname for f in fields]
+
+    def ad(**values):
+        base = {
+            **{f.attname: f.get_default() for f in fields},  # status: AdStatus.PENDING, a TextChoices
+            "id": uuid.uuid4(),
+            "retailer_id": str(retailer.id),
+            "intake_event_id": uuid.uuid4(),
+            "external_ref": "ref",
+            "headline": "Spring sale",
+            "landing_url": "https://shop.example/sale",
+            "country": "DE",
+            "language": "de",
+            "category": "apparel",
+            "price_amount": Decimal("19.995"),
+            "price_currency": "EUR",
+            "submitted_at": timezone.now(),
+        }
+        return tuple({**base, **values}[name] for name in columns)
+
+    rows = [ad(price_amount=Decimal("19.995")), ad(price_amount=None), *[ad() for _ in range(COPY_MIN_ROWS)]]
+    rows_insert(model=Ad, columns=columns, rows=rows)
+    stored = Ad.objects.get(id=rows[0][0])
+    assert stored.price_amount == Decimal("20.00") and stored.status == "pending" and stored.version == 1
+    assert Ad.objects.get(id=rows[1][0]).price_amount is None
+    with pytest.raises(DataError), transaction.atomic():
+        rows_insert(model=Ad, columns=columns, rows=[ad(headline="x" * 91), *[ad() for _ in range(COPY_MIN_ROWS)]])
+    assert Ad.objects.count() == len(rows)
