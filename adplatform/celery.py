@@ -6,7 +6,6 @@ Delivery is at-least-once (DESIGN.md §4): a task is acknowledged only after it 
 (WORKER_PREFETCH in settings) come back to the queue. Every consumer is therefore idempotent.
 """
 
-import gc
 import os
 
 import msgspec
@@ -100,14 +99,11 @@ def _refuse_unsafe_settings(**kwargs):
 
 @worker_init.connect
 def _collect_cycles_less_often(**kwargs):
-    """WORKER_GC_THRESHOLD (settings), set before the pool starts: its processes are forked
-    from this one and keep the collector's thresholds."""
-    from django.conf import settings
+    """GC_THRESHOLD (settings), set before the pool starts: its processes are forked from this
+    one and keep the collector's thresholds."""
+    from adplatform.kernel.collector import collector_threshold_apply
 
-    threshold = settings.WORKER_GC_THRESHOLD
-    if threshold > 0:
-        _, *older = gc.get_threshold()
-        gc.set_threshold(threshold, *older)
+    collector_threshold_apply()
 
 
 app.autodiscover_tasks()

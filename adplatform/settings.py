@@ -385,13 +385,15 @@ INTAKE_BATCH_INTERVAL = env.float("INTAKE_BATCH_INTERVAL", default=0.1)
 # with batching 400 per process; without, one at a time.
 WORKER_PREFETCH = env.int("WORKER_PREFETCH", default=400 if INTAKE_BATCHING else 1)
 CELERY_WORKER_PREFETCH_MULTIPLIER = WORKER_PREFETCH
-# Python's cycle collector in the Celery workers runs after this many container objects are
-# made and not yet freed (its first generation's threshold; the interpreter's default is 700; 0
-# keeps it). A consumer's batch holds thousands at once, so at 700 the collector ran ~750 times
-# a 30,000-ad drain, walking them each time: a fifth of the pool processes' CPU (bench
-# pipeline, gc callbacks). Only cycles wait for it: other objects are freed when their last
-# reference goes, so the memory held barely moves (118 MB a process either way).
-WORKER_GC_THRESHOLD = env.int("WORKER_GC_THRESHOLD", default=10_000)
+# Python's cycle collector in the web and worker processes runs after this many container
+# objects are made and not yet freed (its first generation's threshold; the interpreter's
+# default is 700; 0 keeps it). A consumer's batch or a batch request holds thousands at once,
+# so at 700 the collector ran ~750 times a 30,000-ad drain, walking them each time: a fifth of
+# the pool processes' CPU (bench pipeline, gc callbacks); a batch request of 1,000 ads cost a
+# fifth more CPU (bench/batch_intake_profile.py). Only cycles wait for it: other objects are
+# freed when their last reference goes, so the memory held barely moves (a worker process:
+# 118 MB either way). kernel/collector.py.
+GC_THRESHOLD = env.int("GC_THRESHOLD", default=10_000)
 # How long the "accepted, still pending" marker lives for read-your-writes in async modes,
 # at most (an ad never projected); once its read row is written it goes after
 # PENDING_MARKER_LINGER (a read that just missed the row still finds the marker).

@@ -6,6 +6,7 @@ from django.urls import get_resolver
 
 from adplatform.checks import refuse_unsafe_settings
 from adplatform.chunked import ChunkedBodyMiddleware
+from adplatform.kernel.collector import collector_threshold_apply
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "adplatform.settings")
 # Chunked request bodies reach Django with their length (see the middleware).
@@ -19,3 +20,5 @@ refuse_unsafe_settings()
 # read bench's p99). Frozen, a full pass takes ~10 ms, and a request ~5 % less CPU.
 get_resolver().url_patterns  # noqa: B018 (the attribute access is what loads it)
 gc.freeze()
+# And the young objects of requests collected less often (GC_THRESHOLD in settings).
+collector_threshold_apply()
