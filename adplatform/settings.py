@@ -373,13 +373,10 @@ INTAKE_MESSAGE_SIZE = env.int("INTAKE_MESSAGE_SIZE", default=100)
 # judged, handed back or passed to the plain consumer whatever fails. Off, every message is
 # judged alone by the plain consumer.
 INTAKE_BATCHING = env.bool("INTAKE_BATCHING", default=True)
-# 800: a batch costs ~40 ms of CPU whatever its size (statements, the task, the projection's
-# message), so 800 drained ~11 % more than 400 (bench pipeline, alternated), and bench modes
-# met its goals at both latencies with direct mode accepting more (468 against 413 ads/s, same
-# run). At 1000 (with a prefetch of 200), the first process free took most of what was held and
-# the others took crumbs (batches of 2 to 600 ads in one run): the 864 ms calls of a small
-# batch hold its process as long.
-INTAKE_BATCH_SIZE = env.int("INTAKE_BATCH_SIZE", default=800)
+# 400, a process's share of what the worker prefetches (WORKER_PREFETCH): at 1000, the first
+# process free took most of what was held and the others, freed next, took crumbs (batches of
+# 2 to 600 ads in one run), and the 864 ms calls of a small batch hold its process as long.
+INTAKE_BATCH_SIZE = env.int("INTAKE_BATCH_SIZE", default=400)
 INTAKE_BATCH_INTERVAL = env.float("INTAKE_BATCH_INTERVAL", default=0.1)
 # Messages each worker process takes ahead (celery's prefetch multiplier; the command line's
 # --prefetch-multiplier overrides it). A batch fills only from prefetched messages, and with an
