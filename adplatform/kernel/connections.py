@@ -49,6 +49,7 @@ def rows_binary(connection, sql: str, params: list) -> list[tuple]:
             return cursor.fetchall()
 
         def execute(sql, params, many, context):
+            connection.validate_no_broken_transaction()  # as Django's own execute checks
             # psycopg's own cursor (the connection's factory makes Django's client-side one); an
             # unnamed statement (prepare=False) leaves nothing on the server session, which a
             # pooler in transaction mode may hand to another client next.

@@ -5,7 +5,8 @@ Django's errors), and nothing left prepared on the session for a pooler to hand 
 import uuid
 
 import pytest
-from django.db import ProgrammingError, connection, transaction
+from django.db import DatabaseError, ProgrammingError, connection, transaction
+from django.db.transaction import TransactionManagementError
 from django.test.utils import CaptureQueriesContext
 
 from adplatform.kernel.connections import rows_binary
@@ -62,3 +63,12 @@ def test_nothing_stays_prepared_on_the_session():
     finally:
         connection.connection.prepare_threshold = kept
     assert rows_binary(connection, "SELECT count(*) FROM pg_prepared_statements", []) == [(0,)]
+
+
+def test_a_read_in_a_broken_transaction_is_refused_as_django_refuses_it():
+    with transaction.atomic():
+        with pytest.raises(DatabaseError), transaction.atomic(savepoint=False):
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT no_such_column FROM ads_read_adview")
+        with pytest.raises(TransactionManagementError):
+            rows_binary(connection, "SELECT %s::int", [1])
