@@ -27,7 +27,7 @@ from django.test import override_settings
 from django.test.utils import CaptureQueriesContext
 from rest_framework.test import APIClient
 
-from ads_write.admission import intake_lag_forget
+from ads_write.admission import HELD_KEY, intake_lag_forget
 from audit.roles import AUDITORS, ROLE_GROUPS
 from audit.staff import staff_upsert
 from bench.celery_worker import celery_command, worker_arguments
@@ -183,12 +183,14 @@ def _publishing_left_as_found(_publishing_state_at_start):
 
 @pytest.fixture(autouse=True)
 def _no_intake_backlog_from_earlier_tests():
-    """Each test starts with no intake message waiting and no sampled intake lag: admission
-    control (ads_write/admission.py) would otherwise shed a test's intake because of the
-    messages earlier tests published and nobody consumed."""
+    """Each test starts with no intake message waiting, no worker's report of what it holds
+    and no sampled intake lag: admission control (ads_write/admission.py) would otherwise shed
+    a test's intake because of the messages earlier tests published and nobody consumed, or
+    of a report an earlier test wrote (one holding an ad accepted 80 s ago stays fresh for
+    HELD_REPORT_FRESH seconds: a test run right after it was shed at "84.3 s")."""
     if not _missing:
         with contextlib.suppress(redis.RedisError):
-            redis.Redis.from_url(settings.REDIS_URL, socket_connect_timeout=1).delete("intake")
+            redis.Redis.from_url(settings.REDIS_URL, socket_connect_timeout=1).delete("intake", HELD_KEY)
     intake_lag_forget()
 
 
