@@ -166,8 +166,14 @@ class PrivateRabbitMQ:
             self.log.close()
 
     def freeze(self) -> None:
-        """SIGSTOP the node: a hung broker, whose kernel still accepts connections."""
+        """SIGSTOP the node: a hung broker, whose kernel still accepts connections. Returns
+        once each of its processes and threads shows stopped: the signal takes each when the
+        kernel next schedules it, and a publish sent in between was confirmed (a hung-broker
+        test saw its publish go through, once in many suites)."""
+        from tests.conftest import wait_for
+
         os.killpg(self.process.pid, signal.SIGSTOP)
+        wait_for(lambda: _group_stopped(self.process.pid), timeout=10, interval=0.01, what="the node to stop")
 
     def thaw(self) -> None:
         os.killpg(self.process.pid, signal.SIGCONT)
@@ -238,3 +244,16 @@ def use_broker(url: str):
             else:
                 app.conf.changes[key] = value
         rebuild()
+
+
+def _group_stopped(pgid: int) -> bool:
+    """Whether every thread of every process in process group `pgid` is stopped (state T)."""
+    states = []
+    for stat in Path("/proc").glob("[0-9]*/task/[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()  # after "pid (comm)"
+        except (FileNotFoundError, ProcessLookupError, IndexError):
+            continue  # gone meanwhile
+        if int(fields[2]) == pgid:  # state, ppid, pgrp, ...
+            states.append(fields[0])
+    return bool(states) and all(state in "Tt" for state in states)
