@@ -12,12 +12,13 @@ Elsewhere (SQLite, the embedded default), and for a few rows, they become model 
 and `bulk_create`.
 """
 
-import contextlib
 import itertools
 import json
 
 from django.db import IntegrityError, connection, models, transaction
 from django.db.models import QuerySet
+
+from .connections import statement_run
 
 # Temporary tables are named apart, so that two calls in one transaction never meet.
 _temporary_names = itertools.count()
@@ -100,13 +101,8 @@ def _copy(*, model: type[models.Model], table: str, columns: list[str], rows: li
             for row in rows:
                 copy.write_row(row)
 
-    # As Django runs a statement (CursorDebugWrapper.execute, CursorWrapper.execute): through
-    # the connection's execute wrappers and, when queries are logged (DEBUG, tests'
-    # CaptureQueriesContext), into its query log. So a COPY is counted, timed and seen like
-    # any statement, though psycopg's copy() does not go through cursor.execute.
-    with connection.cursor() as cursor:
-        with cursor.debug_sql(sql) if connection.queries_logged else contextlib.nullcontext():
-            cursor._execute_with_wrappers(sql, None, False, executor=copy_rows)
+    # psycopg's copy() does not go through cursor.execute: run as Django runs a statement.
+    statement_run(connection, sql, None, copy_rows)
 
 
 def _json_dumped(row: tuple, positions: list[int]) -> tuple:

@@ -1,6 +1,7 @@
 """kernel/connections.py's rows_binary against the real PostgreSQL: the rows Django's cursor
 gives, bytea and UUIDs included, seen like any statement (execute wrappers, the query log,
-Django's errors), and nothing left prepared on the session for a pooler to hand on."""
+Django's errors), and nothing left prepared on the session for a pooler to hand on; and
+statement_run, through which it and kernel/bulk.py's COPY go."""
 
 import uuid
 
@@ -9,7 +10,11 @@ from django.db import DatabaseError, ProgrammingError, connection, transaction
 from django.db.transaction import TransactionManagementError
 from django.test.utils import CaptureQueriesContext
 
+from adplatform.kernel.bulk import COPY_MIN_ROWS, rows_insert
 from adplatform.kernel.connections import rows_binary
+from ads_write.models import OutboxMessage
+from tests.kernel.test_bulk import COLUMNS as OUTBOX_COLUMNS
+from tests.kernel.test_bulk import others as outbox_rows
 
 pytestmark = pytest.mark.django_db
 
@@ -65,10 +70,19 @@ def test_nothing_stays_prepared_on_the_session():
     assert rows_binary(connection, "SELECT count(*) FROM pg_prepared_statements", []) == [(0,)]
 
 
-def test_a_read_in_a_broken_transaction_is_refused_as_django_refuses_it():
+@pytest.mark.parametrize(
+    "statement",
+    [
+        lambda: rows_binary(connection, "SELECT %s::int", [1]),
+        lambda: rows_insert(model=OutboxMessage, columns=OUTBOX_COLUMNS, rows=outbox_rows(COPY_MIN_ROWS)),
+    ],
+    ids=["binary read", "COPY"],
+)
+def test_a_statement_in_a_broken_transaction_is_refused_as_django_refuses_it(statement):
+    """statement_run, which both the binary read and kernel/bulk.py's COPY go through."""
     with transaction.atomic():
         with pytest.raises(DatabaseError), transaction.atomic(savepoint=False):
             with connection.cursor() as cursor:
                 cursor.execute("SELECT no_such_column FROM ads_read_adview")
         with pytest.raises(TransactionManagementError):
-            rows_binary(connection, "SELECT %s::int", [1])
+            statement()
