@@ -25,6 +25,7 @@ from pathlib import Path
 
 import requests
 
+from .api_client import post_until_admitted
 from .fixtures import ad_payloads
 from .report import machine_info, print_machine, results_write, run_dir, table
 from .stack import HOST, ROOT, BenchError, free_port, git, say
@@ -163,16 +164,12 @@ def _submit_and_wait(args, *, database: Path, port: int, key: str, make, log_pat
     shed = []
 
     def submit(session, path: str, body: dict, *, what: str) -> dict:
-        # As a client should: a request shed by admission control (503 intake-overloaded) is
-        # sent again after its Retry-After; the time counts, and the sheds are reported.
-        while True:
-            answer = session.post(f"{url}{path}", json=body, timeout=120)
-            if answer.status_code == 202:
-                return answer.json()
-            if answer.status_code != 503 or not answer.json().get("type", "").endswith("/intake-overloaded"):
-                raise BenchError(f"{what} answered {answer.status_code}: {answer.text[:500]}")
-            shed.append(what)
-            time.sleep(int(answer.headers.get("Retry-After", "1")))
+        # A request shed by admission control is sent again after its Retry-After: the time
+        # counts, and the sheds are reported.
+        answer = post_until_admitted(session, f"{url}{path}", body, timeout=120, shed=shed)
+        if answer.status_code != 202:
+            raise BenchError(f"{what} answered {answer.status_code}: {answer.text[:500]}")
+        return answer.json()
 
     with requests.Session() as session:
         session.headers["Authorization"] = f"Bearer {key}"

@@ -319,3 +319,52 @@ def test_the_read_bench_holds_each_endpoint_to_the_trivial_one_of_its_round(caps
     assert "list p99 <= 3 × trivial: 4.00 × (40.00 / 10.00 ms): MISSED" in out
     assert "failed req/s >= 0.5 × trivial: 0.60 × (600 / 1,000 req/s), 1 errors: MISSED" in out  # errors miss
     assert "trivial req/s" not in out and "trivial p99" not in out
+
+
+def test_a_shed_request_is_sent_again_after_its_retry_after_and_other_answers_returned():
+    """bench/api_client.py: 503 intake-overloaded twice (Retry-After 0), then the 202; another
+    503 (a broker down) is returned as it is, not retried."""
+    import json
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    import requests
+
+    from bench.api_client import post_until_admitted
+
+    answers = [
+        (503, "intake-overloaded"),
+        (503, "intake-overloaded"),
+        (202, None),
+        (503, "broker-unavailable"),
+    ]
+    bodies = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self):
+            bodies.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
+            status, kind = answers.pop(0)
+            payload = json.dumps({"type": f"https://adplatform.example/problems/{kind}"} if kind else {"id": "x"})
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Retry-After", "0")
+            self.end_headers()
+            self.wfile.write(payload.encode())
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_port}/api/v1/ads"
+    try:
+        with requests.Session() as session:
+            shed = []
+            admitted = post_until_admitted(session, url, {"n": 1}, timeout=10, shed=shed)
+            assert admitted.status_code == 202 and admitted.json() == {"id": "x"}
+            assert len(shed) == 2 and bodies == [{"n": 1}] * 3
+            refused = post_until_admitted(session, url, {"n": 2}, timeout=10, shed=shed)
+            assert refused.status_code == 503 and len(shed) == 2 and bodies[-1] == {"n": 2}
+    finally:
+        server.shutdown()
+        server.server_close()
