@@ -443,6 +443,10 @@ def django_db_setup(django_db_setup, django_db_blocker):
     if connection.vendor != "postgresql":
         return
     with django_db_blocker.unblock():
+        # This process's own session may have been ended since its last use (tests end
+        # sessions, as a server restart would): unchecked, the statement below failed on it
+        # ("terminating connection due to administrator command", an error in CI).
+        connection.close()
         with connection.cursor() as cursor:
             cursor.execute(
                 "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
