@@ -12,6 +12,7 @@ from django.db.models import Q, QuerySet, Sum
 from django.db.models.functions import Coalesce
 
 from adplatform.kernel.connections import checked_by_use, rows_binary
+from adplatform.kernel.prepared import UUID_OID, PreparedRow
 from adplatform.kernel.replica import replica_failed
 from ads_write.models import Ad, AdStatus
 
@@ -284,8 +285,11 @@ def _stored_by_id(*, using: str, ad_id: uuid.UUID, retailer_id) -> StoredAd | No
         cursor.execute(statement.sql, params)
         return cursor.fetchone()
 
+    def fetch_prepared():  # the named statement where it may be used (kernel/prepared.py)
+        return statement.prepared.fetch(connection, [ad_id.bytes], otherwise=fetch)
+
     # No `SELECT 1` health check first (it cost as much as this read): the read is the check.
-    row = checked_by_use(connection, fetch)
+    row = checked_by_use(connection, fetch_prepared)
     # Another retailer's ad is no ad of this one's. Both sides as the database gives a UUID
     # column back (a UUID on PostgreSQL, its hex on SQLite).
     if row is None or row[2] != statement.prep(retailer_id, connection):
@@ -296,10 +300,11 @@ def _stored_by_id(*, using: str, ad_id: uuid.UUID, retailer_id) -> StoredAd | No
 
 class _StoredStatement:
     """The read by id of a stored document on one connection wrapper (one per thread and
-    alias): its SQL, and a cursor kept for it. Making a cursor per read (Django's wrapper
-    over a new psycopg cursor) cost about a fifth of the selector's CPU (tight loop); the kept
-    one is Django's wrapper too (execute wrappers, error translation), over a client-side
-    cursor: no session state on the server (PgBouncer). Remade when the wrapper reconnects."""
+    alias): its SQL; on PostgreSQL, the named prepared statement that runs it
+    (kernel/prepared.py); else, or where that may not be used, a cursor kept for it. Making a
+    cursor per read (Django's wrapper over a new psycopg cursor) cost about a fifth of the
+    selector's CPU (tight loop); the kept one is Django's wrapper too (execute wrappers, error
+    translation), over a client-side cursor. Remade when the wrapper reconnects."""
 
     def __init__(self, connection):
         quote = connection.ops.quote_name
@@ -308,6 +313,7 @@ class _StoredStatement:
             f"FROM {quote(AdView._meta.db_table)} WHERE {quote('id')} = %s"
         )
         self.prep = AdView._meta.pk.get_db_prep_value  # retailer_id is a UUID column too
+        self.prepared = PreparedRow(sql=self.sql.replace("%s", "$1"), types=[UUID_OID], decode=_stored_columns)
         self._kept = (None, None)  # (the DB-API connection it was made on, the cursor)
 
     def kept_cursor(self, connection):
@@ -317,6 +323,13 @@ class _StoredStatement:
             cursor = connection.cursor()
             self._kept = (connection.connection, cursor)
         return cursor
+
+
+def _stored_columns(values: list[bytes | None]) -> tuple:
+    """version (int4), document (bytea) and retailer_id (uuid) in the binary format, as the
+    kept cursor gives them."""
+    version, document, retailer_id = values
+    return int.from_bytes(version, "big", signed=True), document, uuid.UUID(bytes=retailer_id)
 
 
 @functools.lru_cache(maxsize=256)
