@@ -17,9 +17,7 @@ TEST_WEBHOOK_SECRET_KEYS ?= test=test-only-webhook-secret-key-never-use-in-produ
 # time (502 s against 981 s, measured side by side); three take 374 s against two's 482 s on a
 # quiet 2-core VM (2026-12-07), the cores still half idle. A file may then run after any other
 # in its process: tests/conftest.py fails a file that leaves this process publishing elsewhere.
-# Files go out costliest first (tests/conftest.py, costliest_files_first): xdist's own order,
-# most tests first, left the fault files to the run's last minutes, one process alone on them.
-# TEST_PROCESSES=0: one process, in that order.
+# TEST_PROCESSES=0: one process, in pytest's order.
 TEST_PROCESSES ?= 3
 
 .PHONY: run test setup setup-dev browser pgbouncer migrate seed lint format clean bench-setup screenshots
@@ -80,7 +78,7 @@ test: setup-dev lint
 	DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} REDIS_URL=$${REDIS_URL:-$(TEST_REDIS_URL)} \
 	  SECRET_KEY=$${SECRET_KEY:-$(TEST_SECRET_KEY)} AUDIT_HMAC_KEYS=$${AUDIT_HMAC_KEYS:-$(TEST_AUDIT_HMAC_KEYS)} \
 	  WEBHOOK_SECRET_KEYS=$${WEBHOOK_SECRET_KEYS:-$(TEST_WEBHOOK_SECRET_KEYS)} \
-	  PROMETHEUS_MULTIPROC_DIR=$(CURDIR)/.data/prometheus-test $(VENV)/bin/pytest -n $(TEST_PROCESSES) --dist loadfile --no-loadscope-reorder $(PYTEST_ARGS)
+	  PROMETHEUS_MULTIPROC_DIR=$(CURDIR)/.data/prometheus-test $(VENV)/bin/pytest -n $(TEST_PROCESSES) --dist loadfile $(PYTEST_ARGS)
 
 # The compliance workspace's screenshots in docs/screenshots/ (README), from a seeded workspace.
 screenshots: setup-dev

@@ -102,31 +102,12 @@ def pytest_xdist_setupnodes(config, specs):
             )
 
 
-# A test's rough cost in seconds by its marker (the slowest one it has; others ~0.1 s): a
-# fault scenario or the restore drill starts servers and kills them, a pipeline test waits on
-# a live worker.
-MARKER_COSTS = {"restore": 30.0, "faults": 20.0, "replica": 5.0, "pipeline": 3.0, "browser": 2.0}
-
-
 def pytest_collection_modifyitems(config, items):
     if _missing:
         skip = pytest.mark.skip(reason="services missing: " + "; ".join(_missing))
         for item in items:
             if "django_db" in item.keywords or "pipeline" in item.keywords or "faults" in item.keywords:
                 item.add_marker(skip)
-    items[:] = costliest_files_first(items)
-
-
-def costliest_files_first(items: list) -> list:
-    """The files in order of their cost, the costliest first (a test's order inside its file
-    kept). `make test` hands files out in this order (pytest-xdist's --dist loadfile
-    --no-loadscope-reorder): by its own order, most tests first, the fault files went last and
-    one process ran them alone for the run's last three minutes while the others were idle."""
-    costs: dict[str, float] = {}
-    for item in items:
-        cost = max((MARKER_COSTS.get(mark.name, 0.1) for mark in item.iter_markers()), default=0.1)
-        costs[item.nodeid.split("::")[0]] = costs.get(item.nodeid.split("::")[0], 0.0) + cost
-    return sorted(items, key=lambda item: -costs[item.nodeid.split("::")[0]])
 
 
 # The tables the fault scenarios fill (tests/faults/conftest.py: report, report_recovery), as
