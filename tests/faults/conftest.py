@@ -48,6 +48,8 @@ from tests.factories import ad_payload
 PG_BIN = Path("/usr/lib/postgresql/15/bin")
 REDIS_SERVER = "/usr/bin/redis-server"
 ALL_QUEUES = "intake,projections,notifications,reports,maintenance"
+# The lines of a process's log that Platform.logs shows from its whole length.
+LOG_STORY = re.compile(r"ERROR|CRITICAL|Traceback|consumer: |Connection to broker")
 FINAL = ("approved", "rejected", "needs_review")
 TEMPLATE_DB = "faults_template"
 RETAILER_NAME = "Fault Retailer"
@@ -377,9 +379,16 @@ class Platform:
         )
 
     def logs(self) -> str:
+        """Each log's end, after the lines that tell its story from the start (errors,
+        tracebacks, the consumer's connection notes): a worker's end may be a page of one
+        repeated warning, after the traceback that explains it."""
         parts = []
         for path in sorted(self.root.glob("*.log")):
-            parts.append(f"--- {path.name} (end) ---\n{path.read_text(errors='replace')[-2500:]}")
+            text = path.read_text(errors="replace")
+            story = [line[:300] for line in text.splitlines() if LOG_STORY.search(line)][-40:]
+            if story:
+                parts.append(f"--- {path.name} (errors and connection notes) ---\n" + "\n".join(story))
+            parts.append(f"--- {path.name} (end) ---\n{text[-2500:]}")
         if self.rabbitmq:
             parts.append(f"--- rabbitmq (end) ---\n{self.rabbitmq.logs()}")
         return "\n".join(parts)
