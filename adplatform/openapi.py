@@ -95,11 +95,15 @@ IDEMPOTENCY_KEY = {
 
 def implied_problem_types(method: str, operation: dict) -> list[str]:
     """The problem types any operation of this shape can answer, whatever its view does:
-    authentication and rate limits, parameters and bodies, idempotency keys on POST."""
+    authentication and rate limits, parameters and bodies, idempotency keys on POST. A URL
+    with parameters in it can be made too long for gunicorn's request line (414, answered
+    before any view: gunicorn.conf.py)."""
     slugs = []
     if operation.get("security"):
         slugs += ["unauthorized", "insufficient-scope", "not-acceptable", "rate-limited"]
     locations = {parameter["in"] for parameter in operation.get("parameters", [])}
+    if locations & {"path", "query"}:
+        slugs.append("uri-too-long")
     if "path" in locations:
         slugs.append("not-found")
     if "query" in locations or "requestBody" in operation:
