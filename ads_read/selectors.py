@@ -274,22 +274,8 @@ def _stored_by_id(*, using: str, ad_id: uuid.UUID, retailer_id) -> StoredAd | No
     ~0.02 ms by the key alone), to find the one row the key finds anyway."""
     connection = connections[using]
     statement = _stored_by_id_statement(connection)
-    params = [statement.prep(ad_id, connection)]
-
-    def fetch():
-        if connection.queries_logged:  # DEBUG, CaptureQueriesContext: logged as any statement
-            with connection.cursor() as cursor:
-                cursor.execute(statement.sql, params)
-                return cursor.fetchone()
-        cursor = statement.kept_cursor(connection)
-        cursor.execute(statement.sql, params)
-        return cursor.fetchone()
-
-    def fetch_prepared():  # the named statement where it may be used (kernel/prepared.py)
-        return statement.prepared.fetch(connection, [ad_id.bytes], otherwise=fetch)
-
     # No `SELECT 1` health check first (it cost as much as this read): the read is the check.
-    row = checked_by_use(connection, fetch_prepared)
+    row = checked_by_use(connection, lambda: statement.row(connection, ad_id))
     # Another retailer's ad is no ad of this one's. Both sides as the database gives a UUID
     # column back (a UUID on PostgreSQL, its hex on SQLite).
     if row is None or row[2] != statement.prep(retailer_id, connection):
@@ -316,7 +302,22 @@ class _StoredStatement:
         self.prepared = PreparedRow(sql=self.sql.replace("%s", "$1"), types=[UUID_OID], decode=_stored_columns)
         self._kept = (None, None)  # (the DB-API connection it was made on, the cursor)
 
-    def kept_cursor(self, connection):
+    def row(self, connection, ad_id: uuid.UUID):
+        """(version, document, retailer_id) of the ad, or None: by the named statement where
+        it may be used (kernel/prepared.py), else by the kept cursor."""
+        return self.prepared.fetch(connection, [ad_id.bytes], otherwise=lambda: self._cursor_row(connection, ad_id))
+
+    def _cursor_row(self, connection, ad_id: uuid.UUID):
+        params = [self.prep(ad_id, connection)]
+        if connection.queries_logged:  # DEBUG, CaptureQueriesContext: logged as any statement
+            with connection.cursor() as cursor:
+                cursor.execute(self.sql, params)
+                return cursor.fetchone()
+        cursor = self._kept_cursor(connection)
+        cursor.execute(self.sql, params)
+        return cursor.fetchone()
+
+    def _kept_cursor(self, connection):
         connection.ensure_connection()
         made_on, cursor = self._kept
         if made_on is None or made_on is not connection.connection:
