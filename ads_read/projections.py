@@ -120,7 +120,7 @@ def ads_project(*, ad_ids: list, reapply: bool = False) -> int:
     for finding in _findings_of(engine).order_by("id").values("verdict_id", *Finding.DOCUMENT_FIELDS):
         findings.setdefault(finding.pop("verdict_id"), []).append(finding_document(**finding))
     appeals = {}  # each ad's latest appeal (few ads have any)
-    for appeal in Appeal.objects.filter(ad__id__any=[a["id"] for a in ads]).order_by("verdict_version"):
+    for appeal in Appeal.objects.filter(ad__id__any=ids).order_by("verdict_version"):
         appeals[appeal.ad_id] = appeal
     # Each ad's change waiting for judgement (few ads have one).
     changes = {c.ad_id: c for c in AdChange.objects.filter(ad__id__any=ids, status=AdChange.Status.PENDING)}
