@@ -16,6 +16,7 @@ from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
 from adplatform.kernel.bulk import COPY_MIN_ROWS, rows_stage
+from adplatform.kernel.models import Retailer
 from ads_write.fields import READ_COLUMNS
 from ads_write.models import Ad, AdChange, Appeal, Finding, Verdict, finding_document
 from notifications.services.webhook_deliveries import webhook_deliveries_create
@@ -129,6 +130,46 @@ def ads_project(*, ad_ids: list, reapply: bool = False) -> int:
         _view_row(ad, verdicts.get(ad["id"], []), findings, now, appeals.get(ad["id"]), changes.get(ad["id"]))
         for ad in sorted(ads, key=lambda a: a["id"])
     ]
+    _rows_apply(rows, reapply=reapply)
+    return len(rows)
+
+
+def ads_project_judged(*, judged: list) -> int:
+    """Project ads that the intake consumer has just stored with their first verdict, from
+    what it holds ((Ad as stored, the engine's Evaluation) each) rather than reading them
+    back: the same rows `ads_project` would read (tests/ads_read/test_projection_judged.py
+    compares them byte for byte). An ad this new has no appeal, change or staff decision,
+    which can only follow a stored verdict. Returns how many ads it projected."""
+    if not judged:
+        return 0
+    retailers = dict(Retailer.objects.filter(id__in={ad.retailer_id for ad, _ in judged}).values_list("id", "name"))
+    now = timezone.now()
+    rows = []
+    for ad, verdict in sorted(judged, key=lambda pair: pair[0].id):
+        values = {name: getattr(ad, name) for name in _AD_VALUES if name != "retailer__name"}
+        values["retailer__name"] = retailers[ad.retailer_id]
+        # The verdict as the read of the stored one gives it (the key only pairs it with its findings).
+        engine = {"id": ad.id, "source": Verdict.Source.ENGINE, "reviewer": "", "reason": ""}
+        found = [
+            finding_document(
+                code=f.code,
+                category=f.category,
+                severity=f.severity,
+                message=f.message,
+                field=f.field or "",
+                evidence=f.evidence,
+            )
+            for f in verdict.findings
+        ]
+        rows.append(_view_row(values, [engine], {ad.id: found}, now))
+    _rows_apply(rows)
+    return len(rows)
+
+
+def _rows_apply(rows: list[AdView], *, reapply: bool = False) -> None:
+    """Write the rows newer than the stored ones, and what follows from each row applied:
+    its webhooks and daily counts (in the same transaction), its lag, pending marker and
+    told version."""
     with transaction.atomic():
         previous = _upsert_newer(rows, reapply=reapply)
         applied_rows = [row for row in rows if row.id in previous]
@@ -144,7 +185,6 @@ def ads_project(*, ad_ids: list, reapply: bool = False) -> int:
         stats.consistency_lag_observe(rows=applied_rows, previous=previous)
     pending_settle(ad_ids=[row.id for row in applied_rows])
     told_versions_record(versions={row.id: row.version for row in applied_rows})
-    return len(rows)
 
 
 # On PostgreSQL the ads are read with the ids of their verdicts, the verdicts by those ids

@@ -16,6 +16,7 @@ from django.conf import settings
 from adplatform.kernel.broker import publish_task
 from adplatform.kernel.events import PROJECT_ADS_TASK, Event, InvalidEvent
 from adplatform.kernel.task_base import PipelineBatches, PipelineTask, PoisonMessage, dead_letter_record
+from ads_read.projections import ads_project_judged
 
 from . import admission, idempotency
 from .journal import intake_journal_clear
@@ -47,13 +48,20 @@ def _decode(payload, *, task_id: str = "", task_name: str = "ads_write.tasks.pro
 def _process(events: list[Event]) -> int:
     if not events:
         return 0
-    ids = submissions_process(events=events)
+    processed = submissions_process(events=events)
     # Stored now: reconciliation of pending ads covers them from here (journal.py).
-    intake_journal_clear(ad_ids=ids)
-    # Published here, not on commit: if the broker refuses, this task fails and retries, and
-    # the retry (whose other steps are no-ops by then) publishes again.
-    publish_task(task_name=PROJECT_ADS_TASK, payload=[str(i) for i in ids])
-    return len(ids)
+    intake_journal_clear(ad_ids=processed.ids)
+    # The ads stored here with their verdict are projected here, from what this task holds:
+    # reading them back in a projection task of their own cost a message and three queries
+    # per batch. Should this fail, the task retries, finds them stored, and publishes them.
+    ads_project_judged(judged=processed.judged)
+    projected = {ad.id for ad, _ in processed.judged}
+    rest = [str(i) for i in processed.ids if i not in projected]
+    if rest:
+        # Published here, not on commit: if the broker refuses, this task fails and retries,
+        # and the retry (whose other steps are no-ops by then) publishes again.
+        publish_task(task_name=PROJECT_ADS_TASK, payload=rest)
+    return len(processed.ids)
 
 
 @shared_task(base=PipelineTask, bind=True, name="ads_write.tasks.process_submissions_task")

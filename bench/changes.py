@@ -99,7 +99,7 @@ def measure(*, ads: int) -> dict:
             ad_id=judged.id,
         )
         event = _stored_event(queued.id)
-        timed("consumer", "submit", lambda e=event: ads_project(ad_ids=submissions_process(events=[e])))
+        timed("consumer", "submit", lambda e=event: ads_project(ad_ids=submissions_process(events=[e]).ids))
         timed("consumer", "change", lambda a=judged: ads_project(ad_ids=changes_judge(ad_ids=[a.id])))
         # The consumers are the ones above: nothing may wait in the queues (admission control
         # would refuse intake once the oldest message is INTAKE_MAX_LAG old).

@@ -121,6 +121,8 @@ STAGES = (
     ("ads_write.services.submissions", "ads_record_verdicts"),
     ("ads_write.services.submissions", "verdicts_insert"),
     ("ads_read.tasks", "ads_project"),
+    # The ads the intake consumer stored, projected in its task (ads_write/tasks.py).
+    ("ads_write.tasks", "ads_project_judged"),
     ("ads_read.projections", "_upsert_newer"),
 )
 
@@ -189,7 +191,8 @@ def stages_timed():
 def pipeline_probe(*, caller, ads: list[dict], ads_per_submit: int) -> dict:
     """Run the real intake path (`ads_submit`, direct mode, `ads_per_submit` ads a call: 1 is
     the single-ad API, more is a batch split into INTAKE_MESSAGE_SIZE messages) with its
-    publish captured, then the intake and projection consumers on the captured messages,
+    publish captured, then the intake consumer on the captured messages (it projects the ads
+    it stores itself: ads_project_judged) and the projection consumer on those it publishes,
     here, with each stage and each SQL statement timed. Returns the figures per ad."""
     from adplatform.kernel.events import PROJECT_ADS_TASK
     from ads_read.tasks import project_ads_task
@@ -220,7 +223,7 @@ def pipeline_probe(*, caller, ads: list[dict], ads_per_submit: int) -> dict:
             for payload in intake_messages:
                 process_submissions_task(payload)
             intake_seconds = time.perf_counter() - start
-        projection_messages = published.pop(PROJECT_ADS_TASK)
+        projection_messages = published.pop(PROJECT_ADS_TASK, [])
         with stages_timed() as projection_stages, statements_timed() as projection_sql:
             start = time.perf_counter()
             for ids in projection_messages:

@@ -91,7 +91,7 @@ def ads_validate_only(*, retailer, ads: list[dict]) -> list[Evaluation]:
 def _submit_sync(events: list[Event]) -> list[Accepted]:
     from ads_read.projections import ads_project
 
-    ids = submissions_process(events=events)
+    ids = submissions_process(events=events).ids
     ads_project(ad_ids=ids)  # the linear path fills the read table itself, inside the request
     ads = Ad.objects.in_bulk(ids)
     return [Accepted(id=ad_id, status=ads[ad_id].status, submitted_at=ads[ad_id].submitted_at) for ad_id in ids]

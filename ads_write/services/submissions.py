@@ -3,6 +3,7 @@ verdicts on. Idempotent: a redelivered or duplicated event changes nothing."""
 
 import uuid
 from datetime import datetime
+from typing import NamedTuple
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -12,7 +13,7 @@ from adplatform.kernel.events import Event
 from audit.services import AuditRecord, audit_record_many
 
 from ..models import Ad, AdStatus
-from ..validation.engine import evaluate_many
+from ..validation.engine import Evaluation, evaluate_many
 from .events import AD_FIELDS, ad_as_stored, ad_row
 from .verdicts import ads_record_verdicts, verdicts_insert
 
@@ -30,14 +31,24 @@ def submissions_store(*, events: list[Event]) -> list[tuple] | None:
     return rows if inserted else None
 
 
-def submissions_store_judged(*, events: list[Event]) -> bool:
+class Processed(NamedTuple):
+    """What the intake consumer did with a batch of events."""
+
+    ids: list[uuid.UUID]  # every ad of the events, for the projection
+    # The ads this call stored, each with its first verdict, as they now read (status,
+    # version 2): the projection takes them as they are, without reading them back.
+    judged: list[tuple[Ad, Evaluation]]
+
+
+def submissions_store_judged(*, events: list[Event]) -> list[tuple[Ad, Evaluation]] | None:
     """Store ads that no one stored yet, judged: the engine judges them first (outside any
     transaction, as the external validator may take long), then each ad is written once, with
     its final status and version 2, together with its verdict, findings and both audit
     entries (submitted, then validated) in one transaction. Writing the ad pending and then
     updating it cost a second row version and every index entry again (four trigram indexes
-    among them). False, with nothing stored, when one of them was stored meanwhile (a twin
-    delivery): the caller then stores and judges the rest as it does for stored ads."""
+    among them). Returns the ads as stored, each with its verdict; None, with nothing stored,
+    when one of them was stored meanwhile (a twin delivery): the caller then stores and judges
+    the rest as it does for stored ads."""
     defaults = _ad_defaults()
     rows = [ad_row(e, defaults=defaults) for e in events]
     # What the rows will read back as (events.ad_as_stored): the engine judges them unread.
@@ -50,6 +61,8 @@ def submissions_store_judged(*, events: list[Event]) -> bool:
         row[_STATUS], row[_VERSION], row[_REVIEWED_AT] = verdict.status, 2, now
         row[_RULESET_VERSION] = verdict.ruleset_version
         rows[i] = tuple(row)
+        # The judged ad as its stored row reads (its other columns are ad_as_stored's already).
+        ad.status, ad.version, ad.reviewed_at, ad.ruleset_version = verdict.status, 2, now, verdict.ruleset_version
     try:
         with transaction.atomic():
             # No conflict skipping: a row stored meanwhile fails the insert, and with it the
@@ -60,8 +73,8 @@ def submissions_store_judged(*, events: list[Event]) -> bool:
             )
             audit_record_many(records=_submitted_records(events) + validated)
     except IntegrityError:
-        return False
-    return True
+        return None
+    return [(ad, verdicts[ad.id]) for ad in ads]
 
 
 def _ad_defaults() -> dict:
@@ -89,10 +102,9 @@ def _submitted_records(events: list[Event]) -> list[AuditRecord]:
     ]
 
 
-def submissions_process(*, events: list[Event]) -> list[uuid.UUID]:
+def submissions_process(*, events: list[Event]) -> Processed:
     """Consume intake events: store what is not stored yet, judge what is not judged yet,
-    record the verdicts. Idempotent: a redelivered or duplicated event changes nothing.
-    Returns the ids of all ads in the events, for the projection."""
+    record the verdicts. Idempotent: a redelivered or duplicated event changes nothing."""
     unique = list({e.ad_id: e for e in events}.values())
     ids = [uuid.UUID(e.ad_id) for e in unique]
     # An ad commits with its submission's audit entry (and, stored here, with its verdict),
@@ -101,7 +113,8 @@ def submissions_process(*, events: list[Event]) -> list[uuid.UUID]:
     # The stored ads are read once, for this and for judging: a cqrs message costs one query.
     ads = {ad.id: ad for ad in Ad.objects.select_related("retailer").filter(id__any=ids)}
     missing = [e for e, ad_id in zip(unique, ids, strict=True) if ad_id not in ads]
-    if missing and not submissions_store_judged(events=missing):
+    judged = submissions_store_judged(events=missing) if missing else []
+    if judged is None:
         # A twin stored some of them meanwhile: store the rest pending, then judge them below
         # under the verdicts' revision check, as ads stored by the request path.
         with transaction.atomic():
@@ -113,4 +126,4 @@ def submissions_process(*, events: list[Event]) -> list[uuid.UUID]:
         # Judged outside any transaction: the external validator may take long.
         verdicts = evaluate_many(unjudged)
         ads_record_verdicts(verdicts=verdicts)
-    return ids
+    return Processed(ids=ids, judged=judged or [])

@@ -57,7 +57,7 @@ def test_the_projection_moves_the_counts_of_the_days_it_touches(retailer):
     ads_project(ad_ids=ids)
     assert counts(retailer) == {"pending": 3}
 
-    ads_project(ad_ids=submissions.submissions_process(events=events))
+    ads_project(ad_ids=submissions.submissions_process(events=events).ids)
     assert counts(retailer) == {"approved": 1, "rejected": 1, "needs_review": 1}
     assert RetailerDailyStats.objects.get(retailer_id=retailer.id, status="pending").count == 0
 
@@ -68,7 +68,7 @@ def test_the_projection_moves_the_counts_of_the_days_it_touches(retailer):
 
 def test_a_staff_decision_moves_the_count(retailer):
     events = intake_events(retailer, ad_payload(headline="Guaranteed comfort"))
-    ads_project(ad_ids=submissions.submissions_process(events=events))
+    ads_project(ad_ids=submissions.submissions_process(events=events).ids)
     assert counts(retailer) == {"needs_review": 1}
     decisions.ad_decide(ad_id=events[0].ad_id, status="approved", reviewer="alice", reason="Backed by a warranty.")
     ads_project(ad_ids=[events[0].ad_id])
@@ -139,19 +139,19 @@ def test_the_earliest_dates_do_not_overflow(api):
 
 
 def test_counts_move_by_the_rows_applied_without_recounting_the_day(retailer):
-    ads_project(ad_ids=submissions.submissions_process(events=intake_events(retailer, ad_payload())))
+    ads_project(ad_ids=submissions.submissions_process(events=intake_events(retailer, ad_payload())).ids)
     day = timezone.now().date()
     # Stand-in for a day with many ads: the next projection adds to the count, whatever it is.
     RetailerDailyStats.objects.filter(retailer_id=retailer.id, day=day, status="approved").update(count=50_000)
 
-    ads_project(ad_ids=submissions.submissions_process(events=intake_events(retailer, ad_payload(), ad_payload())))
+    ads_project(ad_ids=submissions.submissions_process(events=intake_events(retailer, ad_payload(), ad_payload())).ids)
 
     assert counts(retailer) == {"approved": 50_002}
 
 
 def test_a_count_never_drops_below_zero(retailer):
     events = intake_events(retailer, ad_payload(headline="Guaranteed comfort"))
-    ads_project(ad_ids=submissions.submissions_process(events=events))
+    ads_project(ad_ids=submissions.submissions_process(events=events).ids)
     RetailerDailyStats.objects.filter(retailer_id=retailer.id, status="needs_review").update(count=0)  # drifted
 
     decisions.ad_decide(ad_id=events[0].ad_id, status="rejected", reviewer="alice", reason="No warranty.")

@@ -9,6 +9,7 @@ from celery_batches import SimpleRequest
 from django.conf import settings
 
 from adplatform.kernel.models import DeadLetter
+from ads_read.models import AdView
 from ads_write.models import Ad
 from ads_write.tasks import process_submissions_batch_task
 from tests.factories import ad_payload, intake_events
@@ -41,11 +42,13 @@ def empty_queues():
     redis.Redis.from_url(settings.REDIS_URL).delete("intake", "projections")
 
 
-def test_buffered_messages_are_judged_together_and_projected_in_one_message(retailer):
+def test_buffered_messages_are_judged_together_and_projected_in_the_same_task(retailer):
     messages = [intake_events(retailer.id, ad_payload(external_ref=f"a{i}")) for i in range(5)]
     assert process_submissions_batch_task.run([request(m) for m in messages]) == 5
     assert Ad.objects.filter(status="approved").count() == 5
-    assert queued_task_names("projections") == ["ads_read.tasks.project_ads_task"]
+    # The ads it stored it projected itself (ads_project_judged): no projection message.
+    assert AdView.objects.filter(status="approved").count() == 5
+    assert queued_task_names("projections") == []
 
 
 def test_a_failing_batch_hands_each_message_to_the_retry_lane(retailer):
