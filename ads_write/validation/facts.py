@@ -215,11 +215,12 @@ def _count_in_redis(ads: list[Ad], *, window_seconds: int) -> dict:
     velocity_record(
         submissions=[(ad.retailer_id, ad.id, ad.submitted_at.timestamp()) for ad in ads], pipe=pipe, trim=True
     )
-    for ad in ads:
-        moment = ad.submitted_at.timestamp()
-        pipe.zcount(velocity_key(ad.retailer_id), f"({moment - window_seconds}", moment)
-    results = pipe.execute()
-    return dict(zip([ad.id for ad in ads], results[-len(ads) :], strict=True))
+    # One count per retailer and moment: the ads of a batch request share theirs.
+    moments = list({(ad.retailer_id, ad.submitted_at.timestamp()) for ad in ads})
+    for retailer_id, moment in moments:
+        pipe.zcount(velocity_key(retailer_id), f"({moment - window_seconds}", moment)
+    counts = dict(zip(moments, pipe.execute()[-len(moments) :], strict=True))
+    return {ad.id: counts[ad.retailer_id, ad.submitted_at.timestamp()] for ad in ads}
 
 
 def _count_in_database(ads: list[Ad], *, window_seconds: int) -> dict:
