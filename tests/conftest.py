@@ -340,7 +340,7 @@ class WorkerProcess:
     ):
         self.log_path = log_path
         self.concurrency = concurrency
-        self.log = open(log_path, "w")
+        self.log = open(log_path, "a")  # appended: a scenario that starts a web again keeps the first one's log
         self.process = celery_process(
             [
                 # prefetch None: the settings' WORKER_PREFETCH, as the Procfile's worker runs.
@@ -393,7 +393,7 @@ class WebServer:
     def __init__(self, *, env: dict, log_path: Path, workers: int = 2, threads: int = 8):
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        self.log = open(log_path, "w")
+        self.log = open(log_path, "a")  # appended: a scenario that starts a web again keeps the first one's log
         self.log_path = log_path
         self.process = subprocess.Popen(
             gunicorn_command(port=self.port, workers=workers, threads=threads),

@@ -121,7 +121,9 @@ def test_reconciliation_republishes_ads_whose_messages_redis_lost(platform, reta
 # one its buffer, once the buffer's messages cannot be passed to the retry lane.
 @pytest.mark.parametrize("batching", ["false", "true"])
 def test_a_worker_that_cannot_publish_hands_its_messages_back(platform, retailer_client, batching):
-    web = platform.start_web(mode="direct", INTAKE_BATCHING=batching)
+    # cqrs: the web stores the ads, so the intake consumer, which projects in its own task only
+    # the ads it stores itself, publishes their projection.
+    web = platform.start_web(mode="cqrs", INTAKE_BATCHING=batching)
     retailer = retailer_client(web)
 
     # A worker that consumes and acknowledges through one connection, and publishes through

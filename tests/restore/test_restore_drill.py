@@ -131,6 +131,16 @@ def submit(retailer: Retailer, count: int, *, prefix: str) -> set[str]:
     return {a.json()["id"] for a in answers}
 
 
+def web(world: Platform, *, mode: str) -> Retailer:
+    """The web in `mode` instead of the one running. Ads judged but not projected come from
+    cqrs mode: there the intake consumer publishes their projection (on the `projections`
+    queue, which an intake-only worker leaves alone); the ads it stores itself (direct mode)
+    it projects in the same task."""
+    if world.web is not None:
+        world.web.kill()
+    return Retailer(world.start_web(mode=mode).url, world.api_key)
+
+
 def rows(world: Platform, table: str, ads: set[str], columns: str = "id") -> dict:
     found = world.query(f"SELECT {columns} FROM {table} WHERE id = ANY(%s::uuid[])", [sorted(ads)])
     return {str(row[0]): row[1:] for row in found}
@@ -158,16 +168,17 @@ def test_a_primary_restored_to_a_point_in_time_is_brought_in_line(drill_world, c
     postgres.base_backup()
     log.append("base backup taken (pg_basebackup -X stream); WAL archived by archive_command")
 
-    retailer = Retailer(world.start_web(mode="direct").url, world.api_key)
+    retailer = web(world, mode="direct")
     worker = world.start_worker()
     before = submit(retailer, 20, prefix="before")
     wait_for(lambda: final(world, before), timeout=120, what="the ads before the point final", details=world.logs)
     # Judged before the point, projected only after it: the restore takes its read rows away.
     worker.stop()
     worker = world.start_worker(queues="intake")
-    unprojected = submit(retailer, 5, prefix="unprojected")
+    unprojected = submit(web(world, mode="cqrs"), 5, prefix="unprojected")
     wait_for(lambda: judged(world, unprojected), timeout=120, what="the unprojected ads judged", details=world.logs)
     worker.stop()
+    retailer = web(world, mode="direct")
 
     with postgres.connect() as conn:
         point = conn.execute("SELECT pg_create_restore_point(%s)", [RESTORE_POINT]).fetchone()[0]
@@ -181,9 +192,10 @@ def test_a_primary_restored_to_a_point_in_time_is_brought_in_line(drill_world, c
     wait_for(lambda: final(world, finished_after), timeout=120, what="ads after the point final", details=world.logs)
     worker.stop()
     worker = world.start_worker(queues="intake")
-    stored_after = submit(retailer, 5, prefix="stored-after")
+    stored_after = submit(web(world, mode="cqrs"), 5, prefix="stored-after")
     wait_for(lambda: judged(world, stored_after), timeout=120, what="ads after the point stored", details=world.logs)
     worker.stop()
+    retailer = web(world, mode="direct")
     queued_after = submit(retailer, 10, prefix="queued-after")  # no worker: the broker holds them
     log.append(
         f"accepted: {len(before)} final + {len(unprojected)} judged before the point; after it "
