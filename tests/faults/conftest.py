@@ -18,10 +18,12 @@ that nothing was lost and nothing duplicated.
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
@@ -48,6 +50,22 @@ from tests.factories import ad_payload
 PG_BIN = Path("/usr/lib/postgresql/15/bin")
 REDIS_SERVER = "/usr/bin/redis-server"
 ALL_QUEUES = "intake,projections,notifications,reports,maintenance"
+
+
+def _without_locals(lines: list[str]) -> list[str]:
+    """Celery's stack dump (celery.utils.debug.cry) without each thread's LOCAL VARIABLES
+    block, which runs to the blank line after it."""
+    kept, skipping = [], False
+    for line in lines:
+        if line == "LOCAL VARIABLES":
+            skipping = True
+        elif skipping and not line.strip():
+            skipping = False
+        elif not skipping:
+            kept.append(line)
+    return kept
+
+
 # The lines of a process's log that Platform.logs shows from its whole length.
 LOG_STORY = re.compile(r"ERROR|CRITICAL|Traceback|consumer: |Connection to broker")
 FINAL = ("approved", "rejected", "needs_review")
@@ -381,7 +399,8 @@ class Platform:
     def logs(self) -> str:
         """Each log's end, after the lines that tell its story from the start (errors,
         tracebacks, the consumer's connection notes): a worker's end may be a page of one
-        repeated warning, after the traceback that explains it."""
+        repeated warning, after the traceback that explains it. Then where each live worker's
+        main process is now (workers_stacks)."""
         parts = []
         for path in sorted(self.root.glob("*.log")):
             text = path.read_text(errors="replace")
@@ -391,7 +410,31 @@ class Platform:
             parts.append(f"--- {path.name} (end) ---\n{text[-2500:]}")
         if self.rabbitmq:
             parts.append(f"--- rabbitmq (end) ---\n{self.rabbitmq.logs()}")
-        return "\n".join(parts)
+        return "\n".join(parts + self.workers_stacks())
+
+    def workers_stacks(self) -> list[str]:
+        """The threads' stacks of each live worker's main process, as Celery's SIGUSR1
+        handler writes them to its log (without their local variables): when a wait for a
+        worker fails, where that worker is stuck. A Redis-outage scenario once waited 90 s
+        for reconnect notes a worker gives within 12 s, with nothing in its log to say why."""
+        asked = {}
+        for worker in self.workers:
+            if worker.process.poll() is None:
+                asked[worker] = worker.log_path.stat().st_size
+                os.kill(worker.process.pid, signal.SIGUSR1)
+        if asked:
+            time.sleep(1)  # the handler runs once the process is back in Python
+        parts = []
+        for worker, size in asked.items():
+            with worker.log_path.open("rb") as log:
+                log.seek(size)
+                written = log.read().decode(errors="replace")
+            stacks = "\n".join(_without_locals(written.splitlines()))
+            stacks = re.sub(r'File ".*?/site-packages/', 'File "', stacks)  # the library's own path
+            parts.append(
+                f"--- {worker.log_path.name} (its main process's threads, asked as the wait failed) ---\n{stacks[-6000:]}"
+            )
+        return parts
 
     def query(self, sql: str, params=()) -> list[tuple]:
         return self.postgres.query(self.db, sql, params)
