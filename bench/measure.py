@@ -250,6 +250,10 @@ def cpu_between(before: dict, after: dict, *, ads: int) -> dict:
 
 
 _TASK_LINE = re.compile(r"Task (?P<name>[\w.]+)\[[^\]]+\] succeeded in (?P<seconds>[0-9.e-]+)s: (?P<result>\d+)")
+# The batching intake consumer's own line per batch (ads_write/tasks.py): celery-batches logs
+# no task line, and the ads it stores it projects in the same task.
+_BATCH_LINE = re.compile(r"judged (?P<result>\d+) ads of (?P<messages>\d+) messages in (?P<seconds>[0-9.e-]+) s")
+_BATCH_TASK = "process_submissions_batch_task"
 
 
 def task_costs(log_text: str) -> dict:
@@ -259,6 +263,11 @@ def task_costs(log_text: str) -> dict:
     for match in _TASK_LINE.finditer(log_text):
         entry = totals[match["name"].rsplit(".", 1)[-1]]
         entry["messages"] += 1
+        entry["seconds"] += float(match["seconds"])
+        entry["ads"] += int(match["result"])
+    for match in _BATCH_LINE.finditer(log_text):
+        entry = totals[_BATCH_TASK]
+        entry["messages"] += int(match["messages"])
         entry["seconds"] += float(match["seconds"])
         entry["ads"] += int(match["result"])
     return {

@@ -65,6 +65,9 @@ def test_task_costs_are_read_from_a_celery_worker_log():
         line.format(name="ads_write.tasks.process_submissions_task", s="0.25", n=100) * 2
         + line.format(name="ads_read.tasks.project_ads_task", s="0.05", n=100)
         + "[2026-11-26 13:18:33,470: INFO/MainProcess] Task ads_read.tasks.project_ads_task[1] received\n"
+        # The batching consumer's own line (celery-batches logs no task line).
+        + "[2026-12-07 20:25:20,811: INFO/ForkPoolWorker-2] judged 800 ads of 8 messages in 0.4 s\n"
+        + "[2026-12-07 20:25:20,901: INFO/ForkPoolWorker-1] judged 200 ads of 2 messages in 0.1 s\n"
     )
     costs = task_costs(log)
     assert costs["process_submissions_task"] == {
@@ -75,6 +78,13 @@ def test_task_costs_are_read_from_a_celery_worker_log():
         "ms_per_ad": 2.5,
     }
     assert costs["project_ads_task"]["ms_per_ad"] == 0.5
+    assert costs["process_submissions_batch_task"] == {
+        "messages": 10,
+        "seconds": 0.5,
+        "ads": 1000,
+        "ms_per_message": 50.0,
+        "ms_per_ad": 0.5,
+    }
 
 
 BURN = "import time\nend = time.process_time() + 0.3\nwhile time.process_time() < end: pass\nprint('burned', flush=True)\ntime.sleep(60)"
