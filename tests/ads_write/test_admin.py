@@ -248,7 +248,7 @@ def test_staff_who_may_only_view_cannot_decide(client, retailer):
         (ADS + "?q=SHOE-1", "ad_external_ref_trgm"),
         (ADS + "?q=hoe-", "ad_external_ref_trgm"),
         (ADS + "?q={ad_part}", "ad_id_trgm"),
-        (ADS + "?q=nimb", "ads_write_ad_retailer_id"),
+        (ADS + "?q=nimb", "ad_retailer_submitted"),  # the retailers whose name matches
         (ADS + "?q=policy.superlative_claim", "ads_write_finding_code"),
         (ADS + "?q=running", "ad_headline_trgm"),
         (ADS + "?q=nimbus-store", "ad_landing_url_trgm"),
