@@ -16,7 +16,6 @@ from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
 from adplatform.kernel.bulk import COPY_MIN_ROWS, rows_stage
-from adplatform.kernel.models import Retailer
 from ads_write.fields import READ_COLUMNS
 from ads_write.models import Ad, AdChange, Appeal, Finding, Verdict, finding_document
 from notifications.services.webhook_deliveries import webhook_deliveries_create
@@ -136,18 +135,17 @@ def ads_project(*, ad_ids: list, reapply: bool = False) -> int:
 
 def ads_project_judged(*, judged: list) -> int:
     """Project ads that the intake consumer has just stored with their first verdict, from
-    what it holds ((Ad as stored, the engine's Evaluation) each) rather than reading them
-    back: the same rows `ads_project` would read (tests/ads_read/test_projection_judged.py
-    compares them byte for byte). An ad this new has no appeal, change or staff decision,
+    what it holds ((Ad as stored, with its retailer; the engine's Evaluation) each) rather
+    than reading them back: the same rows `ads_project` would read
+    (tests/ads_read/test_projection_judged.py compares them byte for byte). An ad this new has no appeal, change or staff decision,
     which can only follow a stored verdict. Returns how many ads it projected."""
     if not judged:
         return 0
-    retailers = dict(Retailer.objects.filter(id__in={ad.retailer_id for ad, _ in judged}).values_list("id", "name"))
     now = timezone.now()
     rows = []
     for ad, verdict in sorted(judged, key=lambda pair: pair[0].id):
         values = {name: getattr(ad, name) for name in _AD_VALUES if name != "retailer__name"}
-        values["retailer__name"] = retailers[ad.retailer_id]
+        values["retailer__name"] = ad.retailer.name  # the consumer's ads carry their retailer
         # The verdict as the read of the stored one gives it (the key only pairs it with its findings).
         engine = {"id": ad.id, "source": Verdict.Source.ENGINE, "reviewer": "", "reason": ""}
         found = [
@@ -156,7 +154,7 @@ def ads_project_judged(*, judged: list) -> int:
                 category=f.category,
                 severity=f.severity,
                 message=f.message,
-                field=f.field or "",
+                field=f.field,
                 evidence=f.evidence,
             )
             for f in verdict.findings

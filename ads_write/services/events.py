@@ -85,15 +85,10 @@ _CENT = Decimal("0.01")
 
 
 def ad_as_stored(row: tuple, *, using: str) -> Ad:
-    """The Ad that reading back `row` (of ad_row, just inserted) would give. The consumer
+    """The Ad that reading back `row` (of ad_row, just inserted) would give: ids as UUIDs,
+    times in UTC, the price at its two places, plain strings, as the database returns them. The consumer
     judges it without a query for what it has just written (and ~10,000 model instances
     per 5,000 ads, with their retailers)."""
-    return Ad.from_db(using, None, ad_values_as_stored(row))
-
-
-def ad_values_as_stored(row: tuple) -> list:
-    """The values (AD_FIELDS' order) that reading back `row` would give: ids as UUIDs, times
-    in UTC, the price at its two places, plain strings, as the database returns them."""
     values = [value.value if isinstance(value, Enum) else value for value in row]  # defaults such as AdStatus.PENDING
     for i in _AD_UUIDS:
         values[i] = uuid.UUID(values[i]) if isinstance(values[i], str) else values[i]
@@ -102,7 +97,7 @@ def ad_values_as_stored(row: tuple) -> list:
             values[i] = values[i].astimezone(UTC)
     if values[_AD_PRICE] is not None:
         values[_AD_PRICE] = values[_AD_PRICE].quantize(_CENT, rounding=ROUND_HALF_UP)
-    return values
+    return Ad.from_db(using, None, values)
 
 
 def derived_event_id(event_id, suffix: str) -> uuid.UUID:

@@ -14,6 +14,7 @@ from audit.services import AuditRecord, audit_record_many
 
 from ..models import Ad, AdStatus
 from ..validation.engine import Evaluation, evaluate_many
+from ..validation.facts import retailers_of
 from .events import AD_FIELDS, ad_as_stored, ad_row
 from .verdicts import ads_record_verdicts, verdicts_insert
 
@@ -36,7 +37,8 @@ class Processed(NamedTuple):
 
     ids: list[uuid.UUID]  # every ad of the events, for the projection
     # The ads this call stored, each with its first verdict, as they now read (status,
-    # version 2): the projection takes them as they are, without reading them back.
+    # version 2; their retailer with them): the projection takes them as they are, without
+    # reading them back.
     judged: list[tuple[Ad, Evaluation]]
 
 
@@ -53,6 +55,13 @@ def submissions_store_judged(*, events: list[Event]) -> list[tuple[Ad, Evaluatio
     rows = [ad_row(e, defaults=defaults) for e in events]
     # What the rows will read back as (events.ad_as_stored): the engine judges them unread.
     ads = [ad_as_stored(row, using=Ad.objects.db) for row in rows]
+    # Each with its retailer, as stored ads are read (select_related): judging and then the
+    # projection (ads_project_judged) find it there, one query for both. A retailer that does
+    # not exist is left to the insert, whose foreign key refuses the ad (IntegrityError).
+    retailers = retailers_of(ads)
+    for ad in ads:
+        if ad.retailer_id in retailers:
+            ad.retailer = retailers[ad.retailer_id]
     verdicts = evaluate_many(ads)
     now = timezone.now()
     for i, ad in enumerate(ads):
