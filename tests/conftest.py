@@ -340,7 +340,7 @@ class WorkerProcess:
     ):
         self.log_path = log_path
         self.concurrency = concurrency
-        self.log = open(log_path, "a")  # appended: a scenario that starts a web again keeps the first one's log
+        self.log = open(log_path, "w")
         self.process = celery_process(
             [
                 # prefetch None: the settings' WORKER_PREFETCH, as the Procfile's worker runs.

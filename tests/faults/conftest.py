@@ -50,22 +50,6 @@ from tests.factories import ad_payload
 PG_BIN = Path("/usr/lib/postgresql/15/bin")
 REDIS_SERVER = "/usr/bin/redis-server"
 ALL_QUEUES = "intake,projections,notifications,reports,maintenance"
-
-
-def _without_locals(lines: list[str]) -> list[str]:
-    """Celery's stack dump (celery.utils.debug.cry) without each thread's LOCAL VARIABLES
-    block, which runs to the blank line after it."""
-    kept, skipping = [], False
-    for line in lines:
-        if line == "LOCAL VARIABLES":
-            skipping = True
-        elif skipping and not line.strip():
-            skipping = False
-        elif not skipping:
-            kept.append(line)
-    return kept
-
-
 # The lines of a process's log that Platform.logs shows from its whole length.
 LOG_STORY = re.compile(r"ERROR|CRITICAL|Traceback|consumer: |Connection to broker")
 FINAL = ("approved", "rejected", "needs_review")
@@ -496,6 +480,20 @@ class Platform:
     def queued_messages(self, queue: str = "intake") -> list[list]:
         """The task arguments of every message waiting in a queue (oldest first)."""
         return [args for _task, args in queued_tasks(self.redis.url(), queue)]
+
+
+def _without_locals(lines: list[str]) -> list[str]:
+    """Celery's stack dump (celery.utils.debug.cry) without each thread's LOCAL VARIABLES
+    block, which runs to the blank line after it."""
+    kept, skipping = [], False
+    for line in lines:
+        if line == "LOCAL VARIABLES":
+            skipping = True
+        elif skipping and not line.strip():
+            skipping = False
+        elif not skipping:
+            kept.append(line)
+    return kept
 
 
 @contextmanager
