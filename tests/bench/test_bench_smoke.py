@@ -39,6 +39,32 @@ def test_the_ceiling_endpoint_checks_an_ad_like_the_api_but_accepts_nothing(api,
     assert not Ad.objects.exists()
 
 
+def _indexes(table: str) -> set[str]:
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        return set(connection.introspection.get_constraints(cursor, table))
+
+
+@pytest.mark.django_db
+def test_the_floor_run_drops_the_secondary_indexes_and_the_consumers_still_finish(retailer):
+    """bench pipeline --without-indexes: what PostgreSQL costs with no index but those the
+    keys need. (PostgreSQL's DDL is transactional: the test's rollback puts them back.)"""
+    from bench.pipeline import _secondary_indexes_drop
+
+    dropped = _secondary_indexes_drop()
+    assert {"ad_submitted", "ad_headline_trgm", "audit_occurred_at", "adview_retailer_status"} <= set(dropped)
+    left = _indexes("ads_write_ad") | _indexes("ads_write_verdict") | _indexes("audit_auditentry")
+    assert not {"ad_submitted", "ad_headline_trgm", "audit_occurred_at"} & left
+    # What keys and idempotency need stays: a redelivery must still find its twin.
+    assert {"ads_write_ad_pkey", "verdict_one_per_ad_version", "audit_auditentry_event_id_key"} <= left
+    assert "fingerprint_hash_retailer" in _indexes("ads_write_contentfingerprint")
+
+    ads = validated(ad_payloads(len(AD_MIX)))
+    pipeline_probe(caller=Caller(retailer=retailer, key_prefix="test"), ads=ads, ads_per_submit=len(ads))
+    assert AdView.objects.count() == len(ads) and not AdView.objects.filter(status="pending").exists()
+
+
 @pytest.mark.django_db
 def test_the_probe_runs_the_real_consumers_and_times_every_stage_and_statement(retailer):
     ads = validated(ad_payloads(len(AD_MIX) * 2))
