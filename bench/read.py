@@ -21,6 +21,7 @@ from datetime import timedelta
 from django.utils import timezone
 
 from .load import run_wrk
+from .measure import cpu_between, cpu_snapshot, housekeeping_between, server_housekeeping
 from .profiling import print_profile, pyspy_profile
 from .report import machine_info, median, print_machine, progress, results_write, run_dir, table
 from .stack import (
@@ -124,6 +125,7 @@ def run(args) -> dict:
             for phase, paths in phases.items():
                 seconds = min(args.profile, args.duration) if round_ == 0 else 0
                 with pyspy_profile(stack, pid=web.pid, seconds=seconds, name=f"py-spy-{phase}") as profile:
+                    before = cpu_snapshot(worker_pids=[web.pid]), server_housekeeping()
                     load = run_wrk(
                         label=f"{phase} {round_ + 1}/{args.rounds}",
                         base_url=base_url,
@@ -133,16 +135,43 @@ def run(args) -> dict:
                         duration=args.duration,
                         script_dir=folder,
                     )
-                runs.append({"phase": phase, "round": round_, "load": load.as_dict()})
+                    after = cpu_snapshot(worker_pids=[web.pid]), server_housekeeping()
+                runs.append(
+                    {
+                        "phase": phase,
+                        "round": round_,
+                        "load": load.as_dict(),
+                        "cores": _cores_busy(before[0], after[0], seconds=args.duration),
+                        "server_housekeeping": housekeeping_between(before[1], after[1]),
+                    }
+                )
                 if profile:
                     profiles[phase] = profile
     summary = _summarise(runs)
     _print(summary, args)
+    _print_rounds(runs)
     for phase, profile in profiles.items():
         print_profile(profile, what=f"web server, {phase}")
     data = {"machine": machine, "config": vars(args), "summary": summary, "runs": runs, "web_profiles": profiles}
     print(f"\nresults: {results_write(folder, data)}")
     return data
+
+
+def _cores_busy(before: dict, after: dict, *, seconds: float) -> dict:
+    """Cores kept busy during a phase, by part: the web server (gunicorn's master and its
+    workers), PostgreSQL, the whole machine, and the rest of it (wrk, and anything else on the
+    host), with what the hypervisor stole. A phase much slower than its peers shows here whose
+    it was: ours, the server's housekeeping, or the host's."""
+    used = cpu_between(before, after, ads=1)  # milliseconds per part
+    web = used["worker main"] + used["worker pool"]
+    cores = {
+        "web": web,
+        "postgresql": used["postgresql"],
+        "rest": used["machine"] - web - used["postgresql"] - used["redis"],
+        "machine": used["machine"],
+        "stolen": used["stolen"],
+    }
+    return {part: round(ms / 1000 / seconds, 2) for part, ms in cores.items()}
 
 
 def _retailers():
@@ -269,7 +298,10 @@ def _load(*, rows: int, retailers: int):
                 copy.write_row([row[f.attname] for f in fields])
                 if i % 10_000 == 0:
                     bar.update(min(10_000, rows - i))
-        cursor.execute(f"ANALYZE {table_name}")
+        # Vacuumed, not only analysed: a table read before its first vacuum has each page's
+        # hint bits set (and written back) by the first reads, and autovacuum comes to it a
+        # minute later, in the middle of the phases. A table in service has been vacuumed.
+        cursor.execute(f"VACUUM (ANALYZE) {table_name}")
     return owners
 
 
@@ -353,6 +385,43 @@ def _print(summary: dict, args) -> None:
     for name, s in summary.items():
         if s["first_error"]:
             print(f"first error in {name}: {s['first_error'][:300]}")
+
+
+def _print_rounds(runs: list[dict]) -> None:
+    """Each phase of each round with the cores it kept busy and PostgreSQL's housekeeping in
+    it: where one round's phase ran slow, whose doing it was."""
+    print("\nEach round (cores busy: web, PostgreSQL, the rest of the machine incl. wrk, stolen):")
+    print(
+        table(
+            [
+                "round",
+                "endpoint",
+                "req/s",
+                "p99 ms",
+                "web",
+                "postgresql",
+                "rest",
+                "stolen",
+                "checkpoints",
+                "autovacuum",
+            ],
+            [
+                [
+                    r["round"] + 1,
+                    r["phase"],
+                    r["load"]["ok_per_s"],
+                    r["load"]["p99_ms"],
+                    r["cores"]["web"],
+                    r["cores"]["postgresql"],
+                    r["cores"]["rest"],
+                    r["cores"]["stolen"],
+                    r["server_housekeeping"]["checkpoints"],
+                    r["server_housekeeping"]["autovacuums"] + r["server_housekeeping"]["autoanalyzes"],
+                ]
+                for r in runs
+            ],
+        )
+    )
 
 
 def _fmt(value) -> str:
