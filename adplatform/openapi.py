@@ -42,7 +42,13 @@ class ProblemSerializer(serializers.Serializer):
     title = serializers.CharField()
     status = serializers.IntegerField()
     detail = serializers.CharField()
-    instance = serializers.CharField(help_text="The path of the request.")
+    # Not required: a request the server refuses before the application reads it (a request
+    # line or header fields too large, a malformed one: gunicorn.conf.py) has no path to name.
+    instance = serializers.CharField(
+        required=False,
+        help_text="The path of the request; absent from the problems the server answers before the "
+        "application reads the request (414, 431, a malformed request).",
+    )
     request_id = serializers.CharField(
         required=False, help_text="The request's X-Request-ID; quote it in support requests."
     )
