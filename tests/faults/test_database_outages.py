@@ -9,6 +9,9 @@ from .conftest import check_nothing_lost, payloads, progress, wait_all_final, wa
 pytestmark = pytest.mark.faults
 
 
+BACKLOG_BATCHES = 2  # of 1,000 ads (the most a batch takes) behind the single ones: seconds of work
+
+
 def dead_letters(platform) -> list[tuple]:
     return platform.query("SELECT task_name, error FROM kernel_deadletter")
 
@@ -16,11 +19,20 @@ def dead_letters(platform) -> list[tuple]:
 def test_consumers_ride_out_a_database_restart(platform, retailer_client):
     web = platform.start_web(mode="direct")
     retailer = retailer_client(web)
-    answers = retailer.submit_all(payloads(200, prefix="pg"))  # a backlog for the consumers
+    answers = retailer.submit_all(payloads(200, prefix="pg"))  # single-ad messages
+    # And a backlog deep enough that the crash meets the consumers at work: 200 ads alone were
+    # all judged within the 0.1 s of one poll on a fast host, leaving nothing to meet it.
     accepted = {a.json()["id"] for a in answers}
+    for n in range(BACKLOG_BATCHES):
+        batch = retailer.session.post(
+            f"{retailer.base_url}/api/v1/ads/batch", json={"ads": payloads(1000, prefix=f"pgb{n}")}, timeout=60
+        )
+        assert batch.status_code == 202, batch.text[:500]
+        accepted |= {r["id"] for r in batch.json()["results"]}
+    assert len(accepted) == len(answers) + 1000 * BACKLOG_BATCHES
 
     worker = platform.start_worker()
-    wait_for(lambda: progress(platform)[0] >= 50, timeout=60, what="the consumers to get going", details=platform.logs)
+    wait_for(lambda: progress(platform)[0] >= 1, timeout=60, what="the consumers to get going", details=platform.logs)
     platform.postgres.stop("immediate")  # a crash: every connection is cut mid-transaction
     # Down until the consumers have met it (a condition, not a guess at how long that takes).
     wait_for(
@@ -33,7 +45,7 @@ def test_consumers_ride_out_a_database_restart(platform, retailer_client):
 
     wait_all_final(platform, len(accepted))
     check_nothing_lost(
-        platform, retailer, accepted, scenario="postgres restarted under consumers", submitted=len(answers)
+        platform, retailer, accepted, scenario="postgres restarted under consumers", submitted=len(accepted)
     )
     assert dead_letters(platform) == []
     assert "OperationalError" in worker.log_path.read_text(), "no consumer met the restart"
