@@ -88,6 +88,9 @@ def test_the_projection_stores_what_the_serializer_path_renders_by_id_and_in_lis
         answer = api.get(f"/api/v1/ads/{ad_id}")
         assert answer.status_code == 200 and answer["Content-Type"] == "application/json"
         assert answer.content == old_rendering(ad_id), ad_id
+        # Sent past DRF's Response (api.py), still with the headers every answer has.
+        assert answer["ETag"] == f'"{rows[ad_id].version}"' and answer["Allow"] == "GET, PATCH, HEAD, OPTIONS"
+        assert answer["X-Request-ID"] and answer["RateLimit-Limit"]
 
     first = api.get("/api/v1/ads", {"page_size": 4})
     body = first.json()
