@@ -171,7 +171,19 @@ def _cores_busy(before: dict, after: dict, *, seconds: float) -> dict:
         "machine": used["machine"],
         "stolen": used["stolen"],
     }
-    return {part: round(ms / 1000 / seconds, 2) for part, ms in cores.items()}
+    busy = {part: round(ms / 1000 / seconds, 2) for part, ms in cores.items()}
+    # Each gunicorn worker's own share, busiest first: a process runs Python on one core at a
+    # time, so wrk's connections split unevenly between the workers (kept alive, each stays
+    # with the worker that accepted it) cap the phase below the machine.
+    busy["web_workers"] = sorted(
+        (
+            round((used_s - before["processes"].get(pid, (part, 0.0))[1]) / seconds, 2)
+            for pid, (part, used_s) in after["processes"].items()
+            if part == "worker pool"
+        ),
+        reverse=True,
+    )
+    return busy
 
 
 def _retailers():
@@ -401,6 +413,7 @@ def _print_rounds(runs: list[dict]) -> None:
                 "req/s",
                 "p99 ms",
                 "web",
+                "per worker",
                 "postgresql",
                 "rest",
                 "stolen",
@@ -414,6 +427,7 @@ def _print_rounds(runs: list[dict]) -> None:
                     r["load"]["ok_per_s"],
                     r["load"]["p99_ms"],
                     r["cores"]["web"],
+                    " / ".join(f"{c:.2f}" for c in r["cores"].get("web_workers", [])),
                     r["cores"]["postgresql"],
                     r["cores"]["rest"],
                     r["cores"]["stolen"],
