@@ -3,7 +3,6 @@
 from datetime import date
 
 from django.db import connections, router
-from django.http import HttpResponse
 from django.utils import timezone
 from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
@@ -20,7 +19,7 @@ from .serializers import (
     AdViewSerializer,
     DailyStatsSerializer,
     DocumentRenderer,
-    StoredDocument,
+    document_response,
     documents_page,
     stored_document,
 )
@@ -51,7 +50,7 @@ class _AdListBase(APIView):
     def paginated(self, request, queryset):
         paginator = self.pagination_class()
         page = paginator.paginate_queryset(queryset, request, view=self)
-        return self.page_response(paginator, page, using=queryset.db)
+        return self.page_response(request, paginator, page, using=queryset.db)
 
     def paged(self, request, *, statuses=None):
         """An unfiltered list's page, by its own statement (selectors.ad_page)."""
@@ -60,9 +59,9 @@ class _AdListBase(APIView):
         def fetch(**at):
             return selectors.ad_page(retailer_id=request.caller.retailer.id, statuses=statuses, **at)
 
-        return self.page_response(paginator, paginator.paginate_rows(fetch, request, model=AdView))
+        return self.page_response(request, paginator, paginator.paginate_rows(fetch, request, model=AdView))
 
-    def page_response(self, paginator, page, *, using=None):
+    def page_response(self, request, paginator, page, *, using=None):
         """The page joined from the ads' stored documents: no serializer runs per ad."""
         missing = [row["id"] for row in page if row["document"] is None]
         if missing:  # rows projected before documents were stored: rendered from their columns
@@ -72,7 +71,7 @@ class _AdListBase(APIView):
             for row in page:
                 if row["document"] is None:
                     row["document"] = stored_document(rows[row["id"]], vendor=vendor)
-        return Response(documents_page([row["document"] for row in page], paginator.page_links()))
+        return document_response(request, documents_page([row["document"] for row in page], paginator.page_links()))
 
 
 class AdListApi(_AdListBase):
@@ -104,21 +103,11 @@ class AdDetailApi(APIView):
         ad = selectors.ad_document_get(retailer_id=request.caller.retailer.id, ad_id=ad_id)
         if ad is None:
             raise not_found(request)
-        if isinstance(ad, selectors.StoredAd):  # the answer as the projection stored it
-            if request.accepted_renderer.get_indent(request.accepted_media_type, {}) is None:
-                # Its bytes as they are, in a plain response: DRF's Response and its renderer
-                # (template-response machinery, a render that returns the bytes unchanged) were
-                # a third of the view's CPU. Negotiation has run already (406 before the view),
-                # and DRF adds its Allow and Vary headers to any response.
-                answer = HttpResponse(ad.document, content_type=request.accepted_renderer.media_type)
-                answer["ETag"] = f'"{ad.version}"'
-                return answer
-            body, version = StoredDocument(ad.document), ad.version
-        else:
-            body = AdViewSerializer(ad).data
-            version = body["version"]
         # The version is the ad's ETag: a change names it in If-Match (ads_write/api_commands.py).
-        return Response(body, headers={"ETag": f'"{version}"'})
+        if isinstance(ad, selectors.StoredAd):  # the answer as the projection stored it
+            return document_response(request, ad.document, headers={"ETag": f'"{ad.version}"'})
+        body = AdViewSerializer(ad).data
+        return Response(body, headers={"ETag": f'"{body["version"]}"'})
 
 
 def stats_range(params) -> tuple[date, date]:

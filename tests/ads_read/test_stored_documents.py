@@ -93,6 +93,9 @@ def test_the_projection_stores_what_the_serializer_path_renders_by_id_and_in_lis
         assert answer["X-Request-ID"] and answer["RateLimit-Limit"]
 
     first = api.get("/api/v1/ads", {"page_size": 4})
+    # A page too goes past DRF's Response (serializers.document_response), with the same headers.
+    assert first["Content-Type"] == "application/json" and first["Allow"] == "GET, POST, HEAD, OPTIONS"
+    assert first["X-Request-ID"] and first["RateLimit-Limit"]
     body = first.json()
     listed = [uuid.UUID(ad["id"]) for ad in body["results"]]
     assert len(listed) == 4 and body["next"]
