@@ -237,13 +237,22 @@ def cpu_snapshot(*, worker_pids: list[int]) -> dict:
     return {"processes": processes, "machine": (user + nice + system + irq + softirq) / tick, "stolen": steal / tick}
 
 
+def cpu_by_process(before: dict, after: dict) -> dict[int, tuple[str, float]]:
+    """{pid: (part, CPU seconds used between the two snapshots)} of each process alive at the
+    second (all of its CPU for one that started in between)."""
+    used = {}
+    for pid, (part, seconds) in after["processes"].items():
+        earlier = before["processes"].get(pid)
+        used[pid] = (part, seconds - (earlier[1] if earlier and earlier[0] == part else 0.0))
+    return used
+
+
 def cpu_between(before: dict, after: dict, *, ads: int) -> dict:
     """CPU milliseconds per ad of each part between two snapshots. A process that ended in
     between took its CPU with it: the parts are lower bounds, the machine's is whole."""
     used = dict.fromkeys(PARTS, 0.0)
-    for pid, (part, seconds) in after["processes"].items():
-        earlier = before["processes"].get(pid)
-        used[part] += seconds - (earlier[1] if earlier and earlier[0] == part else 0.0)
+    for part, seconds in cpu_by_process(before, after).values():
+        used[part] += seconds
     used["machine"] = after["machine"] - before["machine"]
     used["stolen"] = after["stolen"] - before["stolen"]
     return {part: round(1000 * seconds / ads, 3) for part, seconds in used.items()}

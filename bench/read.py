@@ -21,7 +21,7 @@ from datetime import timedelta
 from django.utils import timezone
 
 from .load import run_wrk
-from .measure import cpu_between, cpu_snapshot, housekeeping_between, server_housekeeping
+from .measure import cpu_between, cpu_by_process, cpu_snapshot, housekeeping_between, server_housekeeping
 from .profiling import print_profile, pyspy_profile
 from .report import machine_info, median, print_machine, progress, results_write, run_dir, table
 from .stack import (
@@ -175,14 +175,8 @@ def _cores_busy(before: dict, after: dict, *, seconds: float) -> dict:
     # Each gunicorn worker's own share, busiest first: a process runs Python on one core at a
     # time, so wrk's connections split unevenly between the workers (kept alive, each stays
     # with the worker that accepted it) cap the phase below the machine.
-    busy["web_workers"] = sorted(
-        (
-            round((used_s - before["processes"].get(pid, (part, 0.0))[1]) / seconds, 2)
-            for pid, (part, used_s) in after["processes"].items()
-            if part == "worker pool"
-        ),
-        reverse=True,
-    )
+    workers = [used_s for part, used_s in cpu_by_process(before, after).values() if part == "worker pool"]
+    busy["web_workers"] = sorted((round(used_s / seconds, 2) for used_s in workers), reverse=True)
     return busy
 
 

@@ -144,6 +144,20 @@ def test_cpu_per_ad_is_split_by_part_of_the_stack():
     assert used["worker main"] < 12 and used["machine"] >= used["worker pool"]
 
 
+def test_a_read_phase_shows_each_web_workers_cores_busiest_first():
+    """bench read's per-round table: a phase held by one of the two gunicorn workers (all of
+    wrk's connections accepted by it) shows as such, not only as a lower total."""
+    from bench.read import _cores_busy
+
+    before = {"processes": {10: ("worker main", 1.0), 11: ("worker pool", 5.0), 12: ("worker pool", 7.0)}}
+    after = {"processes": {10: ("worker main", 1.1), 11: ("worker pool", 5.0), 12: ("worker pool", 17.0)}}
+    cores = _cores_busy(
+        {**before, "machine": 0.0, "stolen": 0.0}, {**after, "machine": 12.0, "stolen": 0.0}, seconds=10
+    )
+    assert cores["web_workers"] == [1.0, 0.0]
+    assert cores["web"] == 1.01 and cores["machine"] == 1.2 and cores["rest"] == 0.19
+
+
 def test_a_pyspy_profile_is_summarised_by_self_time_and_by_our_own_code(tmp_path):
     raw = tmp_path / "profile.txt"
     raw.write_text(
