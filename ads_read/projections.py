@@ -136,9 +136,9 @@ def ads_project(*, ad_ids: list, reapply: bool = False) -> int:
 def ads_project_judged(*, judged: list) -> int:
     """Project ads that the intake consumer has just stored with their first verdict, from
     what it holds ((Ad as stored, with its retailer; the engine's Evaluation) each) rather
-    than reading them back: the same rows `ads_project` would read
-    (tests/ads_read/test_projection_judged.py compares them byte for byte). An ad this new has no appeal, change or staff decision,
-    which can only follow a stored verdict. Returns how many ads it projected."""
+    than reading them back: the same rows `ads_project` would read (compared byte for byte in
+    tests/ads_read/test_projection_judged.py). An ad this new has no appeal, change or staff
+    decision, which can only follow a stored verdict. Returns how many ads it projected."""
     if not judged:
         return 0
     now = timezone.now()

@@ -86,9 +86,9 @@ _CENT = Decimal("0.01")
 
 def ad_as_stored(row: tuple, *, using: str) -> Ad:
     """The Ad that reading back `row` (of ad_row, just inserted) would give: ids as UUIDs,
-    times in UTC, the price at its two places, plain strings, as the database returns them. The consumer
-    judges it without a query for what it has just written (and ~10,000 model instances
-    per 5,000 ads, with their retailers)."""
+    times in UTC, the price at its two places, plain strings, as the database returns them.
+    The consumer judges it without a query for what it has just written (and ~10,000 model
+    instances per 5,000 ads, with their retailers)."""
     values = [value.value if isinstance(value, Enum) else value for value in row]  # defaults such as AdStatus.PENDING
     for i in _AD_UUIDS:
         values[i] = uuid.UUID(values[i]) if isinstance(values[i], str) else values[i]
